@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+require('./register.js');
+require('../src/cli/main.ts');

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * A histogram as [bucketValue, count] pairs, sorted by value, only non-empty buckets, counts not
+ * cumulative. bucketValue is the bucket's upper bound (or the exact value for fine buckets). Both
+ * versions of one window come from the same bucket scheme, so they can be compared bucket by bucket.
+ */
+export const HistogramSchema = z.array(z.tuple([z.number(), z.number().nonnegative()]));
+export type Histogram = z.infer<typeof HistogramSchema>;
+
+/** What one version did over a time range. Counts, not rates: judges need the sample sizes. */
+export const VersionMetricsSchema = z.object({
+  version: z.string(),
+  requests: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  latencyMs: z.object({
+    count: z.number().int().nonnegative(),
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+    histogram: HistogramSchema,
+  }),
+  taskSuccess: z.object({
+    successes: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+  }),
+  quality: z.object({
+    count: z.number().int().nonnegative(),
+    sum: z.number(),
+    histogram: HistogramSchema,
+  }),
+});
+export type VersionMetrics = z.infer<typeof VersionMetricsSchema>;
+
+export const MetricsWindowSchema = z.object({
+  agent: z.string(),
+  /** Epoch ms, inclusive. */
+  since: z.number(),
+  /** Epoch ms, exclusive. */
+  until: z.number(),
+  stable: VersionMetricsSchema,
+  canary: VersionMetricsSchema,
+});
+export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
+
+export interface MetricsQuery {
+  agent: string;
+  stable: string;
+  canary: string;
+  since: number;
+  until: number;
+}
+
+/** Where per-version metrics come from (the gateway's admin API, Prometheus, a test double). */
+export interface MetricsSource {
+  fetch(query: MetricsQuery): Promise<MetricsWindow>;
+}
+
+export function emptyVersionMetrics(version: string): VersionMetrics {
+  return {
+    version,
+    requests: 0,
+    errors: 0,
+    latencyMs: { count: 0, p50: null, p99: null, histogram: [] },
+    taskSuccess: { successes: 0, total: 0 },
+    quality: { count: 0, sum: 0, histogram: [] },
+  };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/**
+ * The desired traffic split for one agent: absolute, so writing it twice is harmless (retries,
+ * replays, lease renewals all send the same thing). A rollback is {canary: null, canaryWeight: 0}.
+ * A promotion is {stable: <new version>, canary: null, canaryWeight: 0, leaseMs: null}.
+ */
+export const DesiredSplitSchema = z.object({
+  stable: z.string().min(1),
+  canary: z.string().min(1).nullable(),
+  /** Percent of traffic for the canary, 0-100, fractions allowed (0.5 = half a percent). */
+  canaryWeight: z.number().min(0).max(100),
+  /**
+   * How long the canary share is valid without renewal. The router falls back to 100% stable by
+   * itself when it expires (the workflow may be terminated, which runs no code). null = no lease
+   * (only valid when canaryWeight is 0 or the split has no canary).
+   */
+  leaseMs: z.number().positive().nullable(),
+  /** Who asked, for the router's own record (e.g. the workflow id). */
+  owner: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type DesiredSplit = z.infer<typeof DesiredSplitSchema>;
+
+export const AppliedSplitSchema = z.object({
+  agent: z.string(),
+  stable: z.string(),
+  canary: z.string().nullable(),
+  canaryWeight: z.number(),
+  /** Epoch ms when the canary share lapses, or null. */
+  leaseExpiresAt: z.number().nullable(),
+  updatedAt: z.number(),
+  /** Why the split is what it is now (e.g. "lease expired"), when the router changed it itself. */
+  note: z.string().optional(),
+});
+export type AppliedSplit = z.infer<typeof AppliedSplitSchema>;
+
+/** Where the traffic split is enforced (the gateway's admin API, a user webhook, a test double). */
+export interface Router {
+  setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit>;
+  getSplit(agent: string): Promise<AppliedSplit>;
+}
+
+/** Raised by routers for errors retrying cannot fix (unknown agent or version, bad token). */
+export class RouterConfigError extends Error {
+  override name = 'RouterConfigError';
+}

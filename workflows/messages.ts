@@ -1,0 +1,104 @@
+// The public contract of the canaryRollout workflow (DESIGN.md §3): names and payloads of its
+// signals, updates and query. Shared by the workflow, the worker, the CLI and tests.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Verdict } from '../src/analysis/types';
+
+export const WORKFLOW_TYPE = 'canaryRollout';
+export const TASK_QUEUE = 'agent-canary';
+export const workflowIdFor = (agent: string): string => `canary-${agent}`;
+
+const By = z.string().max(200).optional();
+const Reason = z.string().max(2000).optional();
+
+export const PauseInputSchema = z.object({ reason: Reason, by: By }).strict();
+export const ResumeInputSchema = z.object({ reason: Reason, by: By }).strict();
+export const PromoteInputSchema = z.object({ full: z.boolean().optional(), reason: Reason, by: By }).strict();
+export const AbortInputSchema = z
+  .object({ reason: z.string().min(1, 'an abort needs a reason').max(2000), by: By })
+  .strict();
+export type PauseInput = z.infer<typeof PauseInputSchema>;
+export type ResumeInput = z.infer<typeof ResumeInputSchema>;
+export type PromoteInput = z.infer<typeof PromoteInputSchema>;
+export type AbortInput = z.infer<typeof AbortInputSchema>;
+
+export const ROLLOUT_STATES = ['progressing', 'paused', 'promoted', 'rolled_back', 'aborted'] as const;
+export type RolloutState = (typeof ROLLOUT_STATES)[number];
+export const FINAL_STATES: readonly RolloutState[] = ['promoted', 'rolled_back', 'aborted'];
+
+export interface Decision {
+  /** ISO time (workflow time). */
+  at: string;
+  action:
+    | 'started'
+    | 'stage_started'
+    | 'paused'
+    | 'resumed'
+    | 'promoted_stage'
+    | 'promoted'
+    | 'rolled_back'
+    | 'aborted'
+    | 'inconclusive_streak'
+    | 'check_failed';
+  by: string;
+  reason: string;
+  stageIndex: number;
+  percent: number;
+}
+
+export interface LastAnalysis extends Verdict {
+  at: string;
+  windowStart: string;
+  /** Checks that failed so far in this stage, and the inconclusive streak, after this check. */
+  failedChecks: number;
+  inconclusiveStreak: number;
+}
+
+export interface NotifyFailure {
+  at: string;
+  event: string;
+  target: string;
+  error: string;
+}
+
+export interface RolloutStatus {
+  workflowId: string;
+  agent: string;
+  stable: string;
+  canary: string;
+  state: RolloutState;
+  stageIndex: number;
+  stageCount: number;
+  canaryPercent: number;
+  stages: { weight: number; observeMs: number }[];
+  /** ISO time the current stage began, and its observation time so far and still to go (ms). */
+  stageStartedAt: string;
+  observedMs: number;
+  remainingMs: number;
+  startedAt: string;
+  deadlineAt: string;
+  failedChecks: number;
+  failureLimit: number;
+  inconclusiveStreak: number;
+  lastAnalysis: LastAnalysis | null;
+  decisions: Decision[];
+  notifyFailures: NotifyFailure[];
+}
+
+export interface RolloutResult {
+  state: RolloutState;
+  stable: string;
+  reason: string;
+}
+
+export const pauseSignal = defineSignal<[PauseInput]>('pause');
+export const resumeSignal = defineSignal<[ResumeInput]>('resume');
+export const promoteSignal = defineSignal<[PromoteInput]>('promote');
+export const abortSignal = defineSignal<[AbortInput]>('abort');
+
+export const pauseUpdate = defineUpdate<RolloutStatus, [PauseInput]>('pause');
+export const resumeUpdate = defineUpdate<RolloutStatus, [ResumeInput]>('resume');
+export const promoteUpdate = defineUpdate<RolloutStatus, [PromoteInput]>('promote');
+export const abortUpdate = defineUpdate<RolloutStatus, [AbortInput]>('abort');
+
+export const statusQuery = defineQuery<RolloutStatus>('status');
