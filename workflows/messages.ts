@@ -1,5 +1,6 @@
 // The public contract of the canaryRollout workflow (DESIGN.md §3): names and payloads of its
 // signals, updates and query. Shared by the workflow, the worker, the CLI and tests.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Verdict } from '../src/analysis/types';
@@ -102,3 +103,12 @@ export const promoteUpdate = defineUpdate<RolloutStatus, [PromoteInput]>('promot
 export const abortUpdate = defineUpdate<RolloutStatus, [AbortInput]>('abort');
 
 export const statusQuery = defineQuery<RolloutStatus>('status');
+
+/** Search attributes (DESIGN.md §3): the dev server launcher registers these, `list` queries them. */
+export const SA = {
+  agent: defineSearchAttributeKey('CanaryAgent', SearchAttributeType.KEYWORD),
+  state: defineSearchAttributeKey('CanaryState', SearchAttributeType.KEYWORD),
+  percent: defineSearchAttributeKey('CanaryPercent', SearchAttributeType.INT),
+  canaryVersion: defineSearchAttributeKey('CanaryVersion', SearchAttributeType.KEYWORD),
+  stableVersion: defineSearchAttributeKey('StableVersion', SearchAttributeType.KEYWORD),
+} as const;
