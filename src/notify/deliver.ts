@@ -1,0 +1,87 @@
+// HTTP delivery with a bounded retry budget. Notifications are best effort: a dead endpoint costs
+// at most `budgetMs`, well under the notify activity's timeout, and never holds up a decision.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface DeliveryPolicy {
+  /** Attempts in total, including the first. */
+  attempts: number;
+  /** Each attempt is cut off after this long. */
+  attemptTimeoutMs: number;
+  /** Wait before the second attempt; doubles after each further failure. */
+  backoffMs: number;
+  /** No new attempt starts once this much time has passed since the first. */
+  budgetMs: number;
+}
+
+export const DEFAULT_DELIVERY: DeliveryPolicy = {
+  attempts: 3,
+  attemptTimeoutMs: 3_000,
+  backoffMs: 250,
+  budgetMs: 10_000,
+};
+
+/** A response that retrying cannot fix (4xx other than 408/429). */
+class PermanentError extends Error {}
+
+function retryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * POSTs `body` to `url`, retrying network errors, timeouts, 5xx, 408 and 429. Headers are rebuilt
+ * per attempt (a signature carries a timestamp). Throws the last error, naming the target and the
+ * attempts made, when every attempt failed or the budget ran out.
+ */
+export async function postWithRetry(
+  url: string,
+  body: string,
+  headers: () => Record<string, string>,
+  policy: DeliveryPolicy = DEFAULT_DELIVERY,
+): Promise<void> {
+  const started = Date.now();
+  let lastError = 'no attempt made';
+  let attempt = 0;
+  for (; attempt < policy.attempts; attempt++) {
+    if (attempt > 0) {
+      const wait = policy.backoffMs * 2 ** (attempt - 1);
+      if (Date.now() - started + wait >= policy.budgetMs) break;
+      await sleep(wait);
+    }
+    const left = policy.budgetMs - (Date.now() - started);
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers() },
+        body,
+        signal: AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, left))),
+      });
+      // Drain the body so the connection is released.
+      const text = await res.text().catch(() => '');
+      if (res.ok) return;
+      lastError = `HTTP ${res.status}${text ? ` ${text.slice(0, 200)}` : ''}`;
+      if (!retryableStatus(res.status)) throw new PermanentError(lastError);
+    } catch (err) {
+      if (err instanceof PermanentError) {
+        throw new Error(`${redact(url)} refused the notification: ${err.message}`);
+      }
+      const e = err as Error & { cause?: { code?: string } };
+      lastError =
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? 'timed out'
+          : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
+    }
+  }
+  throw new Error(
+    `${redact(url)} failed after ${Math.max(1, attempt)} attempt(s) in ${Date.now() - started}ms: ${lastError}`,
+  );
+}
+
+/** Webhook URLs often carry their secret in the path (Slack): show only origin and a hint. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname.length > 1 ? '/…' : ''}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
