@@ -1,0 +1,1 @@
+export { canaryRollout } from './canary';
