@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import YAML from 'yaml';
+import { parseDuration } from '../plan/duration';
+
+/** "30s", "5m" or a number of ms, turned into positive milliseconds. */
+const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a positive duration, got "${value}"` });
+      return z.NEVER;
+    }
+    return ms;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+const Name = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only');
+
+/** A version is either its own upstream URL, or an object that may leave the URL to the agent. */
+const VersionSchema = z.union([HttpUrl, z.object({ upstream: HttpUrl.optional() }).strict()]);
+
+const AgentInputSchema = z
+  .object({
+    /** The version that gets all traffic until a split is stored (the first run of a gateway). */
+    stable: Name,
+    /**
+     * Versions by name: a map name -> URL / {upstream}, or a list of names when all versions live
+     * behind the agent's single `upstream` and tell themselves apart by the version header.
+     */
+    versions: z.union([z.record(Name, VersionSchema), z.array(Name).min(1)]),
+    /** One URL for all versions; the chosen version travels in `versionHeader`. */
+    upstream: HttpUrl.optional(),
+    versionHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .default('x-agent-version'),
+    /** Longest silence from the upstream (connect, first byte, between stream chunks). */
+    timeout: Duration.default(60_000),
+  })
+  .strict();
+
+export const GatewayConfigInputSchema = z
+  .object({
+    agents: z.record(Name, AgentInputSchema),
+    feedback: z
+      .object({
+        /** How long after a request its feedback is still joined. */
+        ttl: Duration.default(3_600_000),
+        /** Requests remembered for joining; the oldest are forgotten first. */
+        maxPending: z.number().int().positive().default(500_000),
+      })
+      .strict()
+      .default({ ttl: 3_600_000, maxPending: 500_000 }),
+    metrics: z
+      .object({
+        /** How far back the admin API can answer (per-second resolution). */
+        retention: Duration.default(6 * 3_600_000),
+      })
+      .strict()
+      .default({ retention: 6 * 3_600_000 }),
+  })
+  .strict();
+export type GatewayConfigInput = z.input<typeof GatewayConfigInputSchema>;
+
+export interface AgentConfig {
+  name: string;
+  stable: string;
+  /** version -> upstream URL */
+  versions: Map<string, URL>;
+  versionHeader: string;
+  timeoutMs: number;
+}
+
+export interface GatewayConfig {
+  agents: Map<string, AgentConfig>;
+  feedback: { ttlMs: number; maxPending: number };
+  metrics: { retentionMs: number };
+}
+
+export interface ConfigProblem {
+  field: string;
+  message: string;
+}
+
+/** A gateway config that cannot be used; lists every problem with its field. */
+export class GatewayConfigError extends Error {
+  override name = 'GatewayConfigError';
+  constructor(
+    readonly problems: ConfigProblem[],
+    source = 'gateway config',
+  ) {
+    super(
+      `invalid ${source}:\n${problems.map((p) => `  - ${p.field || '(config)'}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+/** Validates a config object (as parsed from YAML/JSON, or built in code) and resolves upstreams. */
+export function resolveGatewayConfig(input: unknown, source?: string): GatewayConfig {
+  const parsed = GatewayConfigInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new GatewayConfigError(
+      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+      source,
+    );
+  }
+  const problems: ConfigProblem[] = [];
+  const agents = new Map<string, AgentConfig>();
+  for (const [name, a] of Object.entries(parsed.data.agents)) {
+    const versions = new Map<string, URL>();
+    const entries: [string, string | { upstream?: string }][] = Array.isArray(a.versions)
+      ? a.versions.map((v) => [v, {}])
+      : Object.entries(a.versions);
+    for (const [version, spec] of entries) {
+      const url = typeof spec === 'string' ? spec : (spec.upstream ?? a.upstream);
+      if (!url) {
+        problems.push({
+          field: `agents.${name}.versions.${version}`,
+          message: `has no upstream: give it a URL or set agents.${name}.upstream`,
+        });
+        continue;
+      }
+      versions.set(version, new URL(url));
+    }
+    if (entries.length === 0) {
+      problems.push({ field: `agents.${name}.versions`, message: 'lists no version' });
+    } else if (!entries.some(([v]) => v === a.stable)) {
+      problems.push({
+        field: `agents.${name}.stable`,
+        message: `"${a.stable}" is not one of the versions (${entries.map(([v]) => v).join(', ')})`,
+      });
+    }
+    agents.set(name, {
+      name,
+      stable: a.stable,
+      versions,
+      versionHeader: a.versionHeader.toLowerCase(),
+      timeoutMs: a.timeout,
+    });
+  }
+  if (agents.size === 0) problems.push({ field: 'agents', message: 'configures no agent' });
+  if (problems.length > 0) throw new GatewayConfigError(problems, source);
+  return {
+    agents,
+    feedback: { ttlMs: parsed.data.feedback.ttl, maxPending: parsed.data.feedback.maxPending },
+    metrics: { retentionMs: parsed.data.metrics.retention },
+  };
+}
+
+/** Reads a gateway config file (YAML or JSON). Throws GatewayConfigError with every problem found. */
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatewayConfigError([{ field: '', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    throw new GatewayConfigError(
+      [{ field: '', message: `not valid YAML or JSON: ${(err as Error).message}` }],
+      path,
+    );
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new GatewayConfigError([{ field: '', message: 'must be a mapping with an "agents" key' }], path);
+  }
+  return resolveGatewayConfig(doc, path);
+}

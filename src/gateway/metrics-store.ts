@@ -1,0 +1,243 @@
+// Per agent and version: what happened, second by second (for time-range queries by the judge), and
+// cumulative totals (for Prometheus scrapes). Recording is a few increments and one Map update.
+import type { VersionMetrics } from '../metrics/types';
+import {
+  FINE_BOUNDS,
+  FINE_TO_PROM,
+  PROM_BOUNDS_MS,
+  PROM_QUALITY_BOUNDS,
+  fineIndex,
+  qualityKey,
+  quantile,
+  roundMs,
+  toPairs,
+} from './histogram';
+
+class Slot {
+  requests = 0;
+  errors = 0;
+  latencyCount = 0;
+  latency = new Map<number, number>();
+  successes = 0;
+  taskTotal = 0;
+  qualityCount = 0;
+  qualitySum = 0;
+  quality = new Map<number, number>();
+  constructor(public second: number) {}
+}
+
+export interface Outcome {
+  taskSuccess?: boolean;
+  qualityScore?: number;
+}
+
+export class VersionSeries {
+  private readonly ring: (Slot | undefined)[];
+  // Cumulative since start, for /metrics.
+  requests = 0;
+  errors = 0;
+  latencyCount = 0;
+  latencySumMs = 0;
+  readonly latencyBuckets = new Float64Array(PROM_BOUNDS_MS.length + 1);
+  successes = 0;
+  taskTotal = 0;
+  qualityCount = 0;
+  qualitySum = 0;
+  readonly qualityBuckets = new Float64Array(PROM_QUALITY_BOUNDS.length + 1);
+
+  constructor(
+    readonly agent: string,
+    readonly version: string,
+    retentionSeconds: number,
+  ) {
+    this.ring = new Array(Math.max(2, retentionSeconds));
+  }
+
+  private slot(now: number): Slot {
+    const second = Math.floor(now / 1000);
+    const i = second % this.ring.length;
+    let s = this.ring[i];
+    if (s === undefined || s.second !== second) {
+      s = new Slot(second);
+      this.ring[i] = s;
+    }
+    return s;
+  }
+
+  /** One request: latency in ms (undefined when unknown, e.g. a client-reported outcome without it). */
+  recordRequest(latencyMs: number | undefined, error: boolean, now: number): void {
+    const s = this.slot(now);
+    s.requests++;
+    this.requests++;
+    if (error) {
+      s.errors++;
+      this.errors++;
+    }
+    if (latencyMs !== undefined) {
+      const i = fineIndex(latencyMs);
+      s.latency.set(i, (s.latency.get(i) ?? 0) + 1);
+      s.latencyCount++;
+      this.latencyCount++;
+      this.latencySumMs += latencyMs;
+      this.latencyBuckets[FINE_TO_PROM[i]]++;
+    }
+  }
+
+  /** Outcomes count when they arrive, like a Prometheus counter, so both backends agree. */
+  recordOutcome(o: Outcome, now: number): void {
+    const s = this.slot(now);
+    if (o.taskSuccess !== undefined) {
+      s.taskTotal++;
+      this.taskTotal++;
+      if (o.taskSuccess) {
+        s.successes++;
+        this.successes++;
+      }
+    }
+    if (o.qualityScore !== undefined) {
+      const q = o.qualityScore;
+      s.qualityCount++;
+      s.qualitySum += q;
+      const k = qualityKey(q);
+      s.quality.set(k, (s.quality.get(k) ?? 0) + 1);
+      this.qualityCount++;
+      this.qualitySum += q;
+      let b = 0;
+      while (b < PROM_QUALITY_BOUNDS.length && q > PROM_QUALITY_BOUNDS[b]) b++;
+      this.qualityBuckets[b]++;
+    }
+  }
+
+  /** Aggregate over [since, until) at one-second resolution (a second counts when it starts inside). */
+  query(since: number, until: number, now: number): VersionMetrics {
+    const nowSecond = Math.floor(now / 1000);
+    const first = Math.max(Math.floor(since / 1000), nowSecond - this.ring.length + 1);
+    const last = Math.min(Math.ceil(until / 1000) - 1, nowSecond);
+    let requests = 0;
+    let errors = 0;
+    let latencyCount = 0;
+    let successes = 0;
+    let taskTotal = 0;
+    let qualityCount = 0;
+    let qualitySum = 0;
+    const latency = new Map<number, number>();
+    const quality = new Map<number, number>();
+    for (let sec = first; sec <= last; sec++) {
+      const s = this.ring[sec % this.ring.length];
+      if (s === undefined || s.second !== sec) continue;
+      requests += s.requests;
+      errors += s.errors;
+      latencyCount += s.latencyCount;
+      successes += s.successes;
+      taskTotal += s.taskTotal;
+      qualityCount += s.qualityCount;
+      qualitySum += s.qualitySum;
+      for (const [k, n] of s.latency) latency.set(k, (latency.get(k) ?? 0) + n);
+      for (const [k, n] of s.quality) quality.set(k, (quality.get(k) ?? 0) + n);
+    }
+    const latencyHist = toPairs(latency, (i) => roundMs(FINE_BOUNDS[i]));
+    return {
+      version: this.version,
+      requests,
+      errors,
+      latencyMs: {
+        count: latencyCount,
+        p50: quantile(latencyHist, latencyCount, 0.5),
+        p99: quantile(latencyHist, latencyCount, 0.99),
+        histogram: latencyHist,
+      },
+      taskSuccess: { successes, total: taskTotal },
+      quality: { count: qualityCount, sum: qualitySum, histogram: toPairs(quality, (k) => k) },
+    };
+  }
+}
+
+/** Prometheus text exposition of every series (names documented in the gateway README section). */
+export function renderPrometheus(
+  series: Iterable<VersionSeries>,
+  splits: { agent: string; canary: string | null; weight: number; stable: string }[],
+  extra: { feedbackUnmatched: number },
+): string {
+  const all = [...series];
+  const out: string[] = [];
+  const labels = (s: VersionSeries) => `agent="${esc(s.agent)}",version="${esc(s.version)}"`;
+  const counter = (name: string, help: string, value: (s: VersionSeries) => number) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+    for (const s of all) out.push(`${name}{${labels(s)}} ${value(s)}`);
+  };
+  counter('agent_canary_requests_total', 'Requests per agent version.', (s) => s.requests);
+  counter('agent_canary_errors_total', 'Failed requests (upstream 5xx or unreachable).', (s) => s.errors);
+  counter('agent_canary_task_success_total', 'Outcomes reporting task success.', (s) => s.successes);
+  counter(
+    'agent_canary_task_outcomes_total',
+    'Outcomes reporting task success or failure.',
+    (s) => s.taskTotal,
+  );
+
+  const histogram = (
+    name: string,
+    help: string,
+    bounds: number[],
+    scale: number,
+    buckets: (s: VersionSeries) => Float64Array,
+    sum: (s: VersionSeries) => number,
+    count: (s: VersionSeries) => number,
+  ) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    const les = bounds.map((b) => String(Number((b * scale).toPrecision(6))));
+    for (const s of all) {
+      const l = labels(s);
+      const b = buckets(s);
+      let cum = 0;
+      for (let i = 0; i < les.length; i++) {
+        cum += b[i];
+        out.push(`${name}_bucket{${l},le="${les[i]}"} ${cum}`);
+      }
+      out.push(`${name}_bucket{${l},le="+Inf"} ${count(s)}`);
+      out.push(`${name}_sum{${l}} ${sum(s)}`, `${name}_count{${l}} ${count(s)}`);
+    }
+  };
+  histogram(
+    'agent_canary_request_duration_seconds',
+    'Time from request to the end of the upstream response.',
+    PROM_BOUNDS_MS,
+    0.001,
+    (s) => s.latencyBuckets,
+    (s) => s.latencySumMs / 1000,
+    (s) => s.latencyCount,
+  );
+  histogram(
+    'agent_canary_quality_score',
+    'Quality scores from feedback and outcomes.',
+    PROM_QUALITY_BOUNDS,
+    1,
+    (s) => s.qualityBuckets,
+    (s) => s.qualitySum,
+    (s) => s.qualityCount,
+  );
+
+  out.push(
+    '# HELP agent_canary_canary_weight Percent of traffic routed to the canary now.',
+    '# TYPE agent_canary_canary_weight gauge',
+  );
+  for (const sp of splits) out.push(`agent_canary_canary_weight{agent="${esc(sp.agent)}"} ${sp.weight}`);
+  out.push(
+    '# HELP agent_canary_split_info Current stable and canary version per agent.',
+    '# TYPE agent_canary_split_info gauge',
+  );
+  for (const sp of splits) {
+    out.push(
+      `agent_canary_split_info{agent="${esc(sp.agent)}",stable="${esc(sp.stable)}",canary="${esc(sp.canary ?? '')}"} 1`,
+    );
+  }
+  out.push(
+    '# HELP agent_canary_feedback_unmatched_total Feedback refused: unknown or expired request id.',
+    '# TYPE agent_canary_feedback_unmatched_total counter',
+    `agent_canary_feedback_unmatched_total ${extra.feedbackUnmatched}`,
+  );
+  return out.join('\n') + '\n';
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

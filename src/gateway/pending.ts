@@ -1,0 +1,87 @@
+// Requests waiting for late feedback, joined by request id. Bounded in time (ttl) and count
+// (maxPending): a Map keeps insertion order, so the oldest entries are always at the front.
+import type { VersionSeries } from './metrics-store';
+
+interface Entry {
+  series: VersionSeries;
+  at: number;
+  /** Each outcome kind is counted once per request, so a retried feedback call cannot double it. */
+  gotTask: boolean;
+  gotQuality: boolean;
+}
+
+export type JoinResult =
+  { ok: true; agent: string; version: string } | { ok: false; status: 404 | 409; reason: string };
+
+export class PendingRequests {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxPending: number,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  add(requestId: string, series: VersionSeries, now: number): void {
+    if (this.entries.size >= this.maxPending) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    // Re-adding an id (a client reusing its own x-request-id) moves it to the back with fresh state.
+    this.entries.delete(requestId);
+    this.entries.set(requestId, { series, at: now, gotTask: false, gotQuality: false });
+  }
+
+  /** Drops entries past their ttl; called on a timer, not per request. */
+  prune(now: number): void {
+    const cutoff = now - this.ttlMs;
+    for (const [id, e] of this.entries) {
+      if (e.at >= cutoff) break;
+      this.entries.delete(id);
+    }
+  }
+
+  /** Records feedback for a known request; refuses unknown/expired ids and repeated outcome kinds. */
+  join(
+    requestId: string,
+    taskSuccess: boolean | undefined,
+    qualityScore: number | undefined,
+    now: number,
+  ): JoinResult {
+    const e = this.entries.get(requestId);
+    if (!e || e.at < now - this.ttlMs) {
+      return {
+        ok: false,
+        status: 404,
+        reason: `unknown or expired requestId "${requestId}" (feedback is joined for ${Math.round(this.ttlMs / 1000)}s after the request)`,
+      };
+    }
+    if ((taskSuccess !== undefined && e.gotTask) || (qualityScore !== undefined && e.gotQuality)) {
+      return {
+        ok: false,
+        status: 409,
+        reason: `feedback for requestId "${requestId}" was already recorded (${[
+          e.gotTask ? 'taskSuccess' : '',
+          e.gotQuality ? 'qualityScore' : '',
+        ]
+          .filter(Boolean)
+          .join(', ')})`,
+      };
+    }
+    if (taskSuccess !== undefined) e.gotTask = true;
+    if (qualityScore !== undefined) e.gotQuality = true;
+    e.series.recordOutcome({ taskSuccess, qualityScore }, now);
+    return { ok: true, agent: e.series.agent, version: e.series.version };
+  }
+
+  /** Marks outcome kinds already reported with the request itself (POST /outcomes). */
+  markReported(requestId: string, taskSuccess: boolean, quality: boolean): void {
+    const e = this.entries.get(requestId);
+    if (!e) return;
+    e.gotTask ||= taskSuccess;
+    e.gotQuality ||= quality;
+  }
+}

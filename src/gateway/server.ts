@@ -1,0 +1,291 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { VersionMetrics } from '../metrics/types';
+import { resolveGatewayConfig, type GatewayConfig } from './config';
+import { BadRequest, queryParams, readJson, sendError, sendJson, tokenChecker } from './http-util';
+import { VersionSeries, renderPrometheus } from './metrics-store';
+import { PendingRequests } from './pending';
+import { makeUpstream, proxy, type AgentRuntime } from './proxy';
+import { canaryActive, chooseVersion } from './routing';
+import { FileSplitStore, MemorySplitStore } from './split-store';
+import { SplitRejected, SplitTable } from './splits';
+
+export interface GatewayOptions {
+  /** A config from `loadGatewayConfig`, or a plain object in the config file's shape. */
+  config: GatewayConfig | unknown;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** Bearer token for /v1/admin. Required: the admin API moves production traffic. */
+  adminToken: string;
+  /** Where the split survives restarts; without it splits live in memory only. */
+  dataDir?: string;
+  /** How often lapsed leases are written back as 100% stable (routing ignores them at once). */
+  leaseSweepMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const FeedbackSchema = z
+  .object({
+    requestId: z.string().min(1).max(128),
+    taskSuccess: z.boolean().optional(),
+    qualityScore: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
+  })
+  .refine((f) => f.taskSuccess !== undefined || f.qualityScore !== undefined, {
+    message: 'give taskSuccess or qualityScore (or both)',
+  });
+
+const OutcomeSchema = z.object({
+  version: z.string().min(1),
+  /** Lets later POST /v1/feedback calls join this request. */
+  requestId: z.string().min(1).max(128).optional(),
+  latencyMs: z.number().nonnegative().optional(),
+  error: z.boolean().default(false),
+  taskSuccess: z.boolean().optional(),
+  qualityScore: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
+});
+const OutcomesSchema = z.union([OutcomeSchema, z.array(OutcomeSchema).min(1).max(1000)]);
+
+function zodReason(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`).join('; ');
+}
+
+function isResolved(c: unknown): c is GatewayConfig {
+  return typeof c === 'object' && c !== null && (c as GatewayConfig).agents instanceof Map;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  if (!options.adminToken) throw new Error('startGateway: adminToken is required');
+  const config = isResolved(options.config) ? options.config : resolveGatewayConfig(options.config);
+  const log = options.log ?? (() => {});
+  const retentionSeconds = Math.ceil(config.metrics.retentionMs / 1000);
+
+  const agents = new Map<string, AgentRuntime>();
+  for (const [name, ac] of config.agents) {
+    const upstreams = new Map();
+    for (const [version, url] of ac.versions) {
+      upstreams.set(version, makeUpstream(version, url, new VersionSeries(name, version, retentionSeconds)));
+    }
+    agents.set(name, { config: ac, upstreams });
+  }
+  const store = options.dataDir ? new FileSplitStore(options.dataDir) : new MemorySplitStore();
+  const splits = new SplitTable(config.agents, store, log);
+  await splits.init(Date.now());
+  const pending = new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
+  const checkToken = tokenChecker(options.adminToken);
+  let feedbackUnmatched = 0;
+
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    pending.prune(now);
+    splits.sweep(now).catch((err) => log(`lease sweep could not persist: ${String(err)}`));
+  }, options.leaseSweepMs ?? 1000);
+  sweeper.unref();
+
+  const allSeries = () => [...agents.values()].flatMap((a) => [...a.upstreams.values()].map((u) => u.series));
+
+  async function admin(
+    rt: AgentRuntime,
+    action: string,
+    query: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) {
+    const agent = rt.config.name;
+    if (action === 'split') {
+      if (req.method === 'GET') return sendJson(res, 200, splits.get(agent, Date.now()));
+      if (req.method === 'PUT') {
+        const body = await readJson(req);
+        const applied = await splits.set(agent, body, Date.now());
+        log(`${agent}: split ${applied.stable}/${applied.canary ?? '-'} ${applied.canaryWeight}%`);
+        return sendJson(res, 200, applied);
+      }
+      return sendError(res, 405, 'use GET or PUT');
+    }
+    if (action === 'metrics') {
+      if (req.method !== 'GET') return sendError(res, 405, 'use GET');
+      const q = queryParams(query);
+      const now = Date.now();
+      const since = q.has('since') ? Number(q.get('since')) : now - 60_000;
+      const until = q.has('until') ? Number(q.get('until')) : now + 1;
+      if (!Number.isFinite(since) || !Number.isFinite(until)) {
+        throw new BadRequest(400, 'since and until must be epoch milliseconds');
+      }
+      if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
+      const versions: Record<string, VersionMetrics> = {};
+      for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
+      return sendJson(res, 200, { agent, since, until, versions });
+    }
+    return sendError(res, 404, `no admin resource "${action}" (use split or metrics)`);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = req.url ?? '/';
+    const qi = raw.indexOf('?');
+    const path = qi < 0 ? raw : raw.slice(0, qi);
+    const query = qi < 0 ? '' : raw.slice(qi);
+
+    if (path.startsWith('/v1/agents/')) {
+      const slash = path.indexOf('/', 11);
+      const name = decode(slash < 0 ? path.slice(11) : path.slice(11, slash));
+      const rest = slash < 0 ? '' : path.slice(slash);
+      const rt = agents.get(name);
+      if (!rt)
+        return sendError(res, 404, `unknown agent "${name}" (configured: ${[...agents.keys()].join(', ')})`);
+      if (rest === '/invoke' || rest.startsWith('/invoke/')) {
+        return proxy({ splits, pending }, rt, rest.slice(7), query, req, res);
+      }
+      if (rest === '/route') {
+        if (req.method !== 'GET') return sendError(res, 405, 'use GET');
+        const key = queryParams(query).get('key') || undefined;
+        return sendJson(res, 200, {
+          agent: name,
+          version: chooseVersion(splits.peek(name)!, key, Date.now()),
+        });
+      }
+      if (rest === '/outcomes') {
+        if (req.method !== 'POST') return sendError(res, 405, 'use POST');
+        const parsed = OutcomesSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
+        const items = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+        const unknown = items.filter((o) => !rt.upstreams.has(o.version)).map((o) => o.version);
+        if (unknown.length > 0) {
+          throw new BadRequest(
+            400,
+            `unknown version(s) ${[...new Set(unknown)].join(', ')} for ${name} (known: ${[...rt.upstreams.keys()].join(', ')})`,
+          );
+        }
+        const now = Date.now();
+        for (const o of items) {
+          const series = rt.upstreams.get(o.version)!.series;
+          series.recordRequest(o.latencyMs, o.error, now);
+          series.recordOutcome(o, now);
+          if (o.requestId) {
+            pending.add(o.requestId, series, now);
+            pending.markReported(o.requestId, o.taskSuccess !== undefined, o.qualityScore !== undefined);
+          }
+        }
+        return sendJson(res, 200, { accepted: items.length });
+      }
+      return sendError(res, 404, `no route ${req.method} ${path} (use /invoke, /route or /outcomes)`);
+    }
+
+    if (path === '/v1/feedback') {
+      if (req.method !== 'POST') return sendError(res, 405, 'use POST');
+      const parsed = FeedbackSchema.safeParse(await readJson(req));
+      if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
+      const f = parsed.data;
+      const joined = pending.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now());
+      if (!joined.ok) {
+        if (joined.status === 404) feedbackUnmatched++;
+        return sendError(res, joined.status, joined.reason);
+      }
+      return sendJson(res, 200, { requestId: f.requestId, agent: joined.agent, version: joined.version });
+    }
+
+    if (path.startsWith('/v1/admin/agents/')) {
+      const auth = checkToken(req.headers.authorization);
+      if (auth !== 'ok') {
+        return sendJson(
+          res,
+          401,
+          {
+            error:
+              auth === 'missing' ? 'admin API needs "Authorization: Bearer <token>"' : 'wrong admin token',
+          },
+          { 'www-authenticate': 'Bearer' },
+        );
+      }
+      const parts = path.slice(17).split('/');
+      const rt = agents.get(decode(parts[0]));
+      if (!rt) {
+        return sendError(
+          res,
+          404,
+          `unknown agent "${decode(parts[0])}" (configured: ${[...agents.keys()].join(', ')})`,
+        );
+      }
+      return admin(rt, parts.slice(1).join('/'), query, req, res);
+    }
+
+    if (path === '/metrics' && req.method === 'GET') {
+      const now = Date.now();
+      const text = renderPrometheus(
+        allSeries(),
+        splits.all().map((s) => ({
+          agent: s.agent,
+          stable: s.stable,
+          canary: canaryActive(s, now) ? s.canary : null,
+          weight: canaryActive(s, now) ? s.canaryWeight : 0,
+        })),
+        { feedbackUnmatched },
+      );
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+      return;
+    }
+    if (path === '/healthz')
+      return sendJson(res, 200, { ok: true, agents: agents.size, pendingFeedback: pending.size });
+    return sendError(res, 404, `no route ${req.method} ${path}`);
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof SplitRejected)
+        return sendJson(res, err.status, { error: err.message, problems: err.problems });
+      if (err instanceof BadRequest) return sendError(res, err.status, err.message);
+      log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      sendError(res, 500, `internal error: ${(err as Error).message}`);
+    });
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`gateway listening on ${url} (${agents.size} agent(s))`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        for (const rt of agents.values()) for (const up of rt.upstreams.values()) up.agent.destroy();
+        await splits.flush();
+      })();
+      return closing;
+    },
+  };
+}
+
+function decode(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,77 @@
+// The splits on disk: one small JSON file, replaced atomically (temp file + fsync + rename) so a crash
+// mid-write leaves the previous split, never a torn one. Writes are queued: the last one wins.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AppliedSplitSchema, type AppliedSplit } from '../router/types';
+
+const FileSchema = z.object({ format: z.literal(1), splits: z.record(z.string(), AppliedSplitSchema) });
+
+export interface SplitStore {
+  load(): Record<string, AppliedSplit>;
+  save(splits: Record<string, AppliedSplit>): Promise<void>;
+  /** Resolves when every queued write is on disk. */
+  flush(): Promise<void>;
+}
+
+export class FileSplitStore implements SplitStore {
+  private readonly path: string;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.path = join(dataDir, 'splits.json');
+  }
+
+  load(): Record<string, AppliedSplit> {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw err;
+    }
+    const parsed = FileSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) {
+      throw new Error(`${this.path} is not a split file this gateway wrote: ${parsed.error.message}`);
+    }
+    return parsed.data.splits;
+  }
+
+  save(splits: Record<string, AppliedSplit>): Promise<void> {
+    const body = JSON.stringify({ format: 1, splits }, null, 2) + '\n';
+    const run = this.queue.then(() => this.write(body));
+    // A failed write must not block later ones; the caller of this save still sees the error.
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  flush(): Promise<void> {
+    return this.queue;
+  }
+
+  private async write(body: string): Promise<void> {
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.path);
+  }
+}
+
+/** For gateways started without a data dir (tests, throwaway demos): nothing survives a restart. */
+export class MemorySplitStore implements SplitStore {
+  private data: Record<string, AppliedSplit> = {};
+  load(): Record<string, AppliedSplit> {
+    return { ...this.data };
+  }
+  async save(splits: Record<string, AppliedSplit>): Promise<void> {
+    this.data = { ...splits };
+  }
+  async flush(): Promise<void> {}
+}

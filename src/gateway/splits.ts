@@ -1,0 +1,178 @@
+// The current split per agent: validated writes from the admin API, lease expiry, persistence.
+import { DesiredSplitSchema, type AppliedSplit } from '../router/types';
+import type { AgentConfig } from './config';
+import type { SplitStore } from './split-store';
+
+/** A refused split change: HTTP status and one reason per problem, nothing changed. */
+export class SplitRejected extends Error {
+  override name = 'SplitRejected';
+  constructor(
+    readonly status: 400 | 404,
+    readonly problems: { field: string; message: string }[],
+  ) {
+    super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '));
+  }
+}
+
+export class SplitTable {
+  private readonly splits = new Map<string, AppliedSplit>();
+
+  constructor(
+    private readonly agents: Map<string, AgentConfig>,
+    private readonly store: SplitStore,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Loads stored splits; a stored split naming versions the config no longer has is reset. */
+  init(now: number): Promise<void> {
+    const stored = this.store.load();
+    let changed = false;
+    for (const [name, agent] of this.agents) {
+      const s = stored[name];
+      if (s && agent.versions.has(s.stable) && (s.canary === null || agent.versions.has(s.canary))) {
+        this.splits.set(name, { ...s, agent: name });
+      } else {
+        if (s) {
+          this.log(
+            `stored split for ${name} names a version not in the config; using stable ${agent.stable}`,
+          );
+        }
+        changed = true;
+        this.splits.set(name, {
+          agent: name,
+          stable: s && agent.versions.has(s.stable) ? s.stable : agent.stable,
+          canary: null,
+          canaryWeight: 0,
+          leaseExpiresAt: null,
+          updatedAt: now,
+          note: s ? 'stored split named a version missing from the config' : 'initial split from config',
+        });
+      }
+    }
+    const expired = this.expireLeases(now);
+    return changed || expired ? this.persist() : Promise.resolve();
+  }
+
+  /** Hot path: the split as stored; callers check the lease with `canaryActive`. */
+  peek(agent: string): AppliedSplit | undefined {
+    return this.splits.get(agent);
+  }
+
+  all(): AppliedSplit[] {
+    return [...this.splits.values()];
+  }
+
+  get(agent: string, now: number): AppliedSplit {
+    const current = this.splits.get(agent);
+    if (!current) throw this.unknownAgent(agent);
+    if (this.expire(agent, current, now)) {
+      this.persist().catch((err) => this.log(`could not persist split for ${agent}: ${String(err)}`));
+    }
+    return this.splits.get(agent)!;
+  }
+
+  /** Validates and applies a desired split, persists it, and returns it; throws SplitRejected. */
+  async set(agent: string, body: unknown, now: number): Promise<AppliedSplit> {
+    const config = this.agents.get(agent);
+    if (!config) throw this.unknownAgent(agent);
+    const parsed = DesiredSplitSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new SplitRejected(
+        400,
+        parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
+      );
+    }
+    const d = parsed.data;
+    const problems: { field: string; message: string }[] = [];
+    const known = [...config.versions.keys()].join(', ');
+    if (!config.versions.has(d.stable)) {
+      problems.push({
+        field: 'stable',
+        message: `unknown version "${d.stable}" for ${agent} (known: ${known})`,
+      });
+    }
+    if (d.canary !== null && !config.versions.has(d.canary)) {
+      problems.push({
+        field: 'canary',
+        message: `unknown version "${d.canary}" for ${agent} (known: ${known})`,
+      });
+    }
+    if (d.canary !== null && d.canary === d.stable) {
+      problems.push({ field: 'canary', message: 'must differ from stable' });
+    }
+    if (d.canary === null && d.canaryWeight > 0) {
+      problems.push({ field: 'canaryWeight', message: 'must be 0 when there is no canary' });
+    }
+    if (d.canary !== null && d.canaryWeight > 0 && d.leaseMs === null) {
+      problems.push({
+        field: 'leaseMs',
+        message: 'a canary share needs a lease, so it falls back to stable if nobody renews it',
+      });
+    }
+    if (problems.length > 0) throw new SplitRejected(400, problems);
+
+    const applied: AppliedSplit = {
+      agent,
+      stable: d.stable,
+      canary: d.canary,
+      canaryWeight: d.canary === null ? 0 : d.canaryWeight,
+      leaseExpiresAt: d.canary !== null && d.leaseMs !== null ? now + d.leaseMs : null,
+      updatedAt: now,
+    };
+    const previous = this.splits.get(agent);
+    this.splits.set(agent, applied);
+    try {
+      await this.persist();
+    } catch (err) {
+      // Not on disk means not applied: a restart would silently undo it.
+      if (previous) this.splits.set(agent, previous);
+      throw err;
+    }
+    return applied;
+  }
+
+  /** Returns agents whose canary lease lapsed to 100% stable, with a note saying why. */
+  async sweep(now: number): Promise<void> {
+    if (this.expireLeases(now)) await this.persist();
+  }
+
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
+  private expireLeases(now: number): boolean {
+    let changed = false;
+    for (const [agent, split] of this.splits) {
+      if (this.expire(agent, split, now)) changed = true;
+    }
+    return changed;
+  }
+
+  private expire(agent: string, split: AppliedSplit, now: number): boolean {
+    if (split.canary === null || split.leaseExpiresAt === null || now < split.leaseExpiresAt) return false;
+    const note =
+      `lease expired at ${new Date(split.leaseExpiresAt).toISOString()} without renewal: ` +
+      `canary ${split.canary} (${split.canaryWeight}%) withdrawn, 100% to stable ${split.stable}`;
+    this.splits.set(agent, {
+      agent,
+      stable: split.stable,
+      canary: null,
+      canaryWeight: 0,
+      leaseExpiresAt: null,
+      updatedAt: now,
+      note,
+    });
+    this.log(`${agent}: ${note}`);
+    return true;
+  }
+
+  private persist(): Promise<void> {
+    return this.store.save(Object.fromEntries(this.splits));
+  }
+
+  private unknownAgent(agent: string): SplitRejected {
+    return new SplitRejected(404, [
+      { field: '', message: `unknown agent "${agent}" (configured: ${[...this.agents.keys()].join(', ')})` },
+    ]);
+  }
+}

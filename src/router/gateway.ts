@@ -1,0 +1,50 @@
+// Router backend over the agent-canary gateway's admin API (DESIGN.md §5).
+import { failureFrom, fetchWithTimeout } from './http';
+import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
+
+export interface GatewayRouterOptions {
+  /** Gateway base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** The gateway's admin bearer token. */
+  token: string;
+  timeoutMs?: number;
+}
+
+export class GatewayRouter implements Router {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GatewayRouterOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit> {
+    return this.call('PUT', agent, desired);
+  }
+
+  getSplit(agent: string): Promise<AppliedSplit> {
+    return this.call('GET', agent);
+  }
+
+  private async call(method: 'GET' | 'PUT', agent: string, body?: DesiredSplit): Promise<AppliedSplit> {
+    const what = `gateway ${method} split for ${agent}`;
+    const res = await fetchWithTimeout(
+      `${this.base}/v1/admin/agents/${encodeURIComponent(agent)}/split`,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      },
+      this.timeoutMs,
+      what,
+    );
+    if (!res.ok) throw await failureFrom(res, what);
+    const parsed = AppliedSplitSchema.safeParse(await res.json());
+    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${parsed.error.message}`);
+    return parsed.data;
+  }
+}
