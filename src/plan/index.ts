@@ -159,6 +159,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       judge: a.judge,
       alpha: a.alpha,
       minEffect: { ...DEFAULT_MIN_EFFECT, ...a.minEffect },
+      observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

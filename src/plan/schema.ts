@@ -146,6 +146,8 @@ export const ResolvedPlanSchema = z.object({
     judge: z.enum(['thresholds', 'statistical']),
     alpha: z.number(),
     minEffect: z.record(MetricNameSchema, z.number()),
+    /** Stages with an observation window: the statistical judge splits alpha across them. */
+    observedStages: z.number().int().positive().optional(),
   }),
   progressDeadlineMs: z.number().positive(),
   leaseTtlMs: z.number().positive(),

@@ -1,0 +1,25 @@
+// The judge: pure functions from one window of both versions' metrics to a verdict. No I/O.
+import type { MetricsWindow } from '../metrics/types';
+import type { AnalysisConfig } from '../plan/schema';
+import { judgeStatistical } from './statistical';
+import { judgeThresholds } from './thresholds';
+import type { Verdict } from './types';
+
+export * from './types';
+export { judgeThresholds, checkRules, type RuleCheck } from './thresholds';
+export { judgeStatistical, alphaSplit, PASS_BETA, DEFAULT_OBSERVED_STAGES } from './statistical';
+export {
+  predictDetection,
+  DEFAULT_BASELINE,
+  type Baseline,
+  type DetectionInput,
+  type MetricDetection,
+} from './predict';
+export { metricValue, histogramQuantile } from './values';
+
+/** The plan's judge, on cumulative data since the stage began. */
+export function judge(window: MetricsWindow, analysis: AnalysisConfig): Verdict {
+  return analysis.judge === 'thresholds'
+    ? judgeThresholds(window, analysis)
+    : judgeStatistical(window, analysis);
+}

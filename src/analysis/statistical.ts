@@ -1,0 +1,242 @@
+// The statistical judge: per metric, a sequential test of the canary against the stable (see
+// sequential.ts for why SPRTs), plus the plan's absolute thresholds as guardrails that are tested
+// too, instead of compared point for point, so that a single error can never flip a check.
+//
+// Alpha (the false rollback rate per rollout) is split by Bonferroni over the judged metrics and
+// the plan's observed stages: each (metric, stage) test gets alpha / (metrics * stages), and within a
+// metric that has absolute guardrails 90% goes to the comparison and 10% to the guardrails (a
+// guardrail breach is usually large, so the higher bar costs little). Each test's LR is checked at
+// every look against its share; by Ville's inequality the chance that any test ever crosses during a
+// healthy rollout is at most alpha, whatever the number of looks. failureLimit > 1 only lowers it.
+//
+// When the judge says pass: a metric passes when its SPRT statistic is at or below ln(beta)
+// (beta = PASS_BETA): the data are at least 1/beta times likelier if the canary is no worse than
+// stable than if it is worse by the minimum effect; and its point value keeps inside its absolute
+// guardrails. The verdict passes when every judged metric passes. With thin data the statistic
+// stays between the bounds: inconclusive, never fail; the stage is extended rather than passed.
+//
+// Relative thresholds (maxRelativeIncrease/Decrease) are the thresholds judge's blunt version of
+// what the comparison test does; here the comparison is governed by analysis.minEffect instead.
+import type { MetricsWindow, VersionMetrics } from '../metrics/types';
+import type { AnalysisConfig, Threshold } from '../plan/schema';
+import { bernoulliLlr, meanShiftLlr, proportionTest, shareTest } from './sequential';
+import type { MetricName, MetricResult, Verdict } from './types';
+import { combineVerdict } from './verdict';
+import { countAbove, fmt, histogramMoments, histogramQuantile, mergeHistograms, metricValue } from './values';
+
+/** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
+export const PASS_BETA = 0.05;
+/** Stages the alpha is split over when the plan does not say (the default plan observes three). */
+export const DEFAULT_OBSERVED_STAGES = 3;
+const COMPARISON_SHARE = 0.9;
+/** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
+const P99_TAIL = 0.01;
+
+type AbsoluteKind = 'maxAbsolute' | 'minAbsolute';
+
+export interface AlphaSplit {
+  /** Per (metric, stage) share of alpha. */
+  perMetric: number;
+  comparison: number;
+  /** Per absolute guardrail rule. */
+  guardrail: number;
+}
+
+export function alphaSplit(analysis: AnalysisConfig, metric: MetricName): AlphaSplit {
+  const stages = analysis.observedStages ?? DEFAULT_OBSERVED_STAGES;
+  const perMetric = analysis.alpha / (analysis.metrics.length * stages);
+  const guards = absoluteRules(analysis.thresholds[metric]).length;
+  if (guards === 0) return { perMetric, comparison: perMetric, guardrail: 0 };
+  return {
+    perMetric,
+    comparison: perMetric * COMPARISON_SHARE,
+    guardrail: (perMetric * (1 - COMPARISON_SHARE)) / guards,
+  };
+}
+
+function absoluteRules(t: Threshold | undefined): { kind: AbsoluteKind; limit: number }[] {
+  const out: { kind: AbsoluteKind; limit: number }[] = [];
+  if (t?.maxAbsolute !== undefined) out.push({ kind: 'maxAbsolute', limit: t.maxAbsolute });
+  if (t?.minAbsolute !== undefined) out.push({ kind: 'minAbsolute', limit: t.minAbsolute });
+  return out;
+}
+
+interface Comparison {
+  llr: number;
+  /** What the test compared, for the reason. */
+  detail: string;
+  /** Set when the data cannot support a decision either way (e.g. coarse buckets). */
+  blocked?: string;
+}
+
+function badEvents(m: VersionMetrics, metric: 'error_rate' | 'task_success_rate'): [number, number] {
+  return metric === 'error_rate'
+    ? [m.errors, m.requests]
+    : [m.taskSuccess.total - m.taskSuccess.successes, m.taskSuccess.total];
+}
+
+function compare(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
+  const { stable, canary } = window;
+  switch (metric) {
+    case 'error_rate':
+    case 'task_success_rate': {
+      const [cb, cn] = badEvents(canary, metric);
+      const [sb, sn] = badEvents(stable, metric);
+      const t = proportionTest(cb, cn, sb, sn, delta);
+      const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
+      return { llr: t.llr, detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, H1 +${fmt(delta)}` };
+    }
+    case 'p99_latency_ms': {
+      // Sequential quantile test: count requests above the pooled p99 in each version. Under H1 the
+      // canary is (1+delta) times slower, so its share above t is the pooled share above t/(1+delta).
+      const ch = canary.latencyMs.histogram;
+      const sh = stable.latencyMs.histogram;
+      const pooled = mergeHistograms(ch, sh);
+      const t = histogramQuantile(pooled, 1 - P99_TAIL)!;
+      const n = canary.latencyMs.count + stable.latencyMs.count;
+      const q0 = countAbove(pooled, t) / n;
+      const q1 = countAbove(pooled, t / (1 + delta)) / n;
+      const cb = countAbove(ch, t);
+      const sb = countAbove(sh, t);
+      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, H1 +${fmt(delta * 100)}%`;
+      if (q0 === 0 || q1 <= q0) {
+        return { llr: 0, detail, blocked: 'latency buckets too coarse to see the minimum effect' };
+      }
+      const s = shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1, q0);
+      return { llr: s.llr, detail };
+    }
+    case 'quality_score': {
+      const c = moments(canary);
+      const s = moments(stable);
+      // A floor on the variance keeps a run of identical scores from looking like certainty.
+      const floor = (delta * delta) / 4;
+      const v = Math.max(c.variance, floor) / c.n + Math.max(s.variance, floor) / s.n;
+      const drop = s.mean - c.mean;
+      return {
+        llr: meanShiftLlr(drop, v, delta),
+        detail: `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), H1 -${fmt(delta)}`,
+      };
+    }
+  }
+}
+
+function moments(m: VersionMetrics): { n: number; mean: number; variance: number } {
+  const h = histogramMoments(m.quality.histogram);
+  // The sum is exact; the histogram gives the spread.
+  const mean = m.quality.count > 0 ? m.quality.sum / m.quality.count : h.mean;
+  return { n: m.quality.count, mean, variance: h.n > 1 ? h.variance : 0 };
+}
+
+/** One-sided SPRT that the canary breaks an absolute limit, ln LR of "clearly beyond" vs "at the limit". */
+function guardrailLlr(
+  canary: VersionMetrics,
+  metric: MetricName,
+  kind: AbsoluteKind,
+  limit: number,
+  delta: number,
+) {
+  const above = kind === 'maxAbsolute';
+  switch (metric) {
+    case 'error_rate':
+    case 'task_success_rate': {
+      const [x, n] =
+        metric === 'error_rate'
+          ? [canary.errors, canary.requests]
+          : [canary.taskSuccess.successes, canary.taskSuccess.total];
+      const gap = Math.max(delta, Math.min(limit, 1 - limit) / 2);
+      const p1 = above ? Math.min(1, limit + gap) : Math.max(0, limit - gap);
+      return bernoulliLlr(x, n, limit, p1);
+    }
+    case 'p99_latency_ms': {
+      // The p99 is above the limit when more than 1% of requests are; H1: 2%.
+      const x = countAbove(canary.latencyMs.histogram, limit);
+      const p1 = above ? 2 * P99_TAIL : P99_TAIL / 2;
+      return bernoulliLlr(x, canary.latencyMs.count, P99_TAIL, p1);
+    }
+    case 'quality_score': {
+      const c = moments(canary);
+      const v = Math.max(c.variance, (delta * delta) / 4) / c.n;
+      return meanShiftLlr(above ? c.mean - limit : limit - c.mean, v, delta);
+    }
+  }
+}
+
+function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
+  const s = metricValue(window.stable, metric);
+  const c = metricValue(window.canary, metric);
+  const base = {
+    metric,
+    stable: s.value,
+    canary: c.value,
+    stableSamples: s.samples,
+    canarySamples: c.samples,
+  };
+  const min = analysis.minSamples;
+  if (c.samples < min || s.samples < min || c.value === null || s.value === null) {
+    return {
+      ...base,
+      status: 'nodata',
+      reason: `${metric}: no data (canary ${c.samples}, stable ${s.samples} samples; need ${min} each)`,
+    };
+  }
+  const delta = analysis.minEffect[metric];
+  if (!(delta > 0)) {
+    return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
+  }
+  const split = alphaSplit(analysis, metric);
+  const cmp = compare(window, metric, delta);
+  // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
+  const pValue = Math.min(1, Math.exp(-cmp.llr) * (analysis.alpha / split.comparison));
+
+  const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
+    const llr = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
+    const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
+    return {
+      ...g,
+      failed: llr >= Math.log(1 / split.guardrail),
+      within: g.kind === 'maxAbsolute' ? c.value! <= g.limit : c.value! >= g.limit,
+      text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
+    };
+  });
+  const failedGuard = guards.find((g) => g.failed);
+  const values = `canary ${fmt(c.value)} vs stable ${fmt(s.value)}`;
+  const evidence = `LR ${fmt(Math.exp(cmp.llr))}, p=${fmt(pValue)}; ${cmp.detail}`;
+
+  if (cmp.llr >= Math.log(1 / split.comparison)) {
+    return { ...base, pValue, status: 'fail', reason: `${metric}: worse, ${values} (${evidence})` };
+  }
+  if (failedGuard) {
+    return {
+      ...base,
+      pValue,
+      status: 'fail',
+      reason: `${metric}: ${values} breaks ${failedGuard.text}`,
+    };
+  }
+  if (cmp.blocked) {
+    return { ...base, pValue, status: 'inconclusive', reason: `${metric}: ${cmp.blocked} (${cmp.detail})` };
+  }
+  if (cmp.llr <= Math.log(PASS_BETA)) {
+    const outside = guards.find((g) => !g.within);
+    if (outside) {
+      return {
+        ...base,
+        pValue,
+        status: 'inconclusive',
+        reason: `${metric}: ${values} is outside ${outside.text}, not yet proven`,
+      };
+    }
+    return {
+      ...base,
+      pValue,
+      status: 'pass',
+      reason: `${metric}: not worse by ${fmt(delta)}, ${values} (${evidence})`,
+    };
+  }
+  return { ...base, pValue, status: 'inconclusive', reason: `${metric}: not yet, ${values} (${evidence})` };
+}
+
+export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig): Verdict {
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m));
+  return combineVerdict('statistical', metrics);
+}
