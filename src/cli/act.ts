@@ -1,0 +1,31 @@
+// The four operator commands share one path: validate, send as an Update, print the answer.
+import type { Command } from 'commander';
+import { sendCommand, type Command as Verb, type CommandInput } from '../temporal/rollouts';
+import { parseAgent, printJson, withClient } from './context';
+
+const DONE: Record<Verb, string> = {
+  pause: 'paused',
+  resume: 'resumed',
+  promote: 'promoted',
+  abort: 'aborted',
+};
+
+export async function act<C extends Verb>(
+  cmd: Command,
+  agentArg: string,
+  verb: C,
+  input: CommandInput<C>,
+  json: boolean,
+): Promise<void> {
+  const agent = parseAgent(agentArg);
+  await withClient(cmd, async ({ client }) => {
+    const s = await sendCommand(client, agent, verb, input);
+    if (json) {
+      printJson(s);
+      return;
+    }
+    process.stdout.write(
+      `${DONE[verb]} ${agent}: now ${s.state}, stage ${s.stageIndex + 1}/${s.stageCount}, canary ${s.canaryPercent}%\n`,
+    );
+  });
+}

@@ -1,0 +1,43 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { listRollouts } from '../../temporal/rollouts';
+import { ROLLOUT_STATES, type RolloutState } from '../../../workflows/messages';
+import { parseAgent, printJson, withClient } from '../context';
+import { renderList } from '../render';
+
+interface ListOpts {
+  state?: RolloutState;
+  agent?: string;
+  running?: boolean;
+  limit: number;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number.');
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('list')
+    .description('list rollouts, newest first (from Temporal visibility)')
+    .addOption(new Option('--state <state>', 'only rollouts in this state').choices(ROLLOUT_STATES))
+    .option('--agent <agent>', 'only rollouts of this agent')
+    .option('--running', 'only rollouts whose workflow is still running')
+    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: ListOpts, cmd: Command) => {
+      const agent = opts.agent ? parseAgent(opts.agent) : undefined;
+      await withClient(cmd, async ({ client }) => {
+        const rows = await listRollouts(client, {
+          state: opts.state,
+          agent,
+          running: opts.running,
+          limit: opts.limit,
+        });
+        if (opts.json) printJson(rows);
+        else process.stdout.write(`${renderList(rows)}\n`);
+      });
+    });
+}

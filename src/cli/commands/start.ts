@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { rolloutUrl } from '../../notify/format';
+import { getStatus, isFinal, startRollout } from '../../temporal/rollouts';
+import type { Decision, RolloutResult } from '../../../workflows/messages';
+import { printJson, readPlan, uiUrl, withClient } from '../context';
+import { FailedError } from '../errors';
+import { renderSchedule, scheduleOf } from '../schedule';
+
+interface StartOpts {
+  file: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('start a rollout from a plan file')
+    .requiredOption('-f, --file <plan>', 'plan file, YAML or JSON ("-" for stdin)')
+    .option('--wait', 'follow the rollout until it ends; exit 1 unless it is promoted')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: StartOpts, cmd: Command) => {
+      const plan = readPlan(opts.file);
+      if (!opts.json) process.stdout.write(`${renderSchedule(plan)}\n\n`);
+      await withClient(cmd, async ({ client, namespace }) => {
+        const started = await startRollout(client, plan);
+        const url = rolloutUrl(uiUrl(), namespace, started.workflowId);
+        if (opts.json && !opts.wait) {
+          printJson({
+            workflowId: started.workflowId,
+            runId: started.runId,
+            namespace,
+            url,
+            schedule: scheduleOf(plan),
+          });
+          return;
+        }
+        if (!opts.json) {
+          process.stdout.write(
+            `started ${started.workflowId} (run ${started.runId}) in namespace ${namespace}\n`,
+          );
+          if (url) process.stdout.write(`  ${url}\n`);
+          process.stdout.write(`  follow it: agent-canary status ${plan.agent} --watch\n`);
+        }
+        if (!opts.wait) return;
+
+        const result = await followUntilDone(
+          started.result(),
+          () => getStatus(client, plan.agent),
+          !opts.json,
+        );
+        if (opts.json)
+          printJson({ workflowId: started.workflowId, runId: started.runId, namespace, url, result });
+        else
+          process.stdout.write(
+            `\n${plan.agent}: ${result.state}, stable is ${result.stable}. ${result.reason}\n`,
+          );
+        if (result.state !== 'promoted') {
+          throw new FailedError(`rollout of ${plan.agent} ended ${result.state}: ${result.reason}`);
+        }
+      });
+    });
+}
+
+/** Prints each new decision while waiting for the workflow result. */
+async function followUntilDone(
+  result: Promise<RolloutResult>,
+  status: () => Promise<{ decisions: Decision[]; state: string }>,
+  print: boolean,
+): Promise<RolloutResult> {
+  let seen = 0;
+  let done = false;
+  const finished = result.finally(() => {
+    done = true;
+  });
+  while (!done) {
+    try {
+      const s = await status();
+      if (print) {
+        for (const d of s.decisions.slice(seen)) {
+          process.stdout.write(
+            `  ${d.at.slice(11, 19)}  ${d.action} ${d.percent}% by ${d.by}${d.reason ? `: ${d.reason}` : ''}\n`,
+          );
+        }
+      }
+      seen = s.decisions.length;
+      if (isFinal(s.state as never)) break;
+    } catch {
+      // A status query can fail while a worker restarts; the result below is what counts.
+    }
+    await Promise.race([finished.catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())]);
+  }
+  try {
+    return await finished;
+  } catch (err) {
+    throw new FailedError(`the rollout workflow failed: ${(err as Error).cause ?? (err as Error).message}`);
+  }
+}

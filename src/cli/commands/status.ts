@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { getStatus, isFinal } from '../../temporal/rollouts';
+import type { RolloutStatus } from '../../../workflows/messages';
+import { parseAgent, printJson, withClient } from '../context';
+import { renderStatus } from '../render';
+
+interface StatusOpts {
+  watch?: boolean;
+  json?: boolean;
+  interval: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('show a rollout: stage, time left, last verdict per metric, recent decisions')
+    .argument('<agent>', 'agent name')
+    .option('-w, --watch', 'redraw until the rollout ends (with --json: one JSON line per refresh)')
+    .option('--interval <seconds>', 'refresh period for --watch', '2')
+    .option('--json', 'machine-readable output')
+    .action(async (agentArg: string, opts: StatusOpts, cmd: Command) => {
+      const agent = parseAgent(agentArg);
+      const every = Number(opts.interval);
+      if (!Number.isFinite(every) || every <= 0) {
+        cmd.error(`error: --interval must be a positive number of seconds, got "${opts.interval}"`, {
+          exitCode: 2,
+        });
+      }
+      await withClient(cmd, async ({ client }) => {
+        if (!opts.watch) {
+          const s = await getStatus(client, agent);
+          if (opts.json) printJson(s);
+          else process.stdout.write(`${renderStatus(s)}\n`);
+          return;
+        }
+        await watch(() => getStatus(client, agent), every * 1000, opts.json ?? false);
+      });
+    });
+}
+
+async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json: boolean): Promise<void> {
+  const tty = process.stdout.isTTY && !json;
+  let stopped = false;
+  const onSigint = () => {
+    stopped = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    let s = await query();
+    let queriedAt = Date.now();
+    for (;;) {
+      if (json) {
+        process.stdout.write(`${JSON.stringify(s)}\n`);
+      } else {
+        const frame = renderStatus(s, { now: Date.now(), queriedAt });
+        // Redraw in place on a terminal; append frames when piped.
+        process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
+      }
+      if (isFinal(s.state) || stopped) return;
+      await new Promise((r) => setTimeout(r, periodMs));
+      if (stopped) return;
+      s = await query();
+      queriedAt = Date.now();
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

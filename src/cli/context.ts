@@ -1,0 +1,96 @@
+// What every verb shares: connection flags, the client lifetime, plan files, agent names, --by.
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { AgentName, parsePlan, PlanError, type ResolvedPlan } from '../plan';
+import {
+  connectClient,
+  resolveConnectionSettings,
+  type Connected,
+  type ConnectionFlags,
+  type ConnectionSettings,
+} from '../temporal/connection';
+import { UsageError } from './errors';
+
+/** Connection flags live on the root program, so they work before or after the verb. */
+export function addConnectionOptions(program: Command): void {
+  program
+    .option('--address <host:port>', 'Temporal server (env TEMPORAL_ADDRESS, default localhost:7233)')
+    .option('--namespace <name>', 'Temporal namespace (env TEMPORAL_NAMESPACE, default "default")')
+    .option('--api-key <key>', 'API key, e.g. for Temporal Cloud (env TEMPORAL_API_KEY)')
+    .option('--tls-cert <file>', 'TLS client certificate (env TEMPORAL_TLS_CLIENT_CERT_PATH)')
+    .option('--tls-key <file>', 'TLS client key (env TEMPORAL_TLS_CLIENT_KEY_PATH)')
+    .option('--tls-ca <file>', 'CA certificate of the server (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)')
+    .option('--tls-server-name <name>', 'server name to verify (env TEMPORAL_TLS_SERVER_NAME)')
+    .option('--profile <name>', 'profile in the Temporal config file (env TEMPORAL_PROFILE)');
+}
+
+/** Connection settings from the environment and config file, overridden by the flags given. */
+export function connectionSettings(cmd: Command): ConnectionSettings {
+  const o = cmd.optsWithGlobals<ConnectionFlags>();
+  return resolveConnectionSettings({
+    address: o.address,
+    namespace: o.namespace,
+    apiKey: o.apiKey,
+    tlsCert: o.tlsCert,
+    tlsKey: o.tlsKey,
+    tlsCa: o.tlsCa,
+    tlsServerName: o.tlsServerName,
+    profile: o.profile,
+  });
+}
+
+/** Runs fn with a connected client and always closes the connection, so the process can exit. */
+export async function withClient<T>(cmd: Command, fn: (c: Connected) => Promise<T>): Promise<T> {
+  const connected = await connectClient(connectionSettings(cmd));
+  try {
+    return await fn(connected);
+  } finally {
+    await connected.connection.close().catch(() => undefined);
+  }
+}
+
+export function defaultBy(): string {
+  try {
+    return userInfo().username || process.env.USER || 'unknown';
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+export function parseAgent(name: string): string {
+  const r = AgentName.safeParse(name);
+  if (!r.success) throw new UsageError(`agent "${name}": ${r.error.issues[0]?.message ?? 'invalid name'}`);
+  return r.data;
+}
+
+/** Reads and resolves a plan file ("-" reads stdin). Throws PlanError naming each bad field. */
+export function readPlan(file: string): ResolvedPlan {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot read plan file "${file}": ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
+    );
+  }
+  try {
+    return parsePlan(text, file === '-' ? 'stdin' : file);
+  } catch (err) {
+    if (err instanceof PlanError) {
+      // Name the file too: the problems name the fields.
+      err.message = `${file}: ${err.message}`;
+    }
+    throw err;
+  }
+}
+
+export function printJson(data: unknown): void {
+  process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+}
+
+/** Optional link to the Temporal Web UI, when the user tells us where it is. */
+export function uiUrl(): string | undefined {
+  return process.env.TEMPORAL_UI_URL || process.env.AGENT_CANARY_UI_URL || undefined;
+}

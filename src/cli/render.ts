@@ -1,0 +1,91 @@
+// Compact human views of a rollout's status and of the rollout list.
+import { METRICS } from '../analysis/types';
+import { formatMetricValue } from '../notify/format';
+import { formatDuration } from '../plan';
+import type { RolloutSummary } from '../temporal/rollouts';
+import type { RolloutStatus } from '../../workflows/messages';
+
+function clock(iso: string): string {
+  return iso.slice(11, 19);
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? `${text} ` : text.padEnd(width);
+}
+
+/** Status as a few lines; `now` lets --watch count down between queries. */
+export function renderStatus(
+  s: RolloutStatus,
+  opts: { now?: number; queriedAt?: number; decisions?: number } = {},
+) {
+  const elapsedSinceQuery =
+    opts.now !== undefined && opts.queriedAt !== undefined ? opts.now - opts.queriedAt : 0;
+  const running = s.state === 'progressing';
+  const remaining = Math.max(0, s.remainingMs - (running ? elapsedSinceQuery : 0));
+  const observed = s.observedMs + (running ? elapsedSinceQuery : 0);
+  const stage = s.stages[s.stageIndex];
+  const lines = [
+    `${s.agent}  ${s.stable} -> ${s.canary}  ${s.state.toUpperCase()}  (${s.workflowId})`,
+    `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
+      (stage && stage.observeMs > 0
+        ? `  observed ${formatDuration(observed)} of ${formatDuration(stage.observeMs)}, ${formatDuration(remaining)} left`
+        : '') +
+      `  failed checks ${s.failedChecks}/${s.failureLimit}` +
+      (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : ''),
+  ];
+  const a = s.lastAnalysis;
+  if (a) {
+    lines.push(
+      `last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${a.reason ? ` ${a.reason}` : ''}`,
+    );
+    lines.push(`  ${pad('metric', 18)}${pad('stable', 12)}${pad('canary', 12)}${pad('n', 14)}status`);
+    const byMetric = new Map(a.metrics.map((m) => [m.metric, m]));
+    for (const name of METRICS) {
+      const m = byMetric.get(name);
+      if (!m) continue;
+      lines.push(
+        `  ${pad(name, 18)}${pad(formatMetricValue(name, m.stable), 12)}${pad(formatMetricValue(name, m.canary), 12)}` +
+          `${pad(`${m.stableSamples}/${m.canarySamples}`, 14)}${m.status}${m.reason ? `  ${m.reason}` : ''}`,
+      );
+    }
+  } else {
+    lines.push('no check yet');
+  }
+  const recent = s.decisions.slice(-(opts.decisions ?? 5));
+  if (recent.length) {
+    lines.push('decisions:');
+    for (const d of recent) {
+      lines.push(
+        `  ${clock(d.at)}  ${pad(d.action, 20)}${pad(`${d.percent}%`, 5)}by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
+      );
+    }
+  }
+  if (s.notifyFailures.length) {
+    const f = s.notifyFailures[s.notifyFailures.length - 1];
+    lines.push(`notifications: ${s.notifyFailures.length} failed, last to ${f.target}: ${f.error}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderList(rows: RolloutSummary[]): string {
+  if (rows.length === 0) return 'no rollouts';
+  const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
+  const table = rows.map((r) => [
+    r.agent,
+    r.state ?? '-',
+    r.percent === null ? '-' : String(r.percent),
+    r.stable ?? '-',
+    r.canary ?? '-',
+    r.status,
+    r.startTime.replace('T', ' ').slice(0, 19),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)) + 2);
+  return [header, ...table]
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
+}
