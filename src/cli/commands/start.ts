@@ -4,12 +4,13 @@ import { getStatus, isFinal, startRollout } from '../../temporal/rollouts';
 import type { Decision, RolloutResult } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
-import { renderSchedule, scheduleOf } from '../schedule';
+import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 
 interface StartOpts {
   file: string;
   wait?: boolean;
   json?: boolean;
+  rps?: number;
 }
 
 export function register(program: Command): void {
@@ -18,10 +19,11 @@ export function register(program: Command): void {
     .description('start a rollout from a plan file')
     .requiredOption('-f, --file <plan>', 'plan file, YAML or JSON ("-" for stdin)')
     .option('--wait', 'follow the rollout until it ends; exit 1 unless it is promoted')
+    .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--json', 'machine-readable output')
     .action(async (opts: StartOpts, cmd: Command) => {
       const plan = readPlan(opts.file);
-      if (!opts.json) process.stdout.write(`${renderSchedule(plan)}\n\n`);
+      if (!opts.json) process.stdout.write(`${renderSchedule(plan, opts.rps)}\n\n`);
       await withClient(cmd, async ({ client, namespace }) => {
         const started = await startRollout(client, plan);
         const url = rolloutUrl(uiUrl(), namespace, started.workflowId);
@@ -31,7 +33,7 @@ export function register(program: Command): void {
             runId: started.runId,
             namespace,
             url,
-            schedule: scheduleOf(plan),
+            schedule: scheduleOf(plan, opts.rps),
           });
           return;
         }

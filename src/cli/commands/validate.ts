@@ -1,20 +1,21 @@
 import type { Command } from 'commander';
 import { readPlan, printJson } from '../context';
-import { renderSchedule, scheduleOf } from '../schedule';
+import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 
 export function register(program: Command): void {
   program
     .command('validate')
     .description('check a plan file and print its predicted schedule (exit 2 when invalid)')
     .requiredOption('-f, --file <plan>', 'plan file, YAML or JSON ("-" for stdin)')
+    .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--json', 'machine-readable output')
-    .action((opts: { file: string; json?: boolean }) => {
+    .action((opts: { file: string; json?: boolean; rps?: number }) => {
       // An invalid plan throws PlanError: main prints each problem with its field and exits 2.
       const plan = readPlan(opts.file);
       if (opts.json) {
-        printJson({ valid: true, plan, schedule: scheduleOf(plan) });
+        printJson({ valid: true, plan, schedule: scheduleOf(plan, opts.rps) });
       } else {
-        process.stdout.write(`${opts.file}: valid\n\n${renderSchedule(plan)}\n`);
+        process.stdout.write(`${opts.file}: valid\n\n${renderSchedule(plan, opts.rps)}\n`);
       }
     });
 }
