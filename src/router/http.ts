@@ -32,10 +32,8 @@ export async function fetchWithTimeout(
     return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const detail =
-      e.name === 'TimeoutError'
-        ? `no answer within ${timeoutMs} ms`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const cause = e.cause ? [e.cause.code, e.cause.message].filter(Boolean).join(' ') : e.message;
+    const detail = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause;
     throw new Error(`${what}: ${detail}`);
   }
 }
