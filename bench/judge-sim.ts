@@ -1,0 +1,470 @@
+// Seeded simulation of canary rollouts for comparing judges. Traffic is drawn per check interval as
+// counts (Poisson requests, binomial split and errors, multinomial histograms), not per request, so
+// hundreds of rollouts at 100 requests/s run in seconds.
+import { judgeStatistical, judgeThresholds } from '../src/analysis';
+import type { Verdict } from '../src/analysis/types';
+import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
+import { resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
+import { histogramQuantile } from '../src/analysis/values';
+
+// ---- randomness --------------------------------------------------------------------------------
+
+/** mulberry32: tiny, well-known 32-bit seeded PRNG. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Rng {
+  private readonly next: () => number;
+  private spare: number | null = null;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
+  }
+  uniform(): number {
+    return this.next();
+  }
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    let u = 0;
+    while (u === 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+  /** Exact inversion while the mean is small, normal approximation beyond (error far below the noise). */
+  binomial(n: number, p: number): number {
+    if (n <= 0 || p <= 0) return 0;
+    if (p >= 1) return n;
+    if (p > 0.5) return n - this.binomial(n, 1 - p);
+    const mean = n * p;
+    if (mean < 60) {
+      const u = this.next();
+      const odds = p / (1 - p);
+      let prob = Math.exp(n * Math.log1p(-p));
+      let cum = prob;
+      let k = 0;
+      while (u > cum && k < n) {
+        prob *= ((n - k) / (k + 1)) * odds;
+        k++;
+        cum += prob;
+        if (prob < 1e-300 && k > mean) break;
+      }
+      return k;
+    }
+    const x = Math.round(mean + Math.sqrt(mean * (1 - p)) * this.normal());
+    return Math.min(n, Math.max(0, x));
+  }
+  poisson(lambda: number): number {
+    if (lambda < 60) {
+      const l = Math.exp(-lambda);
+      let k = 0;
+      let prod = this.next();
+      while (prod > l) {
+        k++;
+        prod *= this.next();
+      }
+      return k;
+    }
+    return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * this.normal()));
+  }
+  /** Multinomial by sequential conditional binomials; adds the counts into `into`. */
+  multinomial(n: number, probs: Float64Array, into: Float64Array): void {
+    let restN = n;
+    let restP = 1;
+    for (let k = 0; k < probs.length && restN > 0; k++) {
+      const p = probs[k];
+      const c = k === probs.length - 1 ? restN : this.binomial(restN, Math.min(1, p / restP));
+      into[k] += c;
+      restN -= c;
+      restP -= p;
+      if (restP <= 0) restP = 1e-12;
+    }
+  }
+}
+
+// ---- traffic model -----------------------------------------------------------------------------
+
+function normalCdf(x: number): number {
+  // Abramowitz & Stegun 7.1.26 via erf; 1.5e-7 absolute error, ample for bucket probabilities.
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-z * z);
+  return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
+}
+
+/** Latency bucket upper bounds: one bucket up to 100 ms, then 5% steps to 20 s (HDR-like). */
+export const LATENCY_BOUNDS: number[] = (() => {
+  const b = [100];
+  while (b[b.length - 1] < 20_000) b.push(Math.round(b[b.length - 1] * 1.05 * 100) / 100);
+  return b;
+})();
+/** Quality scores in [0,1], 0.02 buckets (the value is the bucket centre). */
+export const QUALITY_VALUES: number[] = Array.from({ length: 51 }, (_, i) => i / 50);
+
+const LATENCY_MEDIAN_MS = 300;
+const LATENCY_SIGMA = 0.5;
+const QUALITY_MEAN = 0.8;
+const QUALITY_SD = 0.12;
+
+export interface VersionModel {
+  errorRate: number;
+  taskSuccessRate: number;
+  /** Every latency times this (1.5 = p99 +50%). */
+  latencyFactor: number;
+  /** Every quality score times this (0.9 = -10%). */
+  qualityFactor: number;
+}
+
+export const HEALTHY: VersionModel = {
+  errorRate: 0.01,
+  taskSuccessRate: 0.95,
+  latencyFactor: 1,
+  qualityFactor: 1,
+};
+
+function latencyProbs(factor: number): Float64Array {
+  const mu = Math.log(LATENCY_MEDIAN_MS * factor);
+  const p = new Float64Array(LATENCY_BOUNDS.length);
+  let prev = 0;
+  LATENCY_BOUNDS.forEach((ub, i) => {
+    const cdf = i === LATENCY_BOUNDS.length - 1 ? 1 : normalCdf((Math.log(ub) - mu) / LATENCY_SIGMA);
+    p[i] = Math.max(0, cdf - prev);
+    prev = cdf;
+  });
+  return p;
+}
+
+function qualityProbs(factor: number): Float64Array {
+  const mean = QUALITY_MEAN * factor;
+  const sd = QUALITY_SD * factor;
+  const p = new Float64Array(QUALITY_VALUES.length);
+  let prev = 0;
+  QUALITY_VALUES.forEach((v, i) => {
+    const cdf = i === QUALITY_VALUES.length - 1 ? 1 : normalCdf((v + 0.01 - mean) / sd);
+    p[i] = Math.max(0, cdf - prev);
+    prev = cdf;
+  });
+  return p;
+}
+
+/** Exact moments and tail of a model, for the theoretical SPRT references. */
+export function modelFacts(m: VersionModel) {
+  const q = qualityProbs(m.qualityFactor);
+  let mean = 0;
+  let sq = 0;
+  q.forEach((p, i) => {
+    mean += p * QUALITY_VALUES[i];
+    sq += p * QUALITY_VALUES[i] ** 2;
+  });
+  return {
+    qualityMean: mean,
+    qualitySd: Math.sqrt(sq - mean * mean),
+    /** P(latency > t) for this model. */
+    latencyAbove: (t: number) =>
+      1 - normalCdf((Math.log(t) - Math.log(LATENCY_MEDIAN_MS * m.latencyFactor)) / LATENCY_SIGMA),
+    latencyP99: LATENCY_MEDIAN_MS * m.latencyFactor * Math.exp(2.3263478740408408 * LATENCY_SIGMA),
+  };
+}
+
+class Generator {
+  private readonly lat: Float64Array;
+  private readonly qual: Float64Array;
+  constructor(readonly model: VersionModel) {
+    this.lat = latencyProbs(model.latencyFactor);
+    this.qual = qualityProbs(model.qualityFactor);
+  }
+  draw(rng: Rng, n: number, into: Acc): void {
+    into.requests += n;
+    into.errors += rng.binomial(n, this.model.errorRate);
+    into.successes += rng.binomial(n, this.model.taskSuccessRate);
+    rng.multinomial(n, this.lat, into.latency);
+    rng.multinomial(n, this.qual, into.quality);
+  }
+}
+
+/** Counts of one version over a range of intervals. */
+export class Acc {
+  requests = 0;
+  errors = 0;
+  successes = 0;
+  latency = new Float64Array(LATENCY_BOUNDS.length);
+  quality = new Float64Array(QUALITY_VALUES.length);
+
+  toMetrics(version: string): VersionMetrics {
+    const lh: Histogram = [];
+    this.latency.forEach((c, i) => c > 0 && lh.push([LATENCY_BOUNDS[i], c]));
+    const qh: Histogram = [];
+    let qsum = 0;
+    this.quality.forEach((c, i) => {
+      if (c > 0) {
+        qh.push([QUALITY_VALUES[i], c]);
+        qsum += c * QUALITY_VALUES[i];
+      }
+    });
+    return {
+      version,
+      requests: this.requests,
+      errors: this.errors,
+      latencyMs: {
+        count: this.requests,
+        p50: histogramQuantile(lh, 0.5),
+        p99: histogramQuantile(lh, 0.99),
+        histogram: lh,
+      },
+      taskSuccess: { successes: this.successes, total: this.requests },
+      quality: { count: this.requests, sum: qsum, histogram: qh },
+    };
+  }
+}
+
+function windowOf(stable: Acc, canary: Acc): MetricsWindow {
+  return {
+    agent: 'sim',
+    since: 0,
+    until: 0,
+    stable: stable.toMetrics('stable'),
+    canary: canary.toMetrics('canary'),
+  };
+}
+
+// ---- judges and the rollout loop ---------------------------------------------------------------
+
+export type JudgeKind = 'original' | 'flagger' | 'ours' | 'ours_fl1';
+
+export const JUDGE_LABELS: Record<JudgeKind, string> = {
+  original: 'original (thresholds at window end)',
+  flagger: 'flagger-style (thresholds every 1m, N failed)',
+  ours: 'ours (statistical, failureLimit 3)',
+  ours_fl1: 'ours (statistical, failureLimit 1)',
+};
+
+export interface Outcome {
+  result: 'promoted' | 'rolled_back' | 'paused';
+  /** Minutes from the rollout's start to its end (rollback, promotion, or the give-up of a pause). */
+  minutes: number;
+  /** Canary requests served from the rollout's start to that point. */
+  canaryRequests: number;
+  /** Stage index (0-based) the rollout ended in. */
+  stage: number;
+}
+
+export interface SimOptions {
+  judge: JudgeKind;
+  stable: VersionModel;
+  canary: VersionModel;
+  requestsPerSecond: number;
+  seed: number;
+  plan?: ResolvedPlan;
+  /** Minutes a paused rollout keeps being checked before the simulation gives up on it. */
+  pausedPatienceMin?: number;
+}
+
+export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
+
+/**
+ * One rollout. "ours" follows workflows/canary.ts: cumulative data since the stage began, failed
+ * checks counted per stage up to failureLimit, a window ends on a passing check only, and a streak
+ * of inconclusiveLimit checks pauses (checks go on while paused). "original" checks once at each
+ * window's end and reads no data as healthy; "flagger" checks each interval's own data, counts
+ * failed or empty checks over the whole run and rolls back at failureLimit.
+ */
+export function simulateRollout(o: SimOptions): Outcome {
+  const plan = o.plan ?? DEFAULT_PLAN;
+  const rng = new Rng(o.seed);
+  const stableGen = new Generator(o.stable);
+  const canaryGen = new Generator(o.canary);
+  const intervalMin = plan.analysis.intervalMs / 60_000;
+  const perInterval = o.requestsPerSecond * (plan.analysis.intervalMs / 1000);
+  const patience = o.pausedPatienceMin ?? 120;
+  const ours = o.judge === 'ours' || o.judge === 'ours_fl1';
+  const analysis: AnalysisConfig = ours
+    ? {
+        ...plan.analysis,
+        judge: 'statistical',
+        failureLimit: o.judge === 'ours_fl1' ? 1 : plan.analysis.failureLimit,
+      }
+    : { ...plan.analysis, judge: 'thresholds', minSamples: 1 };
+  const judgeFn: (w: MetricsWindow, a: AnalysisConfig) => Verdict = ours ? judgeStatistical : judgeThresholds;
+
+  let minutes = 0;
+  let canaryTotal = 0;
+  let runFailures = 0;
+  const stages = plan.stages.filter((s) => s.weight < 100);
+  for (let si = 0; si < stages.length; si++) {
+    const w = stages[si].weight / 100;
+    const windowIntervals = Math.ceil(stages[si].observeMs / plan.analysis.intervalMs);
+    const stable = new Acc();
+    const canary = new Acc();
+    let stageFailures = 0;
+    let streak = 0;
+    let pausedAt: number | null = null;
+    for (let k = 1; ; k++) {
+      const n = rng.poisson(perInterval);
+      const nc = rng.binomial(n, w);
+      const ic = new Acc();
+      const is = new Acc();
+      canaryGen.draw(rng, nc, ic);
+      stableGen.draw(rng, n - nc, is);
+      addInto(canary, ic);
+      addInto(stable, is);
+      minutes += intervalMin;
+      canaryTotal += nc;
+      const windowDone = k >= windowIntervals;
+      const end = (result: Outcome['result']): Outcome => ({
+        result,
+        minutes,
+        canaryRequests: canaryTotal,
+        stage: si,
+      });
+
+      if (o.judge === 'original') {
+        if (!windowDone) continue;
+        if (judgeFn(windowOf(stable, canary), analysis).verdict === 'fail') return end('rolled_back');
+        break;
+      }
+      if (o.judge === 'flagger') {
+        if (judgeFn(windowOf(is, ic), analysis).verdict !== 'pass') runFailures++;
+        if (runFailures >= analysis.failureLimit) return end('rolled_back');
+        if (windowDone) break;
+        continue;
+      }
+      const v = judgeFn(windowOf(stable, canary), analysis).verdict;
+      if (v === 'fail') stageFailures++;
+      if (stageFailures >= analysis.failureLimit) return end('rolled_back');
+      streak = v === 'inconclusive' ? streak + 1 : 0;
+      if (pausedAt === null && streak >= analysis.inconclusiveLimit) pausedAt = minutes;
+      if (pausedAt !== null) {
+        if (minutes - pausedAt >= patience) return end('paused');
+        continue;
+      }
+      if (windowDone && v === 'pass') break;
+    }
+  }
+  return { result: 'promoted', minutes, canaryRequests: canaryTotal, stage: stages.length };
+}
+
+function addInto(to: Acc, from: Acc): void {
+  to.requests += from.requests;
+  to.errors += from.errors;
+  to.successes += from.successes;
+  for (let i = 0; i < to.latency.length; i++) to.latency[i] += from.latency[i];
+  for (let i = 0; i < to.quality.length; i++) to.quality[i] += from.quality[i];
+}
+
+// ---- scenarios and summaries -------------------------------------------------------------------
+
+export interface Scenario {
+  id: string;
+  label: string;
+  canary: VersionModel;
+}
+
+export const SCENARIOS: Scenario[] = [
+  { id: 'aa', label: 'A/A (no difference)', canary: HEALTHY },
+  { id: 'err_1_2', label: 'errors 1% -> 2%', canary: { ...HEALTHY, errorRate: 0.02 } },
+  { id: 'err_1_5', label: 'errors 1% -> 5%', canary: { ...HEALTHY, errorRate: 0.05 } },
+  { id: 'p99_150', label: 'p99 latency +50%', canary: { ...HEALTHY, latencyFactor: 1.5 } },
+  { id: 'quality_90', label: 'quality score -10%', canary: { ...HEALTHY, qualityFactor: 0.9 } },
+  { id: 'task_95_85', label: 'task success 95% -> 85%', canary: { ...HEALTHY, taskSuccessRate: 0.85 } },
+];
+
+export interface Summary {
+  runs: number;
+  rolledBack: number;
+  promoted: number;
+  paused: number;
+  /** Rolled back while still in the first stage. */
+  stage1RolledBack: number;
+  medianRequests: number | null;
+  p90Requests: number | null;
+  medianMinutes: number | null;
+  p90Minutes: number | null;
+  medianRolloutMinutes: number;
+}
+
+function quantile(xs: number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+export function summarize(outcomes: Outcome[]): Summary {
+  const rb = outcomes.filter((o) => o.result === 'rolled_back');
+  return {
+    runs: outcomes.length,
+    rolledBack: rb.length,
+    promoted: outcomes.filter((o) => o.result === 'promoted').length,
+    paused: outcomes.filter((o) => o.result === 'paused').length,
+    stage1RolledBack: rb.filter((o) => o.stage === 0).length,
+    medianRequests: quantile(
+      rb.map((o) => o.canaryRequests),
+      0.5,
+    ),
+    p90Requests: quantile(
+      rb.map((o) => o.canaryRequests),
+      0.9,
+    ),
+    medianMinutes: quantile(
+      rb.map((o) => o.minutes),
+      0.5,
+    ),
+    p90Minutes: quantile(
+      rb.map((o) => o.minutes),
+      0.9,
+    ),
+    medianRolloutMinutes: quantile(
+      outcomes.map((o) => o.minutes),
+      0.5,
+    )!,
+  };
+}
+
+/** Seed of one rollout: the same for every judge, so judges see the same random stream. */
+export function seedOf(base: number, scenario: number, rps: number, run: number): number {
+  return (
+    (base ^
+      Math.imul(scenario + 1, 0x9e3779b1) ^
+      Math.imul(rps, 0x85ebca6b) ^
+      Math.imul(run + 1, 0xc2b2ae35)) >>>
+    0
+  );
+}
+
+export function runScenario(
+  judge: JudgeKind,
+  scenarioIndex: number,
+  rps: number,
+  runs: number,
+  baseSeed = 42,
+) {
+  const sc = SCENARIOS[scenarioIndex];
+  const outcomes: Outcome[] = [];
+  for (let r = 0; r < runs; r++) {
+    outcomes.push(
+      simulateRollout({
+        judge,
+        stable: HEALTHY,
+        canary: sc.canary,
+        requestsPerSecond: rps,
+        seed: seedOf(baseSeed, scenarioIndex, rps, r),
+      }),
+    );
+  }
+  return summarize(outcomes);
+}
