@@ -1,0 +1,227 @@
+// The Prometheus metrics backend against a real Prometheus server (Debian package `prometheus`,
+// installed by .ci/install-prometheus.sh) scraping a real gateway every second.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunningGateway } from '../src/gateway';
+import { GatewayMetricsSource } from '../src/metrics/gateway';
+import { PrometheusMetricsSource } from '../src/metrics/prometheus';
+import { MetricsWindowSchema } from '../src/metrics/types';
+import {
+  TOKEN,
+  gateway,
+  invoke,
+  pool,
+  putSplit,
+  startUpstream,
+  waitFor,
+  type Upstream,
+} from './gateway-support';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface RunningPrometheus {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts Prometheus on loopback with a temp config scraping `target` (host:port) every second. */
+async function startPrometheus(target: string): Promise<RunningPrometheus> {
+  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
+  if (found.error) {
+    throw new Error(
+      'prometheus is not installed: run `bash .ci/install-prometheus.sh` (Debian package prometheus)',
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'agent-canary-prom-'));
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(
+    config,
+    [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: agent-canary-gateway',
+      '    scrape_interval: 1s',
+      `    static_configs: [{ targets: ["${target}"] }]`,
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const close = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      'prometheus to be ready',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.slice(-1000)}`);
+        const ok = await fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        return ok ? true : undefined;
+      },
+      20_000,
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { url, close };
+}
+
+async function promValue(prom: RunningPrometheus, query: string): Promise<number | undefined> {
+  const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const json = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+  const r = json.data.result[0];
+  return r ? Number(r.value[1]) : undefined;
+}
+
+describe('Prometheus metrics backend (real Prometheus)', function () {
+  this.timeout(90_000);
+  let v1: Upstream;
+  let v2: Upstream;
+  let gw: RunningGateway;
+  let prom: RunningPrometheus;
+
+  before(async () => {
+    // Latencies spread over tens of ms so quantiles mean something: v2 is slower.
+    let n1 = 0;
+    let n2 = 0;
+    v1 = await startUpstream('v1', (_req, res) => {
+      setTimeout(() => res.end('{}'), 2 + (n1++ % 10));
+    });
+    v2 = await startUpstream('v2', (_req, res) => {
+      const n = n2++;
+      setTimeout(
+        () => {
+          res.writeHead(n % 10 === 0 ? 500 : 200);
+          res.end('{}');
+        },
+        15 + (n % 30),
+      );
+    });
+    gw = await gateway({
+      config: { agents: { bot: { stable: 'v1', versions: { v1: v1.url, v2: v2.url } } } },
+    });
+    prom = await startPrometheus(new URL(gw.url).host);
+  });
+  after(async () => {
+    await prom?.close();
+    await gw?.close();
+    await v1?.close();
+    await v2?.close();
+  });
+
+  it('agrees with the gateway API on the same traffic', async () => {
+    // A scrape before the traffic, so the window starts from known counter values.
+    await waitFor(
+      'a first scrape',
+      () => promValue(prom, 'agent_canary_requests_total{version="v1"}'),
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    const since = Date.now();
+    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 40, leaseMs: 120_000 });
+    const results = await pool(600, 16, (i) => invoke(gw, 'bot', `user-${i}`));
+    for (const r of results.slice(0, 200)) {
+      await fetch(`${gw.url}/v1/feedback`, {
+        method: 'POST',
+        body: JSON.stringify({
+          requestId: r.requestId,
+          taskSuccess: r.version === 'v1' || parseInt(r.requestId!.split('-')[1], 36) % 3 !== 0,
+          qualityScore: r.version === 'v1' ? 0.9 : 0.6,
+        }),
+      });
+    }
+    // Wait for a scrape that saw everything.
+    await waitFor(
+      'prometheus to scrape the traffic and feedback',
+      async () => {
+        const total = await promValue(prom, 'sum(agent_canary_requests_total{agent="bot"})');
+        const fb = await promValue(prom, 'sum(agent_canary_quality_score_count{agent="bot"})');
+        return total === 600 && fb === 200 ? true : undefined;
+      },
+      20_000,
+    );
+    const until = Date.now();
+    const query = { agent: 'bot', stable: 'v1', canary: 'v2', since, until };
+    const fromProm = await new PrometheusMetricsSource({
+      url: prom.url,
+      selector: 'job="agent-canary-gateway"',
+    }).fetch(query);
+    const fromGw = await new GatewayMetricsSource({ url: gw.url, token: TOKEN }).fetch(query);
+    MetricsWindowSchema.parse(fromProm);
+
+    for (const side of ['stable', 'canary'] as const) {
+      const p = fromProm[side];
+      const g = fromGw[side];
+      assert.equal(p.requests, g.requests, `${side} requests`);
+      assert.equal(p.errors, g.errors, `${side} errors`);
+      assert.deepEqual(p.taskSuccess, g.taskSuccess, `${side} task success`);
+      assert.equal(p.quality.count, g.quality.count);
+      assert.ok(Math.abs(p.quality.sum - g.quality.sum) < 1e-6);
+      assert.equal(p.latencyMs.count, g.latencyMs.count);
+      // Prometheus buckets are 10% wide (the gateway's own are 2%): agree within one wide bucket.
+      const ratio = p.latencyMs.p99! / g.latencyMs.p99!;
+      assert.ok(
+        ratio > 0.88 && ratio < 1.12,
+        `${side} p99 prometheus ${p.latencyMs.p99} vs gateway ${g.latencyMs.p99}`,
+      );
+      assert.equal(
+        p.latencyMs.histogram.reduce((s, [, n]) => s + n, 0),
+        p.latencyMs.count,
+      );
+    }
+    assert.equal(fromGw.stable.requests + fromGw.canary.requests, 600);
+    assert.ok(fromProm.canary.errors > 0);
+    assert.ok(
+      fromProm.canary.latencyMs.p99! > fromProm.stable.latencyMs.p99!,
+      'the slow canary shows as slower',
+    );
+
+    // A window before the traffic sees none of it.
+    const before = await new PrometheusMetricsSource({ url: prom.url }).fetch({
+      ...query,
+      since: since - 1000,
+      until: since,
+    });
+    assert.equal(before.stable.requests + before.canary.requests, 0);
+  });
+
+  it('refuses a bad selector as a query error', async () => {
+    const source = new PrometheusMetricsSource({ url: prom.url, selector: 'job=~"(' });
+    await assert.rejects(
+      source.fetch({ agent: 'bot', stable: 'v1', canary: 'v2', since: Date.now() - 5000, until: Date.now() }),
+      /prometheus query .* failed: HTTP 400/,
+    );
+  });
+});
