@@ -5,7 +5,7 @@ import { startDevServer } from '../src/temporal/devserver';
 import { bundleWorkflows } from '../src/temporal/worker';
 import { setTestEnv, testEnv } from './harness';
 
-Runtime.install({ logger: new DefaultLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'INFO' : 'WARN') });
+Runtime.install({ logger: new DefaultLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'INFO' : 'ERROR') });
 
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {

@@ -1,0 +1,28 @@
+// Replays saved histories of real rollouts against today's workflow code: a change that would make a
+// running rollout non-deterministic fails here, before it reaches a worker. Regenerate on purpose
+// only (UPDATE_HISTORIES=1 npm test), and only together with a patched() guard for old runs.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { HISTORIES_DIR } from './support/histories';
+import { testEnv } from './harness';
+
+describe('replay of saved rollout histories', function () {
+  this.timeout(120_000);
+
+  it('replays every saved history without a determinism error', async function () {
+    const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+    // The set of scenarios is part of the contract of this test: losing one silently would hide breakage.
+    assert.deepEqual(files, [
+      'aborted-by-signal.json',
+      'cancelled.json',
+      'promoted.json',
+      'rolled-back.json',
+    ]);
+    for (const file of files) {
+      const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowBundle: testEnv().workflowBundle }, history, file);
+    }
+  });
+});
