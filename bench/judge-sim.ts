@@ -163,6 +163,16 @@ function qualityProbs(factor: number): Float64Array {
   return p;
 }
 
+/** Expected (rounded) latency histogram of n requests of a model: a fixed, realistic test input. */
+export function expectedLatencyHistogram(n: number, latencyFactor: number): Histogram {
+  const out: Histogram = [];
+  latencyProbs(latencyFactor).forEach((p, i) => {
+    const c = Math.round(p * n);
+    if (c > 0) out.push([LATENCY_BOUNDS[i], c]);
+  });
+  return out;
+}
+
 /** Exact moments and tail of a model, for the theoretical SPRT references. */
 export function modelFacts(m: VersionModel) {
   const q = qualityProbs(m.qualityFactor);

@@ -2,7 +2,7 @@
 // statistical judge to catch a regression of the plan's minimum effect, or to pass a healthy canary.
 // Wald's approximations of the SPRT's expected sample size, on the same statistics the judge uses.
 import type { AnalysisConfig } from '../plan/schema';
-import { alphaSplit, PASS_BETA } from './statistical';
+import { alphaSplit, EFFECT_GRID, PASS_BETA } from './statistical';
 import { bernoulliKl, sprtExpectedSamples } from './sequential';
 import type { MetricName } from './types';
 
@@ -95,7 +95,8 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
     const delta = analysis.minEffect[metric];
     const alpha = alphaSplit(analysis, metric).comparison;
     const d = w > 0 && w < 1 ? drifts(metric, w, delta, b) : { h1: 0, h0: 0 };
-    const detect = d.h1 > 0 ? sprtExpectedSamples(d.h1, alpha, PASS_BETA) : Infinity;
+    // The fail side mixes EFFECT_GRID.length alternatives: at the minimum effect its bar is that much higher.
+    const detect = d.h1 > 0 ? sprtExpectedSamples(d.h1, alpha / EFFECT_GRID.length, PASS_BETA) : Infinity;
     const pass = d.h0 < 0 ? sprtExpectedSamples(d.h0, alpha, PASS_BETA) : Infinity;
     return {
       metric,

@@ -22,13 +22,34 @@ import type { AnalysisConfig, Threshold } from '../plan/schema';
 import { bernoulliLlr, meanShiftLlr, proportionTest, shareTest } from './sequential';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import { countAbove, fmt, histogramMoments, histogramQuantile, mergeHistograms, metricValue } from './values';
+import {
+  countAbove,
+  survivalAt,
+  fmt,
+  histogramMoments,
+  histogramQuantile,
+  mergeHistograms,
+  metricValue,
+} from './values';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
 export const PASS_BETA = 0.05;
 /** Stages the alpha is split over when the plan does not say (the default plan observes three). */
 export const DEFAULT_OBSERVED_STAGES = 3;
 const COMPARISON_SHARE = 0.9;
+/**
+ * Effects the fail side tests, in multiples of the minimum effect, mixed with equal weights. A mixture
+ * of likelihood ratios is still a martingale under H0, so the Ville bound holds; it costs ln(4) in the
+ * threshold at any one effect but lets large regressions (1% -> 5% errors) fail as fast as their
+ * size allows instead of at the pace of the minimum effect.
+ */
+export const EFFECT_GRID = [1, 2, 4, 8];
+/**
+ * Fewest canary bad events behind a failed comparison. The tests assume independent requests; errors
+ * come in bursts (one broken conversation retried), so one or two events never fail a check, however
+ * clean the stable is. Real regressions reach this within their first few checks.
+ */
+export const MIN_BAD_EVENTS = 3;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
@@ -62,10 +83,13 @@ function absoluteRules(t: Threshold | undefined): { kind: AbsoluteKind; limit: n
 }
 
 interface Comparison {
-  llr: number;
+  /** ln LR of "worse by k times the minimum effect" against "no worse". */
+  llrAt: (k: number) => number;
   /** What the test compared, for the reason. */
   detail: string;
-  /** Set when the data cannot support a decision either way (e.g. coarse buckets). */
+  /** The canary's bad events (errors, failed tasks, slow requests) behind a fail, if counted. */
+  canaryBad?: number;
+  /** Set when the data cannot show the minimum effect, so the metric cannot pass (e.g. coarse buckets). */
   blocked?: string;
 }
 
@@ -82,28 +106,37 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
     case 'task_success_rate': {
       const [cb, cn] = badEvents(canary, metric);
       const [sb, sn] = badEvents(stable, metric);
-      const t = proportionTest(cb, cn, sb, sn, delta);
       const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
-      return { llr: t.llr, detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, H1 +${fmt(delta)}` };
+      return {
+        llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr,
+        detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, min effect +${fmt(delta)}`,
+        canaryBad: cb,
+      };
     }
     case 'p99_latency_ms': {
-      // Sequential quantile test: count requests above the pooled p99 in each version. Under H1 the
-      // canary is (1+delta) times slower, so its share above t is the pooled share above t/(1+delta).
+      // Sequential quantile test: count requests above t, the pooled p99 (any threshold fixed by the
+      // pooled data is fair under H0), in each version. Under H1 the canary is (1+d) times slower, so
+      // its share above t is the pooled share above t/(1+d).
       const ch = canary.latencyMs.histogram;
       const sh = stable.latencyMs.histogram;
       const pooled = mergeHistograms(ch, sh);
-      const t = histogramQuantile(pooled, 1 - P99_TAIL)!;
-      const n = canary.latencyMs.count + stable.latencyMs.count;
-      const q0 = countAbove(pooled, t) / n;
-      const q1 = countAbove(pooled, t / (1 + delta)) / n;
+      let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
+      // When the p99 is the top bucket nothing is above it: use the bucket below.
+      if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
+      const q0 = survivalAt(pooled, t);
+      const q1 = (k: number) => survivalAt(pooled, t / (1 + k * delta));
       const cb = countAbove(ch, t);
       const sb = countAbove(sh, t);
-      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, H1 +${fmt(delta * 100)}%`;
-      if (q0 === 0 || q1 <= q0) {
-        return { llr: 0, detail, blocked: 'latency buckets too coarse to see the minimum effect' };
-      }
-      const s = shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1, q0);
-      return { llr: s.llr, detail };
+      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, min effect +${fmt(delta * 100)}%`;
+      const usable = (k: number) => q0 > 0 && q1(k) > q0;
+      return {
+        // Buckets too coarse for an effect leave that alternative out of the evidence (LR 1).
+        llrAt: (k) =>
+          usable(k) ? shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1(k), q0).llr : 0,
+        detail,
+        canaryBad: cb,
+        blocked: usable(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
+      };
     }
     case 'quality_score': {
       const c = moments(canary);
@@ -113,11 +146,19 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
       const v = Math.max(c.variance, floor) / c.n + Math.max(s.variance, floor) / s.n;
       const drop = s.mean - c.mean;
       return {
-        llr: meanShiftLlr(drop, v, delta),
-        detail: `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), H1 -${fmt(delta)}`,
+        llrAt: (k) => meanShiftLlr(drop, v, k * delta),
+        detail: `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), min effect -${fmt(delta)}`,
       };
     }
   }
+}
+
+/** ln of the equal-weight mixture of the likelihood ratios at each effect in EFFECT_GRID. */
+function mixtureLlr(llrAt: (k: number) => number): number {
+  const l = EFFECT_GRID.map(llrAt);
+  const top = Math.max(...l);
+  if (!Number.isFinite(top)) return top;
+  return top + Math.log(l.reduce((sum, x) => sum + Math.exp(x - top), 0) / l.length);
 }
 
 function moments(m: VersionMetrics): { n: number; mean: number; variance: number } {
@@ -185,8 +226,10 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   }
   const split = alphaSplit(analysis, metric);
   const cmp = compare(window, metric, delta);
+  const failLlr = mixtureLlr(cmp.llrAt);
+  const passLlr = cmp.llrAt(1);
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
-  const pValue = Math.min(1, Math.exp(-cmp.llr) * (analysis.alpha / split.comparison));
+  const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
     const llr = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
@@ -200,9 +243,10 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   });
   const failedGuard = guards.find((g) => g.failed);
   const values = `canary ${fmt(c.value)} vs stable ${fmt(s.value)}`;
-  const evidence = `LR ${fmt(Math.exp(cmp.llr))}, p=${fmt(pValue)}; ${cmp.detail}`;
+  const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}`;
 
-  if (cmp.llr >= Math.log(1 / split.comparison)) {
+  const enoughBad = cmp.canaryBad === undefined || cmp.canaryBad >= MIN_BAD_EVENTS;
+  if (enoughBad && failLlr >= Math.log(1 / split.comparison)) {
     return { ...base, pValue, status: 'fail', reason: `${metric}: worse, ${values} (${evidence})` };
   }
   if (failedGuard) {
@@ -216,7 +260,7 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   if (cmp.blocked) {
     return { ...base, pValue, status: 'inconclusive', reason: `${metric}: ${cmp.blocked} (${cmp.detail})` };
   }
-  if (cmp.llr <= Math.log(PASS_BETA)) {
+  if (passLlr <= Math.log(PASS_BETA)) {
     const outside = guards.find((g) => !g.within);
     if (outside) {
       return {

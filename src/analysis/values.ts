@@ -34,6 +34,31 @@ export function countAbove(h: Histogram, limit: number): number {
   return n;
 }
 
+/**
+ * Fraction of samples above x. Exact at bucket values; between two bucket values interpolated
+ * log-linearly in log x (a locally exponential tail), so that "above t/1.1" moves smoothly with the
+ * factor instead of jumping from bucket to bucket. Below the first bucket value: that bucket's share.
+ */
+export function survivalAt(h: Histogram, x: number): number {
+  const n = histogramCount(h);
+  if (n === 0) return 0;
+  let above = n;
+  let prevV = NaN;
+  let prevS = 1;
+  for (const [v, c] of h) {
+    const s = (above - c) / n;
+    if (x < v) {
+      if (Number.isNaN(prevV) || x <= prevV) return Number.isNaN(prevV) ? s : prevS;
+      const f = Math.log(x / prevV) / Math.log(v / prevV);
+      return s > 0 ? Math.exp(Math.log(prevS) + f * Math.log(s / prevS)) : prevS + f * (s - prevS);
+    }
+    above -= c;
+    prevV = v;
+    prevS = s;
+  }
+  return 0;
+}
+
 export function histogramMoments(h: Histogram): { n: number; mean: number; variance: number } {
   let n = 0;
   let sum = 0;
