@@ -205,7 +205,7 @@ describe('canaryRollout workflow', function () {
       assert.equal(still.stageIndex, 0);
       await assert.rejects(h.executeUpdate(pauseUpdate, { args: [{}] }), (err: unknown) => {
         assert.ok(err instanceof WorkflowUpdateFailedError);
-        assert.match(String((err as Error).cause?.message ?? err), /already paused/);
+        assert.match(String(((err as Error).cause as Error | undefined)?.message ?? err), /already paused/);
         return true;
       });
       const resumed = await h.executeUpdate(resumeUpdate, { args: [{ by: 'alice' }] });

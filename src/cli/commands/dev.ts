@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { NativeConnection } from '@temporalio/worker';
+import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGateway } from '../../gateway';
+import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
+import { startDevServer } from '../../temporal/devserver';
+import { UsageError } from '../errors';
+import { addBackendOptions, installRuntime, runWorker } from './worker';
+
+interface DevFlags extends BackendFlags {
+  port: string;
+  uiPort: string;
+  dataDir: string;
+  gatewayConfig?: string;
+  gatewayPort: string;
+}
+
+function portFlag(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${name} must be 0-65535, got "${value}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  addBackendOptions(
+    program
+      .command('dev')
+      .description(
+        'embedded Temporal dev server (+ Web UI) with persistence, a worker, and optionally the gateway',
+      )
+      .option('--port <port>', 'Temporal gRPC port', '7233')
+      .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+      .option('--data-dir <dir>', 'where rollouts and splits survive restarts', '.agent-canary/dev')
+      .option('--gateway-config <file>', 'also run the gateway with this config (agents and upstreams)')
+      .option('--gateway-port <port>', 'gateway port', '8080'),
+  ).action(async (flags: DevFlags) => {
+    const port = portFlag('--port', flags.port);
+    const uiPort = portFlag('--ui-port', flags.uiPort);
+    const gatewayPort = portFlag('--gateway-port', flags.gatewayPort);
+    let gatewayConfig;
+    if (flags.gatewayConfig) {
+      try {
+        gatewayConfig = loadGatewayConfig(flags.gatewayConfig);
+      } catch (err) {
+        if (err instanceof GatewayConfigError) throw new UsageError(err.message);
+        throw err;
+      }
+    }
+    const say = (line: string) => process.stdout.write(`${line}\n`);
+    installRuntime();
+    const server = await startDevServer({
+      port,
+      uiPort,
+      dbFilename: path.join(flags.dataDir, 'temporal.db'),
+      logFile: path.join(flags.dataDir, 'temporal.log'),
+    }).catch((err: Error) => {
+      throw new UsageError(
+        `could not start the Temporal dev server on ports ${port}/${uiPort}: ${err.message}\n` +
+          '  Fix: stop what uses them, or pass --port/--ui-port.',
+      );
+    });
+    let gateway: RunningGateway | undefined;
+    let connection: NativeConnection | undefined;
+    try {
+      let backendFlags: BackendFlags = {
+        ...flags,
+        namespace: server.namespace,
+        uiUrl: flags.uiUrl ?? server.uiUrl ?? undefined,
+      };
+      if (gatewayConfig) {
+        const token =
+          flags.gatewayToken ?? process.env.AGENT_CANARY_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
+        gateway = await startGateway({
+          config: gatewayConfig,
+          port: gatewayPort,
+          adminToken: token,
+          dataDir: path.join(flags.dataDir, 'gateway'),
+        });
+        backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
+        say(`gateway:        ${gateway.url}  (admin token: ${token})`);
+      }
+      const deps = createBackends(resolveBackendSettings(backendFlags));
+      connection = await NativeConnection.connect({ address: server.address });
+      say(`Temporal:       ${server.address} (namespace ${server.namespace}, data in ${flags.dataDir})`);
+      say(`Temporal Web UI: ${server.uiUrl}`);
+      say(`In another shell: export TEMPORAL_ADDRESS=${server.address}; agent-canary start -f plan.yaml`);
+      await runWorker(connection, server.namespace, deps);
+    } finally {
+      await connection?.close().catch(() => undefined);
+      await gateway?.close().catch(() => undefined);
+      await server.stop();
+      say('stopped: dev server, worker' + (gateway ? ', gateway' : ''));
+    }
+  });
+}

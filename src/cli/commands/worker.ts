@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import type { ActivityDeps } from '../../../activities';
+import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
+import { nativeConnectionOptions } from '../../temporal/connection';
+import { ServerUnreachableError } from '../../temporal/errors';
+import { createWorker } from '../../temporal/worker';
+import { TASK_QUEUE } from '../../../workflows/messages';
+import { connectionSettings } from '../context';
+
+export function addBackendOptions(cmd: Command): Command {
+  return cmd
+    .option('--router <kind>', 'where splits are written: gateway | webhook (env AGENT_CANARY_ROUTER)')
+    .option('--metrics <kind>', 'where metrics come from: gateway | prometheus (env AGENT_CANARY_METRICS)')
+    .option('--gateway-url <url>', 'agent-canary gateway (env AGENT_CANARY_GATEWAY_URL)')
+    .option('--gateway-token <token>', 'gateway admin token (env AGENT_CANARY_ADMIN_TOKEN)')
+    .option('--router-url <url>', 'your router webhook, with --router webhook (env AGENT_CANARY_ROUTER_URL)')
+    .option('--router-secret <secret>', 'HMAC secret for it (env AGENT_CANARY_ROUTER_SECRET)')
+    .option(
+      '--prometheus-url <url>',
+      'Prometheus, with --metrics prometheus (env AGENT_CANARY_PROMETHEUS_URL)',
+    )
+    .option('--prometheus-selector <matchers>', 'extra label matchers for the gateway series')
+    .option(
+      '--ui-url <url>',
+      'Temporal Web UI base URL for links in notifications (env AGENT_CANARY_UI_URL)',
+    );
+}
+
+let runtimeInstalled = false;
+/** Once per process: Ctrl-C and SIGTERM shut workers down gracefully (in-flight split writes land). */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+}
+
+/** Runs a worker until a shutdown signal; resolves when it has stopped. */
+export async function runWorker(
+  connection: NativeConnection,
+  namespace: string,
+  deps: ActivityDeps,
+): Promise<void> {
+  const worker = await createWorker({ connection, namespace, deps });
+  process.stderr.write(
+    `worker: polling task queue "${TASK_QUEUE}" in namespace "${namespace}" (Ctrl-C to stop)\n`,
+  );
+  await worker.run();
+}
+
+export function register(program: Command): void {
+  addBackendOptions(
+    program
+      .command('worker')
+      .description('run the agent-canary worker (the canaryRollout workflow and its activities)'),
+  ).action(async (flags: BackendFlags, cmd: Command) => {
+    const settings = connectionSettings(cmd);
+    const deps = createBackends(resolveBackendSettings({ ...flags, namespace: settings.namespace }));
+    installRuntime();
+    let connection: NativeConnection;
+    try {
+      connection = await NativeConnection.connect(nativeConnectionOptions(settings));
+    } catch (err) {
+      throw new ServerUnreachableError(settings.address, (err as Error).message);
+    }
+    try {
+      await runWorker(connection, settings.namespace, deps);
+    } finally {
+      await connection.close();
+    }
+  });
+}

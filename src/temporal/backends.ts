@@ -1,0 +1,88 @@
+// Which router, metrics source and notifiers a worker uses, from flags or the environment.
+import { z } from 'zod';
+import type { ActivityDeps } from '../../activities';
+import { GatewayMetricsSource } from '../metrics/gateway';
+import { PrometheusMetricsSource } from '../metrics/prometheus';
+import { createNotifiers } from '../notify';
+import { GatewayRouter } from '../router/gateway';
+import { WebhookRouter } from '../router/webhook';
+import { SettingsError } from './errors';
+
+export const BackendSettingsSchema = z
+  .object({
+    router: z.enum(['gateway', 'webhook']).default('gateway'),
+    metrics: z.enum(['gateway', 'prometheus']).default('gateway'),
+    gatewayUrl: z.string().url().optional(),
+    gatewayToken: z.string().min(1).optional(),
+    routerUrl: z.string().url().optional(),
+    routerSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    prometheusUrl: z.string().url().optional(),
+    prometheusSelector: z.string().optional(),
+    uiUrl: z.string().url().optional(),
+    namespace: z.string().default('default'),
+  })
+  .superRefine((s, ctx) => {
+    const need = (field: keyof typeof s, flag: string, env: string, why: string) => {
+      if (!s[field])
+        ctx.addIssue({ code: 'custom', path: [field], message: `${flag} (or ${env}) is required ${why}` });
+    };
+    if (s.router === 'gateway' || s.metrics === 'gateway') {
+      need('gatewayUrl', '--gateway-url', 'AGENT_CANARY_GATEWAY_URL', 'for the gateway backends');
+      need('gatewayToken', '--gateway-token', 'AGENT_CANARY_ADMIN_TOKEN', 'for the gateway admin API');
+    }
+    if (s.router === 'webhook') {
+      need('routerUrl', '--router-url', 'AGENT_CANARY_ROUTER_URL', 'with --router webhook');
+      need('routerSecret', '--router-secret', 'AGENT_CANARY_ROUTER_SECRET', 'with --router webhook');
+    }
+    if (s.metrics === 'prometheus') {
+      need('prometheusUrl', '--prometheus-url', 'AGENT_CANARY_PROMETHEUS_URL', 'with --metrics prometheus');
+    }
+  });
+export type BackendSettings = z.infer<typeof BackendSettingsSchema>;
+export type BackendFlags = Partial<Record<keyof BackendSettings, string>>;
+
+const ENV: Record<keyof BackendSettings, string> = {
+  router: 'AGENT_CANARY_ROUTER',
+  metrics: 'AGENT_CANARY_METRICS',
+  gatewayUrl: 'AGENT_CANARY_GATEWAY_URL',
+  gatewayToken: 'AGENT_CANARY_ADMIN_TOKEN',
+  routerUrl: 'AGENT_CANARY_ROUTER_URL',
+  routerSecret: 'AGENT_CANARY_ROUTER_SECRET',
+  prometheusUrl: 'AGENT_CANARY_PROMETHEUS_URL',
+  prometheusSelector: 'AGENT_CANARY_PROMETHEUS_SELECTOR',
+  uiUrl: 'AGENT_CANARY_UI_URL',
+  namespace: 'TEMPORAL_NAMESPACE',
+};
+
+/** Flags win over the environment; every problem is reported at once, naming its flag. */
+export function resolveBackendSettings(
+  flags: BackendFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): BackendSettings {
+  const raw: Record<string, string | undefined> = {};
+  for (const key of Object.keys(ENV) as (keyof BackendSettings)[])
+    raw[key] = flags[key] ?? (env[ENV[key]] || undefined);
+  const parsed = BackendSettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SettingsError(
+      `worker backends:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || 'settings'}: ${i.message}`).join('\n')}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function createBackends(s: BackendSettings): ActivityDeps {
+  const router =
+    s.router === 'webhook'
+      ? new WebhookRouter({ url: s.routerUrl!, secret: s.routerSecret! })
+      : new GatewayRouter({ url: s.gatewayUrl!, token: s.gatewayToken! });
+  const metrics =
+    s.metrics === 'prometheus'
+      ? new PrometheusMetricsSource({ url: s.prometheusUrl!, selector: s.prometheusSelector })
+      : new GatewayMetricsSource({ url: s.gatewayUrl!, token: s.gatewayToken! });
+  return {
+    router,
+    metrics,
+    notifiers: (targets) => createNotifiers(targets, { uiUrl: s.uiUrl, namespace: s.namespace }),
+  };
+}
