@@ -6,6 +6,10 @@ import { Command } from 'commander';
 import { addConnectionOptions } from './context';
 import { EXIT_OK, reportFor } from './errors';
 import * as abort from './commands/abort';
+import * as dev from './commands/dev';
+import * as gateway from './commands/gateway';
+import * as installTemporal from './commands/install-temporal';
+import * as worker from './commands/worker';
 import * as list from './commands/list';
 import * as pause from './commands/pause';
 import * as promote from './commands/promote';
@@ -23,6 +27,10 @@ const VERBS: { register(program: Command): void }[] = [
   resume,
   promote,
   abort,
+  dev,
+  worker,
+  gateway,
+  installTemporal,
 ];
 
 function packageVersion(): string {
