@@ -283,6 +283,8 @@ export interface SimOptions {
   plan?: ResolvedPlan;
   /** Minutes a paused rollout keeps being checked before the simulation gives up on it. */
   pausedPatienceMin?: number;
+  /** Count the inconclusive streak only once the window has elapsed (a proposed workflow change). */
+  streakAfterWindow?: boolean;
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
@@ -357,7 +359,7 @@ export function simulateRollout(o: SimOptions): Outcome {
       const v = judgeFn(windowOf(stable, canary), analysis).verdict;
       if (v === 'fail') stageFailures++;
       if (stageFailures >= analysis.failureLimit) return end('rolled_back');
-      streak = v === 'inconclusive' ? streak + 1 : 0;
+      streak = v === 'inconclusive' && (windowDone || !o.streakAfterWindow) ? streak + 1 : 0;
       if (pausedAt === null && streak >= analysis.inconclusiveLimit) pausedAt = minutes;
       if (pausedAt !== null) {
         if (minutes - pausedAt >= patience) return end('paused');

@@ -2,7 +2,7 @@
 // simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute).
 //   npm run bench:judge [-- --runs 300 --aa-runs 600 --seed 42]
 // Last line: judge aa_false_rollback=<f> sprt_ratio_err_1_2=<n> sprt_ratio_err_1_5=<n> stage1_catch_100rps=<k>/<n>
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { sprtExpectedSamples, waldBernoulliAsn } from '../src/analysis/sequential';
@@ -95,29 +95,34 @@ function upper95(k: number, n: number): number {
   return hi;
 }
 
-function runJobs(jobs: Job[]): JobResult[] {
-  return jobs.map((j) => ({ ...j, summary: runScenario(j.judge, j.scenario, j.rps, j.runs, j.seed) }));
-}
-
 async function runParallel(jobs: Job[]): Promise<JobResult[]> {
   const threads = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4));
-  // Longest jobs first, dealt round-robin, so the threads finish together.
-  const cost = (j: Job) => j.runs * j.rps * (j.scenario === 0 ? 10 : 1) + j.runs;
-  const sorted = [...jobs].sort((a, b) => cost(b) - cost(a));
-  const shares: Job[][] = Array.from({ length: threads }, () => []);
-  sorted.forEach((j, i) => shares[i % threads].push(j));
+  // A shared queue, longest jobs first, so the threads finish together.
+  const cost = (j: Job) => j.runs * (j.scenario === 0 ? 20 : 1) * (10 + j.rps);
+  const queue = [...jobs].sort((a, b) => cost(b) - cost(a));
+  const results: JobResult[] = [];
   const register = path.join(__dirname, '..', 'bin', 'register.js');
-  const parts = await Promise.all(
-    shares.map(
-      (share) =>
-        new Promise<JobResult[]>((resolve, reject) => {
-          const w = new Worker(__filename, { workerData: share, execArgv: ['-r', register] });
-          w.once('message', resolve);
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(__filename, { execArgv: ['-r', register] });
+          const feed = () => {
+            const job = queue.shift();
+            if (job) w.postMessage(job);
+            else void w.terminate().then(() => resolve());
+          };
+          w.on('message', (r: JobResult) => {
+            results.push(r);
+            feed();
+          });
           w.once('error', reject);
+          feed();
         }),
     ),
   );
-  return parts.flat();
+  return results;
 }
 
 function fmtN(x: number | null, digits = 0): string {
@@ -200,5 +205,7 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  parentPort!.postMessage(runJobs(workerData as Job[]));
+  parentPort!.on('message', (j: Job) => {
+    parentPort!.postMessage({ ...j, summary: runScenario(j.judge, j.scenario, j.rps, j.runs, j.seed) });
+  });
 }

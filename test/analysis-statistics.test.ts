@@ -8,7 +8,7 @@ import {
   shareTest,
   waldBernoulliAsn,
 } from '../src/analysis/sequential';
-import { histogramMoments, histogramQuantile } from '../src/analysis/values';
+import { histogramMoments, histogramQuantile, survivalAt } from '../src/analysis/values';
 import { expectedLatencyHistogram, Rng } from '../bench/judge-sim';
 import { analysisWith, healthy, windowOf } from './analysis-fixtures';
 
@@ -75,6 +75,14 @@ describe('statistics against scipy reference values', () => {
     const m = histogramMoments(h);
     close(m.mean, 207);
     close(m.variance, 34596.969696969696);
+    // Tail share above x: exact at bucket values, log-linear in log x between them.
+    close(survivalAt(h, 800), 0.01);
+    close(survivalAt(h, 300), 0.1);
+    // np.exp(np.interp(np.log(400), np.log([300, 500]), np.log([0.1, 0.04]))) -> 0.059688657242545885
+    close(survivalAt(h, 400), 0.059688657242545885);
+    // Towards an empty tail the log is undefined, so linear: np.interp(np.log(1000), np.log([800, 1300]), [0.01, 0])
+    close(survivalAt(h, 1000), 0.005403914333388573);
+    assert.equal(survivalAt(h, 1300), 0);
   });
 });
 

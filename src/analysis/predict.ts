@@ -95,8 +95,8 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
     const delta = analysis.minEffect[metric];
     const alpha = alphaSplit(analysis, metric).comparison;
     const d = w > 0 && w < 1 ? drifts(metric, w, delta, b) : { h1: 0, h0: 0 };
-    // The fail side mixes EFFECT_GRID.length alternatives: at the minimum effect its bar is that much higher.
-    const detect = d.h1 > 0 ? sprtExpectedSamples(d.h1, alpha / EFFECT_GRID.length, PASS_BETA) : Infinity;
+    // The fail side is a mixture: at the minimum effect only its weight counts, which raises the bar.
+    const detect = d.h1 > 0 ? sprtExpectedSamples(d.h1, alpha * EFFECT_GRID[0].weight, PASS_BETA) : Infinity;
     const pass = d.h0 < 0 ? sprtExpectedSamples(d.h0, alpha, PASS_BETA) : Infinity;
     return {
       metric,

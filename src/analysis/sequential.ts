@@ -1,15 +1,16 @@
-// Sequential probability ratio statistics. Every test here is Wald's SPRT of "no regression" (H0)
-// against "regressed by the minimum effect" (H1), judged on cumulative data at every look.
+// Sequential probability ratio statistics. Every test here compares "no regression" (H0) with
+// "regressed by the minimum effect" or more (H1), judged on cumulative data at every look.
 //
-// Why SPRTs and not group-sequential alpha spending: the workflow looks every interval for as long
-// as a stage lasts, and a stage can be extended or paused, so the number and timing of looks is not
-// known in advance, which alpha spending needs. Under H0 the likelihood ratio is a nonnegative
-// martingale, so by Ville's inequality P(ever LR >= 1/a) <= a, for any number of looks, at any times,
-// including continuous monitoring. The rejection threshold ln(1/a) is all the protection repeated
-// looks need. A simple alternative at the minimum effect (rather than a mixture over effects, as in
-// the mSPRT of Johari et al.) gives the smallest expected sample size near the effect we care about,
-// which is what the 1% -> 2% error target asks for, and its lower boundary gives a meaningful "pass":
-// evidence that the canary is not worse by the minimum effect.
+// Why likelihood-ratio tests and not group-sequential alpha spending: the workflow looks every
+// interval for as long as a stage lasts, and a stage can be extended or paused, so the number and
+// timing of looks is not known in advance, which alpha spending needs. Under H0 a likelihood ratio
+// (or any fixed mixture of them) is a nonnegative martingale, so by Ville's inequality
+// P(ever LR >= 1/a) <= a, for any number of looks at any times, including continuous monitoring:
+// the rejection threshold ln(1/a) is all the protection repeated looks need. Tuning the alternative
+// to the minimum effect (Wald's SPRT) rather than a broad prior (the normal-mixture mSPRT of Johari
+// et al.) keeps the expected sample size close to Wald's optimum near the effects we care about, and
+// its lower boundary gives a meaningful "pass": evidence that the canary is not worse by the minimum
+// effect. The judge (statistical.ts) mixes a few multiples of the minimum effect on the fail side.
 
 /** ln of the Bernoulli likelihood ratio p1 vs p0 for x successes in n trials; 0*ln(0) = 0. */
 export function bernoulliLlr(x: number, n: number, p0: number, p1: number): number {

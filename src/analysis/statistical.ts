@@ -38,12 +38,19 @@ export const PASS_BETA = 0.05;
 export const DEFAULT_OBSERVED_STAGES = 3;
 const COMPARISON_SHARE = 0.9;
 /**
- * Effects the fail side tests, in multiples of the minimum effect, mixed with equal weights. A mixture
- * of likelihood ratios is still a martingale under H0, so the Ville bound holds; it costs ln(4) in the
- * threshold at any one effect but lets large regressions (1% -> 5% errors) fail as fast as their
- * size allows instead of at the pace of the minimum effect.
+ * Effects the fail side tests, in multiples of the minimum effect, with their mixture weights. A
+ * mixture of likelihood ratios is still a martingale under H0, so the Ville bound holds. It costs
+ * ln(1/weight) in the threshold at any one effect, but lets large regressions (1% -> 5% errors) fail
+ * as fast as their size allows instead of at the pace of the minimum effect. Small effects get most
+ * of the weight: they need the most samples, while a large effect's LR grows so fast that a small
+ * weight delays it by only a few requests.
  */
-export const EFFECT_GRID = [1, 2, 4, 8];
+export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
+  { multiple: 1, weight: 0.4 },
+  { multiple: 2, weight: 0.4 },
+  { multiple: 4, weight: 0.1 },
+  { multiple: 8, weight: 0.1 },
+];
 /**
  * Fewest canary bad events behind a failed comparison. The tests assume independent requests; errors
  * come in bursts (one broken conversation retried), so one or two events never fail a check, however
@@ -153,12 +160,12 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
   }
 }
 
-/** ln of the equal-weight mixture of the likelihood ratios at each effect in EFFECT_GRID. */
+/** ln of the weighted mixture of the likelihood ratios at each effect in EFFECT_GRID. */
 function mixtureLlr(llrAt: (k: number) => number): number {
-  const l = EFFECT_GRID.map(llrAt);
+  const l = EFFECT_GRID.map((e) => Math.log(e.weight) + llrAt(e.multiple));
   const top = Math.max(...l);
   if (!Number.isFinite(top)) return top;
-  return top + Math.log(l.reduce((sum, x) => sum + Math.exp(x - top), 0) / l.length);
+  return top + Math.log(l.reduce((sum, x) => sum + Math.exp(x - top), 0));
 }
 
 function moments(m: VersionMetrics): { n: number; mean: number; variance: number } {
