@@ -23,6 +23,10 @@ describe('statistics against scipy reference values', () => {
   it('Bernoulli log likelihood ratio', () => {
     // binom.logpmf(3, 200, 0.02) - binom.logpmf(3, 200, 0.01)
     close(bernoulliLlr(3, 200, 0.01, 0.02), 0.07942436326828917);
+    // An event impossible under H0 is infinite evidence for H1, and the other way round.
+    assert.equal(bernoulliLlr(1, 10, 0, 0.1), Infinity);
+    assert.equal(bernoulliLlr(10, 10, 0.5, 1), 10 * Math.log(2));
+    assert.equal(bernoulliLlr(9, 10, 0.5, 1), -Infinity);
   });
 
   it('Bernoulli KL divergence', () => {
@@ -274,6 +278,25 @@ describe('thin data is "not yet", never fail', () => {
     const flip = windowOf(healthy(2000, { errors: 0 }), healthy(100, { errors: 1 }));
     assert.equal(judgeThresholds(flip, analysisWith({ judge: 'thresholds' })).verdict, 'fail');
     assert.equal(judgeStatistical(flip, a).verdict, 'inconclusive');
+  });
+
+  it('even a zero-error guardrail needs three errors to fail a check', () => {
+    const strict = analysisWith({ metrics: ['error_rate'], thresholds: { error_rate: { maxAbsolute: 0 } } });
+    const at = (errors: number) =>
+      judgeStatistical(windowOf(healthy(5000, { errors: 0 }), healthy(1000, { errors })), strict).metrics[0];
+    assert.notEqual(at(2).status, 'fail', at(2).reason);
+    assert.equal(at(3).status, 'fail');
+    assert.match(at(3).reason, /breaks guardrail <= 0/);
+  });
+
+  it('a source that reports only the p99, without histograms, leaves latency inconclusive', () => {
+    const noHist = (n: number, p99: number) => healthy(n, { latency: [], p99 });
+    const w = windowOf(noHist(50_000, 900), noHist(5000, 2000));
+    w.stable.latencyMs.count = 50_000;
+    w.canary.latencyMs.count = 5000;
+    const m = judgeStatistical(w, a).metrics.find((x) => x.metric === 'p99_latency_ms')!;
+    assert.equal(m.status, 'inconclusive');
+    assert.match(m.reason, /no latency histogram/);
   });
 
   it('a healthy canary with little traffic is inconclusive, not pass', () => {

@@ -17,8 +17,8 @@ export function bernoulliLlr(x: number, n: number, p0: number, p1: number): numb
   const term = (k: number, a: number, b: number): number => {
     if (k === 0) return 0;
     if (a === b) return 0;
-    if (a === 0) return Infinity;
-    if (b === 0) return -Infinity;
+    if (a === 0) return -Infinity;
+    if (b === 0) return Infinity;
     return k * Math.log(a / b);
   };
   return term(x, p1, p0) + term(n - x, 1 - p1, 1 - p0);

@@ -52,9 +52,10 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
   { multiple: 8, weight: 0.1 },
 ];
 /**
- * Fewest canary bad events behind a failed comparison. The tests assume independent requests; errors
- * come in bursts (one broken conversation retried), so one or two events never fail a check, however
- * clean the stable is. Real regressions reach this within their first few checks.
+ * Fewest canary bad events (errors, failed tasks, slow requests) behind a fail, comparison or
+ * guardrail. The tests assume independent requests; errors come in bursts (one broken conversation
+ * retried), so one or two events never fail a check, however clean the stable is or however strict
+ * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
@@ -126,6 +127,9 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
       // its share above t is the pooled share above t/(1+d).
       const ch = canary.latencyMs.histogram;
       const sh = stable.latencyMs.histogram;
+      if (ch.length === 0 || sh.length === 0) {
+        return { llrAt: () => 0, detail: 'p99 only', blocked: 'no latency histogram to compare' };
+      }
       const pooled = mergeHistograms(ch, sh);
       let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
       // When the p99 is the top bucket nothing is above it: use the bucket below.
@@ -175,14 +179,17 @@ function moments(m: VersionMetrics): { n: number; mean: number; variance: number
   return { n: m.quality.count, mean, variance: h.n > 1 ? h.variance : 0 };
 }
 
-/** One-sided SPRT that the canary breaks an absolute limit, ln LR of "clearly beyond" vs "at the limit". */
+/**
+ * One-sided SPRT that the canary breaks an absolute limit: ln LR of "clearly beyond" against "at the
+ * limit", and the canary's bad events on the wrong side of it (undefined for the quality mean).
+ */
 function guardrailLlr(
   canary: VersionMetrics,
   metric: MetricName,
   kind: AbsoluteKind,
   limit: number,
   delta: number,
-) {
+): { llr: number; bad?: number } {
   const above = kind === 'maxAbsolute';
   switch (metric) {
     case 'error_rate':
@@ -193,21 +200,25 @@ function guardrailLlr(
           : [canary.taskSuccess.successes, canary.taskSuccess.total];
       const gap = Math.max(delta, Math.min(limit, 1 - limit) / 2);
       const p1 = above ? Math.min(1, limit + gap) : Math.max(0, limit - gap);
-      return bernoulliLlr(x, n, limit, p1);
+      return { llr: bernoulliLlr(x, n, limit, p1), bad: above ? x : n - x };
     }
     case 'p99_latency_ms': {
-      // The p99 is above the limit when more than 1% of requests are; H1: 2%.
+      // The p99 is above the limit when more than 1% of requests are; H1: 2% (or 0.5% for a floor).
       const x = countAbove(canary.latencyMs.histogram, limit);
+      const n = canary.latencyMs.count;
       const p1 = above ? 2 * P99_TAIL : P99_TAIL / 2;
-      return bernoulliLlr(x, canary.latencyMs.count, P99_TAIL, p1);
+      return { llr: bernoulliLlr(x, n, P99_TAIL, p1), bad: above ? x : n - x };
     }
     case 'quality_score': {
       const c = moments(canary);
       const v = Math.max(c.variance, (delta * delta) / 4) / c.n;
-      return meanShiftLlr(above ? c.mean - limit : limit - c.mean, v, delta);
+      return { llr: meanShiftLlr(above ? c.mean - limit : limit - c.mean, v, delta) };
     }
   }
 }
+
+/** A fail needs MIN_BAD_EVENTS behind it wherever bad events are counted. */
+const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
 function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
   const s = metricValue(window.stable, metric);
@@ -239,11 +250,11 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
-    const llr = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
+    const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
     return {
       ...g,
-      failed: llr >= Math.log(1 / split.guardrail),
+      failed: enoughBad(bad) && llr >= Math.log(1 / split.guardrail),
       within: g.kind === 'maxAbsolute' ? c.value! <= g.limit : c.value! >= g.limit,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
     };
@@ -252,8 +263,7 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   const values = `canary ${fmt(c.value)} vs stable ${fmt(s.value)}`;
   const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}`;
 
-  const enoughBad = cmp.canaryBad === undefined || cmp.canaryBad >= MIN_BAD_EVENTS;
-  if (enoughBad && failLlr >= Math.log(1 / split.comparison)) {
+  if (enoughBad(cmp.canaryBad) && failLlr >= Math.log(1 / split.comparison)) {
     return { ...base, pValue, status: 'fail', reason: `${metric}: worse, ${values} (${evidence})` };
   }
   if (failedGuard) {
