@@ -1,0 +1,80 @@
+// Child processes for bench/gateway.ts, so the load generator, the gateway and the upstream each
+// get their own event loop (as in production) instead of sharing one.
+//   upstream <portA> <portB>   an OpenAI-style chat completion responder on two ports (= 2 versions)
+//   gateway <configJson>       the agent-canary gateway
+//   pipe <port> <path>         reference: a bare Node proxy (http.request + pipe, keep-alive), no
+//                              routing, metrics or headers: the floor any Node gateway stands on
+// Each prints one JSON line when ready, then runs until killed.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startGateway } from '../src/gateway';
+
+const COMPLETION = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1,
+  model: 'bench-model',
+  choices: [
+    { index: 0, message: { role: 'assistant', content: 'Hello from the agent.' }, finish_reason: 'stop' },
+  ],
+  usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+});
+
+async function upstream(): Promise<void> {
+  const counts: Record<string, number> = {};
+  const ports: number[] = [];
+  for (const name of ['a', 'b']) {
+    counts[name] = 0;
+    const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      if (req.url === '/__counts') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(counts));
+        return;
+      }
+      counts[name]++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(COMPLETION),
+        });
+        res.end(COMPLETION);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    ports.push((server.address() as AddressInfo).port);
+  }
+  process.stdout.write(JSON.stringify({ ports }) + '\n');
+}
+
+async function gateway(configJson: string): Promise<void> {
+  const gw = await startGateway({ config: JSON.parse(configJson), adminToken: 'bench-token' });
+  process.stdout.write(JSON.stringify({ url: gw.url }) + '\n');
+}
+
+async function pipe(port: string, path: string): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const up = http.request(
+      { hostname: '127.0.0.1', port: Number(port), method: req.method, path, headers: req.headers, agent },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  process.stdout.write(
+    JSON.stringify({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }) + '\n',
+  );
+}
+
+const [role, arg, arg2] = process.argv.slice(2);
+(role === 'upstream' ? upstream() : role === 'pipe' ? pipe(arg, arg2) : gateway(arg)).catch((err) => {
+  process.stderr.write(String(err) + '\n');
+  process.exit(1);
+});
+// Exit cleanly on a signal (so `node --cpu-prof` can write its profile when profiling the gateway).
+for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(0));

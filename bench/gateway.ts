@@ -1,0 +1,355 @@
+// Gateway benchmark: added latency and maximum throughput through the agent-canary gateway, compared
+// with going straight to the upstream and with the Portkey AI gateway doing the same two-target
+// weighted routing. Same machine, same upstream, same requests, one run, loopback only.
+//
+//   npm run bench:gateway            (about a minute; BENCH_QUICK=1 for a shorter smoke run)
+//
+// Processes: the upstream (two ports = two agent versions), the gateway and Portkey each run in their
+// own Node process; this process generates load. Latency is measured with a sequential keep-alive
+// loop (one request in flight: the "low load" case), interleaved across targets so drift hits all
+// alike; throughput with autocannon at a fixed concurrency.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const LATENCY_ROUNDS = QUICK ? 4 : 15;
+const LATENCY_PER_ROUND = 200;
+const WARMUP = QUICK ? 300 : 1000;
+const LOAD_SECONDS = QUICK ? 3 : 8;
+const CONNECTIONS = 32;
+const CANARY_WEIGHT = 50;
+const ROOT = join(__dirname, '..');
+
+const CHAT_BODY = JSON.stringify({
+  model: 'bench-model',
+  messages: [{ role: 'user', content: 'Where is my order #1234?' }],
+});
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The process doing this target's routing work, for CPU per request. */
+  pid: number;
+}
+
+/** CPU ms (user + system) a process has used so far; Linux /proc, undefined elsewhere. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in 1/100 s ticks
+  } catch {
+    return undefined;
+  }
+}
+
+const children: ChildProcess[] = [];
+function cleanup() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+/** Spawns a child and resolves with the first stdout line matching `ready` (or rejects). */
+function spawnChild(
+  cmd: string,
+  args: string[],
+  ready: (line: string) => unknown,
+  what: string,
+): Promise<{ value: unknown; pid: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(
+      () => reject(new Error(`${what} not ready after 30 s: ${err.slice(-500)}`)),
+      30_000,
+    );
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      for (const line of out.split('\n')) {
+        const v = ready(line);
+        if (v !== undefined) {
+          clearTimeout(timer);
+          resolve({ value: v, pid: child.pid! });
+          return;
+        }
+      }
+    });
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}: ${err.slice(-800)}`));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function once(t: Target): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request(
+      t.url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(CHAT_BODY),
+          ...t.headers,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new Error(`${t.name}: HTTP ${res.statusCode}`));
+          else resolve(performance.now() - started);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(CHAT_BODY);
+  });
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+async function latency(targets: Target[]): Promise<Map<string, { p50: number; p99: number; n: number }>> {
+  for (const t of targets) for (let i = 0; i < WARMUP; i++) await once(t);
+  const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
+    for (const t of targets) {
+      const s = samples.get(t.name)!;
+      for (let i = 0; i < LATENCY_PER_ROUND; i++) s.push(await once(t));
+    }
+  }
+  const out = new Map<string, { p50: number; p99: number; n: number }>();
+  for (const [name, s] of samples) {
+    s.sort((a, b) => a - b);
+    out.set(name, { p50: percentile(s, 0.5), p99: percentile(s, 0.99), n: s.length });
+  }
+  return out;
+}
+
+async function throughput(
+  t: Target,
+): Promise<{ rps: number; non2xx: number; errors: number; total: number; cpuUsPerRequest?: number }> {
+  const cpuBefore = cpuMs(t.pid);
+  const result = await autocannon({
+    url: t.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...t.headers },
+    body: CHAT_BODY,
+    connections: CONNECTIONS,
+    duration: LOAD_SECONDS,
+  });
+  const cpuAfter = cpuMs(t.pid);
+  return {
+    rps: result.requests.average,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total: result.requests.total,
+    cpuUsPerRequest:
+      cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
+        ? ((cpuAfter - cpuBefore) * 1000) / result.requests.total
+        : undefined,
+  };
+}
+
+async function counts(port: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/__counts`);
+  return (await res.json()) as Record<string, number>;
+}
+
+async function main() {
+  const t0 = Date.now();
+  const childArgs = ['-r', './bin/register.js', 'bench/gateway-child.ts'];
+  const json = (l: string) => (l.startsWith('{') ? JSON.parse(l) : undefined);
+  const upstream = await spawnChild(process.execPath, [...childArgs, 'upstream'], json, 'upstream');
+  const [pa, pb] = (upstream.value as { ports: [number, number] }).ports;
+
+  const config = {
+    agents: {
+      bot: { stable: 'v1', versions: { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` } },
+    },
+  };
+  const gwChild = await spawnChild(
+    process.execPath,
+    [...childArgs, 'gateway', JSON.stringify(config)],
+    json,
+    'gateway',
+  );
+  const gwUrl = (gwChild.value as { url: string }).url;
+  const pipeChild = await spawnChild(
+    process.execPath,
+    [...childArgs, 'pipe', String(pa), '/v1/chat/completions'],
+    json,
+    'pipe',
+  );
+  const put = await fetch(`${gwUrl}/v1/admin/agents/bot/split`, {
+    method: 'PUT',
+    headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+    body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
+  });
+  if (!put.ok) throw new Error(`could not set the gateway split: ${await put.text()}`);
+
+  const targets: Target[] = [
+    { name: 'direct', url: `http://127.0.0.1:${pa}/v1/chat/completions`, headers: {}, pid: upstream.pid },
+    {
+      name: 'node-pipe',
+      url: (pipeChild.value as { url: string }).url,
+      headers: {},
+      pid: pipeChild.pid,
+    },
+    { name: 'gateway', url: `${gwUrl}/v1/agents/bot/invoke/chat/completions`, headers: {}, pid: gwChild.pid },
+  ];
+
+  // Portkey: the open-source gateway from npm, loadbalance strategy over the same two upstreams.
+  let portkeyProblem: string | undefined;
+  try {
+    const portkeyPort = await freePort();
+    const script = require.resolve('@portkey-ai/gateway/build/start-server.js', { paths: [ROOT] });
+    const portkey = await spawnChild(
+      process.execPath,
+      [script, `--port=${portkeyPort}`, '--headless'],
+      (l) => (l.includes('Ready for connections') ? true : undefined),
+      'portkey',
+    );
+    const portkeyConfig = {
+      strategy: { mode: 'loadbalance' },
+      targets: [
+        {
+          provider: 'openai',
+          api_key: 'bench',
+          custom_host: `http://127.0.0.1:${pa}/v1`,
+          weight: (100 - CANARY_WEIGHT) / 100,
+        },
+        {
+          provider: 'openai',
+          api_key: 'bench',
+          custom_host: `http://127.0.0.1:${pb}/v1`,
+          weight: CANARY_WEIGHT / 100,
+        },
+      ],
+    };
+    const pk: Target = {
+      name: 'portkey',
+      url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
+      headers: { 'x-portkey-config': JSON.stringify(portkeyConfig) },
+      pid: portkey.pid,
+    };
+    await once(pk);
+    targets.push(pk);
+  } catch (err) {
+    portkeyProblem = (err as Error).message;
+  }
+
+  process.stdout.write(
+    `bench:gateway  upstream ports ${pa}/${pb}, gateway ${gwUrl}, split ${100 - CANARY_WEIGHT}/${CANARY_WEIGHT}` +
+      `${portkeyProblem ? '' : ', portkey loadbalance with the same weights'}\n` +
+      `latency: ${LATENCY_ROUNDS}x${LATENCY_PER_ROUND} sequential requests per target (1 in flight), ` +
+      `throughput: autocannon ${CONNECTIONS} connections x ${LOAD_SECONDS}s per target\n\n`,
+  );
+
+  const lat = await latency(targets);
+  const tp = new Map<string, Awaited<ReturnType<typeof throughput>>>();
+  // Which upstream each routing target fed during its load run: checks both do the same 50/50 work.
+  const split = new Map<string, string>();
+  for (const t of targets) {
+    const before = { a: (await counts(pa)).a, b: (await counts(pb)).b };
+    tp.set(t.name, await throughput(t));
+    const a = (await counts(pa)).a - before.a;
+    const b = (await counts(pb)).b - before.b;
+    split.set(t.name, `${((100 * b) / Math.max(1, a + b)).toFixed(1)}%`);
+  }
+
+  const row = (cells: (string | number)[]) =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(9) : String(c).padStart(11))).join('');
+  const lines = [row(['target', 'p50_ms', 'p99_ms', 'rps', 'requests', 'non2xx+err', 'cpu_us/req', 'to_v2'])];
+  for (const t of targets) {
+    const l = lat.get(t.name)!;
+    const r = tp.get(t.name)!;
+    lines.push(
+      row([
+        t.name,
+        l.p50.toFixed(3),
+        l.p99.toFixed(3),
+        Math.round(r.rps),
+        r.total,
+        r.non2xx + r.errors,
+        r.cpuUsPerRequest === undefined ? 'n/a' : r.cpuUsPerRequest.toFixed(0),
+        split.get(t.name)!,
+      ]),
+    );
+  }
+  lines.push(
+    '',
+    'node-pipe: a bare Node proxy (no routing, metrics or headers) to version a, for reference.',
+    'cpu_us/req: CPU time of the process doing the routing (the upstream itself for direct) per request in',
+    'the load run; unlike rps and latency it hardly depends on what else the machine is doing.',
+    `to_v2: share of the load run that reached the second upstream (expected ${CANARY_WEIGHT}% for gateway and portkey).`,
+  );
+  process.stdout.write(lines.join('\n') + '\n\n');
+
+  const direct = lat.get('direct')!;
+  const gw = lat.get('gateway')!;
+  const p50Added = gw.p50 - direct.p50;
+  const p99Added = gw.p99 - direct.p99;
+  const directRps = tp.get('direct')!.rps;
+  const gwRps = tp.get('gateway')!.rps;
+  const pkRps = tp.get('portkey')?.rps;
+  const pkLat = lat.get('portkey');
+  const pipeRps = tp.get('node-pipe')!.rps;
+  const pipeLat = lat.get('node-pipe')!;
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  process.stdout.write(
+    [
+      `added latency (gateway - direct): p50 ${p50Added.toFixed(3)} ms [target <= 0.3: ${verdict(p50Added <= 0.3)}], ` +
+        `p99 ${p99Added.toFixed(3)} ms [target <= 1: ${verdict(p99Added <= 1)}]`,
+      `throughput gateway/direct: ${(gwRps / directRps).toFixed(2)} [target >= 0.5: ${verdict(gwRps / directRps >= 0.5)}]; ` +
+        `gateway/node-pipe: ${(gwRps / pipeRps).toFixed(2)}, node-pipe/direct: ${(pipeRps / directRps).toFixed(2)}`,
+      `node-pipe added latency: p50 ${(pipeLat.p50 - direct.p50).toFixed(3)} ms, p99 ${(pipeLat.p99 - direct.p99).toFixed(3)} ms`,
+      pkRps !== undefined
+        ? `throughput gateway/portkey: ${(gwRps / pkRps).toFixed(1)}x [target >= 10: ${verdict(gwRps / pkRps >= 10)}]; ` +
+          `portkey added p50 ${(pkLat!.p50 - direct.p50).toFixed(3)} ms, p99 ${(pkLat!.p99 - direct.p99).toFixed(3)} ms`
+        : `portkey could not be run here: ${portkeyProblem}`,
+      `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    ].join('\n') + '\n',
+  );
+  process.stdout.write(
+    `gateway p50_added_ms=${p50Added.toFixed(3)} p99_added_ms=${p99Added.toFixed(3)} rps=${Math.round(gwRps)} ` +
+      `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)}\n`,
+  );
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).message}\n`);
+    cleanup();
+    process.exit(1);
+  },
+);
