@@ -35,9 +35,9 @@ export function renderStatus(
   ];
   const a = s.lastAnalysis;
   if (a) {
-    lines.push(
-      `last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${a.reason ? ` ${a.reason}` : ''}`,
-    );
+    // The verdict's reason repeats the per-metric reasons shown below; print it only when there are none.
+    const why = a.metrics.length === 0 && a.reason ? ` ${a.reason}` : '';
+    lines.push(`last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${why}`);
     lines.push(`  ${pad('metric', 18)}${pad('stable', 12)}${pad('canary', 12)}${pad('n', 14)}status`);
     const byMetric = new Map(a.metrics.map((m) => [m.metric, m]));
     for (const name of METRICS) {
@@ -45,7 +45,7 @@ export function renderStatus(
       if (!m) continue;
       lines.push(
         `  ${pad(name, 18)}${pad(formatMetricValue(name, m.stable), 12)}${pad(formatMetricValue(name, m.canary), 12)}` +
-          `${pad(`${m.stableSamples}/${m.canarySamples}`, 14)}${m.status}${m.reason ? `  ${m.reason}` : ''}`,
+          `${pad(`${m.stableSamples}/${m.canarySamples}`, 14)}${m.status}${m.reason ? `  ${m.reason.replace(`${name}: `, '')}` : ''}`,
       );
     }
   } else {
