@@ -126,6 +126,17 @@ describe('cli without a server', function () {
         /--tls-cert file "\/nope.pem"/,
       ],
       ['an unknown profile', ['list', '--profile', 'prod'], /Profile 'prod' not found/],
+      // Checked before connecting: the closed port below would otherwise answer first.
+      [
+        'an empty abort reason',
+        ['abort', 'x', '--reason', '', '--address', '127.0.0.1:9'],
+        /reason: an abort needs a reason/,
+      ],
+      [
+        'an overlong --by',
+        ['pause', 'x', '--by', 'y'.repeat(300), '--address', '127.0.0.1:9'],
+        /by: Too big/,
+      ],
     ];
     for (const [what, args, message] of cases) {
       it(what, async () => {

@@ -1,6 +1,11 @@
 // The four operator commands share one path: validate, send as an Update, print the answer.
 import type { Command } from 'commander';
-import { sendCommand, type Command as Verb, type CommandInput } from '../temporal/rollouts';
+import {
+  parseCommandInput,
+  sendCommand,
+  type Command as Verb,
+  type CommandInput,
+} from '../temporal/rollouts';
 import { parseAgent, printJson, withClient } from './context';
 
 const DONE: Record<Verb, string> = {
@@ -18,6 +23,7 @@ export async function act<C extends Verb>(
   json: boolean,
 ): Promise<void> {
   const agent = parseAgent(agentArg);
+  parseCommandInput(verb, input);
   await withClient(cmd, async ({ client }) => {
     const s = await sendCommand(client, agent, verb, input);
     if (json) {

@@ -184,6 +184,13 @@ const COMMAND_DEFS = {
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
 
+/** Checks a command's input before anything is sent; CommandInputError names each bad field. */
+export function parseCommandInput<C extends Command>(command: C, input: CommandInput<C>) {
+  const parsed = COMMAND_DEFS[command].schema.safeParse(input);
+  if (!parsed.success) throw new CommandInputError(command, problemsFromZod(parsed.error));
+  return parsed.data;
+}
+
 /**
  * Sends pause/resume/promote/abort as an Update and returns the status after it. A refusal by the
  * workflow (e.g. promote on a finished rollout) becomes CommandRefusedError; bad input a PlanError-like
@@ -197,13 +204,12 @@ export async function sendCommand<C extends Command>(
   opts: RpcOptions = {},
 ): Promise<RolloutStatus> {
   const def = COMMAND_DEFS[command];
-  const parsed = def.schema.safeParse(input);
-  if (!parsed.success) throw new CommandInputError(command, problemsFromZod(parsed.error));
+  const data = parseCommandInput(command, input);
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
   const handle = client.workflow.getHandle(workflowId);
   try {
     return await withDeadline(client, opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, () =>
-      handle.executeUpdate(def.update as typeof pauseUpdate, { args: [parsed.data] }),
+      handle.executeUpdate(def.update as typeof pauseUpdate, { args: [data] }),
     );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
