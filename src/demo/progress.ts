@@ -1,0 +1,163 @@
+// What the demo prints while it runs: one line per decision and per check, and on a terminal a
+// footer with the live traffic, redrawn in place. Piped output (CI) gets plain lines only.
+import type { MetricResult } from '../analysis/types';
+import { formatMetricValue } from '../notify/format';
+import { rolloutUrl } from '../notify/format';
+import type { RolloutStatus } from '../../workflows/messages';
+import { endedAsExpected, type DemoRollout } from './result';
+import type { Traffic } from './traffic';
+
+export interface Printer {
+  line(text: string): void;
+  event(agent: string, text: string): void;
+  /** Polls a rollout's status and prints what changed, until stop(). */
+  watch(agent: string, status: () => Promise<RolloutStatus>, traffic?: Traffic): { stop(): Promise<void> };
+  summary(results: DemoRollout[], ok: boolean, uiUrl: string | null, namespace: string): void;
+  close(): void;
+}
+
+const COLORS = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+type Color = keyof typeof COLORS;
+
+const SHORT: Record<string, string> = {
+  error_rate: 'errors',
+  p99_latency_ms: 'p99',
+  task_success_rate: 'success',
+  quality_score: 'quality',
+};
+
+export function clock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** "errors 1.0%/15.2% fail" per metric: stable first, canary second. */
+export function compactMetric(m: MetricResult, paint: (c: Color, t: string) => string): string {
+  const status =
+    m.status === 'fail' ? paint('red', 'FAIL') : m.status === 'pass' ? paint('green', 'ok') : '…';
+  return `${SHORT[m.metric] ?? m.metric} ${formatMetricValue(m.metric, m.stable)}/${formatMetricValue(m.metric, m.canary)} ${status}`;
+}
+
+export function createProgressPrinter(o: {
+  tty: boolean;
+  write: (text: string) => void;
+  startedAt: number;
+  pollMs?: number;
+}): Printer {
+  const paint = (c: Color, t: string) => (o.tty ? `\x1b[${COLORS[c]}m${t}\x1b[0m` : t);
+  const footers = new Map<string, string>();
+  let footerShown = false;
+  const width = 12;
+
+  const clearFooter = () => {
+    if (o.tty && footerShown) o.write('\r\x1b[K');
+    footerShown = false;
+  };
+  const drawFooter = () => {
+    if (!o.tty || footers.size === 0) return;
+    const text = [...footers.entries()].map(([a, f]) => `${a} ${f}`).join('  |  ');
+    o.write(`\r\x1b[K${paint('dim', text.slice(0, (process.stdout.columns || 160) - 1))}`);
+    footerShown = true;
+  };
+  const line = (text: string) => {
+    clearFooter();
+    o.write(`${paint('dim', clock(Date.now() - o.startedAt).padStart(5))}  ${text}\n`);
+    drawFooter();
+  };
+  const event = (agent: string, text: string) => line(`${paint('bold', agent.padEnd(width))} ${text}`);
+
+  function describeDecision(d: RolloutStatus['decisions'][number]): string {
+    switch (d.action) {
+      case 'stage_started':
+        return `stage ${d.stageIndex + 1}: canary at ${d.percent}% (${d.reason})`;
+      case 'promoted':
+        return paint('green', `PROMOTED: v2 is the new stable (${d.reason})`);
+      case 'rolled_back':
+        return paint('red', `ROLLED BACK to stable 100% (${d.reason})`);
+      case 'check_failed':
+        return paint('yellow', `check failed: ${d.reason}`);
+      default:
+        return `${d.action.replace('_', ' ')}: ${d.reason}`;
+    }
+  }
+
+  return {
+    line,
+    event,
+    watch(agent, status, traffic) {
+      let seenDecisions = 0;
+      let lastCheck = '';
+      let checks = 0;
+      let stopped = false;
+      const poll = async () => {
+        let s: RolloutStatus;
+        try {
+          s = await status();
+        } catch {
+          return; // a missed poll only delays the next line
+        }
+        for (const d of s.decisions.slice(seenDecisions)) {
+          // A failed check is shown with its metrics below; the decision line would repeat it.
+          if (d.action !== 'check_failed' && d.action !== 'started') event(agent, describeDecision(d));
+        }
+        seenDecisions = s.decisions.length;
+        const a = s.lastAnalysis;
+        if (a && a.at !== lastCheck) {
+          lastCheck = a.at;
+          checks++;
+          const verdict =
+            a.verdict === 'fail'
+              ? paint('red', `fail ${a.failedChecks}/${s.failureLimit}`)
+              : a.verdict === 'pass'
+                ? paint('green', 'pass')
+                : paint('yellow', 'not yet');
+          const metrics = a.metrics.map((m) => compactMetric(m, paint)).join(', ');
+          const n = a.metrics[0] ? ` n=${a.metrics[0].stableSamples}/${a.metrics[0].canarySamples}` : '';
+          event(
+            agent,
+            `${String(s.canaryPercent).padStart(3)}%  check ${checks}: ${verdict}  ${metrics}${n}`,
+          );
+        }
+        if (traffic) {
+          const t = traffic.stats();
+          const versions = Object.entries(t.byVersion)
+            .sort()
+            .map(([v, x]) => `${v} ${x.requests}`)
+            .join(' ');
+          footers.set(agent, `${s.canaryPercent}% canary, ${t.sent} sent (${versions})`);
+          drawFooter();
+        }
+      };
+      const loop = (async () => {
+        while (!stopped) {
+          await poll();
+          if (stopped) break;
+          await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
+        }
+        await poll(); // the last decisions (promoted, rolled back) before the watch ends
+        footers.delete(agent);
+      })();
+      return {
+        stop: async () => {
+          stopped = true;
+          await loop;
+        },
+      };
+    },
+    summary(results, ok, uiUrl, namespace) {
+      line(paint('bold', 'result:'));
+      for (const r of results) {
+        const mark = endedAsExpected(r)
+          ? paint('green', 'as expected')
+          : paint('red', `expected ${r.expected}, gateway split ${JSON.stringify(r.finalSplit)}`);
+        const link = rolloutUrl(uiUrl ?? undefined, namespace, `canary-${r.agent}`);
+        line(`  ${r.agent.padEnd(width)} ${r.state} (${mark})${link ? `  ${link}` : ''}`);
+      }
+      line(ok ? paint('green', 'demo succeeded') : paint('red', 'demo FAILED'));
+    },
+    close() {
+      clearFooter();
+      footers.clear();
+    },
+  };
+}
