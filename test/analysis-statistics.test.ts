@@ -1,13 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  alphaSplit,
-  formatPrediction,
-  judgeStatistical,
-  judgeThresholds,
-  predictDetection,
-  predictPlan,
-} from '../src/analysis';
-import { resolvePlan } from '../src/plan';
+import { alphaSplit, judgeStatistical, judgeThresholds, predictDetection } from '../src/analysis';
 import {
   bernoulliKl,
   bernoulliLlr,
@@ -331,23 +323,6 @@ describe('predictDetection', () => {
       assert.ok(fast[i].detectMs >= a.failureLimit * a.intervalMs);
       assert.ok(m.passCanaryRequests > 0 && m.passCanaryRequests < m.detectCanaryRequests);
     });
-  });
-
-  it('predictPlan flags the stages too short for their traffic, and formats the figures', () => {
-    const plan = resolvePlan({ agent: 'bot', stable: 'v1', canary: 'v2' });
-    const slow = predictPlan(plan, 10);
-    const fast = predictPlan(plan, 100);
-    assert.deepEqual(
-      slow.map((s) => s.weight),
-      [5, 25, 50],
-    );
-    // 30 canary requests a minute cannot show error rate within +0.005 in 30 minutes; 300 can.
-    assert.equal(slow[0].passesWithinWindow, false);
-    assert.equal(fast[0].passesWithinWindow, true);
-    const text = formatPrediction(slow, 10).join('\n');
-    assert.match(text, /stage 1: 5% for 30m - too little traffic to pass in time, will be extended/);
-    assert.match(text, /error_rate: catches error rate \+0\.005 in ~\d+h\d+m \(~\d+ canary requests\)/);
-    assert.match(text, /p99_latency_ms: catches p99 10% slower/);
   });
 
   it('a larger minimum effect is detected sooner', () => {

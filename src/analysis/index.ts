@@ -10,10 +10,7 @@ export { judgeThresholds, checkRules, type RuleCheck } from './thresholds';
 export { judgeStatistical, alphaSplit, PASS_BETA, DEFAULT_OBSERVED_STAGES } from './statistical';
 export {
   predictDetection,
-  predictPlan,
-  formatPrediction,
   DEFAULT_BASELINE,
-  type StagePrediction,
   type Baseline,
   type DetectionInput,
   type MetricDetection,

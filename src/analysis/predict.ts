@@ -1,8 +1,7 @@
 // Before a rollout starts: how many canary requests, and how long, each stage needs for the
 // statistical judge to catch a regression of the plan's minimum effect, or to pass a healthy canary.
 // Wald's approximations of the SPRT's expected sample size, on the same statistics the judge uses.
-import { formatDuration } from '../plan/duration';
-import type { AnalysisConfig, ResolvedPlan } from '../plan/schema';
+import type { AnalysisConfig } from '../plan/schema';
 import { alphaSplit, EFFECT_GRID, PASS_BETA } from './statistical';
 import { bernoulliKl, sprtExpectedSamples } from './sequential';
 import type { MetricName } from './types';
@@ -108,74 +107,4 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
       passMs: toMs(pass, 0),
     };
   });
-}
-
-export interface StagePrediction {
-  /** 0-based index into plan.stages. */
-  stage: number;
-  weight: number;
-  observeMs: number;
-  metrics: MetricDetection[];
-  /** Every metric can pass within the window: the stage should not need extending. */
-  passesWithinWindow: boolean;
-}
-
-/** predictDetection for every observed stage of a plan, at a given total traffic. */
-export function predictPlan(
-  plan: Pick<ResolvedPlan, 'stages' | 'analysis'>,
-  requestsPerSecond: number,
-  baseline?: Partial<Baseline>,
-): StagePrediction[] {
-  return plan.stages
-    .map((s, stage) => ({ s, stage }))
-    .filter(({ s }) => s.weight < 100 && s.observeMs > 0)
-    .map(({ s, stage }) => {
-      const metrics = predictDetection({
-        analysis: plan.analysis,
-        stageWeight: s.weight,
-        requestsPerSecond,
-        baseline,
-      });
-      return {
-        stage,
-        weight: s.weight,
-        observeMs: s.observeMs,
-        metrics,
-        passesWithinWindow: metrics.every((m) => m.passMs <= s.observeMs),
-      };
-    });
-}
-
-const approx = (ms: number) => (Number.isFinite(ms) ? `~${formatDuration(ms)}` : 'never');
-
-/** The minimum effect in words, in the units schema.ts documents for each metric. */
-function effectText(metric: MetricName, d: number): string {
-  switch (metric) {
-    case 'error_rate':
-      return `error rate +${d}`;
-    case 'p99_latency_ms':
-      return `p99 ${Math.round(d * 100)}% slower`;
-    case 'task_success_rate':
-      return `task success -${d}`;
-    case 'quality_score':
-      return `quality -${d}`;
-  }
-}
-
-/** Lines for people (the CLI's start and validate): per stage, time to catch and time to pass. */
-export function formatPrediction(stages: StagePrediction[], requestsPerSecond: number): string[] {
-  const lines = [`at ${requestsPerSecond} requests/s (statistical judge, minimum effects of the plan):`];
-  for (const st of stages) {
-    const head = `stage ${st.stage + 1}: ${st.weight}% for ${formatDuration(st.observeMs)}`;
-    lines.push(
-      st.passesWithinWindow ? head : `${head} - too little traffic to pass in time, will be extended`,
-    );
-    for (const m of st.metrics) {
-      lines.push(
-        `  ${m.metric}: catches ${effectText(m.metric, m.minEffect)} in ${approx(m.detectMs)} (~${m.detectCanaryRequests} canary requests), ` +
-          `passes a healthy canary in ${approx(m.passMs)}`,
-      );
-    }
-  }
-  return lines;
 }
