@@ -12,7 +12,7 @@ interface DevFlags extends BackendFlags {
   port: string;
   uiPort: string;
   dataDir: string;
-  gatewayConfig?: string;
+  gatewayConfig: string;
   gatewayPort: string;
 }
 
@@ -27,20 +27,22 @@ export function register(program: Command): void {
   addBackendOptions(
     program
       .command('dev')
-      .description(
-        'embedded Temporal dev server (+ Web UI) with persistence, a worker, and optionally the gateway',
-      )
+      .description('embedded Temporal dev server (+ Web UI) with persistence, a worker and the gateway')
       .option('--port <port>', 'Temporal gRPC port', '7233')
       .option('--ui-port <port>', 'Temporal Web UI port', '8233')
       .option('--data-dir <dir>', 'where rollouts and splits survive restarts', '.agent-canary/dev')
-      .option('--gateway-config <file>', 'also run the gateway with this config (agents and upstreams)')
+      .option(
+        '--gateway-config <file>',
+        'gateway config: agents, versions and their upstreams',
+        'examples/gateway.yaml',
+      )
       .option('--gateway-port <port>', 'gateway port', '8080'),
   ).action(async (flags: DevFlags) => {
     const port = portFlag('--port', flags.port);
     const uiPort = portFlag('--ui-port', flags.uiPort);
     const gatewayPort = portFlag('--gateway-port', flags.gatewayPort);
     let gatewayConfig;
-    if (flags.gatewayConfig) {
+    {
       try {
         gatewayConfig = loadGatewayConfig(flags.gatewayConfig);
       } catch (err) {
@@ -69,7 +71,7 @@ export function register(program: Command): void {
         namespace: server.namespace,
         uiUrl: flags.uiUrl ?? server.uiUrl ?? undefined,
       };
-      if (gatewayConfig) {
+      {
         const token =
           flags.gatewayToken ?? process.env.AGENT_CANARY_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
         gateway = await startGateway({
@@ -80,6 +82,8 @@ export function register(program: Command): void {
         });
         backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
         say(`gateway:        ${gateway.url}  (admin token: ${token})`);
+        if (!gatewayConfig)
+          say('                no agents configured: pass --gateway-config <file> to route agent traffic');
       }
       const deps = createBackends(resolveBackendSettings(backendFlags));
       connection = await NativeConnection.connect({ address: server.address });
@@ -91,7 +95,7 @@ export function register(program: Command): void {
       await connection?.close().catch(() => undefined);
       await gateway?.close().catch(() => undefined);
       await server.stop();
-      say('stopped: dev server, worker' + (gateway ? ', gateway' : ''));
+      say('stopped: dev server, worker, gateway');
     }
   });
 }
