@@ -1,0 +1,30 @@
+# agent-canary: one image for the `worker` and `gateway` processes (see docker-compose.yml).
+# The sources run as TypeScript through ts-node + swc (bin/register.js), exactly as in development,
+# so there is no build step whose output could drift from what the tests ran.
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production \
+    AGENT_CANARY_CACHE_DIR=/tmp/agent-canary
+WORKDIR /app
+
+COPY package.json package-lock.json ./
+# Runtime dependencies only, plus the TypeScript compiler ts-node loads to read tsconfig.json
+# (a devDependency), pinned to the version in the lockfile.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm install --no-save --no-audit --no-fund \
+      "typescript@$(node -p "require('./package-lock.json').packages['node_modules/typescript'].version")" \
+ && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+
+# `agent-canary` on the PATH; /data holds the gateway's split across restarts (a volume in compose).
+RUN ln -s /app/bin/agent-canary.js /usr/local/bin/agent-canary \
+ && mkdir -p /data \
+ && chown node:node /data
+
+USER node
+CMD ["agent-canary", "--help"]

@@ -1,0 +1,191 @@
+// docker-compose.yml cannot be started here (no Docker daemon), so it is checked two ways: against the
+// Compose Specification's JSON schema (vendored under test/fixtures/compose-spec), and for what users
+// rely on: every service present, start order by health, the five search attributes, and worker and
+// gateway settings that the CLI's own parsers accept.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import YAML from 'yaml';
+import { loadGatewayConfig } from '../src/gateway';
+import { resolveBackendSettings } from '../src/temporal/backends';
+import { resolveConnectionSettings } from '../src/temporal/connection';
+import { SA } from '../workflows/messages';
+
+const root = path.join(__dirname, '..');
+const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string | string[];
+  entrypoint?: string | string[];
+  environment?: Record<string, string | number>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string | string[] };
+  ports?: string[];
+  volumes?: string[];
+}
+interface ComposeFile {
+  services: Record<string, Service>;
+}
+
+let compiled: ReturnType<Ajv2020['compile']> | undefined;
+/** Compiling the 90 KB schema takes seconds: once per run. */
+function validator() {
+  if (compiled) return compiled;
+  const schema = JSON.parse(read('test/fixtures/compose-spec/compose-spec.json'));
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats(ajv);
+  // compose-go registers this format (Go durations such as "5s", "1m30s").
+  ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/);
+  compiled = ajv.compile(schema);
+  return compiled;
+}
+
+/** Compose's variable interpolation: ${VAR:-default}, ${VAR:?error}, ${VAR}, and $$ for a literal $. */
+function interpolate(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g, (m, name, op, arg) => {
+    if (m === '$$') return '$';
+    const value = env[name];
+    if (value) return value;
+    if (op === ':-') return arg;
+    if (op === ':?') throw new Error(`compose refuses to start: ${name}: ${arg}`);
+    return '';
+  });
+}
+
+const TOKEN = 'test-admin-token-0123456789';
+const raw = () => YAML.parse(read('docker-compose.yml')) as ComposeFile;
+const compose = () =>
+  YAML.parse(interpolate(read('docker-compose.yml'), { AGENT_CANARY_ADMIN_TOKEN: TOKEN })) as ComposeFile;
+const commandOf = (s: Service) => (Array.isArray(s.command) ? s.command : [s.command ?? '']);
+const env = (s: Service) =>
+  Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification schema', () => {
+    const validate = validator();
+    const ok = validate(raw());
+    assert.ok(ok, `schema errors:\n${JSON.stringify(validate.errors, null, 2)}`);
+  });
+
+  it('the schema check catches a broken file (so the test above can fail)', () => {
+    const validate = validator();
+    const broken = raw();
+    (broken.services.worker.depends_on!.temporal as { condition: string }).condition = 'service_up';
+    assert.equal(validate(broken), false);
+    assert.ok(validate.errors!.some((e) => e.instancePath.includes('/services/worker/depends_on')));
+  });
+
+  it('runs Temporal on PostgreSQL, the Web UI, the search attribute job, the gateway and the worker', () => {
+    const s = compose().services;
+    assert.deepEqual(Object.keys(s).sort(), [
+      'gateway',
+      'postgres',
+      'search-attributes',
+      'temporal',
+      'temporal-ui',
+      'worker',
+    ]);
+    assert.match(s.postgres.image!, /^postgres:/);
+    assert.match(s.temporal.image!, /^temporalio\/(auto-setup|server):/);
+    assert.equal(s.temporal.environment?.POSTGRES_SEEDS, 'postgres');
+    assert.match(s['temporal-ui'].image!, /^temporalio\/ui:/);
+    assert.equal(s['temporal-ui'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.match(s['search-attributes'].image!, /^temporalio\/admin-tools:/);
+    assert.ok(s.gateway.build && s.worker.build, 'gateway and worker are built from the Dockerfile');
+  });
+
+  it('refuses to start without an admin token instead of running an open admin API', () => {
+    assert.throws(() => interpolate(read('docker-compose.yml'), {}), /AGENT_CANARY_ADMIN_TOKEN/);
+  });
+
+  it('creates all five search attributes with the types the workflow declares', () => {
+    const job = compose().services['search-attributes'];
+    const script = commandOf(job).join('\n');
+    assert.match(script, /temporal operator search-attribute create /);
+    const created = Object.fromEntries(
+      [...script.matchAll(/^\s*create (\w+) (\w+)\s*$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
+    const expected = Object.fromEntries(Object.values(SA).map((k) => [k.name, typeName[k.type]]));
+    assert.deepEqual(created, expected);
+    assert.equal(Object.keys(created).length, 5);
+  });
+
+  it('escapes every $ in the job script, so compose passes the shell variables through', () => {
+    // An unescaped $name would be replaced by compose (with "" when unset) before the shell runs.
+    const rawScript = commandOf(raw().services['search-attributes']).join('\n');
+    assert.doesNotMatch(rawScript.replace(/\$\$/g, ''), /\$/);
+  });
+
+  it('starts things in order: worker after a healthy server, the search attributes and a healthy gateway', () => {
+    const s = compose().services;
+    assert.deepEqual(s.worker.depends_on, {
+      temporal: { condition: 'service_healthy' },
+      'search-attributes': { condition: 'service_completed_successfully' },
+      gateway: { condition: 'service_healthy' },
+    });
+    assert.equal(s['search-attributes'].depends_on?.temporal.condition, 'service_healthy');
+    assert.equal(s['temporal-ui'].depends_on?.temporal.condition, 'service_healthy');
+    assert.equal(s.temporal.depends_on?.postgres.condition, 'service_healthy');
+    // A service_healthy dependency on a service without a healthcheck would never start.
+    for (const [name, svc] of Object.entries(s)) {
+      for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
+        assert.ok(s[dep], `${name} depends on unknown service ${dep}`);
+        if (condition === 'service_healthy') assert.ok(s[dep].healthcheck, `${dep} needs a healthcheck`);
+      }
+    }
+  });
+
+  it('runs `agent-canary gateway` on the example config, reachable where the worker looks for it', () => {
+    const s = compose().services;
+    const cmd = commandOf(s.gateway);
+    assert.deepEqual(cmd.slice(0, 4), ['agent-canary', 'gateway', '--config', '/config/gateway.yaml']);
+    const flag = (name: string) => cmd[cmd.indexOf(name) + 1];
+    assert.equal(flag('--host'), '0.0.0.0', 'listens beyond the container');
+    const port = flag('--port');
+    const mount = s.gateway.volumes!.find((v) => v.split(':')[1] === '/config/gateway.yaml')!;
+    assert.ok(mount, 'the config file is mounted');
+    const config = loadGatewayConfig(path.join(root, mount.split(':')[0]));
+    assert.ok(config.agents.size > 0);
+    assert.ok(
+      s.gateway.volumes!.some((v) => v.split(':')[1] === flag('--data-dir')),
+      'split survives restarts',
+    );
+    assert.ok((s.gateway.healthcheck!.test as string[]).join(' ').includes(`127.0.0.1:${port}/healthz`));
+
+    const backends = resolveBackendSettings({}, env(s.worker));
+    assert.equal(backends.router, 'gateway');
+    assert.equal(backends.metrics, 'gateway');
+    assert.equal(backends.gatewayUrl, `http://gateway:${port}`);
+    assert.equal(backends.gatewayToken, env(s.gateway).AGENT_CANARY_ADMIN_TOKEN);
+  });
+
+  it('runs `agent-canary worker` against the compose Temporal server', () => {
+    const s = compose().services;
+    assert.deepEqual(commandOf(s.worker), ['agent-canary', 'worker']);
+    const settings = resolveConnectionSettings({}, env(s.worker));
+    assert.equal(settings.address, 'temporal:7233');
+    assert.equal(settings.namespace, 'default');
+    assert.ok(
+      s.temporal.ports!.some((p) => p.endsWith(':7233')),
+      'the CLI on the host reaches the server',
+    );
+  });
+});
+
+describe('Dockerfile', () => {
+  it('ships everything bin/agent-canary.js loads at run time', () => {
+    const text = read('Dockerfile');
+    const copied = [...text.matchAll(/^COPY (\S+)/gm)].map((m) => m[1]);
+    for (const needed of ['package.json', 'tsconfig.json', 'bin', 'src', 'workflows', 'activities']) {
+      assert.ok(copied.includes(needed), `Dockerfile does not copy ${needed}`);
+    }
+    assert.match(text, /npm ci --omit=dev/);
+    assert.match(text, /ln -s \/app\/bin\/agent-canary\.js \/usr\/local\/bin\/agent-canary/);
+    assert.match(text, /^USER node$/m);
+  });
+});
