@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { resolvePlan } from '../src/plan';
 import { AlreadyRunningError, RolloutError } from '../src/temporal/errors';
-import { getStatus, listRollouts, sendCommand, startRollout, staticSummary } from '../src/temporal/rollouts';
+import { getStatus, listRollouts, sendCommand, startRollout } from '../src/temporal/rollouts';
 import { SA, workflowIdFor } from '../workflows/messages';
 import { eventually, testEnv, uniqueName } from './harness';
 
