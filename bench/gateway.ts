@@ -6,8 +6,8 @@
 //
 // Processes: the upstream (two ports = two agent versions), the gateway and Portkey each run in their
 // own Node process; this process generates load. Latency is measured with a sequential keep-alive
-// loop (one request in flight: the "low load" case), interleaved across targets so drift hits all
-// alike; throughput with autocannon at a fixed concurrency.
+// loop (one request in flight: the "low load" case), one request per target in turn so drift and
+// other load hit all alike; throughput with autocannon at a fixed concurrency.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -17,8 +17,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const LATENCY_ROUNDS = QUICK ? 4 : 15;
-const LATENCY_PER_ROUND = 200;
+const LATENCY_SAMPLES = QUICK ? 800 : 3000;
 const WARMUP = QUICK ? 300 : 1000;
 const LOAD_SECONDS = QUICK ? 3 : 8;
 const CONNECTIONS = 32;
@@ -137,11 +136,9 @@ function percentile(sorted: number[], q: number): number {
 async function latency(targets: Target[]): Promise<Map<string, { p50: number; p99: number; n: number }>> {
   for (const t of targets) for (let i = 0; i < WARMUP; i++) await once(t);
   const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-  for (let round = 0; round < LATENCY_ROUNDS; round++) {
-    for (const t of targets) {
-      const s = samples.get(t.name)!;
-      for (let i = 0; i < LATENCY_PER_ROUND; i++) s.push(await once(t));
-    }
+  // One request per target in turn: whatever else the machine does hits every target alike.
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    for (const t of targets) samples.get(t.name)!.push(await once(t));
   }
   const out = new Map<string, { p50: number; p99: number; n: number }>();
   for (const [name, s] of samples) {
@@ -267,7 +264,7 @@ async function main() {
   process.stdout.write(
     `bench:gateway  upstream ports ${pa}/${pb}, gateway ${gwUrl}, split ${100 - CANARY_WEIGHT}/${CANARY_WEIGHT}` +
       `${portkeyProblem ? '' : ', portkey loadbalance with the same weights'}\n` +
-      `latency: ${LATENCY_ROUNDS}x${LATENCY_PER_ROUND} sequential requests per target (1 in flight), ` +
+      `latency: ${LATENCY_SAMPLES} sequential requests per target, interleaved (1 in flight), ` +
       `throughput: autocannon ${CONNECTIONS} connections x ${LOAD_SECONDS}s per target\n\n`,
   );
 
