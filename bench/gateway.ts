@@ -303,7 +303,8 @@ async function main() {
     '',
     'node-pipe: a bare Node proxy (no routing, metrics or headers) to version a, for reference.',
     'cpu_us/req: CPU time of the process doing the routing (the upstream itself for direct) per request in',
-    'the load run; unlike rps and latency it hardly depends on what else the machine is doing.',
+    'the load run; it varies less with other load on the machine than rps and latency do (not immune: shared',
+    'caches, VM steal).',
     `to_v2: share of the load run that reached the second upstream (expected ${CANARY_WEIGHT}% for gateway and portkey).`,
   );
   process.stdout.write(lines.join('\n') + '\n\n');
