@@ -272,6 +272,42 @@ describe('gateway streaming and timeouts', () => {
     assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
   });
 
+  it('breaks the client stream (no clean end) when the upstream dies or stalls mid-stream; counts errors', async () => {
+    const dying = await startUpstream('v1', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: a\n\n');
+      setTimeout(() => res.socket!.destroy(), 100);
+    });
+    const stalling = await startUpstream('v2', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: a\n\n');
+    });
+    servers.push(dying, stalling);
+    const gw = await gateway({
+      config: {
+        agents: { bot: { stable: 'v1', versions: { v1: dying.url, v2: stalling.url }, timeout: '500ms' } },
+      },
+    });
+    servers.push(gw);
+    const outcome = () =>
+      new Promise<{ how: string; body: string }>((resolve) => {
+        http
+          .request(`${gw.url}/v1/agents/bot/invoke`, { method: 'POST' }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ how: 'end', body }));
+            res.on('error', () => resolve({ how: 'error', body }));
+          })
+          .end('{}');
+      });
+    assert.deepEqual(await outcome(), { how: 'error', body: 'data: a\n\n' });
+    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 100, ...LEASE });
+    assert.deepEqual(await outcome(), { how: 'error', body: 'data: a\n\n' });
+    const m = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+    assert.match(m, /agent_canary_errors_total\{agent="bot",version="v1"\} 1\n/);
+    assert.match(m, /agent_canary_errors_total\{agent="bot",version="v2"\} 1\n/);
+  });
+
   it('passes the version in a header when all versions share one upstream URL', async () => {
     const shared = await startUpstream('shared');
     servers.push(shared);
