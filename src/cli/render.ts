@@ -13,16 +13,22 @@ function pad(text: string, width: number): string {
   return text.length >= width ? `${text} ` : text.padEnd(width);
 }
 
-/** Status as a few lines; `now` lets --watch count down between queries. */
-export function renderStatus(
-  s: RolloutStatus,
-  opts: { now?: number; queriedAt?: number; decisions?: number } = {},
-) {
-  const elapsedSinceQuery =
-    opts.now !== undefined && opts.queriedAt !== undefined ? opts.now - opts.queriedAt : 0;
+/**
+ * The workflow computes observed time as of its last activation (a check, a command), not as of the
+ * query; the newest check or decision time is that moment, close enough for a countdown.
+ */
+function asOf(s: RolloutStatus): number {
+  const times = [s.lastAnalysis?.at, s.decisions.at(-1)?.at].filter((t): t is string => !!t).map(Date.parse);
+  return times.length ? Math.max(...times) : Date.parse(s.startedAt);
+}
+
+/** Status as a few lines, with the observation clock brought forward to `now`. */
+export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?: number } = {}) {
   const running = s.state === 'progressing';
-  const remaining = Math.max(0, s.remainingMs - (running ? elapsedSinceQuery : 0));
-  const observed = s.observedMs + (running ? elapsedSinceQuery : 0);
+  const since = running ? Math.max(0, (opts.now ?? Date.now()) - asOf(s)) : 0;
+  const window = s.stages[s.stageIndex]?.observeMs ?? 0;
+  const observed = Math.min(window, s.observedMs + since);
+  const remaining = running ? Math.max(0, window - observed) : s.remainingMs;
   const stage = s.stages[s.stageIndex];
   const lines = [
     `${s.agent}  ${s.stable} -> ${s.canary}  ${s.state.toUpperCase()}  (${s.workflowId})`,

@@ -47,12 +47,11 @@ async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json
   process.once('SIGINT', onSigint);
   try {
     let s = await query();
-    let queriedAt = Date.now();
     for (;;) {
       if (json) {
         process.stdout.write(`${JSON.stringify(s)}\n`);
       } else {
-        const frame = renderStatus(s, { now: Date.now(), queriedAt });
+        const frame = renderStatus(s, { now: Date.now() });
         // Redraw in place on a terminal; append frames when piped.
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
       }
@@ -60,7 +59,6 @@ async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json
       await new Promise((r) => setTimeout(r, periodMs));
       if (stopped) return;
       s = await query();
-      queriedAt = Date.now();
     }
   } finally {
     process.removeListener('SIGINT', onSigint);
