@@ -82,13 +82,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const checkToken = tokenChecker(options.adminToken);
   let feedbackUnmatched = 0;
 
-  const sweeper = setInterval(() => {
-    const now = Date.now();
-    pending.prune(now);
-    splits.sweep(now).catch((err) => log(`lease sweep could not persist: ${String(err)}`));
-  }, options.leaseSweepMs ?? 1000);
-  sweeper.unref();
-
   const allSeries = () => [...agents.values()].flatMap((a) => [...a.upstreams.values()].map((u) => u.series));
 
   async function admin(
@@ -259,6 +252,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    pending.prune(now);
+    splits.sweep(now).catch((err) => log(`lease sweep could not persist: ${String(err)}`));
+  }, options.leaseSweepMs ?? 1000);
+  sweeper.unref();
+
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log(`gateway listening on ${url} (${agents.size} agent(s))`);
 

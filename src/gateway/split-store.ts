@@ -32,7 +32,15 @@ export class FileSplitStore implements SplitStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw err;
     }
-    const parsed = FileSchema.safeParse(JSON.parse(text));
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new Error(
+        `${this.path} is not valid JSON (${(err as Error).message}); move it away to start afresh`,
+      );
+    }
+    const parsed = FileSchema.safeParse(json);
     if (!parsed.success) {
       throw new Error(`${this.path} is not a split file this gateway wrote: ${parsed.error.message}`);
     }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { GatewayConfigError, loadGatewayConfig, startGateway } from '../../gateway';
-import { UsageError } from '../errors';
+import { FailedError, UsageError } from '../errors';
 
 interface GatewayFlags {
   config: string;
@@ -53,6 +53,15 @@ export function register(program: Command): void {
         dataDir: flags.dataDir,
         leaseSweepMs: sweep,
         log,
+      }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          throw new FailedError(
+            `${flags.host}:${flags.port} is already in use: pick another port with --port`,
+          );
+        }
+        if (err.code === 'EADDRNOTAVAIL')
+          throw new UsageError(`--host ${flags.host} is not an address of this machine`);
+        throw err;
       });
       process.stdout.write(
         `gateway on ${gw.url}: agents ${[...config.agents.keys()].join(', ')}; ` +
