@@ -2,7 +2,7 @@
 import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan';
-import type { RolloutSummary } from '../temporal/rollouts';
+import { isFinal, type RolloutSummary } from '../temporal/rollouts';
 import type { RolloutStatus } from '../../workflows/messages';
 
 function clock(iso: string): string {
@@ -30,10 +30,11 @@ export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?:
   const observed = Math.min(window, s.observedMs + since);
   const remaining = running ? Math.max(0, window - observed) : s.remainingMs;
   const stage = s.stages[s.stageIndex];
+  const finished = isFinal(s.state);
   const lines = [
     `${s.agent}  ${s.stable} -> ${s.canary}  ${s.state.toUpperCase()}  (${s.workflowId})`,
     `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
-      (stage && stage.observeMs > 0
+      (stage && stage.observeMs > 0 && !finished
         ? `  observed ${formatDuration(observed)} of ${formatDuration(stage.observeMs)}, ${formatDuration(remaining)} left`
         : '') +
       `  failed checks ${s.failedChecks}/${s.failureLimit}` +

@@ -1,0 +1,155 @@
+// The human views: what an operator reads in `status` and `list`.
+import assert from 'node:assert/strict';
+import { renderList, renderStatus } from '../src/cli/render';
+import type { RolloutStatus } from '../workflows/messages';
+
+const T = Date.parse('2026-11-26T10:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function status(patch: Partial<RolloutStatus> = {}): RolloutStatus {
+  return {
+    workflowId: 'canary-support-bot',
+    agent: 'support-bot',
+    stable: 'v1',
+    canary: 'v2',
+    state: 'progressing',
+    stageIndex: 1,
+    stageCount: 3,
+    canaryPercent: 25,
+    stages: [
+      { weight: 5, observeMs: 60_000 },
+      { weight: 25, observeMs: 600_000 },
+      { weight: 100, observeMs: 0 },
+    ],
+    stageStartedAt: iso(T - 70_000),
+    observedMs: 60_000,
+    remainingMs: 540_000,
+    startedAt: iso(T - 200_000),
+    deadlineAt: iso(T + 3_600_000),
+    failedChecks: 1,
+    failureLimit: 3,
+    inconclusiveStreak: 0,
+    lastAnalysis: {
+      at: iso(T),
+      windowStart: iso(T - 70_000),
+      failedChecks: 1,
+      inconclusiveStreak: 0,
+      verdict: 'fail',
+      judge: 'thresholds',
+      reason: 'error_rate: 0.08 > max 0.05',
+      metrics: [
+        {
+          metric: 'error_rate',
+          stable: 0.01,
+          canary: 0.08,
+          stableSamples: 900,
+          canarySamples: 300,
+          status: 'fail',
+          reason: 'error_rate: 0.08 > max 0.05',
+        },
+        {
+          metric: 'quality_score',
+          stable: null,
+          canary: null,
+          stableSamples: 0,
+          canarySamples: 0,
+          status: 'nodata',
+          reason: 'no feedback yet',
+        },
+      ],
+    },
+    decisions: [
+      {
+        at: iso(T - 200_000),
+        action: 'started',
+        by: 'agent-canary',
+        reason: 'rollout started',
+        stageIndex: 0,
+        percent: 5,
+      },
+      {
+        at: iso(T - 70_000),
+        action: 'promoted_stage',
+        by: 'alice',
+        reason: 'looks fine',
+        stageIndex: 1,
+        percent: 25,
+      },
+    ],
+    notifyFailures: [],
+    ...patch,
+  };
+}
+
+describe('cli views', () => {
+  it('status counts the window down from the last check to now', () => {
+    const out = renderStatus(status(), { now: T + 30_000 });
+    assert.match(out, /support-bot\s+v1 -> v2\s+PROGRESSING/);
+    assert.match(out, /stage 2\/3\s+canary 25%\s+observed 1m30s of 10m, 8m30s left\s+failed checks 1\/3/);
+  });
+
+  it('status shows the last verdict per metric, stable against canary, and recent decisions', () => {
+    const out = renderStatus(status(), { now: T });
+    assert.match(out, /last check 10:00:00: FAIL \(thresholds\)/);
+    assert.match(out, /error_rate\s+1\.00%\s+8\.00%\s+900\/300\s+fail\s+0\.08 > max 0\.05/);
+    assert.match(out, /quality_score\s+n\/a\s+n\/a\s+0\/0\s+nodata\s+no feedback yet/);
+    assert.match(out, /09:58:50\s+promoted_stage\s+25%\s+by alice: looks fine/);
+  });
+
+  it('a paused rollout does not count down; a finished one shows no time left', () => {
+    const paused = renderStatus(status({ state: 'paused' }), { now: T + 300_000 });
+    assert.match(paused, /observed 1m of 10m, 9m left/);
+    const done = renderStatus(status({ state: 'rolled_back', remainingMs: 0, canaryPercent: 0 }), {
+      now: T + 300_000,
+    });
+    assert.match(done, /ROLLED_BACK/);
+    assert.match(done, /canary 0%/);
+    assert.doesNotMatch(done, /left|observed/);
+  });
+
+  it('status mentions failed notifications', () => {
+    const out = renderStatus(
+      status({
+        notifyFailures: [
+          { at: iso(T), event: 'paused', target: 'slack https://hooks.slack.com/…', error: 'HTTP 500' },
+        ],
+      }),
+    );
+    assert.match(out, /notifications: 1 failed, last to slack https:\/\/hooks\.slack\.com\/…: HTTP 500/);
+  });
+
+  it('list aligns one row per rollout', () => {
+    const out = renderList([
+      {
+        workflowId: 'canary-a',
+        runId: 'r1',
+        agent: 'a',
+        stable: 'v1',
+        canary: 'v2',
+        state: 'progressing',
+        percent: 25,
+        status: 'RUNNING',
+        startTime: iso(T),
+        closeTime: null,
+      },
+      {
+        workflowId: 'canary-longer-name',
+        runId: 'r2',
+        agent: 'longer-name',
+        stable: 'v3',
+        canary: 'v4',
+        state: null,
+        percent: null,
+        status: 'TERMINATED',
+        startTime: iso(T),
+        closeTime: iso(T + 1000),
+      },
+    ]);
+    const lines = out.split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0], /^AGENT\s+STATE\s+CANARY%/);
+    assert.equal(lines[1].indexOf('progressing'), lines[0].indexOf('STATE'));
+    assert.match(lines[2], /^longer-name\s+-\s+-\s+v3\s+v4\s+TERMINATED\s+2026-11-26 10:00:00$/);
+    assert.equal(renderList([]), 'no rollouts');
+  });
+});
