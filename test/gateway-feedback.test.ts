@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import type { RunningGateway } from '../src/gateway';
+import { VersionSeries } from '../src/gateway/metrics-store';
+import { PendingRequests } from '../src/gateway/pending';
 import type { VersionMetrics } from '../src/metrics/types';
 import {
   adminHeaders,
@@ -198,5 +200,24 @@ describe('gateway feedback and metrics', () => {
     assert.match(text, /agent_canary_split_info\{agent="bot",stable="v1",canary="v2"\} 1/);
     const health = await fetch(`${gw.url}/healthz`);
     assert.equal(health.status, 200);
+  });
+});
+
+describe('feedback join table', () => {
+  it('stays bounded: forgets the oldest requests past maxPending and past the ttl', () => {
+    const series = new VersionSeries('bot', 'v1', 60);
+    const pending = new PendingRequests(10_000, 3);
+    for (let i = 0; i < 4; i++) pending.add(`r${i}`, series, 1000 + i);
+    assert.equal(pending.size, 3);
+    const first = pending.join('r0', true, undefined, 2000);
+    assert.ok(!first.ok && first.status === 404, 'the oldest was forgotten when the table was full');
+    assert.ok(pending.join('r3', true, undefined, 2000).ok);
+
+    pending.prune(1000 + 10_000 + 3); // r1 and r2 are past the ttl, r3 (at 1003) just not
+    assert.equal(pending.size, 1);
+    assert.ok(pending.join('r3', undefined, 0.5, 1000 + 10_000 + 3).ok);
+    const m = series.query(0, 1e9, 20_000);
+    assert.deepEqual(m.taskSuccess, { successes: 1, total: 1 });
+    assert.equal(m.quality.count, 1);
   });
 });
