@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { addConnectionOptions } from './context';
 import { EXIT_OK, reportFor } from './errors';
 import * as abort from './commands/abort';
+import * as demo from './commands/demo';
 import * as dev from './commands/dev';
 import * as gateway from './commands/gateway';
 import * as installTemporal from './commands/install-temporal';
@@ -28,6 +29,7 @@ const VERBS: { register(program: Command): void }[] = [
   promote,
   abort,
   dev,
+  demo,
   worker,
   gateway,
   installTemporal,
