@@ -136,9 +136,13 @@ function percentile(sorted: number[], q: number): number {
 async function latency(targets: Target[]): Promise<Map<string, { p50: number; p99: number; n: number }>> {
   for (const t of targets) for (let i = 0; i < WARMUP; i++) await once(t);
   const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-  // One request per target in turn: whatever else the machine does hits every target alike.
+  // One request per target in turn, starting each round at the next target: whatever else the machine
+  // does, and whatever the previous request left behind (caches, idle cores), hits every target alike.
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
-    for (const t of targets) samples.get(t.name)!.push(await once(t));
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(i + k) % targets.length];
+      samples.get(t.name)!.push(await once(t));
+    }
   }
   const out = new Map<string, { p50: number; p99: number; n: number }>();
   for (const [name, s] of samples) {
