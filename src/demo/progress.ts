@@ -10,6 +10,8 @@ import type { Traffic } from './traffic';
 export interface Printer {
   line(text: string): void;
   event(agent: string, text: string): void;
+  /** How a rollout ended (promoted, rolled back...), with the workflow's reason. */
+  outcome(agent: string, state: string, reason: string): void;
   /** Polls a rollout's status and prints what changed, until stop(). */
   watch(agent: string, status: () => Promise<RolloutStatus>, traffic?: Traffic): { stop(): Promise<void> };
   summary(results: DemoRollout[], ok: boolean, uiUrl: string | null, namespace: string): void;
@@ -70,10 +72,6 @@ export function createProgressPrinter(o: {
     switch (d.action) {
       case 'stage_started':
         return `stage ${d.stageIndex + 1}: canary at ${d.percent}% (${d.reason})`;
-      case 'promoted':
-        return paint('green', `PROMOTED: v2 is the new stable (${d.reason})`);
-      case 'rolled_back':
-        return paint('red', `ROLLED BACK to stable 100% (${d.reason})`);
       case 'check_failed':
         return paint('yellow', `check failed: ${d.reason}`);
       default:
@@ -81,9 +79,17 @@ export function createProgressPrinter(o: {
     }
   }
 
+  const outcome = (agent: string, state: string, reason: string) => {
+    if (state === 'promoted')
+      event(agent, paint('green', `PROMOTED: the canary is the new stable (${reason})`));
+    else if (state === 'rolled_back') event(agent, paint('red', `ROLLED BACK to stable 100% (${reason})`));
+    else event(agent, paint('yellow', `ended ${state}: ${reason}`));
+  };
+
   return {
     line,
     event,
+    outcome,
     watch(agent, status, traffic) {
       let seenDecisions = 0;
       let lastCheck = '';
@@ -98,7 +104,10 @@ export function createProgressPrinter(o: {
         }
         for (const d of s.decisions.slice(seenDecisions)) {
           // A failed check is shown with its metrics below; the decision line would repeat it.
-          if (d.action !== 'check_failed' && d.action !== 'started') event(agent, describeDecision(d));
+          // Final decisions are printed from the workflow's result by outcome().
+          if (!['check_failed', 'started', 'promoted', 'rolled_back', 'aborted'].includes(d.action)) {
+            event(agent, describeDecision(d));
+          }
         }
         seenDecisions = s.decisions.length;
         const a = s.lastAnalysis;

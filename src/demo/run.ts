@@ -121,6 +121,8 @@ function quietTemporalLogs(write: (text: string) => void): void {
   try {
     Runtime.install({
       logger: new DefaultLogger('WARN', (entry) => write(`temporal ${entry.level}: ${entry.message}\n`)),
+      // Core's own warnings (e.g. slow workflow tasks on a busy machine) would interleave with progress.
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
     });
   } catch {
     // Already installed by the host process (tests, another command): keep its logger.
@@ -255,6 +257,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       } finally {
         await watcher.stop();
       }
+      // From the workflow's result, not the status poll: a poll can miss on a busy machine.
+      out.outcome(s.agent, results[i].state, results[i].reason);
       // Verify at the router, not only in the workflow: the gateway really sends no canary traffic.
       const split = await deps.router.getSplit(s.agent);
       const canaryWeight = split.canary ? split.canaryWeight : 0;
