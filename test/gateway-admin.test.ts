@@ -163,6 +163,19 @@ describe('gateway admin API', () => {
     assert.match(metrics, /agent_canary_canary_weight\{agent="bot"\} 0\n/);
   });
 
+  it('a stored split naming a version the config dropped falls back to stable at start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gw-data-'));
+    gw = await gateway({ config: twoVersionConfig(v1, v2), dataDir });
+    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 30, leaseMs: 600_000 });
+    await gw.close();
+    gw = await gateway({ config: { agents: { bot: { stable: 'v1', versions: { v1: v1.url } } } }, dataDir });
+    const s = await getSplit(gw, 'bot');
+    assert.equal(s.stable, 'v1');
+    assert.equal(s.canary, null);
+    assert.match(String(s.note), /version missing from the config/);
+    assert.equal((await invoke(gw, 'bot')).version, 'v1');
+  });
+
   it('a lease that lapsed while the gateway was down is not revived at start', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gw-data-'));
     const config = twoVersionConfig(v1, v2);

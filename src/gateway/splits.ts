@@ -32,15 +32,12 @@ export class SplitTable {
       if (s && agent.versions.has(s.stable) && (s.canary === null || agent.versions.has(s.canary))) {
         this.splits.set(name, { ...s, agent: name });
       } else {
-        if (s) {
-          this.log(
-            `stored split for ${name} names a version not in the config; using stable ${agent.stable}`,
-          );
-        }
+        const stable = s && agent.versions.has(s.stable) ? s.stable : agent.stable;
+        if (s) this.log(`stored split for ${name} names a version not in the config; 100% to ${stable}`);
         changed = true;
         this.splits.set(name, {
           agent: name,
-          stable: s && agent.versions.has(s.stable) ? s.stable : agent.stable,
+          stable,
           canary: null,
           canaryWeight: 0,
           leaseExpiresAt: null,
@@ -124,8 +121,9 @@ export class SplitTable {
     try {
       await this.persist();
     } catch (err) {
-      // Not on disk means not applied: a restart would silently undo it.
-      if (previous) this.splits.set(agent, previous);
+      // Not on disk means not applied: a restart would silently undo it. (Unless a later write
+      // already replaced it: that one stands or falls by its own persist.)
+      if (previous && this.splits.get(agent) === applied) this.splits.set(agent, previous);
       throw err;
     }
     return applied;
