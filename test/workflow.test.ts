@@ -290,6 +290,43 @@ describe('canaryRollout workflow', function () {
     });
   });
 
+  it('a slow or failing notification channel never delays a rollback, and its failure shows in status', async function () {
+    const agent = uniqueName('notify');
+    const { router, metrics } = fakeDeps();
+    metrics.set(agent, { rps: 300, canary: BROKEN });
+    // A channel that answers only after 5s (bounded, like every real notifier's own timeout).
+    const slow = () => new Promise<void>((resolve) => setTimeout(resolve, 5000));
+    const deps = {
+      router,
+      metrics,
+      notifiers: () => [
+        { name: 'slow', send: slow },
+        {
+          name: 'broken-webhook',
+          send: async () => Promise.reject(new Error('HTTP 500 from https://ops.example/hook')),
+        },
+      ],
+    };
+    await withWorker(deps, async () => {
+      const h = await start(testPlan(agent));
+      const started = Date.now();
+      // Traffic is back on stable while the slow channel still has not answered.
+      await eventually(
+        () => router.writes.filter((w) => w.agent === agent && w.desired.canary === null).length,
+        (n) => n === 1,
+        {
+          what: 'the rollback split write',
+        },
+      );
+      assert.equal(router.canaryWeight(agent), 0);
+      assert.ok(Date.now() - started < 5000, 'rolled back before the slow channel answered');
+      const s = await until(h, (st) => st.notifyFailures.length > 0, 'the failed delivery in status');
+      assert.equal(s.notifyFailures[0].target, 'broken-webhook');
+      assert.match(s.notifyFailures[0].error, /HTTP 500/);
+      assert.equal(((await h.result()) as RolloutResult).state, 'rolled_back');
+    });
+  });
+
   it('refuses a second rollout for an agent with one running, naming it', async function () {
     const agent = uniqueName('dup');
     const { deps, metrics } = fakeDeps();

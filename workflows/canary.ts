@@ -385,7 +385,12 @@ export async function canaryRollout(
     }
     if (verdict.verdict === 'fail') s.failedChecks += 1;
     if (verdict.verdict === 'pass') s.passedChecks += 1;
-    s.inconclusiveStreak = verdict.verdict === 'inconclusive' ? s.inconclusiveStreak + 1 : 0;
+    // "Not yet" is the normal state inside a window (a sequential judge needs data); only checks that
+    // extend a window past its observation time count towards the streak that pauses the rollout.
+    accrue(s, Date.now());
+    const extending = s.observedMs >= stages[s.stageIndex].observeMs;
+    if (verdict.verdict !== 'inconclusive') s.inconclusiveStreak = 0;
+    else if (extending) s.inconclusiveStreak += 1;
     s.lastAnalysis = {
       ...verdict,
       at: new Date(Date.now()).toISOString(),
