@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { judge as defaultJudge } from '../src/analysis';
 import type { Verdict } from '../src/analysis/types';
-import type { MetricsSource, MetricsWindow } from '../src/metrics/types';
+import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
 import type { AnalysisConfig, NotifyTarget } from '../src/plan/schema';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
@@ -58,13 +58,20 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async analyzeCanary(input: AnalyzeInput): Promise<AnalyzeResult> {
-      const window = await deps.metrics.fetch({
-        agent: input.agent,
-        stable: input.stable,
-        canary: input.canary,
-        since: input.since,
-        until: input.until,
-      });
+      let window: MetricsWindow;
+      try {
+        window = await deps.metrics.fetch({
+          agent: input.agent,
+          stable: input.stable,
+          canary: input.canary,
+          since: input.since,
+          until: input.until,
+        });
+      } catch (err) {
+        // A wrong token or unknown agent will not heal by retrying: fail the check at once.
+        if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
+        throw err;
+      }
       const verdict = judge(window, input.analysis);
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },

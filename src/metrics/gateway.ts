@@ -6,6 +6,7 @@ import {
   type MetricsQuery,
   type MetricsSource,
   type MetricsWindow,
+  MetricsConfigError,
 } from './types';
 
 export interface GatewayMetricsOptions {
@@ -22,7 +23,7 @@ const AnswerSchema = z.object({
 });
 
 /** Thrown for answers retrying cannot fix (bad token, unknown agent): 4xx from the gateway. */
-export class MetricsQueryError extends Error {
+export class MetricsQueryError extends MetricsConfigError {
   override name = 'MetricsQueryError';
 }
 

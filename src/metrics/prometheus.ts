@@ -9,6 +9,7 @@ import {
   type MetricsSource,
   type MetricsWindow,
   type VersionMetrics,
+  MetricsConfigError,
 } from './types';
 
 export interface PrometheusMetricsOptions {
@@ -38,7 +39,7 @@ const NAMES = [
 ];
 
 /** Thrown for queries retrying cannot fix (a bad selector): Prometheus said 400/422. */
-export class PrometheusQueryError extends Error {
+export class PrometheusQueryError extends MetricsConfigError {
   override name = 'PrometheusQueryError';
 }
 

@@ -65,3 +65,8 @@ export function emptyVersionMetrics(version: string): VersionMetrics {
     quality: { count: 0, sum: 0, histogram: [] },
   };
 }
+
+/** Raised by metrics sources for errors retrying cannot fix (bad token, unknown agent, bad query). */
+export class MetricsConfigError extends Error {
+  override name = 'MetricsConfigError';
+}
