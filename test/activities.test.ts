@@ -61,7 +61,7 @@ describe('activities', function () {
       canary: 'v2',
       since: 0,
       until: 60_000,
-      analysis: { ...plan.analysis, judge: 'thresholds' },
+      analysis: { ...plan.analysis, judge: 'thresholds' as const },
     });
     assert.equal(res.verdict.judge, 'thresholds');
     assert.equal(res.verdict.verdict, 'pass');
