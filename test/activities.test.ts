@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../activities';
+import { createActivities, type AnalyzeResult } from '../activities';
 import { MetricsConfigError } from '../src/metrics/types';
 import { resolvePlan } from '../src/plan';
 import { RouterConfigError } from '../src/router/types';
@@ -55,7 +55,7 @@ describe('activities', function () {
     const metrics = new SteerableMetrics();
     metrics.set('bot', { rps: 1000 });
     const acts = createActivities({ router: new FakeRouter(), metrics, notifiers: () => [] });
-    const res = await env.run(acts.analyzeCanary, {
+    const res: AnalyzeResult = await env.run(acts.analyzeCanary, {
       agent: 'bot',
       stable: 'v1',
       canary: 'v2',
