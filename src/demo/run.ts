@@ -29,6 +29,8 @@ export interface DemoOptions {
   intervalMs: number;
   /** Requests per second to each agent. */
   rps: number;
+  /** Agents answer as SSE token streams (through the gateway's streaming proxy). */
+  stream?: boolean;
   /** Leave the stack up after both rollouts ended, until the signal aborts. */
   keepRunning: boolean;
   /** Colours and a live footer (a terminal); plain lines otherwise. */
@@ -229,13 +231,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         rps: o.rps,
         sessions: 200,
         feedback: true,
+        stream: o.stream ?? false,
         seed: (o.seed ?? 1) + 100 + scenarios.indexOf(s),
         // Bounded even when nobody stops it; --keep-running leaves it up for an hour at most.
         maxDurationMs: o.keepRunning ? 3_600_000 : Math.max(15 * 60_000, 30 * o.observeMs),
       });
       teardown.add(`traffic to ${s.agent}`, () => traffic[s.agent].stop());
     }
-    out.line(`traffic: ${o.rps} requests/s to each agent, with feedback on every answer`);
+    out.line(
+      `traffic: ${o.rps} requests/s to each agent${o.stream ? ' (SSE streams)' : ''}, with feedback on every answer`,
+    );
 
     // One signal ends every wait on the server (long polls included) before the connections close:
     // Ctrl-C, or a scenario that failed while the other one still waits.

@@ -9,6 +9,7 @@ interface DemoOpts {
   observe: string;
   interval: string;
   rps: string;
+  stream?: boolean;
   keepRunning?: boolean;
   headless?: boolean;
   ui: boolean;
@@ -47,6 +48,7 @@ export function register(program: Command): void {
     .option('--observe <duration>', 'observation window of each canary stage', '20s')
     .option('--interval <duration>', 'check period inside a window', '2s')
     .option('--rps <n>', 'requests per second to each agent', '30')
+    .option('--stream', 'agents answer as SSE token streams through the gateway')
     .option('--keep-running', 'leave the stack (and the Web UI) up after both rollouts ended, until Ctrl-C')
     .option('--headless', 'plain progress lines, no colours or live footer (the default when not a terminal)')
     .option('--no-ui', 'do not start the Temporal Web UI')
@@ -87,6 +89,7 @@ export function register(program: Command): void {
           observeMs,
           intervalMs,
           rps,
+          stream: opts.stream ?? false,
           seed,
           keepRunning: opts.keepRunning ?? false,
           tty,
