@@ -130,7 +130,10 @@ describe('cli against a real server', function () {
 
       const late = await cli(['abort', agent, '--reason', 'too late'], { env: env() });
       assert.equal(late.code, 1, late.stderr);
-      assert.match(late.stderr, /the rollout for "[^"]+" already finished \(promoted\); there is nothing to abort/);
+      assert.match(
+        late.stderr,
+        /the rollout for "[^"]+" already finished \(promoted\); there is nothing to abort/,
+      );
       assert.doesNotMatch(late.stderr, /\n\s+at /);
 
       // A finished rollout still answers status while a worker runs.
