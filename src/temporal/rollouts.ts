@@ -32,8 +32,10 @@ import {
 } from '../../workflows/messages';
 import { AlreadyRunningError, CommandRefusedError, RolloutError, UnknownAgentError } from './errors';
 
-/** How long a query or an update may wait for a worker before we tell the user none is answering. */
-export const DEFAULT_RPC_TIMEOUT_MS = 15_000;
+/** How long a query may wait for a worker before we tell the user none is answering. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+/** Updates wait for their effect (promote: the new split written), so they get longer. */
+export const DEFAULT_UPDATE_TIMEOUT_MS = 20_000;
 
 const NO_WORKER_FIX =
   `  Fix: make sure a worker polls task queue "${TASK_QUEUE}": run \`agent-canary worker\` ` +
@@ -159,16 +161,29 @@ export async function getStatus(
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
   const handle = client.workflow.getHandle(workflowId);
   try {
-    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, () =>
+    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, () =>
       handle.query(statusQuery),
     );
   } catch (err) {
     if (err instanceof WorkflowNotFoundError)
       throw new UnknownAgentError(agent, workflowId, client.options.namespace);
     if (grpcCode(err) === GRPC_DEADLINE_EXCEEDED) {
-      throw new RolloutError(`no worker answered the status query for ${workflowId}.\n${NO_WORKER_FIX}`);
+      throw new RolloutError(
+        `no worker answered the status query for ${workflowId}${await lastKnown(client, workflowId)}.\n${NO_WORKER_FIX}`,
+      );
     }
     throw mapServiceError(err, `get the status of ${workflowId}`);
+  }
+}
+
+/** What visibility still knows when no worker can answer: better than nothing for the operator. */
+async function lastKnown(client: Client, workflowId: string): Promise<string> {
+  try {
+    const d = await withDeadline(client, 3_000, () => client.workflow.getHandle(workflowId).describe());
+    const sa = d.typedSearchAttributes;
+    return ` (last published: ${sa.get(SA.state) ?? '?'} at ${sa.get(SA.percent) ?? '?'}% canary, workflow ${d.status.name})`;
+  } catch {
+    return '';
   }
 }
 
@@ -208,7 +223,7 @@ export async function sendCommand<C extends Command>(
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
   const handle = client.workflow.getHandle(workflowId);
   try {
-    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, () =>
+    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS, () =>
       handle.executeUpdate(def.update as typeof pauseUpdate, { args: [data] }),
     );
   } catch (err) {
