@@ -9,17 +9,8 @@ import { histogramQuantile } from '../src/analysis/values';
 
 // ---- randomness --------------------------------------------------------------------------------
 
-/** mulberry32: tiny, well-known 32-bit seeded PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 } from '../src/demo/random';
+import { seededRandom as mulberry32 } from '../src/demo/random';
 
 export class Rng {
   private readonly next: () => number;

@@ -29,7 +29,7 @@ import {
   histogramMoments,
   histogramQuantile,
   mergeHistograms,
-  metricValue,
+  measure,
 } from './values';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
@@ -221,23 +221,8 @@ function guardrailLlr(
 const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
 function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
-  const s = metricValue(window.stable, metric);
-  const c = metricValue(window.canary, metric);
-  const base = {
-    metric,
-    stable: s.value,
-    canary: c.value,
-    stableSamples: s.samples,
-    canarySamples: c.samples,
-  };
-  const min = analysis.minSamples;
-  if (c.samples < min || s.samples < min || c.value === null || s.value === null) {
-    return {
-      ...base,
-      status: 'nodata',
-      reason: `${metric}: no data (canary ${c.samples}, stable ${s.samples} samples; need ${min} each)`,
-    };
-  }
+  const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
+  if (nodata) return nodata;
   const delta = analysis.minEffect[metric];
   if (!(delta > 0)) {
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };

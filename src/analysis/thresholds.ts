@@ -4,7 +4,7 @@ import type { MetricsWindow } from '../metrics/types';
 import type { AnalysisConfig, Threshold } from '../plan/schema';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import { fmt, metricValue } from './values';
+import { fmt, measure } from './values';
 
 export type RuleKind = keyof Threshold;
 
@@ -63,23 +63,8 @@ export function checkRules(t: Threshold, canary: number, stable: number | null):
 }
 
 function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
-  const s = metricValue(window.stable, metric);
-  const c = metricValue(window.canary, metric);
-  const base = {
-    metric,
-    stable: s.value,
-    canary: c.value,
-    stableSamples: s.samples,
-    canarySamples: c.samples,
-  };
-  const min = analysis.minSamples;
-  if (c.samples < min || s.samples < min || c.value === null || s.value === null) {
-    return {
-      ...base,
-      status: 'nodata',
-      reason: `${metric}: no data (canary ${c.samples}, stable ${s.samples} samples; need ${min} each)`,
-    };
-  }
+  const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
+  if (nodata) return nodata;
   const rules = checkRules(analysis.thresholds[metric] ?? {}, c.value, s.value);
   if (rules.length === 0) return { ...base, status: 'pass', reason: `${metric}: no threshold rule` };
   const broken = rules.filter((r) => r.broken);

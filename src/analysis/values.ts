@@ -1,6 +1,6 @@
 // Point values of the four metrics and the histogram arithmetic every judge shares.
 import type { Histogram, VersionMetrics } from '../metrics/types';
-import type { MetricName } from './types';
+import type { MetricName, MetricResult } from './types';
 
 export interface MetricValue {
   /** null when there is no sample at all: never read as 0. */
@@ -116,4 +116,33 @@ export function fmt(x: number | null): string {
   if (a >= 100) return x.toFixed(0);
   if (a >= 1) return Number(x.toPrecision(4)).toString();
   return Number(x.toPrecision(3)).toString();
+}
+
+/**
+ * Both versions' values of one metric, the fields every judge reports, and a "nodata" result when
+ * either side is under minSamples: too little data is never judged, by any judge.
+ */
+export function measure(
+  window: { stable: VersionMetrics; canary: VersionMetrics },
+  minSamples: number,
+  metric: MetricName,
+) {
+  const s = metricValue(window.stable, metric);
+  const c = metricValue(window.canary, metric);
+  const base = {
+    metric,
+    stable: s.value,
+    canary: c.value,
+    stableSamples: s.samples,
+    canarySamples: c.samples,
+  };
+  const nodata: MetricResult | null =
+    c.samples < minSamples || s.samples < minSamples || c.value === null || s.value === null
+      ? {
+          ...base,
+          status: 'nodata',
+          reason: `${metric}: no data (canary ${c.samples}, stable ${s.samples} samples; need ${minSamples} each)`,
+        }
+      : null;
+  return { s: s as MetricValue & { value: number }, c: c as MetricValue & { value: number }, base, nodata };
 }

@@ -1,22 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import YAML from 'yaml';
-import { parseDuration } from '../plan/duration';
-
-/** "30s", "5m" or a number of ms, turned into positive milliseconds. */
-const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    const ms = parseDuration(value);
-    if (ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `must be a positive duration, got "${value}"` });
-      return z.NEVER;
-    }
-    return ms;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+import { DurationSchema as Duration } from '../plan/schema';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 

@@ -3,7 +3,7 @@ import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
 import { parseDuration } from './duration';
 
 /** A duration as written ("30s", "5m", "1h30m" or ms), turned into positive milliseconds. */
-const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+export const DurationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
   try {
     const ms = parseDuration(value);
     if (ms <= 0) {
@@ -66,7 +66,7 @@ export const DEFAULT_MIN_EFFECT: Record<MetricName, number> = {
 const StageInput = z
   .object({
     weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100'),
-    observe: Duration.optional(),
+    observe: DurationSchema.optional(),
   })
   .strict();
 
@@ -74,7 +74,7 @@ const StepsInput = z
   .object({
     stepWeight: z.number().gt(0, 'must be above 0').max(100),
     maxWeight: z.number().gt(0).max(100, 'must be at most 100'),
-    interval: Duration,
+    interval: DurationSchema,
   })
   .strict();
 
@@ -93,7 +93,7 @@ export type NotifyTarget = z.infer<typeof NotifyInput>;
 
 const AnalysisInput = z
   .object({
-    interval: Duration.default(60_000),
+    interval: DurationSchema.default(60_000),
     failureLimit: z.number().int().min(1).max(100).default(3),
     minSamples: z.number().int().min(1).max(10_000_000).default(100),
     /** Inconclusive checks in a row before the rollout pauses and asks a person. */
@@ -119,9 +119,9 @@ export const PlanInputSchema = z
     stages: z.array(StageInput).min(1).optional(),
     steps: StepsInput.optional(),
     analysis: AnalysisInput.default(AnalysisInput.parse({})),
-    progressDeadline: Duration.default(6 * 3_600_000),
+    progressDeadline: DurationSchema.default(6 * 3_600_000),
     /** How long the canary share survives without the workflow renewing it. */
-    leaseTtl: Duration.optional(),
+    leaseTtl: DurationSchema.optional(),
     notify: z.array(NotifyInput).default([]),
   })
   .strict();
