@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { BROKEN } from './fakes';
 import { fakeDeps } from './fakes';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
-import { cli, planFile } from './cli-support';
+import { cli, cliProcess, planFile } from './cli-support';
 import type { RolloutStatus } from '../workflows/messages';
 import type { RolloutSummary } from '../src/temporal/rollouts';
 
@@ -202,6 +202,29 @@ describe('cli against a real server', function () {
       assert.equal(frames[0].state, 'progressing');
       assert.equal(frames[frames.length - 1].state, 'aborted');
       assert.equal(frames[frames.length - 1].decisions.at(-1)?.reason, 'bad vibes');
+    });
+  });
+
+  it('status --watch draws the live view and stops at Ctrl-C, leaving the rollout running', async () => {
+    const agent = uniqueName('cli-sigint');
+    const { deps, metrics } = fakeDeps();
+    metrics.set(agent, { rps: 200 });
+    await withWorker(deps, async () => {
+      await json(['start', '-f', slowPlan(agent), '--json']);
+      const p = cliProcess(['status', agent, '--watch', '--interval', '60'], {
+        env: env(),
+        timeoutMs: 60_000,
+      });
+      await eventually(p.output, (out) => /decisions:/.test(out), { what: 'the first frame' });
+      const sent = Date.now();
+      p.child.kill('SIGINT');
+      const r = await p.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(Date.now() - sent < 5_000, 'exits without waiting for the next refresh');
+      assert.match(r.stdout, new RegExp(`${agent}\\s+v1 -> v2\\s+PROGRESSING`));
+      assert.match(r.stdout, /stage 1\/3\s+canary 10%\s+observed \S+ of 10m, \S+ left/);
+      const after = await json<RolloutStatus>(['abort', agent, '--reason', 'cleanup', '--json']);
+      assert.equal(after.state, 'aborted', 'the rollout was still running after the view stopped');
     });
   });
 

@@ -1,8 +1,9 @@
 // Runs the agent-canary CLI as a user would: a child process of `node bin/agent-canary.js`.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 const BIN = join(__dirname, '..', 'bin', 'agent-canary.js');
 
@@ -13,26 +14,34 @@ export interface CliResult {
   ms: number;
 }
 
-export function cli(
+export interface CliProcess {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Output so far, for tests that act while the command runs. */
+  output: () => string;
+  done: Promise<CliResult>;
+}
+
+/** Starts the CLI and returns at once; `done` settles when it exits (or is killed after timeoutMs). */
+export function cliProcess(
   args: string[],
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<CliResult> {
+): CliProcess {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      // No user config file and no stray TEMPORAL_* from the developer's shell.
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        XDG_CONFIG_HOME: join(tmpdir(), 'agent-canary-test-no-config'),
-        ...opts.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    // No user config file and no stray TEMPORAL_* from the developer's shell.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      XDG_CONFIG_HOME: join(tmpdir(), 'agent-canary-test-no-config'),
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(
@@ -47,6 +56,14 @@ export function cli(
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+  return { child, output: () => stdout, done };
+}
+
+export function cli(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return cliProcess(args, opts).done;
 }
 
 /** Writes a plan file into a fresh temp dir and returns its path. */

@@ -70,6 +70,11 @@ async function followUntilDone(
   status: () => Promise<{ decisions: Decision[]; state: string }>,
   print: boolean,
 ): Promise<RolloutResult> {
+  // Ctrl-C stops following, not the rollout: say so, and how to pick it up again.
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopped following; the rollout goes on (agent-canary status <agent> --watch)\n');
+    process.exit(130);
+  });
   let seen = 0;
   let done = false;
   const finished = result.finally(() => {

@@ -40,9 +40,12 @@ export function register(program: Command): void {
 
 async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY && !json;
+  // Ctrl-C ends the view at once (the rollout itself goes on), without waiting for the next refresh.
+  let wake: () => void = () => undefined;
   let stopped = false;
   const onSigint = () => {
     stopped = true;
+    wake();
   };
   process.once('SIGINT', onSigint);
   try {
@@ -56,7 +59,13 @@ async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
       }
       if (isFinal(s.state) || stopped) return;
-      await new Promise((r) => setTimeout(r, periodMs));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, periodMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       if (stopped) return;
       s = await query();
     }
