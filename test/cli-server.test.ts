@@ -228,6 +228,13 @@ describe('cli against a real server', function () {
     });
   });
 
+  it('an unknown namespace is a clear error with exit 1', async () => {
+    const r = await cli(['list', '--namespace', 'no-such-namespace'], { env: env() });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /the namespace "no-such-namespace" does not exist/);
+    assert.match(r.stderr, /--namespace or TEMPORAL_NAMESPACE/);
+  });
+
   it('an unknown agent is a clear error with exit 1', async () => {
     const agent = uniqueName('nobody');
     for (const args of [

@@ -7,7 +7,11 @@ import {
   type Client,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  NamespaceNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
 import { z } from 'zod';
 import { formatDuration } from '../plan/duration';
 import { problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
@@ -132,6 +136,12 @@ function errDetail(err: unknown): string {
 
 function mapServiceError(err: unknown, doing: string): Error {
   if (err instanceof RolloutError) return err;
+  if (err instanceof NamespaceNotFoundError) {
+    return new RolloutError(
+      `could not ${doing}: the namespace "${err.namespace}" does not exist on this server.\n` +
+        '  Fix: pick an existing namespace with --namespace or TEMPORAL_NAMESPACE (`agent-canary dev` uses "default").',
+    );
+  }
   if (err instanceof ServiceError) {
     if (/namespace/i.test(errDetail(err)) && /not found/i.test(errDetail(err))) {
       return new RolloutError(
