@@ -61,6 +61,19 @@ describe('cli without a server', function () {
       assert.ok(errorRate[0] > errorRate[1] && errorRate[1] > errorRate[2], JSON.stringify(errorRate));
     });
 
+    it('--json keeps notification secrets out of the output', async () => {
+      const plan = `${GOOD}notify:
+  - { type: webhook, url: "https://ops.example/hooks/canary", secret: "s3cret-s3cret-s3cret" }
+  - { type: slack, webhookUrl: "https://hooks.slack.com/services/T0/B0/XYZSECRET" }
+`;
+      const r = await cli(['validate', '-f', planFile(plan), '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /s3cret|XYZSECRET/);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.plan.notify[0].url, 'https://ops.example/hooks/canary');
+      assert.equal(out.plan.notify[1].webhookUrl, 'https://hooks.slack.com/…');
+    });
+
     it('names every bad field and exits 2', async () => {
       const r = await cli([
         'validate',

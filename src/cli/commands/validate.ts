@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { redact } from '../../notify/deliver';
+import type { ResolvedPlan } from '../../plan';
 import { readPlan, printJson } from '../context';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 
@@ -13,9 +15,21 @@ export function register(program: Command): void {
       // An invalid plan throws PlanError: main prints each problem with its field and exits 2.
       const plan = readPlan(opts.file);
       if (opts.json) {
-        printJson({ valid: true, plan, schedule: scheduleOf(plan, opts.rps) });
+        printJson({ valid: true, plan: withoutSecrets(plan), schedule: scheduleOf(plan, opts.rps) });
       } else {
         process.stdout.write(`${opts.file}: valid\n\n${renderSchedule(plan, opts.rps)}\n`);
       }
     });
+}
+
+/** CI logs keep validate's output: webhook secrets and Slack URLs (whose path is the secret) stay out. */
+function withoutSecrets(plan: ResolvedPlan): ResolvedPlan {
+  return {
+    ...plan,
+    notify: plan.notify.map((n) => {
+      if (n.type === 'webhook') return { ...n, secret: '***' };
+      if (n.type === 'slack') return { ...n, webhookUrl: redact(n.webhookUrl) };
+      return n;
+    }),
+  };
 }
