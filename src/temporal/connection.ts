@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
-import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
+import {
+  loadClientConfigProfile,
+  type ClientConfigProfile,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { ServerUnreachableError, SettingsError } from './errors';
 
@@ -44,8 +48,7 @@ function readFile(path: string, what: string): Buffer {
   }
 }
 
-type DataSource = { path: string } | { data: string | Uint8Array } | undefined;
-function loadData(src: DataSource, what: string): Buffer | undefined {
+function loadData(src: ConfigDataSource | undefined, what: string): Buffer | undefined {
   if (!src) return undefined;
   if ('path' in src) return readFile(src.path, what);
   return Buffer.from(src.data);
