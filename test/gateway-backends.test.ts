@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from '../src/signing';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
@@ -8,13 +9,7 @@ import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { MetricsWindowSchema, type MetricsSource } from '../src/metrics/types';
 import { GatewayRouter } from '../src/router/gateway';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit } from '../src/router/types';
-import {
-  SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
-  WebhookRouter,
-  signWebhook,
-  verifyWebhookSignature,
-} from '../src/router/webhook';
+import { WebhookRouter, verifySignature } from '../src/router/webhook';
 import {
   TOKEN,
   gateway,
@@ -179,15 +174,24 @@ describe('WebhookRouter', () => {
     assert.deepEqual(sent.desired, canary10);
     assert.equal(sent.agent, 'bot');
     const headers = {
-      timestamp: req.headers[TIMESTAMP_HEADER] as string,
-      signature: req.headers[SIGNATURE_HEADER] as string,
+      timestamp: req.headers[HEADER_TIMESTAMP] as string,
+      signature: req.headers[HEADER_SIGNATURE] as string,
     };
-    assert.equal(headers.signature, signWebhook(secret, headers.timestamp, req.body));
-    assert.ok(verifyWebhookSignature(secret, headers, req.body));
-    assert.ok(!verifyWebhookSignature('other', headers, req.body), 'wrong secret');
-    assert.ok(!verifyWebhookSignature(secret, headers, req.body.replace('"v2"', '"v3"')), 'tampered body');
+    assert.equal(headers.signature, sign(secret, headers.timestamp, req.body));
+    assert.ok(verifySignature({ secret, ...headers, body: req.body }));
+    assert.ok(!verifySignature({ secret: 'other', ...headers, body: req.body }), 'wrong secret');
     assert.ok(
-      !verifyWebhookSignature(secret, headers, req.body, 60_000, Number(headers.timestamp) + 120_000),
+      !verifySignature({ secret, ...headers, body: req.body.replace('"v2"', '"v3"') }),
+      'tampered body',
+    );
+    assert.ok(
+      !verifySignature({
+        secret,
+        ...headers,
+        body: req.body,
+        toleranceMs: 60_000,
+        now: Number(headers.timestamp) * 1000 + 120_000,
+      }),
       'stale timestamp',
     );
 
@@ -196,14 +200,12 @@ describe('WebhookRouter', () => {
     assert.equal(received[1].method, 'GET');
     assert.equal(received[1].url, '/router?agent=bot');
     assert.ok(
-      verifyWebhookSignature(
+      verifySignature({
         secret,
-        {
-          timestamp: received[1].headers[TIMESTAMP_HEADER] as string,
-          signature: received[1].headers[SIGNATURE_HEADER] as string,
-        },
-        '',
-      ),
+        timestamp: received[1].headers[HEADER_TIMESTAMP] as string,
+        signature: received[1].headers[HEADER_SIGNATURE] as string,
+        body: '',
+      }),
     );
   });
 

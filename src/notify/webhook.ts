@@ -6,42 +6,16 @@
 //   x-agent-canary-timestamp:  Unix time in seconds when this attempt was signed
 //   x-agent-canary-signature:  "sha256=" + hex HMAC-SHA256(secret, `${timestamp}.${body}`)
 // Body: the NotifyEvent fields plus `url`, the rollout's page in the Temporal Web UI when known.
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from '../signing';
 import { DEFAULT_DELIVERY, postWithRetry, redact, type DeliveryPolicy } from './deliver';
 import { rolloutUrl } from './format';
 import type { Notifier, NotifyEvent } from './types';
 
+export { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign, verifySignature, type VerifyInput } from '../signing';
+
 export const HEADER_EVENT = 'x-agent-canary-event';
 export const HEADER_DELIVERY = 'x-agent-canary-delivery';
-export const HEADER_TIMESTAMP = 'x-agent-canary-timestamp';
-export const HEADER_SIGNATURE = 'x-agent-canary-signature';
-
-export function sign(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-export interface VerifyInput {
-  secret: string;
-  /** The raw request body, exactly as received (not re-serialized JSON). */
-  body: string | Buffer;
-  timestamp: string | undefined;
-  signature: string | undefined;
-  /** Older (or further in the future) signatures are refused, against replays. Default 5 min. */
-  toleranceMs?: number;
-  now?: number;
-}
-
-/** For receivers: true when the signature matches and the timestamp is fresh. Constant time. */
-export function verifySignature(input: VerifyInput): boolean {
-  const { secret, timestamp, signature } = input;
-  if (!timestamp || !signature || !/^\d+$/.test(timestamp)) return false;
-  const age = Math.abs((input.now ?? Date.now()) - Number(timestamp) * 1000);
-  if (age > (input.toleranceMs ?? 5 * 60_000)) return false;
-  const body = typeof input.body === 'string' ? input.body : input.body.toString('utf8');
-  const expected = Buffer.from(sign(secret, timestamp, body));
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 export interface WebhookOptions {
   url: string;

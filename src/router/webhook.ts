@@ -2,13 +2,13 @@
 // so they can tell it came from agent-canary and is fresh.
 //
 // Request:  POST <url>  body {"agent", "desired": DesiredSplit, "sentAt": epoch ms}
-//           x-agent-canary-timestamp: <epoch ms>
-//           x-agent-canary-signature: sha256=<hex HMAC-SHA256(secret, `${timestamp}.${body}`)>
+//           signed as every agent-canary webhook is (src/signing.ts): x-agent-canary-timestamp
+//           (Unix seconds) and x-agent-canary-signature
 // Answer:   2xx with the AppliedSplit as JSON, or an empty 2xx (then the split is taken as applied
 //           as sent). 4xx = refused for good (RouterConfigError); 5xx/network = retried.
 // getSplit: GET <url>?agent=<agent>, signed the same way over an empty body; must answer an
 //           AppliedSplit.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { signatureHeaders } from '../signing';
 import { failureFrom, fetchWithTimeout } from './http';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
 
@@ -19,31 +19,7 @@ export interface WebhookRouterOptions {
   now?: () => number;
 }
 
-export const SIGNATURE_HEADER = 'x-agent-canary-signature';
-export const TIMESTAMP_HEADER = 'x-agent-canary-timestamp';
-
-export function signWebhook(secret: string, timestamp: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-}
-
-/**
- * For receivers: true when the signature matches and the timestamp is within `toleranceMs` of now
- * (old signed requests cannot be replayed later).
- */
-export function verifyWebhookSignature(
-  secret: string,
-  headers: { timestamp: string | undefined; signature: string | undefined },
-  body: string,
-  toleranceMs = 5 * 60_000,
-  now = Date.now(),
-): boolean {
-  const { timestamp, signature } = headers;
-  if (!timestamp || !signature || !/^\d+$/.test(timestamp)) return false;
-  if (Math.abs(now - Number(timestamp)) > toleranceMs) return false;
-  const expected = Buffer.from(signWebhook(secret, timestamp, body));
-  const got = Buffer.from(signature);
-  return got.length === expected.length && timingSafeEqual(got, expected);
-}
+export { verifySignature } from '../signing';
 
 export class WebhookRouter implements Router {
   private readonly now: () => number;
@@ -92,8 +68,7 @@ export class WebhookRouter implements Router {
   }
 
   private sign(at: number, body: string): Record<string, string> {
-    const ts = String(at);
-    return { [TIMESTAMP_HEADER]: ts, [SIGNATURE_HEADER]: signWebhook(this.options.secret, ts, body) };
+    return signatureHeaders(this.options.secret, body, at);
   }
 }
 
