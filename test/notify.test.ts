@@ -326,3 +326,47 @@ describe('notifications', () => {
     });
   });
 });
+
+describe('secrets kept out of the plan', function () {
+  it('reads a webhook secret and a Slack URL from the worker environment, named in the plan', async function () {
+    const { resolvePlan } = await import('../src/plan');
+    const { createNotifiers } = await import('../src/notify');
+    const plan = resolvePlan({
+      agent: 'bot',
+      stable: 'v1',
+      canary: 'v2',
+      notify: [
+        { type: 'webhook', url: 'http://127.0.0.1:9/hook', secretEnv: 'HOOK_SECRET' },
+        { type: 'slack', webhookUrlEnv: 'SLACK_URL' },
+      ],
+    });
+    // The resolved plan (the workflow input, visible in history) carries names, not secrets.
+    assert.ok(!JSON.stringify(plan).includes('s3cr3t'));
+    const ok = createNotifiers(plan.notify, {
+      env: { HOOK_SECRET: 's3cr3t-s3cr3t-s3cr3t', SLACK_URL: 'http://127.0.0.1:9/x' },
+    });
+    assert.deepEqual(
+      ok.map((n) => n.constructor.name),
+      ['WebhookNotifier', 'SlackNotifier'],
+    );
+    const missing = createNotifiers(plan.notify, { env: {} });
+    await assert.rejects(missing[0].send({} as never), /HOOK_SECRET is not set on the worker/);
+    await assert.rejects(missing[1].send({} as never), /SLACK_URL is not set on the worker/);
+  });
+
+  it('refuses a target with both or neither of a secret and its variable, naming the field', async function () {
+    const { resolvePlan, PlanError } = await import('../src/plan');
+    for (const target of [
+      { type: 'webhook', url: 'http://127.0.0.1:9/hook' },
+      { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'x'.repeat(16), secretEnv: 'HOOK_SECRET' },
+      { type: 'slack' },
+    ]) {
+      assert.throws(
+        () => resolvePlan({ agent: 'bot', stable: 'v1', canary: 'v2', notify: [target] }),
+        (err: unknown) =>
+          err instanceof PlanError &&
+          /notify\.0\.(secret|webhookUrl)/.test(err.problems.map((p) => p.field).join()),
+      );
+    }
+  });
+});

@@ -78,15 +78,35 @@ const StepsInput = z
   })
   .strict();
 
+/** Secrets can stay out of the plan (and so out of workflow history): name a variable on the worker. */
+const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const exactlyOne = (a: string, b: string) => (t: Record<string, unknown>) =>
+  (t[a] === undefined) !== (t[b] === undefined);
+
 const NotifyInput = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('slack'), webhookUrl: z.string().url() }).strict(),
+  z
+    .object({
+      type: z.literal('slack'),
+      webhookUrl: z.string().url().optional(),
+      webhookUrlEnv: EnvVarName.optional(),
+    })
+    .strict()
+    .refine(exactlyOne('webhookUrl', 'webhookUrlEnv'), {
+      message: 'give webhookUrl, or webhookUrlEnv naming a variable on the worker (keeps it out of history)',
+      path: ['webhookUrl'],
+    }),
   z
     .object({
       type: z.literal('webhook'),
       url: z.string().url(),
-      secret: z.string().min(16, 'must be at least 16 characters (it signs the payload)'),
+      secret: z.string().min(16, 'must be at least 16 characters (it signs the payload)').optional(),
+      secretEnv: EnvVarName.optional(),
     })
-    .strict(),
+    .strict()
+    .refine(exactlyOne('secret', 'secretEnv'), {
+      message: 'give secret, or secretEnv naming a variable on the worker (keeps it out of history)',
+      path: ['secret'],
+    }),
   z.object({ type: z.literal('log') }).strict(),
 ]);
 export type NotifyTarget = z.infer<typeof NotifyInput>;

@@ -27,8 +27,8 @@ function withoutSecrets(plan: ResolvedPlan): ResolvedPlan {
   return {
     ...plan,
     notify: plan.notify.map((n) => {
-      if (n.type === 'webhook') return { ...n, secret: '***' };
-      if (n.type === 'slack') return { ...n, webhookUrl: redact(n.webhookUrl) };
+      if (n.type === 'webhook') return n.secret ? { ...n, secret: '***' } : n;
+      if (n.type === 'slack') return n.webhookUrl ? { ...n, webhookUrl: redact(n.webhookUrl) } : n;
       return n;
     }),
   };
