@@ -111,6 +111,7 @@ export async function canaryRollout(
     const observeMs = stages[s.stageIndex]?.observeMs ?? 0;
     const observedMs = Math.min(observeMs, s.observedMs + pending);
     return {
+      asOf: new Date(now).toISOString(),
       workflowId: info.workflowId,
       agent: plan.agent,
       stable: plan.stable,

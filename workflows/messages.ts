@@ -63,6 +63,11 @@ export interface NotifyFailure {
 }
 
 export interface RolloutStatus {
+  /**
+   * The workflow time the figures below are computed at (its last activation, not the query's
+   * arrival): clients bring the observation clock forward from here.
+   */
+  asOf?: string;
   workflowId: string;
   agent: string;
   stable: string;

@@ -15,9 +15,11 @@ function pad(text: string, width: number): string {
 
 /**
  * The workflow computes observed time as of its last activation (a check, a command), not as of the
- * query; the newest check or decision time is that moment, close enough for a countdown.
+ * query, and says when (asOf); rollouts started before asOf existed fall back to the newest check or
+ * decision time, close enough for a countdown.
  */
 function asOf(s: RolloutStatus): number {
+  if (s.asOf) return Date.parse(s.asOf);
   const times = [s.lastAnalysis?.at, s.decisions.at(-1)?.at].filter((t): t is string => !!t).map(Date.parse);
   return times.length ? Math.max(...times) : Date.parse(s.startedAt);
 }
