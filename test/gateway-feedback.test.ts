@@ -45,7 +45,8 @@ describe('gateway feedback and metrics', () => {
       res.writeHead(n++ % 4 === 0 ? 503 : 200, { 'content-type': 'application/json' });
       res.end('{}');
     });
-    gw = await gateway({ config: twoVersionConfig(v1, v2, { feedback: { ttl: '1500ms' } }) });
+    // A ttl no busy machine outlasts: only the ttl test below uses a short one, on its own gateway.
+    gw = await gateway({ config: twoVersionConfig(v1, v2, { feedback: { ttl: '10m' } }) });
     await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 50, leaseMs: 60_000 });
   });
   afterEach(async () => {
@@ -106,6 +107,8 @@ describe('gateway feedback and metrics', () => {
   });
 
   it('accepts late feedback within the ttl and refuses it after', async () => {
+    await gw.close();
+    gw = await gateway({ config: twoVersionConfig(v1, v2, { feedback: { ttl: '1500ms' } }) });
     const r = await invoke(gw, 'bot', 'late');
     const r2 = await invoke(gw, 'bot', 'later');
     await new Promise((res) => setTimeout(res, 700));
