@@ -115,7 +115,9 @@ describe('synthetic traffic', () => {
     );
     await until(() => t.stats().sent >= 100, '100 requests');
     const elapsed = t.stats().elapsedMs;
-    assert.ok(elapsed > 850 && elapsed < 1500, `100 requests at 100 rps took ${elapsed} ms`);
+    // Paced, not a burst (the lower bound); the upper bound only catches a stall, since a loaded CI
+    // machine delays timers.
+    assert.ok(elapsed > 850 && elapsed < 4000, `100 requests at 100 rps took ${elapsed} ms`);
     await until(() => gw.seen.feedback.length >= 50, '50 feedback posts');
     const stats = await t.stop();
 
