@@ -225,7 +225,7 @@ describe('notifications', () => {
         await assert.rejects(
           new WebhookNotifier({ url: rx.url, secret: SECRET, delivery: policy }).send(event),
         );
-        assert.ok(Date.now() - started <= policy.budgetMs + 200);
+        assert.ok(Date.now() - started <= policy.budgetMs + 1000);
         assert.ok(rx.received.length < 10 && rx.received.length >= 2, `${rx.received.length} attempts`);
       } finally {
         await rx.close();
