@@ -36,8 +36,11 @@ export const mochaHooks = {
       return;
     }
     setTestEnv(undefined);
-    await env.nativeConnection.close();
-    await env.connection.close();
+    // Each step on its own: a test that left a worker behind must not keep the server alive.
+    await env.nativeConnection
+      .close()
+      .catch((err) => process.stderr.write(`closing worker connection: ${err}\n`));
+    await env.connection.close().catch(() => undefined);
     await env.server.stop();
   },
 };
