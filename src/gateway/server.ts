@@ -71,7 +71,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   for (const [name, ac] of config.agents) {
     const upstreams = new Map();
     for (const [version, url] of ac.versions) {
-      upstreams.set(version, makeUpstream(version, url, new VersionSeries(name, version, retentionSeconds)));
+      upstreams.set(
+        version,
+        makeUpstream(version, url, new VersionSeries(name, version, retentionSeconds), ac.timeoutMs),
+      );
     }
     agents.set(name, { config: ac, upstreams });
   }
@@ -273,7 +276,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        for (const rt of agents.values()) for (const up of rt.upstreams.values()) up.agent.destroy();
+        for (const rt of agents.values()) for (const up of rt.upstreams.values()) await up.pool.destroy();
         await splits.flush();
       })();
       return closing;
