@@ -2,12 +2,16 @@
 // with going straight to the upstream and with the Portkey AI gateway doing the same two-target
 // weighted routing. Same machine, same upstream, same requests, one run, loopback only.
 //
-//   npm run bench:gateway            (about a minute; BENCH_QUICK=1 for a shorter smoke run)
+//   npm run bench:gateway            (about two minutes; BENCH_QUICK=1 for a shorter smoke run)
+//   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
+//                                    unpacked, node_modules linked): a change measured side by side
+//   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
+//   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
 //
 // Processes: the upstream (two ports = two agent versions), the gateway and Portkey each run in their
 // own Node process; this process generates load. Latency is measured with a sequential keep-alive
 // loop (one request in flight: the "low load" case), one request per target in turn so drift and
-// other load hit all alike; throughput with autocannon at a fixed concurrency.
+// other load hit all alike; throughput with autocannon at a fixed concurrency, in interleaved rounds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -19,10 +23,20 @@ import autocannon from 'autocannon';
 const QUICK = process.env.BENCH_QUICK === '1';
 const LATENCY_SAMPLES = QUICK ? 800 : 3000;
 const WARMUP = QUICK ? 300 : 1000;
-const LOAD_SECONDS = QUICK ? 3 : 8;
+// Throughput: each target gets LOAD_ROUNDS runs of ROUND_SECONDS, interleaved (round r starts at
+// target r), after one unscored warm-up run each, so drift in the machine's other load hits all alike.
+const LOAD_ROUNDS = QUICK ? 2 : 4;
+const ROUND_SECONDS = QUICK ? 2 : 3;
 const CONNECTIONS = 32;
 const CANARY_WEIGHT = 50;
 const ROOT = join(__dirname, '..');
+// Node flags for every proxy under test (gateway, baseline, node-pipe, Portkey), not for the upstream
+// or this load generator, which all contenders share. The default is the setting docs/gateway.md
+// recommends for the gateway: a larger young generation, so scavenges run less often.
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=64').split(/\s+/).filter(Boolean);
+const BASELINE_FLAGS = (process.env.BENCH_BASELINE_NODE_FLAGS ?? NODE_FLAGS.join(' '))
+  .split(/\s+/)
+  .filter(Boolean);
 
 const CHAT_BODY = JSON.stringify({
   model: 'bench-model',
@@ -60,9 +74,14 @@ function spawnChild(
   args: string[],
   ready: (line: string) => unknown,
   what: string,
+  env?: Record<string, string>,
 ): Promise<{ value: unknown; pid: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: env ? { ...process.env, ...env } : process.env,
+    });
     children.push(child);
     let out = '';
     let err = '';
@@ -152,9 +171,18 @@ async function latency(targets: Target[]): Promise<Map<string, { p50: number; p9
   return out;
 }
 
-async function throughput(
-  t: Target,
-): Promise<{ rps: number; non2xx: number; errors: number; total: number; cpuUsPerRequest?: number }> {
+interface Load {
+  rps: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+  seconds: number;
+  cpuMs?: number;
+  cpuUsPerRequest?: number;
+}
+
+/** One autocannon run at CONNECTIONS connections for `seconds` against one target. */
+async function load(t: Target, seconds: number): Promise<Load> {
   const cpuBefore = cpuMs(t.pid);
   const result = await autocannon({
     url: t.url,
@@ -162,18 +190,31 @@ async function throughput(
     headers: { 'content-type': 'application/json', ...t.headers },
     body: CHAT_BODY,
     connections: CONNECTIONS,
-    duration: LOAD_SECONDS,
+    duration: seconds,
   });
   const cpuAfter = cpuMs(t.pid);
   return {
-    rps: result.requests.average,
+    rps: result.requests.total / seconds,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     total: result.requests.total,
-    cpuUsPerRequest:
-      cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
-        ? ((cpuAfter - cpuBefore) * 1000) / result.requests.total
-        : undefined,
+    seconds,
+    cpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+  };
+}
+
+function sumLoads(runs: Load[]): Load {
+  const total = runs.reduce((a, r) => a + r.total, 0);
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const cpu = runs.every((r) => r.cpuMs !== undefined) ? runs.reduce((a, r) => a + r.cpuMs!, 0) : undefined;
+  return {
+    rps: total / seconds,
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    total,
+    seconds,
+    cpuMs: cpu,
+    cpuUsPerRequest: cpu !== undefined && total > 0 ? (cpu * 1000) / total : undefined,
   };
 }
 
@@ -196,14 +237,32 @@ async function main() {
   };
   const gwChild = await spawnChild(
     process.execPath,
-    [...childArgs, 'gateway', JSON.stringify(config)],
+    [...NODE_FLAGS, ...childArgs, 'gateway', JSON.stringify(config)],
     json,
     'gateway',
   );
   const gwUrl = (gwChild.value as { url: string }).url;
+  // BENCH_BASELINE=<another checkout of this repo>: its gateway too, as target "baseline", in the same
+  // run (same upstream, load and machine), to measure a change side by side.
+  const baselineDir = process.env.BENCH_BASELINE;
+  const baseline = baselineDir
+    ? await spawnChild(
+        process.execPath,
+        [
+          ...BASELINE_FLAGS,
+          '-r',
+          join(baselineDir, 'bin/register.js'),
+          join(baselineDir, 'bench/gateway-child.ts'),
+          'gateway',
+          JSON.stringify(config),
+        ],
+        json,
+        'baseline gateway',
+      )
+    : undefined;
   const pipeChild = await spawnChild(
     process.execPath,
-    [...childArgs, 'pipe', String(pa), '/v1/chat/completions'],
+    [...NODE_FLAGS, ...childArgs, 'pipe', String(pa), '/v1/chat/completions'],
     json,
     'pipe',
   );
@@ -213,6 +272,14 @@ async function main() {
     body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
   });
   if (!put.ok) throw new Error(`could not set the gateway split: ${await put.text()}`);
+  if (baseline) {
+    const u = (baseline.value as { url: string }).url;
+    await fetch(`${u}/v1/admin/agents/bot/split`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
+    });
+  }
 
   const targets: Target[] = [
     { name: 'direct', url: `http://127.0.0.1:${pa}/v1/chat/completions`, headers: {}, pid: upstream.pid },
@@ -224,6 +291,13 @@ async function main() {
     },
     { name: 'gateway', url: `${gwUrl}/v1/agents/bot/invoke/chat/completions`, headers: {}, pid: gwChild.pid },
   ];
+  if (baseline)
+    targets.push({
+      name: 'baseline',
+      url: `${(baseline.value as { url: string }).url}/v1/agents/bot/invoke/chat/completions`,
+      headers: {},
+      pid: baseline.pid,
+    });
 
   // Portkey: the open-source gateway from npm, loadbalance strategy over the same two upstreams.
   let portkeyProblem: string | undefined;
@@ -232,7 +306,7 @@ async function main() {
     const script = require.resolve('@portkey-ai/gateway/build/start-server.js', { paths: [ROOT] });
     const portkey = await spawnChild(
       process.execPath,
-      [script, `--port=${portkeyPort}`, '--headless'],
+      [...NODE_FLAGS, script, `--port=${portkeyPort}`, '--headless'],
       (l) => (l.includes('Ready for connections') ? true : undefined),
       'portkey',
     );
@@ -269,18 +343,32 @@ async function main() {
     `bench:gateway  upstream ports ${pa}/${pb}, gateway ${gwUrl}, split ${100 - CANARY_WEIGHT}/${CANARY_WEIGHT}` +
       `${portkeyProblem ? '' : ', portkey loadbalance with the same weights'}\n` +
       `latency: ${LATENCY_SAMPLES} sequential requests per target, interleaved (1 in flight), ` +
-      `throughput: autocannon ${CONNECTIONS} connections x ${LOAD_SECONDS}s per target\n\n`,
+      `throughput: autocannon ${CONNECTIONS} connections, ${LOAD_ROUNDS} x ${ROUND_SECONDS}s per target ` +
+      `(interleaved, after a 1 s warm-up each)\n` +
+      `node flags of the proxies: ${NODE_FLAGS.join(' ') || '(none)'}` +
+      `${baselineDir ? `; baseline ${baselineDir}: ${BASELINE_FLAGS.join(' ') || '(none)'}` : ''}\n\n`,
   );
 
   const lat = await latency(targets);
-  const tp = new Map<string, Awaited<ReturnType<typeof throughput>>>();
-  // Which upstream each routing target fed during its load run: checks both do the same 50/50 work.
+  const tp = new Map<string, Load>();
+  // Which upstream each routing target fed during its load runs: checks both do the same 50/50 work.
   const split = new Map<string, string>();
+  const runs = new Map<string, Load[]>(targets.map((t) => [t.name, []]));
+  const fed = new Map<string, { a: number; b: number }>(targets.map((t) => [t.name, { a: 0, b: 0 }]));
+  for (const t of targets) await load(t, 1);
+  for (let r = 0; r < LOAD_ROUNDS; r++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(r + k) % targets.length];
+      const before = { a: (await counts(pa)).a, b: (await counts(pb)).b };
+      runs.get(t.name)!.push(await load(t, ROUND_SECONDS));
+      const f = fed.get(t.name)!;
+      f.a += (await counts(pa)).a - before.a;
+      f.b += (await counts(pb)).b - before.b;
+    }
+  }
   for (const t of targets) {
-    const before = { a: (await counts(pa)).a, b: (await counts(pb)).b };
-    tp.set(t.name, await throughput(t));
-    const a = (await counts(pa)).a - before.a;
-    const b = (await counts(pb)).b - before.b;
+    tp.set(t.name, sumLoads(runs.get(t.name)!));
+    const { a, b } = fed.get(t.name)!;
     split.set(t.name, `${((100 * b) / Math.max(1, a + b)).toFixed(1)}%`);
   }
 
