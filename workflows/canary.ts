@@ -16,6 +16,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { Verdict } from '../src/analysis/types';
 import type { DesiredSplit } from '../src/router/types';
@@ -135,24 +136,23 @@ export async function canaryRollout(
     };
   };
 
-  const upserted = new Map<string, string | number>();
-  for (const key of Object.values(SA)) {
-    const v = info.typedSearchAttributes.get(key as never);
-    if (v !== undefined) upserted.set(key.name, v as string | number);
-  }
+  // What visibility holds now (set at start by the client, or by an earlier run), to upsert only changes.
+  const upserted = new Map<string, unknown>(
+    info.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value] as const),
+  );
   const syncVisibility = () => {
-    const wanted: [(typeof SA)[keyof typeof SA], string | number][] = [
-      [SA.agent, plan.agent],
-      [SA.state, s.state],
-      [SA.percent, Math.round(percentOf(s, plan))],
-      [SA.canaryVersion, plan.canary],
-      [SA.stableVersion, s.state === 'promoted' ? plan.canary : plan.stable],
+    const wanted: SearchAttributePair[] = [
+      { key: SA.agent, value: plan.agent },
+      { key: SA.state, value: s.state },
+      { key: SA.percent, value: Math.round(percentOf(s, plan)) },
+      { key: SA.canaryVersion, value: plan.canary },
+      { key: SA.stableVersion, value: s.state === 'promoted' ? plan.canary : plan.stable },
     ];
-    const changes = wanted.filter(([key, value]) => upserted.get(key.name) !== value);
+    const changes = wanted.filter((pair) => upserted.get(pair.key.name) !== pair.value);
     if (changes.length > 0) {
       // Each upsert is a history event: only on change.
-      upsertSearchAttributes(changes.map(([key, value]) => ({ key, value }) as never));
-      for (const [key, value] of changes) upserted.set(key.name, value);
+      upsertSearchAttributes(changes);
+      for (const pair of changes) upserted.set(pair.key.name, pair.value);
     }
     const a = s.lastAnalysis;
     const verdictLine = a
@@ -510,7 +510,7 @@ export async function canaryRollout(
       await condition(
         () => s.pendingAbort !== null || s.pendingPromote !== null || s.state !== stateAtSleep,
         wait,
-        { summary: `next check in ${Math.round(wait / 1000)}s` } as never,
+        { summary: `next check in ${Math.round(wait / 1000)}s` },
       );
     }
   } catch (err) {
