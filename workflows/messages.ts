@@ -26,6 +26,7 @@ export type AbortInput = z.infer<typeof AbortInputSchema>;
 export const ROLLOUT_STATES = ['progressing', 'paused', 'promoted', 'rolled_back', 'aborted'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
 export const FINAL_STATES: readonly RolloutState[] = ['promoted', 'rolled_back', 'aborted'];
+export const isFinal = (state: RolloutState): boolean => FINAL_STATES.includes(state);
 
 export interface Decision {
   /** ISO time (workflow time). */

@@ -11,6 +11,9 @@ import type {
   ResumeInput,
   RolloutState,
 } from './messages';
+import { isFinal } from './messages';
+
+export { isFinal };
 
 /** Everything a rollout needs to go on, JSON-safe: carried across continue-as-new as is. */
 export interface CarriedState {
@@ -61,9 +64,6 @@ export function initialState(now: number): CarriedState {
     pendingAbort: null,
   };
 }
-
-export const isFinal = (s: RolloutState): boolean =>
-  s === 'promoted' || s === 'rolled_back' || s === 'aborted';
 
 /** Brings the pausable clocks up to `now`. Call before any change of paused/progressing. */
 export function accrue(s: CarriedState, now: number): void {

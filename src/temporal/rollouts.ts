@@ -18,7 +18,6 @@ import { problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
 import {
   AbortInputSchema,
   abortUpdate,
-  FINAL_STATES,
   PauseInputSchema,
   pauseUpdate,
   PromoteInputSchema,
@@ -343,6 +342,4 @@ export async function listRollouts(client: Client, opts: ListOptions = {}): Prom
   return out;
 }
 
-export function isFinal(state: RolloutState): boolean {
-  return FINAL_STATES.includes(state);
-}
+export { isFinal } from '../../workflows/messages';

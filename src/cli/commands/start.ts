@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { rolloutUrl } from '../../notify/format';
 import { getStatus, isFinal, startRollout } from '../../temporal/rollouts';
-import type { Decision, RolloutResult } from '../../../workflows/messages';
+import type { Decision, RolloutResult, RolloutStatus } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
@@ -67,7 +67,7 @@ export function register(program: Command): void {
 /** Prints each new decision while waiting for the workflow result. */
 async function followUntilDone(
   result: Promise<RolloutResult>,
-  status: () => Promise<{ decisions: Decision[]; state: string }>,
+  status: () => Promise<{ decisions: Decision[]; state: RolloutStatus['state'] }>,
   print: boolean,
 ): Promise<RolloutResult> {
   // Ctrl-C stops following, not the rollout: say so, and how to pick it up again.
@@ -91,7 +91,7 @@ async function followUntilDone(
         }
       }
       seen = s.decisions.length;
-      if (isFinal(s.state as never)) break;
+      if (isFinal(s.state)) break;
     } catch {
       // A status query can fail while a worker restarts; the result below is what counts.
     }
