@@ -409,28 +409,18 @@ function quantile(xs: number[], q: number): number | null {
 
 export function summarize(outcomes: Outcome[]): Summary {
   const rb = outcomes.filter((o) => o.result === 'rolled_back');
+  const requests = rb.map((o) => o.canaryRequests);
+  const minutes = rb.map((o) => o.minutes);
   return {
     runs: outcomes.length,
     rolledBack: rb.length,
     promoted: outcomes.filter((o) => o.result === 'promoted').length,
     paused: outcomes.filter((o) => o.result === 'paused').length,
     stage1RolledBack: rb.filter((o) => o.stage === 0).length,
-    medianRequests: quantile(
-      rb.map((o) => o.canaryRequests),
-      0.5,
-    ),
-    p90Requests: quantile(
-      rb.map((o) => o.canaryRequests),
-      0.9,
-    ),
-    medianMinutes: quantile(
-      rb.map((o) => o.minutes),
-      0.5,
-    ),
-    p90Minutes: quantile(
-      rb.map((o) => o.minutes),
-      0.9,
-    ),
+    medianRequests: quantile(requests, 0.5),
+    p90Requests: quantile(requests, 0.9),
+    medianMinutes: quantile(minutes, 0.5),
+    p90Minutes: quantile(minutes, 0.9),
     medianRolloutMinutes: quantile(
       outcomes.map((o) => o.minutes),
       0.5,
