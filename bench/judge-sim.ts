@@ -246,13 +246,13 @@ function windowOf(stable: Acc, canary: Acc): MetricsWindow {
 
 // ---- judges and the rollout loop ---------------------------------------------------------------
 
-export type JudgeKind = 'original' | 'flagger' | 'ours' | 'ours_fl1';
+export type JudgeKind = 'original' | 'flagger' | 'ours' | 'ours_fl3';
 
 export const JUDGE_LABELS: Record<JudgeKind, string> = {
   original: 'original (thresholds at window end)',
   flagger: 'flagger-style (thresholds every 1m, N failed)',
-  ours: 'ours (statistical, failureLimit 3)',
-  ours_fl1: 'ours (statistical, failureLimit 1)',
+  ours: 'ours (statistical, default failureLimit 1)',
+  ours_fl3: 'ours (statistical, failureLimit 3)',
 };
 
 export interface Outcome {
@@ -279,6 +279,12 @@ export interface SimOptions {
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
+export const THRESHOLDS_FAILURE_LIMIT = resolvePlan({
+  agent: 'sim',
+  stable: 'v1',
+  canary: 'v2',
+  analysis: { judge: 'thresholds' },
+}).analysis.failureLimit;
 
 /**
  * One rollout. "ours" follows workflows/canary.ts: cumulative data since the stage began, failed
@@ -295,14 +301,15 @@ export function simulateRollout(o: SimOptions): Outcome {
   const intervalMin = plan.analysis.intervalMs / 60_000;
   const perInterval = o.requestsPerSecond * (plan.analysis.intervalMs / 1000);
   const patience = o.pausedPatienceMin ?? 120;
-  const ours = o.judge === 'ours' || o.judge === 'ours_fl1';
+  const ours = o.judge === 'ours' || o.judge === 'ours_fl3';
   const analysis: AnalysisConfig = ours
     ? {
         ...plan.analysis,
         judge: 'statistical',
-        failureLimit: o.judge === 'ours_fl1' ? 1 : plan.analysis.failureLimit,
+        failureLimit: o.judge === 'ours_fl3' ? 3 : plan.analysis.failureLimit,
       }
-    : { ...plan.analysis, judge: 'thresholds', minSamples: 1 };
+    : // The thresholds judge's own default failureLimit (the plan's default is the statistical one's).
+      { ...plan.analysis, judge: 'thresholds', minSamples: 1, failureLimit: THRESHOLDS_FAILURE_LIMIT };
   const judgeFn: (w: MetricsWindow, a: AnalysisConfig) => Verdict = ours ? judgeStatistical : judgeThresholds;
 
   let minutes = 0;

@@ -13,12 +13,13 @@ import {
   modelFacts,
   runScenario,
   SCENARIOS,
+  THRESHOLDS_FAILURE_LIMIT,
   type JudgeKind,
   type Summary,
 } from './judge-sim';
 
 const RPS = [1, 10, 100];
-const JUDGES: JudgeKind[] = ['original', 'flagger', 'ours', 'ours_fl1'];
+const JUDGES: JudgeKind[] = ['original', 'flagger', 'ours', 'ours_fl3'];
 /** The reference SPRT's error rates: the plan's alpha per rollout, and a 5% miss rate. */
 const REF_BETA = 0.05;
 /** A regression counts as caught in stage 1 when at least this share of rollouts is. */
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
     results.find((r) => r.judge === judge && r.scenario === s && r.rps === rps)!.summary;
 
   console.log(
-    `judge simulation: default plan (5%/30m, 25%/60m, 50%/120m; check 1m; failureLimit ${DEFAULT_PLAN.analysis.failureLimit}; ` +
+    `judge simulation: default plan (5%/30m, 25%/60m, 50%/120m; check 1m; failureLimit ${DEFAULT_PLAN.analysis.failureLimit} (statistical), ${THRESHOLDS_FAILURE_LIMIT} (thresholds); ` +
       `alpha ${DEFAULT_PLAN.analysis.alpha}), seed ${seed}, ${aaRuns} A/A and ${runs} regression rollouts per cell`,
   );
   console.log('requests = canary requests from rollout start to rollback; min = minutes to rollback');

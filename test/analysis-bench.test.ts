@@ -80,7 +80,7 @@ describe('judge simulation (short seeded runs)', function () {
         const run = (canary: VersionModel, n: number, seed: number): Outcome[] =>
           Array.from({ length: n }, (_, i) =>
             simulateRollout({
-              judge: 'ours_fl1',
+              judge: 'ours',
               stable: HEALTHY,
               canary,
               requestsPerSecond: 10,
@@ -109,7 +109,7 @@ describe('judge simulation (short seeded runs)', function () {
     const [predicted] = predictDetection({ analysis: plan.analysis, stageWeight: 5, requestsPerSecond: 100 });
     const outcomes = Array.from({ length: 60 }, (_, i) =>
       simulateRollout({
-        judge: 'ours_fl1',
+        judge: 'ours',
         stable: HEALTHY,
         canary: { ...HEALTHY, errorRate: 0.015 },
         requestsPerSecond: 100,

@@ -27,7 +27,18 @@ describe('plan', function () {
     );
     assert.deepEqual(plan.stages, DEFAULT_STAGES);
     assert.equal(plan.analysis.intervalMs, 60_000);
-    assert.equal(plan.analysis.failureLimit, 3);
+    // The statistical judge's fail is already a sequential decision; the thresholds judge's is one check.
+    assert.equal(plan.analysis.failureLimit, 1);
+    assert.equal(
+      resolvePlan({ agent: 'a', stable: 'v1', canary: 'v2', analysis: { judge: 'thresholds' } }).analysis
+        .failureLimit,
+      3,
+    );
+    assert.equal(
+      resolvePlan({ agent: 'a', stable: 'v1', canary: 'v2', analysis: { failureLimit: 2 } }).analysis
+        .failureLimit,
+      2,
+    );
     assert.equal(plan.analysis.minSamples, 100);
     assert.equal(plan.progressDeadlineMs, 6 * 3_600_000);
     assert.deepEqual(plan.analysis.thresholds.error_rate, { maxAbsolute: 0.05, maxRelativeIncrease: 2 });

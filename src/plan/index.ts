@@ -151,7 +151,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
     stages,
     analysis: {
       intervalMs: a.interval,
-      failureLimit: a.failureLimit,
+      failureLimit: a.failureLimit ?? (a.judge === 'statistical' ? 1 : 3),
       minSamples: a.minSamples,
       inconclusiveLimit: a.inconclusiveLimit,
       metrics: a.metrics,

@@ -114,7 +114,13 @@ export type NotifyTarget = z.infer<typeof NotifyInput>;
 const AnalysisInput = z
   .object({
     interval: DurationSchema.default(60_000),
-    failureLimit: z.number().int().min(1).max(100).default(3),
+    /**
+     * Failed checks in a stage before rollback. Default: 3 under the thresholds judge (each check is
+     * a fresh point comparison, so one noisy check must not roll back), 1 under the statistical judge
+     * (its fail is already a sequential decision whose false-alarm rate allows for every look;
+     * waiting for more failed checks only serves the bad version longer). See resolvePlan.
+     */
+    failureLimit: z.number().int().min(1).max(100).optional(),
     minSamples: z.number().int().min(1).max(10_000_000).default(100),
     /** Inconclusive checks in a row before the rollout pauses and asks a person. */
     inconclusiveLimit: z.number().int().min(1).max(10_000).default(30),
