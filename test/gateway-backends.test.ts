@@ -4,21 +4,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
-import type { RunningGateway } from '../src/gateway';
 import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { MetricsWindowSchema, type MetricsSource } from '../src/metrics/types';
 import { GatewayRouter } from '../src/router/gateway';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit } from '../src/router/types';
 import { WebhookRouter, verifySignature } from '../src/router/webhook';
-import {
-  TOKEN,
-  gateway,
-  invoke,
-  pool,
-  startUpstream,
-  twoVersionConfig,
-  type Upstream,
-} from './gateway-support';
+import { TOKEN, invoke, pool, twoVersionFixture } from './gateway-support';
 
 const canary10: DesiredSplit = {
   stable: 'v1',
@@ -29,36 +20,23 @@ const canary10: DesiredSplit = {
 };
 
 describe('GatewayRouter and GatewayMetricsSource against a real gateway', () => {
-  let v1: Upstream;
-  let v2: Upstream;
-  let gw: RunningGateway;
-
-  beforeEach(async () => {
-    v1 = await startUpstream('v1');
-    v2 = await startUpstream('v2');
-    gw = await gateway({ config: twoVersionConfig(v1, v2) });
-  });
-  afterEach(async () => {
-    await gw.close();
-    await v1.close();
-    await v2.close();
-  });
+  const f = twoVersionFixture();
 
   it('sets and reads the split; the traffic follows it', async () => {
-    const router = new GatewayRouter({ url: gw.url, token: TOKEN });
+    const router = new GatewayRouter({ url: f.gw.url, token: TOKEN });
     const t0 = Date.now();
     const applied = await router.setSplit('bot', { ...canary10, canaryWeight: 30 });
     assert.equal(applied.canary, 'v2');
     assert.equal(applied.canaryWeight, 30);
     assert.ok(applied.leaseExpiresAt! >= t0 + 60_000);
     assert.deepEqual(await router.getSplit('bot'), applied);
-    const results = await pool(1000, 16, () => invoke(gw, 'bot'));
+    const results = await pool(1000, 16, () => invoke(f.gw, 'bot'));
     const share = results.filter((r) => r.version === 'v2').length / results.length;
     assert.ok(Math.abs(share - 0.3) < 0.06, `share ${share}`);
   });
 
   it('4xx become RouterConfigError (non-retryable in the activity); network errors stay retryable', async () => {
-    const router = new GatewayRouter({ url: gw.url, token: TOKEN });
+    const router = new GatewayRouter({ url: f.gw.url, token: TOKEN });
     await assert.rejects(router.setSplit('bot', { ...canary10, canary: 'v7' }), (err: Error) => {
       assert.ok(err instanceof RouterConfigError);
       assert.match(err.message, /HTTP 400 .*unknown version "v7"/);
@@ -66,7 +44,7 @@ describe('GatewayRouter and GatewayMetricsSource against a real gateway', () => 
     });
     await assert.rejects(router.setSplit('ghost', canary10), RouterConfigError);
     await assert.rejects(
-      new GatewayRouter({ url: gw.url, token: 'wrong' }).getSplit('bot'),
+      new GatewayRouter({ url: f.gw.url, token: 'wrong' }).getSplit('bot'),
       RouterConfigError,
     );
 
@@ -78,7 +56,7 @@ describe('GatewayRouter and GatewayMetricsSource against a real gateway', () => 
         err instanceof ApplicationFailure && err.nonRetryable && err.type === 'RouterConfigError',
     );
 
-    await gw.close();
+    await f.gw.close();
     await assert.rejects(router.setSplit('bot', canary10), (err: Error) => {
       assert.ok(!(err instanceof RouterConfigError), 'a gateway that is down is worth retrying');
       assert.match(err.message, /ECONNREFUSED|UND_ERR_SOCKET|closed/);
@@ -91,17 +69,17 @@ describe('GatewayRouter and GatewayMetricsSource against a real gateway', () => 
   });
 
   it('returns a MetricsWindow in the contract format with the traffic of the window', async () => {
-    const router = new GatewayRouter({ url: gw.url, token: TOKEN });
+    const router = new GatewayRouter({ url: f.gw.url, token: TOKEN });
     await router.setSplit('bot', { ...canary10, canaryWeight: 50 });
     const since = Date.now();
-    const results = await pool(300, 16, (i) => invoke(gw, 'bot', `k${i}`));
+    const results = await pool(300, 16, (i) => invoke(f.gw, 'bot', `k${i}`));
     for (const r of results.slice(0, 100)) {
-      await fetch(`${gw.url}/v1/feedback`, {
+      await fetch(`${f.gw.url}/v1/feedback`, {
         method: 'POST',
         body: JSON.stringify({ requestId: r.requestId, taskSuccess: r.version === 'v1', qualityScore: 0.8 }),
       });
     }
-    const source = new GatewayMetricsSource({ url: gw.url, token: TOKEN });
+    const source = new GatewayMetricsSource({ url: f.gw.url, token: TOKEN });
     const window = await source.fetch({
       agent: 'bot',
       stable: 'v1',

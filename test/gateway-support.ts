@@ -57,6 +57,29 @@ export function gateway(options: Partial<GatewayOptions> & { config: unknown }):
   return startGateway({ adminToken: TOKEN, ...options });
 }
 
+/**
+ * Two upstreams (v1, v2) and a gateway in front of them, new for every test of the calling suite.
+ * Read them through the returned object inside tests: the hooks replace them before each.
+ */
+export function twoVersionFixture(): {
+  readonly v1: Upstream;
+  readonly v2: Upstream;
+  readonly gw: RunningGateway;
+} {
+  const f = {} as { v1: Upstream; v2: Upstream; gw: RunningGateway };
+  beforeEach(async () => {
+    f.v1 = await startUpstream('v1');
+    f.v2 = await startUpstream('v2');
+    f.gw = await gateway({ config: twoVersionConfig(f.v1, f.v2) });
+  });
+  afterEach(async () => {
+    await f.gw?.close();
+    await f.v1?.close();
+    await f.v2?.close();
+  });
+  return f;
+}
+
 export function adminHeaders(token = TOKEN): Record<string, string> {
   return { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GatewayConfigError, bucketOf, loadGatewayConfig, type RunningGateway } from '../src/gateway';
+import { GatewayConfigError, bucketOf, loadGatewayConfig } from '../src/gateway';
 import {
   gateway,
   invoke,
@@ -12,7 +12,7 @@ import {
   putSplit,
   startUpstream,
   twoVersionConfig,
-  type Upstream,
+  twoVersionFixture,
 } from './gateway-support';
 
 const LEASE = { leaseMs: 60_000 };
@@ -89,23 +89,10 @@ describe('gateway config', () => {
 });
 
 describe('gateway routing and proxy', function () {
-  let v1: Upstream;
-  let v2: Upstream;
-  let gw: RunningGateway;
-
-  beforeEach(async () => {
-    v1 = await startUpstream('v1');
-    v2 = await startUpstream('v2');
-    gw = await gateway({ config: twoVersionConfig(v1, v2) });
-  });
-  afterEach(async () => {
-    await gw.close();
-    await v1.close();
-    await v2.close();
-  });
+  const f = twoVersionFixture();
 
   it('sends everything to stable until a split says otherwise, with version and request id headers', async () => {
-    const results = await pool(50, 10, () => invoke(gw, 'bot'));
+    const results = await pool(50, 10, () => invoke(f.gw, 'bot'));
     for (const r of results) {
       assert.equal(r.status, 200);
       assert.equal(r.version, 'v1');
@@ -113,16 +100,16 @@ describe('gateway routing and proxy', function () {
       assert.ok(r.requestId);
     }
     assert.equal(new Set(results.map((r) => r.requestId)).size, 50);
-    assert.equal(v2.requests, 0);
+    assert.equal(f.v2.requests, 0);
   });
 
   it('observed canary share matches the weight over thousands of keyless requests', async () => {
     assert.equal(
-      (await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 20, ...LEASE })).status,
+      (await putSplit(f.gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 20, ...LEASE })).status,
       200,
     );
     const n = 4000;
-    const results = await pool(n, 32, () => invoke(gw, 'bot'));
+    const results = await pool(n, 32, () => invoke(f.gw, 'bot'));
     const canary = results.filter((r) => r.version === 'v2').length;
     // The answering upstream agrees with the header.
     assert.ok(results.every((r) => JSON.parse(r.text).version === r.version));
@@ -140,16 +127,16 @@ describe('gateway routing and proxy', function () {
 
   it('keeps each session on its version while the weight grows', async () => {
     const sessions = Array.from({ length: 600 }, (_, i) => `conv-${i}`);
-    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 10, ...LEASE });
-    const first = await pool(sessions.length, 32, (i) => invoke(gw, 'bot', sessions[i]));
-    const again = await pool(sessions.length, 32, (i) => invoke(gw, 'bot', sessions[i]));
+    await putSplit(f.gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 10, ...LEASE });
+    const first = await pool(sessions.length, 32, (i) => invoke(f.gw, 'bot', sessions[i]));
+    const again = await pool(sessions.length, 32, (i) => invoke(f.gw, 'bot', sessions[i]));
     assert.deepEqual(
       again.map((r) => r.version),
       first.map((r) => r.version),
       'same key, same weight, same version',
     );
-    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 40, ...LEASE });
-    const later = await pool(sessions.length, 32, (i) => invoke(gw, 'bot', sessions[i]));
+    await putSplit(f.gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 40, ...LEASE });
+    const later = await pool(sessions.length, 32, (i) => invoke(f.gw, 'bot', sessions[i]));
     const movedBack = sessions.filter((_, i) => first[i].version === 'v2' && later[i].version !== 'v2');
     assert.deepEqual(movedBack, [], 'a canary conversation must stay on the canary as the weight grows');
     const share10 = first.filter((r) => r.version === 'v2').length / sessions.length;
@@ -159,13 +146,13 @@ describe('gateway routing and proxy', function () {
 
     // GET /route agrees with the proxy for the same key.
     for (let i = 0; i < 50; i++) {
-      const res = await fetch(`${gw.url}/v1/agents/bot/route?key=${sessions[i]}`);
+      const res = await fetch(`${f.gw.url}/v1/agents/bot/route?key=${sessions[i]}`);
       assert.deepEqual(await res.json(), { agent: 'bot', version: later[i].version });
     }
   });
 
   it('forwards subpath, query, body and the version header; passes the status through', async () => {
-    const res = await fetch(`${gw.url}/v1/agents/bot/invoke/chat/stream?lang=en`, {
+    const res = await fetch(`${f.gw.url}/v1/agents/bot/invoke/chat/stream?lang=en`, {
       method: 'POST',
       headers: { 'x-custom': 'kept', 'x-request-id': 'client-chosen-1' },
       body: 'hello upstream',
@@ -178,20 +165,20 @@ describe('gateway routing and proxy', function () {
     assert.equal(seen.headers['x-request-id'], 'client-chosen-1');
     assert.equal(res.headers.get('x-request-id'), 'client-chosen-1');
 
-    const unknown = await fetch(`${gw.url}/v1/agents/nobody/invoke`, { method: 'POST', body: '{}' });
+    const unknown = await fetch(`${f.gw.url}/v1/agents/nobody/invoke`, { method: 'POST', body: '{}' });
     assert.equal(unknown.status, 404);
     assert.match(((await unknown.json()) as { error: string }).error, /unknown agent "nobody"/);
   });
 
   it('answers 502 naming the version when its upstream is down, and counts the error', async () => {
-    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 100, ...LEASE });
-    await v2.close();
-    const r = await invoke(gw, 'bot');
+    await putSplit(f.gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 100, ...LEASE });
+    await f.v2.close();
+    const r = await invoke(f.gw, 'bot');
     assert.equal(r.status, 502);
     assert.equal(r.version, 'v2');
     assert.ok(r.requestId);
     assert.match(JSON.parse(r.text).error, /version v2 failed/);
-    const m = await fetch(`${gw.url}/metrics`).then((x) => x.text());
+    const m = await fetch(`${f.gw.url}/metrics`).then((x) => x.text());
     assert.match(m, /agent_canary_errors_total\{agent="bot",version="v2"\} 1\n/);
     assert.match(m, /agent_canary_requests_total\{agent="bot",version="v2"\} 1\n/);
   });
