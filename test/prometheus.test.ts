@@ -206,8 +206,7 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
     assert.ok(fromProm.canary.errors > 0);
     // The median, not the p99: one event-loop stall on a loaded CI machine can lift the stable p99
     // (its 4th slowest request) past the canary's, but not half of its requests.
-    const median = (side: 'stable' | 'canary') =>
-      histogramQuantile(fromProm[side].latencyMs.histogram, 0.5)!;
+    const median = (side: 'stable' | 'canary') => histogramQuantile(fromProm[side].latencyMs.histogram, 0.5)!;
     assert.ok(
       median('canary') > median('stable'),
       `the slow canary shows as slower: median ${median('canary')} ms vs ${median('stable')} ms`,

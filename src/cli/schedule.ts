@@ -127,7 +127,7 @@ export function renderSchedule(plan: ResolvedPlan, requestsPerSecond?: number): 
     '',
     `  checks every ${formatDuration(s.intervalMs)} on ${a.metrics.join(', ')} (${a.judge} judge, ` +
       `at least ${a.minSamples} samples per version)`,
-    `  rollback after ${s.failureLimit} failed checks in a stage: at the earliest ${formatDuration(s.earliestRollbackMs)} after the problem starts`,
+    `  rollback after ${s.failureLimit} failed check${s.failureLimit === 1 ? '' : 's'} in a stage: at the earliest ${formatDuration(s.earliestRollbackMs)} after the problem starts`,
     `  promotion after ${formatDuration(s.minDurationMs)} at the earliest; deadline ${formatDuration(s.progressDeadlineMs)}`,
     ...renderDetection(s, plan),
   );

@@ -63,7 +63,7 @@ export function staticDetails(plan: ResolvedPlan): string {
     ),
     '',
     `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
-      `rollback after ${a.failureLimit} failed checks; deadline ${formatDuration(plan.progressDeadlineMs)}`,
+      `rollback after ${a.failureLimit} failed check${a.failureLimit === 1 ? '' : 's'}; deadline ${formatDuration(plan.progressDeadlineMs)}`,
   ].join('\n');
 }
 
