@@ -274,8 +274,6 @@ export interface SimOptions {
   plan?: ResolvedPlan;
   /** Minutes a paused rollout keeps being checked before the simulation gives up on it. */
   pausedPatienceMin?: number;
-  /** Count the inconclusive streak only once the window has elapsed (a proposed workflow change). */
-  streakAfterWindow?: boolean;
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
@@ -357,7 +355,9 @@ export function simulateRollout(o: SimOptions): Outcome {
       const v = judgeFn(windowOf(stable, canary), analysis).verdict;
       if (v === 'fail') stageFailures++;
       if (stageFailures >= analysis.failureLimit) return end('rolled_back');
-      streak = v === 'inconclusive' && (windowDone || !o.streakAfterWindow) ? streak + 1 : 0;
+      // As the workflow: "not yet" inside the window is the sequential judge working as designed; only
+      // checks that extend the window past its observation time count toward inconclusiveLimit.
+      streak = v === 'inconclusive' && windowDone ? streak + 1 : 0;
       if (pausedAt === null && streak >= analysis.inconclusiveLimit) pausedAt = minutes;
       if (pausedAt !== null) {
         if (minutes - pausedAt >= patience) return end('paused');

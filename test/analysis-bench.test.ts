@@ -44,7 +44,8 @@ describe('judge simulation (short seeded runs)', function () {
     // alpha = 0.01 per rollout: more than upperCount(40, 0.01) = 2 would reject it at the 1% level.
     assert.ok(ours.rolledBack <= upperCount(runs, 0.01), `ours: ${ours.rolledBack}/${runs} false rollbacks`);
     assert.ok(flagger.rolledBack >= 10, `flagger-style: ${flagger.rolledBack}/${runs}`);
-    assert.ok(ours.promoted >= runs * 0.8, `ours promoted ${ours.promoted}/${runs}`);
+    // Healthy and with enough traffic: promoted, not left paused for a person.
+    assert.ok(ours.promoted >= runs * 0.9, `ours promoted ${ours.promoted}/${runs}`);
   });
 
   it('every regression of the benchmark is caught in the first stage at 100 rps', () => {
