@@ -4,7 +4,7 @@
 import { judgeStatistical, judgeThresholds } from '../src/analysis';
 import type { Verdict } from '../src/analysis/types';
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
-import { resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
+import { DEFAULT_FAILURE_LIMIT, resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
 import { histogramQuantile } from '../src/analysis/values';
 
 // ---- randomness --------------------------------------------------------------------------------
@@ -277,12 +277,7 @@ export interface SimOptions {
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
-export const THRESHOLDS_FAILURE_LIMIT = resolvePlan({
-  agent: 'sim',
-  stable: 'v1',
-  canary: 'v2',
-  analysis: { judge: 'thresholds' },
-}).analysis.failureLimit;
+export const THRESHOLDS_FAILURE_LIMIT = DEFAULT_FAILURE_LIMIT.thresholds;
 
 /**
  * One rollout. "ours" follows workflows/canary.ts: cumulative data since the stage began, failed

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import YAML from 'yaml';
 import { METRICS } from '../analysis/types';
 import {
+  DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
   DEFAULT_THRESHOLDS,
   PlanInputSchema,
@@ -151,7 +152,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
     stages,
     analysis: {
       intervalMs: a.interval,
-      failureLimit: a.failureLimit ?? (a.judge === 'statistical' ? 1 : 3),
+      failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT[a.judge],
       minSamples: a.minSamples,
       inconclusiveLimit: a.inconclusiveLimit,
       metrics: a.metrics,

@@ -63,6 +63,14 @@ export const DEFAULT_MIN_EFFECT: Record<MetricName, number> = {
   quality_score: 0.02,
 };
 
+/**
+ * Failed checks in a stage before rollback, per judge, when the plan does not say. Thresholds: each
+ * check is a fresh point comparison, so one noisy check must not roll back. Statistical: a fail is
+ * already the end of a sequential test whose false-alarm rate allows for every look, so waiting for
+ * more failed checks only serves the bad version longer.
+ */
+export const DEFAULT_FAILURE_LIMIT = { thresholds: 3, statistical: 1 } as const;
+
 const StageInput = z
   .object({
     weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100'),
@@ -114,12 +122,7 @@ export type NotifyTarget = z.infer<typeof NotifyInput>;
 const AnalysisInput = z
   .object({
     interval: DurationSchema.default(60_000),
-    /**
-     * Failed checks in a stage before rollback. Default: 3 under the thresholds judge (each check is
-     * a fresh point comparison, so one noisy check must not roll back), 1 under the statistical judge
-     * (its fail is already a sequential decision whose false-alarm rate allows for every look;
-     * waiting for more failed checks only serves the bad version longer). See resolvePlan.
-     */
+    /** Default: DEFAULT_FAILURE_LIMIT for the judge, filled in by resolvePlan. */
     failureLimit: z.number().int().min(1).max(100).optional(),
     minSamples: z.number().int().min(1).max(10_000_000).default(100),
     /** Inconclusive checks in a row before the rollout pauses and asks a person. */
