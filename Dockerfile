@@ -1,6 +1,6 @@
 # agent-canary: one image for the `worker` and `gateway` processes (see docker-compose.yml).
-# The sources run as TypeScript through ts-node + swc (bin/register.js), exactly as in development,
-# so there is no build step whose output could drift from what the tests ran.
+# The sources run as TypeScript transpiled by swc on load (bin/register.js), exactly as in
+# development, so there is no build step whose output could drift from what the tests ran.
 FROM node:20-bookworm-slim
 
 ENV NODE_ENV=production \
@@ -8,11 +8,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-# Runtime dependencies only, plus the TypeScript compiler ts-node loads to read tsconfig.json
-# (a devDependency), pinned to the version in the lockfile.
+# Runtime dependencies only.
 RUN npm ci --omit=dev --no-audit --no-fund \
- && npm install --no-save --no-audit --no-fund \
-      "typescript@$(node -p "require('./package-lock.json').packages['node_modules/typescript'].version")" \
  && npm cache clean --force
 
 COPY tsconfig.json ./
