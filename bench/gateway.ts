@@ -357,7 +357,8 @@ async function main() {
   // direct only, and its added latency is taken against the direct of that phase.
   const pkTarget = targets.find((t) => t.name === 'portkey');
   const lat = await latency(targets.filter((t) => t !== pkTarget));
-  const pkPhase = pkTarget ? await latency([targets[0], pkTarget]) : undefined;
+  const directTarget = targets.find((t) => t.name === 'direct')!;
+  const pkPhase = pkTarget ? await latency([directTarget, pkTarget]) : undefined;
   const tp = new Map<string, Load>();
   // Which upstream each routing target fed during its load runs: checks both do the same 50/50 work.
   const split = new Map<string, string>();
