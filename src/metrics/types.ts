@@ -53,6 +53,8 @@ export interface MetricsQuery {
 /** Where per-version metrics come from (the gateway's admin API, Prometheus, a test double). */
 export interface MetricsSource {
   fetch(query: MetricsQuery): Promise<MetricsWindow>;
+  /** Before a rollout starts: problems with the source for this agent (as Router.preflight). */
+  preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
 }
 
 export function emptyVersionMetrics(version: string): VersionMetrics {

@@ -187,3 +187,19 @@ export function parsePlan(text: string, source = 'plan'): ResolvedPlan {
 }
 
 export type { PlanInput };
+
+/**
+ * The workflow's own gate on its input: any Temporal client can start a rollout, with a plan as a
+ * team writes it (resolved here by the same pure resolver the CLI uses) or one already resolved.
+ * Pure and deterministic, so the workflow can call it. Throws PlanError naming each bad field.
+ */
+export function planForWorkflow(input: unknown): ResolvedPlan {
+  const looksResolved =
+    typeof input === 'object' &&
+    input !== null &&
+    typeof (input as { analysis?: { intervalMs?: unknown } }).analysis?.intervalMs === 'number';
+  if (!looksResolved) return resolvePlan(input);
+  const parsed = ResolvedPlanSchema.safeParse(input);
+  if (!parsed.success) throw new PlanError(problemsFromZod(parsed.error));
+  return parsed.data;
+}

@@ -39,6 +39,12 @@ export type AppliedSplit = z.infer<typeof AppliedSplitSchema>;
 export interface Router {
   setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit>;
   getSplit(agent: string): Promise<AppliedSplit>;
+  /**
+   * Before a rollout starts: what would stop it (agent or a version unknown, credentials refused,
+   * upstream not answering), one line per problem naming it; [] when ready. Throws only when the
+   * router cannot be reached at all.
+   */
+  preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
 }
 
 /** Raised by routers for errors retrying cannot fix (unknown agent or version, bad token). */
