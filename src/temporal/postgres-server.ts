@@ -5,6 +5,7 @@
 // the same steps for a team's own servers.
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
@@ -12,7 +13,6 @@ import { msToTs } from '@temporalio/common/lib/time';
 import YAML from 'yaml';
 import { SA } from '../../workflows/messages';
 import type { Log } from './cli-finder';
-import { freePort } from './devserver';
 import { runTool, type ServerBinaries } from './postgres-binaries';
 
 export interface SqlEndpoint {
@@ -65,23 +65,39 @@ export interface ServerPorts {
   membership: [number, number, number, number];
 }
 
+/**
+ * A free port in 20000-32767: the server stores its membership port in a SMALLINT column, so an
+ * ephemeral port (32768 and up on Linux) makes it exit at start; staying below that range also
+ * keeps it clear of the ports the OS hands to outgoing connections.
+ */
+export async function freeLowPort(taken: readonly number[] = []): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (taken.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 20000-32767 after 200 tries');
+}
+
 async function pickPorts(frontend?: number): Promise<ServerPorts> {
-  const free = async (n: number) => {
-    const ports: number[] = [];
-    while (ports.length < n) {
-      const p = await freePort();
-      if (!ports.includes(p) && p !== frontend) ports.push(p);
-    }
-    return ports;
+  const taken: number[] = frontend ? [frontend] : [];
+  const next = async () => {
+    const port = await freeLowPort(taken);
+    taken.push(port);
+    return port;
   };
-  const [f, fh, h, m, w, ...membership] = await free(9);
   return {
-    frontend: frontend || f,
-    frontendHttp: fh,
-    history: h,
-    matching: m,
-    worker: w,
-    membership: membership as ServerPorts['membership'],
+    frontend: frontend || (await next()),
+    frontendHttp: await next(),
+    history: await next(),
+    matching: await next(),
+    worker: await next(),
+    membership: [await next(), await next(), await next(), await next()],
   };
 }
 
@@ -239,7 +255,7 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
     const connection = await untilServing(address, deadline, () => child.exitCode, stateDir);
     try {
       await ensureNamespace(connection, namespace, options.retentionDays ?? 1, log);
-      await ensureSearchAttributes(connection, namespace, log);
+      await retryWhileNotFound(() => ensureSearchAttributes(connection, namespace, log), deadline);
       await untilUsable(connection, namespace, deadline);
     } finally {
       await connection.close();
@@ -303,6 +319,18 @@ async function ensureNamespace(connection: Connection, namespace: string, retent
     log(`temporal-server: namespace ${namespace} registered (retention ${retentionDays}d)`);
   } catch (err) {
     if (grpcCode(err) !== ALREADY_EXISTS) throw err;
+  }
+}
+
+/** A namespace just registered is "not found" until the frontend's namespace cache refreshes (~10 s). */
+async function retryWhileNotFound(fn: () => Promise<void>, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (grpcCode(err) !== NOT_FOUND || Date.now() > deadline) throw err;
+      await sleep(500);
+    }
   }
 }
 
