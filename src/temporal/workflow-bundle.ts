@@ -8,9 +8,19 @@ import { bundleWorkflowCode, type WorkflowBundlePath } from '@temporalio/worker'
 import { z } from 'zod';
 
 const ROOT = path.join(__dirname, '..', '..');
-export const BUNDLE_FILE = path.join(ROOT, 'lib', 'workflow-bundle.js');
-const MANIFEST_FILE = path.join(ROOT, 'lib', 'workflow-bundle.json');
 const workflowsPath = require.resolve('../../workflows');
+
+export interface BundleFiles {
+  /** The bundled code, as Worker.create's workflowBundle.codePath. */
+  code: string;
+  /** Its manifest: SDK version and source hashes. */
+  manifest: string;
+}
+/** Where `npm run build` puts the bundle (lib/ is build output, never in git). */
+export const DEFAULT_BUNDLE: BundleFiles = {
+  code: path.join(ROOT, 'lib', 'workflow-bundle.js'),
+  manifest: path.join(ROOT, 'lib', 'workflow-bundle.json'),
+};
 
 const ManifestSchema = z.object({
   /** The bundle embeds this SDK's workflow runtime; another worker version must not load it. */
@@ -41,7 +51,9 @@ const quiet = {
 };
 
 /** Bundles the workflows into lib/ with the manifest that later proves the bundle fresh. */
-export async function writeWorkflowBundle(): Promise<{ file: string; sources: number; bytes: number }> {
+export async function writeWorkflowBundle(
+  files: BundleFiles = DEFAULT_BUNDLE,
+): Promise<{ file: string; sources: number; bytes: number }> {
   const read = new Set<string>();
   const { code } = await bundleWorkflowCode({
     workflowsPath,
@@ -66,21 +78,21 @@ export async function writeWorkflowBundle(): Promise<{ file: string; sources: nu
     const hash = await sha256(file).catch(() => undefined);
     if (hash) sources[path.relative(ROOT, file)] = hash;
   }
-  await fs.mkdir(path.dirname(BUNDLE_FILE), { recursive: true });
+  await fs.mkdir(path.dirname(files.code), { recursive: true });
   // Write the code first and the manifest last: a bundle without a manifest is never used.
-  await fs.rm(MANIFEST_FILE, { force: true });
-  await fs.writeFile(BUNDLE_FILE, code);
+  await fs.rm(files.manifest, { force: true });
+  await fs.writeFile(files.code, code);
   const manifest: Manifest = { sdkVersion: sdkVersion(), sources };
-  await fs.writeFile(MANIFEST_FILE, JSON.stringify(manifest, null, 1));
-  return { file: BUNDLE_FILE, sources: Object.keys(sources).length, bytes: Buffer.byteLength(code) };
+  await fs.writeFile(files.manifest, JSON.stringify(manifest, null, 1));
+  return { file: files.code, sources: Object.keys(sources).length, bytes: Buffer.byteLength(code) };
 }
 
 /** Why the prebuilt bundle cannot be used, or null when it can. */
-export async function bundleStaleness(): Promise<string | null> {
+export async function bundleStaleness(files: BundleFiles = DEFAULT_BUNDLE): Promise<string | null> {
   let manifest: Manifest;
   try {
-    manifest = ManifestSchema.parse(JSON.parse(await fs.readFile(MANIFEST_FILE, 'utf8')));
-    await fs.access(BUNDLE_FILE);
+    manifest = ManifestSchema.parse(JSON.parse(await fs.readFile(files.manifest, 'utf8')));
+    await fs.access(files.code);
   } catch {
     return 'no prebuilt bundle (npm run build makes one)';
   }
@@ -94,8 +106,10 @@ export async function bundleStaleness(): Promise<string | null> {
 }
 
 /** The prebuilt bundle when it matches the sources on disk; undefined means "bundle at start". */
-export async function prebuiltWorkflowBundle(): Promise<WorkflowBundlePath | undefined> {
-  return (await bundleStaleness()) === null ? { codePath: BUNDLE_FILE } : undefined;
+export async function prebuiltWorkflowBundle(
+  files: BundleFiles = DEFAULT_BUNDLE,
+): Promise<WorkflowBundlePath | undefined> {
+  return (await bundleStaleness(files)) === null ? { codePath: files.code } : undefined;
 }
 
 if (require.main === module) {
