@@ -3,7 +3,7 @@
 # server (7 minutes or more when nothing is cached) overlaps the rest of CI:
 #   .ci/postgres-e2e.sh build-in-background   returns at once; the build runs under nice -n 19, -p=1
 #   .ci/postgres-e2e.sh test                  waits for that build, installs PostgreSQL if missing,
-#                                             runs npm run test:postgres
+#                                             runs npm run test:postgres on Node 24
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state="${TMPDIR:-/tmp}/agent-canary-ci-temporal-server-$(id -u)"
@@ -36,7 +36,9 @@ case "${1:-}" in
       bash scripts/temporal-postgres.sh build
     fi
     bash .ci/install-postgres.sh
-    npm run test:postgres
+    # On Node 24, the runtime of the image: the production topology on the production runtime.
+    node24="$(bash .ci/node24.sh)"
+    PATH="$(dirname "$node24"):$PATH" npm run test:postgres
     ;;
   *)
     echo "usage: $0 build-in-background | test" >&2
