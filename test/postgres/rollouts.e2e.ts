@@ -9,12 +9,16 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { startSimulatedAgent, type SimulatedAgent } from '../../src/demo/agents';
 import { healthyProfile, regressedProfile } from '../../src/demo/profiles';
 import { demoPlan } from '../../src/demo/run';
 import { startTraffic, type Traffic } from '../../src/demo/traffic';
 import { GatewayRouter } from '../../src/router/gateway';
+import { findTemporalCli } from '../../src/temporal/cli-finder';
 import { freePort } from '../../src/temporal/devserver';
+import { findServerBinaries, runTool } from '../../src/temporal/postgres-binaries';
+import { findPostgresBin, startPostgres } from '../../src/temporal/postgres-db';
 import { startLocalStack, type LocalStack } from '../../src/temporal/postgres-stack';
 import { startRollout } from '../../src/temporal/rollouts';
 import { SA, statusQuery, workflowIdFor, type RolloutResult } from '../../workflows/messages';
@@ -248,5 +252,66 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
     );
     assert.equal(seen.get(workflowIdFor(AGENTS.promoted)), 'promoted');
     assert.equal(seen.get(workflowIdFor(AGENTS.rolledBack)), 'rolled_back');
+  });
+
+  it("the compose jobs' scripts set up a new PostgreSQL and a new namespace outside containers", async function () {
+    const binaries = await findServerBinaries({ noBuild: true, log: () => {} });
+    const temporalCli = await findTemporalCli({ noBuild: true, log: () => {} });
+    const pg = await startPostgres({ dataDir: path.join(stateDir, 'pg-compose'), log: () => {} });
+    try {
+      const schemaEnv = {
+        PATH: `${path.dirname(binaries.sqlTool)}:${process.env.PATH}`,
+        POSTGRES_SEEDS: pg.host,
+        DB_PORT: String(pg.port),
+        POSTGRES_USER: pg.user,
+        SQL_PASSWORD: pg.password,
+      };
+      const script = path.join(ROOT, 'deploy', 'temporal-schema.sh');
+      await runTool('sh', [script], { env: schemaEnv, timeoutMs: 120_000 });
+      await runTool('sh', [script], { env: schemaEnv, timeoutMs: 120_000 }); // again: a no-op
+      // The same schema versions as the database the server of this test runs on.
+      const psql = await findPostgresBin('psql');
+      const version = (db: string, port: number) =>
+        runTool(psql, [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          db,
+          '-Atc',
+          'SELECT curr_version FROM schema_version',
+        ]);
+      for (const db of ['temporal', 'temporal_visibility']) {
+        const fresh = await version(db, pg.port);
+        assert.match(fresh, /^\d+\.\d+$/);
+        assert.equal(fresh, await version(db, stack.postgres.port), db);
+      }
+    } finally {
+      await pg.stop();
+    }
+
+    const namespace = `compose-${Date.now().toString(36)}`;
+    const nsEnv = {
+      PATH: `${path.dirname(temporalCli)}:${process.env.PATH}`,
+      // A config folder without a Temporal CLI profile of the developer's.
+      HOME: stateDir,
+      XDG_CONFIG_HOME: path.join(stateDir, 'no-config'),
+      TEMPORAL_ADDRESS: stack.address,
+      TEMPORAL_NAMESPACE: namespace,
+      NAMESPACE_RETENTION: '1d',
+    };
+    const nsScript = path.join(ROOT, 'deploy', 'temporal-namespace.sh');
+    await runTool('sh', [nsScript], { env: nsEnv, timeoutMs: 180_000 });
+    await runTool('sh', [nsScript], { env: nsEnv, timeoutMs: 60_000 }); // again: a no-op
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    for (const key of Object.values(SA))
+      assert.equal(
+        listed.customAttributes?.[key.name],
+        encodeSearchAttributeIndexedValueType(key.type),
+        key.name,
+      );
   });
 });
