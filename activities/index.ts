@@ -6,6 +6,7 @@ import { judge as defaultJudge } from '../src/analysis';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
+import type { CheckOutcome } from '../workflows/policy';
 import type { AnalysisConfig, NotifyTarget } from '../src/plan/schema';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
 
@@ -36,6 +37,17 @@ export interface AnalyzeResult {
   verdict: Verdict;
   stableRequests: number;
   canaryRequests: number;
+}
+
+export interface CheckInput extends AnalyzeInput {
+  /** The lease renewal for the current stage, written before the metrics are read. */
+  lease: DesiredSplit;
+}
+
+export interface PreflightInput {
+  agent: string;
+  stable: string;
+  canary: string;
 }
 
 export interface NotifyInput {
@@ -76,6 +88,68 @@ export function createActivities(deps: ActivityDeps) {
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
+    /**
+     * One check: renew the canary's lease, then read metrics and judge. A router outage throws (retried
+     * within the check's budget); an unreachable metrics source is answered as an outage at once, so
+     * the workflow records it at this check and moves on; configuration errors of either fail for good.
+     */
+    async checkCanary(input: CheckInput): Promise<CheckOutcome> {
+      const { lease, ...query } = input;
+      try {
+        await deps.router.setSplit(input.agent, lease);
+      } catch (err) {
+        if (err instanceof RouterConfigError) {
+          throw ApplicationFailure.nonRetryable(
+            `the router refused the lease renewal: ${err.message}`,
+            err.name,
+          );
+        }
+        throw err;
+      }
+      let window: MetricsWindow;
+      try {
+        window = await withDeadline(deps.metrics.fetch(query), metricsBudgetMs());
+      } catch (err) {
+        if (err instanceof MetricsConfigError) {
+          throw ApplicationFailure.nonRetryable(
+            `the metrics source refused the query: ${err.message}`,
+            err.name,
+          );
+        }
+        return { metrics: 'outage', message: (err as Error).message };
+      }
+      return { metrics: 'ok', verdict: judge(window, input.analysis) };
+    },
+
+    /**
+     * Before a rollout starts, with this worker's own backends and credentials: one line per problem
+     * (unknown agent or version, refused credentials, upstream or metrics source not answering).
+     */
+    async preflight({ agent, stable, canary }: PreflightInput): Promise<string[]> {
+      const problems: string[] = [];
+      const versions = { stable, canary };
+      try {
+        if (deps.router.preflight) problems.push(...(await deps.router.preflight(agent, versions)));
+        else await deps.router.getSplit(agent);
+      } catch (err) {
+        problems.push(`router: ${(err as Error).message}`);
+      }
+      try {
+        if (deps.metrics.preflight) {
+          problems.push(...(await deps.metrics.preflight(agent, versions)));
+        } else {
+          const until = Date.now();
+          await withDeadline(
+            deps.metrics.fetch({ agent, stable, canary, since: until - 60_000, until }),
+            10_000,
+          );
+        }
+      } catch (err) {
+        problems.push(`metrics: ${(err as Error).message}`);
+      }
+      return problems;
+    },
+
     /** Best effort: never throws, so a broken channel cannot hold up a decision. */
     async notify({ event, targets }: NotifyInput): Promise<DeliveryFailure[]> {
       const failures: DeliveryFailure[] = [];
@@ -96,3 +170,27 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Time a check may spend on metrics: most of the activity's start-to-close, so it answers in time. */
+function metricsBudgetMs(): number {
+  let budget = 10_000;
+  try {
+    const ms = Context.current().info.startToCloseTimeoutMs;
+    if (ms > 0) budget = Math.max(500, Math.min(ms - 1_000, ms * 0.8));
+  } catch {
+    // outside an activity (unit tests call the functions directly): the default stands
+  }
+  return budget;
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
