@@ -353,7 +353,7 @@ function accrue(s: PolicyState, now: number): void {
 }
 
 function decide(ctx: Ctx, action: Decision['action'], by: string, reason: string): void {
-  const { s, plan, now } = ctx;
+  const { s, now } = ctx;
   s.decisions.push({
     at: new Date(now).toISOString(),
     action,
