@@ -60,12 +60,12 @@ export function createActivities(deps: ActivityDeps) {
   return {
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
-        return await deps.router.setSplit(agent, desired);
+        return await persist(() => deps.router.setSplit(agent, desired));
       } catch (err) {
         if (err instanceof RouterConfigError) {
           throw ApplicationFailure.nonRetryable(err.message, 'RouterConfigError');
         }
-        throw err;
+        throw outage(err);
       }
     },
 
@@ -96,7 +96,7 @@ export function createActivities(deps: ActivityDeps) {
     async checkCanary(input: CheckInput): Promise<CheckOutcome> {
       const { lease, ...query } = input;
       try {
-        await deps.router.setSplit(input.agent, lease);
+        await persist(() => deps.router.setSplit(input.agent, lease));
       } catch (err) {
         if (err instanceof RouterConfigError) {
           throw ApplicationFailure.nonRetryable(
@@ -104,7 +104,7 @@ export function createActivities(deps: ActivityDeps) {
             err.name,
           );
         }
-        throw err;
+        throw outage(err);
       }
       let window: MetricsWindow;
       try {
@@ -170,6 +170,59 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Retries a router call inside the activity, every 50-250 ms, for most of its start-to-close time:
+ * traffic moves within a fraction of a second of the router coming back, without a server round trip
+ * per attempt. Configuration errors and a cancelled activity stop at once.
+ */
+async function persist<T>(call: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined; // called outside an activity: one attempt
+  }
+  const deadline = ctx ? Date.now() + Math.max(0, ctx.info.startToCloseTimeoutMs - 1_000) : 0;
+  let delay = 50;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof RouterConfigError || !ctx || Date.now() + delay >= deadline) throw err;
+      ctx.heartbeat();
+      if (ctx.cancellationSignal.aborted) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 250);
+    }
+  }
+}
+
+/**
+ * The failure type of an outage that outlasted the activity's time budget: final for this activity,
+ * so the workflow learns the cause (and shows it) and asks again; not a configuration error.
+ */
+export const BACKEND_UNAVAILABLE = 'BackendUnavailable';
+
+/**
+ * A retryable failure, or, when the next retry would not fit in the activity's schedule-to-close
+ * budget, a final one carrying the message (a timeout would lose it).
+ */
+function outage(err: unknown): unknown {
+  let info;
+  try {
+    info = Context.current().info;
+  } catch {
+    return err;
+  }
+  const budget = info.scheduleToCloseTimeoutMs;
+  if (!budget || Date.now() - info.scheduledTimestampMs < budget - 1_500) return err;
+  return ApplicationFailure.create({
+    message: (err as Error).message,
+    type: BACKEND_UNAVAILABLE,
+    nonRetryable: true,
+  });
+}
 
 /** Time a check may spend on metrics: most of the activity's start-to-close, so it answers in time. */
 function metricsBudgetMs(): number {

@@ -23,6 +23,8 @@ import {
 import type { SearchAttributePair } from '@temporalio/common';
 import { z } from 'zod';
 import type { Activities } from '../activities';
+/** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
+const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
 import { PlanError, planForWorkflow } from '../src/plan';
 import type { ResolvedPlan } from '../src/plan/schema';
@@ -83,7 +85,7 @@ export type RolloutOptions = z.infer<typeof RolloutOptionsSchema>;
 // A write is retried inside one activity for a bounded time, then handed back so status can say what
 // it waits for; the workflow asks again at once. Retry intervals stay short so traffic moves within
 // a second of the router coming back.
-const WRITE_BUDGET_MS = 10_000;
+const WRITE_BUDGET_MS = 5_000;
 const writeActivity = (summary: string) =>
   proxyActivities<Activities>({
     startToCloseTimeout: '5s',
@@ -466,7 +468,9 @@ function failureEvent(opId: number, err: unknown): PolicyEvent {
 function isConfigError(err: unknown): boolean {
   if (!(err instanceof ActivityFailure)) return false;
   const cause = err.cause;
-  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
+  return (
+    cause instanceof ApplicationFailure && cause.nonRetryable === true && cause.type !== BACKEND_UNAVAILABLE
+  );
 }
 
 function failureMessage(err: unknown): string {
