@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { rolloutUrl } from '../../notify/format';
-import { getStatus, isFinal, startRollout } from '../../temporal/rollouts';
-import type { Decision, RolloutResult, RolloutStatus } from '../../../workflows/messages';
+import { WorkflowFailedError } from '@temporalio/client';
+import { getStatus, hasEnded, innermostMessage, startRollout } from '../../temporal/rollouts';
+import type { RolloutResult, RolloutStatus } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
@@ -67,7 +68,7 @@ export function register(program: Command): void {
 /** Prints each new decision while waiting for the workflow result. */
 async function followUntilDone(
   result: Promise<RolloutResult>,
-  status: () => Promise<{ decisions: Decision[]; state: RolloutStatus['state'] }>,
+  status: () => Promise<RolloutStatus>,
   print: boolean,
 ): Promise<RolloutResult> {
   // Ctrl-C stops following, not the rollout: say so, and how to pick it up again.
@@ -91,7 +92,7 @@ async function followUntilDone(
         }
       }
       seen = s.decisions.length;
-      if (isFinal(s.state)) break;
+      if (hasEnded(s)) break;
     } catch {
       // A status query can fail while a worker restarts; the result below is what counts.
     }
@@ -100,6 +101,15 @@ async function followUntilDone(
   try {
     return await finished;
   } catch (err) {
-    throw new FailedError(`the rollout workflow failed: ${(err as Error).cause ?? (err as Error).message}`);
+    // Say how it ended in the operator's words: the cause, not "Activity task failed".
+    const how = err instanceof WorkflowFailedError ? (err.cause?.constructor.name ?? '') : '';
+    const state = /Terminated/.test(how)
+      ? 'TERMINATED'
+      : /Timeout/.test(how)
+        ? 'TIMED OUT'
+        : /Cancel/.test(how)
+          ? 'CANCELLED'
+          : 'FAILED';
+    throw new FailedError(`${state}: ${innermostMessage(err) ?? (err as Error).message}`);
   }
 }
