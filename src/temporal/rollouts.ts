@@ -412,8 +412,11 @@ export async function sendCommand<C extends Command>(
     return await withDeadline(client, Math.max(1_000, deadline - Date.now()), () => update.result());
   } catch (err) {
     if (noAnswerInTime(err)) throw await stillApplying(client, agent, workflowId, command);
+    // A validator's refusal reaches the client here when waiting for acceptance only.
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new RolloutError(`${command} for "${agent}" failed: ${err.cause?.message ?? err.message}`);
+      throw new CommandRefusedError(
+        `${command} refused for "${agent}": ${err.cause?.message ?? err.message}`,
+      );
     }
     throw mapServiceError(err, `${command} ${workflowId}`);
   }
