@@ -52,6 +52,10 @@ export class FakeRouter implements Router {
     return applied;
   }
 
+  async preflight(agent: string): Promise<string[]> {
+    return this.unknownAgents.has(agent) ? [`router: HTTP 404 unknown agent "${agent}"`] : [];
+  }
+
   async getSplit(agent: string): Promise<AppliedSplit> {
     const split = this.splits.get(agent);
     if (!split) throw new Error(`unknown agent ${agent}`);

@@ -37,6 +37,7 @@ import {
   type RolloutState,
   type RolloutStatus,
 } from '../../workflows/messages';
+import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
 import {
   AlreadyRunningError,
   CommandPendingError,
@@ -303,6 +304,51 @@ export async function getStatus(
       );
     }
     throw mapServiceError(err, `get the status of ${workflowId}`);
+  }
+}
+
+export interface PreflightResult {
+  /** One line per problem, each naming what is wrong; empty when the rollout can start. */
+  problems: string[];
+}
+
+/**
+ * Checks, before a rollout starts, what would stop it, with the worker's own backends: a worker
+ * polls, the router knows the agent and both versions, their upstreams answer, the metrics source
+ * answers with the configured credentials.
+ */
+export async function preflightRollout(
+  client: Client,
+  plan: ResolvedPlan,
+  opts: { taskQueue?: string; timeoutMs?: number } = {},
+): Promise<PreflightResult> {
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  if (!(await workerPolls(client, taskQueue))) {
+    return {
+      problems: [
+        `no worker polls task queue "${taskQueue}": nobody would carry the rollout out. ` +
+          'Start one with `agent-canary worker` (or `agent-canary dev`).',
+      ],
+    };
+  }
+  const workflowId = `preflight-${plan.agent}-${Date.now().toString(36)}`;
+  try {
+    const answer = await withDeadline(client, opts.timeoutMs ?? 40_000, () =>
+      client.workflow.execute(PREFLIGHT_WORKFLOW_TYPE, {
+        args: [{ agent: plan.agent, stable: plan.stable, canary: plan.canary }],
+        taskQueue,
+        workflowId,
+      }),
+    );
+    return answer as PreflightResult;
+  } catch (err) {
+    if (noAnswerInTime(err)) {
+      return { problems: [`the worker did not run the preflight checks in time (workflow ${workflowId})`] };
+    }
+    if (err instanceof WorkflowFailedError) {
+      return { problems: [`preflight failed: ${innermostMessage(err) ?? err.message}`] };
+    }
+    throw mapServiceError(err, `run the preflight checks for "${plan.agent}"`);
   }
 }
 

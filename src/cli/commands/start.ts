@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { rolloutUrl } from '../../notify/format';
 import { WorkflowFailedError } from '@temporalio/client';
-import { getStatus, hasEnded, innermostMessage, startRollout } from '../../temporal/rollouts';
+import {
+  getStatus,
+  hasEnded,
+  innermostMessage,
+  preflightRollout,
+  startRollout,
+} from '../../temporal/rollouts';
 import type { RolloutResult, RolloutStatus } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
@@ -12,6 +18,7 @@ interface StartOpts {
   wait?: boolean;
   json?: boolean;
   rps?: number;
+  preflight: boolean;
 }
 
 export function register(program: Command): void {
@@ -22,10 +29,21 @@ export function register(program: Command): void {
     .option('--wait', 'follow the rollout until it ends; exit 1 unless it is promoted')
     .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--json', 'machine-readable output')
+    .option('--no-preflight', 'skip the checks of router, versions, upstreams and metrics before starting')
     .action(async (opts: StartOpts, cmd: Command) => {
       const plan = readPlan(opts.file);
       if (!opts.json) process.stdout.write(`${renderSchedule(plan, opts.rps)}\n\n`);
       await withClient(cmd, async ({ client, namespace }) => {
+        if (opts.preflight) {
+          const { problems } = await preflightRollout(client, plan);
+          if (problems.length > 0) {
+            throw new FailedError(
+              `not started: the preflight checks found ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+                problems.map((p) => `  - ${p}`).join('\n') +
+                '\n  Fix them, or start anyway with --no-preflight.',
+            );
+          }
+        }
         const started = await startRollout(client, plan);
         const url = rolloutUrl(uiUrl(), namespace, started.workflowId);
         if (opts.json && !opts.wait) {
