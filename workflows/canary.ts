@@ -440,7 +440,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
             ? await condition(() => queue.length > 0)
             : await condition(() => queue.length > 0, wait, {
                 summary: `next check in ${Math.round(wait / 1000)}s`,
-              } as never);
+              });
         if (!woken) queue.push({ type: 'tick' });
       }
       while (queue.length > 0 && !finished) {
