@@ -118,7 +118,11 @@ export function createActivities(deps: ActivityDeps) {
         }
         return { metrics: 'outage', message: (err as Error).message };
       }
-      return { metrics: 'ok', verdict: judge(window, input.analysis) };
+      return {
+        metrics: 'ok',
+        verdict: judge(window, input.analysis),
+        ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
+      };
     },
 
     /**

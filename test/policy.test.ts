@@ -200,6 +200,24 @@ describe('rollout policy (pure reducer)', () => {
     assert.equal(d.s.stageIndex, 0, 'the window is not done: 2 s observed of 10 s');
   });
 
+  it('time the metrics source has no data for (a gateway restart) is not observation', () => {
+    const d = new Driver().started();
+    for (let i = 0; i < 4; i++) {
+      d.sleep();
+      d.checkResult(verdict('inconclusive'));
+    }
+    assert.equal(d.s.observedMs, 8_000);
+    d.sleep();
+    // The source restarted 1 s ago: 9 s of the 10 s window have no data behind them.
+    d.send({
+      type: 'check_done',
+      opId: d.op(),
+      outcome: { metrics: 'ok', verdict: verdict('pass'), coveredSince: d.now - 1_000 },
+    });
+    assert.equal(d.s.observedMs, 1_000);
+    assert.deepEqual(writes(d.last), [], 'the window is not done: a pass on 1 s of data does not advance');
+  });
+
   it('withdraws the canary when nobody can judge it: outages up to the limit roll back', () => {
     const d = new Driver().started();
     for (let i = 0; i < 3; i++) {

@@ -124,7 +124,12 @@ export interface PolicyState {
 
 /** The result of one check, as the check activity reports it. */
 export type CheckOutcome =
-  | { metrics: 'ok'; verdict: Verdict }
+  | {
+      metrics: 'ok';
+      verdict: Verdict;
+      /** The source holds data only from here (e.g. a gateway restart lost its metrics before). */
+      coveredSince?: number;
+    }
   /** The metrics source did not answer (5xx, timeout, refused): not evidence either way. */
   | { metrics: 'outage'; message: string };
 
@@ -531,6 +536,10 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
   } else {
     verdict = outcome.verdict;
     s.outageStreak = 0;
+    if (outcome.coveredSince !== undefined && outcome.coveredSince > s.stageStartedAt) {
+      // Time the source has no data for is not observation, whatever the clock ran through.
+      s.observedMs = Math.min(s.observedMs, Math.max(0, now - outcome.coveredSince));
+    }
     if (!s.covered) {
       // Coverage starts again now; nothing between the outage and this check counts.
       s.covered = true;

@@ -81,6 +81,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const store = options.dataDir ? new FileSplitStore(options.dataDir) : new MemorySplitStore();
   const splits = new SplitTable(config.agents, store, log);
   await splits.init(Date.now());
+  // Metrics live in memory: the judge must know they start here, not at the stage's start.
+  const metricsSince = Date.now();
   const pending = new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
   const checkToken = tokenChecker(options.adminToken);
   let feedbackUnmatched = 0;
@@ -117,7 +119,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
       const versions: Record<string, VersionMetrics> = {};
       for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
-      return sendJson(res, 200, { agent, since, until, versions });
+      return sendJson(res, 200, { agent, since, until, dataSince: metricsSince, versions });
     }
     if (action === 'versions') {
       // For preflight: which versions exist and whether their upstreams accept a connection (a TCP
