@@ -13,7 +13,12 @@ import {
   toPairs,
 } from './histogram';
 
-class Slot {
+/**
+ * What happened in one second (a slot) or one whole minute (the sum of its 60 slots, built once the
+ * minute is over, so a query over hours adds a few hundred minutes instead of 21,600 seconds).
+ * Histogram maps are bounded: latency by the fine bucket scheme, quality by `qualityKey`.
+ */
+class Agg {
   requests = 0;
   errors = 0;
   latencyCount = 0;
@@ -23,7 +28,20 @@ class Slot {
   qualityCount = 0;
   qualitySum = 0;
   quality = new Map<number, number>();
-  constructor(public second: number) {}
+  /** The second (slots) or the minute (minute aggregates) this covers. */
+  constructor(public key: number) {}
+
+  add(o: Agg): void {
+    this.requests += o.requests;
+    this.errors += o.errors;
+    this.latencyCount += o.latencyCount;
+    this.successes += o.successes;
+    this.taskTotal += o.taskTotal;
+    this.qualityCount += o.qualityCount;
+    this.qualitySum += o.qualitySum;
+    for (const [k, n] of o.latency) this.latency.set(k, (this.latency.get(k) ?? 0) + n);
+    for (const [k, n] of o.quality) this.quality.set(k, (this.quality.get(k) ?? 0) + n);
+  }
 }
 
 export interface Outcome {
@@ -32,7 +50,10 @@ export interface Outcome {
 }
 
 export class VersionSeries {
-  private readonly ring: (Slot | undefined)[];
+  private readonly ring: (Agg | undefined)[];
+  private readonly minutes: (Agg | undefined)[];
+  /** The minute of the newest slot; minutes before it are complete and may be folded. */
+  private openMinute = -1;
   // Cumulative since start, for /metrics.
   requests = 0;
   errors = 0;
@@ -51,17 +72,41 @@ export class VersionSeries {
     retentionSeconds: number,
   ) {
     this.ring = new Array(Math.max(2, retentionSeconds));
+    this.minutes = new Array(Math.ceil(this.ring.length / 60) + 2);
   }
 
-  private slot(now: number): Slot {
+  private slot(now: number): Agg {
     const second = Math.floor(now / 1000);
     const i = second % this.ring.length;
     let s = this.ring[i];
-    if (s === undefined || s.second !== second) {
-      s = new Slot(second);
+    if (s === undefined || s.key !== second) {
+      s = new Agg(second);
       this.ring[i] = s;
+      const minute = Math.floor(second / 60);
+      if (minute > this.openMinute) {
+        if (this.openMinute >= 0) this.fold(this.openMinute);
+        this.openMinute = minute;
+      }
     }
+    // The clock stepped back into a minute already folded: that sum is stale now.
+    const minute = Math.floor(second / 60);
+    if (minute < this.openMinute) this.minutes[minute % this.minutes.length] = undefined;
     return s;
+  }
+
+  /** Sums a finished minute's slots into one aggregate (once per minute, off the request path). */
+  private fold(minute: number): void {
+    const agg = new Agg(minute);
+    for (let sec = minute * 60; sec < minute * 60 + 60; sec++) {
+      const s = this.ring[sec % this.ring.length];
+      if (s !== undefined && s.key === sec) agg.add(s);
+    }
+    this.minutes[minute % this.minutes.length] = agg;
+  }
+
+  private minuteAgg(minute: number): Agg | undefined {
+    const m = this.minutes[minute % this.minutes.length];
+    return m !== undefined && m.key === minute ? m : undefined;
   }
 
   /** One request: latency in ms (undefined when unknown, e.g. a client-reported outcome without it). */
@@ -113,28 +158,32 @@ export class VersionSeries {
     const nowSecond = Math.floor(now / 1000);
     const first = Math.max(Math.floor(since / 1000), nowSecond - this.ring.length + 1);
     const last = Math.min(Math.ceil(until / 1000) - 1, nowSecond);
-    let requests = 0;
-    let errors = 0;
-    let latencyCount = 0;
-    let successes = 0;
-    let taskTotal = 0;
-    let qualityCount = 0;
-    let qualitySum = 0;
-    const latency = new Map<number, number>();
-    const quality = new Map<number, number>();
-    for (let sec = first; sec <= last; sec++) {
+    const sum = new Agg(0);
+    for (let sec = first; sec <= last;) {
+      // Whole finished minutes inside the range come from their aggregate.
+      if (sec % 60 === 0 && sec + 59 <= last) {
+        const m = this.minuteAgg(sec / 60);
+        if (m !== undefined) {
+          sum.add(m);
+          sec += 60;
+          continue;
+        }
+      }
       const s = this.ring[sec % this.ring.length];
-      if (s === undefined || s.second !== sec) continue;
-      requests += s.requests;
-      errors += s.errors;
-      latencyCount += s.latencyCount;
-      successes += s.successes;
-      taskTotal += s.taskTotal;
-      qualityCount += s.qualityCount;
-      qualitySum += s.qualitySum;
-      for (const [k, n] of s.latency) latency.set(k, (latency.get(k) ?? 0) + n);
-      for (const [k, n] of s.quality) quality.set(k, (quality.get(k) ?? 0) + n);
+      if (s !== undefined && s.key === sec) sum.add(s);
+      sec++;
     }
+    const {
+      requests,
+      errors,
+      latencyCount,
+      successes,
+      taskTotal,
+      qualityCount,
+      qualitySum,
+      latency,
+      quality,
+    } = sum;
     const latencyHist = toPairs(latency, (i) => roundMs(FINE_BOUNDS[i]));
     return {
       version: this.version,
