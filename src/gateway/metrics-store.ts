@@ -49,11 +49,15 @@ export interface Outcome {
   qualityScore?: number;
 }
 
+/** Aggregate levels above the second: minutes and hours, each the sum of its finished units. */
+const SPANS = [60, 3600];
+
 export class VersionSeries {
   private readonly ring: (Agg | undefined)[];
-  private readonly minutes: (Agg | undefined)[];
-  /** The minute of the newest slot; minutes before it are complete and may be folded. */
-  private openMinute = -1;
+  /** Per level (SPANS), a ring of finished units keyed by unit number (second / span). */
+  private readonly levels: (Agg | undefined)[][];
+  /** Per level, the unit of the newest slot; units before it are finished and may be folded. */
+  private readonly open: number[] = SPANS.map(() => -1);
   // Cumulative since start, for /metrics.
   requests = 0;
   errors = 0;
@@ -72,7 +76,7 @@ export class VersionSeries {
     retentionSeconds: number,
   ) {
     this.ring = new Array(Math.max(2, retentionSeconds));
-    this.minutes = new Array(Math.ceil(this.ring.length / 60) + 2);
+    this.levels = SPANS.map((span) => new Array(Math.ceil(this.ring.length / span) + 2));
   }
 
   private slot(now: number): Agg {
@@ -82,31 +86,52 @@ export class VersionSeries {
     if (s === undefined || s.key !== second) {
       s = new Agg(second);
       this.ring[i] = s;
-      const minute = Math.floor(second / 60);
-      if (minute > this.openMinute) {
-        if (this.openMinute >= 0) this.fold(this.openMinute);
-        this.openMinute = minute;
+      // Finer levels first: an hour is the sum of its minutes.
+      for (let l = 0; l < SPANS.length; l++) {
+        const unit = Math.floor(second / SPANS[l]);
+        if (unit > this.open[l]) {
+          if (this.open[l] >= 0) this.fold(l, this.open[l]);
+          this.open[l] = unit;
+        }
       }
     }
-    // The clock stepped back into a minute already folded: that sum is stale now.
-    const minute = Math.floor(second / 60);
-    if (minute < this.openMinute) this.minutes[minute % this.minutes.length] = undefined;
+    // The clock stepped back into a unit already folded: that sum is stale now.
+    for (let l = 0; l < SPANS.length; l++) {
+      const unit = Math.floor(second / SPANS[l]);
+      if (unit < this.open[l]) this.levels[l][unit % this.levels[l].length] = undefined;
+    }
     return s;
   }
 
-  /** Sums a finished minute's slots into one aggregate (once per minute, off the request path). */
-  private fold(minute: number): void {
-    const agg = new Agg(minute);
-    for (let sec = minute * 60; sec < minute * 60 + 60; sec++) {
-      const s = this.ring[sec % this.ring.length];
-      if (s !== undefined && s.key === sec) agg.add(s);
+  /** Sums a finished unit of level l (once per unit, off the request path). */
+  private fold(l: number, unit: number): void {
+    const agg = new Agg(unit);
+    const span = SPANS[l];
+    const sub = l === 0 ? 1 : SPANS[l - 1];
+    for (let sec = unit * span; sec < (unit + 1) * span; sec += sub) {
+      const part = l === 0 ? this.second(sec) : this.unit(l - 1, sec / sub);
+      if (part !== undefined) agg.add(part);
+      else if (l > 0) this.addSeconds(agg, sec, sec + sub - 1);
     }
-    this.minutes[minute % this.minutes.length] = agg;
+    this.levels[l][unit % this.levels[l].length] = agg;
   }
 
-  private minuteAgg(minute: number): Agg | undefined {
-    const m = this.minutes[minute % this.minutes.length];
-    return m !== undefined && m.key === minute ? m : undefined;
+  private second(sec: number): Agg | undefined {
+    const s = this.ring[sec % this.ring.length];
+    return s !== undefined && s.key === sec ? s : undefined;
+  }
+
+  private unit(l: number, unit: number): Agg | undefined {
+    const ring = this.levels[l];
+    const m = ring[unit % ring.length];
+    return m !== undefined && m.key === unit ? m : undefined;
+  }
+
+  private addSeconds(into: Agg, first: number, last: number): void {
+    for (let sec = first; sec <= last; sec++) {
+      const s = this.second(sec);
+      if (s !== undefined) into.add(s);
+    }
   }
 
   /** One request: latency in ms (undefined when unknown, e.g. a client-reported outcome without it). */
@@ -159,18 +184,19 @@ export class VersionSeries {
     const first = Math.max(Math.floor(since / 1000), nowSecond - this.ring.length + 1);
     const last = Math.min(Math.ceil(until / 1000) - 1, nowSecond);
     const sum = new Agg(0);
-    for (let sec = first; sec <= last;) {
-      // Whole finished minutes inside the range come from their aggregate.
-      if (sec % 60 === 0 && sec + 59 <= last) {
-        const m = this.minuteAgg(sec / 60);
-        if (m !== undefined) {
-          sum.add(m);
-          sec += 60;
-          continue;
-        }
+    next: for (let sec = first; sec <= last;) {
+      // Whole finished hours, then minutes, inside the range come from their aggregates.
+      for (let l = SPANS.length - 1; l >= 0; l--) {
+        const span = SPANS[l];
+        if (sec % span !== 0 || sec + span - 1 > last) continue;
+        const agg = this.unit(l, sec / span);
+        if (agg === undefined) continue;
+        sum.add(agg);
+        sec += span;
+        continue next;
       }
-      const s = this.ring[sec % this.ring.length];
-      if (s !== undefined && s.key === sec) sum.add(s);
+      const s = this.second(sec);
+      if (s !== undefined) sum.add(s);
       sec++;
     }
     const {
