@@ -8,6 +8,7 @@
 //           as sent). 4xx = refused for good (RouterConfigError); 5xx/network = retried.
 // getSplit: GET <url>?agent=<agent>, signed the same way over an empty body; must answer an
 //           AppliedSplit.
+import { describeUrl } from '../outbound';
 import { signatureHeaders } from '../signing';
 import { failureFrom, fetchWithTimeout } from './http';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
@@ -31,7 +32,7 @@ export class WebhookRouter implements Router {
   async setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit> {
     const sentAt = this.now();
     const body = JSON.stringify({ agent, desired, sentAt });
-    const what = `webhook router POST ${this.options.url} for ${agent}`;
+    const what = `webhook router POST ${describeUrl(this.options.url)} for ${agent}`;
     const res = await fetchWithTimeout(
       this.options.url,
       { method: 'POST', headers: { 'content-type': 'application/json', ...this.sign(sentAt, body) }, body },
@@ -56,7 +57,7 @@ export class WebhookRouter implements Router {
   async getSplit(agent: string): Promise<AppliedSplit> {
     const url = new URL(this.options.url);
     url.searchParams.set('agent', agent);
-    const what = `webhook router GET ${url.href}`;
+    const what = `webhook router GET ${describeUrl(url)} for ${agent}`;
     const res = await fetchWithTimeout(
       url.href,
       { method: 'GET', headers: this.sign(this.now(), '') },
@@ -77,7 +78,7 @@ function parseApplied(text: string, what: string): AppliedSplit {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`${what}: answer is not JSON: ${text.slice(0, 200)}`);
+    throw new Error(`${what}: answer is not JSON (${text.length} bytes)`);
   }
   const parsed = AppliedSplitSchema.safeParse(json);
   if (!parsed.success) throw new Error(`${what}: answer is not an AppliedSplit: ${parsed.error.message}`);
