@@ -157,7 +157,8 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
+    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
   } catch (err) {
     throw new GatewayConfigError(
       [{ field: '', message: `not valid YAML or JSON: ${(err as Error).message}` }],

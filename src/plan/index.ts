@@ -185,7 +185,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
 export function parsePlan(text: string, source = 'plan'): ResolvedPlan {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
+    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
   } catch (err) {
     throw new PlanError([
       { field: '', message: `${source} is not valid YAML or JSON: ${(err as Error).message}` },
