@@ -8,7 +8,8 @@ import { PrometheusMetricsSource } from '../src/metrics/prometheus';
 import { MetricsConfigError } from '../src/metrics/types';
 import { GatewayRouter } from '../src/router/gateway';
 import { RouterConfigError } from '../src/router/types';
-import { WebhookRouter } from '../src/router/webhook';
+import { NonceCache, WebhookRouter, verifyRequestSignature } from '../src/router/webhook';
+import { HEADER_NONCE, HEADER_REQUEST_SIGNATURE, HEADER_TIMESTAMP } from '../src/signing';
 
 async function server(respond: (res: ServerResponse) => void) {
   const hits: string[] = [];
@@ -119,5 +120,59 @@ describe('security: router and metrics backends', () => {
       new GatewayMetricsSource({ url: 'gopher://127.0.0.1:1', token: 't' }).fetch(query),
       (err: Error) => err instanceof MetricsConfigError,
     );
+  });
+
+  it('sign the webhook router request over method, target and a nonce, so a capture cannot be replayed', async () => {
+    const secret = 'router-secret-0123456789';
+    const nonces = new NonceCache();
+    const seen: { method: string; target: string; body: string; headers: Record<string, string> }[] = [];
+    const s = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const h = req.headers as Record<string, string>;
+        seen.push({ method: req.method!, target: req.url!, body, headers: h });
+        const ok = verifyRequestSignature({
+          secret,
+          method: req.method!,
+          target: req.url!,
+          body,
+          timestamp: h[HEADER_TIMESTAMP],
+          nonce: h[HEADER_NONCE],
+          signature: h[HEADER_REQUEST_SIGNATURE],
+          nonces,
+        });
+        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? '' : '{"error":"bad signature"}');
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/router`;
+    try {
+      const router = new WebhookRouter({ url, secret });
+      await router.setSplit('bot', desired);
+      const first = seen[0];
+      const check = (patch: Partial<typeof first>, fresh = new NonceCache()) =>
+        verifyRequestSignature({
+          secret,
+          method: patch.method ?? first.method,
+          target: patch.target ?? first.target,
+          body: patch.body ?? first.body,
+          timestamp: first.headers[HEADER_TIMESTAMP],
+          nonce: first.headers[HEADER_NONCE],
+          signature: first.headers[HEADER_REQUEST_SIGNATURE],
+          nonces: fresh,
+        });
+      assert.equal(check({}), true, 'the capture verifies once against a fresh cache');
+      assert.equal(check({ method: 'PUT' }), false);
+      assert.equal(check({ target: '/router?agent=other' }), false);
+      assert.equal(check({ body: first.body.replace('"canaryWeight":5', '"canaryWeight":50') }), false);
+      // The same capture replayed against the receiver that saw it: refused.
+      assert.equal(check({}, nonces), false);
+      assert.notEqual(seen[0].headers[HEADER_NONCE], undefined);
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
   });
 });

@@ -9,7 +9,7 @@
 // getSplit: GET <url>?agent=<agent>, signed the same way over an empty body; must answer an
 //           AppliedSplit.
 import { describeUrl } from '../outbound';
-import { signatureHeaders } from '../signing';
+import { requestSignatureHeaders } from '../signing';
 import { failureFrom, fetchWithTimeout } from './http';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
 
@@ -20,7 +20,7 @@ export interface WebhookRouterOptions {
   now?: () => number;
 }
 
-export { verifySignature } from '../signing';
+export { NonceCache, verifyRequestSignature, verifySignature } from '../signing';
 
 export class WebhookRouter implements Router {
   private readonly now: () => number;
@@ -35,7 +35,11 @@ export class WebhookRouter implements Router {
     const what = `webhook router POST ${describeUrl(this.options.url)} for ${agent}`;
     const res = await fetchWithTimeout(
       this.options.url,
-      { method: 'POST', headers: { 'content-type': 'application/json', ...this.sign(sentAt, body) }, body },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.sign(sentAt, 'POST', this.options.url, body) },
+        body,
+      },
       this.options.timeoutMs ?? 10_000,
       what,
     );
@@ -60,7 +64,7 @@ export class WebhookRouter implements Router {
     const what = `webhook router GET ${describeUrl(url)} for ${agent}`;
     const res = await fetchWithTimeout(
       url.href,
-      { method: 'GET', headers: this.sign(this.now(), '') },
+      { method: 'GET', headers: this.sign(this.now(), 'GET', url.href, '') },
       this.options.timeoutMs ?? 10_000,
       what,
     );
@@ -68,8 +72,14 @@ export class WebhookRouter implements Router {
     return parseApplied(await res.text(), what);
   }
 
-  private sign(at: number, body: string): Record<string, string> {
-    return signatureHeaders(this.options.secret, body, at);
+  /** v1 headers (timestamp + body) and the request signature over method, target and a nonce. */
+  private sign(at: number, method: string, url: string, body: string): Record<string, string> {
+    const u = new URL(url);
+    return requestSignatureHeaders(
+      this.options.secret,
+      { method, target: `${u.pathname}${u.search}`, body },
+      at,
+    );
   }
 }
 
