@@ -173,6 +173,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const gateway: RunningGateway = await startGateway({
       host: '127.0.0.1',
       adminToken,
+      ingestToken: null, // the demo's own traffic posts feedback; nothing else can reach it
       config: {
         agents: Object.fromEntries(
           scenarios.map((s) => [

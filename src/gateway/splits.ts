@@ -3,6 +3,9 @@ import { DesiredSplitSchema, type AppliedSplit } from '../router/types';
 import type { AgentConfig } from './config';
 import type { SplitStore } from './split-store';
 
+/** The longest canary lease the gateway grants (the same bound as a plan's leaseTtl). */
+export const MAX_LEASE_MS = 3_600_000;
+
 /** A refused split change: HTTP status and one reason per problem, nothing changed. */
 export class SplitRejected extends Error {
   override name = 'SplitRejected';
@@ -99,6 +102,12 @@ export class SplitTable {
     }
     if (d.canary === null && d.canaryWeight > 0) {
       problems.push({ field: 'canaryWeight', message: 'must be 0 when there is no canary' });
+    }
+    if (d.leaseMs !== null && d.leaseMs > MAX_LEASE_MS) {
+      problems.push({
+        field: 'leaseMs',
+        message: `must be at most ${MAX_LEASE_MS} (an hour): a share nobody renews must lapse soon`,
+      });
     }
     if (d.canary !== null && d.canaryWeight > 0 && d.leaseMs === null) {
       problems.push({
