@@ -88,7 +88,11 @@ export interface TargetRule {
   others: number[];
 }
 
-/** Rules that send traffic to the stable or the canary Service; the other rules are not ours. */
+/**
+ * The rules that split the agent's traffic: with a canary, those listing both Services; without one
+ * (rollback, promotion), those listing the stable Service next to any other. Every other rule (one
+ * that sends to the stable Service alone, or to neither) is not ours and is left untouched.
+ */
 export function targetRules(
   route: HTTPRoute,
   stableBackend: string,
@@ -99,11 +103,18 @@ export function targetRules(
     const refs = rule.backendRefs ?? [];
     const stable = refs.findIndex((r) => isService(r, stableBackend));
     const canary = canaryBackend === null ? -1 : refs.findIndex((r) => isService(r, canaryBackend));
-    if (stable < 0 && canary < 0) return;
+    if (stable < 0 || (canaryBackend !== null ? canary < 0 : refs.length < 2)) return;
     const others = refs.map((_, i) => i).filter((i) => i !== stable && i !== canary);
     out.push({ index, stable, canary, others });
   });
   return out;
+}
+
+/** Whether any rule sends traffic to a Service (for messages about what is missing). */
+export function rulesWith(route: HTTPRoute, backend: string): number[] {
+  return (route.spec.rules ?? []).flatMap((rule, i) =>
+    (rule.backendRefs ?? []).some((r) => isService(r, backend)) ? [i] : [],
+  );
 }
 
 export type JsonPatchOp =

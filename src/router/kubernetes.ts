@@ -15,6 +15,7 @@ import {
   backendName,
   readSplit,
   routeName,
+  rulesWith,
   ruleWeights,
   splitPatch,
   splitWeights,
@@ -81,9 +82,11 @@ export class KubernetesRouter implements Router {
       [ANNOTATION.note]: desired.reason ?? null,
     };
 
+    let written = 0;
     for (let attempt = 1; ; attempt++) {
       const route = await this.api.get(namespace, name);
       const rules = checkedRules(route, namespace, stableBackend, canaryBackend);
+      written = rules.length;
       try {
         await this.api.patch(namespace, name, splitPatch(route, rules, weights, annotations));
         break;
@@ -97,7 +100,7 @@ export class KubernetesRouter implements Router {
     const held = ruleWeights(after, targetRules(after, stableBackend, canaryBackend));
     const expected = canaryBackend === null ? { ...weights, canary: 0 } : weights;
     const bad = held.find((w) => w.stable !== expected.stable || w.canary !== expected.canary);
-    if (held.length === 0 || bad) {
+    if (held.length < written || bad) {
       throw new Error(
         `kubernetes router: HTTPRoute ${namespace}/${name} reads back weights ${JSON.stringify(held)} after writing ${expected.stable}/${expected.canary}: another controller may be managing this route`,
       );
@@ -160,24 +163,22 @@ export class KubernetesRouter implements Router {
   }
 }
 
-/** Target rules, each holding both Services; a missing route rule or backendRef is a config error. */
+/** The rules to write; a missing Service backendRef is a config error naming it. */
 function checkedRules(route: HTTPRoute, namespace: string, stable: string, canary: string | null) {
   const where = `HTTPRoute ${namespace}/${route.metadata.name}`;
   const rules = targetRules(route, stable, canary);
-  if (rules.length === 0) {
+  if (rules.length > 0) return rules;
+  const withStable = rulesWith(route, stable);
+  if (withStable.length === 0) {
     throw new RouterConfigError(
-      `kubernetes router: no rule of ${where} has a backendRef to Service "${stable}"${canary ? ` or "${canary}"` : ''}. Fix: add both versions' Services as backendRefs of the agent's rule (weight 0 for the canary)`,
+      `kubernetes router: no rule of ${where} has a backendRef to the stable Service "${stable}". Fix: add the versions' Services as backendRefs of the agent's rule, or set --kube-backend to how your Services are named`,
     );
   }
-  for (const r of rules) {
-    const missing = [r.stable < 0 ? stable : null, canary !== null && r.canary < 0 ? canary : null].filter(
-      Boolean,
+  if (canary !== null) {
+    throw new RouterConfigError(
+      `kubernetes router: no rule of ${where} has a backendRef to the canary Service "${canary}" next to "${stable}" (rules ${withStable.join(', ')} send to the stable one). Fix: add "${canary}" to that rule's backendRefs with weight 0`,
     );
-    if (missing.length > 0) {
-      throw new RouterConfigError(
-        `kubernetes router: rule ${r.index} of ${where} has no backendRef to Service ${missing.map((m) => `"${m}"`).join(' or ')}. Fix: add it to that rule (weight 0), next to the other version`,
-      );
-    }
   }
-  return rules;
+  // No canary and the stable Service alone in its rules: all traffic is on stable already.
+  return [];
 }
