@@ -31,8 +31,8 @@ export interface KubeCluster {
   /** kubeconfig of the cluster admin (system:masters). */
   adminKubeconfig: string;
   dir: string;
-  /** Writes a kubeconfig for a bearer token, returns its path. */
-  kubeconfigFor(name: string, token: string): string;
+  /** Writes a kubeconfig for a bearer token (and another server URL), returns its path. */
+  kubeconfigFor(name: string, token: string, serverUrl?: string): string;
   /** kubectl as admin; throws with its output when it fails. */
   kubectl(args: string[], input?: string): string;
   /** Tokens of users known to the API server with no RBAC grant at all. */
@@ -105,7 +105,7 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
     children.push(api.child);
     const server = `https://127.0.0.1:${apiPort}`;
 
-    const kubeconfigFor = (name: string, token: string): string => {
+    const kubeconfigFor = (name: string, token: string, serverUrl = server): string => {
       const file = join(dir, `kubeconfig-${name}`);
       // The self-signed serving certificate is made at startup: trust it by skipping verification
       // (loopback only, and the certificate's own CA is not written out by kube-apiserver).
@@ -117,7 +117,7 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
           'clusters:',
           `- name: test`,
           '  cluster:',
-          `    server: ${server}`,
+          `    server: ${serverUrl}`,
           '    insecure-skip-tls-verify: true',
           'users:',
           `- name: ${name}`,

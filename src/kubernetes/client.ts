@@ -15,6 +15,12 @@ export interface KubeClientOptions {
   kubeconfig?: string;
   /** kubeconfig context; default: its current context. */
   context?: string;
+  /**
+   * Use the in-cluster service account (token, CA, namespace under
+   * <root>/var/run/secrets/kubernetes.io/serviceaccount, API server from KUBERNETES_SERVICE_HOST/PORT)
+   * even where a kubeconfig exists. "" is the real root; another root is for tests.
+   */
+  inClusterRoot?: string;
   /** Per-request deadline. */
   timeoutMs?: number;
 }
@@ -126,11 +132,26 @@ export class KubeClient {
       const { KubeConfig } = await import('@kubernetes/client-node');
       const kc = new KubeConfig();
       try {
-        if (this.options.kubeconfig) kc.loadFromFile(this.options.kubeconfig);
+        if (this.options.inClusterRoot !== undefined) kc.loadFromCluster(this.options.inClusterRoot);
+        else if (this.options.kubeconfig) kc.loadFromFile(this.options.kubeconfig);
         else kc.loadFromDefault();
         if (this.options.context) kc.setCurrentContext(this.options.context);
       } catch (err) {
         throw new KubeConfigError(`cannot load the kubeconfig: ${(err as Error).message}`);
+      }
+      const server = kc.getCurrentCluster()?.server ?? '';
+      if (server.includes('undefined')) {
+        throw new KubeConfigError('not running in a cluster: KUBERNETES_SERVICE_HOST/PORT are not set');
+      }
+      // loadFromDefault's last resort when it found nothing: say so rather than dial it.
+      if (
+        !this.options.kubeconfig &&
+        this.options.inClusterRoot === undefined &&
+        server === 'http://localhost:8080'
+      ) {
+        throw new KubeConfigError(
+          'no kubeconfig found (set KUBECONFIG or --kubeconfig) and not running in a cluster',
+        );
       }
       if (!kc.getCurrentCluster()) {
         throw new KubeConfigError(
