@@ -260,14 +260,7 @@ describe('kubernetes router against a real kube-apiserver', function () {
 
   it('an unreachable API server is a plain (retryable) error', async () => {
     const port = await freePort();
-    const dead = cluster.kubeconfigFor('dead', 'x').replace(/$/, '-dead');
-    writeFileSync(
-      dead,
-      readFileSync(cluster.kubeconfigFor('dead', 'x'), 'utf8').replace(
-        cluster.server,
-        `https://127.0.0.1:${port}`,
-      ),
-    );
+    const dead = cluster.kubeconfigFor('dead', 'x', `https://127.0.0.1:${port}`);
     const err = await rejects(
       new KubernetesRouter({ kubeconfig: dead, namespace: NS }).setSplit(AGENT, canarySplit(5)),
     );
