@@ -78,7 +78,8 @@ async function returnToStable(
 
 export interface LeaseSweeperOptions {
   api: RouteApi;
-  namespaces: string[];
+  /** Namespaces to sweep, or how to find them (resolved once, at the first sweep). */
+  namespaces: string[] | (() => Promise<string[]>);
   /** Time between sweeps; a lapsed share lasts at most this long past its lease. Default 10 s. */
   intervalMs?: number;
   log?: (line: string) => void;
@@ -99,9 +100,21 @@ export function startLeaseSweeper(options: LeaseSweeperOptions): LeaseSweeper {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<SweepOutcome> | undefined;
+  let namespaces: Promise<string[]> | undefined;
+  const resolveNamespaces = () =>
+    (namespaces ??= Promise.resolve(
+      typeof options.namespaces === 'function' ? options.namespaces() : options.namespaces,
+    ).catch((err: unknown) => {
+      namespaces = undefined; // try again at the next sweep
+      throw err;
+    }));
 
   const sweepNow = (): Promise<SweepOutcome> => {
-    running ??= sweepLeases(options.api, options.namespaces, options.now)
+    running ??= resolveNamespaces()
+      .then(
+        (ns) => sweepLeases(options.api, ns, options.now),
+        (err: unknown): SweepOutcome => ({ swept: [], errors: [`namespaces: ${(err as Error).message}`] }),
+      )
       .then((outcome) => {
         for (const id of outcome.swept)
           log(`lease sweeper: ${id}: lease expired, canary share returned to stable`);

@@ -23,6 +23,7 @@ import {
   type HTTPRoute,
 } from '../kubernetes/httproute';
 import { RouteApi, RouteConflictError } from '../kubernetes/routes';
+import { startLeaseSweeper, type LeaseSweeper } from '../kubernetes/sweeper';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from './types';
 
 export interface KubernetesRouterOptions extends KubeClientOptions {
@@ -60,6 +61,19 @@ export class KubernetesRouter implements Router {
       namespace: this.options.namespace ?? (await this.api.client.defaultNamespace()),
       name: routeName(this.routeTemplate, agent),
     };
+  }
+
+  /**
+   * Starts the lease sweeper over this router's namespace (what the worker runs beside it): lapsed
+   * canary shares return to stable within intervalMs of their lease, with no workflow involved.
+   */
+  startLeaseSweeper(options: { intervalMs?: number; log?: (line: string) => void } = {}): LeaseSweeper {
+    return startLeaseSweeper({
+      api: this.api,
+      namespaces: async () => [this.options.namespace ?? (await this.api.client.defaultNamespace())],
+      now: this.now,
+      ...options,
+    });
   }
 
   async setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit> {
