@@ -11,7 +11,7 @@ export class RouteConflictError extends Error {
   override name = 'RouteConflictError';
 }
 
-const RBAC_HINT = 'deploy/kubernetes/rbac.yaml';
+const RBAC_HINT = 'deploy/kubernetes/base/rbac.yaml';
 
 export class RouteApi {
   constructor(

@@ -147,7 +147,7 @@ export class KubernetesRouter implements Router {
     }
     if (!(await this.api.canI('patch', namespace, name))) {
       problems.push(
-        `kubernetes router: the worker's account may not patch HTTPRoute ${namespace}/${name}. Fix: grant the verb "patch" on httproutes.gateway.networking.k8s.io in namespace "${namespace}" (see deploy/kubernetes/rbac.yaml)`,
+        `kubernetes router: the worker's account may not patch HTTPRoute ${namespace}/${name}. Fix: grant the verb "patch" on httproutes.gateway.networking.k8s.io in namespace "${namespace}" (see deploy/kubernetes/base/rbac.yaml)`,
       );
     }
     return problems;
