@@ -9,8 +9,14 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
 import { KubeClient } from '../src/kubernetes/client';
-import { ANNOTATION, HTTPRouteSchema, type HTTPRoute } from '../src/kubernetes/httproute';
-import { RouteApi } from '../src/kubernetes/routes';
+import {
+  ANNOTATION,
+  HTTPRouteSchema,
+  splitPatch,
+  targetRules,
+  type HTTPRoute,
+} from '../src/kubernetes/httproute';
+import { RouteApi, RouteConflictError } from '../src/kubernetes/routes';
 import { sweepLeases } from '../src/kubernetes/sweeper';
 import { KubernetesRouter } from '../src/router/kubernetes';
 import { RouterConfigError, type DesiredSplit } from '../src/router/types';
@@ -256,6 +262,22 @@ describe('kubernetes router against a real kube-apiserver', function () {
     const unset = await rejects(router({ route: 'plain' }).getSplit(AGENT));
     assert.ok(unset instanceof RouterConfigError);
     assert.match(unset.message, /no split of agent-canary yet/);
+  });
+
+  it('a write based on a stale read is refused as a conflict, never overwriting the newer route', async () => {
+    const api = new RouteApi(new KubeClient({ kubeconfig: workerKubeconfig }));
+    const stale = await api.get(NS, AGENT);
+    cluster.kubectl(['annotate', 'httproute', AGENT, '-n', NS, 'team.example/owner=ml-platform']);
+    const rules = targetRules(stale, 'support-bot-v1-3-1', 'support-bot-v1-3-2');
+    const err = await rejects(
+      api.patch(NS, AGENT, splitPatch(stale, rules, { stable: 5000, canary: 5000 }, {})),
+    );
+    assert.ok(err instanceof RouteConflictError, String(err));
+    assert.deepEqual(weights(route(), 1), { 'support-bot-v1-3-1': 10000, 'support-bot-v1-3-2': 0 });
+    // The router re-reads: the split lands and the other party's annotation survives.
+    await router().setSplit(AGENT, canarySplit(50));
+    assert.deepEqual(weights(route(), 1), { 'support-bot-v1-3-1': 5000, 'support-bot-v1-3-2': 5000 });
+    assert.equal(route().metadata.annotations!['team.example/owner'], 'ml-platform');
   });
 
   it('an unreachable API server is a plain (retryable) error', async () => {
