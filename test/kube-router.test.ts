@@ -93,7 +93,7 @@ describe('kubernetes router against a real kube-apiserver', function () {
       try {
         return cluster.kubectl(['auth', 'can-i', verb, resource, '-n', ns, `--as=${sa}`]).trim();
       } catch (err) {
-        return /no/.test((err as Error).message) ? 'no' : String(err);
+        return /failed: no\s*$/.test((err as Error).message) ? 'no' : String(err);
       }
     };
     for (const verb of ['get', 'list', 'patch'])
