@@ -124,10 +124,11 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.equal(a[ANNOTATION.canary], 'v1.3.2');
     assert.equal(a[ANNOTATION.owner], 'canary-support-bot');
     assert.equal(Date.parse(a[ANNOTATION.leaseExpiresAt]), applied.leaseExpiresAt);
-    const managers = (after.metadata as { managedFields?: { manager: string }[] }).managedFields!.map(
-      (m) => m.manager,
-    );
-    assert.ok(managers.includes('agent-canary'), `managedFields: ${managers.join(', ')}`);
+    const full = JSON.parse(
+      cluster.kubectl(['get', 'httproute', AGENT, '-n', NS, '-o', 'json', '--show-managed-fields']),
+    ) as { metadata: { managedFields: { manager: string; operation: string }[] } };
+    const managers = full.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`);
+    assert.ok(managers.includes('agent-canary/Update'), `managedFields: ${managers.join(', ')}`);
 
     const read = await router().getSplit(AGENT);
     assert.equal(read.canaryWeight, 12.34);
@@ -158,7 +159,8 @@ describe('kubernetes router against a real kube-apiserver', function () {
     });
     assert.equal(promoted.stable, 'v1.3.2');
     assert.deepEqual(weights(route(), 1), { 'support-bot-v1-3-1': 0, 'support-bot-v1-3-2': 10000 });
-    assert.deepEqual(weights(route(), 0), { 'support-bot-v1-3-1': undefined });
+    // The /healthz rule keeps its single backendRef (weight 1 is the CRD's default).
+    assert.deepEqual(weights(route(), 0), { 'support-bot-v1-3-1': 1 });
   });
 
   it('works with in-cluster service-account credentials (token file, CA, namespace file)', async () => {

@@ -107,8 +107,7 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
 
     const kubeconfigFor = (name: string, token: string, serverUrl = server): string => {
       const file = join(dir, `kubeconfig-${name}`);
-      // The self-signed serving certificate is made at startup: trust it by skipping verification
-      // (loopback only, and the certificate's own CA is not written out by kube-apiserver).
+      // kube-apiserver makes a self-signed serving certificate (with its CA) in the cert dir at startup.
       writeFileSync(
         file,
         [
@@ -118,7 +117,7 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
           `- name: test`,
           '  cluster:',
           `    server: ${serverUrl}`,
-          '    insecure-skip-tls-verify: true',
+          `    certificate-authority: ${join(certDir, 'apiserver.crt')}`,
           'users:',
           `- name: ${name}`,
           '  user:',

@@ -43,14 +43,25 @@ export class RouteApi {
   /** JSON patch, recorded under our field manager; a failed `test` op is a RouteConflictError. */
   async patch(namespace: string, name: string, ops: JsonPatchOp[]): Promise<HTTPRoute> {
     const query = `?fieldManager=${encodeURIComponent(this.fieldManager)}`;
-    const res = await this.call(
-      'PATCH',
-      path(namespace, name) + query,
-      `patch HTTPRoute ${namespace}/${name}`,
-      { verb: 'patch', namespace, name },
-      { contentType: 'application/json-patch+json', data: ops },
-    );
-    return parseRoute(res, `HTTPRoute ${namespace}/${name}`);
+    const what = `patch HTTPRoute ${namespace}/${name}`;
+    const res = await this.send('PATCH', path(namespace, name) + query, what, {
+      contentType: 'application/json-patch+json',
+      data: ops,
+    });
+    if (res.status >= 200 && res.status < 300) return parseRoute(res, `HTTPRoute ${namespace}/${name}`);
+    // A JSON patch that cannot apply (a failed `test`) is a bare 422 without causes. Whether the
+    // route moved on since our read decides: then it is a conflict, else our patch is wrong.
+    const causes = (res.body as { details?: { causes?: unknown[] } } | undefined)?.details?.causes;
+    const tested = ops.find((o) => o.op === 'test' && o.path === '/metadata/resourceVersion');
+    if (res.status === 422 && !causes?.length && tested && 'value' in tested) {
+      const now = await this.get(namespace, name);
+      if (now.metadata.resourceVersion !== tested.value) {
+        throw new RouteConflictError(
+          `kubernetes router: ${what}: the route changed since it was read (resourceVersion ${String(tested.value)} -> ${now.metadata.resourceVersion})`,
+        );
+      }
+    }
+    throw failure(res, what, { verb: 'patch', namespace, name });
   }
 
   /** Whether our credentials allow a verb on httproutes (SelfSubjectAccessReview: always allowed). */
@@ -142,8 +153,6 @@ function failure(res: KubeResponse, what: string, t: Target): Error {
     case 409:
       return new RouteConflictError(`kubernetes router: ${what}: conflict (${message})`);
     case 422:
-      // A failed `test` op of our own patch: the route moved on since we read it.
-      if (/test/i.test(message)) return new RouteConflictError(`kubernetes router: ${what}: ${message}`);
       return new RouterConfigError(
         `kubernetes router: ${what}: the API server refused the change (HTTP 422: ${message})`,
       );
