@@ -230,8 +230,9 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.match(denied.message, /grant the verb "patch"/);
     assert.deepEqual(weights(route(), 1), { 'support-bot-v1-3-1': 10000, 'support-bot-v1-3-2': 0 });
     const problems = await reader.preflight(AGENT, { stable: 'v1.3.1', canary: 'v1.3.2' });
-    assert.equal(problems.length, 1);
+    assert.equal(problems.length, 2, problems.join('\n'));
     assert.match(problems[0], /may not patch HTTPRoute ai-serving\/support-bot/);
+    assert.match(problems[1], /may not list HTTPRoutes in ai-serving \(the lease sweeper\)/);
 
     // Through the activity, the workflow sees a non-retryable failure.
     const activities = createActivities({ router: nobody, metrics: null as never, notifiers: () => [] });

@@ -1,6 +1,7 @@
 // Pure HTTPRoute arithmetic: which rules carry an agent's traffic, the integer backendRef weights of
 // a split, the JSON patch that writes them (and nothing else), and the split read back from a route.
 import { z } from 'zod';
+import { RouterConfigError } from '../router/types';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** Annotations written with every split; the sweeper needs only these to return traffic to stable. */
@@ -59,16 +60,24 @@ function isService(ref: z.infer<typeof BackendRefSchema>, name: string): boolean
   return (ref.group ?? '') === '' && (ref.kind ?? 'Service') === 'Service' && ref.name === name;
 }
 
-/** Service name for a version: `{agent}` and `{version}` replaced, made a valid DNS-1035 label. */
+/**
+ * Service name for a version: `{agent}` and `{version}` replaced, lowercased, characters a Service
+ * name cannot hold (dots, underscores, plus signs...) turned into dashes. A result that is still no
+ * DNS-1035 label (e.g. it starts with a digit) is refused rather than guessed at.
+ */
 export function backendName(template: string, agent: string, version: string): string {
   const raw = template.replaceAll('{agent}', agent).replaceAll('{version}', version);
   const label = raw
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-+/g, '-')
-    .replace(/^[^a-z]+/, '')
-    .replace(/-+$/, '');
-  return label.slice(0, 63).replace(/-+$/, '');
+    .replace(/^-+|-+$/g, '');
+  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(label) || label.length > 63) {
+    throw new RouterConfigError(
+      `kubernetes router: "${label}" (from "${template}" for version "${version}") is not a valid Service name (DNS-1035 label: a letter first, at most 63 characters). Fix: set --kube-backend (AGENT_CANARY_KUBE_BACKEND), e.g. "{agent}-{version}"`,
+    );
+  }
+  return label;
 }
 
 export function routeName(template: string, agent: string): string {

@@ -137,18 +137,24 @@ export class KubernetesRouter implements Router {
       throw err;
     }
     const problems: string[] = [];
-    const stable = backendName(this.backendTemplate, agent, versions.stable);
-    const canary = backendName(this.backendTemplate, agent, versions.canary);
     try {
+      const stable = backendName(this.backendTemplate, agent, versions.stable);
+      const canary = backendName(this.backendTemplate, agent, versions.canary);
       checkedRules(route, namespace, stable, canary);
     } catch (err) {
       if (!(err instanceof RouterConfigError)) throw err;
       problems.push(err.message);
     }
-    if (!(await this.api.canI('patch', namespace, name))) {
-      problems.push(
-        `kubernetes router: the worker's account may not patch HTTPRoute ${namespace}/${name}. Fix: grant the verb "patch" on httproutes.gateway.networking.k8s.io in namespace "${namespace}" (see deploy/kubernetes/base/rbac.yaml)`,
-      );
+    const needs: [string, string | undefined, string][] = [
+      ['patch', name, `patch HTTPRoute ${namespace}/${name}`],
+      ['list', undefined, `list HTTPRoutes in ${namespace} (the lease sweeper)`],
+    ];
+    for (const [verb, object, what] of needs) {
+      if (!(await this.api.canI(verb, namespace, object))) {
+        problems.push(
+          `kubernetes router: the worker's account may not ${what}. Fix: grant the verb "${verb}" on httproutes.gateway.networking.k8s.io in namespace "${namespace}" (see deploy/kubernetes/base/rbac.yaml)`,
+        );
+      }
     }
     return problems;
   }
