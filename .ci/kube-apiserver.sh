@@ -5,7 +5,8 @@
 #
 # Cache: ${AGENT_CANARY_KUBE_CACHE:-$HOME/.cache/agent-canary/kube}
 #   bin/kube-apiserver, bin/kubectl    built here (cold: ~15 min on 2 cores; warm: <1 s)
-#   crds/gateway-api/                  standard-channel CRDs of sigs.k8s.io/gateway-api
+#   crds/gateway-api-<v>/              standard-channel CRDs of sigs.k8s.io/gateway-api
+#   crds/flagger-<v>.yaml              Flagger's CRDs (Canary, MetricTemplate, AlertProvider)
 #
 # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it; a
 # small wrapper module pins each staging module to its published v0.33.x version instead.
@@ -51,6 +52,21 @@ if [ ! -f "$CRD_DIR/gateway.networking.k8s.io_httproutes.yaml" ]; then
   rm -rf "$CRD_DIR" && mv "$CRD_DIR.tmp" "$CRD_DIR"
 fi
 log "gateway-api CRDs: $CRD_DIR"
+
+# --- Flagger CRDs (for `export flagger`, validated by the real API server) ---------------------------
+FLAGGER_VERSION="${FLAGGER_VERSION:-v1.41.0}"
+FLAGGER_CRD="$CACHE/crds/flagger-$FLAGGER_VERSION.yaml"
+if [ ! -f "$FLAGGER_CRD" ]; then
+  log "fetching github.com/fluxcd/flagger@$FLAGGER_VERSION CRDs"
+  dir=$(cd "$CACHE" && go mod download -json "github.com/fluxcd/flagger@$FLAGGER_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  if [ -z "$dir" ] || [ ! -f "$dir/artifacts/flagger/crd.yaml" ]; then
+    echo "could not find artifacts/flagger/crd.yaml in the flagger module (dir: '$dir')" >&2
+    exit 1
+  fi
+  cp "$dir/artifacts/flagger/crd.yaml" "$FLAGGER_CRD.tmp" && chmod u+w "$FLAGGER_CRD.tmp" && mv "$FLAGGER_CRD.tmp" "$FLAGGER_CRD"
+fi
+log "flagger CRDs: $FLAGGER_CRD"
 
 # --- kube-apiserver and kubectl -------------------------------------------------------------------
 stamp="$BIN/.version"

@@ -22,7 +22,10 @@ import { KubernetesRouter } from '../src/router/kubernetes';
 import { RouterConfigError, type DesiredSplit } from '../src/router/types';
 import { freePort } from '../src/temporal/devserver';
 import { waitFor } from './gateway-support';
-import { kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
+import { stringify } from 'yaml';
+import { flaggerCanary } from '../src/kubernetes/flagger';
+import { resolvePlan } from '../src/plan';
+import { FLAGGER_CRDS, kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
 
 const NS = 'ai-serving';
 const AGENT = 'support-bot';
@@ -104,6 +107,52 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.equal(can('get', 'secrets'), 'no');
     assert.equal(can('patch', 'services'), 'no');
     assert.equal(can('patch', 'httproutes.gateway.networking.k8s.io', 'default'), 'no');
+  });
+
+  it("export flagger: the plan as a Flagger Canary that the API server accepts against Flagger's CRD", () => {
+    cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
+    cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/canaries.flagger.app']);
+    const plan = resolvePlan({ agent: AGENT, stable: 'v1.3.1', canary: 'v1.3.2', notify: [{ type: 'log' }] });
+    const { canary, notExpressed } = flaggerCanary(plan, {
+      namespace: NS,
+      port: 8000,
+      gateways: [{ name: 'agents', namespace: 'gateway-system' }],
+    });
+    const yaml = stringify(canary);
+    let out = '';
+    // Discovery of the new kind may lag its Established condition by a moment.
+    for (const t = Date.now(); ;) {
+      try {
+        out = cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
+        break;
+      } catch (err) {
+        if (
+          !/no matches for kind|the server could not find/.test((err as Error).message) ||
+          Date.now() - t > 20_000
+        )
+          throw err;
+      }
+    }
+    assert.match(out, /canary\.flagger\.app\/support-bot created \(server dry run\)/);
+    const spec = canary.spec as {
+      analysis: { stepWeights: number[]; threshold: number; interval: string; metrics: unknown[] };
+    };
+    // Default stages 5%/30m, 25%/1h, 50%/2h checked every minute: one step per check.
+    assert.equal(spec.analysis.interval, '1m');
+    assert.equal(spec.analysis.stepWeights.length, 30 + 60 + 120);
+    assert.deepEqual([...new Set(spec.analysis.stepWeights)], [5, 25, 50]);
+    assert.equal(spec.analysis.threshold, plan.analysis.failureLimit);
+    assert.deepEqual(spec.analysis.metrics, [
+      { name: 'request-success-rate', thresholdRange: { min: 95 }, interval: '1m' },
+    ]);
+    const missing = notExpressed.join('\n');
+    assert.match(
+      missing,
+      /p99_latency_ms maxRelativeIncrease 1\.5: Flagger compares the canary with fixed ranges/,
+    );
+    assert.match(missing, /task_success_rate: needs a Flagger MetricTemplate/);
+    assert.match(missing, /judge statistical/);
+    assert.match(missing, /leaseTtl/);
   });
 
   it('sets fractional weights on the stable and canary backendRefs, reads them back, leaves other rules untouched', async () => {

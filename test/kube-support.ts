@@ -14,6 +14,7 @@ export const KUBE_CACHE =
 export const KUBE_APISERVER = join(KUBE_CACHE, 'bin', 'kube-apiserver');
 export const KUBECTL = join(KUBE_CACHE, 'bin', 'kubectl');
 export const GATEWAY_CRDS = join(KUBE_CACHE, 'crds', 'gateway-api-v1.2.1');
+export const FLAGGER_CRDS = join(KUBE_CACHE, 'crds', 'flagger-v1.41.0.yaml');
 
 /** Why the Kubernetes tests cannot run here, or null when the binaries are built. */
 export function kubeMissing(): string | null {
