@@ -101,6 +101,16 @@ export async function startUiStack(specs: Record<string, StackAgent>): Promise<U
       }),
     );
     for (const t of traffic) closers.push(() => t.stop());
+    // Rollouts still running at the end must not be left to the next suite's workers.
+    const started: Started[] = [];
+    closers.push(async () => {
+      for (const r of started) {
+        await testEnv()
+          .client.workflow.getHandle(r.workflowId)
+          .terminate('ui test stack stopped')
+          .catch(() => undefined);
+      }
+    });
     const worker: RunningWorker = await startWorker({
       router: new GatewayRouter({ url: gateway.url, token: adminToken }),
       metrics: new GatewayMetricsSource({ url: gateway.url, token: adminToken }),
@@ -120,7 +130,11 @@ export async function startUiStack(specs: Record<string, StackAgent>): Promise<U
       gateway,
       dashboard,
       token,
-      start: (key, plan = quickPlan) => startRollout(testEnv().client, plan(names[key])),
+      start: async (key, plan = quickPlan) => {
+        const r = await startRollout(testEnv().client, plan(names[key]));
+        started.push(r);
+        return r;
+      },
       stop,
     };
   } catch (err) {

@@ -2,6 +2,7 @@
 // promoted, rolled back, aborted, paused and terminated apart; a rollout's checks read back from
 // history as a time series; commands that need the token and validate every field.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { workflowIdFor } from '../workflows/messages';
 import { allowedCommands, type RolloutDetail, type RolloutRow } from '../src/ui/data';
 import { badgeFor, outcomeOf } from '../src/ui/outcome';
@@ -98,8 +99,20 @@ describe('agent-canary ui: the API', function () {
     assert.equal((await post(`${base}/explode`, {})).status, 400);
     assert.equal((await post(`${base}/pause`, '{not json')).status, 400);
     assert.equal((await post('/api/rollouts/..%2Fetc/pause', {})).status, 400);
-    const rebinding = await get('/api/rollouts', { host: 'evil.example:80' });
-    assert.equal(rebinding.status, 421);
+    // fetch() cannot set Host; a DNS-rebinding page's request carries its own site's name there.
+    const rebinding = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${stack.dashboard.url}/api/rollouts`,
+        { headers: { host: 'evil.example' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(rebinding, 421);
     assert.equal((await get('/api/rollouts/canary-no-such-agent-ui')).status, 404);
     const d = await detail('held');
     assert.equal(d.badge.outcome, 'progressing', 'nothing above reached the workflow');

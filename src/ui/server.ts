@@ -160,6 +160,10 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
         throw new HttpError(415, 'send the command as application/json');
       const body = parse(CommandBodySchema, await readBody(req), 'body');
+      if (command === 'abort' && !body.reason) {
+        const problems = [{ field: 'body.reason', message: 'an abort needs a reason' }];
+        throw new HttpError(400, 'invalid body: body.reason: an abort needs a reason', { problems });
+      }
       const detail = await rolloutDetail(o.client, workflowId, { queryTimeoutMs: 1_000 });
       if (!detail.commands.includes(command)) {
         throw new HttpError(

@@ -8,6 +8,7 @@ import {
   duration,
   formatValue,
   metricChart,
+  plain,
   timeline,
 } from './chart.js';
 
@@ -193,7 +194,14 @@ function listView(main) {
             { 'data-workflow-id': r.workflowId, 'data-outcome': r.badge.outcome },
             h('td', {}, badge(r.badge)),
             h('td', { class: 'agent' }, link(href, r.agent)),
-            h('td', {}, `${r.stable ?? '?'} → ${r.canary ?? '?'}`),
+            // A promotion publishes the canary as the new stable: say so instead of "v2 → v2".
+            h(
+              'td',
+              {},
+              r.badge.outcome === 'promoted' && r.stable === r.canary
+                ? `→ ${r.canary} (now stable)`
+                : `${r.stable ?? '?'} → ${r.canary ?? '?'}`,
+            ),
             h(
               'td',
               { class: 'num' },
@@ -292,7 +300,7 @@ function statusLine(d) {
     );
   }
   const e = d.history.ending;
-  if (e) return `${d.badge.label} at ${clockTime(Date.parse(e.at))}${e.reason ? `: ${e.reason}` : ''}`;
+  if (e) return `${d.badge.label} at ${clockTime(Date.parse(e.at))}${e.reason ? `: ${plain(e.reason)}` : ''}`;
   return d.badge.meaning;
 }
 
@@ -307,7 +315,7 @@ function lastCheckTable(d) {
       {},
       `Last check at ${clockTime(Date.parse(c.at))}, canary at ${c.percent}%: `,
       h('strong', { class: `v-${c.verdict}` }, c.verdict === 'inconclusive' ? 'not yet' : c.verdict),
-      ` — ${c.reason}`,
+      ` (${c.stableRequests} stable and ${c.canaryRequests} canary requests since the stage began)`,
     ),
     h(
       'table',
@@ -343,7 +351,7 @@ function lastCheckTable(d) {
                 m.status === 'inconclusive' ? 'not yet' : m.status === 'nodata' ? 'no data' : m.status,
               ),
             ),
-            h('td', { class: 'why' }, m.reason),
+            h('td', { class: 'why', title: m.reason }, plain(m.reason)),
           ),
         ),
       ),
@@ -437,7 +445,7 @@ function ledger(d) {
             h('td', {}, time(x.at)),
             h('td', {}, h('span', { class: `action a-${x.action}` }, ACTION_WORDS[x.action] ?? x.action)),
             h('td', {}, x.by),
-            h('td', { class: 'why' }, x.reason),
+            h('td', { class: 'why', title: x.reason }, plain(x.reason)),
             h('td', { class: 'num' }, `${x.percent}%`),
           ),
         ),

@@ -40,7 +40,25 @@ export function formatValue(metric, v) {
 }
 
 export function clockTime(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return new Date(ms).toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+  });
+}
+
+/**
+ * The judges' reasons carry statistics for experts (likelihood ratio, p-value): the page keeps the
+ * words and the counts, the raw figures stay in the tooltip and in `agent-canary status --json`.
+ */
+export function plain(reason) {
+  return String(reason ?? '')
+    .replace(/\bLR [-+.\deE]+(,\s*|;\s*)?/g, '')
+    .replace(/\bp=[-+.\deE]+(;\s*|,\s*)?/g, '')
+    .replace(/\(\s*\)/g, '')
+    .replace(/\(\s+/g, '(')
+    .trim();
 }
 
 export function duration(ms) {
@@ -129,7 +147,7 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
       svg('text', { x: M.l - 6, y: y(t) + 4, class: 'tick', 'text-anchor': 'end' }, formatValue(metric, t)),
     );
   }
-  const xTicks = 5;
+  const xTicks = 4;
   for (let i = 0; i <= xTicks; i++) {
     const t = from + ((to - from) * i) / xTicks;
     root.append(
