@@ -21,6 +21,7 @@ describe('agent-canary ui in a browser (Chromium)', function () {
   let page: Page;
   let profile: string;
   const ids: Record<string, string> = {};
+  const pageErrors: string[] = [];
 
   before(async function () {
     this.timeout(120_000);
@@ -53,6 +54,10 @@ describe('agent-canary ui in a browser (Chromium)', function () {
       ],
     });
     page = await browser.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
   });
 
   after(async () => {
@@ -126,5 +131,10 @@ describe('agent-canary ui in a browser (Chromium)', function () {
     assert.match(text ?? '', /need the dashboard token/);
     const s = await getStatus(testEnv().client, stack.agents.held, { workflowId: ids.held });
     assert.equal(s.state, 'paused', 'nothing was sent');
+  });
+
+  it('ran every page without a script error', () => {
+    // The token-less press is refused in the page before any request, so not even a 401 shows here.
+    assert.deepEqual(pageErrors, []);
   });
 });

@@ -3,7 +3,7 @@
 // history as a time series; commands that need the token and validate every field.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { workflowIdFor } from '../workflows/messages';
+import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../workflows/messages';
 import { allowedCommands, type RolloutDetail, type RolloutRow } from '../src/ui/data';
 import { badgeFor, outcomeOf } from '../src/ui/outcome';
 import { eventually, testEnv } from './harness';
@@ -64,6 +64,7 @@ describe('agent-canary ui: the API', function () {
       bad: { name: 'ui-bad', regressed: true },
       held: { name: 'ui-held' },
       term: { name: 'ui-term' },
+      cont: { name: 'ui-cont' },
     });
     for (const key of Object.keys(stack.agents)) ids[key] = workflowIdFor(stack.agents[key]);
     await Promise.all([
@@ -71,9 +72,21 @@ describe('agent-canary ui: the API', function () {
       stack.start('bad'),
       stack.start('held', longPlan),
       stack.start('term', longPlan),
+      // A rollout long enough in events to continue as new: its page must still hold every check.
+      testEnv().client.workflow.start(WORKFLOW_TYPE, {
+        args: [longPlan(stack.agents.cont), { continueAsNewAfterEvents: 60 }],
+        taskQueue: TASK_QUEUE,
+        workflowId: ids.cont,
+      }),
     ]);
   });
-  after(async () => stack?.stop());
+  after(async () => {
+    await testEnv()
+      .client.workflow.getHandle(ids.cont ?? 'none')
+      .terminate('ui test over')
+      .catch(() => undefined);
+    await stack?.stop();
+  });
 
   it('refuses commands without the right token, and bad input naming the field', async () => {
     await eventually(
@@ -213,5 +226,28 @@ describe('agent-canary ui: the API', function () {
     const outcomes = Object.fromEntries(mine.map((x) => [x.workflowId, x.badge.outcome]));
     assert.equal(outcomes[ids.good], 'promoted');
     assert.equal(outcomes[ids.bad], 'rolled_back');
+  });
+
+  it('follows a rollout through continue-as-new: one row, the checks of every run on its page', async () => {
+    const d = await eventually(
+      () => detail('cont'),
+      (x) => x.history.runIds.length >= 2 && x.history.checks.at(-1)!.at > x.startTime,
+      { timeoutMs: 60_000, intervalMs: 1_000, what: 'a second run with a check of its own' },
+    );
+    assert.equal(d.badge.outcome, 'progressing');
+    const checks = d.history.checks.map((c) => c.at);
+    assert.ok(checks[0] < d.startTime, 'checks of the first run are on the page of the latest');
+    assert.ok(checks.at(-1)! > d.startTime, 'and those of the latest run');
+    assert.equal(d.history.plan?.agent, stack.agents.cont, 'the plan from the first run');
+    assert.ok(
+      d.decisions.some((x) => x.action === 'stage_started'),
+      'decisions carried across runs',
+    );
+    const rows = (await get<{ rollouts: RolloutRow[] }>('/api/rollouts')).body.rollouts;
+    assert.equal(
+      rows.filter((r) => r.workflowId === ids.cont).length,
+      1,
+      'the handed-over runs are not listed',
+    );
   });
 });

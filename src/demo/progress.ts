@@ -3,6 +3,7 @@
 import type { MetricResult } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { rolloutUrl } from '../notify/format';
+import { plainReason } from '../ui/plain';
 import type { RolloutStatus } from '../../workflows/messages';
 import { endedAsExpected, type DemoRollout } from './result';
 import type { Traffic } from './traffic';
@@ -107,9 +108,9 @@ export function createProgressPrinter(o: {
       case 'stage_started':
         return describeStage(d);
       case 'check_failed':
-        return paint('yellow', `check failed: ${d.reason}`);
+        return paint('yellow', `check failed: ${plainReason(d.reason)}`);
       default:
-        return `${d.action.replace('_', ' ')}: ${d.reason}`;
+        return `${d.action.replace('_', ' ')}: ${plainReason(d.reason)}`;
     }
   }
 
@@ -119,7 +120,8 @@ export function createProgressPrinter(o: {
     line(paint('dim', LEGEND));
   };
 
-  const outcome = (agent: string, state: string, reason: string) => {
+  const outcome = (agent: string, state: string, raw: string) => {
+    const reason = plainReason(raw);
     if (state === 'promoted')
       event(agent, paint('green', `PROMOTED: the canary is the new stable (${reason})`));
     else if (state === 'rolled_back') event(agent, paint('red', `ROLLED BACK to stable 100% (${reason})`));

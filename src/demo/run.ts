@@ -306,6 +306,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const ok = finished && results.every(endedAsExpected);
     out.summary(results, ok, { uiUrl, namespace: server.namespace, dashboard });
 
+    if (dashboard && !o.keepRunning)
+      out.line('the dashboard and these links close with the demo: add --keep-running to look around after');
     if (finished && o.keepRunning) {
       out.line(
         `stack stays up${dashboard ? `: dashboard ${dashboard.url}` : ''}${uiUrl ? `, Web UI ${uiUrl}` : ''}, gateway ${gateway.url}. Ctrl-C to stop.`,

@@ -245,6 +245,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
 
 function toHttp(err: unknown): { status: number; message: string; extra: Record<string, unknown> } {
   if (err instanceof HttpError) return { status: err.status, message: err.message, extra: err.extra };
+  if (err instanceof URIError) return { status: 400, message: 'malformed %-encoding in the path', extra: {} };
   if (err instanceof PlanError)
     return { status: 400, message: err.message, extra: { problems: err.problems } };
   if (err instanceof RolloutNotFoundError || err instanceof UnknownAgentError)

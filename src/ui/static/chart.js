@@ -212,10 +212,14 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
       );
     }
   }
-  if (points.length === 0) {
-    root.append(
-      svg('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, 'no checks yet'),
-    );
+  if (values.length === 0) {
+    const why =
+      points.length === 0
+        ? 'no checks yet'
+        : metric === 'task_success_rate' || metric === 'quality_score'
+          ? 'no data yet: this metric comes only from feedback (POST /v1/feedback)'
+          : 'no data yet';
+    root.append(svg('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, why));
   }
   return root;
 }
