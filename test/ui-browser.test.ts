@@ -97,6 +97,16 @@ describe('agent-canary ui in a browser (Chromium)', function () {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rolled-back.png'), fullPage: true });
   });
 
+  it('shows a promoted rollout with both canary stages on its timeline', async () => {
+    await page.goto(stack.dashboard.rolloutUrl(ids.good));
+    await page.locator('h1 .badge', { hasText: 'promoted' }).waitFor();
+    assert.equal(await page.locator('svg.timeline g.segment').count(), 2, 'stages 20% and 50%');
+    const bands = await page.locator('svg.chart[data-metric="error_rate"] .band-label').allTextContents();
+    assert.deepEqual(bands, ['20%', '50%']);
+    assert.equal(await page.locator('svg.timeline g.end.good').count(), 1, 'the end marked as good');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'promoted.png'), fullPage: true });
+  });
+
   it('pauses the rollout with the Pause button, recording who and why', async () => {
     // The token comes in the URL fragment, as `agent-canary ui` prints it.
     await page.goto(`${stack.dashboard.rolloutUrl(ids.held)}#token=${encodeURIComponent(stack.token)}`);
