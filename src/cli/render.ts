@@ -3,6 +3,7 @@ import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan';
 import { hasEnded, type RolloutSummary } from '../temporal/rollouts';
+import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
 
 function clock(iso: string): string {
@@ -10,10 +11,7 @@ function clock(iso: string): string {
 }
 
 /** Text from a rollout (reasons, names given by people): no terminal control sequences. */
-function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
-}
+const clean = (text: string) => printable(text, 2_000);
 
 function pad(text: string, width: number): string {
   return text.length >= width ? `${text} ` : text.padEnd(width);

@@ -87,6 +87,8 @@ export function register(program: Command): void {
           config: gatewayConfig,
           port: gatewayPort,
           adminToken: token,
+          // Local development: your agent's client posts outcomes and feedback without a token.
+          ingestToken: null,
           dataDir: path.join(flags.dataDir, 'gateway'),
         });
         backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
