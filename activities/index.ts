@@ -121,6 +121,8 @@ export function createActivities(deps: ActivityDeps) {
       return {
         metrics: 'ok',
         verdict: judge(window, input.analysis),
+        stableRequests: window.stable.requests,
+        canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
       };
     },

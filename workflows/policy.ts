@@ -127,6 +127,9 @@ export type CheckOutcome =
   | {
       metrics: 'ok';
       verdict: Verdict;
+      /** Sample sizes behind the verdict, for charts and reports. */
+      stableRequests?: number;
+      canaryRequests?: number;
       /** The source holds data only from here (e.g. a gateway restart lost its metrics before). */
       coveredSince?: number;
     }

@@ -162,7 +162,9 @@ export async function readRun(
           last.canaryWeight !== write.canaryWeight
         )
           into.splits.push(write);
-      } else if (task.name === 'analyzeCanary') {
+      } else if (task.name === 'analyzeCanary' || task.name === 'checkCanary') {
+        // analyzeCanary: rollouts from before the control-loop rework; checkCanary renews the lease
+        // and answers {metrics: 'ok', verdict, ...} or {metrics: 'outage', message}.
         const input = obj(task.input);
         const r = obj(result);
         if (!isVerdict(r.verdict)) continue;
