@@ -25,7 +25,7 @@ export function kubeMissing(): string | null {
     FLAGGER_CRDS,
   ].filter((f) => !existsSync(f));
   if (missing.length === 0) return null;
-  return `kube-apiserver not built (${missing.join(', ')} missing): run \`bash .ci/kube-apiserver.sh\` (about 15 min once)`;
+  return `kube-apiserver not built (${missing.join(', ')} missing): run \`bash .ci/kube-apiserver.sh\` (15 to 35 min once, on 2 cores)`;
 }
 
 export interface KubeCluster {
