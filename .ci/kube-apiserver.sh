@@ -4,7 +4,7 @@
 # the manifests are tested against the real API server. Safe to run again: a cached build is reused.
 #
 # Cache: ${AGENT_CANARY_KUBE_CACHE:-$HOME/.cache/agent-canary/kube}
-#   bin/kube-apiserver, bin/kubectl    built here (cold: ~15 min on 2 cores; warm: <1 s)
+#   bin/kube-apiserver, bin/kubectl    built here (cold: 35 min measured on a busy 2-core machine; warm: <1 s)
 #   crds/gateway-api-<v>/              standard-channel CRDs of sigs.k8s.io/gateway-api
 #   crds/flagger-<v>.yaml              Flagger's CRDs (Canary, MetricTemplate, AlertProvider)
 #

@@ -147,6 +147,7 @@ describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Tem
     });
     await waitFor('the sweeper to end the share', () => (canaryWeight() === 0 ? true : undefined), 20_000);
     const lapsedAfter = Date.now() - terminatedAt;
+    process.stderr.write(`      canary share ended ${lapsedAfter} ms after the terminate (lease 3 s)\n`);
     // Lease (3 s, renewed at the last check before the terminate) + one sweep interval + API calls.
     assert.ok(lapsedAfter < 10_000, `the canary share lasted ${lapsedAfter} ms after the terminate`);
     assert.match((await router.getSplit(agent)).note ?? '', /lease expired/);

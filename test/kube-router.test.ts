@@ -382,6 +382,7 @@ describe('kubernetes router against a real kube-apiserver', function () {
         20_000,
       );
       const lapseMs = Date.now() - applied.leaseExpiresAt!;
+      process.stderr.write(`      canary share ended ${lapseMs} ms after its lease expired\n`);
       assert.ok(lapseMs >= 0, `swept ${-lapseMs} ms before the lease expired`);
       assert.ok(lapseMs < 10_000, `swept ${lapseMs} ms after the lease expired`);
       // The sweeper says what it did (its log line follows the patch's answer).

@@ -22,9 +22,10 @@ export function kubeMissing(): string | null {
     KUBE_APISERVER,
     KUBECTL,
     join(GATEWAY_CRDS, 'gateway.networking.k8s.io_httproutes.yaml'),
+    FLAGGER_CRDS,
   ].filter((f) => !existsSync(f));
   if (missing.length === 0) return null;
-  return `kube-apiserver not built (${missing.join(', ')} missing): run \`bash .ci/kube-apiserver.sh\` (about 15 min once)`;
+  return `kube-apiserver not built (${missing.join(', ')} missing): run \`bash .ci/kube-apiserver.sh\` (15 to 35 min once, on 2 cores)`;
 }
 
 export interface KubeCluster {
