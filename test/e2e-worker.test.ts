@@ -98,6 +98,7 @@ describe('end to end: gateway, worker process, real server', function () {
         },
       },
       adminToken: TOKEN,
+      ingestToken: null,
       leaseSweepMs: 200,
     });
   });

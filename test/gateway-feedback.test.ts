@@ -186,7 +186,7 @@ describe('gateway feedback and metrics', () => {
       body: JSON.stringify([{ version: 'v9' }]),
     });
     assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { error: string }).error, /unknown version\(s\) v9/);
+    assert.match(((await bad.json()) as { error: string }).error, /0\.version: unknown version "v9"/);
   });
 
   it('exposes Prometheus text with agent and version labels, and a health check', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import YAML from 'yaml';
-import { DurationSchema as Duration } from '../plan/schema';
+import { durationSchema } from '../plan/schema';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -22,7 +22,10 @@ const AgentInputSchema = z
      * Versions by name: a map name -> URL / {upstream}, or a list of names when all versions live
      * behind the agent's single `upstream` and tell themselves apart by the version header.
      */
-    versions: z.union([z.record(Name, VersionSchema), z.array(Name).min(1)]),
+    versions: z.union([
+      z.record(Name, VersionSchema).refine((v) => Object.keys(v).length <= 100, 'at most 100 versions'),
+      z.array(Name).min(1).max(100),
+    ]),
     /** One URL for all versions; the chosen version travels in `versionHeader`. */
     upstream: HttpUrl.optional(),
     versionHeader: z
@@ -30,26 +33,28 @@ const AgentInputSchema = z
       .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
       .default('x-agent-version'),
     /** Longest silence from the upstream (connect, first byte, between stream chunks). */
-    timeout: Duration.default(60_000),
+    timeout: durationSchema(3_600_000).default(60_000),
   })
   .strict();
 
 export const GatewayConfigInputSchema = z
   .object({
-    agents: z.record(Name, AgentInputSchema),
+    agents: z
+      .record(Name, AgentInputSchema)
+      .refine((a) => Object.keys(a).length <= 1000, 'at most 1000 agents'),
     feedback: z
       .object({
         /** How long after a request its feedback is still joined. */
-        ttl: Duration.default(3_600_000),
-        /** Requests remembered for joining; the oldest are forgotten first. */
-        maxPending: z.number().int().positive().default(500_000),
+        ttl: durationSchema(7 * 86_400_000).default(3_600_000),
+        /** Requests remembered for joining; the oldest are forgotten first (~200 bytes each). */
+        maxPending: z.number().int().positive().max(5_000_000).default(500_000),
       })
       .strict()
       .default({ ttl: 3_600_000, maxPending: 500_000 }),
     metrics: z
       .object({
         /** How far back the admin API can answer (per-second resolution). */
-        retention: Duration.default(6 * 3_600_000),
+        retention: durationSchema(24 * 3_600_000, 60_000).default(6 * 3_600_000),
       })
       .strict()
       .default({ retention: 6 * 3_600_000 }),
@@ -152,7 +157,8 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
+    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
   } catch (err) {
     throw new GatewayConfigError(
       [{ field: '', message: `not valid YAML or JSON: ${(err as Error).message}` }],

@@ -43,9 +43,17 @@ export const FINE_TO_PROM: Uint16Array = (() => {
   return map;
 })();
 
-/** Quality scores are kept exact to 3 decimals: they are few and judges may rank them. */
+/** Scores outside this range are refused at the API (a bounded sum can never overflow). */
+export const QUALITY_LIMIT = 1000;
+
+/**
+ * Quality scores are kept exact to 3 decimals in [-1, 1] (where scores usually are) and to 3
+ * significant digits beyond, up to QUALITY_LIMIT: at most ~7,400 distinct keys however many
+ * different scores arrive, so a second's histogram stays small.
+ */
 export function qualityKey(score: number): number {
-  return Math.round(score * 1000) / 1000;
+  if (Math.abs(score) <= 1) return Math.round(score * 1000) / 1000;
+  return Number(score.toPrecision(3));
 }
 
 /** Fixed quality buckets for Prometheus (scores are usually 0..1; coarser above). */

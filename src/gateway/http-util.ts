@@ -16,8 +16,14 @@ export function sendJson(
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, status: number, error: string, extra?: object): void {
-  sendJson(res, status, { error, ...extra });
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  error: string,
+  extra?: object,
+  headers?: Record<string, string>,
+): void {
+  sendJson(res, status, { error, ...extra }, headers);
 }
 
 export class BadRequest extends Error {
@@ -29,24 +35,46 @@ export class BadRequest extends Error {
   }
 }
 
-const MAX_JSON = 1 << 20;
+/** The client went away before its request was read: nothing to answer. */
+export class ClientGone extends Error {}
 
-/** Reads a JSON request body (at most 1 MiB). Throws BadRequest with a reason a client can act on. */
+export const MAX_JSON = 1 << 20;
+
+/**
+ * Reads a JSON request body (at most 1 MiB). Throws BadRequest with a reason a client can act on:
+ * 413 for a larger body (before reading it when content-length says so), answered before the
+ * connection closes, instead of a reset.
+ */
 export function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new BadRequest(413, `body larger than ${MAX_JSON} bytes`);
+    const declared = Number(req.headers['content-length']);
+    if (declared > MAX_JSON) {
+      stopReading(req);
+      return reject(tooLarge());
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
     req.on('data', (c: Buffer) => {
+      if (done) return;
       size += c.length;
       if (size > MAX_JSON) {
-        reject(new BadRequest(413, `body larger than ${MAX_JSON} bytes`));
-        req.destroy();
+        done = true;
+        chunks.length = 0;
+        stopReading(req);
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
     });
-    req.on('error', reject);
+    req.on('error', () => reject(new ClientGone()));
+    req.on('aborted', () => reject(new ClientGone()));
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientGone());
+    });
     req.on('end', () => {
+      if (done) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return reject(new BadRequest(400, 'body must be JSON, got an empty body'));
       try {
@@ -56,6 +84,19 @@ export function readJson(req: IncomingMessage): Promise<unknown> {
       }
     });
   });
+}
+
+/**
+ * Stops taking in a body we refused: what still arrives is discarded, and the connection is cut a
+ * moment after the answer went out (a client that keeps sending cannot hold it open).
+ */
+function stopReading(req: IncomingMessage): void {
+  req.removeAllListeners('data');
+  req.resume();
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Bearer-token check in constant time (both sides hashed first, so lengths cannot leak either). */

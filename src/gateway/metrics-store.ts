@@ -13,7 +13,12 @@ import {
   toPairs,
 } from './histogram';
 
-class Slot {
+/**
+ * What happened in one second (a slot) or one whole minute (the sum of its 60 slots, built once the
+ * minute is over, so a query over hours adds a few hundred minutes instead of 21,600 seconds).
+ * Histogram maps are bounded: latency by the fine bucket scheme, quality by `qualityKey`.
+ */
+class Agg {
   requests = 0;
   errors = 0;
   latencyCount = 0;
@@ -23,7 +28,20 @@ class Slot {
   qualityCount = 0;
   qualitySum = 0;
   quality = new Map<number, number>();
-  constructor(public second: number) {}
+  /** The second (slots) or the minute (minute aggregates) this covers. */
+  constructor(public key: number) {}
+
+  add(o: Agg): void {
+    this.requests += o.requests;
+    this.errors += o.errors;
+    this.latencyCount += o.latencyCount;
+    this.successes += o.successes;
+    this.taskTotal += o.taskTotal;
+    this.qualityCount += o.qualityCount;
+    this.qualitySum += o.qualitySum;
+    for (const [k, n] of o.latency) this.latency.set(k, (this.latency.get(k) ?? 0) + n);
+    for (const [k, n] of o.quality) this.quality.set(k, (this.quality.get(k) ?? 0) + n);
+  }
 }
 
 export interface Outcome {
@@ -31,8 +49,15 @@ export interface Outcome {
   qualityScore?: number;
 }
 
+/** Aggregate levels above the second: minutes and hours, each the sum of its finished units. */
+const SPANS = [60, 3600];
+
 export class VersionSeries {
-  private readonly ring: (Slot | undefined)[];
+  private readonly ring: (Agg | undefined)[];
+  /** Per level (SPANS), a ring of finished units keyed by unit number (second / span). */
+  private readonly levels: (Agg | undefined)[][];
+  /** Per level, the unit of the newest slot; units before it are finished and may be folded. */
+  private readonly open: number[] = SPANS.map(() => -1);
   // Cumulative since start, for /metrics.
   requests = 0;
   errors = 0;
@@ -51,17 +76,62 @@ export class VersionSeries {
     retentionSeconds: number,
   ) {
     this.ring = new Array(Math.max(2, retentionSeconds));
+    this.levels = SPANS.map((span) => new Array(Math.ceil(this.ring.length / span) + 2));
   }
 
-  private slot(now: number): Slot {
+  private slot(now: number): Agg {
     const second = Math.floor(now / 1000);
     const i = second % this.ring.length;
     let s = this.ring[i];
-    if (s === undefined || s.second !== second) {
-      s = new Slot(second);
+    if (s === undefined || s.key !== second) {
+      s = new Agg(second);
       this.ring[i] = s;
+      // Finer levels first: an hour is the sum of its minutes.
+      for (let l = 0; l < SPANS.length; l++) {
+        const unit = Math.floor(second / SPANS[l]);
+        if (unit > this.open[l]) {
+          if (this.open[l] >= 0) this.fold(l, this.open[l]);
+          this.open[l] = unit;
+        }
+      }
+    }
+    // The clock stepped back into a unit already folded: that sum is stale now.
+    for (let l = 0; l < SPANS.length; l++) {
+      const unit = Math.floor(second / SPANS[l]);
+      if (unit < this.open[l]) this.levels[l][unit % this.levels[l].length] = undefined;
     }
     return s;
+  }
+
+  /** Sums a finished unit of level l (once per unit, off the request path). */
+  private fold(l: number, unit: number): void {
+    const agg = new Agg(unit);
+    const span = SPANS[l];
+    const sub = l === 0 ? 1 : SPANS[l - 1];
+    for (let sec = unit * span; sec < (unit + 1) * span; sec += sub) {
+      const part = l === 0 ? this.second(sec) : this.unit(l - 1, sec / sub);
+      if (part !== undefined) agg.add(part);
+      else if (l > 0) this.addSeconds(agg, sec, sec + sub - 1);
+    }
+    this.levels[l][unit % this.levels[l].length] = agg;
+  }
+
+  private second(sec: number): Agg | undefined {
+    const s = this.ring[sec % this.ring.length];
+    return s !== undefined && s.key === sec ? s : undefined;
+  }
+
+  private unit(l: number, unit: number): Agg | undefined {
+    const ring = this.levels[l];
+    const m = ring[unit % ring.length];
+    return m !== undefined && m.key === unit ? m : undefined;
+  }
+
+  private addSeconds(into: Agg, first: number, last: number): void {
+    for (let sec = first; sec <= last; sec++) {
+      const s = this.second(sec);
+      if (s !== undefined) into.add(s);
+    }
   }
 
   /** One request: latency in ms (undefined when unknown, e.g. a client-reported outcome without it). */
@@ -113,28 +183,33 @@ export class VersionSeries {
     const nowSecond = Math.floor(now / 1000);
     const first = Math.max(Math.floor(since / 1000), nowSecond - this.ring.length + 1);
     const last = Math.min(Math.ceil(until / 1000) - 1, nowSecond);
-    let requests = 0;
-    let errors = 0;
-    let latencyCount = 0;
-    let successes = 0;
-    let taskTotal = 0;
-    let qualityCount = 0;
-    let qualitySum = 0;
-    const latency = new Map<number, number>();
-    const quality = new Map<number, number>();
-    for (let sec = first; sec <= last; sec++) {
-      const s = this.ring[sec % this.ring.length];
-      if (s === undefined || s.second !== sec) continue;
-      requests += s.requests;
-      errors += s.errors;
-      latencyCount += s.latencyCount;
-      successes += s.successes;
-      taskTotal += s.taskTotal;
-      qualityCount += s.qualityCount;
-      qualitySum += s.qualitySum;
-      for (const [k, n] of s.latency) latency.set(k, (latency.get(k) ?? 0) + n);
-      for (const [k, n] of s.quality) quality.set(k, (quality.get(k) ?? 0) + n);
+    const sum = new Agg(0);
+    next: for (let sec = first; sec <= last;) {
+      // Whole finished hours, then minutes, inside the range come from their aggregates.
+      for (let l = SPANS.length - 1; l >= 0; l--) {
+        const span = SPANS[l];
+        if (sec % span !== 0 || sec + span - 1 > last) continue;
+        const agg = this.unit(l, sec / span);
+        if (agg === undefined) continue;
+        sum.add(agg);
+        sec += span;
+        continue next;
+      }
+      const s = this.second(sec);
+      if (s !== undefined) sum.add(s);
+      sec++;
     }
+    const {
+      requests,
+      errors,
+      latencyCount,
+      successes,
+      taskTotal,
+      qualityCount,
+      qualitySum,
+      latency,
+      quality,
+    } = sum;
     const latencyHist = toPairs(latency, (i) => roundMs(FINE_BOUNDS[i]));
     return {
       version: this.version,

@@ -25,14 +25,21 @@ export class PendingRequests {
     return this.entries.size;
   }
 
-  add(requestId: string, series: VersionSeries, now: number): void {
+  /**
+   * Remembers a request for joining. An id already pending (and not expired) keeps its first
+   * version and state: a second request naming the same x-request-id cannot move it to another
+   * version or reset what was already recorded. Returns false then.
+   */
+  add(requestId: string, series: VersionSeries, now: number): boolean {
+    const existing = this.entries.get(requestId);
+    if (existing && existing.at >= now - this.ttlMs) return false;
+    if (existing) this.entries.delete(requestId);
     if (this.entries.size >= this.maxPending) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    // Re-adding an id (a client reusing its own x-request-id) moves it to the back with fresh state.
-    this.entries.delete(requestId);
     this.entries.set(requestId, { series, at: now, gotTask: false, gotQuality: false });
+    return true;
   }
 
   /** Drops entries past their ttl; called on a timer, not per request. */

@@ -1,12 +1,23 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { VersionMetrics } from '../metrics/types';
 import { resolveGatewayConfig, type GatewayConfig } from './config';
-import { BadRequest, queryParams, readJson, sendError, sendJson, tokenChecker } from './http-util';
+import { printable } from '../text/sanitize';
+import { GatewayConfigError } from './config';
+import { QUALITY_LIMIT } from './histogram';
+import {
+  BadRequest,
+  ClientGone,
+  queryParams,
+  readJson,
+  sendError,
+  sendJson,
+  tokenChecker,
+} from './http-util';
 import { VersionSeries, renderPrometheus } from './metrics-store';
 import { PendingRequests } from './pending';
-import { makeUpstream, proxy, type AgentRuntime } from './proxy';
+import { REQUEST_ID, makeUpstream, proxy, type AgentRuntime } from './proxy';
 import { canaryActive, chooseVersion } from './routing';
 import { FileSplitStore, MemorySplitStore } from './split-store';
 import { SplitRejected, SplitTable } from './splits';
@@ -19,6 +30,13 @@ export interface GatewayOptions {
   host?: string;
   /** Bearer token for /v1/admin. Required: the admin API moves production traffic. */
   adminToken: string;
+  /**
+   * Bearer token for the ingest routes (POST /v1/agents/:agent/outcomes, POST /v1/feedback): they
+   * feed the judge, so anyone who can post them can steer a rollout. A string: that token is
+   * required (it grants nothing on /v1/admin). null: open ingest, for `dev` and `demo` only.
+   * Omitted: the admin token is required, so ingest is never open by accident.
+   */
+  ingestToken?: string | null;
   /** Where the split survives restarts; without it splits live in memory only. */
   dataDir?: string;
   /** How often lapsed leases are written back as 100% stable (routing ignores them at once). */
@@ -32,29 +50,51 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** Bounded so a sum of them can never overflow (1e308 * 1000 was Infinity, then null in JSON). */
+const QualityScore = z
+  .number({ error: 'must be a number' })
+  .min(-QUALITY_LIMIT, `must be between -${QUALITY_LIMIT} and ${QUALITY_LIMIT}`)
+  .max(QUALITY_LIMIT, `must be between -${QUALITY_LIMIT} and ${QUALITY_LIMIT}`);
+const RequestId = z
+  .string({ error: 'must be a string' })
+  .regex(REQUEST_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : -');
+
 const FeedbackSchema = z
   .object({
-    requestId: z.string().min(1).max(128),
-    taskSuccess: z.boolean().optional(),
-    qualityScore: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
+    requestId: RequestId,
+    taskSuccess: z.boolean({ error: 'must be true or false' }).optional(),
+    qualityScore: QualityScore.optional(),
   })
   .refine((f) => f.taskSuccess !== undefined || f.qualityScore !== undefined, {
     message: 'give taskSuccess or qualityScore (or both)',
   });
 
 const OutcomeSchema = z.object({
-  version: z.string().min(1),
+  version: z.string({ error: 'must be a string' }).min(1).max(128),
   /** Lets later POST /v1/feedback calls join this request. */
-  requestId: z.string().min(1).max(128).optional(),
-  latencyMs: z.number().nonnegative().optional(),
-  error: z.boolean().default(false),
-  taskSuccess: z.boolean().optional(),
-  qualityScore: z.number().refine(Number.isFinite, 'must be a finite number').optional(),
+  requestId: RequestId.optional(),
+  latencyMs: z
+    .number({ error: 'must be a number' })
+    .nonnegative()
+    .max(86_400_000, 'must be at most 86400000 (a day)')
+    .optional(),
+  error: z.boolean({ error: 'must be true or false' }).default(false),
+  taskSuccess: z.boolean({ error: 'must be true or false' }).optional(),
+  qualityScore: QualityScore.optional(),
 });
-const OutcomesSchema = z.union([OutcomeSchema, z.array(OutcomeSchema).min(1).max(1000)]);
+// One schema per shape (not a union), so an error names the field instead of "(body): Invalid input".
+const OutcomeListSchema = z.array(OutcomeSchema).min(1).max(1000, 'at most 1000 outcomes per request');
 
 function zodReason(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`).join('; ');
+  return err.issues
+    .slice(0, 10)
+    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Names from a request echoed in an error: short and printable. */
+function shown(name: string): string {
+  return JSON.stringify(printable(name, 100));
 }
 
 function isResolved(c: unknown): c is GatewayConfig {
@@ -78,12 +118,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
     agents.set(name, { config: ac, upstreams });
   }
-  const store = options.dataDir ? new FileSplitStore(options.dataDir) : new MemorySplitStore();
-  const splits = new SplitTable(config.agents, store, log);
-  await splits.init(Date.now());
+  const splits = await openSplits(options.dataDir, config, log);
+  // Metrics live in memory: the judge must know they start here, not at the stage's start.
+  const metricsSince = Date.now();
   const pending = new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
   const checkToken = tokenChecker(options.adminToken);
+  const ingest =
+    options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken);
   let feedbackUnmatched = 0;
+
+  /** 401 unless the ingest credential is given (or ingest is open); true when answered. */
+  function refuseIngest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!ingest) return false;
+    const auth = ingest(req.headers.authorization);
+    if (auth === 'ok') return false;
+    sendJson(
+      res,
+      401,
+      {
+        error:
+          auth === 'missing'
+            ? 'outcomes and feedback need "Authorization: Bearer <ingest token>"'
+            : 'wrong ingest token',
+      },
+      { 'www-authenticate': 'Bearer' },
+    );
+    return true;
+  }
 
   const allSeries = () => [...agents.values()].flatMap((a) => [...a.upstreams.values()].map((u) => u.series));
 
@@ -117,9 +178,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
       const versions: Record<string, VersionMetrics> = {};
       for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
-      return sendJson(res, 200, { agent, since, until, versions });
+      return sendJson(res, 200, { agent, since, until, dataSince: metricsSince, versions });
     }
-    return sendError(res, 404, `no admin resource "${action}" (use split or metrics)`);
+    if (action === 'versions') {
+      // For preflight: which versions exist and whether their upstreams accept a connection (a TCP
+      // connect only: no request reaches the agent).
+      if (req.method !== 'GET') return sendError(res, 405, 'use GET');
+      const versions = await Promise.all(
+        [...rt.config.versions].map(async ([name, url]) => ({
+          name,
+          upstream: url.origin,
+          ...(await connects(url)),
+        })),
+      );
+      return sendJson(res, 200, { agent, versions });
+    }
+    return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -133,8 +207,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const name = decode(slash < 0 ? path.slice(11) : path.slice(11, slash));
       const rest = slash < 0 ? '' : path.slice(slash);
       const rt = agents.get(name);
-      if (!rt)
-        return sendError(res, 404, `unknown agent "${name}" (configured: ${[...agents.keys()].join(', ')})`);
+      // Unauthenticated: say what is wrong without listing what is configured.
+      if (!rt) return sendError(res, 404, `unknown agent ${shown(name)}`);
       if (rest === '/invoke' || rest.startsWith('/invoke/')) {
         return proxy({ splits, pending }, rt, rest.slice(7), query, req, res);
       }
@@ -148,33 +222,40 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       if (rest === '/outcomes') {
         if (req.method !== 'POST') return sendError(res, 405, 'use POST');
-        const parsed = OutcomesSchema.safeParse(await readJson(req));
+        if (refuseIngest(req, res)) return;
+        const body = await readJson(req);
+        const parsed = Array.isArray(body)
+          ? OutcomeListSchema.safeParse(body)
+          : OutcomeSchema.safeParse(body);
         if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
         const items = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
-        const unknown = items.filter((o) => !rt.upstreams.has(o.version)).map((o) => o.version);
-        if (unknown.length > 0) {
-          throw new BadRequest(
-            400,
-            `unknown version(s) ${[...new Set(unknown)].join(', ')} for ${name} (known: ${[...rt.upstreams.keys()].join(', ')})`,
-          );
+        const unknown = items.findIndex((o) => !rt.upstreams.has(o.version));
+        if (unknown >= 0) {
+          const field = Array.isArray(body) ? `${unknown}.version` : 'version';
+          throw new BadRequest(400, `${field}: unknown version ${shown(items[unknown].version)} for ${name}`);
         }
         const now = Date.now();
         for (const o of items) {
           const series = rt.upstreams.get(o.version)!.series;
           series.recordRequest(o.latencyMs, o.error, now);
           series.recordOutcome(o, now);
-          if (o.requestId) {
-            pending.add(o.requestId, series, now);
+          // An id already pending keeps its version and state (first one wins).
+          if (o.requestId && pending.add(o.requestId, series, now)) {
             pending.markReported(o.requestId, o.taskSuccess !== undefined, o.qualityScore !== undefined);
           }
         }
         return sendJson(res, 200, { accepted: items.length });
       }
-      return sendError(res, 404, `no route ${req.method} ${path} (use /invoke, /route or /outcomes)`);
+      return sendError(
+        res,
+        404,
+        `no route ${req.method} ${printable(path, 100)} (use /invoke, /route or /outcomes)`,
+      );
     }
 
     if (path === '/v1/feedback') {
       if (req.method !== 'POST') return sendError(res, 405, 'use POST');
+      if (refuseIngest(req, res)) return;
       const parsed = FeedbackSchema.safeParse(await readJson(req));
       if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
       const f = parsed.data;
@@ -205,7 +286,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         return sendError(
           res,
           404,
-          `unknown agent "${decode(parts[0])}" (configured: ${[...agents.keys()].join(', ')})`,
+          `unknown agent ${shown(decode(parts[0]))} (configured: ${[...agents.keys()].join(', ')})`,
         );
       }
       return admin(rt, parts.slice(1).join('/'), query, req, res);
@@ -229,21 +310,48 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
     if (path === '/healthz')
       return sendJson(res, 200, { ok: true, agents: agents.size, pendingFeedback: pending.size });
-    return sendError(res, 404, `no route ${req.method} ${path}`);
+    return sendError(res, 404, `no route ${req.method} ${printable(path, 100)}`);
   }
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
+      // A client that hung up mid-body is not the gateway's problem: nothing to answer, nothing to log.
+      if (err instanceof ClientGone || res.destroyed) return;
       if (res.headersSent) {
         res.destroy();
         return;
       }
       if (err instanceof SplitRejected)
         return sendJson(res, err.status, { error: err.message, problems: err.problems });
-      if (err instanceof BadRequest) return sendError(res, err.status, err.message);
+      if (err instanceof BadRequest) {
+        // An oversize body: answer, then close (the rest of the body is not read).
+        return sendError(
+          res,
+          err.status,
+          err.message,
+          undefined,
+          err.status === 413 ? { connection: 'close' } : {},
+        );
+      }
       log(`internal error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       sendError(res, 500, `internal error: ${(err as Error).message}`);
     });
+  });
+
+  // Requests Node's parser refuses (bad framing, unknown method, huge headers) get the same JSON
+  // error shape as the gateway's own 400s, instead of a bare "400 Bad Request".
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = JSON.stringify({ error: tooLarge ? 'request headers too large' : 'malformed HTTP request' });
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 
   const host = options.host ?? '127.0.0.1';
@@ -284,6 +392,25 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
 }
 
+/** The split table over its store; a data dir that cannot be used is a configuration problem. */
+async function openSplits(
+  dataDir: string | undefined,
+  config: GatewayConfig,
+  log: (line: string) => void,
+): Promise<SplitTable> {
+  let splits: SplitTable;
+  try {
+    const store = dataDir ? new FileSplitStore(dataDir) : new MemorySplitStore();
+    splits = new SplitTable(config.agents, store, log);
+    await splits.init(Date.now());
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code ? `${e.code} on ${e.path ?? dataDir}` : e.message;
+    throw new GatewayConfigError([{ field: 'dataDir', message: `cannot keep splits in ${dataDir}: ${why}` }]);
+  }
+  return splits;
+}
+
 function decode(s: string): string {
   if (!s.includes('%')) return s;
   try {
@@ -291,4 +418,19 @@ function decode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** Whether a TCP connection to the URL's host and port opens within 2 s. */
+function connects(url: URL): Promise<{ answers: boolean; detail?: string }> {
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: url.hostname, port });
+    const done = (answers: boolean, detail?: string) => {
+      socket.destroy();
+      resolve(detail ? { answers, detail } : { answers });
+    };
+    socket.setTimeout(2_000, () => done(false, 'no connection within 2 s'));
+    socket.once('connect', () => done(true));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? err.message));
+  });
 }

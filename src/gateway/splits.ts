@@ -3,6 +3,9 @@ import { DesiredSplitSchema, type AppliedSplit } from '../router/types';
 import type { AgentConfig } from './config';
 import type { SplitStore } from './split-store';
 
+/** The longest canary lease the gateway grants (the same bound as a plan's leaseTtl). */
+export const MAX_LEASE_MS = 3_600_000;
+
 /** A refused split change: HTTP status and one reason per problem, nothing changed. */
 export class SplitRejected extends Error {
   override name = 'SplitRejected';
@@ -100,6 +103,12 @@ export class SplitTable {
     if (d.canary === null && d.canaryWeight > 0) {
       problems.push({ field: 'canaryWeight', message: 'must be 0 when there is no canary' });
     }
+    if (d.leaseMs !== null && d.leaseMs > MAX_LEASE_MS) {
+      problems.push({
+        field: 'leaseMs',
+        message: `must be at most ${MAX_LEASE_MS} (an hour): a share nobody renews must lapse soon`,
+      });
+    }
     if (d.canary !== null && d.canaryWeight > 0 && d.leaseMs === null) {
       problems.push({
         field: 'leaseMs',
@@ -108,6 +117,12 @@ export class SplitTable {
     }
     if (problems.length > 0) throw new SplitRejected(400, problems);
 
+    const previous = this.splits.get(agent);
+    if (previous?.decidedAt !== undefined && d.decidedAt !== undefined && d.decidedAt < previous.decidedAt) {
+      // A write decided before the one in place (a dropped lease renewal arriving after an abort):
+      // the newer decision stands.
+      return { ...previous, note: `ignored a stale write decided at ${new Date(d.decidedAt).toISOString()}` };
+    }
     const applied: AppliedSplit = {
       agent,
       stable: d.stable,
@@ -115,8 +130,8 @@ export class SplitTable {
       canaryWeight: d.canary === null ? 0 : d.canaryWeight,
       leaseExpiresAt: d.canary !== null && d.leaseMs !== null ? now + d.leaseMs : null,
       updatedAt: now,
+      ...(d.decidedAt !== undefined ? { decidedAt: d.decidedAt } : {}),
     };
-    const previous = this.splits.get(agent);
     this.splits.set(agent, applied);
     try {
       await this.persist();
@@ -159,6 +174,7 @@ export class SplitTable {
       leaseExpiresAt: null,
       updatedAt: now,
       note,
+      ...(split.decidedAt !== undefined ? { decidedAt: split.decidedAt } : {}),
     });
     this.log(`${agent}: ${note}`);
     return true;

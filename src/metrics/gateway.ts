@@ -1,6 +1,13 @@
 // Metrics backend over the agent-canary gateway's admin API: per-version aggregates by time range.
 import { z } from 'zod';
 import {
+  OutboundUrlError,
+  RedirectRefusedError,
+  describeFetchError,
+  outboundFetch,
+  safeErrorReason,
+} from '../outbound';
+import {
   VersionMetricsSchema,
   emptyVersionMetrics,
   type MetricsQuery,
@@ -19,6 +26,8 @@ const AnswerSchema = z.object({
   agent: z.string(),
   since: z.number(),
   until: z.number(),
+  /** When the gateway's metrics begin (its start, metrics being in memory). */
+  dataSince: z.number().optional(),
   versions: z.record(z.string(), VersionMetricsSchema),
 });
 
@@ -38,19 +47,22 @@ export class GatewayMetricsSource implements MetricsSource {
     const what = `gateway metrics for ${q.agent}`;
     const url = `${this.base}/v1/admin/agents/${encodeURIComponent(q.agent)}/metrics?since=${q.since}&until=${q.until}`;
     let res: Response;
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
     try {
-      res = await fetch(url, {
+      res = await outboundFetch(url, {
         headers: { authorization: `Bearer ${this.options.token}` },
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        timeoutMs,
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      throw new Error(`${what}: ${e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message)}`);
+      if (err instanceof OutboundUrlError) throw new MetricsQueryError(`${what}: the URL ${err.message}`);
+      if (err instanceof RedirectRefusedError) throw new MetricsQueryError(`${what}: ${err.message}`);
+      throw new Error(`${what}: ${describeFetchError(err, timeoutMs)}`);
     }
     if (!res.ok) {
-      const text = await res.text().catch(() => '');
-      const message = `${what}: HTTP ${res.status} ${text.slice(0, 300)}`;
-      throw res.status >= 400 && res.status < 500 ? new MetricsQueryError(message) : new Error(message);
+      const reason = safeErrorReason(await res.text().catch(() => ''), 300);
+      const message = `${what}: HTTP ${res.status}${reason ? ` ${reason}` : ''}`;
+      const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+      throw retryable ? new Error(message) : new MetricsQueryError(message);
     }
     const parsed = AnswerSchema.safeParse(await res.json());
     if (!parsed.success) throw new Error(`${what}: unexpected answer: ${parsed.error.message}`);
@@ -61,6 +73,9 @@ export class GatewayMetricsSource implements MetricsSource {
       until: q.until,
       stable: v[q.stable] ?? emptyVersionMetrics(q.stable),
       canary: v[q.canary] ?? emptyVersionMetrics(q.canary),
+      ...(parsed.data.dataSince !== undefined && parsed.data.dataSince > q.since
+        ? { coveredSince: parsed.data.dataSince }
+        : {}),
     };
   }
 }

@@ -2,6 +2,8 @@
 // (agent_canary_*). Counts over [since, until) are the counters' values at `until` minus those at
 // `since` (two instant queries): exact integers, unlike increase(), which extrapolates to the range
 // edges. Resolution is the scrape interval. Series from several gateway replicas are summed.
+import { OutboundUrlError, RedirectRefusedError, describeFetchError, outboundFetch } from '../outbound';
+import { printable } from '../text/sanitize';
 import {
   emptyVersionMetrics,
   type Histogram,
@@ -92,29 +94,35 @@ export class PrometheusMetricsSource implements MetricsSource {
   private async instant(query: string, atMs: number): Promise<Sample[]> {
     const body = new URLSearchParams({ query, time: (atMs / 1000).toFixed(3) });
     let res: Response;
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
     try {
-      res = await fetch(`${this.base}/api/v1/query`, {
+      res = await outboundFetch(`${this.base}/api/v1/query`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.options.headers },
         body,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        timeoutMs,
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      throw new Error(
-        `prometheus query failed: ${e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message)}`,
-      );
+      if (err instanceof OutboundUrlError) throw new PrometheusQueryError(`prometheus URL ${err.message}`);
+      if (err instanceof RedirectRefusedError) throw new PrometheusQueryError(`prometheus ${err.message}`);
+      throw new Error(`prometheus query failed: ${describeFetchError(err, timeoutMs)}`);
     }
+    // Bad credentials or a wrong URL (401/403/404): retrying cannot fix them.
+    const refused = res.status === 401 || res.status === 403 || res.status === 404;
     const text = await res.text();
     let json: { status?: string; error?: string; data?: { resultType: string; result: Sample[] } };
     try {
       json = JSON.parse(text);
     } catch {
-      throw new Error(`prometheus answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+      const message = `prometheus answered HTTP ${res.status} with non-JSON (${text.length} bytes)`;
+      throw refused ? new PrometheusQueryError(message) : new Error(message);
     }
     if (json.status !== 'success' || !json.data) {
-      const message = `prometheus query ${query} failed: HTTP ${res.status} ${json.error ?? ''}`;
-      throw res.status === 400 || res.status === 422 ? new PrometheusQueryError(message) : new Error(message);
+      const reason = typeof json.error === 'string' ? printable(json.error, 300) : '';
+      const message = `prometheus query ${printable(query, 300)} failed: HTTP ${res.status} ${reason}`;
+      throw refused || res.status === 400 || res.status === 422
+        ? new PrometheusQueryError(message)
+        : new Error(message);
     }
     return json.data.result;
   }

@@ -1,6 +1,15 @@
 // HTTP delivery with a bounded retry budget. Notifications are best effort: a dead endpoint costs
 // at most `budgetMs`, well under the notify activity's timeout, and never holds up a decision.
+// Targets come from plans, so every call goes through the outbound policy (src/outbound.ts) and a
+// failure is recorded as status code or error kind only: never the answer's body, never the URL.
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  RedirectRefusedError,
+  describeFetchError,
+  describeUrl,
+  outboundFetch,
+  type OutboundPolicy,
+} from '../outbound';
 
 export interface DeliveryPolicy {
   /** Attempts in total, including the first. */
@@ -20,7 +29,7 @@ export const DEFAULT_DELIVERY: DeliveryPolicy = {
   budgetMs: 10_000,
 };
 
-/** A response that retrying cannot fix (4xx other than 408/429). */
+/** A response that retrying cannot fix (4xx other than 408/429, a redirect, a refused URL). */
 class PermanentError extends Error {}
 
 function retryableStatus(status: number): boolean {
@@ -29,14 +38,15 @@ function retryableStatus(status: number): boolean {
 
 /**
  * POSTs `body` to `url`, retrying network errors, timeouts, 5xx, 408 and 429. Headers are rebuilt
- * per attempt (a signature carries a timestamp). Throws the last error, naming the target and the
- * attempts made, when every attempt failed or the budget ran out.
+ * per attempt (a signature carries a timestamp). Throws the last error, naming the target (redacted)
+ * and the attempts made, when every attempt failed or the budget ran out.
  */
 export async function postWithRetry(
   url: string,
   body: string,
   headers: () => Record<string, string>,
   policy: DeliveryPolicy = DEFAULT_DELIVERY,
+  outbound: OutboundPolicy = {},
 ): Promise<void> {
   const started = Date.now();
   let lastError = 'no attempt made';
@@ -49,26 +59,26 @@ export async function postWithRetry(
     }
     const left = policy.budgetMs - (Date.now() - started);
     try {
-      const res = await fetch(url, {
+      const res = await outboundFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers() },
         body,
-        signal: AbortSignal.timeout(Math.max(1, Math.min(policy.attemptTimeoutMs, left))),
+        timeoutMs: Math.max(1, Math.min(policy.attemptTimeoutMs, left)),
+        policy: outbound,
       });
-      // Drain the body so the connection is released.
-      const text = await res.text().catch(() => '');
+      // Drain the body so the connection is released; its content is not kept.
+      await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return;
-      lastError = `HTTP ${res.status}${text ? ` ${text.slice(0, 200)}` : ''}`;
+      lastError = `HTTP ${res.status}`;
       if (!retryableStatus(res.status)) throw new PermanentError(lastError);
     } catch (err) {
-      if (err instanceof PermanentError) {
+      if (err instanceof PermanentError || err instanceof RedirectRefusedError) {
         throw new Error(`${redact(url)} refused the notification: ${err.message}`);
       }
-      const e = err as Error & { cause?: { code?: string } };
-      lastError =
-        e.name === 'TimeoutError' || e.name === 'AbortError'
-          ? 'timed out'
-          : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
+      lastError = describeFetchError(err);
+      if ((err as Error).name === 'OutboundUrlError') {
+        throw new Error(`${redact(url)} not called: the URL ${lastError}`);
+      }
     }
   }
   throw new Error(
@@ -76,12 +86,7 @@ export async function postWithRetry(
   );
 }
 
-/** Webhook URLs often carry their secret in the path (Slack): show only origin and a hint. */
+/** Webhook URLs often carry their secret in the path (Slack): show only scheme, host and a hint. */
 export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname.length > 1 ? '/…' : ''}`;
-  } catch {
-    return '(invalid url)';
-  }
+  return describeUrl(url);
 }

@@ -1,6 +1,8 @@
 // Builds the notifiers for a plan's notify targets: this is ActivityDeps.notifiers.
 import type { NotifyTarget } from '../plan/schema';
+import { checkOutboundUrl, type OutboundPolicy } from '../outbound';
 import { redact, type DeliveryPolicy } from './deliver';
+import { notifyEnvProblem } from './env-policy';
 import { LogNotifier, type LineWriter } from './log';
 import { SlackNotifier } from './slack';
 import type { Notifier } from './types';
@@ -8,6 +10,7 @@ import { WebhookNotifier } from './webhook';
 
 export * from './types';
 export { DEFAULT_DELIVERY, type DeliveryPolicy } from './deliver';
+export { NOTIFY_ENV_PREFIX, notifyEnvProblem } from './env-policy';
 export { formatMetricValue, formatMetricLine, formatVerdict, rolloutUrl } from './format';
 export { LogNotifier, type LineWriter } from './log';
 export { SlackNotifier, slackMessage } from './slack';
@@ -30,41 +33,81 @@ export interface NotifierOptions {
   delivery?: DeliveryPolicy;
   /** Where secretEnv/webhookUrlEnv are looked up (the worker's environment). */
   env?: Record<string, string | undefined>;
+  /**
+   * Hosts notifications may go to. Default: the comma-separated list in
+   * AGENT_CANARY_OUTBOUND_ALLOW_HOSTS of `env`, or any host when that is unset.
+   */
+  allowHosts?: string[];
 }
 
-/** A channel whose secret is missing on this worker: every delivery fails, visibly, in status. */
-function unset(name: string, variable: string): Notifier {
+/** The variable naming the hosts outbound calls may reach (not under the plan-readable prefix). */
+export const ALLOW_HOSTS_ENV = 'AGENT_CANARY_OUTBOUND_ALLOW_HOSTS';
+
+/** A channel that cannot work on this worker: every delivery fails, visibly, in status. */
+function broken(name: string, problem: string): Notifier {
   return {
     name,
     send: async () => {
-      throw new Error(`environment variable ${variable} is not set on the worker`);
+      throw new Error(problem);
     },
   };
+}
+
+/**
+ * Reads a variable a plan named, under the one env policy. The value never appears in a message:
+ * problems name the variable only.
+ */
+function readEnv(
+  env: Record<string, string | undefined>,
+  variable: string,
+): { value: string } | { problem: string } {
+  const refused = notifyEnvProblem(variable);
+  if (refused) return { problem: `environment variable ${variable} may not be read: ${refused}` };
+  const value = env[variable];
+  if (!value) return { problem: `environment variable ${variable} is not set on the worker` };
+  return { value };
 }
 
 /** One notifier per target; several log targets collapse into one (a line per event is enough). */
 export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions = {}): Notifier[] {
   const { uiUrl, namespace, delivery } = opts;
   const env = opts.env ?? process.env;
+  const allowHosts = opts.allowHosts ?? hostList(env[ALLOW_HOSTS_ENV]);
+  const outbound: OutboundPolicy = { allowHosts };
   const out: Notifier[] = [];
   let logAdded = false;
   for (const t of targets) {
     switch (t.type) {
       case 'slack': {
-        const webhookUrl = t.webhookUrl ?? env[t.webhookUrlEnv!];
-        out.push(
-          webhookUrl
-            ? new SlackNotifier({ webhookUrl, uiUrl, namespace, delivery })
-            : unset(`slack $${t.webhookUrlEnv}`, t.webhookUrlEnv!),
-        );
+        const name = t.webhookUrl ? `slack ${redact(t.webhookUrl)}` : `slack $${t.webhookUrlEnv}`;
+        const read = t.webhookUrl ? { value: t.webhookUrl } : readEnv(env, t.webhookUrlEnv!);
+        if ('problem' in read) {
+          out.push(broken(name, read.problem));
+          break;
+        }
+        const urlProblem = checkUrl(read.value, outbound);
+        if (urlProblem) {
+          const where = t.webhookUrl ? 'webhookUrl' : `environment variable ${t.webhookUrlEnv}`;
+          out.push(broken(name, `${where} ${urlProblem}`));
+          break;
+        }
+        out.push(new SlackNotifier({ webhookUrl: read.value, uiUrl, namespace, delivery, outbound }));
         break;
       }
       case 'webhook': {
-        const secret = t.secret ?? env[t.secretEnv!];
+        const name = `webhook ${redact(t.url)}`;
+        const read = t.secret ? { value: t.secret } : readEnv(env, t.secretEnv!);
+        if ('problem' in read) {
+          out.push(broken(name, read.problem));
+          break;
+        }
+        const urlProblem = checkUrl(t.url, outbound);
+        if (urlProblem) {
+          out.push(broken(name, `url ${urlProblem}`));
+          break;
+        }
         out.push(
-          secret
-            ? new WebhookNotifier({ url: t.url, secret, uiUrl, namespace, delivery })
-            : unset(`webhook ${redact(t.url)}`, t.secretEnv!),
+          new WebhookNotifier({ url: t.url, secret: read.value, uiUrl, namespace, delivery, outbound }),
         );
         break;
       }
@@ -75,4 +118,22 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
     }
   }
   return out;
+}
+
+function hostList(value: string | undefined): string[] | undefined {
+  if (!value || value.trim() === '') return undefined;
+  return value
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+}
+
+/** The policy's verdict on a URL, as a message without the URL. */
+function checkUrl(url: string, policy: OutboundPolicy): string | undefined {
+  try {
+    checkOutboundUrl(url, policy);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -1,5 +1,6 @@
 // Slack incoming webhook: a message a person can act on at a glance (what happened, the numbers
 // behind the verdict, who acted, and a link to the rollout in the Temporal Web UI).
+import type { OutboundPolicy } from '../outbound';
 import { DEFAULT_DELIVERY, postWithRetry, redact, type DeliveryPolicy } from './deliver';
 import { formatMetricLine, headline, rolloutUrl, stageLine } from './format';
 import type { Notifier, NotifyEvent, NotifyEventType } from './types';
@@ -59,6 +60,8 @@ export interface SlackOptions {
   uiUrl?: string;
   namespace?: string;
   delivery?: DeliveryPolicy;
+  /** Where calls may go (src/outbound.ts). */
+  outbound?: OutboundPolicy;
 }
 
 export class SlackNotifier implements Notifier {
@@ -70,6 +73,12 @@ export class SlackNotifier implements Notifier {
   async send(event: NotifyEvent): Promise<void> {
     const url = rolloutUrl(this.opts.uiUrl, this.opts.namespace, event.workflowId);
     const body = JSON.stringify(slackMessage(event, url));
-    await postWithRetry(this.opts.webhookUrl, body, () => ({}), this.opts.delivery ?? DEFAULT_DELIVERY);
+    await postWithRetry(
+      this.opts.webhookUrl,
+      body,
+      () => ({}),
+      this.opts.delivery ?? DEFAULT_DELIVERY,
+      this.opts.outbound,
+    );
   }
 }

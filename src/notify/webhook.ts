@@ -8,6 +8,7 @@
 // Body: the NotifyEvent fields plus `url`, the rollout's page in the Temporal Web UI when known.
 import { randomUUID } from 'node:crypto';
 import { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from '../signing';
+import type { OutboundPolicy } from '../outbound';
 import { DEFAULT_DELIVERY, postWithRetry, redact, type DeliveryPolicy } from './deliver';
 import { rolloutUrl } from './format';
 import type { Notifier, NotifyEvent } from './types';
@@ -23,6 +24,8 @@ export interface WebhookOptions {
   uiUrl?: string;
   namespace?: string;
   delivery?: DeliveryPolicy;
+  /** Where calls may go (src/outbound.ts). */
+  outbound?: OutboundPolicy;
 }
 
 export class WebhookNotifier implements Notifier {
@@ -50,6 +53,7 @@ export class WebhookNotifier implements Notifier {
         };
       },
       this.opts.delivery ?? DEFAULT_DELIVERY,
+      this.opts.outbound,
     );
   }
 }

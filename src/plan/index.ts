@@ -5,6 +5,7 @@ import {
   DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
   DEFAULT_THRESHOLDS,
+  PLAN_LIMITS,
   PlanInputSchema,
   ResolvedPlanSchema,
   type PlanInput,
@@ -71,6 +72,15 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   if (plan.steps && plan.steps.stepWeight > plan.steps.maxWeight) {
     problems.push({ field: 'steps.stepWeight', message: 'must not exceed steps.maxWeight' });
   }
+  // Checked before expanding: a tiny stepWeight would otherwise build an array of millions.
+  const stepCount = plan.steps ? Math.floor(plan.steps.maxWeight / plan.steps.stepWeight + 1e-9) + 1 : 0;
+  if (plan.steps && stepCount > PLAN_LIMITS.maxStages) {
+    problems.push({
+      field: 'steps.stepWeight',
+      message: `makes ${stepCount > 1e6 ? 'millions of' : stepCount} stages; at most ${PLAN_LIMITS.maxStages} (raise stepWeight)`,
+    });
+    throw new PlanError(problems);
+  }
 
   let stages: Stage[];
   if (plan.steps) {
@@ -136,7 +146,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
     });
   }
   // The lease must outlive a few missed checks, or a slow metrics query would drop the canary.
-  const leaseTtlMs = plan.leaseTtl ?? Math.max(5 * a.interval, 5 * 60_000);
+  const leaseTtlMs =
+    plan.leaseTtl ?? Math.min(PLAN_LIMITS.maxLeaseTtlMs, Math.max(5 * a.interval, 5 * 60_000));
   if (leaseTtlMs < 2 * a.interval) {
     problems.push({
       field: 'leaseTtl',
@@ -145,7 +156,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   }
   if (problems.length > 0) throw new PlanError(problems);
 
-  return ResolvedPlanSchema.parse({
+  const resolved = ResolvedPlanSchema.safeParse({
     agent: plan.agent,
     stable: plan.stable,
     canary: plan.canary,
@@ -166,13 +177,16 @@ export function resolvePlan(input: unknown): ResolvedPlan {
     leaseTtlMs,
     notify: plan.notify,
   });
+  if (!resolved.success) throw new PlanError(problemsFromZod(resolved.error));
+  return resolved.data;
 }
 
 /** Parses plan text (YAML, which includes JSON) and resolves it. */
 export function parsePlan(text: string, source = 'plan'): ResolvedPlan {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
+    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
   } catch (err) {
     throw new PlanError([
       { field: '', message: `${source} is not valid YAML or JSON: ${(err as Error).message}` },

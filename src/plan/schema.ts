@@ -1,21 +1,56 @@
 import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
-import { parseDuration } from './duration';
+import { notifyEnvProblem } from '../notify/env-policy';
+import { formatDuration, parseDuration } from './duration';
 
-/** A duration as written ("30s", "5m", "1h30m" or ms), turned into positive milliseconds. */
-export const DurationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    const ms = parseDuration(value);
-    if (ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `must be a positive duration, got "${value}"` });
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Bounds on every number that reaches a timer, an array or a lease. Plans come from anyone who can
+ * start a rollout (and the workflow re-checks them), so each is a limit of the machinery, not taste.
+ */
+export const PLAN_LIMITS = {
+  /** Stages after steps are expanded: each is a few history events, a timer and notifications. */
+  maxStages: 100,
+  minIntervalMs: 100,
+  /** Checks renew the lease, which must be at least twice the interval and at most an hour. */
+  maxIntervalMs: 30 * 60_000,
+  maxObserveMs: 7 * DAY,
+  maxProgressDeadlineMs: 30 * DAY,
+  /** A canary share that nobody renews must lapse soon: the guarantee behind terminate. */
+  maxLeaseTtlMs: HOUR,
+  maxNotifyTargets: 20,
+  maxUrlLength: 2048,
+} as const;
+
+/** A duration as written ("30s", "5m", "1h30m" or ms), turned into positive milliseconds <= max. */
+export function durationSchema(maxMs: number, minMs = 0) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    try {
+      const ms = parseDuration(value);
+      if (ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive duration, got "${value}"` });
+        return z.NEVER;
+      }
+      if (ms < minMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${formatDuration(minMs)}` });
+        return z.NEVER;
+      }
+      if (ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${formatDuration(maxMs)}` });
+        return z.NEVER;
+      }
+      return ms;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
       return z.NEVER;
     }
-    return ms;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+  });
+}
+
+/** Any duration up to a year (the longest parseDuration accepts). */
+export const DurationSchema = durationSchema(365 * DAY);
 
 const VersionName = z
   .string()
@@ -33,9 +68,9 @@ export const AgentName = z
 export const ThresholdSchema = z
   .object({
     /** Canary value must be at most this. */
-    maxAbsolute: z.number().nonnegative().optional(),
+    maxAbsolute: z.number().nonnegative().max(1e9).optional(),
     /** Canary value must be at least this. */
-    minAbsolute: z.number().nonnegative().optional(),
+    minAbsolute: z.number().nonnegative().max(1e9).optional(),
     /** Canary may be at most this many times the stable value (2.0 = twice stable). */
     maxRelativeIncrease: z.number().min(1, 'is a ratio canary/stable and must be >= 1').max(1000).optional(),
     /** Canary may be at most this fraction below stable (0.1 = 10% lower). */
@@ -74,7 +109,7 @@ export const DEFAULT_FAILURE_LIMIT = { thresholds: 3, statistical: 1 } as const;
 const StageInput = z
   .object({
     weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100'),
-    observe: DurationSchema.optional(),
+    observe: durationSchema(PLAN_LIMITS.maxObserveMs).optional(),
   })
   .strict();
 
@@ -82,12 +117,40 @@ const StepsInput = z
   .object({
     stepWeight: z.number().gt(0, 'must be above 0').max(100),
     maxWeight: z.number().gt(0).max(100, 'must be at most 100'),
-    interval: DurationSchema,
+    interval: durationSchema(PLAN_LIMITS.maxObserveMs),
   })
   .strict();
 
-/** Secrets can stay out of the plan (and so out of workflow history): name a variable on the worker. */
-const EnvVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+/**
+ * Secrets can stay out of the plan (and so out of workflow history): name a variable on the worker.
+ * Which variables a plan may name is decided in one place, src/notify/env-policy.ts.
+ */
+const EnvVarName = z.string().superRefine((name, ctx) => {
+  const problem = notifyEnvProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** Where a plan may send notifications: http(s) only, without credentials in the URL. */
+const NotifyUrl = z
+  .string()
+  .max(PLAN_LIMITS.maxUrlLength, `must be at most ${PLAN_LIMITS.maxUrlLength} characters`)
+  .superRefine((raw, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+    } else if (url.username || url.password) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not carry user:password@ (it would be stored in history); sign with secret instead',
+      });
+    }
+  });
 const exactlyOne = (a: string, b: string) => (t: Record<string, unknown>) =>
   (t[a] === undefined) !== (t[b] === undefined);
 
@@ -95,7 +158,7 @@ const NotifyInput = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('slack'),
-      webhookUrl: z.string().url().optional(),
+      webhookUrl: NotifyUrl.optional(),
       webhookUrlEnv: EnvVarName.optional(),
     })
     .strict()
@@ -106,8 +169,12 @@ const NotifyInput = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('webhook'),
-      url: z.string().url(),
-      secret: z.string().min(16, 'must be at least 16 characters (it signs the payload)').optional(),
+      url: NotifyUrl,
+      secret: z
+        .string()
+        .min(16, 'must be at least 16 characters (it signs the payload)')
+        .max(1024)
+        .optional(),
       secretEnv: EnvVarName.optional(),
     })
     .strict()
@@ -121,7 +188,7 @@ export type NotifyTarget = z.infer<typeof NotifyInput>;
 
 const AnalysisInput = z
   .object({
-    interval: DurationSchema.default(60_000),
+    interval: durationSchema(PLAN_LIMITS.maxIntervalMs, PLAN_LIMITS.minIntervalMs).default(60_000),
     /** Default: DEFAULT_FAILURE_LIMIT for the judge, filled in by resolvePlan. */
     failureLimit: z.number().int().min(1).max(100).optional(),
     minSamples: z.number().int().min(1).max(10_000_000).default(100),
@@ -136,7 +203,7 @@ const AnalysisInput = z
     judge: z.enum(['thresholds', 'statistical']).default('statistical'),
     /** False rollback rate the statistical judge allows per rollout. */
     alpha: z.number().gt(0).max(0.2, 'above 0.2 would roll back healthy canaries too often').default(0.01),
-    minEffect: z.partialRecord(MetricNameSchema, z.number().gt(0)).default({}),
+    minEffect: z.partialRecord(MetricNameSchema, z.number().gt(0).max(1e6)).default({}),
   })
   .strict();
 
@@ -145,42 +212,88 @@ export const PlanInputSchema = z
     agent: AgentName,
     stable: VersionName,
     canary: VersionName,
-    stages: z.array(StageInput).min(1).optional(),
+    stages: z
+      .array(StageInput)
+      .min(1)
+      .max(PLAN_LIMITS.maxStages, `at most ${PLAN_LIMITS.maxStages} stages`)
+      .optional(),
     steps: StepsInput.optional(),
     analysis: AnalysisInput.default(AnalysisInput.parse({})),
-    progressDeadline: DurationSchema.default(6 * 3_600_000),
+    progressDeadline: durationSchema(PLAN_LIMITS.maxProgressDeadlineMs).default(6 * 3_600_000),
     /** How long the canary share survives without the workflow renewing it. */
-    leaseTtl: DurationSchema.optional(),
-    notify: z.array(NotifyInput).default([]),
+    leaseTtl: durationSchema(PLAN_LIMITS.maxLeaseTtlMs).optional(),
+    notify: z
+      .array(NotifyInput)
+      .max(PLAN_LIMITS.maxNotifyTargets, `at most ${PLAN_LIMITS.maxNotifyTargets} targets`)
+      .default([]),
   })
   .strict();
 export type PlanInput = z.input<typeof PlanInputSchema>;
 
-export const StageSchema = z.object({ weight: z.number(), observeMs: z.number() });
+export const StageSchema = z.object({
+  weight: z.number().gt(0).max(100),
+  observeMs: z.number().min(0).max(PLAN_LIMITS.maxObserveMs),
+});
 export type Stage = z.infer<typeof StageSchema>;
 
-/** The plan as the workflow gets it: defaults filled in, steps expanded, durations in ms. JSON-safe. */
-export const ResolvedPlanSchema = z.object({
-  agent: z.string(),
-  stable: z.string(),
-  canary: z.string(),
-  stages: z.array(StageSchema).min(1),
-  analysis: z.object({
-    intervalMs: z.number().positive(),
-    failureLimit: z.number().int().positive(),
-    minSamples: z.number().int().positive(),
-    inconclusiveLimit: z.number().int().positive(),
-    metrics: z.array(MetricNameSchema).min(1),
-    thresholds: z.record(MetricNameSchema, ThresholdSchema),
-    judge: z.enum(['thresholds', 'statistical']),
-    alpha: z.number(),
-    minEffect: z.record(MetricNameSchema, z.number()),
-    /** Stages with an observation window: the statistical judge splits alpha across them. */
-    observedStages: z.number().int().positive().optional(),
-  }),
-  progressDeadlineMs: z.number().positive(),
-  leaseTtlMs: z.number().positive(),
-  notify: z.array(NotifyInput),
-});
+/**
+ * The plan as the workflow gets it: defaults filled in, steps expanded, durations in ms. JSON-safe.
+ * Any Temporal client can start a workflow with such an object, so it carries the same bounds as a
+ * plan written by hand, and the invariants resolvePlan establishes are checked again.
+ */
+export const ResolvedPlanSchema = z
+  .object({
+    agent: AgentName,
+    stable: VersionName,
+    canary: VersionName,
+    stages: z.array(StageSchema).min(1).max(PLAN_LIMITS.maxStages),
+    analysis: z.object({
+      intervalMs: z.number().min(PLAN_LIMITS.minIntervalMs).max(PLAN_LIMITS.maxIntervalMs),
+      failureLimit: z.number().int().min(1).max(100),
+      minSamples: z.number().int().min(1).max(10_000_000),
+      inconclusiveLimit: z.number().int().min(1).max(10_000),
+      metrics: z.array(MetricNameSchema).min(1).max(METRICS.length),
+      thresholds: z.record(MetricNameSchema, ThresholdSchema),
+      judge: z.enum(['thresholds', 'statistical']),
+      alpha: z.number().gt(0).max(0.2),
+      minEffect: z.record(MetricNameSchema, z.number().gt(0).max(1e6)),
+      /** Stages with an observation window: the statistical judge splits alpha across them. */
+      observedStages: z.number().int().positive().max(PLAN_LIMITS.maxStages).optional(),
+    }),
+    progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
+    leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),
+    notify: z.array(NotifyInput).max(PLAN_LIMITS.maxNotifyTargets),
+  })
+  .superRefine((p, ctx) => {
+    // zod runs this even after a non-fatal issue above: check only what is there.
+    if (!Array.isArray(p.stages) || p.stages.length === 0 || !p.analysis) return;
+    if (p.canary === p.stable) {
+      ctx.addIssue({ code: 'custom', path: ['canary'], message: 'must differ from stable' });
+    }
+    p.stages.forEach((s, i) => {
+      if (i > 0 && s.weight <= p.stages[i - 1].weight) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'weight'],
+          message: 'weights must rise strictly',
+        });
+      }
+    });
+    const last = p.stages.length - 1;
+    if (p.stages[last].weight !== 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages', last, 'weight'],
+        message: 'the last stage must be 100 (the promotion)',
+      });
+    }
+    if (p.leaseTtlMs < 2 * p.analysis.intervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseTtlMs'],
+        message: 'must be at least twice analysis.intervalMs',
+      });
+    }
+  });
 export type ResolvedPlan = z.infer<typeof ResolvedPlanSchema>;
 export type AnalysisConfig = ResolvedPlan['analysis'];

@@ -1,27 +1,33 @@
-// Shared by HTTP routers: one place that turns an HTTP answer into "retry" or "give up".
+// Shared by HTTP routers: one place that turns an HTTP answer into "retry" or "give up". Calls go
+// through the outbound policy (src/outbound.ts): http(s) only, redirects refused, and of an error
+// answer only the JSON `error` field is kept (one printable line), never the raw body.
+import {
+  OutboundUrlError,
+  RedirectRefusedError,
+  describeFetchError,
+  outboundFetch,
+  safeErrorReason,
+} from '../outbound';
 import { RouterConfigError } from './types';
 
 /** 4xx: the request is wrong (unknown agent, bad token, refused split) and retrying cannot help. */
 export async function failureFrom(res: Response, what: string): Promise<Error> {
   let reason = '';
   try {
-    const text = await res.text();
-    try {
-      const body = JSON.parse(text) as { error?: unknown };
-      reason = typeof body.error === 'string' ? body.error : text;
-    } catch {
-      reason = text;
-    }
+    reason = safeErrorReason(await res.text(), 500);
   } catch {
     // body unreadable: the status says enough
   }
-  const message = `${what}: HTTP ${res.status}${reason ? ` ${reason.slice(0, 500)}` : ''}`;
+  const message = `${what}: HTTP ${res.status}${reason ? ` ${reason}` : ''}`;
   return res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429
     ? new RouterConfigError(message)
     : new Error(message);
 }
 
-/** fetch with a deadline; network errors and timeouts surface as plain (retryable) errors. */
+/**
+ * fetch with a deadline under the outbound policy. Network errors and timeouts surface as plain
+ * (retryable) errors; a URL the policy refuses or a redirect is a RouterConfigError (fix the URL).
+ */
 export async function fetchWithTimeout(
   url: string,
   init: RequestInit,
@@ -29,11 +35,10 @@ export async function fetchWithTimeout(
   what: string,
 ): Promise<Response> {
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return await outboundFetch(url, { ...init, timeoutMs });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const cause = e.cause ? [e.cause.code, e.cause.message].filter(Boolean).join(' ') : e.message;
-    const detail = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : cause;
-    throw new Error(`${what}: ${detail}`);
+    if (err instanceof OutboundUrlError) throw new RouterConfigError(`${what}: the URL ${err.message}`);
+    if (err instanceof RedirectRefusedError) throw new RouterConfigError(`${what}: ${err.message}`);
+    throw new Error(`${what}: ${describeFetchError(err, timeoutMs)}`);
   }
 }

@@ -8,7 +8,8 @@
 //           as sent). 4xx = refused for good (RouterConfigError); 5xx/network = retried.
 // getSplit: GET <url>?agent=<agent>, signed the same way over an empty body; must answer an
 //           AppliedSplit.
-import { signatureHeaders } from '../signing';
+import { describeUrl } from '../outbound';
+import { requestSignatureHeaders } from '../signing';
 import { failureFrom, fetchWithTimeout } from './http';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
 
@@ -19,7 +20,7 @@ export interface WebhookRouterOptions {
   now?: () => number;
 }
 
-export { verifySignature } from '../signing';
+export { NonceCache, verifyRequestSignature, verifySignature } from '../signing';
 
 export class WebhookRouter implements Router {
   private readonly now: () => number;
@@ -31,10 +32,14 @@ export class WebhookRouter implements Router {
   async setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit> {
     const sentAt = this.now();
     const body = JSON.stringify({ agent, desired, sentAt });
-    const what = `webhook router POST ${this.options.url} for ${agent}`;
+    const what = `webhook router POST ${describeUrl(this.options.url)} for ${agent}`;
     const res = await fetchWithTimeout(
       this.options.url,
-      { method: 'POST', headers: { 'content-type': 'application/json', ...this.sign(sentAt, body) }, body },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.sign(sentAt, 'POST', this.options.url, body) },
+        body,
+      },
       this.options.timeoutMs ?? 10_000,
       what,
     );
@@ -56,10 +61,10 @@ export class WebhookRouter implements Router {
   async getSplit(agent: string): Promise<AppliedSplit> {
     const url = new URL(this.options.url);
     url.searchParams.set('agent', agent);
-    const what = `webhook router GET ${url.href}`;
+    const what = `webhook router GET ${describeUrl(url)} for ${agent}`;
     const res = await fetchWithTimeout(
       url.href,
-      { method: 'GET', headers: this.sign(this.now(), '') },
+      { method: 'GET', headers: this.sign(this.now(), 'GET', url.href, '') },
       this.options.timeoutMs ?? 10_000,
       what,
     );
@@ -67,8 +72,14 @@ export class WebhookRouter implements Router {
     return parseApplied(await res.text(), what);
   }
 
-  private sign(at: number, body: string): Record<string, string> {
-    return signatureHeaders(this.options.secret, body, at);
+  /** v1 headers (timestamp + body) and the request signature over method, target and a nonce. */
+  private sign(at: number, method: string, url: string, body: string): Record<string, string> {
+    const u = new URL(url);
+    return requestSignatureHeaders(
+      this.options.secret,
+      { method, target: `${u.pathname}${u.search}`, body },
+      at,
+    );
   }
 }
 
@@ -77,7 +88,7 @@ function parseApplied(text: string, what: string): AppliedSplit {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`${what}: answer is not JSON: ${text.slice(0, 200)}`);
+    throw new Error(`${what}: answer is not JSON (${text.length} bytes)`);
   }
   const parsed = AppliedSplitSchema.safeParse(json);
   if (!parsed.success) throw new Error(`${what}: answer is not an AppliedSplit: ${parsed.error.message}`);
