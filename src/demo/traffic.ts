@@ -35,6 +35,8 @@ export const TrafficOptionsSchema = z
     /** How long stop() lets requests in flight finish before cutting them off. */
     stopGraceMs: z.number().min(0).default(2_000),
     seed: z.number().int().optional(),
+    /** Bearer token for POST /v1/feedback, for a gateway that requires one (its --ingest-token). */
+    ingestToken: z.string().min(1).optional(),
   })
   .strict();
 export type TrafficOptions = z.input<typeof TrafficOptionsSchema>;
@@ -187,7 +189,7 @@ export function startTraffic(input: TrafficOptions): Traffic {
       const fb = await post(
         feedbackUrl,
         { requestId, taskSuccess: outcome.taskSuccess, qualityScore: outcome.qualityScore },
-        {},
+        o.ingestToken ? { authorization: `Bearer ${o.ingestToken}` } : {},
         ctl,
       );
       await fb.arrayBuffer();

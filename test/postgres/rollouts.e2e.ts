@@ -141,6 +141,8 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
       rps: 30,
       sessions: 200,
       feedback: true,
+      // The standalone gateway takes outcomes and feedback only with a token (the admin token by default).
+      ingestToken: TOKEN,
       maxDurationMs: 5 * 60_000,
     });
     traffic.push(t);
@@ -213,6 +215,8 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
       `v1 still served after promotion: ${JSON.stringify(final.byVersion)}`,
     );
     assert.ok(final.ok > 0 && final.failures === 0, JSON.stringify(final));
+    // The judge saw task success and quality: every answer's feedback was joined at the gateway.
+    assert.ok(final.feedbackSent > 0 && final.feedbackFailed === 0, JSON.stringify(final));
   });
 
   it('rolls a degraded canary back, and the gateway serves stable only', async function () {
