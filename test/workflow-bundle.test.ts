@@ -39,7 +39,12 @@ describe('prebuilt workflow bundle', function () {
 
   it('records the workflow sources and the dependencies bundled with them', () => {
     const sources = Object.keys(manifest.sources);
-    for (const f of ['workflows/canary.ts', 'workflows/messages.ts', 'workflows/state.ts'])
+    for (const f of [
+      'workflows/canary.ts',
+      'workflows/messages.ts',
+      'workflows/policy.ts',
+      'workflows/legacy/canary-v1.ts',
+    ])
       assert.ok(sources.includes(f), `${f} missing from the manifest`);
     // An upgraded dependency changes the bundle too: zod and the SDK's workflow runtime are in it.
     for (const dep of ['node_modules/zod/', 'node_modules/@temporalio/workflow/'])
