@@ -164,14 +164,15 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
   it('promotes a healthy canary although the Temporal server is killed and restarted mid-stage', async function () {
     const agent = AGENTS.promoted;
     const t = sendTraffic(agent);
-    const started = await startRollout(client, demoPlan(agent, { observeMs: 8000, intervalMs: 1000 }));
+    const started = await startRollout(client, demoPlan(agent, { observeMs: 10_000, intervalMs: 1000 }));
     const handle = client.workflow.getHandle(started.workflowId);
 
-    // Mid-stage: the canary serves 20% and one check has passed.
-    await eventually(
+    // Mid-stage: the canary serves part of the traffic and its stage has been observed for 2 s.
+    // (Not "after a passing check": with plenty of data one check can end the stage at once.)
+    const mid = await eventually(
       () => handle.query(statusQuery),
-      (s) => s.canaryPercent === 20 && s.lastAnalysis?.verdict === 'pass',
-      { what: 'a passing check at 20%', timeoutMs: 120_000, intervalMs: 250 },
+      (s) => s.state !== 'promoted' && s.canaryPercent > 0 && s.canaryPercent < 100 && s.observedMs >= 2000,
+      { what: 'the rollout in the middle of a stage', timeoutMs: 120_000, intervalMs: 200 },
     );
     const oldPid = stack.server().pid;
     const restartedAt = Date.now();
@@ -184,6 +185,9 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
     const after = await handle.describe();
     assert.equal(after.runId, started.runId);
     assert.equal(after.status.name, 'RUNNING');
+    process.stderr.write(
+      `      (restarted at ${mid.canaryPercent}% canary, ${mid.observedMs} ms into stage ${mid.stageIndex + 1})\n`,
+    );
 
     const result = await resultOf(agent);
     assert.equal(result.state, 'promoted', result.reason);
@@ -214,7 +218,7 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
   it('rolls a degraded canary back, and the gateway serves stable only', async function () {
     const agent = AGENTS.rolledBack;
     const t = sendTraffic(agent);
-    await startRollout(client, demoPlan(agent, { observeMs: 8000, intervalMs: 1000 }));
+    await startRollout(client, demoPlan(agent, { observeMs: 10_000, intervalMs: 1000 }));
     const result = await resultOf(agent);
     assert.equal(result.state, 'rolled_back', result.reason);
     assert.equal(result.stable, 'v1');
