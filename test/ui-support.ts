@@ -79,6 +79,8 @@ export async function startUiStack(specs: Record<string, StackAgent>): Promise<U
     const gateway = await startGateway({
       host: '127.0.0.1',
       adminToken,
+      // The simulated clients post outcomes and feedback without a token, as in dev and demo.
+      ingestToken: null,
       config: {
         agents: Object.fromEntries(
           Object.keys(specs).map((key) => [

@@ -7,6 +7,7 @@ import {
   outboundFetch,
   safeErrorReason,
 } from '../outbound';
+import { gatewayPreflight } from '../router/gateway';
 import {
   VersionMetricsSchema,
   emptyVersionMetrics,
@@ -41,6 +42,11 @@ export class GatewayMetricsSource implements MetricsSource {
 
   constructor(private readonly options: GatewayMetricsOptions) {
     this.base = options.url.replace(/\/+$/, '');
+  }
+
+  /** The same check as GatewayRouter.preflight: token, agent and both versions on the gateway. */
+  preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
+    return gatewayPreflight(this.base, this.options.token, agent, versions, this.options.timeoutMs ?? 10_000);
   }
 
   async fetch(q: MetricsQuery): Promise<MetricsWindow> {

@@ -1,4 +1,5 @@
 // Router backend over the agent-canary gateway's admin API (DESIGN.md §5).
+import { describeUrl, safeErrorReason } from '../outbound';
 import { failureFrom, fetchWithTimeout } from './http';
 import { z } from 'zod';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
@@ -88,3 +89,56 @@ const VersionsAnswer = z.object({
     z.object({ name: z.string(), upstream: z.string(), answers: z.boolean(), detail: z.string().optional() }),
   ),
 });
+
+/**
+ * What would stop a rollout on this gateway: the admin token refused, the agent or a version not
+ * configured. One line per problem; [] when ready. Throws only when the gateway cannot be reached.
+ * Reads the admin metrics API, which lists every configured version of the agent.
+ */
+export async function gatewayPreflight(
+  base: string,
+  token: string,
+  agent: string,
+  versions: { stable: string; canary: string },
+  timeoutMs: number,
+): Promise<string[]> {
+  const where = `gateway ${describeUrl(base)}`;
+  const now = Date.now();
+  const res = await fetchWithTimeout(
+    `${base}/v1/admin/agents/${encodeURIComponent(agent)}/metrics?since=${now - 1000}&until=${now}`,
+    { headers: { authorization: `Bearer ${token}` } },
+    timeoutMs,
+    `${where} preflight for ${agent}`,
+  ).catch((err: Error) => {
+    if (err.name === 'RouterConfigError') return err;
+    throw err;
+  });
+  if (res instanceof Error) return [res.message];
+  const text = await res.text().catch(() => '');
+  if (res.status === 401) return [`${where} refused the admin token (HTTP 401): check --gateway-token`];
+  if (res.status === 404) return [`${where} has no agent "${agent}" in its config`];
+  if (!res.ok) {
+    const reason = safeErrorReason(text);
+    if (res.status >= 500)
+      throw new Error(`${where} preflight: HTTP ${res.status}${reason ? ` ${reason}` : ''}`);
+    return [`${where} answered HTTP ${res.status}${reason ? ` ${reason}` : ''}`];
+  }
+  let known: string[];
+  try {
+    known = Object.keys((JSON.parse(text) as { versions: Record<string, unknown> }).versions ?? {});
+  } catch {
+    return [`${where} answered the metrics API with something that is not its JSON`];
+  }
+  const problems: string[] = [];
+  for (const [role, version] of [
+    ['stable', versions.stable],
+    ['canary', versions.canary],
+  ] as const) {
+    if (!known.includes(version)) {
+      problems.push(
+        `${where}: ${role} version "${version}" is not configured for ${agent} (configured: ${known.join(', ')})`,
+      );
+    }
+  }
+  return problems;
+}
