@@ -29,32 +29,32 @@ export class GatewayRouter implements Router {
     return this.call('GET', agent);
   }
 
-  /** The gateway knows the agent and both versions, and their upstreams accept connections. */
+  /**
+   * The gateway takes the admin token and knows the agent and both versions (gatewayPreflight), and
+   * the versions' upstreams accept connections.
+   */
   async preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
-    const what = `gateway versions of ${agent}`;
+    const problems = await gatewayPreflight(this.base, this.options.token, agent, versions, this.timeoutMs);
+    if (problems.length > 0) return problems;
+    const what = `gateway ${describeUrl(this.base)} versions of ${agent}`;
     const res = await fetchWithTimeout(
       `${this.base}/v1/admin/agents/${encodeURIComponent(agent)}/versions`,
       { headers: { authorization: `Bearer ${this.options.token}` } },
       this.timeoutMs,
       what,
     );
-    if (!res.ok) return [`router: ${(await failureFrom(res, what)).message}`];
+    if (!res.ok) return [(await failureFrom(res, what)).message];
     const parsed = VersionsAnswer.safeParse(await res.json());
-    if (!parsed.success) return [`router: ${what}: unexpected answer`];
+    if (!parsed.success) return [`${what}: unexpected answer`];
     const known = new Map(parsed.data.versions.map((v) => [v.name, v]));
-    const problems: string[] = [];
     for (const [role, name] of [
       ['stable', versions.stable],
       ['canary', versions.canary],
     ] as const) {
       const v = known.get(name);
-      if (!v) {
+      if (v && !v.answers) {
         problems.push(
-          `router: the gateway has no version "${name}" (the plan's ${role}) for ${agent}; it has ${[...known.keys()].join(', ')}`,
-        );
-      } else if (!v.answers) {
-        problems.push(
-          `router: the ${role} version "${name}" of ${agent} does not answer at ${v.upstream}${v.detail ? ` (${v.detail})` : ''}`,
+          `the ${role} version "${name}" of ${agent} does not answer at ${v.upstream}${v.detail ? ` (${v.detail})` : ''}`,
         );
       }
     }
