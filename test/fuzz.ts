@@ -212,7 +212,7 @@ function cleanThrow(fn: () => unknown, expected: (e: unknown) => boolean): strin
   const started = performance.now();
   const slow = () => {
     const ms = performance.now() - started;
-    return ms > 1000 ? `took ${Math.round(ms)} ms` : undefined;
+    return ms > 3000 ? `took ${Math.round(ms)} ms` : undefined;
   };
   try {
     fn();
