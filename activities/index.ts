@@ -6,6 +6,7 @@ import { judge as defaultJudge } from '../src/analysis';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
+import type { CheckOutcome } from '../workflows/policy';
 import type { AnalysisConfig, NotifyTarget } from '../src/plan/schema';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
 
@@ -38,6 +39,17 @@ export interface AnalyzeResult {
   canaryRequests: number;
 }
 
+export interface CheckInput extends AnalyzeInput {
+  /** The lease renewal for the current stage, written before the metrics are read. */
+  lease: DesiredSplit;
+}
+
+export interface PreflightInput {
+  agent: string;
+  stable: string;
+  canary: string;
+}
+
 export interface NotifyInput {
   event: NotifyEvent;
   targets: NotifyTarget[];
@@ -48,12 +60,12 @@ export function createActivities(deps: ActivityDeps) {
   return {
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
-        return await deps.router.setSplit(agent, desired);
+        return await persist(() => deps.router.setSplit(agent, desired));
       } catch (err) {
         if (err instanceof RouterConfigError) {
           throw ApplicationFailure.nonRetryable(err.message, 'RouterConfigError');
         }
-        throw err;
+        throw outage(err);
       }
     },
 
@@ -76,6 +88,74 @@ export function createActivities(deps: ActivityDeps) {
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
+    /**
+     * One check: renew the canary's lease, then read metrics and judge. A router outage throws (retried
+     * within the check's budget); an unreachable metrics source is answered as an outage at once, so
+     * the workflow records it at this check and moves on; configuration errors of either fail for good.
+     */
+    async checkCanary(input: CheckInput): Promise<CheckOutcome> {
+      const { lease, ...query } = input;
+      try {
+        await persist(() => deps.router.setSplit(input.agent, lease));
+      } catch (err) {
+        if (err instanceof RouterConfigError) {
+          throw ApplicationFailure.nonRetryable(
+            `the router refused the lease renewal: ${err.message}`,
+            err.name,
+          );
+        }
+        throw outage(err);
+      }
+      let window: MetricsWindow;
+      try {
+        window = await withDeadline(deps.metrics.fetch(query), metricsBudgetMs());
+      } catch (err) {
+        if (err instanceof MetricsConfigError) {
+          throw ApplicationFailure.nonRetryable(
+            `the metrics source refused the query: ${err.message}`,
+            err.name,
+          );
+        }
+        return { metrics: 'outage', message: (err as Error).message };
+      }
+      return {
+        metrics: 'ok',
+        verdict: judge(window, input.analysis),
+        stableRequests: window.stable.requests,
+        canaryRequests: window.canary.requests,
+        ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
+      };
+    },
+
+    /**
+     * Before a rollout starts, with this worker's own backends and credentials: one line per problem
+     * (unknown agent or version, refused credentials, upstream or metrics source not answering).
+     */
+    async preflight({ agent, stable, canary }: PreflightInput): Promise<string[]> {
+      const problems: string[] = [];
+      const versions = { stable, canary };
+      try {
+        if (deps.router.preflight) problems.push(...(await deps.router.preflight(agent, versions)));
+        else await deps.router.getSplit(agent);
+      } catch (err) {
+        problems.push(`router: ${(err as Error).message}`);
+      }
+      try {
+        if (deps.metrics.preflight) {
+          problems.push(...(await deps.metrics.preflight(agent, versions)));
+        } else {
+          const until = Date.now();
+          await withDeadline(
+            deps.metrics.fetch({ agent, stable, canary, since: until - 60_000, until }),
+            10_000,
+          );
+        }
+      } catch (err) {
+        problems.push(`metrics: ${(err as Error).message}`);
+      }
+      return problems;
+    },
+
     /** Best effort: never throws, so a broken channel cannot hold up a decision. */
     async notify({ event, targets }: NotifyInput): Promise<DeliveryFailure[]> {
       const failures: DeliveryFailure[] = [];
@@ -96,3 +176,80 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Retries a router call inside the activity, every 50-250 ms, for most of its start-to-close time:
+ * traffic moves within a fraction of a second of the router coming back, without a server round trip
+ * per attempt. Configuration errors and a cancelled activity stop at once.
+ */
+async function persist<T>(call: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined; // called outside an activity: one attempt
+  }
+  const deadline = ctx ? Date.now() + Math.max(0, ctx.info.startToCloseTimeoutMs - 1_000) : 0;
+  let delay = 50;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof RouterConfigError || !ctx || Date.now() + delay >= deadline) throw err;
+      ctx.heartbeat();
+      if (ctx.cancellationSignal.aborted) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 250);
+    }
+  }
+}
+
+/**
+ * The failure type of an outage that outlasted the activity's time budget: final for this activity,
+ * so the workflow learns the cause (and shows it) and asks again; not a configuration error.
+ */
+export const BACKEND_UNAVAILABLE = 'BackendUnavailable';
+
+/**
+ * A retryable failure, or, when the next retry would not fit in the activity's schedule-to-close
+ * budget, a final one carrying the message (a timeout would lose it).
+ */
+function outage(err: unknown): unknown {
+  let info;
+  try {
+    info = Context.current().info;
+  } catch {
+    return err;
+  }
+  const budget = info.scheduleToCloseTimeoutMs;
+  if (!budget || Date.now() - info.scheduledTimestampMs < budget - 1_500) return err;
+  return ApplicationFailure.create({
+    message: (err as Error).message,
+    type: BACKEND_UNAVAILABLE,
+    nonRetryable: true,
+  });
+}
+
+/** Time a check may spend on metrics: most of the activity's start-to-close, so it answers in time. */
+function metricsBudgetMs(): number {
+  let budget = 10_000;
+  try {
+    const ms = Context.current().info.startToCloseTimeoutMs;
+    if (ms > 0) budget = Math.max(500, Math.min(ms - 1_000, ms * 0.8));
+  } catch {
+    // outside an activity (unit tests call the functions directly): the default stands
+  }
+  return budget;
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms)} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -6,6 +6,14 @@ import type { Verdict } from '../src/analysis/types';
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { DEFAULT_FAILURE_LIMIT, resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
 import { histogramQuantile } from '../src/analysis/values';
+import {
+  initialState,
+  percentOf,
+  step,
+  type Effect,
+  type PolicyEvent,
+  type PolicyState,
+} from '../workflows/policy';
 
 // ---- randomness --------------------------------------------------------------------------------
 
@@ -280,30 +288,105 @@ export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v
 export const THRESHOLDS_FAILURE_LIMIT = DEFAULT_FAILURE_LIMIT.thresholds;
 
 /**
- * One rollout. "ours" follows workflows/canary.ts: cumulative data since the stage began, failed
- * checks counted per stage up to failureLimit, a window ends on a passing check only, and a streak
- * of inconclusiveLimit checks pauses (checks go on while paused). "original" checks once at each
- * window's end and reads no data as healthy; "flagger" checks each interval's own data, counts
- * failed or empty checks over the whole run and rolls back at failureLimit.
+ * One rollout. "ours" is the shipped policy itself (workflows/policy.ts `step`), driven with
+ * simulated time and traffic, a router that applies every write at once and the judge run on the
+ * data since the stage began. "original" checks once at each window's end and reads no data as
+ * healthy; "flagger" checks each interval's own data, counts failed or empty checks over the whole
+ * run and rolls back at failureLimit.
  */
 export function simulateRollout(o: SimOptions): Outcome {
+  if (o.judge === 'ours' || o.judge === 'ours_fl3') return simulatePolicy(o);
+  return simulateBaseline(o);
+}
+
+/** The shipped policy, event by event, as the workflow would run it against an instant router. */
+function simulatePolicy(o: SimOptions): Outcome {
+  const base = o.plan ?? DEFAULT_PLAN;
+  const plan: ResolvedPlan = {
+    ...base,
+    analysis: {
+      ...base.analysis,
+      judge: 'statistical',
+      failureLimit: o.judge === 'ours_fl3' ? 3 : base.analysis.failureLimit,
+    },
+  };
+  const rng = new Rng(o.seed);
+  const stableGen = new Generator(o.stable);
+  const canaryGen = new Generator(o.canary);
+  const patienceMs = (o.pausedPatienceMin ?? 120) * 60_000;
+  let now = 0;
+  let s: PolicyState = initialState(now);
+  let stable = new Acc();
+  let canary = new Acc();
+  let stageStartedAt = s.stageStartedAt;
+  let canaryTotal = 0;
+  let pausedAt: number | null = null;
+  let wakeAt: number | null = null;
+  const pending: PolicyEvent[] = [{ type: 'start' }];
+  const stagesBelow100 = plan.stages.filter((st) => st.weight < 100).length;
+  const outcome = (result: Outcome['result']): Outcome => ({
+    result,
+    minutes: now / 60_000,
+    canaryRequests: canaryTotal,
+    stage: result === 'promoted' ? stagesBelow100 : s.stageIndex,
+  });
+  /** Traffic for the time that passed, split by the share the router was last told. */
+  const serve = (ms: number) => {
+    const n = rng.poisson((o.requestsPerSecond * ms) / 1000);
+    const nc = rng.binomial(n, percentOf(s) / 100);
+    canaryGen.draw(rng, nc, canary);
+    stableGen.draw(rng, n - nc, stable);
+    canaryTotal += nc;
+  };
+  const carryOut = (e: Effect) => {
+    if (e.type === 'write') pending.push({ type: 'write_done', opId: e.opId });
+    if (e.type === 'check') {
+      const verdict = judgeStatistical(windowOf(stable, canary), plan.analysis);
+      pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict } });
+    }
+  };
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    const event = pending.shift();
+    if (event) {
+      const r = step(s, plan, event, now);
+      s = r.state;
+      wakeAt = r.wakeAt;
+      if (s.stageStartedAt !== stageStartedAt) {
+        // A new stage's split landed: the judge reads data since then, as the metrics source would.
+        stageStartedAt = s.stageStartedAt;
+        stable = new Acc();
+        canary = new Acc();
+      }
+      for (const e of r.effects) carryOut(e);
+      if (s.result) return outcome(s.result.state === 'promoted' ? 'promoted' : 'rolled_back');
+      if (s.state === 'paused' && pausedAt === null) pausedAt = now;
+      if (s.state !== 'paused') pausedAt = null;
+      continue;
+    }
+    if (pausedAt !== null && now - pausedAt >= patienceMs) return outcome('paused');
+    if (wakeAt === null) throw new Error('simulation: the policy waits on nothing');
+    serve(wakeAt - now);
+    now = wakeAt;
+    pending.push({ type: 'tick' });
+  }
+  throw new Error('simulation: no end after a million events');
+}
+
+function simulateBaseline(o: SimOptions): Outcome {
   const plan = o.plan ?? DEFAULT_PLAN;
   const rng = new Rng(o.seed);
   const stableGen = new Generator(o.stable);
   const canaryGen = new Generator(o.canary);
   const intervalMin = plan.analysis.intervalMs / 60_000;
   const perInterval = o.requestsPerSecond * (plan.analysis.intervalMs / 1000);
-  const patience = o.pausedPatienceMin ?? 120;
-  const ours = o.judge === 'ours' || o.judge === 'ours_fl3';
-  const analysis: AnalysisConfig = ours
-    ? {
-        ...plan.analysis,
-        judge: 'statistical',
-        failureLimit: o.judge === 'ours_fl3' ? 3 : plan.analysis.failureLimit,
-      }
-    : // The thresholds judge's own default failureLimit (the plan's default is the statistical one's).
-      { ...plan.analysis, judge: 'thresholds', minSamples: 1, failureLimit: THRESHOLDS_FAILURE_LIMIT };
-  const judgeFn: (w: MetricsWindow, a: AnalysisConfig) => Verdict = ours ? judgeStatistical : judgeThresholds;
+  // The thresholds judge's own default failureLimit (the plan's default is the statistical one's).
+  const analysis: AnalysisConfig = {
+    ...plan.analysis,
+    judge: 'thresholds',
+    minSamples: 1,
+    failureLimit: THRESHOLDS_FAILURE_LIMIT,
+  };
+  const judgeFn: (w: MetricsWindow, a: AnalysisConfig) => Verdict = judgeThresholds;
 
   let minutes = 0;
   let canaryTotal = 0;
@@ -314,9 +397,6 @@ export function simulateRollout(o: SimOptions): Outcome {
     const windowIntervals = Math.ceil(stages[si].observeMs / plan.analysis.intervalMs);
     const stable = new Acc();
     const canary = new Acc();
-    let stageFailures = 0;
-    let streak = 0;
-    let pausedAt: number | null = null;
     for (let k = 1; ; k++) {
       const n = rng.poisson(perInterval);
       const nc = rng.binomial(n, w);
@@ -341,24 +421,10 @@ export function simulateRollout(o: SimOptions): Outcome {
         if (judgeFn(windowOf(stable, canary), analysis).verdict === 'fail') return end('rolled_back');
         break;
       }
-      if (o.judge === 'flagger') {
-        if (judgeFn(windowOf(is, ic), analysis).verdict !== 'pass') runFailures++;
-        if (runFailures >= analysis.failureLimit) return end('rolled_back');
-        if (windowDone) break;
-        continue;
-      }
-      const v = judgeFn(windowOf(stable, canary), analysis).verdict;
-      if (v === 'fail') stageFailures++;
-      if (stageFailures >= analysis.failureLimit) return end('rolled_back');
-      // As the workflow: "not yet" inside the window is the sequential judge working as designed; only
-      // checks that extend the window past its observation time count toward inconclusiveLimit.
-      streak = v === 'inconclusive' && windowDone ? streak + 1 : 0;
-      if (pausedAt === null && streak >= analysis.inconclusiveLimit) pausedAt = minutes;
-      if (pausedAt !== null) {
-        if (minutes - pausedAt >= patience) return end('paused');
-        continue;
-      }
-      if (windowDone && v === 'pass') break;
+      // flagger
+      if (judgeFn(windowOf(is, ic), analysis).verdict !== 'pass') runFailures++;
+      if (runFailures >= analysis.failureLimit) return end('rolled_back');
+      if (windowDone) break;
     }
   }
   return { result: 'promoted', minutes, canaryRequests: canaryTotal, stage: stages.length };

@@ -149,7 +149,8 @@ describe('cli views', () => {
     assert.equal(lines.length, 3);
     assert.match(lines[0], /^AGENT\s+STATE\s+CANARY%/);
     assert.equal(lines[1].indexOf('progressing'), lines[0].indexOf('STATE'));
-    assert.match(lines[2], /^longer-name\s+-\s+-\s+v3\s+v4\s+TERMINATED\s+2026-11-26 10:00:00$/);
+    // A terminated execution says so in STATE too, whatever it last published.
+    assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+TERMINATED\s+2026-11-26 10:00:00$/);
     assert.equal(renderList([]), 'no rollouts');
   });
 });

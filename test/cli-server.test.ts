@@ -132,7 +132,7 @@ describe('cli against a real server', function () {
       assert.equal(late.code, 1, late.stderr);
       assert.match(
         late.stderr,
-        /the rollout for "[^"]+" already finished \(promoted\); there is nothing to abort/,
+        /the rollout for "[^"]+" already ended \(promoted\); there is nothing to abort/,
       );
       assert.doesNotMatch(late.stderr, /\n\s+at /);
 

@@ -3,7 +3,7 @@
 // rely on: every service present, start order by health, the five search attributes, and worker and
 // gateway settings that the CLI's own parsers accept.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
@@ -79,58 +79,76 @@ describe('docker-compose.yml', () => {
     assert.ok(validate.errors!.some((e) => e.instancePath.includes('/services/worker/depends_on')));
   });
 
-  it('runs Temporal on PostgreSQL, the Web UI, the search attribute job, the gateway and the worker', () => {
+  it('runs Temporal on PostgreSQL with schema and namespace jobs, the Web UI, the gateway and the worker', () => {
     const s = compose().services;
     assert.deepEqual(Object.keys(s).sort(), [
       'gateway',
       'postgres',
-      'search-attributes',
       'temporal',
+      'temporal-namespace',
+      'temporal-schema',
       'temporal-ui',
       'worker',
     ]);
     assert.match(s.postgres.image!, /^postgres:/);
-    assert.match(s.temporal.image!, /^temporalio\/(auto-setup|server):/);
+    // temporalio/auto-setup is deprecated: the plain server, with the schema set up beforehand.
+    assert.match(s.temporal.image!, /^temporalio\/server:/);
+    assert.equal(s.temporal.environment?.DB, 'postgres12');
     assert.equal(s.temporal.environment?.POSTGRES_SEEDS, 'postgres');
     assert.match(s['temporal-ui'].image!, /^temporalio\/ui:/);
     assert.equal(s['temporal-ui'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
-    assert.match(s['search-attributes'].image!, /^temporalio\/admin-tools:/);
+    for (const job of ['temporal-schema', 'temporal-namespace'])
+      assert.match(s[job].image!, /^temporalio\/admin-tools:/);
+    assert.equal(s['temporal-schema'].environment?.POSTGRES_SEEDS, 'postgres');
+    assert.equal(s['temporal-namespace'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.ok(s.gateway.build && s.worker.build, 'gateway and worker are built from the Dockerfile');
+  });
+
+  it('server and admin tools are the same Temporal version', () => {
+    const s = compose().services;
+    const server = s.temporal.image!.split(':')[1];
+    for (const job of ['temporal-schema', 'temporal-namespace'])
+      assert.equal(s[job].image!.split(':')[1].split('-')[0], server, `${job} runs another version`);
   });
 
   it('refuses to start without an admin token instead of running an open admin API', () => {
     assert.throws(() => interpolate(read('docker-compose.yml'), {}), /AGENT_CANARY_ADMIN_TOKEN/);
   });
 
-  it('creates all five search attributes with the types the workflow declares', () => {
-    const job = compose().services['search-attributes'];
-    const script = commandOf(job).join('\n');
-    assert.match(script, /temporal operator search-attribute create /);
-    const created = Object.fromEntries(
-      [...script.matchAll(/^\s*create (\w+) (\w+)\s*$/gm)].map((m) => [m[1], m[2]]),
-    );
+  it('the jobs run the scripts of deploy/ that CI runs outside containers', () => {
+    const s = compose().services;
+    for (const [job, script] of [
+      ['temporal-schema', 'deploy/temporal-schema.sh'],
+      ['temporal-namespace', 'deploy/temporal-namespace.sh'],
+    ]) {
+      const mount = s[job].volumes!.find((v) => v.startsWith(`./${script}:`));
+      assert.ok(mount, `${job} mounts ${script}`);
+      assert.deepEqual(commandOf(s[job]), [mount.split(':')[1]]);
+      assert.ok(existsSync(path.join(root, script)), `${script} exists`);
+    }
+  });
+
+  it('the namespace job creates all five search attributes with the types the workflow declares', () => {
+    const script = read('deploy/temporal-namespace.sh');
+    const list = /for sa in ([^;]+); do/.exec(script)![1].trim().split(/\s+/);
+    const created = Object.fromEntries(list.map((pair) => pair.split('=')));
     const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
     const expected = Object.fromEntries(Object.values(SA).map((k) => [k.name, typeName[k.type]]));
     assert.deepEqual(created, expected);
     assert.equal(Object.keys(created).length, 5);
   });
 
-  it('escapes every $ in the job script, so compose passes the shell variables through', () => {
-    // An unescaped $name would be replaced by compose (with "" when unset) before the shell runs.
-    const rawScript = commandOf(raw().services['search-attributes']).join('\n');
-    assert.doesNotMatch(rawScript.replace(/\$\$/g, ''), /\$/);
-  });
-
   it('starts things in order: worker after a healthy server, the search attributes and a healthy gateway', () => {
     const s = compose().services;
     assert.deepEqual(s.worker.depends_on, {
       temporal: { condition: 'service_healthy' },
-      'search-attributes': { condition: 'service_completed_successfully' },
+      'temporal-namespace': { condition: 'service_completed_successfully' },
       gateway: { condition: 'service_healthy' },
     });
-    assert.equal(s['search-attributes'].depends_on?.temporal.condition, 'service_healthy');
+    assert.equal(s['temporal-namespace'].depends_on?.temporal.condition, 'service_healthy');
+    assert.equal(s.temporal.depends_on?.['temporal-schema'].condition, 'service_completed_successfully');
+    assert.equal(s['temporal-schema'].depends_on?.postgres.condition, 'service_healthy');
     assert.equal(s['temporal-ui'].depends_on?.temporal.condition, 'service_healthy');
-    assert.equal(s.temporal.depends_on?.postgres.condition, 'service_healthy');
     // A service_healthy dependency on a service without a healthcheck would never start.
     for (const [name, svc] of Object.entries(s)) {
       for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
@@ -187,5 +205,14 @@ describe('Dockerfile', () => {
     assert.match(text, /npm ci --omit=dev/);
     assert.match(text, /ln -s \/app\/bin\/agent-canary\.js \/usr\/local\/bin\/agent-canary/);
     assert.match(text, /^USER node$/m);
+  });
+
+  it('bundles the workflow code at build time, after copying every source the bundle hashes', () => {
+    const text = read('Dockerfile');
+    const build = text.indexOf('RUN npm run build:workflows');
+    assert.ok(build > 0, 'no workflow bundle step');
+    for (const dir of ['workflows', 'src', 'activities'])
+      assert.ok(text.indexOf(`COPY ${dir} `) < build, `${dir} is copied after the bundle is made`);
+    assert.match(text, /^FROM node:24-/m);
   });
 });

@@ -44,6 +44,7 @@ describe('agent-canary demo', () => {
         '30',
         '--regression',
         'errors',
+        '--json',
       ],
       400_000,
     );
@@ -62,6 +63,12 @@ describe('agent-canary demo', () => {
     assert.match(r.stdout, /ROLLED BACK to stable 100%.*error_rate/);
     assert.match(r.stdout, /check \d+: (pass|not yet|fail)/);
     assert.ok(!r.stdout.includes('\x1b['), 'no terminal escapes in headless output');
+    // One legend before the checks, and a closing table rather than a JSON dump to read.
+    assert.equal(r.stdout.split('each check: canary share').length - 1, 1, 'the legend once');
+    assert.match(r.stdout, /agent\s+versions\s+outcome\s+as expected\s+traffic now\s+details/);
+    assert.match(r.stdout, /search-bot\s+v1 -> v2\s+rolled back\s+yes\s+v1 100%/);
+    assert.match(r.stdout, /dashboard: http:\/\/127\.0\.0\.1:\d+\/#token=/);
+    assert.doesNotMatch(r.stdout, /stage 1: canary at 20% \(stage 1: 20%\)/);
   });
 
   it('refuses bad flags with exit 2, naming the flag, before starting anything', async () => {

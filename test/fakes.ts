@@ -1,22 +1,43 @@
 // Steerable in-process backends behind the activity interfaces: the workflow still runs on the real
 // server; only the router and the metrics source are doubles, so a test can make a canary sick.
 import type { ActivityDeps } from '../activities';
-import type { MetricsQuery, MetricsSource, MetricsWindow, VersionMetrics } from '../src/metrics/types';
+import {
+  MetricsConfigError,
+  type MetricsQuery,
+  type MetricsSource,
+  type MetricsWindow,
+  type VersionMetrics,
+} from '../src/metrics/types';
 import type { Notifier, NotifyEvent } from '../src/notify/types';
-import type { AppliedSplit, DesiredSplit, Router } from '../src/router/types';
+import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
 
 export class FakeRouter implements Router {
   readonly splits = new Map<string, AppliedSplit>();
   readonly writes: { agent: string; desired: DesiredSplit; at: number }[] = [];
   /** Fail this many calls before succeeding again (an outage of the router). */
   failures = 0;
+  /** Every call fails while set (the router is down), as connection refused would. */
+  down = false;
+  /** Agents this router does not know: a configuration error, as a gateway's 404. */
+  readonly unknownAgents = new Set<string>();
 
   async setSplit(agent: string, desired: DesiredSplit): Promise<AppliedSplit> {
+    if (this.unknownAgents.has(agent)) throw new RouterConfigError(`HTTP 404 unknown agent "${agent}"`);
+    if (this.down) throw new Error('connect ECONNREFUSED (test router down)');
     if (this.failures > 0) {
       this.failures -= 1;
       throw new Error('router unavailable (test outage)');
     }
     const now = Date.now();
+    const current = this.splits.get(agent);
+    // As the gateway does: a write decided before the one in place is stale and ignored.
+    if (
+      current?.decidedAt !== undefined &&
+      desired.decidedAt !== undefined &&
+      desired.decidedAt < current.decidedAt
+    ) {
+      return current;
+    }
     const applied: AppliedSplit = {
       agent,
       stable: desired.stable,
@@ -24,10 +45,15 @@ export class FakeRouter implements Router {
       canaryWeight: desired.canary ? desired.canaryWeight : 0,
       leaseExpiresAt: desired.leaseMs ? now + desired.leaseMs : null,
       updatedAt: now,
+      ...(desired.decidedAt !== undefined ? { decidedAt: desired.decidedAt } : {}),
     };
     this.splits.set(agent, applied);
     this.writes.push({ agent, desired, at: now });
     return applied;
+  }
+
+  async preflight(agent: string): Promise<string[]> {
+    return this.unknownAgents.has(agent) ? [`router: HTTP 404 unknown agent "${agent}"`] : [];
   }
 
   async getSplit(agent: string): Promise<AppliedSplit> {
@@ -65,6 +91,10 @@ interface AgentTraffic {
   stable: Profile;
   canary: Profile;
   outage: boolean;
+  /** The source never answers (a black-holed address): each fetch hangs. */
+  hang?: boolean;
+  /** The source refuses the query (wrong token): a configuration error. */
+  refuse?: boolean;
 }
 
 /** Metrics that follow whatever profile a test sets, scaled by the length of the asked window. */
@@ -80,6 +110,8 @@ export class SteerableMetrics implements MetricsSource {
   async fetch(q: MetricsQuery): Promise<MetricsWindow> {
     this.queries.push(q);
     const t = this.agents.get(q.agent) ?? { rps: 0, stable: HEALTHY, canary: HEALTHY, outage: false };
+    if (t.refuse) throw new MetricsConfigError('HTTP 401 wrong token (test)');
+    if (t.hang) return new Promise<never>(() => undefined);
     if (t.outage) throw new Error('metrics backend unavailable (test outage)');
     const seconds = Math.max(0, (q.until - q.since) / 1000);
     const n = Math.round(t.rps * seconds);

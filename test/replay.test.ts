@@ -14,11 +14,18 @@ describe('replay of saved rollout histories', function () {
   it('replays every saved history without a determinism error', async function () {
     const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
     // The set of scenarios is part of the contract of this test: losing one silently would hide breakage.
+    // The first four ran before the control-loop rework (patch control-loop-v2): they replay on the
+    // frozen code in workflows/legacy; the v2-* ones on the policy interpreter.
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
       'promoted.json',
       'rolled-back.json',
+      'v2-aborted-by-signal.json',
+      'v2-aborted-during-stuck-check.json',
+      'v2-cancelled.json',
+      'v2-promoted.json',
+      'v2-rolled-back.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

@@ -2,7 +2,7 @@
 // when no worker is there to answer.
 import assert from 'node:assert/strict';
 import { resolvePlan } from '../src/plan';
-import { AlreadyRunningError, RolloutError } from '../src/temporal/errors';
+import { AlreadyRunningError, NoWorkerError } from '../src/temporal/errors';
 import { getStatus, listRollouts, sendCommand, startRollout } from '../src/temporal/rollouts';
 import { SA, workflowIdFor } from '../workflows/messages';
 import { eventually, testEnv, uniqueName } from './harness';
@@ -54,22 +54,23 @@ describe('rollouts client API (no worker running)', function () {
     }
   });
 
-  it('says no worker answered instead of hanging', async () => {
+  it('says no worker answered instead of hanging, and that a command was not sent', async () => {
     const { client } = testEnv();
     const agent = uniqueName('api-noworker');
-    const started = await startRollout(client, plan(agent));
+    // A queue no worker of this test run polls (workers of other suites poll the default one).
+    const started = await startRollout(client, plan(agent), { taskQueue: uniqueName('no-worker-queue') });
     try {
       const t0 = Date.now();
       await assert.rejects(
         getStatus(client, agent, { timeoutMs: 2_000 }),
         (e) =>
-          e instanceof RolloutError &&
+          e instanceof NoWorkerError &&
           /no worker answered/.test(e.message) &&
           /agent-canary worker/.test(e.message),
       );
       await assert.rejects(
         sendCommand(client, agent, 'pause', { by: 'test' }, { timeoutMs: 2_000 }),
-        (e) => e instanceof RolloutError && /no worker took the pause command/.test(e.message),
+        (e) => e instanceof NoWorkerError && /the pause command .* was not sent/.test(e.message),
       );
       assert.ok(Date.now() - t0 < 15_000, `${Date.now() - t0}ms`);
     } finally {

@@ -87,7 +87,7 @@ describe('canaryRollout workflow', function () {
         notifier.events.map((e) => e.type),
         ['started', 'stage_advanced', 'stage_advanced', 'promoted'],
       );
-      await saveHistory('promoted', h);
+      await saveHistory('v2-promoted', h);
     });
   });
 
@@ -108,7 +108,7 @@ describe('canaryRollout workflow', function () {
       assert.match(s.decisions.at(-1)!.reason, /error_rate/);
       const rolledBack = notifier.events.find((e) => e.type === 'rolled_back');
       assert.ok(rolledBack?.verdict, 'the rollback notification carries the verdict with its numbers');
-      await saveHistory('rolled-back', h);
+      await saveHistory('v2-rolled-back', h);
     });
   });
 
@@ -269,7 +269,7 @@ describe('canaryRollout workflow', function () {
       assert.equal(router.canaryWeight(agent), 0);
       const last = (await status(h)).decisions.at(-1)!;
       assert.deepEqual([last.action, last.by, last.reason], ['aborted', 'ops-bot', 'bad vibes']);
-      await saveHistory('aborted-by-signal', h);
+      await saveHistory('v2-aborted-by-signal', h);
     });
   });
 
@@ -286,7 +286,7 @@ describe('canaryRollout workflow', function () {
       assert.equal(router.canaryWeight(agent), 0);
       assert.equal(router.splits.get(agent)!.stable, 'v1');
       assert.equal((await status(h)).state, 'aborted');
-      await saveHistory('cancelled', h);
+      await saveHistory('v2-cancelled', h);
     });
   });
 

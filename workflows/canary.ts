@@ -1,15 +1,19 @@
-// The canaryRollout workflow: stages, checks inside every window, automatic rollback, and the
-// pause/resume/promote/abort commands. Deterministic: all I/O is in activities; the judge runs in an
-// activity too, so its verdicts are in history and improving it never breaks replay.
+// The canaryRollout workflow: a small interpreter of the pure policy in ./policy.ts. It turns
+// Signals, Updates, cancellation, timers and activity outcomes into policy events, and carries out
+// the effects the policy returns (traffic writes, checks, notifications, the end). Deterministic: all
+// I/O is in activities; the judge runs in an activity too, so its verdicts are in history.
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -17,13 +21,21 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
+import { z } from 'zod';
 import type { Activities } from '../activities';
-import type { Verdict } from '../src/analysis/types';
-import type { DesiredSplit } from '../src/router/types';
-import type { NotifyEvent, NotifyEventType } from '../src/notify/types';
+/** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
+const BACKEND_UNAVAILABLE = 'BackendUnavailable';
+import type { NotifyEvent } from '../src/notify/types';
+import { PlanError, planForWorkflow } from '../src/plan';
 import type { ResolvedPlan } from '../src/plan/schema';
+import type { DesiredSplit } from '../src/router/types';
+import { canaryRolloutV1, type RolloutOptionsV1 } from './legacy/canary-v1';
 import {
   SA,
+  AbortInputSchema,
+  PauseInputSchema,
+  PromoteInputSchema,
+  ResumeInputSchema,
   abortSignal,
   abortUpdate,
   pauseSignal,
@@ -33,51 +45,66 @@ import {
   resumeSignal,
   resumeUpdate,
   statusQuery,
-  AbortInputSchema,
-  PauseInputSchema,
-  PromoteInputSchema,
-  ResumeInputSchema,
+  isFinal,
   type RolloutResult,
   type RolloutStatus,
 } from './messages';
 import {
-  MAX_NOTIFY_FAILURES,
-  SYSTEM_ACTOR,
-  accrue,
-  applyCommand,
+  applying,
   initialState,
-  isFinal,
   percentOf,
-  recordDecision,
+  recordNotifyFailures,
   refusal,
-  type CarriedState,
+  settled,
+  step,
+  upgradeCarried,
   type Command,
-} from './state';
+  type Effect,
+  type FailureKind,
+  type PolicyEvent,
+  type PolicyState,
+} from './policy';
 
-export interface RolloutOptions {
-  /** State carried over from the previous run (continue-as-new). */
-  carried?: CarriedState;
-  /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
-  continueAsNewAfterEvents?: number;
-}
+/** Rollouts started before this patch run the frozen code in ./legacy until they end. */
+export const CONTROL_LOOP_PATCH = 'control-loop-v2';
 
-const splitActivity = (summary: string) =>
+/** Options a client may pass as the workflow's second argument; validated like the plan. */
+const RolloutOptionsSchema = z
+  .object({
+    /** State carried over from the previous run (continue-as-new); our own, but still checked. */
+    carried: z
+      .object({ version: z.union([z.literal(1), z.literal(2)]), stageIndex: z.number().int().min(0) })
+      .passthrough()
+      .optional(),
+    /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
+    continueAsNewAfterEvents: z.number().int().min(10).max(50_000).optional(),
+  })
+  .strict();
+export type RolloutOptions = z.infer<typeof RolloutOptionsSchema>;
+
+// A write is retried inside one activity for a bounded time, then handed back so status can say what
+// it waits for; the workflow asks again at once. Retry intervals stay short so traffic moves within
+// a second of the router coming back.
+const WRITE_BUDGET_MS = 5_000;
+const writeActivity = (summary: string) =>
   proxyActivities<Activities>({
-    // Retried until it lands: a rollback that gives up would leave traffic on a bad canary.
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    startToCloseTimeout: '5s',
+    scheduleToCloseTimeout: WRITE_BUDGET_MS,
+    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '500ms' },
+    // Dropped writes are fenced by decidedAt at the router: no need to wait for their cancellation.
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
     summary,
   }).setTrafficSplit;
 
-const analysisActivity = (intervalMs: number, summary: string) =>
+const checkActivity = (intervalMs: number, summary: string) =>
   proxyActivities<Activities>({
-    startToCloseTimeout: Math.max(5_000, Math.min(intervalMs, 30_000)),
-    // The workflow gets control back in time for the next check: an outage is an inconclusive check.
-    scheduleToCloseTimeout: Math.max(10_000, Math.min(2 * intervalMs, 120_000)),
-    retry: { initialInterval: '500ms', maximumInterval: '5s' },
+    // The activity answers an unreachable metrics source as an outage itself, within its own timeouts.
+    startToCloseTimeout: Math.max(5_000, Math.min(intervalMs, 20_000)),
+    scheduleToCloseTimeout: Math.max(10_000, Math.min(2 * intervalMs, 30_000)),
+    retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '500ms' },
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
     summary,
-  }).analyzeCanary;
+  }).checkCanary;
 
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -87,30 +114,57 @@ const { notify } = proxyActivities<Activities>({
   summary: 'notify',
 });
 
-function parseOr<T>(
-  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
-  value: unknown,
-  fallback: T,
-): T {
-  const parsed = schema.safeParse(value ?? {});
-  return parsed.success ? (parsed.data as T) : fallback;
+export async function canaryRollout(input: unknown, rawOptions: unknown = {}): Promise<RolloutResult> {
+  if (!patched(CONTROL_LOOP_PATCH)) {
+    return canaryRolloutV1(input as ResolvedPlan, (rawOptions ?? {}) as RolloutOptionsV1);
+  }
+  let plan: ResolvedPlan;
+  let options: RolloutOptions;
+  try {
+    plan = planForWorkflow(input);
+    const parsed = RolloutOptionsSchema.safeParse(rawOptions ?? {});
+    if (!parsed.success) {
+      throw new PlanError(
+        parsed.error.issues.map((i) => ({ field: `options.${i.path.join('.')}`, message: i.message })),
+      );
+    }
+    options = parsed.data;
+  } catch (err) {
+    // Another client can start the workflow with anything: fail at once, saying what is wrong.
+    if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError');
+    throw err;
+  }
+  return run(plan, options);
 }
 
-export async function canaryRollout(
-  plan: ResolvedPlan,
-  options: RolloutOptions = {},
-): Promise<RolloutResult> {
+async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<RolloutResult> {
   const info = workflowInfo();
-  const s: CarriedState = options.carried ?? initialState(Date.now());
+  const carried = options.carried as Record<string, unknown> | undefined;
+  let s: PolicyState = carried ? upgradeCarried(carried, plan, Date.now()) : initialState(Date.now());
   const stages = plan.stages;
+  const queue: PolicyEvent[] = [];
+  const effects: Effect[] = [];
+  const scopes = new Map<number, CancellationScope>();
   const notifications: Promise<void>[] = [];
+  let wakeAt: number | null = null;
+  let finished: Extract<Effect, { type: 'finish' }> | null = null;
+
+  const feed = (event: PolicyEvent) => {
+    const r = step(s, plan, event, Date.now());
+    s = r.state;
+    wakeAt = r.wakeAt;
+    effects.push(...r.effects);
+  };
 
   // ---- status, details and search attributes --------------------------------------------------
   const status = (): RolloutStatus => {
     const now = Date.now();
-    const pending = s.state === 'progressing' ? Math.max(0, now - s.accruedAt) : 0;
+    const progressing = s.state === 'progressing';
+    const pending = progressing ? Math.max(0, now - s.accruedAt) : 0;
     const observeMs = stages[s.stageIndex]?.observeMs ?? 0;
-    const observedMs = Math.min(observeMs, s.observedMs + pending);
+    const counting = progressing && s.stageApplied && s.covered;
+    const observedMs = Math.min(observeMs, s.observedMs + (counting ? pending : 0));
+    const write = applying(s);
     return {
       asOf: new Date(now).toISOString(),
       workflowId: info.workflowId,
@@ -120,11 +174,12 @@ export async function canaryRollout(
       state: s.state,
       stageIndex: s.stageIndex,
       stageCount: stages.length,
-      canaryPercent: percentOf(s, plan),
+      canaryPercent: percentOf(s),
       stages: stages.map((st) => ({ weight: st.weight, observeMs: st.observeMs })),
       stageStartedAt: new Date(s.stageStartedAt).toISOString(),
       observedMs,
       remainingMs: isFinal(s.state) ? 0 : Math.max(0, observeMs - observedMs),
+      observing: counting,
       startedAt: new Date(s.startedAt).toISOString(),
       deadlineAt: new Date(now + Math.max(0, plan.progressDeadlineMs - s.activeMs - pending)).toISOString(),
       failedChecks: s.failedChecks,
@@ -133,6 +188,19 @@ export async function canaryRollout(
       lastAnalysis: s.lastAnalysis,
       decisions: s.decisions,
       notifyFailures: s.notifyFailures,
+      ...(write
+        ? {
+            applying: {
+              what: write.write.label,
+              since: new Date(write.since).toISOString(),
+              attempts: write.attempts,
+              lastError: write.lastError,
+            },
+          }
+        : {}),
+      ...(s.ending && !isFinal(s.state)
+        ? { ending: { state: s.ending.final, reason: s.ending.reason } }
+        : {}),
     };
   };
 
@@ -144,7 +212,7 @@ export async function canaryRollout(
     const wanted: SearchAttributePair[] = [
       { key: SA.agent, value: plan.agent },
       { key: SA.state, value: s.state },
-      { key: SA.percent, value: Math.round(percentOf(s, plan)) },
+      { key: SA.percent, value: Math.round(percentOf(s)) },
       { key: SA.canaryVersion, value: plan.canary },
       { key: SA.stableVersion, value: s.state === 'promoted' ? plan.canary : plan.stable },
     ];
@@ -154,77 +222,28 @@ export async function canaryRollout(
       upsertSearchAttributes(changes);
       for (const pair of changes) upserted.set(pair.key.name, pair.value);
     }
-    const a = s.lastAnalysis;
-    const verdictLine = a
-      ? `last check ${a.at}: **${a.verdict}** — ${a.reason}\n\n` +
-        a.metrics
-          .map((m) => `- ${m.metric}: stable ${fmt(m.stable)} vs canary ${fmt(m.canary)} (${m.status})`)
-          .join('\n')
-      : 'no check yet';
-    setCurrentDetails(
-      `**${plan.agent}**: ${plan.stable} → ${plan.canary}\n\n` +
-        `state **${s.state}**, stage ${s.stageIndex + 1}/${stages.length}, canary **${percentOf(s, plan)}%**, ` +
-        `failed checks ${s.failedChecks}/${plan.analysis.failureLimit}\n\n${verdictLine}`,
-    );
-  };
-
-  const sendNotification = (type: NotifyEventType, by: string, reason: string, verdict?: Verdict) => {
-    if (plan.notify.length === 0) return;
-    const event: NotifyEvent = {
-      type,
-      agent: plan.agent,
-      stable: plan.stable,
-      canary: plan.canary,
-      workflowId: info.workflowId,
-      runId: info.runId,
-      stageIndex: s.stageIndex,
-      stageCount: stages.length,
-      percent: percentOf(s, plan),
-      reason,
-      by,
-      at: new Date(Date.now()).toISOString(),
-      ...(verdict ? { verdict } : {}),
-    };
-    // Not awaited by the decision that caused it: a slow channel never delays a rollback.
-    notifications.push(
-      notify({ event, targets: plan.notify })
-        .then((failures) => {
-          for (const f of failures) {
-            s.notifyFailures.push({ at: event.at, event: type, target: f.target, error: f.error });
-          }
-          s.notifyFailures.splice(0, Math.max(0, s.notifyFailures.length - MAX_NOTIFY_FAILURES));
-        })
-        .catch((err) => {
-          s.notifyFailures.push({ at: event.at, event: type, target: 'notify', error: String(err) });
-        }),
-    );
+    setCurrentDetails(currentDetails(plan, s));
   };
 
   // ---- commands ---------------------------------------------------------------------------------
-  const take = (cmd: Command): void => {
-    applyCommand(s, plan, cmd, Date.now());
-    if (cmd.kind === 'pause')
-      sendNotification('paused', cmd.input.by || 'unknown', cmd.input.reason || 'paused by hand');
-    if (cmd.kind === 'resume')
-      sendNotification('resumed', cmd.input.by || 'unknown', cmd.input.reason || 'resumed by hand');
-    syncVisibility();
-  };
+  const command = (cmd: Command) => queue.push({ type: 'command', command: cmd });
   const fromSignal = (cmd: Command) => {
     const why = refusal(s, cmd);
     if (why) {
       log.warn(`ignored ${cmd.kind} signal: ${why}`);
       return;
     }
-    take(cmd);
+    command(cmd);
   };
   const validator = (kind: Command['kind'], schema: { parse(v: unknown): unknown }) => (input: unknown) => {
     const parsed = schema.parse(input ?? {}) as Command['input'];
     const why = refusal(s, { kind, input: parsed } as Command);
     if (why) throw new Error(why);
   };
-  const settled = async (kind: Command['kind']) => {
-    if (kind === 'promote') await condition(() => s.pendingPromote === null || isFinal(s.state));
-    if (kind === 'abort') await condition(() => isFinal(s.state));
+  const viaUpdate = async (cmd: Command) => {
+    // Taken at once, in this activation: the main loop is never in the way of a command.
+    feed({ type: 'command', command: cmd });
+    await condition(() => settled(s, cmd.kind));
     return status();
   };
 
@@ -242,294 +261,266 @@ export async function canaryRollout(
   setHandler(abortSignal, (input) => fromSignal({ kind: 'abort', input: lenientAbort(input) }));
   setHandler(
     pauseUpdate,
-    async (input) => {
-      take({ kind: 'pause', input: PauseInputSchema.parse(input ?? {}) });
-      return status();
+    (input) => viaUpdate({ kind: 'pause', input: PauseInputSchema.parse(input ?? {}) }),
+    {
+      validator: validator('pause', PauseInputSchema),
+      description: 'Pause: freeze the observation clock (checks go on; a clear failure still rolls back)',
     },
-    { validator: validator('pause', PauseInputSchema), description: 'Pause: freeze the observation clock' },
   );
   setHandler(
     resumeUpdate,
-    async (input) => {
-      take({ kind: 'resume', input: ResumeInputSchema.parse(input ?? {}) });
-      return status();
-    },
+    (input) => viaUpdate({ kind: 'resume', input: ResumeInputSchema.parse(input ?? {}) }),
     { validator: validator('resume', ResumeInputSchema), description: 'Resume a paused rollout' },
   );
   setHandler(
     promoteUpdate,
-    async (input) => {
-      take({ kind: 'promote', input: PromoteInputSchema.parse(input ?? {}) });
-      return settled('promote');
-    },
+    (input) => viaUpdate({ kind: 'promote', input: PromoteInputSchema.parse(input ?? {}) }),
     {
       validator: validator('promote', PromoteInputSchema),
-      description: 'Next stage now, or {full: true} for 100%',
+      description: 'Next stage now, or {"full": true} for 100%. Answers once the new split is written.',
     },
   );
   setHandler(
     abortUpdate,
-    async (input) => {
-      take({ kind: 'abort', input: AbortInputSchema.parse(input ?? {}) });
-      return settled('abort');
+    (input) => viaUpdate({ kind: 'abort', input: AbortInputSchema.parse(input ?? {}) }),
+    {
+      validator: validator('abort', AbortInputSchema),
+      description: 'Abort: all traffic back to stable, e.g. {"reason": "bad answers", "by": "me"}',
     },
-    { validator: validator('abort', AbortInputSchema), description: 'Abort: all traffic back to stable' },
   );
   setHandler(statusQuery, status);
 
-  // ---- traffic ----------------------------------------------------------------------------------
-  const writeSplit = (desired: DesiredSplit, summary: string) =>
-    splitActivity(summary)({ agent: plan.agent, desired });
-  const canarySplit = (weight: number): DesiredSplit => ({
-    stable: plan.stable,
-    canary: plan.canary,
-    canaryWeight: weight,
-    leaseMs: plan.leaseTtlMs,
-    owner: info.workflowId,
-  });
-  const stableOnly = (reason: string): DesiredSplit => ({
-    stable: plan.stable,
-    canary: null,
-    canaryWeight: 0,
-    leaseMs: null,
-    owner: info.workflowId,
-    reason,
-  });
-
-  /** Ends the rollout with all traffic on stable. Runs even when the workflow is being cancelled. */
-  const backToStable = async (
-    final: 'rolled_back' | 'aborted',
-    by: string,
-    reason: string,
-    verdict?: Verdict,
-  ) => {
-    await CancellationScope.nonCancellable(async () => {
-      await writeSplit(
-        stableOnly(reason),
-        `${final === 'aborted' ? 'abort' : 'rollback'}: ${plan.stable} 100%`,
-      );
-      accrue(s, Date.now());
-      s.state = final;
-      s.pendingAbort = null;
-      s.pendingPromote = null;
-      recordDecision(s, plan, Date.now(), { action: final, by, reason });
-      syncVisibility();
-      sendNotification(final, by, reason, verdict);
-      await Promise.all(notifications);
-    });
-    return { state: final, stable: plan.stable, reason } satisfies RolloutResult;
-  };
-
-  const promoteFully = async (by: string, reason: string): Promise<RolloutResult> => {
-    await writeSplit(
-      { stable: plan.canary, canary: null, canaryWeight: 0, leaseMs: null, owner: info.workflowId, reason },
-      `promote: ${plan.canary} becomes stable`,
-    );
-    accrue(s, Date.now());
-    s.stageIndex = stages.length - 1;
-    s.state = 'promoted';
-    s.pendingPromote = null;
-    recordDecision(s, plan, Date.now(), { action: 'promoted', by, reason });
-    syncVisibility();
-    sendNotification('promoted', by, reason);
-    await Promise.all(notifications);
-    return { state: 'promoted', stable: plan.canary, reason };
-  };
-
-  const startStage = async (index: number, by: string, reason: string) => {
-    // Stage numbers move only after the split is confirmed, so status never claims traffic it lacks.
-    await writeSplit(
-      canarySplit(stages[index].weight),
-      `stage ${index + 1}: ${plan.canary} ${stages[index].weight}%`,
-    );
-    const now = Date.now();
-    accrue(s, now);
-    s.stageIndex = index;
-    s.stageStartedAt = now;
-    s.observedMs = 0;
-    s.failedChecks = 0;
-    s.passedChecks = 0;
-    s.inconclusiveStreak = 0;
-    recordDecision(s, plan, now, { action: 'stage_started', by, reason });
-    syncVisibility();
-    if (index > 0) sendNotification('stage_advanced', by, reason);
-  };
-
-  const check = async (): Promise<Verdict> => {
-    const now = Date.now();
-    const weight = stages[s.stageIndex].weight;
-    // Renew the lease first: if checks stop (workflow terminated), the router drops the canary itself.
-    await writeSplit(canarySplit(weight), `renew lease: ${plan.canary} ${weight}%`);
-    let verdict: Verdict;
-    try {
-      const result = await analysisActivity(
-        plan.analysis.intervalMs,
-        `check stage ${s.stageIndex + 1} at ${weight}%`,
-      )({
-        agent: plan.agent,
+  // ---- effects ----------------------------------------------------------------------------------
+  const desiredFor = (e: Extract<Effect, { type: 'write' }>): DesiredSplit => {
+    const base = { owner: info.workflowId, decidedAt: e.decidedAt, reason: e.write.reason };
+    if (e.write.purpose === 'stage') {
+      return {
+        ...base,
         stable: plan.stable,
         canary: plan.canary,
-        since: s.stageStartedAt,
-        until: now,
-        analysis: plan.analysis,
-      });
-      verdict = result.verdict;
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      // An outage of the metrics source is not evidence either way.
-      verdict = {
-        verdict: 'inconclusive',
-        judge: plan.analysis.judge,
-        reason: `metrics unavailable: ${err.cause?.message ?? err.message}`,
-        metrics: [],
+        canaryWeight: e.write.weight,
+        leaseMs: e.leaseMs,
       };
     }
-    if (verdict.verdict === 'fail') s.failedChecks += 1;
-    if (verdict.verdict === 'pass') s.passedChecks += 1;
-    // "Not yet" is the normal state inside a window (a sequential judge needs data); only checks that
-    // extend a window past its observation time count towards the streak that pauses the rollout.
-    accrue(s, Date.now());
-    const extending = s.observedMs >= stages[s.stageIndex].observeMs;
-    if (verdict.verdict !== 'inconclusive') s.inconclusiveStreak = 0;
-    else if (extending) s.inconclusiveStreak += 1;
-    s.lastAnalysis = {
-      ...verdict,
-      at: new Date(Date.now()).toISOString(),
-      windowStart: new Date(s.stageStartedAt).toISOString(),
-      failedChecks: s.failedChecks,
-      inconclusiveStreak: s.inconclusiveStreak,
-    };
-    if (verdict.verdict === 'fail') {
-      recordDecision(s, plan, Date.now(), {
-        action: 'check_failed',
-        by: SYSTEM_ACTOR,
-        reason: `check failed (${s.failedChecks}/${plan.analysis.failureLimit}): ${verdict.reason}`,
-      });
+    const stable = e.write.purpose === 'promote' ? plan.canary : plan.stable;
+    return { ...base, stable, canary: null, canaryWeight: 0, leaseMs: null };
+  };
+
+  /** Runs an operation in its own scope, so the policy can drop it; its outcome becomes an event. */
+  const launch = (opId: number, body: () => Promise<PolicyEvent>) => {
+    // A child of the main loop's non-cancellable scope: workflow cancellation does not reach it (the
+    // policy decides what to drop), scope.cancel() does.
+    const scope = new CancellationScope({ cancellable: true });
+    scopes.set(opId, scope);
+    scope
+      .run(body)
+      .then(
+        (event) => queue.push(event),
+        (err) => {
+          if (!scopes.has(opId) && isCancellation(err)) return; // dropped by the policy
+          queue.push(failureEvent(opId, err));
+        },
+      )
+      .finally(() => scopes.delete(opId));
+  };
+
+  const carryOut = (e: Effect) => {
+    switch (e.type) {
+      case 'write':
+        launch(e.opId, async () => {
+          await writeActivity(e.write.label)({ agent: plan.agent, desired: desiredFor(e) });
+          return { type: 'write_done', opId: e.opId };
+        });
+        break;
+      case 'check':
+        launch(e.opId, async () => {
+          const outcome = await checkActivity(
+            plan.analysis.intervalMs,
+            `check stage ${e.stageIndex + 1} at ${e.weight}%`,
+          )({
+            agent: plan.agent,
+            stable: plan.stable,
+            canary: plan.canary,
+            since: e.since,
+            until: e.until,
+            analysis: plan.analysis,
+            lease: {
+              stable: plan.stable,
+              canary: plan.canary,
+              canaryWeight: e.weight,
+              leaseMs: plan.leaseTtlMs,
+              owner: info.workflowId,
+              decidedAt: Date.now(),
+            },
+          });
+          return { type: 'check_done', opId: e.opId, outcome };
+        });
+        break;
+      case 'drop': {
+        const scope = scopes.get(e.opId);
+        scopes.delete(e.opId);
+        scope?.cancel();
+        break;
+      }
+      case 'notify':
+        sendNotification(e);
+        break;
+      case 'finish':
+        finished = e;
+        break;
     }
+  };
+
+  const sendNotification = (e: Extract<Effect, { type: 'notify' }>) => {
+    const event: NotifyEvent = {
+      type: e.event,
+      agent: plan.agent,
+      stable: plan.stable,
+      canary: plan.canary,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      stageIndex: s.stageIndex,
+      stageCount: stages.length,
+      percent: percentOf(s),
+      reason: e.reason,
+      by: e.by,
+      at: new Date(Date.now()).toISOString(),
+      ...(e.verdict ? { verdict: e.verdict } : {}),
+    };
+    // Not awaited by the decision that caused it: a slow channel never delays a rollback.
+    notifications.push(
+      CancellationScope.nonCancellable(() => notify({ event, targets: plan.notify })).then(
+        (failures) =>
+          recordNotifyFailures(
+            s,
+            failures.map((f) => ({ at: event.at, event: e.event, target: f.target, error: f.error })),
+          ),
+        (err) =>
+          recordNotifyFailures(s, [
+            { at: event.at, event: e.event, target: 'notify', error: String((err as Error).message) },
+          ]),
+      ),
+    );
+  };
+
+  const drain = () => {
+    while (effects.length > 0) carryOut(effects.shift()!);
     syncVisibility();
-    return verdict;
   };
 
   const maybeContinueAsNew = async () => {
+    if (s.inflight || s.ending || s.pendingPromote || queue.length > 0) return;
     const limit = options.continueAsNewAfterEvents;
     const suggested =
       workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit);
     if (!suggested) return;
     await Promise.all(notifications);
     await condition(allHandlersFinished);
-    accrue(s, Date.now());
+    if (s.inflight || s.ending || queue.length > 0) return;
     log.info('continuing as new', { historyLength: workflowInfo().historyLength });
-    await continueAsNew<typeof canaryRollout>(plan, { ...options, carried: s });
+    await continueAsNew<typeof canaryRollout>(plan, { ...options, carried: s as never });
   };
 
   // ---- main loop --------------------------------------------------------------------------------
-  try {
-    if (!options.carried) {
-      recordDecision(s, plan, Date.now(), { action: 'started', by: SYSTEM_ACTOR, reason: 'rollout started' });
-      sendNotification('started', SYSTEM_ACTOR, `rolling out ${plan.canary} over ${stages.length} stages`);
-      await startStage(0, SYSTEM_ACTOR, `stage 1: ${stages[0].weight}%`);
-    } else {
-      // The split of the current stage was confirmed before continuing as new; renew it at once.
-      syncVisibility();
+  // Cancelled from the Web UI or `temporal workflow cancel`: an abort like any other, so traffic goes
+  // back to stable first; the loop itself runs shielded and ends the workflow as cancelled after.
+  let cancellation: unknown = null;
+  CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    cancellation = err;
+    queue.push({ type: 'cancelled' });
+  });
+  await CancellationScope.nonCancellable(async () => {
+    feed(carried ? { type: 'continued' } : { type: 'start' });
+    drain();
+    while (!finished) {
+      if (queue.length === 0) {
+        const wait = wakeAt === null ? null : Math.max(1, wakeAt - Date.now());
+        const woken =
+          wait === null
+            ? await condition(() => queue.length > 0)
+            : await condition(() => queue.length > 0, wait, {
+                summary: `next check in ${Math.round(wait / 1000)}s`,
+              });
+        if (!woken) queue.push({ type: 'tick' });
+      }
+      while (queue.length > 0 && !finished) {
+        feed(queue.shift()!);
+        drain();
+      }
+      if (!finished && wakeAt !== null) await maybeContinueAsNew();
     }
-    let nextCheckAt = Date.now() + plan.analysis.intervalMs;
+    await Promise.all(notifications);
+    await condition(allHandlersFinished);
+  });
 
-    for (;;) {
-      if (s.pendingAbort) {
-        return await backToStable('aborted', s.pendingAbort.by, s.pendingAbort.reason);
-      }
-      if (s.pendingPromote) {
-        const p = s.pendingPromote;
-        const next = s.stageIndex + 1;
-        if (p.full || stages[next].weight >= 100) return await promoteFully(p.by, p.reason);
-        await startStage(next, p.by, p.reason);
-        s.pendingPromote = null;
-        nextCheckAt = Date.now() + plan.analysis.intervalMs;
-        continue;
-      }
-      accrue(s, Date.now());
-      if (s.activeMs >= plan.progressDeadlineMs) {
-        return await backToStable(
-          'rolled_back',
-          SYSTEM_ACTOR,
-          `progress deadline exceeded (${Math.round(plan.progressDeadlineMs / 1000)}s)`,
-        );
-      }
+  const end = finished as unknown as Extract<Effect, { type: 'finish' }>;
+  if (end.cancelled && cancellation) throw cancellation;
+  if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, 'RolloutConfigError');
+  return end.result;
+}
 
-      const stage = stages[s.stageIndex];
-      const windowDone = s.state === 'progressing' && s.observedMs >= stage.observeMs;
-      const now = Date.now();
-      if (now >= nextCheckAt || windowDone) {
-        const verdict = await check();
-        nextCheckAt = Date.now() + plan.analysis.intervalMs;
-        if (s.pendingAbort || s.pendingPromote) continue;
-        if (s.failedChecks >= plan.analysis.failureLimit) {
-          return await backToStable(
-            'rolled_back',
-            SYSTEM_ACTOR,
-            `canary unhealthy: ${verdict.reason}`,
-            verdict,
-          );
-        }
-        if (
-          verdict.verdict === 'inconclusive' &&
-          s.state === 'progressing' &&
-          s.inconclusiveStreak >= plan.analysis.inconclusiveLimit
-        ) {
-          accrue(s, Date.now());
-          s.state = 'paused';
-          const reason = `${s.inconclusiveStreak} inconclusive checks in a row (${verdict.reason}); paused for a person to decide`;
-          recordDecision(s, plan, Date.now(), { action: 'inconclusive_streak', by: SYSTEM_ACTOR, reason });
-          syncVisibility();
-          sendNotification('inconclusive_streak', SYSTEM_ACTOR, reason, verdict);
-        }
-        accrue(s, Date.now());
-        // A window ends on a passing check only: thin or missing data never moves a canary forward.
-        if (s.state === 'progressing' && s.observedMs >= stage.observeMs && verdict.verdict === 'pass') {
-          const next = s.stageIndex + 1;
-          if (stages[next].weight >= 100) {
-            return await promoteFully(SYSTEM_ACTOR, `all ${stages.length - 1} stages healthy`);
-          }
-          await startStage(
-            next,
-            SYSTEM_ACTOR,
-            `stage ${s.stageIndex + 1} healthy after ${s.passedChecks} passing checks`,
-          );
-          nextCheckAt = Date.now() + plan.analysis.intervalMs;
-        }
-        await maybeContinueAsNew();
-        continue;
-      }
+/** An operation's failure as the policy sees it: a configuration error, or an outage to wait out. */
+function failureEvent(opId: number, err: unknown): PolicyEvent {
+  const kind: FailureKind = isConfigError(err) ? 'config' : 'outage';
+  return { type: 'op_failed', opId, kind, message: failureMessage(err) };
+}
 
-      // Sleep until the next check, the end of the observation window, or a command.
-      const untilCheck = nextCheckAt - now;
-      const untilWindow = s.state === 'progressing' ? stage.observeMs - s.observedMs : Infinity;
-      const untilDeadline = s.state === 'progressing' ? plan.progressDeadlineMs - s.activeMs : Infinity;
-      const wait = Math.max(1, Math.min(untilCheck, untilWindow, untilDeadline));
-      const stateAtSleep = s.state;
-      await condition(
-        () => s.pendingAbort !== null || s.pendingPromote !== null || s.state !== stateAtSleep,
-        wait,
-        { summary: `next check in ${Math.round(wait / 1000)}s` },
-      );
+function isConfigError(err: unknown): boolean {
+  if (!(err instanceof ActivityFailure)) return false;
+  const cause = err.cause;
+  return (
+    cause instanceof ApplicationFailure && cause.nonRetryable === true && cause.type !== BACKEND_UNAVAILABLE
+  );
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof TimeoutFailure) {
+      const last = cause.cause?.message;
+      return last ? `${last} (still failing after its time budget)` : 'no answer within its time budget';
     }
-  } catch (err) {
-    if (isFinal(s.state)) throw err;
-    if (isCancellation(err)) {
-      // Cancelled from the Web UI or `temporal workflow cancel`: traffic still goes back to stable.
-      await backToStable('aborted', 'cancel', 'workflow cancelled');
-      throw err;
-    }
-    if (err instanceof ActivityFailure) {
-      // Only non-retryable failures get here (the router refused the split: unknown agent or version).
-      await backToStable(
-        'rolled_back',
-        SYSTEM_ACTOR,
-        `router refused the split: ${err.cause?.message ?? err.message}`,
-      );
-    }
-    throw err;
+    return cause?.message ?? err.message;
   }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
+  const a = s.lastAnalysis;
+  const write = applying(s);
+  const lines = [
+    `**${plan.agent}**: ${plan.stable} → ${plan.canary}`,
+    '',
+    `state **${s.state.replace('_', ' ')}**, stage ${s.stageIndex + 1}/${plan.stages.length}, canary **${percentOf(s)}%**, ` +
+      `failed checks ${s.failedChecks}/${plan.analysis.failureLimit}`,
+  ];
+  if (write) {
+    lines.push(
+      '',
+      `writing the split: ${write.write.label}${write.lastError ? ` (waiting for the router: ${write.lastError})` : ''}`,
+    );
+  }
+  lines.push('', a ? `last check ${a.at}: **${a.verdict}**: ${a.reason}` : 'no check yet');
+  if (a) {
+    for (const m of a.metrics)
+      lines.push(`- ${m.metric}: stable ${fmt(m.stable)} vs canary ${fmt(m.canary)} (${m.status})`);
+  }
+  const last = s.decisions.slice(-5).reverse();
+  if (last.length > 0) {
+    lines.push('', '**decisions** (newest first)');
+    for (const d of last)
+      lines.push(`- ${d.at.slice(11, 19)} ${d.action.replace('_', ' ')} by ${d.by}: ${d.reason}`);
+  }
+  return lines.join('\n');
+}
+
+function parseOr<T>(
+  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+  value: unknown,
+  fallback: T,
+): T {
+  const parsed = schema.safeParse(value ?? {});
+  return parsed.success ? (parsed.data as T) : fallback;
 }
 
 function lenientAbort(input: unknown): { reason: string; by?: string } {

@@ -1,1 +1,2 @@
 export { canaryRollout } from './canary';
+export { canaryPreflight } from './preflight';

@@ -82,6 +82,11 @@ export interface RolloutStatus {
   stageStartedAt: string;
   observedMs: number;
   remainingMs: number;
+  /**
+   * The observation clock runs now: false while paused, before the first split is confirmed and
+   * while the metrics source is out (time without metrics is not observation).
+   */
+  observing?: boolean;
   startedAt: string;
   deadlineAt: string;
   failedChecks: number;
@@ -90,6 +95,15 @@ export interface RolloutStatus {
   lastAnalysis: LastAnalysis | null;
   decisions: Decision[];
   notifyFailures: NotifyFailure[];
+  /** A traffic write under way (it is retried until it lands): what, since when, the router's last error. */
+  applying?: { what: string; since: string; attempts: number; lastError: string | null };
+  /** The rollout is ending (abort, rollback) and waits for its stable write. */
+  ending?: { state: RolloutState; reason: string };
+  /**
+   * Added by the client, not the workflow: the Temporal execution's own state when it is not running
+   * or completed normally (terminated, failed, timed out, cancelled), with its cause.
+   */
+  execution?: { status: string; closedAt: string | null; cause: string | null };
 }
 
 export interface RolloutResult {

@@ -1,12 +1,14 @@
 // Exit codes and user-facing errors, handled once in main: 0 ok, 1 refused or failed, 2 bad usage
-// or bad input. A user mistake prints its message (which names the fix), never a stack trace.
+// or bad input, 3 accepted and still being carried out. A user mistake prints its message (which names the fix), never a stack trace.
 import { CommanderError } from 'commander';
 import { PlanError } from '../plan';
-import { RolloutError, SettingsError } from '../temporal/errors';
+import { CommandPendingError, RolloutError, SettingsError } from '../temporal/errors';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** Accepted and still being carried out (e.g. an abort waiting for the router): it will happen. */
+export const EXIT_PENDING = 3;
 
 /** Bad usage or input the command itself detected (a missing file, a bad agent name): exit 2. */
 export class UsageError extends Error {
@@ -47,6 +49,9 @@ export function reportFor(err: unknown): ErrorReport {
   }
   if (err instanceof UsageError || err instanceof SettingsError) {
     return { exitCode: EXIT_USAGE, message: err.message, json: { error: err.message, kind: 'usage' } };
+  }
+  if (err instanceof CommandPendingError) {
+    return { exitCode: EXIT_PENDING, message: err.message, json: { error: err.message, kind: 'pending' } };
   }
   if (err instanceof RolloutError) {
     return { exitCode: EXIT_FAILED, message: err.message, json: { error: err.message, kind: kindOf(err) } };

@@ -25,6 +25,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   worker: () => import('./commands/worker'),
   gateway: () => import('./commands/gateway'),
   'install-temporal': () => import('./commands/install-temporal'),
+  ui: () => import('./commands/ui'),
 };
 
 /** The verbs named on the command line; all of them for help, --version or a typo (so help lists all). */

@@ -2,12 +2,16 @@
 import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan';
-import { isFinal, type RolloutSummary } from '../temporal/rollouts';
+import { hasEnded, type RolloutSummary } from '../temporal/rollouts';
+import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
 
 function clock(iso: string): string {
   return iso.slice(11, 19);
 }
+
+/** Text from a rollout (reasons, names given by people): no terminal control sequences. */
+const clean = (text: string) => printable(text, 2_000);
 
 function pad(text: string, width: number): string {
   return text.length >= width ? `${text} ` : text.padEnd(width);
@@ -26,26 +30,40 @@ function asOf(s: RolloutStatus): number {
 
 /** Status as a few lines, with the observation clock brought forward to `now`. */
 export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?: number } = {}) {
-  const running = s.state === 'progressing';
+  const running = s.state === 'progressing' && !s.execution && s.observing !== false;
   const since = running ? Math.max(0, (opts.now ?? Date.now()) - asOf(s)) : 0;
   const window = s.stages[s.stageIndex]?.observeMs ?? 0;
   const observed = Math.min(window, s.observedMs + since);
   const remaining = running ? Math.max(0, window - observed) : s.remainingMs;
   const stage = s.stages[s.stageIndex];
-  const finished = isFinal(s.state);
+  const finished = hasEnded(s);
+  const e = s.execution;
+  const headline = e
+    ? `${e.status.replace('_', ' ')}${e.cause ? `: ${clean(e.cause)}` : ''} (rollout state when it stopped: ${s.state})`
+    : s.state.toUpperCase();
   const lines = [
-    `${s.agent}  ${s.stable} -> ${s.canary}  ${s.state.toUpperCase()}  (${s.workflowId})`,
+    `${s.agent}  ${s.stable} -> ${s.canary}  ${headline}  (${s.workflowId})`,
     `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
       (stage && stage.observeMs > 0 && !finished
         ? `  observed ${formatDuration(observed)} of ${formatDuration(stage.observeMs)}, ${formatDuration(remaining)} left`
         : '') +
       `  failed checks ${s.failedChecks}/${s.failureLimit}` +
-      (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : ''),
+      (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : '') +
+      (s.state === 'progressing' && s.observing === false && !finished
+        ? '  (clock stopped: no metrics)'
+        : ''),
   ];
+  if (s.ending && !finished) lines.push(`${s.ending.state.replace('_', ' ')}: ${clean(s.ending.reason)}`);
+  if (s.applying && !finished) {
+    const took = Math.max(0, Math.round(((opts.now ?? Date.now()) - Date.parse(s.applying.since)) / 1000));
+    lines.push(
+      `waiting for the router to take "${s.applying.what}" (${took}s so far${s.applying.lastError ? `; last error: ${clean(s.applying.lastError)}` : ''}); retried until it lands`,
+    );
+  }
   const a = s.lastAnalysis;
   if (a) {
     // The verdict's reason repeats the per-metric reasons shown below; print it only when there are none.
-    const why = a.metrics.length === 0 && a.reason ? ` ${a.reason}` : '';
+    const why = a.metrics.length === 0 && a.reason ? ` ${clean(a.reason)}` : '';
     lines.push(`last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${why}`);
     lines.push(`  ${pad('metric', 18)}${pad('stable', 12)}${pad('canary', 12)}${pad('n', 14)}status`);
     const byMetric = new Map(a.metrics.map((m) => [m.metric, m]));
@@ -65,13 +83,13 @@ export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?:
     lines.push('decisions:');
     for (const d of recent) {
       lines.push(
-        `  ${clock(d.at)}  ${pad(d.action, 20)}${pad(`${d.percent}%`, 5)}by ${d.by}${d.reason ? `: ${d.reason}` : ''}`,
+        `  ${clock(d.at)}  ${pad(d.action, 20)}${pad(`${d.percent}%`, 5)}by ${clean(d.by)}${d.reason ? `: ${clean(d.reason)}` : ''}`,
       );
     }
   }
   if (s.notifyFailures.length) {
     const f = s.notifyFailures[s.notifyFailures.length - 1];
-    lines.push(`notifications: ${s.notifyFailures.length} failed, last to ${f.target}: ${f.error}`);
+    lines.push(`notifications: ${s.notifyFailures.length} failed, last to ${f.target}: ${clean(f.error)}`);
   }
   return lines.join('\n');
 }
@@ -81,7 +99,8 @@ export function renderList(rows: RolloutSummary[]): string {
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
   const table = rows.map((r) => [
     r.agent,
-    r.state ?? '-',
+    // A terminated or failed execution is that, whatever state it last published.
+    r.status === 'RUNNING' || r.status === 'COMPLETED' ? (r.state ?? '-') : r.status.toLowerCase(),
     r.percent === null ? '-' : String(r.percent),
     r.stable ?? '-',
     r.canary ?? '-',

@@ -3,6 +3,7 @@
 import type { MetricResult } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { rolloutUrl } from '../notify/format';
+import { plainReason } from '../ui/plain';
 import type { RolloutStatus } from '../../workflows/messages';
 import { endedAsExpected, type DemoRollout } from './result';
 import type { Traffic } from './traffic';
@@ -14,8 +15,42 @@ export interface Printer {
   outcome(agent: string, state: string, reason: string): void;
   /** Polls a rollout's status and prints what changed, until stop(). */
   watch(agent: string, status: () => Promise<RolloutStatus>, traffic?: Traffic): { stop(): Promise<void> };
-  summary(results: DemoRollout[], ok: boolean, uiUrl: string | null, namespace: string): void;
+  /** The closing table: one row per rollout, with links to its pages. */
+  summary(results: DemoRollout[], ok: boolean, links: SummaryLinks): void;
+  /** What the columns of a check line mean, printed once before the first. */
+  legend(): void;
   close(): void;
+}
+
+export interface SummaryLinks {
+  uiUrl: string | null;
+  namespace: string;
+  dashboard: { rolloutUrl(workflowId: string): string } | null;
+}
+
+export const LEGEND =
+  'each check: canary share, verdict (pass / not yet / fail n of the limit), then per metric ' +
+  'stable/canary and ok (no worse), FAIL (worse) or … (too little data yet); n = requests stable/canary';
+
+/** The canary share a check ran at: that of the stage whose window it read (the poll may be later). */
+export function checkPercent(s: RolloutStatus): number {
+  const a = s.lastAnalysis;
+  if (!a) return s.canaryPercent;
+  const stages = s.decisions.filter((d) => d.action === 'stage_started');
+  const exact = stages.find((d) => d.at === a.windowStart);
+  if (exact) return exact.percent;
+  const before = stages.filter((d) => d.at <= a.at).at(-1);
+  return before ? before.percent : s.canaryPercent;
+}
+
+/** "stage 2: canary at 50% (stage 1 healthy after 3 passing checks)"; no reason that repeats the stage. */
+export function describeStage(d: RolloutStatus['decisions'][number]): string {
+  const head = `stage ${d.stageIndex + 1}: canary at ${d.percent}%`;
+  const redundant = /^stage \d+: [\d.]+%$/.test(d.reason.trim());
+  const who = d.by && d.by !== 'agent-canary' ? `by ${d.by}` : '';
+  const why = redundant ? '' : d.reason;
+  const tail = [who, why].filter(Boolean).join(': ');
+  return tail ? `${head} (${tail})` : head;
 }
 
 const COLORS = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
@@ -71,15 +106,22 @@ export function createProgressPrinter(o: {
   function describeDecision(d: RolloutStatus['decisions'][number]): string {
     switch (d.action) {
       case 'stage_started':
-        return `stage ${d.stageIndex + 1}: canary at ${d.percent}% (${d.reason})`;
+        return describeStage(d);
       case 'check_failed':
-        return paint('yellow', `check failed: ${d.reason}`);
+        return paint('yellow', `check failed: ${plainReason(d.reason)}`);
       default:
-        return `${d.action.replace('_', ' ')}: ${d.reason}`;
+        return `${d.action.replace('_', ' ')}: ${plainReason(d.reason)}`;
     }
   }
 
-  const outcome = (agent: string, state: string, reason: string) => {
+  let legendShown = false;
+  const legend = () => {
+    legendShown = true;
+    line(paint('dim', LEGEND));
+  };
+
+  const outcome = (agent: string, state: string, raw: string) => {
+    const reason = plainReason(raw);
     if (state === 'promoted')
       event(agent, paint('green', `PROMOTED: the canary is the new stable (${reason})`));
     else if (state === 'rolled_back') event(agent, paint('red', `ROLLED BACK to stable 100% (${reason})`));
@@ -124,7 +166,7 @@ export function createProgressPrinter(o: {
           const n = a.metrics[0] ? ` n=${a.metrics[0].stableSamples}/${a.metrics[0].canarySamples}` : '';
           event(
             agent,
-            `${String(s.canaryPercent).padStart(3)}%  check ${checks}: ${verdict}  ${metrics}${n}`,
+            `${String(checkPercent(s)).padStart(3)}%  check ${checks}: ${verdict}  ${metrics}${n}`,
           );
         }
         if (traffic) {
@@ -137,6 +179,7 @@ export function createProgressPrinter(o: {
           drawFooter();
         }
       };
+      if (!legendShown) legend();
       const loop = (async () => {
         while (!stopped) {
           await poll();
@@ -153,15 +196,10 @@ export function createProgressPrinter(o: {
         },
       };
     },
-    summary(results, ok, uiUrl, namespace) {
+    legend,
+    summary(results, ok, links) {
       line(paint('bold', 'result:'));
-      for (const r of results) {
-        const mark = endedAsExpected(r)
-          ? paint('green', 'as expected')
-          : paint('red', `expected ${r.expected}, gateway split ${JSON.stringify(r.finalSplit)}`);
-        const link = rolloutUrl(uiUrl ?? undefined, namespace, `canary-${r.agent}`);
-        line(`  ${r.agent.padEnd(width)} ${r.state} (${mark})${link ? `  ${link}` : ''}`);
-      }
+      for (const row of summaryTable(results, links)) line(`  ${row}`);
       line(ok ? paint('green', 'demo succeeded') : paint('red', 'demo FAILED'));
     },
     close() {
@@ -169,4 +207,41 @@ export function createProgressPrinter(o: {
       footers.clear();
     },
   };
+}
+
+const STATE_WORDS: Record<string, string> = {
+  promoted: 'promoted',
+  rolled_back: 'rolled back',
+  aborted: 'aborted',
+  unfinished: 'unfinished',
+};
+
+/** The closing table as aligned lines: agent, how it ended against what was expected, the split, links. */
+export function summaryTable(results: DemoRollout[], links: SummaryLinks): string[] {
+  const rows = results.map((r) => {
+    const split = r.finalSplit
+      ? `${r.finalSplit.stable} 100%` +
+        (r.finalSplit.canaryWeight > 0 ? ` (${r.finalSplit.canary} still ${r.finalSplit.canaryWeight}%)` : '')
+      : 'unknown';
+    const workflowId = `canary-${r.agent}`;
+    const page =
+      links.dashboard?.rolloutUrl(workflowId) ??
+      rolloutUrl(links.uiUrl ?? undefined, links.namespace, workflowId);
+    return [
+      r.agent,
+      `${r.stable} -> ${r.canary}`,
+      STATE_WORDS[r.state] ?? r.state,
+      endedAsExpected(r) ? 'yes' : `NO (expected ${STATE_WORDS[r.expected] ?? r.expected})`,
+      split,
+      page ?? '',
+    ];
+  });
+  const head = ['agent', 'versions', 'outcome', 'as expected', 'traffic now', 'details'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [fmt(head), ...rows.map(fmt)];
 }

@@ -12,6 +12,7 @@ import { createNotifiers } from '../notify';
 import { formatDuration, resolvePlan, type ResolvedPlan } from '../plan';
 import { GatewayRouter } from '../router/gateway';
 import { startDevServer, type DevServer } from '../temporal/devserver';
+import { startDashboard, type RunningDashboard } from '../ui/server';
 import { getStatus, startRollout } from '../temporal/rollouts';
 import { bundleWorkflows, createWorker } from '../temporal/worker';
 import type { RolloutState } from '../../workflows/messages';
@@ -37,6 +38,8 @@ export interface DemoOptions {
   tty: boolean;
   /** Start the Temporal Web UI. */
   ui: boolean;
+  /** Serve the rollout dashboard (agent-canary ui) on this port; 0 picks a free one, null: none. */
+  dashboardPort?: number | null;
   seed?: number;
   /** Where progress lines go. */
   write: (text: string) => void;
@@ -50,6 +53,8 @@ export interface DemoResult {
   ok: boolean;
   rollouts: DemoRollout[];
   uiUrl: string | null;
+  /** The rollout dashboard, when it was served. */
+  dashboardUrl: string | null;
   elapsedMs: number;
 }
 
@@ -154,6 +159,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     finalSplit: null,
   }));
   let uiUrl: string | null = null;
+  let dashboard: RunningDashboard | null = null;
 
   try {
     out.line(
@@ -223,6 +229,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const connection = await Connection.connect({ address: server.address });
     teardown.add('client connection', () => connection.close());
     const client = new Client({ connection, namespace: server.namespace });
+    if (o.dashboardPort !== null && o.dashboardPort !== undefined) {
+      const d = await startDashboard({
+        client,
+        token: randomBytes(18).toString('base64url'),
+        port: o.dashboardPort,
+        temporalUiUrl: uiUrl ?? undefined,
+        log: (l) => out.line(l),
+      });
+      dashboard = d;
+      teardown.add('dashboard', () => d.close());
+      out.line(`dashboard: ${d.urlWithToken}`);
+    }
 
     const traffic: Record<string, Traffic> = {};
     for (const s of scenarios) {
@@ -287,13 +305,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (failure && !o.signal?.aborted) throw failure.reason;
 
     const ok = finished && results.every(endedAsExpected);
-    out.summary(results, ok, uiUrl, server.namespace);
+    out.summary(results, ok, { uiUrl, namespace: server.namespace, dashboard });
 
+    if (dashboard && !o.keepRunning)
+      out.line('the dashboard and these links close with the demo: add --keep-running to look around after');
     if (finished && o.keepRunning) {
-      out.line(`stack stays up${uiUrl ? `: Web UI ${uiUrl}` : ''}, gateway ${gateway.url}. Ctrl-C to stop.`);
+      out.line(
+        `stack stays up${dashboard ? `: dashboard ${dashboard.url}` : ''}${uiUrl ? `, Web UI ${uiUrl}` : ''}, gateway ${gateway.url}. Ctrl-C to stop.`,
+      );
       await aborted(o.signal);
     }
-    return { ok, rollouts: results, uiUrl, elapsedMs: Date.now() - started };
+    return {
+      ok,
+      rollouts: results,
+      uiUrl,
+      dashboardUrl: dashboard?.url ?? null,
+      elapsedMs: Date.now() - started,
+    };
   } finally {
     out.close();
     await teardown.run((line) => o.write(`${line}\n`));

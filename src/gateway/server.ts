@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { VersionMetrics } from '../metrics/types';
 import { resolveGatewayConfig, type GatewayConfig } from './config';
@@ -119,6 +119,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     agents.set(name, { config: ac, upstreams });
   }
   const splits = await openSplits(options.dataDir, config, log);
+  // Metrics live in memory: the judge must know they start here, not at the stage's start.
+  const metricsSince = Date.now();
   const pending = new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
   const checkToken = tokenChecker(options.adminToken);
   const ingest =
@@ -176,9 +178,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
       const versions: Record<string, VersionMetrics> = {};
       for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
-      return sendJson(res, 200, { agent, since, until, versions });
+      return sendJson(res, 200, { agent, since, until, dataSince: metricsSince, versions });
     }
-    return sendError(res, 404, `no admin resource "${action}" (use split or metrics)`);
+    if (action === 'versions') {
+      // For preflight: which versions exist and whether their upstreams accept a connection (a TCP
+      // connect only: no request reaches the agent).
+      if (req.method !== 'GET') return sendError(res, 405, 'use GET');
+      const versions = await Promise.all(
+        [...rt.config.versions].map(async ([name, url]) => ({
+          name,
+          upstream: url.origin,
+          ...(await connects(url)),
+        })),
+      );
+      return sendJson(res, 200, { agent, versions });
+    }
+    return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -403,4 +418,19 @@ function decode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** Whether a TCP connection to the URL's host and port opens within 2 s. */
+function connects(url: URL): Promise<{ answers: boolean; detail?: string }> {
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: url.hostname, port });
+    const done = (answers: boolean, detail?: string) => {
+      socket.destroy();
+      resolve(detail ? { answers, detail } : { answers });
+    };
+    socket.setTimeout(2_000, () => done(false, 'no connection within 2 s'));
+    socket.once('connect', () => done(true));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? err.message));
+  });
 }

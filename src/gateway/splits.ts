@@ -117,6 +117,12 @@ export class SplitTable {
     }
     if (problems.length > 0) throw new SplitRejected(400, problems);
 
+    const previous = this.splits.get(agent);
+    if (previous?.decidedAt !== undefined && d.decidedAt !== undefined && d.decidedAt < previous.decidedAt) {
+      // A write decided before the one in place (a dropped lease renewal arriving after an abort):
+      // the newer decision stands.
+      return { ...previous, note: `ignored a stale write decided at ${new Date(d.decidedAt).toISOString()}` };
+    }
     const applied: AppliedSplit = {
       agent,
       stable: d.stable,
@@ -124,8 +130,8 @@ export class SplitTable {
       canaryWeight: d.canary === null ? 0 : d.canaryWeight,
       leaseExpiresAt: d.canary !== null && d.leaseMs !== null ? now + d.leaseMs : null,
       updatedAt: now,
+      ...(d.decidedAt !== undefined ? { decidedAt: d.decidedAt } : {}),
     };
-    const previous = this.splits.get(agent);
     this.splits.set(agent, applied);
     try {
       await this.persist();
@@ -168,6 +174,7 @@ export class SplitTable {
       leaseExpiresAt: null,
       updatedAt: now,
       note,
+      ...(split.decidedAt !== undefined ? { decidedAt: split.decidedAt } : {}),
     });
     this.log(`${agent}: ${note}`);
     return true;

@@ -27,6 +27,8 @@ const AnswerSchema = z.object({
   agent: z.string(),
   since: z.number(),
   until: z.number(),
+  /** When the gateway's metrics begin (its start, metrics being in memory). */
+  dataSince: z.number().optional(),
   versions: z.record(z.string(), VersionMetricsSchema),
 });
 
@@ -77,6 +79,9 @@ export class GatewayMetricsSource implements MetricsSource {
       until: q.until,
       stable: v[q.stable] ?? emptyVersionMetrics(q.stable),
       canary: v[q.canary] ?? emptyVersionMetrics(q.canary),
+      ...(parsed.data.dataSince !== undefined && parsed.data.dataSince > q.since
+        ? { coveredSince: parsed.data.dataSince }
+        : {}),
     };
   }
 }

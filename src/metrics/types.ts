@@ -39,6 +39,11 @@ export const MetricsWindowSchema = z.object({
   until: z.number(),
   stable: VersionMetricsSchema,
   canary: VersionMetricsSchema,
+  /**
+   * Epoch ms from which the source holds data, when that is later than `since` (a gateway that
+   * restarted with its metrics in memory): the window is only covered from here.
+   */
+  coveredSince: z.number().optional(),
 });
 export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
 

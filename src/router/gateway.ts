@@ -1,6 +1,7 @@
 // Router backend over the agent-canary gateway's admin API (DESIGN.md §5).
 import { describeUrl, safeErrorReason } from '../outbound';
 import { failureFrom, fetchWithTimeout } from './http';
+import { z } from 'zod';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
 
 export interface GatewayRouterOptions {
@@ -28,8 +29,36 @@ export class GatewayRouter implements Router {
     return this.call('GET', agent);
   }
 
-  preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
-    return gatewayPreflight(this.base, this.options.token, agent, versions, this.timeoutMs);
+  /** The gateway knows the agent and both versions, and their upstreams accept connections. */
+  async preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
+    const what = `gateway versions of ${agent}`;
+    const res = await fetchWithTimeout(
+      `${this.base}/v1/admin/agents/${encodeURIComponent(agent)}/versions`,
+      { headers: { authorization: `Bearer ${this.options.token}` } },
+      this.timeoutMs,
+      what,
+    );
+    if (!res.ok) return [`router: ${(await failureFrom(res, what)).message}`];
+    const parsed = VersionsAnswer.safeParse(await res.json());
+    if (!parsed.success) return [`router: ${what}: unexpected answer`];
+    const known = new Map(parsed.data.versions.map((v) => [v.name, v]));
+    const problems: string[] = [];
+    for (const [role, name] of [
+      ['stable', versions.stable],
+      ['canary', versions.canary],
+    ] as const) {
+      const v = known.get(name);
+      if (!v) {
+        problems.push(
+          `router: the gateway has no version "${name}" (the plan's ${role}) for ${agent}; it has ${[...known.keys()].join(', ')}`,
+        );
+      } else if (!v.answers) {
+        problems.push(
+          `router: the ${role} version "${name}" of ${agent} does not answer at ${v.upstream}${v.detail ? ` (${v.detail})` : ''}`,
+        );
+      }
+    }
+    return problems;
   }
 
   private async call(method: 'GET' | 'PUT', agent: string, body?: DesiredSplit): Promise<AppliedSplit> {
@@ -53,6 +82,13 @@ export class GatewayRouter implements Router {
     return parsed.data;
   }
 }
+
+const VersionsAnswer = z.object({
+  agent: z.string(),
+  versions: z.array(
+    z.object({ name: z.string(), upstream: z.string(), answers: z.boolean(), detail: z.string().optional() }),
+  ),
+});
 
 /**
  * What would stop a rollout on this gateway: the admin token refused, the agent or a version not

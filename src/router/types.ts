@@ -18,6 +18,12 @@ export const DesiredSplitSchema = z.object({
   leaseMs: z.number().positive().nullable(),
   /** Who asked, for the router's own record (e.g. the workflow id). */
   owner: z.string().optional(),
+  /**
+   * Epoch ms at which the writer decided this split (workflow time). A router keeps the newest: a
+   * write decided before the split it holds is stale (a dropped lease renewal landing after an
+   * abort's stable write) and is ignored. Absent: always applied.
+   */
+  decidedAt: z.number().int().nonnegative().optional(),
   reason: z.string().optional(),
 });
 export type DesiredSplit = z.infer<typeof DesiredSplitSchema>;
@@ -30,6 +36,8 @@ export const AppliedSplitSchema = z.object({
   /** Epoch ms when the canary share lapses, or null. */
   leaseExpiresAt: z.number().nullable(),
   updatedAt: z.number(),
+  /** decidedAt of the write in place (see DesiredSplit), when it had one. */
+  decidedAt: z.number().optional(),
   /** Why the split is what it is now (e.g. "lease expired"), when the router changed it itself. */
   note: z.string().optional(),
 });

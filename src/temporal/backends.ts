@@ -3,21 +3,44 @@ import { z } from 'zod';
 import type { ActivityDeps } from '../../activities';
 import { GatewayMetricsSource } from '../metrics/gateway';
 import { PrometheusMetricsSource } from '../metrics/prometheus';
+import { loadQueryConfig, PrometheusQueryMetricsSource } from '../metrics/prometheus-query';
+import { MetricsConfigError } from '../metrics/types';
 import { createNotifiers } from '../notify';
 import { GatewayRouter } from '../router/gateway';
+import { KubernetesRouter } from '../router/kubernetes';
 import { WebhookRouter } from '../router/webhook';
 import { SettingsError } from './errors';
 
 export const BackendSettingsSchema = z
   .object({
-    router: z.enum(['gateway', 'webhook']).default('gateway'),
-    metrics: z.enum(['gateway', 'prometheus']).default('gateway'),
+    router: z.enum(['gateway', 'webhook', 'kubernetes']).default('gateway'),
+    metrics: z.enum(['gateway', 'prometheus', 'prometheus-query']).default('gateway'),
     gatewayUrl: z.string().url().optional(),
     gatewayToken: z.string().min(1).optional(),
     routerUrl: z.string().url().optional(),
     routerSecret: z.string().min(16, 'must be at least 16 characters').optional(),
     prometheusUrl: z.string().url().optional(),
     prometheusSelector: z.string().optional(),
+    /** With --router kubernetes: a kubeconfig path (default $KUBECONFIG, ~/.kube/config, in-cluster). */
+    kubeconfig: z.string().min(1).optional(),
+    kubeContext: z.string().min(1).optional(),
+    /** The HTTPRoutes' namespace (default: the kubeconfig context's, or the pod's). */
+    kubeNamespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name')
+      .max(63)
+      .optional(),
+    /** HTTPRoute name, {agent} replaced. */
+    kubeRoute: z.string().min(1).max(253).default('{agent}'),
+    /** Service name of a version's backendRef, {agent} and {version} replaced. */
+    kubeBackend: z
+      .string()
+      .min(1)
+      .max(253)
+      .refine((t) => t.includes('{version}'), 'must contain {version}')
+      .default('{agent}-{version}'),
+    /** With --metrics prometheus-query: the YAML/JSON file of query templates. */
+    prometheusQueries: z.string().min(1).optional(),
     uiUrl: z.string().url().optional(),
     namespace: z.string().default('default'),
   })
@@ -37,6 +60,20 @@ export const BackendSettingsSchema = z
     if (s.metrics === 'prometheus') {
       need('prometheusUrl', '--prometheus-url', 'AGENT_CANARY_PROMETHEUS_URL', 'with --metrics prometheus');
     }
+    if (s.metrics === 'prometheus-query') {
+      need(
+        'prometheusUrl',
+        '--prometheus-url',
+        'AGENT_CANARY_PROMETHEUS_URL',
+        'with --metrics prometheus-query',
+      );
+      need(
+        'prometheusQueries',
+        '--prometheus-queries',
+        'AGENT_CANARY_PROMETHEUS_QUERIES',
+        'with --metrics prometheus-query',
+      );
+    }
   });
 export type BackendSettings = z.infer<typeof BackendSettingsSchema>;
 export type BackendFlags = Partial<Record<keyof BackendSettings, string>>;
@@ -50,6 +87,12 @@ const ENV: Record<keyof BackendSettings, string> = {
   routerSecret: 'AGENT_CANARY_ROUTER_SECRET',
   prometheusUrl: 'AGENT_CANARY_PROMETHEUS_URL',
   prometheusSelector: 'AGENT_CANARY_PROMETHEUS_SELECTOR',
+  kubeconfig: 'AGENT_CANARY_KUBECONFIG',
+  kubeContext: 'AGENT_CANARY_KUBE_CONTEXT',
+  kubeNamespace: 'AGENT_CANARY_KUBE_NAMESPACE',
+  kubeRoute: 'AGENT_CANARY_KUBE_ROUTE',
+  kubeBackend: 'AGENT_CANARY_KUBE_BACKEND',
+  prometheusQueries: 'AGENT_CANARY_PROMETHEUS_QUERIES',
   uiUrl: 'AGENT_CANARY_UI_URL',
   namespace: 'TEMPORAL_NAMESPACE',
 };
@@ -73,16 +116,39 @@ export function resolveBackendSettings(
 
 export function createBackends(s: BackendSettings): ActivityDeps {
   const router =
-    s.router === 'webhook'
-      ? new WebhookRouter({ url: s.routerUrl!, secret: s.routerSecret! })
-      : new GatewayRouter({ url: s.gatewayUrl!, token: s.gatewayToken! });
+    s.router === 'kubernetes'
+      ? new KubernetesRouter({
+          kubeconfig: s.kubeconfig,
+          context: s.kubeContext,
+          namespace: s.kubeNamespace,
+          route: s.kubeRoute,
+          backend: s.kubeBackend,
+        })
+      : s.router === 'webhook'
+        ? new WebhookRouter({ url: s.routerUrl!, secret: s.routerSecret! })
+        : new GatewayRouter({ url: s.gatewayUrl!, token: s.gatewayToken! });
   const metrics =
-    s.metrics === 'prometheus'
-      ? new PrometheusMetricsSource({ url: s.prometheusUrl!, selector: s.prometheusSelector })
-      : new GatewayMetricsSource({ url: s.gatewayUrl!, token: s.gatewayToken! });
+    s.metrics === 'prometheus-query'
+      ? prometheusQuerySource(s)
+      : s.metrics === 'prometheus'
+        ? new PrometheusMetricsSource({ url: s.prometheusUrl!, selector: s.prometheusSelector })
+        : new GatewayMetricsSource({ url: s.gatewayUrl!, token: s.gatewayToken! });
   return {
     router,
     metrics,
     notifiers: (targets) => createNotifiers(targets, { uiUrl: s.uiUrl, namespace: s.namespace }),
   };
+}
+
+/** The query file is read and validated at startup: a bad template stops the worker, naming it. */
+function prometheusQuerySource(s: BackendSettings): PrometheusQueryMetricsSource {
+  try {
+    return new PrometheusQueryMetricsSource({
+      url: s.prometheusUrl!,
+      config: loadQueryConfig(s.prometheusQueries!),
+    });
+  } catch (err) {
+    if (err instanceof MetricsConfigError) throw new SettingsError(`worker backends: ${err.message}`);
+    throw err;
+  }
 }

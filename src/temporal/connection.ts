@@ -1,5 +1,6 @@
 // Where the Temporal server is and how to authenticate, the Temporal way: a profile from the
 // Temporal config file (temporal.toml), then TEMPORAL_* environment variables, then CLI flags.
+import { hostPortProblem } from '../text/host-port';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
@@ -108,8 +109,9 @@ export function resolveConnectionSettings(
   }
 
   const address = flags.address ?? profile.address ?? DEFAULT_ADDRESS;
-  if (!/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
-    throw new SettingsError(`the Temporal address "${address}" is not host:port (e.g. localhost:7233)`);
+  const problem = hostPortProblem(address);
+  if (problem) {
+    throw new SettingsError(`the Temporal address ${problem}`);
   }
   return {
     address,

@@ -54,3 +54,16 @@ export class AlreadyRunningError extends RolloutError {
 export class CommandRefusedError extends RolloutError {
   override name = 'CommandRefusedError';
 }
+
+/** No worker polls the task queue: nothing was sent, so nothing will happen (exit 1). */
+export class NoWorkerError extends RolloutError {
+  override name = 'NoWorkerError';
+}
+
+/**
+ * The command was accepted (or queued) and is still being carried out: it will happen, but has not
+ * yet (exit 3, so scripts can tell it from done and from refused).
+ */
+export class CommandPendingError extends RolloutError {
+  override name = 'CommandPendingError';
+}

@@ -2,9 +2,12 @@
 // and tests. Every failure a user can cause comes back as a RolloutError saying how to fix it.
 import {
   ServiceError,
+  WorkflowFailedError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import {
@@ -16,6 +19,7 @@ import { z } from 'zod';
 import { formatDuration } from '../plan/duration';
 import { problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
 import {
+  isFinal,
   AbortInputSchema,
   abortUpdate,
   PauseInputSchema,
@@ -33,7 +37,15 @@ import {
   type RolloutState,
   type RolloutStatus,
 } from '../../workflows/messages';
-import { AlreadyRunningError, CommandRefusedError, RolloutError, UnknownAgentError } from './errors';
+import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
+import {
+  AlreadyRunningError,
+  CommandPendingError,
+  CommandRefusedError,
+  NoWorkerError,
+  RolloutError,
+  UnknownAgentError,
+} from './errors';
 
 /** How long a query may wait for a worker before we tell the user none is answering. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -71,12 +83,26 @@ function grpcCode(err: unknown): number | undefined {
   const cause = (err as { cause?: { code?: unknown } }).cause;
   return typeof cause?.code === 'number' ? cause.code : undefined;
 }
+const GRPC_CANCELLED = 1;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_INVALID_ARGUMENT = 3;
+
+/**
+ * The call got no answer in time. A client deadline surfaces as DEADLINE_EXCEEDED or as CANCELLED
+ * (the channel cancels the call at the deadline, depending on which side notices first); both mean
+ * the same to the user.
+ */
+function noAnswerInTime(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  const code = grpcCode(err) ?? (err as { code?: unknown }).code;
+  return code === GRPC_DEADLINE_EXCEEDED || code === GRPC_CANCELLED;
+}
 
 export interface StartOptions {
   /** Overrides the workflow id (tests running in parallel); defaults to workflowIdFor(agent). */
   workflowId?: string;
+  /** Overrides the task queue (a team running its own workers on another queue; tests). */
+  taskQueue?: string;
 }
 
 export interface Started {
@@ -96,7 +122,7 @@ export async function startRollout(
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
       args: [plan],
-      taskQueue: TASK_QUEUE,
+      taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
         { key: SA.agent, value: plan.agent },
@@ -161,39 +187,190 @@ export interface RpcOptions {
   timeoutMs?: number;
 }
 
-/** The rollout's live status (query `status`); answered while a worker runs, even after it ended. */
+/** Temporal execution states in which the workflow's own state is not the whole story. */
+const ABNORMAL_CLOSE = new Set(['TERMINATED', 'FAILED', 'TIMED_OUT', 'CANCELLED']);
+
+/** The execution as Temporal sees it; UnknownAgentError when there is none. */
+async function describeRollout(client: Client, agent: string, workflowId: string, timeoutMs: number) {
+  try {
+    return await withDeadline(client, timeoutMs, () => client.workflow.getHandle(workflowId).describe());
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new UnknownAgentError(agent, workflowId, client.options.namespace);
+    if (noAnswerInTime(err)) {
+      throw new RolloutError(`the Temporal server did not answer in time about ${workflowId}`);
+    }
+    throw mapServiceError(err, `get the status of ${workflowId}`);
+  }
+}
+
+/**
+ * Why a closed execution ended, in words: the failure the workflow reported (e.g. "the router
+ * refused the split: unknown agent"), the reason given to terminate, or the timeout.
+ */
+export async function closeCause(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    await withDeadline(client, 5_000, () => client.workflow.getHandle(workflowId).result());
+    return null;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) return null;
+    return innermostMessage(err.cause) ?? err.message;
+  }
+}
+
+/** The message of a failure chain that says something (not "Activity task failed"). */
+export function innermostMessage(err: unknown): string | null {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message: string | null = null;
+  // ActivityFailure("Activity task failed") wraps the error that says something: go down the chain.
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (e.message && !/^Activity task failed$/i.test(e.message)) message = e.message;
+    if (!e.cause) break;
+    e = e.cause as typeof e;
+  }
+  return message;
+}
+
+/** Status from visibility alone: for an execution no worker can answer for. */
+function statusFromVisibility(d: WorkflowExecutionDescription, agent: string): RolloutStatus {
+  const sa = d.typedSearchAttributes;
+  const at = (d.closeTime ?? new Date()).toISOString();
+  return {
+    asOf: at,
+    workflowId: d.workflowId,
+    agent: sa.get(SA.agent) ?? agent,
+    stable: sa.get(SA.stableVersion) ?? '?',
+    canary: sa.get(SA.canaryVersion) ?? '?',
+    state: (sa.get(SA.state) as RolloutState | undefined) ?? 'progressing',
+    stageIndex: 0,
+    stageCount: 0,
+    canaryPercent: sa.get(SA.percent) ?? 0,
+    stages: [],
+    stageStartedAt: d.startTime.toISOString(),
+    observedMs: 0,
+    remainingMs: 0,
+    startedAt: d.startTime.toISOString(),
+    deadlineAt: at,
+    failedChecks: 0,
+    failureLimit: 0,
+    inconclusiveStreak: 0,
+    lastAnalysis: null,
+    decisions: [],
+    notifyFailures: [],
+  };
+}
+
+/**
+ * The rollout's status, true to the execution's state: the workflow's own status (query `status`),
+ * and for an execution that was terminated, failed, timed out or cancelled, that state with its
+ * cause in `execution` (the workflow never saw a terminate, so its own view would still count).
+ */
 export async function getStatus(
   client: Client,
   agent: string,
   opts: RpcOptions = {},
 ): Promise<RolloutStatus> {
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const d = await describeRollout(client, agent, workflowId, timeoutMs);
   const handle = client.workflow.getHandle(workflowId);
+  const status = d.status.name;
+  if (ABNORMAL_CLOSE.has(status)) {
+    let base: RolloutStatus;
+    try {
+      base = await withDeadline(client, Math.min(timeoutMs, 3_000), () => handle.query(statusQuery));
+    } catch {
+      base = statusFromVisibility(d, agent);
+    }
+    return {
+      ...base,
+      remainingMs: 0,
+      observing: false,
+      execution: {
+        status,
+        closedAt: d.closeTime ? d.closeTime.toISOString() : null,
+        cause: await closeCause(client, workflowId),
+      },
+    };
+  }
   try {
-    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, () =>
-      handle.query(statusQuery),
-    );
+    return await withDeadline(client, timeoutMs, () => handle.query(statusQuery));
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new UnknownAgentError(agent, workflowId, client.options.namespace);
-    if (grpcCode(err) === GRPC_DEADLINE_EXCEEDED) {
-      throw new RolloutError(
-        `no worker answered the status query for ${workflowId}${await lastKnown(client, workflowId)}.\n${NO_WORKER_FIX}`,
+    if (noAnswerInTime(err)) {
+      const sa = d.typedSearchAttributes;
+      const last = ` (last published: ${sa.get(SA.state) ?? '?'} at ${sa.get(SA.percent) ?? '?'}% canary, workflow ${status})`;
+      throw new NoWorkerError(
+        `no worker answered the status query for ${workflowId}${last}.\n${NO_WORKER_FIX}`,
       );
     }
     throw mapServiceError(err, `get the status of ${workflowId}`);
   }
 }
 
-/** What visibility still knows when no worker can answer: better than nothing for the operator. */
-async function lastKnown(client: Client, workflowId: string): Promise<string> {
-  try {
-    const d = await withDeadline(client, 3_000, () => client.workflow.getHandle(workflowId).describe());
-    const sa = d.typedSearchAttributes;
-    return ` (last published: ${sa.get(SA.state) ?? '?'} at ${sa.get(SA.percent) ?? '?'}% canary, workflow ${d.status.name})`;
-  } catch {
-    return '';
+export interface PreflightResult {
+  /** One line per problem, each naming what is wrong; empty when the rollout can start. */
+  problems: string[];
+}
+
+/**
+ * Checks, before a rollout starts, what would stop it, with the worker's own backends: a worker
+ * polls, the router knows the agent and both versions, their upstreams answer, the metrics source
+ * answers with the configured credentials.
+ */
+export async function preflightRollout(
+  client: Client,
+  plan: ResolvedPlan,
+  opts: { taskQueue?: string; timeoutMs?: number } = {},
+): Promise<PreflightResult> {
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  if (!(await workerPolls(client, taskQueue))) {
+    return {
+      problems: [
+        `no worker polls task queue "${taskQueue}": nobody would carry the rollout out. ` +
+          'Start one with `agent-canary worker` (or `agent-canary dev`).',
+      ],
+    };
   }
+  const workflowId = `preflight-${plan.agent}-${Date.now().toString(36)}`;
+  try {
+    const answer = await withDeadline(client, opts.timeoutMs ?? 40_000, () =>
+      client.workflow.execute(PREFLIGHT_WORKFLOW_TYPE, {
+        args: [{ agent: plan.agent, stable: plan.stable, canary: plan.canary }],
+        taskQueue,
+        workflowId,
+      }),
+    );
+    return answer as PreflightResult;
+  } catch (err) {
+    if (noAnswerInTime(err)) {
+      return { problems: [`the worker did not run the preflight checks in time (workflow ${workflowId})`] };
+    }
+    if (err instanceof WorkflowFailedError) {
+      return { problems: [`preflight failed: ${innermostMessage(err) ?? err.message}`] };
+    }
+    throw mapServiceError(err, `run the preflight checks for "${plan.agent}"`);
+  }
+}
+
+/** Seen polling within this long: an idle worker's long poll renews its record about once a minute. */
+const POLLER_FRESH_MS = 75_000;
+
+/** Whether any worker polled the task queue lately (a crashed worker still shows for a minute). */
+export async function workerPolls(client: Client, taskQueue: string): Promise<boolean> {
+  const answer = await withDeadline(client, 5_000, () =>
+    client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    }),
+  );
+  const now = Date.now();
+  return (answer.pollers ?? []).some((p) => {
+    const t = p.lastAccessTime;
+    if (!t) return false;
+    const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+    return now - ms < POLLER_FRESH_MS;
+  });
 }
 
 export const COMMANDS = ['pause', 'resume', 'promote', 'abort'] as const;
@@ -216,9 +393,13 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
 }
 
 /**
- * Sends pause/resume/promote/abort as an Update and returns the status after it. A refusal by the
- * workflow (e.g. promote on a finished rollout) becomes CommandRefusedError; bad input a PlanError-like
- * InputError before anything is sent.
+ * Sends pause/resume/promote/abort as an Update and returns the status once it took effect. What
+ * the user is told is what will happen:
+ * - NoWorkerError: no worker polls the rollout's task queue; nothing was sent.
+ * - CommandRefusedError: the workflow refused it (e.g. already paused), or the rollout is closed.
+ * - CommandPendingError: the workflow accepted it and is still carrying it out (e.g. the abort's
+ *   stable write waits for the router); it will happen. Or it was sent and is queued for a busy worker.
+ * Bad input is a CommandInputError before anything is sent.
  */
 export async function sendCommand<C extends Command>(
   client: Client,
@@ -230,10 +411,24 @@ export async function sendCommand<C extends Command>(
   const def = COMMAND_DEFS[command];
   const data = parseCommandInput(command, input);
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   const handle = client.workflow.getHandle(workflowId);
+  const d = await describeRollout(client, agent, workflowId, Math.min(timeoutMs, 5_000));
+  if (d.status.name !== 'RUNNING') throw await finishedError(client, d, agent, command);
+  if (!(await workerPolls(client, d.taskQueue))) {
+    throw new NoWorkerError(
+      `no worker polls task queue "${d.taskQueue}": the ${command} command for ${workflowId} was not sent, ` +
+        `and nothing will happen until you send it again.\n${NO_WORKER_FIX}`,
+    );
+  }
+  let update;
   try {
-    return await withDeadline(client, opts.timeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS, () =>
-      handle.executeUpdate(def.update as typeof pauseUpdate, { args: [data] }),
+    update = await withDeadline(client, Math.max(1_000, deadline - Date.now()), () =>
+      handle.startUpdate(def.update as typeof pauseUpdate, {
+        args: [data],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      }),
     );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
@@ -241,27 +436,80 @@ export async function sendCommand<C extends Command>(
       throw new CommandRefusedError(`${command} refused for "${agent}": ${why}`);
     }
     if (err instanceof WorkflowNotFoundError) {
-      throw await notFoundOrFinished(client, agent, workflowId, command);
+      throw await finishedError(
+        client,
+        await describeRollout(client, agent, workflowId, 5_000),
+        agent,
+        command,
+      );
     }
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || grpcCode(err) === GRPC_DEADLINE_EXCEEDED) {
-      throw new RolloutError(`no worker took the ${command} command for ${workflowId}.\n${NO_WORKER_FIX}`);
+    if (noAnswerInTime(err)) {
+      throw new CommandPendingError(
+        `the ${command} command for ${workflowId} was sent, but the workflow has not taken it within ` +
+          `${Math.round(timeoutMs / 1000)}s: a worker polls, but has not got to it (overloaded or restarting). ` +
+          'The server keeps it queued and the workflow will apply or refuse it when it does ' +
+          '(a Temporal server restart before then would drop it).\n' +
+          `  Check: agent-canary status ${agent}`,
+      );
+    }
+    throw mapServiceError(err, `${command} ${workflowId}`);
+  }
+  try {
+    return await withDeadline(client, Math.max(1_000, deadline - Date.now()), () => update.result());
+  } catch (err) {
+    if (noAnswerInTime(err)) throw await stillApplying(client, agent, workflowId, command);
+    // A validator's refusal reaches the client here when waiting for acceptance only.
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CommandRefusedError(
+        `${command} refused for "${agent}": ${err.cause?.message ?? err.message}`,
+      );
     }
     throw mapServiceError(err, `${command} ${workflowId}`);
   }
 }
 
-/** Updates on a closed workflow come back as "not found": tell the two cases apart for the user. */
-async function notFoundOrFinished(client: Client, agent: string, workflowId: string, command: string) {
+/** The command was accepted; say what its effect still waits for, and that it will happen. */
+async function stillApplying(client: Client, agent: string, workflowId: string, command: string) {
+  let waiting = 'its traffic change';
   try {
-    const d = await client.workflow.getHandle(workflowId).describe();
-    const state = d.typedSearchAttributes.get(SA.state) ?? d.status.name.toLowerCase();
-    return new CommandRefusedError(
-      `the rollout for "${agent}" already finished (${state}); there is nothing to ${command}.\n` +
-        '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
-    );
+    const s = await client.workflow.getHandle(workflowId).query(statusQuery);
+    if (s.applying) {
+      const seconds = Math.max(0, Math.round((Date.now() - Date.parse(s.applying.since)) / 1000));
+      waiting =
+        `the router to take "${s.applying.what}" (${seconds}s so far` +
+        `${s.applying.lastError ? `; last error: ${s.applying.lastError}` : ''})`;
+    }
   } catch {
-    return new UnknownAgentError(agent, workflowId, client.options.namespace);
+    // the status is a nicety here; the acceptance is what we know
   }
+  return new CommandPendingError(
+    `${command} accepted by the rollout for "${agent}" and still being carried out: waiting for ${waiting}. ` +
+      'It is retried until it lands; nothing more to do.\n' +
+      `  Follow it: agent-canary status ${agent} --watch`,
+  );
+}
+
+/** A command for a closed execution: say how it ended, with its cause. */
+async function finishedError(
+  client: Client,
+  d: WorkflowExecutionDescription,
+  agent: string,
+  command: string,
+): Promise<RolloutError> {
+  const status = d.status.name;
+  const state = d.typedSearchAttributes.get(SA.state);
+  const how = ABNORMAL_CLOSE.has(status)
+    ? `${status.toLowerCase().replace('_', ' ')}${await causeSuffix(client, d.workflowId)}`
+    : (state ?? status.toLowerCase()).replace('_', ' ');
+  return new CommandRefusedError(
+    `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n` +
+      '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
+  );
+}
+
+async function causeSuffix(client: Client, workflowId: string): Promise<string> {
+  const cause = await closeCause(client, workflowId);
+  return cause ? `: ${cause}` : '';
 }
 
 export class CommandInputError extends PlanError {
@@ -306,7 +554,9 @@ export function listQuery(opts: ListOptions = {}): string {
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
   if (opts.agent) parts.push(`${SA.agent.name} = ${quote(opts.agent)}`);
   if (opts.state) parts.push(`${SA.state.name} = ${quote(opts.state)}`);
-  if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
+  // A closed execution is not progressing or paused, whatever it last published (terminated, failed).
+  const live = opts.state === 'progressing' || opts.state === 'paused';
+  if (opts.running || live) parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
 }
 
@@ -343,3 +593,8 @@ export async function listRollouts(client: Client, opts: ListOptions = {}): Prom
 }
 
 export { isFinal } from '../../workflows/messages';
+
+/** The rollout will not change any more: it ended by itself, or its execution was closed. */
+export function hasEnded(s: RolloutStatus): boolean {
+  return isFinal(s.state) || s.execution !== undefined;
+}

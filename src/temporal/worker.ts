@@ -8,6 +8,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { TASK_QUEUE } from '../../workflows/messages';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 export const workflowsPath = require.resolve('../../workflows');
 
@@ -37,12 +38,14 @@ const quietBundlerLogger = {
   log: noop,
 };
 
-export function createWorker(options: WorkerOptions): Promise<Worker> {
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  // The bundle `npm run build` made, while it matches the sources; else webpack runs now (seconds).
+  const workflowBundle = options.workflowBundle ?? (await prebuiltWorkflowBundle());
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
     activities: createActivities(options.deps),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',

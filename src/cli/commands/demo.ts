@@ -13,6 +13,8 @@ interface DemoOpts {
   keepRunning?: boolean;
   headless?: boolean;
   ui: boolean;
+  dashboard: boolean;
+  json?: boolean;
   seed?: string;
 }
 
@@ -52,6 +54,8 @@ export function register(program: Command): void {
     .option('--keep-running', 'leave the stack (and the Web UI) up after both rollouts ended, until Ctrl-C')
     .option('--headless', 'plain progress lines, no colours or live footer (the default when not a terminal)')
     .option('--no-ui', 'do not start the Temporal Web UI')
+    .option('--no-dashboard', 'do not serve the rollout dashboard')
+    .option('--json', 'end with the result as one JSON line (for scripts)')
     .option('--seed <n>', 'seed of the simulated agents and traffic', '1')
     .action(async (opts: DemoOpts) => {
       if (!isRegression(opts.regression)) {
@@ -94,10 +98,11 @@ export function register(program: Command): void {
           keepRunning: opts.keepRunning ?? false,
           tty,
           ui: opts.ui,
+          dashboardPort: opts.dashboard ? 0 : null,
           write: (text) => process.stdout.write(text),
           signal: controller.signal,
         });
-        if (!tty) process.stdout.write(`demo result: ${JSON.stringify(result)}\n`);
+        if (opts.json) process.stdout.write(`demo result: ${JSON.stringify(result)}\n`);
         if (controller.signal.aborted && !opts.keepRunning) throw new FailedError('demo interrupted');
         if (!result.ok) throw new FailedError('demo failed: a rollout did not end as expected (see above)');
       } finally {

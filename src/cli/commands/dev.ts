@@ -6,6 +6,9 @@ import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGatewa
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { startDevServer } from '../../temporal/devserver';
 import { UsageError } from '../errors';
+import { deadUpstreams, readableNotifiers, upstreamWarnings } from '../dev-output';
+import { startOwnDashboard } from '../../ui/standalone';
+import type { RunningDashboard } from '../../ui/server';
 import { addBackendOptions, installRuntime, runWorker } from './worker';
 
 interface DevFlags extends BackendFlags {
@@ -14,6 +17,8 @@ interface DevFlags extends BackendFlags {
   dataDir: string;
   gatewayConfig: string;
   gatewayPort: string;
+  dashboardPort: string;
+  dashboard: boolean;
 }
 
 function portFlag(name: string, value: string): number {
@@ -36,11 +41,14 @@ export function register(program: Command): void {
         'gateway config: agents, versions and their upstreams',
         'examples/gateway.yaml',
       )
-      .option('--gateway-port <port>', 'gateway port', '8080'),
+      .option('--gateway-port <port>', 'gateway port', '8080')
+      .option('--dashboard-port <port>', 'rollout dashboard port (agent-canary ui)', '8234')
+      .option('--no-dashboard', 'do not serve the rollout dashboard'),
   ).action(async (flags: DevFlags) => {
     const port = portFlag('--port', flags.port);
     const uiPort = portFlag('--ui-port', flags.uiPort);
     const gatewayPort = portFlag('--gateway-port', flags.gatewayPort);
+    const dashboardPort = portFlag('--dashboard-port', flags.dashboardPort);
     let gatewayConfig;
     {
       try {
@@ -65,6 +73,7 @@ export function register(program: Command): void {
     });
     let gateway: RunningGateway | undefined;
     let connection: NativeConnection | undefined;
+    let dashboard: RunningDashboard | undefined;
     try {
       let backendFlags: BackendFlags = {
         ...flags,
@@ -78,20 +87,43 @@ export function register(program: Command): void {
           config: gatewayConfig,
           port: gatewayPort,
           adminToken: token,
+          // Local development: your agent's client posts outcomes and feedback without a token.
+          ingestToken: null,
           dataDir: path.join(flags.dataDir, 'gateway'),
         });
         backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
         say(`gateway:        ${gateway.url}  (admin token: ${token})`);
         if (!gatewayConfig)
           say('                no agents configured: pass --gateway-config <file> to route agent traffic');
+        for (const line of upstreamWarnings(await deadUpstreams(gatewayConfig), flags.gatewayConfig))
+          say(line);
       }
-      const deps = createBackends(resolveBackendSettings(backendFlags));
+      if (flags.dashboard) {
+        dashboard = await startOwnDashboard({
+          address: server.address,
+          namespace: server.namespace,
+          port: dashboardPort,
+          temporalUiUrl: server.uiUrl ?? undefined,
+          log: say,
+        });
+      }
+      const d = dashboard;
+      const deps = {
+        ...createBackends(resolveBackendSettings(backendFlags)),
+        notifiers: readableNotifiers(say, {
+          dashboard: d ? (id: string) => d.rolloutUrl(id) : undefined,
+          temporalUiUrl: backendFlags.uiUrl,
+          namespace: server.namespace,
+        }),
+      };
       connection = await NativeConnection.connect({ address: server.address });
       say(`Temporal:       ${server.address} (namespace ${server.namespace}, data in ${flags.dataDir})`);
       say(`Temporal Web UI: ${server.uiUrl}`);
+      if (dashboard) say(`dashboard:      ${dashboard.urlWithToken}`);
       say(`In another shell: export TEMPORAL_ADDRESS=${server.address}; agent-canary start -f plan.yaml`);
       await runWorker(connection, server.namespace, deps);
     } finally {
+      await dashboard?.close().catch(() => undefined);
       await connection?.close().catch(() => undefined);
       await gateway?.close().catch(() => undefined);
       await server.stop();

@@ -8,6 +8,7 @@ interface GatewayFlags {
   host: string;
   dataDir: string;
   token?: string;
+  ingestToken?: string;
   leaseSweep: string;
 }
 
@@ -27,6 +28,10 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (0.0.0.0 in containers)', '127.0.0.1')
     .option('--data-dir <dir>', 'where the traffic split is kept across restarts', '.agent-canary/gateway')
     .option('--token <token>', 'admin API bearer token (default: $AGENT_CANARY_ADMIN_TOKEN)')
+    .option(
+      '--ingest-token <token>',
+      'bearer token for outcomes and feedback (default: $AGENT_CANARY_INGEST_TOKEN, else the admin token)',
+    )
     .option('--lease-sweep <ms>', 'how often lapsed canary leases are returned to stable', '1000')
     .action(async (flags: GatewayFlags) => {
       const token = flags.token ?? process.env.AGENT_CANARY_ADMIN_TOKEN;
@@ -50,6 +55,8 @@ export function register(program: Command): void {
         port: port(flags.port),
         host: flags.host,
         adminToken: token,
+        // Outcomes and feedback move the judge's numbers: never open by default.
+        ingestToken: flags.ingestToken ?? (process.env.AGENT_CANARY_INGEST_TOKEN || token),
         dataDir: flags.dataDir,
         leaseSweepMs: sweep,
         log,

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { rolloutUrl } from '../../notify/format';
-import { getStatus, isFinal, startRollout } from '../../temporal/rollouts';
-import type { Decision, RolloutResult, RolloutStatus } from '../../../workflows/messages';
+import { WorkflowFailedError } from '@temporalio/client';
+import {
+  getStatus,
+  hasEnded,
+  innermostMessage,
+  preflightRollout,
+  startRollout,
+} from '../../temporal/rollouts';
+import type { RolloutResult, RolloutStatus } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
@@ -11,6 +18,7 @@ interface StartOpts {
   wait?: boolean;
   json?: boolean;
   rps?: number;
+  preflight: boolean;
 }
 
 export function register(program: Command): void {
@@ -21,10 +29,21 @@ export function register(program: Command): void {
     .option('--wait', 'follow the rollout until it ends; exit 1 unless it is promoted')
     .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--json', 'machine-readable output')
+    .option('--no-preflight', 'skip the checks of router, versions, upstreams and metrics before starting')
     .action(async (opts: StartOpts, cmd: Command) => {
       const plan = readPlan(opts.file);
       if (!opts.json) process.stdout.write(`${renderSchedule(plan, opts.rps)}\n\n`);
       await withClient(cmd, async ({ client, namespace }) => {
+        if (opts.preflight) {
+          const { problems } = await preflightRollout(client, plan);
+          if (problems.length > 0) {
+            throw new FailedError(
+              `not started: the preflight checks found ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+                problems.map((p) => `  - ${p}`).join('\n') +
+                '\n  Fix them, or start anyway with --no-preflight.',
+            );
+          }
+        }
         const started = await startRollout(client, plan);
         const url = rolloutUrl(uiUrl(), namespace, started.workflowId);
         if (opts.json && !opts.wait) {
@@ -67,7 +86,7 @@ export function register(program: Command): void {
 /** Prints each new decision while waiting for the workflow result. */
 async function followUntilDone(
   result: Promise<RolloutResult>,
-  status: () => Promise<{ decisions: Decision[]; state: RolloutStatus['state'] }>,
+  status: () => Promise<RolloutStatus>,
   print: boolean,
 ): Promise<RolloutResult> {
   // Ctrl-C stops following, not the rollout: say so, and how to pick it up again.
@@ -91,7 +110,7 @@ async function followUntilDone(
         }
       }
       seen = s.decisions.length;
-      if (isFinal(s.state)) break;
+      if (hasEnded(s)) break;
     } catch {
       // A status query can fail while a worker restarts; the result below is what counts.
     }
@@ -100,6 +119,15 @@ async function followUntilDone(
   try {
     return await finished;
   } catch (err) {
-    throw new FailedError(`the rollout workflow failed: ${(err as Error).cause ?? (err as Error).message}`);
+    // Say how it ended in the operator's words: the cause, not "Activity task failed".
+    const how = err instanceof WorkflowFailedError ? (err.cause?.constructor.name ?? '') : '';
+    const state = /Terminated/.test(how)
+      ? 'TERMINATED'
+      : /Timeout/.test(how)
+        ? 'TIMED OUT'
+        : /Cancel/.test(how)
+          ? 'CANCELLED'
+          : 'FAILED';
+    throw new FailedError(`${state}: ${innermostMessage(err) ?? (err as Error).message}`);
   }
 }

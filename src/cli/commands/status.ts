@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { getStatus, isFinal } from '../../temporal/rollouts';
+import { getStatus, hasEnded } from '../../temporal/rollouts';
 import type { RolloutStatus } from '../../../workflows/messages';
 import { parseAgent, printJson, withClient } from '../context';
+import { FailedError } from '../errors';
 import { renderStatus } from '../render';
 
 interface StatusOpts {
@@ -31,14 +32,28 @@ export function register(program: Command): void {
           const s = await getStatus(client, agent);
           if (opts.json) printJson(s);
           else process.stdout.write(`${renderStatus(s)}\n`);
+          failIfClosedAbnormally(s);
           return;
         }
-        await watch(() => getStatus(client, agent), every * 1000, opts.json ?? false);
+        failIfClosedAbnormally(await watch(() => getStatus(client, agent), every * 1000, opts.json ?? false));
       });
     });
 }
 
-async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json: boolean): Promise<void> {
+/** Terminated, failed, timed out, cancelled: the exit code says so (the output said why). */
+function failIfClosedAbnormally(s: RolloutStatus | null): void {
+  if (s?.execution) {
+    throw new FailedError(
+      `${s.agent}: ${s.execution.status}${s.execution.cause ? `: ${s.execution.cause}` : ''}`,
+    );
+  }
+}
+
+async function watch(
+  query: () => Promise<RolloutStatus>,
+  periodMs: number,
+  json: boolean,
+): Promise<RolloutStatus | null> {
   const tty = process.stdout.isTTY && !json;
   // Ctrl-C ends the view at once (the rollout itself goes on), without waiting for the next refresh.
   let wake: () => void = () => undefined;
@@ -58,7 +73,8 @@ async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json
         // Redraw in place on a terminal; append frames when piped.
         process.stdout.write(tty ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
       }
-      if (isFinal(s.state) || stopped) return;
+      if (hasEnded(s)) return s;
+      if (stopped) return null;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, periodMs);
         wake = () => {
@@ -66,7 +82,7 @@ async function watch(query: () => Promise<RolloutStatus>, periodMs: number, json
           resolve();
         };
       });
-      if (stopped) return;
+      if (stopped) return null;
       s = await query();
     }
   } finally {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { KubernetesRouter } from '../../router/kubernetes';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import type { ActivityDeps } from '../../../activities';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
@@ -10,8 +11,14 @@ import { connectionSettings } from '../context';
 
 export function addBackendOptions(cmd: Command): Command {
   return cmd
-    .option('--router <kind>', 'where splits are written: gateway | webhook (env AGENT_CANARY_ROUTER)')
-    .option('--metrics <kind>', 'where metrics come from: gateway | prometheus (env AGENT_CANARY_METRICS)')
+    .option(
+      '--router <kind>',
+      'where splits are written: gateway | webhook | kubernetes (env AGENT_CANARY_ROUTER)',
+    )
+    .option(
+      '--metrics <kind>',
+      'where metrics come from: gateway | prometheus | prometheus-query (env AGENT_CANARY_METRICS)',
+    )
     .option('--gateway-url <url>', 'agent-canary gateway (env AGENT_CANARY_GATEWAY_URL)')
     .option('--gateway-token <token>', 'gateway admin token (env AGENT_CANARY_ADMIN_TOKEN)')
     .option('--router-url <url>', 'your router webhook, with --router webhook (env AGENT_CANARY_ROUTER_URL)')
@@ -21,6 +28,18 @@ export function addBackendOptions(cmd: Command): Command {
       'Prometheus, with --metrics prometheus (env AGENT_CANARY_PROMETHEUS_URL)',
     )
     .option('--prometheus-selector <matchers>', 'extra label matchers for the gateway series')
+    .option(
+      '--prometheus-queries <file>',
+      'PromQL templates per metric, with --metrics prometheus-query (env AGENT_CANARY_PROMETHEUS_QUERIES)',
+    )
+    .option('--kubeconfig <file>', 'with --router kubernetes; in-cluster credentials when omitted')
+    .option('--kube-context <name>', 'kubeconfig context (env AGENT_CANARY_KUBE_CONTEXT)')
+    .option('--kube-namespace <ns>', 'namespace of the HTTPRoutes (env AGENT_CANARY_KUBE_NAMESPACE)')
+    .option('--kube-route <pattern>', 'HTTPRoute name, {agent} substituted (env AGENT_CANARY_KUBE_ROUTE)')
+    .option(
+      '--kube-backend <pattern>',
+      'Service per version, {agent} and {version} substituted (env AGENT_CANARY_KUBE_BACKEND)',
+    )
     .option(
       '--ui-url <url>',
       'Temporal Web UI base URL for links in notifications (env AGENT_CANARY_UI_URL)',
@@ -63,9 +82,12 @@ export function register(program: Command): void {
     } catch (err) {
       throw new ServerUnreachableError(settings.address, (err as Error).message);
     }
+    // Kubernetes has no gateway of ours to let a lapsed lease fall back: the worker sweeps them.
+    const sweeper = deps.router instanceof KubernetesRouter ? deps.router.startLeaseSweeper() : undefined;
     try {
       await runWorker(connection, settings.namespace, deps);
     } finally {
+      await sweeper?.stop();
       await connection.close();
     }
   });

@@ -1,6 +1,6 @@
-// The rollout's state and the one transition function shared by Signals and Updates. Pure: no
-// workflow APIs here, so it is unit-testable and safe to import anywhere.
-import type { ResolvedPlan } from '../src/plan/schema';
+// FROZEN with legacy/canary-v1.ts: the state and transitions of rollouts started before the
+// control-loop rework. Do not change (their histories replay on it).
+import type { ResolvedPlan } from '../../src/plan/schema';
 import type {
   AbortInput,
   Decision,
@@ -10,8 +10,8 @@ import type {
   PromoteInput,
   ResumeInput,
   RolloutState,
-} from './messages';
-import { isFinal } from './messages';
+} from '../messages';
+import { isFinal } from '../messages';
 
 export { isFinal };
 

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { startDashboard } from '../../ui/server';
+import { uiUrl, withClient } from '../context';
+import { UsageError } from '../errors';
+
+interface UiOpts {
+  host: string;
+  port: string;
+  token?: string;
+  temporalUiUrl?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ui')
+    .description(
+      'the rollout dashboard in your browser: outcomes, stage timeline, charts, decisions, actions',
+    )
+    .option('--host <address>', 'address to listen on (loopback only unless you set another)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '8234')
+    .option(
+      '--token <token>',
+      'token the buttons need (env AGENT_CANARY_UI_TOKEN; default: a new random one)',
+    )
+    .option('--temporal-ui-url <url>', 'the Temporal Web UI, for links (env TEMPORAL_UI_URL)')
+    .action(async (o: UiOpts, cmd: Command) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port must be 0-65535, got "${o.port}"`);
+      const token = o.token ?? process.env.AGENT_CANARY_UI_TOKEN ?? randomBytes(18).toString('base64url');
+      if (token.length < 16) throw new UsageError('--token must be at least 16 characters');
+      const temporalUiUrl = o.temporalUiUrl ?? uiUrl();
+      if (temporalUiUrl && !/^https?:\/\/[^\s]+$/.test(temporalUiUrl))
+        throw new UsageError(`--temporal-ui-url must be an http(s) URL, got "${temporalUiUrl}"`);
+      await withClient(cmd, async ({ client, address, namespace }) => {
+        const dashboard = await startDashboard({
+          client,
+          token,
+          host: o.host,
+          port,
+          temporalUiUrl,
+        }).catch((err: NodeJS.ErrnoException) => {
+          throw new UsageError(
+            `could not listen on ${o.host}:${port}: ${err.code ?? err.message}\n` +
+              '  Fix: stop what uses the port, or pass --port (0 picks a free one).',
+          );
+        });
+        process.stdout.write(
+          `dashboard:  ${dashboard.urlWithToken}\n` +
+            `            (the link carries the token the buttons need; reading needs none)\n` +
+            `Temporal:   ${address} (namespace ${namespace})\nCtrl-C to stop.\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await dashboard.close();
+      });
+    });
+}

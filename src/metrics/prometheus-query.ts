@@ -1,0 +1,350 @@
+// Metrics by query: each of the judge's metrics is read with the user's own PromQL templates (as
+// Flagger's MetricTemplate), so the judge can compare versions on the series the team already has:
+// the gateway implementation's (Envoy, Istio, NGINX...) and the agents' own task and quality series.
+//
+// Each metric has a kind, which says how its queries become the window's numbers:
+//   proportion  two counters:        error_rate {total, bad}, task_success_rate {total, good}
+//   histogram   cumulative buckets:  p99_latency_ms {buckets} (a `sum by (le)` query), unit s | ms
+//   quantile    a value and a count: p99_latency_ms {value, count}, unit s | ms
+//   mean        a sum and a count:   quality_score {sum, count, buckets?}
+// Templates are evaluated as instant queries at the window's end, once per version, with
+// {{version}} {{version_re}} {{agent}} {{namespace}} {{window}} substituted. A metric left out has
+// no data, which the judge never counts as healthy.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import {
+  emptyVersionMetrics,
+  MetricsConfigError,
+  type Histogram,
+  type MetricsQuery,
+  type MetricsSource,
+  type MetricsWindow,
+  type VersionMetrics,
+} from './types';
+
+const PLACEHOLDERS = ['version', 'version_re', 'agent', 'namespace', 'window'] as const;
+
+const Template = z
+  .string()
+  .min(1, 'must be a PromQL query')
+  .max(4000, 'must be at most 4000 characters')
+  .superRefine((q, ctx) => {
+    const used = [...q.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]);
+    const unknown = used.filter((p) => !(PLACEHOLDERS as readonly string[]).includes(p));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown placeholder ${unknown.map((u) => `{{${u}}}`).join(', ')} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})`,
+      });
+    }
+    if (!used.includes('version') && !used.includes('version_re')) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must select the version with {{version}} or {{version_re}}, or both versions read the same series',
+      });
+    }
+  });
+
+const Unit = z.enum(['s', 'ms']).default('s');
+
+export const QueryConfigSchema = z
+  .object({
+    /** Substituted for {{namespace}}: where the agents run. */
+    namespace: z.string().min(1).max(253).default('default'),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    metrics: z
+      .object({
+        error_rate: z.object({ kind: z.literal('proportion'), total: Template, bad: Template }).strict(),
+        p99_latency_ms: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('histogram'), buckets: Template, unit: Unit }).strict(),
+          z.object({ kind: z.literal('quantile'), value: Template, count: Template, unit: Unit }).strict(),
+        ]),
+        task_success_rate: z
+          .object({ kind: z.literal('proportion'), total: Template, good: Template })
+          .strict(),
+        quality_score: z
+          .object({ kind: z.literal('mean'), sum: Template, count: Template, buckets: Template.optional() })
+          .strict(),
+      })
+      .partial()
+      .strict()
+      .refine((m) => Object.keys(m).length > 0, 'must configure at least one metric'),
+  })
+  .strict();
+export type QueryConfig = z.infer<typeof QueryConfigSchema>;
+
+/** Validates a parsed config; every problem in one message, each naming its field. */
+export function parseQueryConfig(raw: unknown, source = 'prometheus queries'): QueryConfig {
+  const parsed = QueryConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new MetricsConfigError(`${source}:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Reads a YAML or JSON file of query templates. */
+export function loadQueryConfig(file: string): QueryConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MetricsConfigError(
+      `prometheus queries: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new MetricsConfigError(
+      `prometheus queries: ${file} is not YAML or JSON: ${(err as Error).message}`,
+    );
+  }
+  return parseQueryConfig(raw, `prometheus queries in ${file}`);
+}
+
+export interface PrometheusQueryOptions {
+  /** Prometheus base URL (http or https), e.g. http://prometheus.monitoring:9090 */
+  url: string;
+  config: QueryConfig;
+  headers?: Record<string, string>;
+}
+
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export class PrometheusQueryMetricsSource implements MetricsSource {
+  private readonly base: string;
+
+  constructor(private readonly options: PrometheusQueryOptions) {
+    const u = new URL(options.url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new MetricsConfigError(`prometheus url must be http or https, not ${u.protocol}`);
+    }
+    this.base = u.href.replace(/\/+$/, '');
+  }
+
+  async fetch(q: MetricsQuery): Promise<MetricsWindow> {
+    const [stable, canary] = await Promise.all([this.version(q, q.stable), this.version(q, q.canary)]);
+    return { agent: q.agent, since: q.since, until: q.until, stable, canary };
+  }
+
+  /** Runs every template once for the stable version: PromQL errors are named per metric and field. */
+  async preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
+    const now = Date.now();
+    const problems: string[] = [];
+    for (const [metric, field, template] of this.templates()) {
+      try {
+        await this.query(
+          this.render(template, { agent, version: versions.stable, sinceMs: now - 60_000, untilMs: now }),
+          now,
+        );
+      } catch (err) {
+        if (err instanceof MetricsConfigError) problems.push(`${metric}.${field}: ${err.message}`);
+        else throw err;
+      }
+    }
+    return problems;
+  }
+
+  private *templates(): Generator<[string, string, string]> {
+    for (const [metric, spec] of Object.entries(this.options.config.metrics)) {
+      for (const [field, value] of Object.entries(spec ?? {})) {
+        if (field !== 'kind' && field !== 'unit' && typeof value === 'string') yield [metric, field, value];
+      }
+    }
+  }
+
+  private async version(q: MetricsQuery, version: string): Promise<VersionMetrics> {
+    const m = this.options.config.metrics;
+    const ctx = { agent: q.agent, version, sinceMs: q.since, untilMs: q.until };
+    const run = async (metric: string, field: string, template: string) => {
+      try {
+        return await this.query(this.render(template, ctx), q.until);
+      } catch (err) {
+        const e = err as Error;
+        const Kind = err instanceof MetricsConfigError ? MetricsConfigError : Error;
+        throw new Kind(`prometheus-query ${metric}.${field} (version ${version}): ${e.message}`);
+      }
+    };
+    const scalar = async (metric: string, field: string, template: string) =>
+      total(await run(metric, field, template));
+    const out = emptyVersionMetrics(version);
+
+    const tasks: Promise<void>[] = [];
+    if (m.error_rate) {
+      const e = m.error_rate;
+      tasks.push(
+        Promise.all([scalar('error_rate', 'total', e.total), scalar('error_rate', 'bad', e.bad)]).then(
+          ([t, b]) => {
+            out.requests = count(t);
+            out.errors = Math.min(out.requests, count(b));
+          },
+        ),
+      );
+    }
+    if (m.task_success_rate) {
+      const t = m.task_success_rate;
+      tasks.push(
+        Promise.all([
+          scalar('task_success_rate', 'total', t.total),
+          scalar('task_success_rate', 'good', t.good),
+        ]).then(([n, g]) => {
+          out.taskSuccess.total = count(n);
+          out.taskSuccess.successes = Math.min(out.taskSuccess.total, count(g));
+        }),
+      );
+    }
+    if (m.p99_latency_ms) {
+      const l = m.p99_latency_ms;
+      const scale = l.unit === 's' ? 1000 : 1;
+      if (l.kind === 'histogram') {
+        tasks.push(
+          run('p99_latency_ms', 'buckets', l.buckets).then((samples) => {
+            const h = fromBuckets(samples, scale);
+            out.latencyMs = { count: h.count, p50: null, p99: null, histogram: h.histogram };
+          }),
+        );
+      } else {
+        tasks.push(
+          Promise.all([
+            run('p99_latency_ms', 'value', l.value),
+            scalar('p99_latency_ms', 'count', l.count),
+          ]).then(([v, n]) => {
+            const p99 = v.length > 0 ? Number(v[0].value[1]) * scale : null;
+            out.latencyMs = {
+              count: count(n),
+              p50: null,
+              p99: p99 !== null && Number.isFinite(p99) ? p99 : null,
+              histogram: [],
+            };
+          }),
+        );
+      }
+    }
+    if (m.quality_score) {
+      const s = m.quality_score;
+      tasks.push(
+        Promise.all([
+          scalar('quality_score', 'sum', s.sum),
+          scalar('quality_score', 'count', s.count),
+          s.buckets ? run('quality_score', 'buckets', s.buckets) : Promise.resolve([]),
+        ]).then(([sum, n, buckets]) => {
+          out.quality = {
+            count: count(n),
+            sum: Number.isFinite(sum) ? sum : 0,
+            histogram: fromBuckets(buckets, 1).histogram,
+          };
+        }),
+      );
+    }
+    await Promise.all(tasks);
+    return out;
+  }
+
+  private render(
+    template: string,
+    c: { agent: string; version: string; sinceMs: number; untilMs: number },
+  ): string {
+    const values: Record<(typeof PLACEHOLDERS)[number], string> = {
+      version: escapeLabel(c.version),
+      version_re: escapeLabel(escapeRegex(c.version)),
+      agent: escapeLabel(c.agent),
+      namespace: escapeLabel(this.options.config.namespace),
+      window: `${Math.max(1, Math.ceil((c.untilMs - c.sinceMs) / 1000))}s`,
+    };
+    return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, p: keyof typeof values) => values[p]);
+  }
+
+  private async query(query: string, atMs: number): Promise<Sample[]> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/api/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.options.headers },
+        body: new URLSearchParams({ query, time: (atMs / 1000).toFixed(3) }),
+        signal: AbortSignal.timeout(this.options.config.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      throw new Error(
+        `prometheus unreachable: ${e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message)}`,
+      );
+    }
+    const text = await res.text();
+    let json: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`prometheus answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
+    if (json.status !== 'success' || !json.data) {
+      const message = `HTTP ${res.status} ${json.error ?? ''}`.trim();
+      // 400/422: the query itself is wrong (syntax, types); retrying cannot fix it.
+      throw res.status === 400 || res.status === 422 ? new MetricsConfigError(message) : new Error(message);
+    }
+    const { resultType, result } = json.data;
+    if (resultType === 'scalar' && Array.isArray(result))
+      return [{ metric: {}, value: result as [number, string] }];
+    if (resultType !== 'vector') {
+      throw new MetricsConfigError(`query must return an instant vector or a scalar, not a ${resultType}`);
+    }
+    return result as Sample[];
+  }
+}
+
+/** Several series (a query without sum()) add up; no series is no data (0). */
+function total(samples: Sample[]): number {
+  let t = 0;
+  for (const s of samples) {
+    const v = Number(s.value[1]);
+    if (Number.isFinite(v)) t += v;
+  }
+  return t;
+}
+
+/** increase() extrapolates to the window's edges: counts are rounded, never negative. */
+function count(x: number): number {
+  return Number.isFinite(x) && x > 0 ? Math.round(x) : 0;
+}
+
+/** Cumulative `le` buckets -> non-cumulative [upperBound, count] pairs; +Inf at the last finite bound. */
+export function fromBuckets(samples: Sample[], scale: number): { histogram: Histogram; count: number } {
+  const byLe = new Map<number, number>();
+  for (const s of samples) {
+    const le = s.metric.le;
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le) * scale;
+    const v = Number(s.value[1]);
+    if (Number.isNaN(bound) || !Number.isFinite(v)) continue;
+    byLe.set(bound, (byLe.get(bound) ?? 0) + v);
+  }
+  const cumulative = [...byLe].sort((a, b) => a[0] - b[0]);
+  const histogram: Histogram = [];
+  let prev = 0;
+  let lastFinite = 0;
+  for (const [bound, cum] of cumulative) {
+    const n = Math.round(Math.max(0, cum - prev));
+    prev = Math.max(prev, cum);
+    if (Number.isFinite(bound)) lastFinite = bound;
+    if (n === 0) continue;
+    const value = Number.isFinite(bound) ? Number(bound.toPrecision(6)) : lastFinite;
+    const last = histogram[histogram.length - 1];
+    if (last && last[0] === value) last[1] += n;
+    else histogram.push([value, n]);
+  }
+  return { histogram, count: histogram.reduce((sum, [, n]) => sum + n, 0) };
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+function escapeRegex(v: string): string {
+  return v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

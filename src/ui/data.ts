@@ -1,0 +1,313 @@
+// What the dashboard's pages show, assembled from Temporal: the list from visibility, a rollout
+// from its history (checks, splits, commands, ending) and, when a worker answers, its status query
+// (the workflow's own decisions ledger). Closed runs never change, so their pages are cached.
+import type { Client } from '@temporalio/client';
+import { predictDetection } from '../analysis/predict';
+import { rolloutUrl } from '../notify/format';
+import { getStatus, listRollouts, type Command, type RolloutSummary } from '../temporal/rollouts';
+import { SA, type Decision, type RolloutState, type RolloutStatus } from '../../workflows/messages';
+import { readRolloutHistory, type RolloutHistory } from './history';
+import { badgeFor, type Badge } from './outcome';
+
+export interface RolloutRow extends RolloutSummary {
+  badge: Badge;
+}
+
+/** Rollouts newest first; runs that only handed over to a new run (continue-as-new) are left out. */
+export async function listRows(client: Client, limit = 200): Promise<RolloutRow[]> {
+  const rows = await listRollouts(client, { limit });
+  return rows
+    .filter((r) => r.status !== 'CONTINUED_AS_NEW')
+    .map((r) => ({ ...r, badge: badgeFor(r.status, r.state) }));
+}
+
+export interface DecisionView extends Decision {
+  /** 'workflow': the workflow's own ledger (status query); 'history': read back from its events. */
+  source: 'workflow' | 'history';
+}
+
+export interface StageView {
+  index: number;
+  weight: number;
+  plannedObserveMs: number;
+  startedAt: string | null;
+  endedAt: string | null;
+  checks: { pass: number; fail: number; inconclusive: number };
+  /** Requests per second to the agent (both versions) seen in the stage's last check. */
+  observedRps: number | null;
+  /**
+   * What the plan's statistics predict at that traffic: the time a canary as good as stable needs
+   * to pass (statistical judge only; null when there is nothing to predict from).
+   */
+  predictedPassMs: number | null;
+}
+
+export interface RolloutDetail {
+  workflowId: string;
+  runId: string;
+  agent: string;
+  stable: string;
+  canary: string;
+  executionStatus: string;
+  startTime: string;
+  closeTime: string | null;
+  badge: Badge;
+  /** Whether this is the newest run of the workflow id (commands go to the newest run only). */
+  latestRun: boolean;
+  status: RolloutStatus | null;
+  /** Why the status query was not used, in words. */
+  statusNote: string | null;
+  decisions: DecisionView[];
+  history: RolloutHistory;
+  stages: StageView[];
+  commands: Command[];
+  temporalUrl: string | null;
+}
+
+export interface DetailOptions {
+  runId?: string;
+  temporalUiUrl?: string;
+  /** How long to wait for a worker to answer the status query. */
+  queryTimeoutMs?: number;
+}
+
+export class RolloutNotFoundError extends Error {
+  override name = 'RolloutNotFoundError';
+}
+
+const closedCache = new Map<string, RolloutDetail>();
+const CACHE_SIZE = 100;
+
+export async function rolloutDetail(
+  client: Client,
+  workflowId: string,
+  opts: DetailOptions = {},
+): Promise<RolloutDetail> {
+  const cached = opts.runId ? closedCache.get(`${workflowId}/${opts.runId}`) : undefined;
+  if (cached) return cached;
+  let latest;
+  try {
+    latest = await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError')
+      throw new RolloutNotFoundError(`no rollout with workflow id ${workflowId}`);
+    throw err;
+  }
+  let run = latest;
+  if (opts.runId && opts.runId !== latest.runId) {
+    try {
+      run = await client.workflow.getHandle(workflowId, opts.runId).describe();
+    } catch (err) {
+      if ((err as Error).name === 'WorkflowNotFoundError')
+        throw new RolloutNotFoundError(`no run ${opts.runId} of ${workflowId}`);
+      throw err;
+    }
+  }
+  const key = `${workflowId}/${run.runId}`;
+  const hit = closedCache.get(key);
+  if (hit) return hit;
+
+  const latestRun = run.runId === latest.runId;
+  const running = run.status.name === 'RUNNING';
+  const sa = run.typedSearchAttributes;
+  const agent = sa.get(SA.agent) ?? workflowId.replace(/^canary-/, '');
+  const history = await readRolloutHistory(client, workflowId, run.runId);
+
+  let status: RolloutStatus | null = null;
+  let statusNote: string | null = null;
+  if (latestRun) {
+    try {
+      status = await getStatus(client, agent, { workflowId, timeoutMs: opts.queryTimeoutMs ?? 2_000 });
+    } catch (err) {
+      statusNote = `no live status (${firstLine(err)}); decisions read from the workflow history`;
+    }
+  } else {
+    statusNote = 'an earlier run: decisions read from the workflow history';
+  }
+  const published = (sa.get(SA.state) as RolloutState | undefined) ?? null;
+  const state: RolloutState | null = status?.state ?? history.ending?.state ?? published;
+  const plan = history.plan;
+  const detail: RolloutDetail = {
+    workflowId,
+    runId: run.runId,
+    agent,
+    stable: status?.stable ?? plan?.stable ?? sa.get(SA.stableVersion) ?? '?',
+    canary: status?.canary ?? plan?.canary ?? sa.get(SA.canaryVersion) ?? '?',
+    executionStatus: run.status.name,
+    startTime: run.startTime.toISOString(),
+    closeTime: run.closeTime?.toISOString() ?? null,
+    badge: badgeFor(run.status.name, state),
+    latestRun,
+    status,
+    statusNote,
+    decisions: status
+      ? status.decisions.map((d) => ({ ...d, source: 'workflow' as const }))
+      : decisionsFromHistory(history),
+    history,
+    stages: stageViews(history),
+    commands: running && latestRun ? allowedCommands(status?.state ?? published) : [],
+    temporalUrl:
+      rolloutUrl(opts.temporalUiUrl, client.options.namespace, workflowId)?.concat(
+        `/${encodeURIComponent(run.runId)}`,
+      ) ?? null,
+  };
+  // A closed run is final once its status (if any worker answers) has been read.
+  if (!running && (status || !latestRun || history.ending)) {
+    closedCache.set(key, detail);
+    if (closedCache.size > CACHE_SIZE) closedCache.delete(closedCache.keys().next().value!);
+  }
+  return detail;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}
+
+export function allowedCommands(state: RolloutState | null): Command[] {
+  if (state === 'paused') return ['resume', 'promote', 'abort'];
+  if (state === 'progressing' || state === null) return ['pause', 'promote', 'abort'];
+  return [];
+}
+
+const COMMAND_ACTIONS: Record<string, Decision['action']> = {
+  pause: 'paused',
+  resume: 'resumed',
+  promote: 'promoted_stage',
+  abort: 'aborted',
+};
+
+/** The ledger rebuilt from events, for runs no worker can answer a query about. */
+export function decisionsFromHistory(h: RolloutHistory): DecisionView[] {
+  const out: DecisionView[] = [];
+  const at = (iso: string) => ({ at: iso, source: 'history' as const });
+  let percent = 0;
+  let stageIndex = -1;
+  const percentAt = (t: string) => {
+    let p = 0;
+    for (const s of h.splits) if (s.at <= t) p = s.canary ? s.canaryWeight : 0;
+    return p;
+  };
+  if (h.startedAt) {
+    out.push({
+      ...at(h.startedAt),
+      action: 'started',
+      by: 'agent-canary',
+      reason: h.plan ? `${h.plan.stable} -> ${h.plan.canary}` : '',
+      stageIndex: 0,
+      percent: 0,
+    });
+  }
+  for (const s of h.splits) {
+    if (!s.canary) continue;
+    stageIndex = stageOf(h, s.canaryWeight, stageIndex);
+    percent = s.canaryWeight;
+    out.push({
+      ...at(s.at),
+      action: 'stage_started',
+      by: 'agent-canary',
+      reason: s.summary || `canary at ${percent}%`,
+      stageIndex,
+      percent,
+    });
+  }
+  for (const c of h.commands) {
+    if (c.accepted === false) continue;
+    const action = COMMAND_ACTIONS[c.name];
+    if (!action) continue;
+    out.push({
+      ...at(c.at),
+      action: c.name === 'promote' && c.full ? 'promoted' : action,
+      by: c.by,
+      reason: c.reason || `${c.name} (${c.via})`,
+      stageIndex: Math.max(0, stageIndex),
+      percent: percentAt(c.at),
+    });
+  }
+  for (const c of h.checks) {
+    if (c.verdict !== 'fail') continue;
+    out.push({
+      ...at(c.at),
+      action: 'check_failed',
+      by: 'agent-canary',
+      reason: c.reason,
+      stageIndex: Math.max(0, stageOf(h, c.percent, -1)),
+      percent: c.percent,
+    });
+  }
+  if (h.ending && h.ending.kind !== 'continued_as_new') {
+    const e = h.ending;
+    const action: Decision['action'] =
+      e.state === 'promoted' ? 'promoted' : e.state === 'rolled_back' ? 'rolled_back' : 'aborted';
+    out.push({
+      ...at(e.at),
+      action,
+      by: e.by ?? 'agent-canary',
+      reason: e.state ? e.reason : `workflow ${e.kind.replace('_', ' ')}${e.reason ? `: ${e.reason}` : ''}`,
+      stageIndex: Math.max(0, stageIndex),
+      percent: percentAt(e.at),
+    });
+  }
+  return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+}
+
+/** The plan stage a canary weight belongs to, searching forward from the current one. */
+function stageOf(h: RolloutHistory, weight: number, from: number): number {
+  const stages = h.plan?.stages ?? [];
+  for (let i = Math.max(0, from); i < stages.length; i++) if (stages[i].weight === weight) return i;
+  const any = stages.findIndex((s) => s.weight === weight);
+  return any >= 0 ? any : Math.max(0, from);
+}
+
+/** Planned against actual, per stage: how long it took, how its checks went, what was predicted. */
+export function stageViews(h: RolloutHistory): StageView[] {
+  const stages = h.plan?.stages ?? [];
+  const views: StageView[] = stages.map((s, index) => ({
+    index,
+    weight: s.weight,
+    plannedObserveMs: s.observeMs,
+    startedAt: null,
+    endedAt: null,
+    checks: { pass: 0, fail: 0, inconclusive: 0 },
+    observedRps: null,
+    predictedPassMs: null,
+  }));
+  let current = -1;
+  for (const s of h.splits) {
+    const prev = views[current];
+    const next = s.canary ? stageOf(h, s.canaryWeight, current) : -1;
+    if (prev && !prev.endedAt) prev.endedAt = s.at;
+    if (s.canary && views[next]) {
+      views[next].startedAt = s.at;
+      views[next].endedAt = null;
+      current = next;
+    } else if (!s.canary && s.stable === h.plan?.canary) {
+      // Promotion: the canary became stable, which is the last (100%) stage.
+      const last = views.at(-1);
+      if (last && last.weight === 100) last.startedAt ??= s.at;
+      current = views.length - 1;
+    }
+  }
+  if (h.ending && views[current] && !views[current].endedAt && views[current].weight !== 100)
+    views[current].endedAt = h.ending.at;
+  for (const c of h.checks) {
+    const v = views.find((x) => x.weight === c.percent);
+    if (!v) continue;
+    v.checks[c.verdict] += 1;
+    const windowS = (Date.parse(c.at) - Date.parse(c.since)) / 1000;
+    if (windowS > 0) v.observedRps = (c.stableRequests + c.canaryRequests) / windowS;
+  }
+  if (h.plan && h.plan.analysis.judge === 'statistical') {
+    for (const v of views) {
+      if (!v.observedRps || v.weight >= 100) continue;
+      const passes = predictDetection({
+        analysis: h.plan.analysis,
+        stageWeight: v.weight,
+        requestsPerSecond: v.observedRps,
+      }).map((m) => m.passMs);
+      const slowest = Math.max(...passes);
+      // The window ends on the first passing check after the observation time, whichever is later.
+      if (Number.isFinite(slowest)) v.predictedPassMs = Math.max(slowest, v.plannedObserveMs);
+    }
+  }
+  return views;
+}

@@ -1,0 +1,307 @@
+// What a rollout's workflow history says, for the dashboard: every check's verdict (the
+// analyzeCanary results), every traffic split written, every command received and how the run
+// ended. History is the one record that also exists for closed runs with no worker to answer a
+// query, and it holds the time series the status query does not (status keeps only the last check).
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { LoadedDataConverter, Payload } from '@temporalio/common';
+import type { MetricResult, Verdict } from '../analysis/types';
+import type { ResolvedPlan } from '../plan/schema';
+import type { RolloutResult, RolloutState } from '../../workflows/messages';
+
+/** One check of the canary: the judge's verdict on the window [since, at]. */
+export interface CheckPoint {
+  /** ISO time of the check (the end of its data window, workflow time). */
+  at: string;
+  /** ISO start of the data window: the stage's start. */
+  since: string;
+  /** The canary's share when the check ran (from the last split written before it). */
+  percent: number;
+  verdict: Verdict['verdict'];
+  judge: Verdict['judge'];
+  reason: string;
+  metrics: MetricResult[];
+  stableRequests: number;
+  canaryRequests: number;
+}
+
+/** A change of the traffic split (lease renewals with the same split are left out). */
+export interface SplitWrite {
+  at: string;
+  stable: string;
+  canary: string | null;
+  canaryWeight: number;
+  /** What the workflow called this write (stage N, rollback...), from the activity summary. */
+  summary: string;
+}
+
+/** A Signal or an accepted/rejected Update: who asked for what, and why. */
+export interface CommandEvent {
+  at: string;
+  via: 'signal' | 'update';
+  name: string;
+  by: string;
+  reason: string;
+  full?: boolean;
+  /** Updates only: whether the workflow took it (a rejected one carries the refusal). */
+  accepted: boolean | null;
+  refusal?: string;
+}
+
+export type EndKind = 'completed' | 'failed' | 'terminated' | 'canceled' | 'timed_out' | 'continued_as_new';
+
+export interface RunEnding {
+  at: string;
+  kind: EndKind;
+  /** The rollout's final state, when the workflow returned one. */
+  state: RolloutState | null;
+  reason: string;
+  /** Who terminated or cancelled it, when Temporal knows. */
+  by: string | null;
+}
+
+export interface RolloutHistory {
+  workflowId: string;
+  /** The runs read, oldest first (a rollout that continued as new has several). */
+  runIds: string[];
+  plan: ResolvedPlan | null;
+  startedAt: string | null;
+  checks: CheckPoint[];
+  splits: SplitWrite[];
+  commands: CommandEvent[];
+  cancelRequested: { at: string; by: string; reason: string } | null;
+  ending: RunEnding | null;
+}
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+type Timestamp = NonNullable<HistoryEvent['eventTime']>;
+
+function ms(ts: Timestamp | null | undefined): number {
+  if (!ts) return 0;
+  const s = ts.seconds;
+  const seconds = typeof s === 'number' ? s : s ? Number(s.toString()) : 0;
+  return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+const iso = (t: number) => new Date(t).toISOString();
+
+/** Decodes payloads with the client's own data converter (codecs included). */
+export function payloadDecoder(converter: LoadedDataConverter) {
+  return async (payloads: Payload[] | null | undefined): Promise<unknown[]> => {
+    if (!payloads?.length) return [];
+    let decoded = payloads;
+    for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+    return decoded.map((p) => {
+      try {
+        return converter.payloadConverter.fromPayload(p);
+      } catch {
+        return undefined; // a payload we cannot read is shown as missing, not as an error page
+      }
+    });
+  };
+}
+
+type Decode = ReturnType<typeof payloadDecoder>;
+
+const obj = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function isVerdict(v: unknown): v is Verdict {
+  const o = obj(v);
+  return typeof o.verdict === 'string' && Array.isArray(o.metrics);
+}
+
+/**
+ * Reads one run's events into `into` (several runs of a continued rollout add up). Pure apart from
+ * payload decoding, so it is tested on saved histories.
+ */
+export async function readRun(
+  events: HistoryEvent[],
+  decode: Decode,
+  into: Omit<RolloutHistory, 'workflowId' | 'runIds'>,
+): Promise<{ previousRunId: string | null }> {
+  const scheduled = new Map<string, { name: string; input: unknown; summary: string; at: number }>();
+  let previousRunId: string | null = null;
+  let percent = into.splits.at(-1)?.canaryWeight ?? 0;
+  for (const e of events) {
+    const at = ms(e.eventTime);
+    const id = String(e.eventId ?? '');
+    if (e.workflowExecutionStartedEventAttributes) {
+      const a = e.workflowExecutionStartedEventAttributes;
+      previousRunId = a.continuedExecutionRunId || null;
+      const [plan] = await decode(a.input?.payloads);
+      if (!into.plan && plan && typeof plan === 'object') into.plan = plan as ResolvedPlan;
+      into.startedAt ??= iso(at);
+    } else if (e.activityTaskScheduledEventAttributes) {
+      const a = e.activityTaskScheduledEventAttributes;
+      const [input] = await decode(a.input?.payloads);
+      const summary = (await decode(e.userMetadata?.summary ? [e.userMetadata.summary] : []))[0];
+      scheduled.set(id, { name: a.activityType?.name ?? '', input, summary: str(summary), at });
+    } else if (e.activityTaskCompletedEventAttributes) {
+      const a = e.activityTaskCompletedEventAttributes;
+      const task = scheduled.get(String(a.scheduledEventId ?? ''));
+      if (!task) continue;
+      const [result] = await decode(a.result?.payloads);
+      if (task.name === 'setTrafficSplit') {
+        const r = obj(result);
+        percent = r.canary ? num(r.canaryWeight) : 0;
+        const write: SplitWrite = {
+          at: iso(at),
+          stable: str(r.stable),
+          canary: typeof r.canary === 'string' ? r.canary : null,
+          canaryWeight: percent,
+          summary: task.summary,
+        };
+        // Every check renews the lease with the same split: keep only the changes.
+        const last = into.splits.at(-1);
+        if (
+          !last ||
+          last.stable !== write.stable ||
+          last.canary !== write.canary ||
+          last.canaryWeight !== write.canaryWeight
+        )
+          into.splits.push(write);
+      } else if (task.name === 'analyzeCanary' || task.name === 'checkCanary') {
+        // analyzeCanary: rollouts from before the control-loop rework; checkCanary renews the lease
+        // and answers {metrics: 'ok', verdict, ...} or {metrics: 'outage', message}.
+        const input = obj(task.input);
+        const r = obj(result);
+        if (!isVerdict(r.verdict)) continue;
+        into.checks.push({
+          at: iso(num(input.until) || task.at),
+          since: iso(num(input.since) || task.at),
+          percent,
+          verdict: r.verdict.verdict,
+          judge: r.verdict.judge,
+          reason: r.verdict.reason,
+          metrics: r.verdict.metrics,
+          stableRequests: num(r.stableRequests),
+          canaryRequests: num(r.canaryRequests),
+        });
+      }
+    } else if (e.workflowExecutionSignaledEventAttributes) {
+      const a = e.workflowExecutionSignaledEventAttributes;
+      const [input] = await decode(a.input?.payloads);
+      into.commands.push(command('signal', a.signalName ?? '', input, at, null, a.identity));
+    } else if (e.workflowExecutionUpdateAcceptedEventAttributes) {
+      const req = e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest;
+      const [input] = await decode(req?.input?.args?.payloads);
+      into.commands.push(command('update', req?.input?.name ?? '', input, at, true, req?.meta?.identity));
+    } else if (e.workflowExecutionUpdateRejectedEventAttributes) {
+      const a = e.workflowExecutionUpdateRejectedEventAttributes;
+      const req = a.rejectedRequest;
+      const [input] = await decode(req?.input?.args?.payloads);
+      const c = command('update', req?.input?.name ?? '', input, at, false, req?.meta?.identity);
+      c.refusal = a.failure?.message ?? '';
+      into.commands.push(c);
+    } else if (e.workflowExecutionCancelRequestedEventAttributes) {
+      const a = e.workflowExecutionCancelRequestedEventAttributes;
+      into.cancelRequested = { at: iso(at), by: a.identity ?? '', reason: a.cause ?? '' };
+    } else if (e.workflowExecutionCompletedEventAttributes) {
+      const [result] = await decode(e.workflowExecutionCompletedEventAttributes.result?.payloads);
+      const r = obj(result) as Partial<RolloutResult>;
+      into.ending = {
+        at: iso(at),
+        kind: 'completed',
+        state: (r.state as RolloutState | undefined) ?? null,
+        reason: str(r.reason),
+        by: null,
+      };
+    } else if (e.workflowExecutionFailedEventAttributes) {
+      const f = e.workflowExecutionFailedEventAttributes.failure;
+      into.ending = { at: iso(at), kind: 'failed', state: null, reason: f?.message ?? '', by: null };
+    } else if (e.workflowExecutionTerminatedEventAttributes) {
+      const a = e.workflowExecutionTerminatedEventAttributes;
+      into.ending = {
+        at: iso(at),
+        kind: 'terminated',
+        state: null,
+        reason: a.reason ?? '',
+        by: a.identity || null,
+      };
+    } else if (e.workflowExecutionCanceledEventAttributes) {
+      into.ending = {
+        at: iso(at),
+        kind: 'canceled',
+        state: null,
+        reason: into.cancelRequested?.reason || 'cancellation requested',
+        by: into.cancelRequested?.by || null,
+      };
+    } else if (e.workflowExecutionTimedOutEventAttributes) {
+      into.ending = { at: iso(at), kind: 'timed_out', state: null, reason: 'timed out', by: null };
+    } else if (e.workflowExecutionContinuedAsNewEventAttributes) {
+      into.ending = {
+        at: iso(at),
+        kind: 'continued_as_new',
+        state: null,
+        reason: 'continued as new',
+        by: null,
+      };
+    }
+  }
+  return { previousRunId };
+}
+
+function command(
+  via: CommandEvent['via'],
+  name: string,
+  input: unknown,
+  at: number,
+  accepted: boolean | null,
+  identity: string | null | undefined,
+): CommandEvent {
+  const i = obj(input);
+  return {
+    at: iso(at),
+    via,
+    name,
+    by: str(i.by) || identity || 'unknown',
+    reason: str(i.reason),
+    ...(typeof i.full === 'boolean' ? { full: i.full } : {}),
+    accepted,
+  };
+}
+
+/** Runs followed back through continue-as-new; past this the oldest checks are left out. */
+export const MAX_RUNS = 20;
+
+export function emptyHistory(workflowId: string): RolloutHistory {
+  return {
+    workflowId,
+    runIds: [],
+    plan: null,
+    startedAt: null,
+    checks: [],
+    splits: [],
+    commands: [],
+    cancelRequested: null,
+    ending: null,
+  };
+}
+
+/** The rollout's history from its first run to `runId`, through continue-as-new. */
+export async function readRolloutHistory(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<RolloutHistory> {
+  const decode = payloadDecoder(client.options.loadedDataConverter);
+  const runs: { runId: string; events: HistoryEvent[] }[] = [];
+  let next: string | null = runId;
+  while (next && runs.length < MAX_RUNS) {
+    const history: History = await client.workflow.getHandle(workflowId, next).fetchHistory();
+    const events: HistoryEvent[] = history.events ?? [];
+    runs.unshift({ runId: next, events });
+    next = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || null;
+  }
+  const out = emptyHistory(workflowId);
+  for (const run of runs) {
+    out.runIds.push(run.runId);
+    // The last run decides how the rollout ended; earlier runs end in continue-as-new.
+    out.ending = null;
+    out.cancelRequested = null;
+    await readRun(run.events, decode, out);
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+// One badge per rollout run, from the two facts visibility holds: Temporal's execution status and
+// the rollout's own state (search attribute CanaryState). A promoted, a rolled-back and an aborted
+// rollout are all "Completed" to Temporal; a terminated one may still say "progressing" in its
+// state, because terminate runs no workflow code. So the execution status wins when it is not
+// Running or Completed, and the rollout state tells the rest apart.
+import type { RolloutState } from '../../workflows/messages';
+
+export const OUTCOMES = [
+  'progressing',
+  'paused',
+  'promoted',
+  'rolled_back',
+  'aborted',
+  'failed',
+  'terminated',
+  'canceled',
+  'timed_out',
+  'continued',
+  'unknown',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** How the badge looks: good news, bad news, needs a look, under way, or neutral. */
+export type Tone = 'good' | 'bad' | 'warn' | 'live' | 'neutral';
+
+export interface Badge {
+  outcome: Outcome;
+  label: string;
+  tone: Tone;
+  /** One sentence for the tooltip: what this outcome means for the traffic. */
+  meaning: string;
+}
+
+const BADGES: Record<Outcome, Omit<Badge, 'outcome'>> = {
+  progressing: {
+    label: 'progressing',
+    tone: 'live',
+    meaning: 'the canary gets traffic and is being checked',
+  },
+  paused: {
+    label: 'paused',
+    tone: 'warn',
+    meaning: 'the observation clock is stopped; checks and automatic rollback go on',
+  },
+  promoted: { label: 'promoted', tone: 'good', meaning: 'the canary is the new stable, at 100%' },
+  rolled_back: {
+    label: 'rolled back',
+    tone: 'bad',
+    meaning: 'the canary was worse: all traffic went back to stable',
+  },
+  aborted: { label: 'aborted', tone: 'bad', meaning: 'a person stopped it: all traffic back on stable' },
+  failed: {
+    label: 'failed',
+    tone: 'bad',
+    meaning: 'the workflow failed; the canary share falls back to stable when its lease runs out',
+  },
+  terminated: {
+    label: 'terminated',
+    tone: 'bad',
+    meaning:
+      'terminated without running rollout code; the canary share falls back to stable when its lease runs out',
+  },
+  canceled: {
+    label: 'canceled',
+    tone: 'bad',
+    meaning: 'cancelled: the rollout rolled back to stable before it stopped',
+  },
+  timed_out: { label: 'timed out', tone: 'bad', meaning: 'the workflow timed out' },
+  continued: {
+    label: 'continued',
+    tone: 'neutral',
+    meaning: 'this run handed over to a new run of the same rollout',
+  },
+  unknown: { label: 'unknown', tone: 'neutral', meaning: 'no state published yet' },
+};
+
+/** `status` is Temporal's execution status name as the client gives it (Running, Completed, ...). */
+export function outcomeOf(status: string, state: RolloutState | null): Outcome {
+  switch (status.toUpperCase()) {
+    case 'RUNNING':
+      return state === 'paused' ? 'paused' : 'progressing';
+    case 'COMPLETED':
+      return state === 'promoted' || state === 'rolled_back' || state === 'aborted' ? state : 'unknown';
+    case 'FAILED':
+      return 'failed';
+    case 'TERMINATED':
+      return 'terminated';
+    case 'CANCELLED':
+    case 'CANCELED':
+      return 'canceled';
+    case 'TIMED_OUT':
+      return 'timed_out';
+    case 'CONTINUED_AS_NEW':
+      return 'continued';
+    default:
+      return 'unknown';
+  }
+}
+
+export function badgeFor(status: string, state: RolloutState | null): Badge {
+  const outcome = outcomeOf(status, state);
+  return { outcome, ...BADGES[outcome] };
+}

@@ -1,0 +1,260 @@
+// The dashboard's HTTP server: static pages (no build step: plain HTML, JS and CSS from ./static)
+// and a small JSON API over the Temporal client. Reading is open, like the Temporal Web UI; every
+// command needs the bearer token. It binds to loopback by default, and there it also refuses
+// requests whose Host header names another site (a DNS-rebinding page cannot read it).
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { z } from 'zod';
+import { PlanError } from '../plan';
+import { sendCommand, type Command } from '../temporal/rollouts';
+import { CommandRefusedError, RolloutError, UnknownAgentError } from '../temporal/errors';
+import { sendJson, tokenChecker } from '../gateway/http-util';
+import { listRows, rolloutDetail, RolloutNotFoundError } from './data';
+import {
+  CommandBodySchema,
+  CommandNameSchema,
+  DetailQuerySchema,
+  fieldProblems,
+  ListQuerySchema,
+  WorkflowIdSchema,
+} from './schemas';
+
+export interface DashboardOptions {
+  client: Client;
+  /** Bearer token for commands; give one that is at least 16 characters. */
+  token: string;
+  host?: string;
+  port?: number;
+  /** The Temporal Web UI, for links from each rollout page. */
+  temporalUiUrl?: string;
+  /** Errors that are ours, not the user's (logged with their stack, never sent to the browser). */
+  log?: (line: string) => void;
+}
+
+export interface RunningDashboard {
+  url: string;
+  /** The URL that carries the token in its fragment (never sent to the server, kept by the page). */
+  urlWithToken: string;
+  /** The page of one rollout. */
+  rolloutUrl(workflowId: string): string;
+  close(): Promise<void>;
+}
+
+const STATIC_DIR = path.join(__dirname, 'static');
+const STATIC_FILES: Record<string, string> = {
+  '/static/app.js': 'text/javascript; charset=utf-8',
+  '/static/chart.js': 'text/javascript; charset=utf-8',
+  '/static/style.css': 'text/css; charset=utf-8',
+};
+const MAX_BODY = 16 * 1024;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const problems = fieldProblems(r.error).map((p) => ({
+      ...p,
+      field: p.field === '(input)' ? what : `${what}.${p.field}`,
+    }));
+    throw new HttpError(
+      400,
+      `invalid ${what}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+      { problems },
+    );
+  }
+  return r.data;
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, `body larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (!text) return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new HttpError(400, 'body is not valid JSON'));
+      }
+    });
+  });
+}
+
+function hostOf(header: string | undefined): string {
+  if (!header) return '';
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(header) ?? /^([^:]+)(?::\d+)?$/.exec(header);
+  return (m?.[1] ?? '').toLowerCase();
+}
+
+export async function startDashboard(o: DashboardOptions): Promise<RunningDashboard> {
+  if (o.token.length < 16) throw new Error('the dashboard token must be at least 16 characters');
+  const host = o.host ?? '127.0.0.1';
+  const checkToken = tokenChecker(o.token);
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const index = await readFile(path.join(STATIC_DIR, 'index.html'));
+  const files = new Map<string, Buffer>();
+  for (const name of Object.keys(STATIC_FILES))
+    files.set(name, await readFile(path.join(STATIC_DIR, path.basename(name))));
+
+  const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // api, rollouts, ...
+    const query = Object.fromEntries(url.searchParams);
+    if (parts[1] !== 'rollouts') throw new HttpError(404, `no such API: ${url.pathname}`);
+    if (parts.length === 2 && req.method === 'GET') {
+      const q = parse(ListQuerySchema, query, 'query');
+      return sendJson(res, 200, { rollouts: await listRows(o.client, q.limit) }, SECURITY_HEADERS);
+    }
+    if (parts.length === 3 && req.method === 'GET') {
+      const workflowId = parse(WorkflowIdSchema, parts[2], 'workflowId');
+      const q = parse(DetailQuerySchema, query, 'query');
+      const detail = await rolloutDetail(o.client, workflowId, {
+        runId: q.runId,
+        temporalUiUrl: o.temporalUiUrl,
+      });
+      return sendJson(res, 200, detail, SECURITY_HEADERS);
+    }
+    if (parts.length === 4 && req.method === 'POST') {
+      const auth = checkToken(req.headers.authorization);
+      if (auth !== 'ok') {
+        throw new HttpError(
+          401,
+          auth === 'missing'
+            ? 'commands need the dashboard token: open the link `agent-canary ui` printed, or enter the token'
+            : 'wrong dashboard token',
+        );
+      }
+      const workflowId = parse(WorkflowIdSchema, parts[2], 'workflowId');
+      const command: Command = parse(CommandNameSchema, parts[3], 'command');
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
+        throw new HttpError(415, 'send the command as application/json');
+      const body = parse(CommandBodySchema, await readBody(req), 'body');
+      if (command === 'abort' && !body.reason) {
+        const problems = [{ field: 'body.reason', message: 'an abort needs a reason' }];
+        throw new HttpError(400, 'invalid body: body.reason: an abort needs a reason', { problems });
+      }
+      const detail = await rolloutDetail(o.client, workflowId, { queryTimeoutMs: 1_000 });
+      if (!detail.commands.includes(command)) {
+        throw new HttpError(
+          409,
+          `cannot ${command} ${workflowId}: it is ${detail.badge.label}` +
+            (detail.commands.length ? ` (possible now: ${detail.commands.join(', ')})` : ''),
+        );
+      }
+      const input = {
+        by: body.by ?? 'dashboard',
+        ...(body.reason ? { reason: body.reason } : {}),
+        ...(command === 'promote' && body.full !== undefined ? { full: body.full } : {}),
+      };
+      const status = await sendCommand(o.client, detail.agent, command, input as never, { workflowId });
+      return sendJson(res, 200, { ok: true, status }, SECURITY_HEADERS);
+    }
+    throw new HttpError(405, `${req.method} ${url.pathname} is not part of the dashboard API`);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (LOOPBACK.has(host) && !LOOPBACK.has(hostOf(req.headers.host))) {
+      throw new HttpError(421, 'this dashboard answers only to localhost addresses');
+    }
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    if (url.pathname.startsWith('/api/')) return api(req, res, url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'pages are read-only');
+    const file = files.get(url.pathname);
+    if (file) {
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': STATIC_FILES[url.pathname],
+        'content-length': file.length,
+      });
+      return void res.end(req.method === 'HEAD' ? undefined : file);
+    }
+    // The page routes on the client: the list at /, a rollout at /rollouts/<workflow id>.
+    if (url.pathname === '/' || /^\/rollouts\/[^/]+\/?$/.test(url.pathname)) {
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': index.length,
+      });
+      return void res.end(req.method === 'HEAD' ? undefined : index);
+    }
+    if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true }, SECURITY_HEADERS);
+    throw new HttpError(404, `no page at ${url.pathname}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const { status, message, extra } = toHttp(err);
+      if (status >= 500 && status !== 502 && status !== 503)
+        log(`dashboard: ${(err as Error)?.stack ?? err}`);
+      if (res.headersSent) return void res.destroy();
+      sendJson(res, status, { error: message, ...extra }, SECURITY_HEADERS);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+  return {
+    url,
+    urlWithToken: `${url}/#token=${encodeURIComponent(o.token)}`,
+    rolloutUrl: (workflowId) => `${url}/rollouts/${encodeURIComponent(workflowId)}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function toHttp(err: unknown): { status: number; message: string; extra: Record<string, unknown> } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, extra: err.extra };
+  if (err instanceof URIError) return { status: 400, message: 'malformed %-encoding in the path', extra: {} };
+  if (err instanceof PlanError)
+    return { status: 400, message: err.message, extra: { problems: err.problems } };
+  if (err instanceof RolloutNotFoundError || err instanceof UnknownAgentError)
+    return { status: 404, message: err.message, extra: {} };
+  if (err instanceof CommandRefusedError) return { status: 409, message: err.message, extra: {} };
+  // No worker, server unreachable...: the message says how to fix it; no stack for the browser.
+  if (err instanceof RolloutError) return { status: 503, message: err.message, extra: {} };
+  const message = (err as Error)?.message ?? String(err);
+  if (/connect|unavailable|deadline/i.test(message))
+    return { status: 503, message: `Temporal did not answer: ${message.split('\n')[0]}`, extra: {} };
+  return { status: 500, message: 'internal error (logged by the dashboard)', extra: {} };
+}

@@ -1,0 +1,155 @@
+// Full rollouts whose router is a Gateway API HTTPRoute on a real kube-apiserver: the workflow on the
+// real Temporal dev server, the router authenticating as the worker's ServiceAccount from
+// deploy/kubernetes, the lease sweeper running beside the worker. Metrics are the steerable source
+// of the workflow tests (what the gateway would measure is not the subject here).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { resolvePlan, type ResolvedPlan } from '../src/plan';
+import { HTTPRouteSchema } from '../src/kubernetes/httproute';
+import type { LeaseSweeper } from '../src/kubernetes/sweeper';
+import { KubernetesRouter } from '../src/router/kubernetes';
+import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type RolloutResult } from '../workflows/messages';
+import { BROKEN, HEALTHY, RecordingNotifier, SteerableMetrics } from './fakes';
+import { waitFor } from './gateway-support';
+import { testEnv, uniqueName, withWorker } from './harness';
+import { kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
+
+const NS = 'ai-serving';
+const MANIFESTS = join(__dirname, '..', 'deploy', 'kubernetes');
+const STABLE_SVC = 'support-bot-v1-3-1';
+const CANARY_SVC = 'support-bot-v1-3-2';
+
+describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Temporal)', function () {
+  this.timeout(120_000);
+  let cluster: KubeCluster;
+  let router: KubernetesRouter;
+  let sweeper: LeaseSweeper;
+
+  const weightOf = (service: string): number => {
+    const route = HTTPRouteSchema.parse(
+      JSON.parse(cluster.kubectl(['get', 'httproute', 'support-bot', '-n', NS, '-o', 'json'])),
+    );
+    return route.spec.rules![1].backendRefs!.find((r) => r.name === service)!.weight!;
+  };
+  const canaryWeight = () => weightOf(CANARY_SVC);
+  const stableWeight = () => weightOf(STABLE_SVC);
+
+  const plan = (agent: string, leaseTtl = '10s'): ResolvedPlan =>
+    resolvePlan({
+      agent,
+      stable: 'v1.3.1',
+      canary: 'v1.3.2',
+      stages: [{ weight: 5, observe: '1200ms' }, { weight: 37.5, observe: '1200ms' }, { weight: 100 }],
+      analysis: {
+        interval: '300ms',
+        failureLimit: 2,
+        minSamples: 20,
+        judge: 'thresholds',
+        inconclusiveLimit: 5,
+      },
+      leaseTtl,
+      notify: [{ type: 'log' }],
+    });
+  const start = (p: ResolvedPlan) =>
+    testEnv().client.workflow.start(WORKFLOW_TYPE, {
+      args: [p],
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIdFor(p.agent),
+    });
+
+  before(async function () {
+    const why = kubeMissing();
+    if (why) {
+      process.stderr.write(`    skipping the Kubernetes rollout tests: ${why}\n`);
+      this.skip();
+    }
+    this.timeout(180_000);
+    cluster = await startKubeCluster();
+    cluster.kubectl(['apply', '-k', join(MANIFESTS, 'example')]);
+    cluster.kubectl(['apply', '-k', join(MANIFESTS, 'base')]);
+    const token = cluster.kubectl(['create', 'token', 'agent-canary-worker', '-n', 'agent-canary']).trim();
+    // Unique agent names per test (the Temporal server is shared); all of them map to the example route.
+    router = new KubernetesRouter({
+      kubeconfig: cluster.kubeconfigFor('worker', token),
+      namespace: NS,
+      route: 'support-bot',
+      backend: 'support-bot-{version}',
+    });
+    sweeper = router.startLeaseSweeper({ intervalMs: 250, log: () => undefined });
+  });
+
+  after(async () => {
+    await sweeper?.stop();
+    await cluster?.stop();
+  });
+
+  beforeEach(function () {
+    if (cluster) cluster.kubectl(['replace', '--force', '-f', join(MANIFESTS, 'example', 'httproute.yaml')]);
+  });
+
+  const deps = (metrics: SteerableMetrics) => ({
+    router,
+    metrics,
+    notifiers: () => [new RecordingNotifier()],
+  });
+
+  it('promotes a healthy canary: every stage on the route, then all traffic on the new version', async () => {
+    const agent = uniqueName('kube-promote');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    const seen = new Set<number>();
+    await withWorker(deps(metrics), async () => {
+      const h = await start(plan(agent));
+      const watching = (async () => {
+        while ((await h.describe()).status.name === 'RUNNING') {
+          seen.add(canaryWeight());
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const result = (await h.result()) as RolloutResult;
+      await watching;
+      assert.equal(result.state, 'promoted');
+    });
+    assert.ok(seen.has(500) && seen.has(3750), `canary weights seen on the route: ${[...seen].join(', ')}`);
+    assert.equal(canaryWeight(), 10_000);
+    const split = await router.getSplit(agent);
+    assert.deepEqual([split.stable, split.canary, split.leaseExpiresAt], ['v1.3.2', null, null]);
+  });
+
+  it('rolls a broken canary back: all traffic on stable', async () => {
+    const agent = uniqueName('kube-rollback');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300, canary: BROKEN, stable: HEALTHY });
+    await withWorker(deps(metrics), async () => {
+      const result = (await (await start(plan(agent))).result()) as RolloutResult;
+      assert.equal(result.state, 'rolled_back');
+    });
+    assert.equal(stableWeight(), 10_000);
+    assert.equal(canaryWeight(), 0);
+  });
+
+  it('a terminated rollout runs no code, and its canary share lapses with the lease', async () => {
+    const agent = uniqueName('kube-terminate');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    const p = plan(agent, '3s');
+    let terminatedAt = 0;
+    await withWorker(deps(metrics), async () => {
+      const h = await start(p);
+      await waitFor(
+        'the first stage on the route',
+        () => (canaryWeight() === 500 ? true : undefined),
+        20_000,
+      );
+      await h.terminate('test: terminate runs no workflow code');
+      terminatedAt = Date.now();
+      assert.equal(canaryWeight(), 500, 'the share outlives the workflow until its lease');
+    });
+    await waitFor('the sweeper to end the share', () => (canaryWeight() === 0 ? true : undefined), 20_000);
+    const lapsedAfter = Date.now() - terminatedAt;
+    process.stderr.write(`      canary share ended ${lapsedAfter} ms after the terminate (lease 3 s)\n`);
+    // Lease (3 s, renewed at the last check before the terminate) + one sweep interval + API calls.
+    assert.ok(lapsedAfter < 10_000, `the canary share lasted ${lapsedAfter} ms after the terminate`);
+    assert.match((await router.getSplit(agent)).note ?? '', /lease expired/);
+  });
+});

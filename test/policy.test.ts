@@ -1,0 +1,308 @@
+// The rollout policy on its own: the pure reducer the workflow interprets, driven with a fake clock.
+// No server, no timers: each test runs in milliseconds.
+import assert from 'node:assert/strict';
+import type { Verdict } from '../src/analysis/types';
+import { resolvePlan, type PlanInput, type ResolvedPlan } from '../src/plan';
+import {
+  initialState,
+  percentOf,
+  refusal,
+  step,
+  type Effect,
+  type PolicyEvent,
+  type PolicyState,
+} from '../workflows/policy';
+
+const verdict = (v: Verdict['verdict'], reason: string = v): Verdict => ({
+  verdict: v,
+  judge: 'thresholds',
+  reason,
+  metrics: [],
+});
+
+function plan(overrides: Partial<PlanInput> = {}): ResolvedPlan {
+  return resolvePlan({
+    agent: 'bot',
+    stable: 'v1',
+    canary: 'v2',
+    stages: [{ weight: 5, observe: '10s' }, { weight: 50, observe: '10s' }, { weight: 100 }],
+    analysis: { interval: '2s', failureLimit: 2, judge: 'thresholds', inconclusiveLimit: 3 },
+    leaseTtl: '30s',
+    notify: [{ type: 'log' }],
+    progressDeadline: '10m',
+    ...overrides,
+  });
+}
+
+/** Drives the reducer like the workflow does, keeping the effects of every step. */
+class Driver {
+  s: PolicyState;
+  now = 1_000_000;
+  effects: Effect[] = [];
+  last: Effect[] = [];
+  wakeAt: number | null = null;
+  constructor(readonly p: ResolvedPlan = plan()) {
+    this.s = initialState(this.now);
+  }
+  send(event: PolicyEvent): Effect[] {
+    const r = step(this.s, this.p, event, this.now);
+    this.s = r.state;
+    this.wakeAt = r.wakeAt;
+    this.last = r.effects;
+    this.effects.push(...r.effects);
+    return r.effects;
+  }
+  at(ms: number) {
+    this.now += ms;
+    return this;
+  }
+  /** The op the policy waits on. */
+  op(): number {
+    assert.ok(this.s.inflight, 'an operation is in flight');
+    return this.s.inflight.opId;
+  }
+  landWrite() {
+    return this.send({ type: 'write_done', opId: this.op() });
+  }
+  checkResult(v: Verdict) {
+    return this.send({ type: 'check_done', opId: this.op(), outcome: { metrics: 'ok', verdict: v } });
+  }
+  /** Sleeps until the policy's wake-up time and ticks. */
+  sleep() {
+    assert.ok(this.wakeAt !== null, 'the policy asked to be woken');
+    this.now = this.wakeAt;
+    return this.send({ type: 'tick' });
+  }
+  started() {
+    this.send({ type: 'start' });
+    this.landWrite();
+    return this;
+  }
+}
+
+const types = (fx: Effect[]) => fx.map((e) => e.type);
+const writes = (fx: Effect[]) =>
+  fx.flatMap((e) => (e.type === 'write' ? [`${e.write.purpose}:${e.write.weight}`] : []));
+
+describe('rollout policy (pure reducer)', () => {
+  it('starts by writing stage 1 and only counts the stage once the router confirmed it', () => {
+    const d = new Driver();
+    const fx = d.send({ type: 'start' });
+    assert.deepEqual(writes(fx), ['stage:5']);
+    assert.equal(percentOf(d.s), 0, 'no share is claimed before the router confirms it');
+    d.at(5_000); // a slow router: its 5 s are not observation
+    d.landWrite();
+    assert.equal(percentOf(d.s), 5);
+    assert.equal(d.s.observedMs, 0);
+    assert.equal(d.wakeAt, d.now + 2_000, 'first check one interval after the split landed');
+    const write = d.effects.find((e) => e.type === 'write');
+    assert.ok(write && write.type === 'write' && write.leaseMs === 30_000 && write.decidedAt > 0);
+  });
+
+  it('checks every interval, moves on only after a passing check past the window, then promotes', () => {
+    const d = new Driver().started();
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(types(d.sleep()), ['check']);
+      d.checkResult(verdict('pass'));
+    }
+    // 10 s observed: the fifth passing check ended the window and asked for stage 2.
+    assert.deepEqual(writes(d.last), ['stage:50']);
+    assert.equal(d.s.stageIndex, 0, 'the stage moves only when the router confirms it');
+    d.landWrite();
+    assert.equal(d.s.stageIndex, 1);
+    assert.ok(types(d.last).includes('notify'));
+    for (let i = 0; i < 5; i++) {
+      d.sleep();
+      d.checkResult(verdict('pass'));
+    }
+    assert.deepEqual(writes(d.last), ['promote:0']);
+    d.landWrite();
+    assert.equal(d.s.state, 'promoted');
+    assert.deepEqual(d.s.result, { state: 'promoted', stable: 'v2', reason: 'all 2 stages healthy' });
+    assert.ok(types(d.last).includes('finish'));
+  });
+
+  it('thin data never moves a canary forward: inconclusive past the window pauses at the limit', () => {
+    const d = new Driver().started();
+    for (let i = 0; i < 5; i++) {
+      d.sleep();
+      d.checkResult(verdict('inconclusive'));
+    }
+    assert.equal(d.s.inconclusiveStreak, 1, 'only the check past the window counts');
+    d.sleep();
+    d.checkResult(verdict('inconclusive'));
+    d.sleep();
+    d.checkResult(verdict('inconclusive'));
+    assert.equal(d.s.state, 'paused');
+    assert.equal(d.s.stageIndex, 0);
+    assert.equal(d.s.decisions.at(-1)?.action, 'inconclusive_streak');
+  });
+
+  it('rolls back after failureLimit failed checks, writing stable only', () => {
+    const d = new Driver().started();
+    d.sleep();
+    d.checkResult(verdict('fail', 'errors up'));
+    assert.deepEqual(writes(d.last), [], 'one failed check is below the limit');
+    d.sleep();
+    d.checkResult(verdict('fail', 'errors up'));
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.landWrite();
+    assert.equal(d.s.state, 'rolled_back');
+    assert.equal(d.s.result?.reason, 'canary unhealthy: errors up');
+  });
+
+  it('an abort during a check drops the check and writes stable in the same step', () => {
+    const d = new Driver().started();
+    d.sleep();
+    const checkOp = d.op();
+    const fx = d.send({ type: 'command', command: { kind: 'abort', input: { reason: 'bad', by: 'ana' } } });
+    assert.deepEqual(types(fx), ['drop', 'write']);
+    assert.deepEqual(writes(fx), ['stable:0']);
+    const stableWrite = fx[1] as Extract<Effect, { type: 'write' }>;
+    // The late outcome of the dropped check is ignored...
+    d.send({ type: 'check_done', opId: checkOp, outcome: { metrics: 'ok', verdict: verdict('pass') } });
+    assert.equal(d.s.inflight?.opId, stableWrite.opId);
+    assert.equal(refusal(d.s, { kind: 'pause', input: {} }), 'the rollout is being aborted (bad)');
+    d.landWrite();
+    assert.equal(d.s.state, 'aborted');
+    assert.equal(d.s.decisions.at(-1)?.by, 'ana');
+  });
+
+  it('an abort while a stage write keeps failing replaces it; the stable write is what retries', () => {
+    const d = new Driver();
+    d.send({ type: 'start' });
+    d.at(10_000);
+    d.send({ type: 'op_failed', opId: d.op(), kind: 'outage', message: 'connection refused' });
+    assert.deepEqual(writes(d.last), ['stage:5'], 'asks again after the activity gave up');
+    assert.equal(d.s.inflight?.kind === 'write' && d.s.inflight.lastError, 'connection refused');
+    const fx = d.send({ type: 'command', command: { kind: 'abort', input: { reason: 'stop' } } });
+    assert.deepEqual(types(fx), ['drop', 'write']);
+    d.send({ type: 'op_failed', opId: d.op(), kind: 'outage', message: 'connection refused' });
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.landWrite();
+    assert.equal(d.s.state, 'aborted');
+  });
+
+  it('a metrics outage is not evidence and its time is not observation', () => {
+    const d = new Driver().started();
+    d.sleep();
+    d.checkResult(verdict('inconclusive'));
+    assert.equal(d.s.observedMs, 2_000);
+    d.sleep();
+    d.send({ type: 'check_done', opId: d.op(), outcome: { metrics: 'outage', message: 'HTTP 503' } });
+    assert.equal(d.s.observedMs, 2_000, 'the time since the last check with metrics is taken back');
+    assert.equal(d.s.covered, false);
+    assert.match(d.s.lastAnalysis!.reason, /metrics unavailable \(not evidence\): HTTP 503/);
+    d.at(30_000).send({ type: 'tick' });
+    assert.equal(d.s.observedMs, 2_000, 'the clock does not run without metrics');
+    d.checkResult(verdict('pass'));
+    assert.equal(d.s.covered, true);
+    assert.equal(d.s.stageIndex, 0, 'the window is not done: 2 s observed of 10 s');
+  });
+
+  it('time the metrics source has no data for (a gateway restart) is not observation', () => {
+    const d = new Driver().started();
+    for (let i = 0; i < 4; i++) {
+      d.sleep();
+      d.checkResult(verdict('inconclusive'));
+    }
+    assert.equal(d.s.observedMs, 8_000);
+    d.sleep();
+    // The source restarted 1 s ago: 9 s of the 10 s window have no data behind them.
+    d.send({
+      type: 'check_done',
+      opId: d.op(),
+      outcome: { metrics: 'ok', verdict: verdict('pass'), coveredSince: d.now - 1_000 },
+    });
+    assert.equal(d.s.observedMs, 1_000);
+    assert.deepEqual(writes(d.last), [], 'the window is not done: a pass on 1 s of data does not advance');
+  });
+
+  it('withdraws the canary when nobody can judge it: outages up to the limit roll back', () => {
+    const d = new Driver().started();
+    for (let i = 0; i < 3; i++) {
+      d.sleep();
+      d.send({ type: 'check_done', opId: d.op(), outcome: { metrics: 'outage', message: 'timeout' } });
+    }
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.landWrite();
+    assert.equal(d.s.state, 'rolled_back');
+    assert.match(d.s.result!.reason, /no metrics for 3 checks.*nobody can judge it/);
+  });
+
+  it('a configuration error withdraws the canary at once and ends as a failure with the cause', () => {
+    const d = new Driver().started();
+    d.sleep();
+    d.send({ type: 'op_failed', opId: d.op(), kind: 'config', message: 'HTTP 401 wrong token' });
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.landWrite();
+    const finish = d.last.find((e) => e.type === 'finish');
+    assert.ok(finish && finish.type === 'finish');
+    assert.equal(finish.failure, 'HTTP 401 wrong token');
+    assert.equal(d.s.state, 'rolled_back');
+  });
+
+  it('a router that refuses the agent fails the rollout with the router’s words', () => {
+    const d = new Driver();
+    d.send({ type: 'start' });
+    d.send({ type: 'op_failed', opId: d.op(), kind: 'config', message: 'HTTP 404 unknown agent "bot"' });
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.send({ type: 'op_failed', opId: d.op(), kind: 'config', message: 'HTTP 404 unknown agent "bot"' });
+    const finish = d.last.find((e) => e.type === 'finish');
+    assert.ok(finish && finish.type === 'finish');
+    assert.equal(finish.failure, 'the router refused the split: HTTP 404 unknown agent "bot"');
+  });
+
+  it('pause stops the clocks at once, checks go on, and a clear failure still rolls back', () => {
+    const d = new Driver().started();
+    d.at(1_000).send({ type: 'command', command: { kind: 'pause', input: { by: 'bo' } } });
+    assert.equal(d.s.state, 'paused');
+    d.at(60_000).send({ type: 'tick' });
+    assert.equal(d.s.observedMs, 1_000);
+    d.checkResult(verdict('fail'));
+    d.sleep();
+    d.checkResult(verdict('fail'));
+    assert.deepEqual(writes(d.last), ['stable:0']);
+  });
+
+  it('promote to 100% during a check drops the check and writes the promotion', () => {
+    const d = new Driver().started();
+    d.sleep();
+    const fx = d.send({ type: 'command', command: { kind: 'promote', input: { full: true, by: 'cy' } } });
+    assert.deepEqual(types(fx), ['drop', 'write']);
+    assert.deepEqual(writes(fx), ['promote:0']);
+    assert.equal(refusal(d.s, { kind: 'promote', input: {} }), 'a promotion is already under way');
+    d.landWrite();
+    assert.equal(d.s.state, 'promoted');
+    assert.equal(d.s.decisions.at(-1)?.by, 'cy');
+  });
+
+  it('workflow cancellation ends like an abort, then reports itself cancelled', () => {
+    const d = new Driver().started();
+    d.sleep();
+    assert.deepEqual(types(d.send({ type: 'cancelled' })), ['drop', 'write']);
+    d.landWrite();
+    const finish = d.last.find((e) => e.type === 'finish');
+    assert.ok(finish && finish.type === 'finish' && finish.cancelled === true);
+    assert.equal(d.s.state, 'aborted');
+  });
+
+  it('the progress deadline rolls back, counting only unpaused time', () => {
+    const d = new Driver(
+      plan({
+        progressDeadline: '30s',
+        analysis: { interval: '2s', judge: 'thresholds', inconclusiveLimit: 1000 },
+      }),
+    ).started();
+    d.send({ type: 'command', command: { kind: 'pause', input: {} } });
+    d.at(3_600_000).send({ type: 'tick' });
+    assert.equal(d.s.state, 'paused', 'an hour paused is not progress time');
+    d.checkResult(verdict('inconclusive'));
+    d.send({ type: 'command', command: { kind: 'resume', input: {} } });
+    for (let i = 0; i < 30 && !d.s.ending; i++) {
+      if (d.s.inflight?.kind === 'check') d.checkResult(verdict('inconclusive'));
+      else d.sleep();
+    }
+    assert.match(d.s.ending?.reason ?? '', /progress deadline exceeded \(30s\)/);
+  });
+});

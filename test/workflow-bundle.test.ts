@@ -1,0 +1,104 @@
+// The build-time workflow bundle: used by a worker only while it matches every source it was made
+// from, and then a real worker runs rollouts from it.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import {
+  bundleStaleness,
+  prebuiltWorkflowBundle,
+  writeWorkflowBundle,
+  type BundleFiles,
+} from '../src/temporal/workflow-bundle';
+import { resolvePlan } from '../src/plan';
+import { WORKFLOW_TYPE, statusQuery, workflowIdFor } from '../workflows/messages';
+import { testEnv, uniqueName } from './harness';
+
+describe('prebuilt workflow bundle', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let files: BundleFiles;
+  let manifest: { sdkVersion: string; sources: Record<string, string> };
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent-canary-bundle-'));
+    files = { code: path.join(dir, 'workflow-bundle.js'), manifest: path.join(dir, 'workflow-bundle.json') };
+    await writeWorkflowBundle(files);
+    manifest = JSON.parse(await fs.readFile(files.manifest, 'utf8'));
+  });
+  after(() => fs.rm(dir, { recursive: true, force: true }));
+
+  const withManifest = async (change: (m: typeof manifest) => void) => {
+    const copy = structuredClone(manifest);
+    change(copy);
+    const other = { ...files, manifest: path.join(dir, `manifest-${uniqueName('m')}.json`) };
+    await fs.writeFile(other.manifest, JSON.stringify(copy));
+    return other;
+  };
+
+  it('records the workflow sources and the dependencies bundled with them', () => {
+    const sources = Object.keys(manifest.sources);
+    for (const f of [
+      'workflows/canary.ts',
+      'workflows/messages.ts',
+      'workflows/policy.ts',
+      'workflows/legacy/canary-v1.ts',
+    ])
+      assert.ok(sources.includes(f), `${f} missing from the manifest`);
+    // An upgraded dependency changes the bundle too: zod and the SDK's workflow runtime are in it.
+    for (const dep of ['node_modules/zod/', 'node_modules/@temporalio/workflow/'])
+      assert.ok(
+        sources.some((f) => f.startsWith(dep)),
+        `nothing from ${dep} in the manifest`,
+      );
+  });
+
+  it('is fresh as built, and a worker created from it runs a workflow task', async () => {
+    assert.equal(await bundleStaleness(files), null);
+    const bundle = await prebuiltWorkflowBundle(files);
+    assert.deepEqual(bundle, { codePath: files.code });
+    const env = testEnv();
+    const taskQueue = uniqueName('bundle');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace,
+      taskQueue,
+      workflowBundle: bundle!,
+    });
+    const agent = uniqueName('bundle');
+    const plan = resolvePlan({
+      agent,
+      stable: 'v1',
+      canary: 'v2',
+      stages: [{ weight: 20, observe: '1m' }, { weight: 100 }],
+    });
+    const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
+      args: [plan],
+      taskQueue,
+      workflowId: workflowIdFor(agent),
+    });
+    try {
+      // Only the bundled workflow code can answer this query (no activities are registered here).
+      const status = await worker.runUntil(handle.query(statusQuery));
+      assert.equal(status.agent, agent);
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+
+  it('is stale once any recorded source differs, naming the file', async () => {
+    const other = await withManifest((m) => (m.sources['workflows/canary.ts'] = '0'.repeat(64)));
+    assert.equal(await bundleStaleness(other), 'workflows/canary.ts changed since the build');
+    assert.equal(await prebuiltWorkflowBundle(other), undefined);
+  });
+
+  it('is stale for another SDK version or a missing file', async () => {
+    const sdk = await withManifest((m) => (m.sdkVersion = '0.0.1'));
+    assert.match((await bundleStaleness(sdk))!, /@temporalio\/worker 0\.0\.1/);
+    const gone = await withManifest((m) => (m.sources['workflows/gone.ts'] = 'x'));
+    assert.match((await bundleStaleness(gone))!, /workflows\/gone\.ts changed/);
+    const none = { code: path.join(dir, 'none.js'), manifest: path.join(dir, 'none.json') };
+    assert.match((await bundleStaleness(none))!, /no prebuilt bundle/);
+  });
+});

@@ -1,0 +1,739 @@
+// The rollout policy as one pure reducer: step(state, plan, event, now) -> { state, effects, wakeAt }.
+// The workflow (workflows/canary.ts) only carries effects out and feeds their outcomes back as
+// events; the judge simulation (bench/judge-sim.ts) drives the same function with simulated time and
+// traffic, and test/policy.test.ts tests it without a server. No workflow APIs, no I/O, no clocks:
+// time comes in as `now`.
+//
+// Shape of the loop. At most one traffic operation is in flight at a time: a split write or a check
+// (which renews the lease, then reads metrics and judges). Commands never wait behind it: an abort
+// or a promotion drops the operation in flight (the interpreter cancels it and ignores its late
+// outcome, matched by opId) and issues its own write at once. Writes carry `decidedAt`, so a router
+// that honours it ignores a late write from a dropped operation.
+import type { Verdict } from '../src/analysis/types';
+import type { NotifyEventType } from '../src/notify/types';
+import type { ResolvedPlan } from '../src/plan/schema';
+import {
+  isFinal,
+  type AbortInput,
+  type Decision,
+  type LastAnalysis,
+  type NotifyFailure,
+  type PauseInput,
+  type PromoteInput,
+  type ResumeInput,
+  type RolloutResult,
+  type RolloutState,
+} from './messages';
+
+export const MAX_DECISIONS = 200;
+export const MAX_NOTIFY_FAILURES = 20;
+export const SYSTEM_ACTOR = 'agent-canary';
+const UNKNOWN_ACTOR = 'unknown';
+
+export type Command =
+  | { kind: 'pause'; input: PauseInput }
+  | { kind: 'resume'; input: ResumeInput }
+  | { kind: 'promote'; input: PromoteInput }
+  | { kind: 'abort'; input: AbortInput };
+
+/** What a traffic write is for; decides what its landing means. */
+export type WritePurpose = 'stage' | 'promote' | 'stable';
+
+export interface Write {
+  purpose: WritePurpose;
+  /** The stage this write puts in place (for promote: the last stage). */
+  stageIndex: number;
+  /** Canary percent asked for (0 for stable and promote). */
+  weight: number;
+  /** For the Web UI's activity summary and the status line. */
+  label: string;
+  /** Who caused it and why, for the decision recorded when it lands. */
+  by: string;
+  reason: string;
+  /** It carries out the pending promotion. */
+  forPromote?: boolean;
+}
+
+/** What the interpreter is doing for the policy right now. */
+export type Inflight =
+  | {
+      kind: 'write';
+      opId: number;
+      write: Write;
+      /** Workflow time the write was first asked for, and how often it timed out since. */
+      since: number;
+      attempts: number;
+      lastError: string | null;
+    }
+  | { kind: 'check'; opId: number; since: number; until: number; stageIndex: number };
+
+/** Why the rollout is being ended with all traffic on stable (the write under way). */
+export interface Ending {
+  final: 'rolled_back' | 'aborted';
+  by: string;
+  reason: string;
+  verdict?: Verdict;
+  /** Set when the rollout ends because of a configuration error: the workflow fails with it. */
+  failure?: string;
+  /** Ended by workflow cancellation: the workflow reports itself cancelled once stable is written. */
+  cancelled?: boolean;
+}
+
+/** Everything a rollout needs to go on, JSON-safe: carried across continue-as-new as is. */
+export interface PolicyState {
+  version: 2;
+  state: RolloutState;
+  /** The stage in place at the router; it moves only once the router confirmed its split. */
+  stageIndex: number;
+  /** False until the first stage's split is confirmed; the stage's clock runs only after. */
+  stageApplied: boolean;
+  /** The canary percent the router confirmed last (what status may claim). */
+  appliedWeight: number;
+  /** Epoch ms (workflow time) when the current stage's split was confirmed: the data window start. */
+  stageStartedAt: number;
+  /** Observation time accrued in this stage while progressing with metrics coverage. */
+  observedMs: number;
+  /** observedMs as of the last check that had metrics: an outage takes back the time since. */
+  observedAtCoveredCheck: number;
+  /** The last check had metrics; false from a metrics outage until the next check that has them. */
+  covered: boolean;
+  /** Time accrued while not paused since the start, for progressDeadline. */
+  activeMs: number;
+  /** Last time observedMs/activeMs were brought up to date. */
+  accruedAt: number;
+  startedAt: number;
+  failedChecks: number;
+  passedChecks: number;
+  /** Inconclusive checks past the window (or any without metrics) in a row. */
+  inconclusiveStreak: number;
+  /** Checks in a row without metrics (outage) or without a renewed lease. */
+  outageStreak: number;
+  nextCheckAt: number;
+  lastAnalysis: LastAnalysis | null;
+  decisions: Decision[];
+  notifyFailures: NotifyFailure[];
+  /** Commands accepted and waiting for their traffic change. */
+  pendingPromote: { full: boolean; by: string; reason: string } | null;
+  pendingAbort: { by: string; reason: string } | null;
+  ending: Ending | null;
+  inflight: Inflight | null;
+  /** Last operation id handed out: outcomes of dropped operations are told apart by it. */
+  opSeq: number;
+  result: RolloutResult | null;
+}
+
+/** The result of one check, as the check activity reports it. */
+export type CheckOutcome =
+  | {
+      metrics: 'ok';
+      verdict: Verdict;
+      /** Sample sizes behind the verdict, for charts and reports. */
+      stableRequests?: number;
+      canaryRequests?: number;
+      /** The source holds data only from here (e.g. a gateway restart lost its metrics before). */
+      coveredSince?: number;
+    }
+  /** The metrics source did not answer (5xx, timeout, refused): not evidence either way. */
+  | { metrics: 'outage'; message: string };
+
+export type FailureKind = 'config' | 'outage';
+
+export type PolicyEvent =
+  | { type: 'start' }
+  /** A new run after continue-as-new: the split of the current stage is in place. */
+  | { type: 'continued' }
+  /** Time passed (the wake-up timer fired). */
+  | { type: 'tick' }
+  | { type: 'command'; command: Command }
+  | { type: 'cancelled' }
+  | { type: 'write_done'; opId: number }
+  | { type: 'check_done'; opId: number; outcome: CheckOutcome }
+  /**
+   * The operation failed. config: refused for good (a 4xx, unknown agent or version, bad credentials);
+   * outage: it kept failing for its time budget (router or metrics source down, timeouts).
+   */
+  | { type: 'op_failed'; opId: number; kind: FailureKind; message: string };
+
+export type Effect =
+  | { type: 'write'; opId: number; write: Write; decidedAt: number; leaseMs: number | null }
+  | { type: 'check'; opId: number; since: number; until: number; stageIndex: number; weight: number }
+  /** Stop waiting for this operation; its late outcome is ignored. */
+  | { type: 'drop'; opId: number }
+  | { type: 'notify'; event: NotifyEventType; by: string; reason: string; verdict?: Verdict }
+  | { type: 'finish'; result: RolloutResult; failure?: string; cancelled?: boolean };
+
+export interface StepResult {
+  state: PolicyState;
+  effects: Effect[];
+  /** When the policy wants a tick if nothing else happens first; null while waiting on an operation. */
+  wakeAt: number | null;
+}
+
+export function initialState(now: number): PolicyState {
+  return {
+    version: 2,
+    state: 'progressing',
+    stageIndex: 0,
+    stageApplied: false,
+    appliedWeight: 0,
+    stageStartedAt: now,
+    observedMs: 0,
+    observedAtCoveredCheck: 0,
+    covered: true,
+    activeMs: 0,
+    accruedAt: now,
+    startedAt: now,
+    failedChecks: 0,
+    passedChecks: 0,
+    inconclusiveStreak: 0,
+    outageStreak: 0,
+    nextCheckAt: now,
+    lastAnalysis: null,
+    decisions: [],
+    notifyFailures: [],
+    pendingPromote: null,
+    pendingAbort: null,
+    ending: null,
+    inflight: null,
+    opSeq: 0,
+    result: null,
+  };
+}
+
+/** The carried state of a run before the control-loop rework (version 1), brought to version 2. */
+export function upgradeCarried(
+  carried: Record<string, unknown>,
+  plan: ResolvedPlan,
+  now: number,
+): PolicyState {
+  if (carried.version === 2) return carried as unknown as PolicyState;
+  const v1 = carried as unknown as Omit<
+    PolicyState,
+    | 'version'
+    | 'stageApplied'
+    | 'appliedWeight'
+    | 'observedAtCoveredCheck'
+    | 'covered'
+    | 'outageStreak'
+    | 'nextCheckAt'
+    | 'ending'
+    | 'inflight'
+    | 'opSeq'
+    | 'result'
+  >;
+  return {
+    ...initialState(now),
+    ...v1,
+    version: 2,
+    // v1 continued as new only after a confirmed split, at a check.
+    stageApplied: true,
+    appliedWeight: plan.stages[v1.stageIndex]?.weight ?? 0,
+    observedAtCoveredCheck: v1.observedMs,
+    covered: true,
+    outageStreak: 0,
+    nextCheckAt: now,
+    ending: null,
+    inflight: null,
+    opSeq: 0,
+    result: null,
+  };
+}
+
+/** The canary's share of traffic right now, as the router has been told. */
+export function percentOf(s: PolicyState): number {
+  if (s.state === 'promoted') return 100;
+  if (s.state === 'rolled_back' || s.state === 'aborted') return 0;
+  return s.appliedWeight;
+}
+
+/** Why a command cannot be taken now, or null when it can. Updates turn this into a refusal. */
+export function refusal(s: PolicyState, cmd: Command): string | null {
+  if (isFinal(s.state)) return `the rollout is already ${s.state.replace('_', ' ')}; nothing to ${cmd.kind}`;
+  if (s.pendingAbort) return `the rollout is being aborted (${s.pendingAbort.reason})`;
+  if (s.ending) return `the rollout is being ${s.ending.final.replace('_', ' ')} (${s.ending.reason})`;
+  switch (cmd.kind) {
+    case 'pause':
+      return s.state === 'paused' ? 'the rollout is already paused' : null;
+    case 'resume':
+      return s.state !== 'paused' ? 'the rollout is not paused' : null;
+    case 'promote':
+      return s.pendingPromote ? 'a promotion is already under way' : null;
+    case 'abort':
+      return null;
+  }
+}
+
+/** True once the effect of an accepted command has happened (what an Update waits for). */
+export function settled(s: PolicyState, kind: Command['kind']): boolean {
+  if (kind === 'abort') return isFinal(s.state);
+  if (kind === 'promote') return s.pendingPromote === null || isFinal(s.state);
+  return true;
+}
+
+/** The traffic write the rollout is waiting on, for status ("waiting for the router"). */
+export function applying(s: PolicyState): Extract<Inflight, { kind: 'write' }> | null {
+  return s.inflight?.kind === 'write' ? s.inflight : null;
+}
+
+// ---- the reducer -------------------------------------------------------------------------------
+
+export function step(prev: PolicyState, plan: ResolvedPlan, event: PolicyEvent, now: number): StepResult {
+  const s: PolicyState = {
+    ...prev,
+    decisions: [...prev.decisions],
+    notifyFailures: [...prev.notifyFailures],
+  };
+  const fx: Effect[] = [];
+  if (s.result) return { state: s, effects: fx, wakeAt: null };
+  accrue(s, now);
+  const ctx: Ctx = { s, plan, fx, now };
+
+  switch (event.type) {
+    case 'start':
+      decide(ctx, 'started', SYSTEM_ACTOR, 'rollout started');
+      notify(ctx, 'started', SYSTEM_ACTOR, `rolling out ${plan.canary} over ${plan.stages.length} stages`);
+      break;
+    case 'continued':
+      s.nextCheckAt = now;
+      break;
+    case 'tick':
+      break;
+    case 'command':
+      takeCommand(ctx, event.command);
+      break;
+    case 'cancelled':
+      if (!s.ending || !s.ending.cancelled) {
+        s.pendingAbort = null;
+        s.ending = { final: 'aborted', by: 'cancel', reason: 'workflow cancelled', cancelled: true };
+        preempt(ctx);
+      }
+      break;
+    case 'write_done':
+      if (isCurrent(s, event.opId)) writeLanded(ctx);
+      break;
+    case 'check_done':
+      if (isCurrent(s, event.opId)) checkDone(ctx, event.outcome);
+      break;
+    case 'op_failed':
+      if (!isCurrent(s, event.opId)) break;
+      if (s.inflight!.kind === 'write') {
+        writeFailed(ctx, event.kind, event.message);
+      } else {
+        s.inflight = null;
+        if (event.kind === 'config') {
+          endWithStable(ctx, {
+            final: 'rolled_back',
+            by: SYSTEM_ACTOR,
+            reason: `configuration error, canary withdrawn: ${event.message}`,
+            failure: event.message,
+          });
+        } else {
+          // The lease renewal (or the whole check) ran out of time: not evidence, and said so.
+          s.inflight = { kind: 'check', opId: event.opId, since: 0, until: 0, stageIndex: s.stageIndex };
+          checkDone(ctx, { metrics: 'outage', message: event.message }, true);
+        }
+      }
+      break;
+  }
+  advance(ctx);
+  return { state: s, effects: fx, wakeAt: s.result || s.inflight ? null : wakeAt(s, plan, now) };
+}
+
+interface Ctx {
+  s: PolicyState;
+  plan: ResolvedPlan;
+  fx: Effect[];
+  now: number;
+}
+
+function isCurrent(s: PolicyState, opId: number): boolean {
+  return s.inflight !== null && s.inflight.opId === opId;
+}
+
+/** Brings the pausable clocks up to `now`. */
+function accrue(s: PolicyState, now: number): void {
+  const elapsed = Math.max(0, now - s.accruedAt);
+  if (s.state === 'progressing') {
+    s.activeMs += elapsed;
+    if (s.stageApplied && s.covered) s.observedMs += elapsed;
+  }
+  s.accruedAt = now;
+}
+
+function decide(ctx: Ctx, action: Decision['action'], by: string, reason: string): void {
+  const { s, now } = ctx;
+  s.decisions.push({
+    at: new Date(now).toISOString(),
+    action,
+    by,
+    reason,
+    stageIndex: s.stageIndex,
+    percent: percentOf(s),
+  });
+  if (s.decisions.length > MAX_DECISIONS) s.decisions.splice(0, s.decisions.length - MAX_DECISIONS);
+}
+
+function notify(ctx: Ctx, event: NotifyEventType, by: string, reason: string, verdict?: Verdict): void {
+  if (ctx.plan.notify.length === 0) return;
+  ctx.fx.push({ type: 'notify', event, by, reason, ...(verdict ? { verdict } : {}) });
+}
+
+function takeCommand(ctx: Ctx, cmd: Command): void {
+  const { s } = ctx;
+  if (refusal(s, cmd)) return; // Signals may arrive for a state that no longer allows them.
+  const by = cmd.input.by || UNKNOWN_ACTOR;
+  switch (cmd.kind) {
+    case 'pause': {
+      const reason = cmd.input.reason || 'paused by hand';
+      s.state = 'paused';
+      decide(ctx, 'paused', by, reason);
+      notify(ctx, 'paused', by, reason);
+      break;
+    }
+    case 'resume': {
+      const reason = cmd.input.reason || 'resumed by hand';
+      s.state = 'progressing';
+      s.inconclusiveStreak = 0;
+      decide(ctx, 'resumed', by, reason);
+      notify(ctx, 'resumed', by, reason);
+      break;
+    }
+    case 'promote':
+      s.pendingPromote = {
+        full: cmd.input.full === true,
+        by,
+        reason: cmd.input.reason || (cmd.input.full ? 'promoted to 100% by hand' : 'next stage by hand'),
+      };
+      // A check in flight says nothing about the stage the operator moves to: drop it.
+      if (s.inflight?.kind === 'check') drop(ctx);
+      break;
+    case 'abort':
+      s.pendingAbort = { by, reason: cmd.input.reason };
+      s.ending = { final: 'aborted', by, reason: cmd.input.reason };
+      preempt(ctx);
+      break;
+  }
+}
+
+/** An ending goes first: whatever is in flight (a check, a canary write) is dropped. */
+function preempt(ctx: Ctx): void {
+  const f = ctx.s.inflight;
+  if (f && !(f.kind === 'write' && f.write.purpose === 'stable')) drop(ctx);
+}
+
+function drop(ctx: Ctx): void {
+  if (!ctx.s.inflight) return;
+  ctx.fx.push({ type: 'drop', opId: ctx.s.inflight.opId });
+  ctx.s.inflight = null;
+}
+
+function endWithStable(ctx: Ctx, ending: Ending): void {
+  const { s } = ctx;
+  if (s.ending?.cancelled) return;
+  s.ending = ending;
+  preempt(ctx);
+}
+
+function finish(ctx: Ctx, state: RolloutState, stable: string, reason: string, extra: Partial<Effect> = {}) {
+  const { s } = ctx;
+  s.state = state;
+  s.inflight = null;
+  s.pendingAbort = null;
+  s.pendingPromote = null;
+  s.result = { state, stable, reason };
+  ctx.fx.push({ type: 'finish', result: s.result, ...(extra as object) });
+}
+
+function writeLanded(ctx: Ctx): void {
+  const { s, plan, now } = ctx;
+  const f = s.inflight as Extract<Inflight, { kind: 'write' }>;
+  s.inflight = null;
+  switch (f.write.purpose) {
+    case 'stage': {
+      s.stageIndex = f.write.stageIndex;
+      s.stageApplied = true;
+      s.appliedWeight = f.write.weight;
+      s.stageStartedAt = now;
+      s.observedMs = 0;
+      s.observedAtCoveredCheck = 0;
+      s.failedChecks = 0;
+      s.passedChecks = 0;
+      s.inconclusiveStreak = 0;
+      s.nextCheckAt = now + plan.analysis.intervalMs;
+      // "Next stage" is satisfied by any move to the next stage; "to 100%" only by the promotion.
+      if (s.pendingPromote && (f.write.forPromote || !s.pendingPromote.full)) s.pendingPromote = null;
+      decide(ctx, 'stage_started', f.write.by, f.write.reason);
+      if (s.stageIndex > 0) notify(ctx, 'stage_advanced', f.write.by, f.write.reason);
+      break;
+    }
+    case 'promote': {
+      s.stageIndex = f.write.stageIndex;
+      s.stageApplied = true;
+      finish(ctx, 'promoted', plan.canary, f.write.reason);
+      decide(ctx, 'promoted', f.write.by, f.write.reason);
+      notify(ctx, 'promoted', f.write.by, f.write.reason);
+      break;
+    }
+    case 'stable': {
+      const e = s.ending!;
+      finish(ctx, e.final, plan.stable, e.reason, {
+        ...(e.failure ? { failure: e.failure } : {}),
+        ...(e.cancelled ? { cancelled: true } : {}),
+      });
+      decide(ctx, e.final, e.by, e.reason);
+      notify(ctx, e.final, e.by, e.reason, e.verdict);
+      break;
+    }
+  }
+}
+
+function writeFailed(ctx: Ctx, kind: FailureKind, message: string): void {
+  const { s } = ctx;
+  const f = s.inflight as Extract<Inflight, { kind: 'write' }>;
+  if (kind === 'outage') {
+    // The write's own retries ran out of time: say why in status and ask again (advance re-issues).
+    s.inflight = { ...f, attempts: f.attempts + 1, lastError: message, opId: nextOp(s) };
+    ctx.fx.push(writeEffect(ctx, s.inflight.opId, f.write));
+    return;
+  }
+  s.inflight = null;
+  if (f.write.purpose === 'stable') {
+    // The router refuses even stable-only for this agent (unknown agent or version): it routes
+    // nothing of ours, so there is no canary share to take back. End, failing with the cause.
+    const e = s.ending!;
+    finish(ctx, e.final, ctx.plan.stable, `${e.reason}; the router refused the stable split: ${message}`, {
+      failure: e.failure ?? `the router refused the split: ${message}`,
+      ...(e.cancelled ? { cancelled: true } : {}),
+    });
+    decide(ctx, e.final, e.by, s.result!.reason);
+    notify(ctx, e.final, e.by, s.result!.reason, e.verdict);
+    return;
+  }
+  endWithStable(ctx, {
+    final: 'rolled_back',
+    by: SYSTEM_ACTOR,
+    reason: `the router refused the split, canary withdrawn: ${message}`,
+    failure: `the router refused the split: ${message}`,
+  });
+}
+
+function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
+  const { s, plan, now } = ctx;
+  const f = s.inflight;
+  s.inflight = null;
+  s.nextCheckAt = now + plan.analysis.intervalMs;
+  const stage = plan.stages[s.stageIndex];
+  let verdict: Verdict;
+  if (outcome.metrics === 'outage') {
+    // Not evidence either way, and the time since the last check with metrics is not observation.
+    s.observedMs = s.observedAtCoveredCheck;
+    s.covered = false;
+    s.outageStreak += 1;
+    s.inconclusiveStreak += 1;
+    verdict = {
+      verdict: 'inconclusive',
+      judge: plan.analysis.judge,
+      reason: `${leaseFailed ? 'lease not renewed' : 'metrics unavailable'} (not evidence): ${outcome.message}`,
+      metrics: [],
+    };
+  } else {
+    verdict = outcome.verdict;
+    s.outageStreak = 0;
+    if (outcome.coveredSince !== undefined && outcome.coveredSince > s.stageStartedAt) {
+      // Time the source has no data for is not observation, whatever the clock ran through.
+      s.observedMs = Math.min(s.observedMs, Math.max(0, now - outcome.coveredSince));
+    }
+    if (!s.covered) {
+      // Coverage starts again now; nothing between the outage and this check counts.
+      s.covered = true;
+    }
+    s.observedAtCoveredCheck = s.observedMs;
+    if (verdict.verdict === 'fail') s.failedChecks += 1;
+    if (verdict.verdict === 'pass') s.passedChecks += 1;
+    // "Not yet" is the normal state inside a window (a sequential judge needs data); only checks that
+    // extend a window past its observation time count towards the streak that pauses the rollout.
+    const extending = s.observedMs >= stage.observeMs;
+    if (verdict.verdict !== 'inconclusive') s.inconclusiveStreak = 0;
+    else if (extending) s.inconclusiveStreak += 1;
+  }
+  s.lastAnalysis = {
+    ...verdict,
+    at: new Date(now).toISOString(),
+    windowStart: new Date(s.stageStartedAt).toISOString(),
+    failedChecks: s.failedChecks,
+    inconclusiveStreak: s.inconclusiveStreak,
+  };
+  if (f?.kind === 'check' && f.stageIndex !== s.stageIndex) return;
+  if (verdict.verdict === 'fail') {
+    decide(
+      ctx,
+      'check_failed',
+      SYSTEM_ACTOR,
+      `check failed (${s.failedChecks}/${plan.analysis.failureLimit}): ${verdict.reason}`,
+    );
+  }
+  if (s.pendingAbort || s.ending) return;
+  if (s.failedChecks >= plan.analysis.failureLimit) {
+    endWithStable(ctx, {
+      final: 'rolled_back',
+      by: SYSTEM_ACTOR,
+      reason: `canary unhealthy: ${verdict.reason}`,
+      verdict,
+    });
+    return;
+  }
+  if (s.outageStreak >= plan.analysis.inconclusiveLimit) {
+    // Nobody can judge the canary: it must not keep its traffic.
+    endWithStable(ctx, {
+      final: 'rolled_back',
+      by: SYSTEM_ACTOR,
+      reason: `no metrics for ${s.outageStreak} checks in a row (${verdict.reason}); canary withdrawn, nobody can judge it`,
+      verdict,
+    });
+    return;
+  }
+  if (s.pendingPromote) return;
+  if (
+    verdict.verdict === 'inconclusive' &&
+    s.state === 'progressing' &&
+    s.inconclusiveStreak >= plan.analysis.inconclusiveLimit
+  ) {
+    s.state = 'paused';
+    const reason = `${s.inconclusiveStreak} inconclusive checks in a row (${verdict.reason}); paused for a person to decide`;
+    decide(ctx, 'inconclusive_streak', SYSTEM_ACTOR, reason);
+    notify(ctx, 'inconclusive_streak', SYSTEM_ACTOR, reason, verdict);
+    return;
+  }
+  // A window ends on a passing check only: thin or missing data never moves a canary forward.
+  if (s.state === 'progressing' && s.observedMs >= stage.observeMs && verdict.verdict === 'pass') {
+    nextStage(ctx, `stage ${s.stageIndex + 1} healthy after ${s.passedChecks} passing checks`);
+  }
+}
+
+function nextStage(ctx: Ctx, reason: string): void {
+  const { s, plan } = ctx;
+  const next = s.stageIndex + 1;
+  if (plan.stages[next].weight >= 100) {
+    startWrite(ctx, promoteWrite(plan, SYSTEM_ACTOR, `all ${plan.stages.length - 1} stages healthy`));
+    return;
+  }
+  startWrite(ctx, stageWrite(plan, next, SYSTEM_ACTOR, reason));
+}
+
+function stageWrite(
+  plan: ResolvedPlan,
+  index: number,
+  by: string,
+  reason: string,
+  forPromote = false,
+): Write {
+  const weight = plan.stages[index].weight;
+  return {
+    purpose: 'stage',
+    stageIndex: index,
+    weight,
+    label: `stage ${index + 1}: ${plan.canary} ${weight}%`,
+    by,
+    reason,
+    ...(forPromote ? { forPromote } : {}),
+  };
+}
+
+function promoteWrite(plan: ResolvedPlan, by: string, reason: string): Write {
+  return {
+    purpose: 'promote',
+    stageIndex: plan.stages.length - 1,
+    weight: 0,
+    label: `promote: ${plan.canary} becomes stable`,
+    by,
+    reason,
+  };
+}
+
+function nextOp(s: PolicyState): number {
+  s.opSeq += 1;
+  return s.opSeq;
+}
+
+function writeEffect(ctx: Ctx, opId: number, write: Write): Effect {
+  const lease = write.purpose === 'stage' ? ctx.plan.leaseTtlMs : null;
+  return { type: 'write', opId, write, decidedAt: ctx.now, leaseMs: lease };
+}
+
+function startWrite(ctx: Ctx, write: Write): void {
+  const { s, now } = ctx;
+  const opId = nextOp(s);
+  s.inflight = { kind: 'write', opId, write, since: now, attempts: 0, lastError: null };
+  ctx.fx.push(writeEffect(ctx, opId, write));
+}
+
+/** When nothing is in flight: start what is due. */
+function advance(ctx: Ctx): void {
+  const { s, plan, now } = ctx;
+  if (s.result || s.inflight) return;
+  if (s.ending) {
+    startWrite(ctx, {
+      purpose: 'stable',
+      stageIndex: s.stageIndex,
+      weight: 0,
+      label: `${s.ending.final === 'aborted' ? 'abort' : 'rollback'}: ${plan.stable} 100%`,
+      by: s.ending.by,
+      reason: s.ending.reason,
+    });
+    return;
+  }
+  const p = s.pendingPromote;
+  if (!s.stageApplied && !p) {
+    startWrite(ctx, stageWrite(plan, 0, SYSTEM_ACTOR, `stage 1: ${plan.stages[0].weight}%`));
+    return;
+  }
+  if (p) {
+    const next = s.stageApplied ? s.stageIndex + 1 : 0;
+    if (p.full || plan.stages[next].weight >= 100) startWrite(ctx, promoteWrite(plan, p.by, p.reason));
+    else startWrite(ctx, stageWrite(plan, next, p.by, p.reason, true));
+    return;
+  }
+  if (s.activeMs >= plan.progressDeadlineMs) {
+    endWithStable(ctx, {
+      final: 'rolled_back',
+      by: SYSTEM_ACTOR,
+      reason: `progress deadline exceeded (${Math.round(plan.progressDeadlineMs / 1000)}s)`,
+    });
+    advance(ctx);
+    return;
+  }
+  const stage = plan.stages[s.stageIndex];
+  // The end of the window gets a check of its own; past it, checks keep their interval.
+  const windowDue =
+    s.state === 'progressing' &&
+    s.observedMs >= stage.observeMs &&
+    s.observedAtCoveredCheck < stage.observeMs;
+  if (now >= s.nextCheckAt || windowDue) {
+    const opId = nextOp(s);
+    s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: now, stageIndex: s.stageIndex };
+    ctx.fx.push({
+      type: 'check',
+      opId,
+      since: s.stageStartedAt,
+      until: now,
+      stageIndex: s.stageIndex,
+      weight: stage.weight,
+    });
+  }
+}
+
+function wakeAt(s: PolicyState, plan: ResolvedPlan, now: number): number {
+  const stage = plan.stages[s.stageIndex];
+  let at = s.nextCheckAt;
+  if (s.state === 'progressing') {
+    if (s.covered && s.observedMs < stage.observeMs) at = Math.min(at, now + stage.observeMs - s.observedMs);
+    at = Math.min(at, now + Math.max(0, plan.progressDeadlineMs - s.activeMs));
+  }
+  return Math.max(at, now + 1);
+}
+
+/** Notification failures reported by the notify activity, kept bounded. */
+export function recordNotifyFailures(s: PolicyState, failures: NotifyFailure[]): void {
+  s.notifyFailures.push(...failures);
+  s.notifyFailures.splice(0, Math.max(0, s.notifyFailures.length - MAX_NOTIFY_FAILURES));
+}
