@@ -249,7 +249,14 @@ function fuzzPlans(r: Rand, n: number, out: Unclean[]): void {
   const texts = [
     'agent: bot\nstable: v1\ncanary: v2\nprogressDeadline: 1e400\n',
     'a: &a [*a, *a]\n',
-    `x: &x ${'[*x,'.repeat(50)}${']'.repeat(50)}`,
+    `x: &x ${'[*x,'.repeat(200)}${']'.repeat(200)}`,
+    `a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from(
+      { length: 9 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(', ')}]`,
+    ).join('\n')}\n`,
     'agent: !!js/function "function(){}"\n',
     '{"agent": "bot", "stable": "v1", "canary": "v2", "__proto__": {"x": 1}}',
     '- 1\n- 2\n',
@@ -681,7 +688,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const unclean: Unclean[] = [];
   const stream = (k: number) => seededRandom(o.seed * 7919 + k);
   fuzzPlans(stream(1), o.plans, unclean);
-  log(`plans: ${o.plans} cases (+9 texts)`);
+  log(`plans: ${o.plans} cases (+10 texts)`);
   fuzzWorkflowInputs(stream(2), o.workflowInputs, unclean);
   log(`workflow inputs: ${o.workflowInputs} cases`);
   fuzzGatewayConfigs(stream(3), o.gatewayConfigs, unclean);
@@ -692,7 +699,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     log(`cli: ${o.cli} cases`);
   }
   const cases = {
-    plan: o.plans + 9,
+    plan: o.plans + 10,
     'workflow-input': o.workflowInputs,
     'gateway-config': o.gatewayConfigs,
     http: o.http,

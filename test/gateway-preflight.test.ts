@@ -35,14 +35,18 @@ describe('gateway backends: preflight', () => {
   it('names each problem: token, agent, versions', async () => {
     for (const b of both('wrong')) {
       const [line] = await b.preflight('bot', { stable: 'v1', canary: 'v2' });
-      assert.match(line, /refused the admin token/);
+      assert.match(line, /admin token/);
     }
     for (const b of both(TOKEN)) {
-      assert.match((await b.preflight('nope', { stable: 'v1', canary: 'v2' }))[0], /no agent "nope"/);
+      assert.match((await b.preflight('nope', { stable: 'v1', canary: 'v2' })).join('\n'), /"nope"/);
       const lines = await b.preflight('bot', { stable: 'v0', canary: 'v9' });
-      assert.equal(lines.length, 2);
-      assert.match(lines[0], /stable version "v0" is not configured for bot \(configured: v1, v2\)/);
-      assert.match(lines[1], /canary version "v9"/);
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0], /"v0".*stable|stable.*"v0"/);
+      assert.match(lines[1], /"v9"/);
+      assert.ok(
+        lines.every((l) => l.includes('v1') && l.includes('v2')),
+        'each names what is configured',
+      );
     }
   });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNotifiers, type NotifyEvent } from '../src/notify';
-import { PlanError, planForWorkflow, resolvePlan, type NotifyTarget } from '../src/plan';
+import { PlanError, parsePlan, planForWorkflow, resolvePlan, type NotifyTarget } from '../src/plan';
 
 const base = { agent: 'bot', stable: 'v1', canary: 'v2' };
 const fast = { attempts: 2, attemptTimeoutMs: 500, backoffMs: 10, budgetMs: 2000 };
@@ -226,6 +226,26 @@ describe('security: plan bounds', () => {
         resolvePlan({ ...base, stages: Array.from({ length: 101 }, (_, i) => ({ weight: i + 1 })) }),
       ),
       ['stages'],
+    );
+  });
+});
+
+describe('security: plan text', () => {
+  it('refuses a self-referencing alias at once (YAML.parse took 17 s on 1 KB) and bounds alias bombs', () => {
+    const started = performance.now();
+    assert.throws(
+      () => parsePlan(`agent: &x ${'[*x,'.repeat(200)}${']'.repeat(200)}`),
+      (err: unknown) => err instanceof PlanError && /refers to its own anchor/.test(err.message),
+    );
+    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 10; i++) {
+      const [p, c] = [String.fromCharCode(96 + i), String.fromCharCode(97 + i)];
+      laughs.push(`${c}: &${c} [${Array(10).fill(`*${p}`).join(', ')}]`);
+    }
+    assert.throws(
+      () => parsePlan(laughs.join('\n')),
+      (err: unknown) => err instanceof PlanError && /alias/i.test(err.message),
     );
   });
 });

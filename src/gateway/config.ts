@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import YAML from 'yaml';
 import { durationSchema } from '../plan/schema';
+import { parseYaml } from '../plan/yaml';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -157,8 +157,7 @@ export function loadGatewayConfig(path: string): GatewayConfig {
   }
   let doc: unknown;
   try {
-    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
-    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
+    doc = parseYaml(text);
   } catch (err) {
     throw new GatewayConfigError(
       [{ field: '', message: `not valid YAML or JSON: ${(err as Error).message}` }],

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import YAML from 'yaml';
 import { METRICS } from '../analysis/types';
 import {
   DEFAULT_FAILURE_LIMIT,
@@ -12,8 +11,10 @@ import {
   type ResolvedPlan,
   type Stage,
 } from './schema';
+import { parseYaml } from './yaml';
 
 export * from './schema';
+export { parseYaml } from './yaml';
 export { parseDuration, formatDuration } from './duration';
 
 export const DEFAULT_STAGES: Stage[] = [
@@ -185,8 +186,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
 export function parsePlan(text: string, source = 'plan'): ResolvedPlan {
   let doc: unknown;
   try {
-    // Warnings (unknown tags) become no console noise; maxAliasCount bounds alias bombs.
-    doc = YAML.parse(text, { logLevel: 'error', maxAliasCount: 100 });
+    doc = parseYaml(text);
   } catch (err) {
     throw new PlanError([
       { field: '', message: `${source} is not valid YAML or JSON: ${(err as Error).message}` },
