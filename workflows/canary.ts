@@ -27,6 +27,7 @@ import type { Activities } from '../activities';
 const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
 import { PlanError, planForWorkflow } from '../src/plan';
+import { plainReason } from '../src/ui/plain';
 import type { ResolvedPlan } from '../src/plan/schema';
 import type { DesiredSplit } from '../src/router/types';
 import { canaryRolloutV1, type RolloutOptionsV1 } from './legacy/canary-v1';
@@ -500,17 +501,29 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
       `writing the split: ${write.write.label}${write.lastError ? ` (waiting for the router: ${write.lastError})` : ''}`,
     );
   }
-  lines.push('', a ? `last check ${a.at}: **${a.verdict}**: ${a.reason}` : 'no check yet');
+  // For people at a glance: times as HH:MM:SS UTC, reasons without the statistics (in status --json).
+  lines.push('', a ? `last check ${a.at.slice(11, 19)} UTC: **${a.verdict}**` : 'no check yet');
   if (a) {
-    for (const m of a.metrics)
+    for (const m of a.metrics) {
       lines.push(`- ${m.metric}: stable ${fmt(m.stable)} vs canary ${fmt(m.canary)} (${m.status})`);
+    }
+    if (a.metrics.length === 0) lines.push(`- ${plainReason(a.reason)}`);
   }
   const last = s.decisions.slice(-5).reverse();
   if (last.length > 0) {
     lines.push('', '**decisions** (newest first)');
-    for (const d of last)
-      lines.push(`- ${d.at.slice(11, 19)} ${d.action.replace('_', ' ')} by ${d.by}: ${d.reason}`);
+    for (const d of last) {
+      lines.push(
+        `- ${d.at.slice(11, 19)} ${d.action.replace('_', ' ')} by ${d.by}: ${plainReason(d.reason)}`,
+      );
+    }
   }
+  lines.push(
+    '',
+    '**Signals** (or Updates of the same name): `pause` / `resume` `{"by": "me", "reason": "why"}`, ' +
+      '`promote` `{"full": true}`, `abort` `{"reason": "bad answers", "by": "me"}`. ' +
+      'Request Cancellation aborts the rollout: all traffic back to stable.',
+  );
   return lines.join('\n');
 }
 
