@@ -8,6 +8,7 @@ import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
   abortSignal,
+  abortUpdate,
   statusQuery,
   workflowIdFor,
   type RolloutStatus,
@@ -80,6 +81,34 @@ describe('control loop under partial failures', function () {
     console.log(`      abort-to-stable with a dead metrics source: p50 ${p50} ms, max ${max} ms (n=10)`);
     // Target 1 s; the bound leaves room for a loaded CI machine, the old code took 35 s.
     assert.ok(max < 5_000, `max ${max} ms`);
+  });
+
+  it('an abort by Update (and by cancellation) does not wait for the stuck check either', async () => {
+    const { deps, router, metrics } = fakeDeps();
+    await withWorker(deps, async () => {
+      for (const how of ['update', 'cancel'] as const) {
+        const agent = uniqueName(`stuck-${how}`);
+        metrics.set(agent, { hang: true });
+        const h = await start(testPlan(agent), workflowIdFor(agent));
+        await eventually(
+          () => metrics.queries.filter((q) => q.agent === agent).length,
+          (n) => n >= 1,
+          { what: 'a check waiting on metrics', intervalMs: 10 },
+        );
+        const t0 = Date.now();
+        if (how === 'update') {
+          const s = await h.executeUpdate(abortUpdate, { args: [{ reason: 'stuck check', by: 'test' }] });
+          assert.equal(s.state, 'aborted');
+        } else {
+          await h.cancel();
+        }
+        const took = (await stableSeen(router, agent)) - t0;
+        console.log(`      abort by ${how} with a stuck check: stable in ${took} ms`);
+        // Target 1 s, measured well under 0.1 s; waiting for the check would take its 4 s budget.
+        assert.ok(took < 2_500, `${took} ms`);
+        await h.result().catch(() => undefined);
+      }
+    });
   });
 
   it('with the router down, an abort is the write that retries, and lands within a second of its return', async () => {

@@ -242,8 +242,11 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     if (why) throw new Error(why);
   };
   const viaUpdate = async (cmd: Command) => {
-    // Taken at once, in this activation: the main loop is never in the way of a command.
+    // Taken at once, in this activation: the main loop is never in the way of a command. The tick
+    // wakes the loop, which may be waiting on an operation the command just dropped, to carry out
+    // the command's effects now.
     feed({ type: 'command', command: cmd });
+    queue.push({ type: 'tick' });
     await condition(() => settled(s, cmd.kind));
     return status();
   };
