@@ -11,6 +11,7 @@ import {
   type ResolvedPlan,
   type Stage,
 } from './schema';
+import { onFailProblems } from './on-fail';
 import { parseYaml } from './yaml';
 
 export * from './schema';
@@ -136,6 +137,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       problems.push({ field: `analysis.thresholds.${metric}`, message: 'minAbsolute is above maxAbsolute' });
     }
   }
+  problems.push(...onFailProblems(a.onFail, a.metrics, plan.analysis));
   if (a.interval > plan.progressDeadline) {
     problems.push({ field: 'analysis.interval', message: 'is longer than progressDeadline' });
   }
@@ -173,6 +175,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       alpha: a.alpha,
       minEffect: { ...DEFAULT_MIN_EFFECT, ...a.minEffect },
       observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
+      ...(a.onFail ? { onFail: a.onFail } : {}),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,
