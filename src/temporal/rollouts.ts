@@ -15,13 +15,18 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
 } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { formatDuration } from '../plan/duration';
-import { problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
+import { planForWorkflow, problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
 import {
   isFinal,
   AbortInputSchema,
   abortUpdate,
+  DismissInputSchema,
+  dismissUpdate,
+  ExtendInputSchema,
+  extendUpdate,
   PauseInputSchema,
   pauseUpdate,
   PromoteInputSchema,
@@ -103,6 +108,8 @@ export interface StartOptions {
   workflowId?: string;
   /** Overrides the task queue (a team running its own workers on another queue; tests). */
   taskQueue?: string;
+  /** Set by retryRollout: the run this one starts again, and who asked why (the first decision). */
+  retry?: { by: string; reason: string; previousRunId: string };
 }
 
 export interface Started {
@@ -121,7 +128,7 @@ export async function startRollout(
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      args: [plan],
+      args: opts.retry ? [plan, { retry: opts.retry }] : [plan],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -373,7 +380,8 @@ export async function workerPolls(client: Client, taskQueue: string): Promise<bo
   });
 }
 
-export const COMMANDS = ['pause', 'resume', 'promote', 'abort'] as const;
+export const COMMANDS = ['pause', 'resume', 'promote', 'abort', 'extend', 'dismiss'] as const;
+/** A command to a running rollout, sent by {@link sendCommand}. */
 export type Command = (typeof COMMANDS)[number];
 
 const COMMAND_DEFS = {
@@ -381,6 +389,8 @@ const COMMAND_DEFS = {
   resume: { schema: ResumeInputSchema, update: resumeUpdate },
   promote: { schema: PromoteInputSchema, update: promoteUpdate },
   abort: { schema: AbortInputSchema, update: abortUpdate },
+  extend: { schema: ExtendInputSchema, update: extendUpdate },
+  dismiss: { schema: DismissInputSchema, update: dismissUpdate },
 } as const;
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
@@ -393,8 +403,8 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
 }
 
 /**
- * Sends pause/resume/promote/abort as an Update and returns the status once it took effect. What
- * the user is told is what will happen:
+ * Sends a command (pause, resume, promote, abort, extend, dismiss) as an Update and returns the
+ * status once it took effect. What the user is told is what will happen:
  * - NoWorkerError: no worker polls the rollout's task queue; nothing was sent.
  * - CommandRefusedError: the workflow refused it (e.g. already paused), or the rollout is closed.
  * - CommandPendingError: the workflow accepted it and is still carrying it out (e.g. the abort's
@@ -426,7 +436,8 @@ export async function sendCommand<C extends Command>(
   try {
     update = await withDeadline(client, Math.max(1_000, deadline - Date.now()), () =>
       handle.startUpdate(def.update as typeof pauseUpdate, {
-        args: [data],
+        // The schema's output (e.g. extend's duration in ms) is valid input again.
+        args: [data as never],
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       }),
     );
@@ -465,6 +476,97 @@ export async function sendCommand<C extends Command>(
       );
     }
     throw mapServiceError(err, `${command} ${workflowId}`);
+  }
+}
+
+export interface RetryOptions {
+  /** Overrides the workflow id (tests); defaults to workflowIdFor(agent). */
+  workflowId?: string;
+  /** Who retries and why, recorded as the new run's first decision. */
+  by?: string;
+  reason?: string;
+  timeoutMs?: number;
+}
+
+export const RetryInputSchema = z
+  .object({ by: z.string().min(1).max(200).optional(), reason: z.string().max(2000).optional() })
+  .strict();
+
+/**
+ * Starts again, from the same plan and under the same workflow id, a rollout that ended without
+ * promoting (rolled back, aborted, or an execution that was terminated, failed or cancelled). Refused
+ * with CommandRefusedError while it still runs, or once it was promoted (the canary is stable now:
+ * a new rollout needs a new plan). The plan is read from the last run's own input, so a rollout
+ * started by any client (a plan as written, or resolved) is retried as it was.
+ */
+export async function retryRollout(
+  client: Client,
+  agent: string,
+  opts: RetryOptions = {},
+): Promise<Started & { previousRunId: string; plan: ResolvedPlan }> {
+  const input = RetryInputSchema.safeParse({ by: opts.by, reason: opts.reason });
+  if (!input.success) throw new CommandInputError('retry', problemsFromZod(input.error));
+  const workflowId = opts.workflowId ?? workflowIdFor(agent);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const d = await describeRollout(client, agent, workflowId, timeoutMs);
+  const state = d.typedSearchAttributes.get(SA.state);
+  if (d.status.name === 'RUNNING') {
+    throw new CommandRefusedError(
+      `the rollout for "${agent}" is still running (${(state ?? 'progressing').replace('_', ' ')}); there is nothing to retry.\n` +
+        `  Fix: wait for it to end, or stop it first with \`agent-canary abort ${agent} --reason "..."\`.`,
+    );
+  }
+  if (state === 'promoted') {
+    throw new CommandRefusedError(
+      `the rollout for "${agent}" was promoted: ${d.typedSearchAttributes.get(SA.canaryVersion) ?? 'the canary'} is stable now, ` +
+        'so there is nothing to retry.\n  Fix: start a new rollout with a new canary: `agent-canary start -f plan.yaml`.',
+    );
+  }
+  const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
+  const how = ABNORMAL_CLOSE.has(d.status.name)
+    ? d.status.name.toLowerCase()
+    : (state ?? 'ended').replace('_', ' ');
+  const started = await startRollout(client, plan, {
+    workflowId,
+    taskQueue: d.taskQueue,
+    retry: {
+      by: input.data.by || 'unknown',
+      reason: input.data.reason || `retried after it was ${how}`,
+      previousRunId: d.runId,
+    },
+  });
+  return { ...started, previousRunId: d.runId, plan };
+}
+
+/** The plan a run was started with: the first argument of its first event, checked like the workflow does. */
+async function planOfRun(client: Client, workflowId: string, runId: string, timeoutMs: number) {
+  let raw: unknown;
+  try {
+    const page = await withDeadline(client, timeoutMs, () =>
+      client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId, runId },
+        maximumPageSize: 1,
+      }),
+    );
+    const attrs = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+    raw = await decodeFromPayloadsAtIndex(
+      client.workflow.options.loadedDataConverter,
+      0,
+      attrs?.input?.payloads,
+    );
+  } catch (err) {
+    throw mapServiceError(err, `read the plan of ${workflowId}`);
+  }
+  try {
+    return planForWorkflow(raw);
+  } catch (err) {
+    if (err instanceof PlanError) {
+      throw new CommandRefusedError(
+        `the plan of the last run of ${workflowId} is not valid any more: ${err.message}`,
+      );
+    }
+    throw err;
   }
 }
 
