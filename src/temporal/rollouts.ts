@@ -18,7 +18,7 @@ import {
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { formatDuration } from '../plan/duration';
-import { planForWorkflow, problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
+import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type ResolvedPlan } from '../plan';
 import {
   isFinal,
   AbortInputSchema,
@@ -119,12 +119,23 @@ export interface Started {
   result: () => Promise<RolloutResult>;
 }
 
-/** Starts a rollout; refused with AlreadyRunningError while one runs for the same agent. */
+/**
+ * Starts a rollout: the canaryRollout workflow under id `canary-<agent>`, with search attributes and
+ * the Web UI summary set.
+ *
+ * @param client - a connected Temporal client (see `connect` in the package entry).
+ * @param plan - the plan as a team writes it (the JSON form of the YAML) or as resolvePlan returns it;
+ *   checked here first, so a bad plan is a PlanError naming each field before anything is sent.
+ * @param opts - another workflow id or task queue.
+ * @returns the workflow id and run id, and `result()` resolving when the rollout ends.
+ * @throws AlreadyRunningError while a rollout runs for the same agent; PlanError for a bad plan.
+ */
 export async function startRollout(
   client: Client,
-  plan: ResolvedPlan,
+  input: ResolvedPlan | PlanInput,
   opts: StartOptions = {},
 ): Promise<Started> {
+  const plan = planForWorkflow(input);
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
@@ -271,6 +282,10 @@ function statusFromVisibility(d: WorkflowExecutionDescription, agent: string): R
  * The rollout's status, true to the execution's state: the workflow's own status (query `status`),
  * and for an execution that was terminated, failed, timed out or cancelled, that state with its
  * cause in `execution` (the workflow never saw a terminate, so its own view would still count).
+ *
+ * @param agent - the agent's name (the workflow id is `canary-<agent>` unless opts.workflowId says).
+ * @returns stage, canary share, observation time, last verdict per metric, decisions (who, why).
+ * @throws UnknownAgentError when there is no such rollout; NoWorkerError when no worker answers.
  */
 export async function getStatus(
   client: Client,
@@ -410,6 +425,11 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
  * - CommandPendingError: the workflow accepted it and is still carrying it out (e.g. the abort's
  *   stable write waits for the router); it will happen. Or it was sent and is queued for a busy worker.
  * Bad input is a CommandInputError before anything is sent.
+ *
+ * @param agent - the agent's name.
+ * @param command - pause, resume, promote, abort, extend (`{duration: "30m"}`) or dismiss.
+ * @param input - the command's payload: `by` and `reason` for all, recorded in the decisions.
+ * @returns the rollout's status once the command took effect.
  */
 export async function sendCommand<C extends Command>(
   client: Client,
@@ -679,7 +699,13 @@ function summarize(wf: WorkflowExecutionInfo): RolloutSummary {
   };
 }
 
-/** Rollouts from the visibility store, newest first (eventually consistent: a start shows up shortly after). */
+/**
+ * Rollouts from the visibility store, newest first (eventually consistent: a start shows up shortly
+ * after).
+ *
+ * @param opts - filter by state or agent, only running ones, at most `limit` (default 100).
+ * @returns one summary per execution: versions, state and share as last published, Temporal status.
+ */
 export async function listRollouts(client: Client, opts: ListOptions = {}): Promise<RolloutSummary[]> {
   const out: RolloutSummary[] = [];
   const limit = opts.limit ?? 100;
