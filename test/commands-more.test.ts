@@ -25,6 +25,7 @@ import {
 import { cli } from './cli-support';
 import { BROKEN, HEALTHY, fakeDeps } from './fakes';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
+import { saveHistory } from './support/histories';
 
 function testPlan(agent: string, overrides: Partial<PlanInput> = {}): ResolvedPlan {
   return resolvePlan({
@@ -111,6 +112,7 @@ describe('more commands: extend, dismiss, pause on fail, retry', function () {
         (err: Error) => err instanceof CommandInputError && /duration/.test(err.message),
       );
       await sendCommand(client, agent, 'abort', { reason: 'done', by: 'test' });
+      await saveHistory('v2-extended', client.workflow.getHandle(workflowIdFor(agent)));
     });
   });
 
@@ -149,6 +151,7 @@ describe('more commands: extend, dismiss, pause on fail, retry', function () {
       const result = await started.result();
       assert.equal(result.state, 'promoted');
       assert.equal(router.splits.get(agent)?.stable, 'v2');
+      await saveHistory('v2-paused-on-fail-dismissed', client.workflow.getHandle(workflowIdFor(agent)));
       await refused(
         sendCommand(client, agent, 'dismiss', {}),
         /already ended \(promoted\); there is nothing to dismiss/,
@@ -220,6 +223,7 @@ describe('more commands: extend, dismiss, pause on fail, retry', function () {
       const paused = actions.indexOf('paused_on_fail');
       assert.ok(paused > 0, actions.join(', '));
       assert.deepEqual(actions.slice(paused), ['paused_on_fail', 'check_failed', 'rolled_back']);
+      await saveHistory('v2-paused-on-fail-rolled-back', client.workflow.getHandle(workflowIdFor(agent)));
     });
   });
 
@@ -263,6 +267,7 @@ describe('more commands: extend, dismiss, pause on fail, retry', function () {
       );
       await sendCommand(client, agent, 'promote', { full: true, by: 'ana' });
       assert.equal((await again.result()).state, 'promoted');
+      await saveHistory('v2-retried', client.workflow.getHandle(workflowIdFor(agent), again.runId));
       await refused(retryRollout(client, agent, { by: 'ana' }), /was promoted: v2 is stable now/);
     });
   });
