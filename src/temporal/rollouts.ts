@@ -81,6 +81,13 @@ export function staticDetails(plan: ResolvedPlan): string {
     '',
     `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
       `rollback after ${a.failureLimit} failed check${a.failureLimit === 1 ? '' : 's'}; deadline ${formatDuration(plan.progressDeadlineMs)}`,
+    ...(a.onFail
+      ? [
+          `on a failed check: ${Object.entries(a.onFail)
+            .map(([metric, action]) => `${metric} ${action}`)
+            .join(', ')} (pause keeps judging; a second failure rolls back)`,
+        ]
+      : []),
   ].join('\n');
 }
 
