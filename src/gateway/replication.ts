@@ -8,12 +8,16 @@ import type { SplitTable } from './splits';
 const POLL_MS = 200;
 /** A full re-read now and then repairs a change read out of order (sequence numbers commit unordered). */
 const FULL_READ_EVERY = 25;
-/** Without a successful read for this long this replica routes 100% to stable. */
-const STALE_MS = 3_000;
+/**
+ * Without a heartbeat written for this long this replica routes 100% to stable. Shorter than
+ * REPLICA_LIVE_MS (after which the others stop waiting for it) by more than any clock skew we
+ * expect, so a replica the others no longer count has already stopped serving a canary share.
+ */
+const STALE_MS = 2_000;
 /** How long a split write waits for every live replica before answering 503. */
 const CONFIRM_WAIT_MS = 2_500;
 /** Heartbeats between changes, so the others see this replica alive. */
-const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_MS = 500;
 
 export interface Confirmation {
   live: number;
@@ -80,8 +84,9 @@ export class Replication {
         await this.shared.heartbeat(this.store.seq);
         this.heartbeatSeq = this.store.seq;
         this.lastHeartbeat = now;
+        // From before the heartbeat was sent: the others' clock for it starts no earlier.
+        this.splits.markFresh(now + STALE_MS);
       }
-      this.splits.markFresh(now + STALE_MS);
       if (this.lastError) {
         this.log(`shared state readable again (after: ${this.lastError})`);
         this.lastError = '';
