@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS agent_canary_meta (key text PRIMARY KEY, value bigint
 `;
 /** Replicas starting together must not race on CREATE TABLE IF NOT EXISTS (it is not atomic). */
 const SCHEMA_LOCK = 0x61676e74;
+const SPLIT_WRITE_LOCK = 0x61676e75;
 
 /** Rows per INSERT of queued requests or metric seconds (each row is a few parameters). */
 const BATCH_ROWS = 1_000;
@@ -147,21 +148,36 @@ export class SharedState {
    */
   async writeSplit(split: AppliedSplit): Promise<{ seq: number } | { stale: AppliedSplit }> {
     const decided = split.decidedAt ?? 0;
-    const { rows } = await this.pool.query(
-      `INSERT INTO agent_canary_splits (agent, split, decided_at, seq)
-       VALUES ($1, $2, $3, nextval('agent_canary_split_seq'))
-       ON CONFLICT (agent) DO UPDATE
-         SET split = EXCLUDED.split, decided_at = EXCLUDED.decided_at, seq = EXCLUDED.seq
-         WHERE EXCLUDED.decided_at = 0 OR agent_canary_splits.decided_at <= EXCLUDED.decided_at
-       RETURNING seq`,
-      [split.agent, JSON.stringify(split), decided],
-    );
-    if (rows.length > 0) return { seq: Number(rows[0].seq) };
-    const current = await this.pool.query(
-      'SELECT agent, split, seq FROM agent_canary_splits WHERE agent = $1',
-      [split.agent],
-    );
-    return { stale: SplitRow.parse(current.rows[0]).split };
+    const client = await this.pool.connect();
+    try {
+      // Writers take turns, so sequence numbers commit in order: a reader that has seen seq N has
+      // seen every write before it (its heartbeat may then say "applied up to N").
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SPLIT_WRITE_LOCK]);
+      const { rows } = await client.query(
+        `INSERT INTO agent_canary_splits (agent, split, decided_at, seq)
+         VALUES ($1, $2, $3, nextval('agent_canary_split_seq'))
+         ON CONFLICT (agent) DO UPDATE
+           SET split = EXCLUDED.split, decided_at = EXCLUDED.decided_at, seq = EXCLUDED.seq
+           WHERE EXCLUDED.decided_at = 0 OR agent_canary_splits.decided_at <= EXCLUDED.decided_at
+         RETURNING seq`,
+        [split.agent, JSON.stringify(split), decided],
+      );
+      const current =
+        rows.length > 0
+          ? undefined
+          : await client.query('SELECT agent, split, seq FROM agent_canary_splits WHERE agent = $1', [
+              split.agent,
+            ]);
+      await client.query('COMMIT');
+      if (current) return { stale: SplitRow.parse(current.rows[0]).split };
+      return { seq: Number(rows[0].seq) };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /** Says this replica is alive and has applied every split up to `appliedSeq`. */
@@ -248,7 +264,10 @@ export class SharedState {
   ): Promise<JoinResult> {
     const task = taskSuccess !== undefined;
     const quality = qualityScore !== undefined;
-    for (let attempt = 0; ; attempt++) {
+    // Served here and not written yet: write it now rather than wait for the other path's retry.
+    if (this.queuedRequests.some((r) => r.id === requestId)) await this.flushRequests(ttlMs);
+    let waited = false;
+    for (let attempt = 0; attempt < 4; attempt++) {
       const updated = await this.pool.query(
         `UPDATE agent_canary_requests SET got_task = got_task OR $2, got_quality = got_quality OR $3
          WHERE request_id = $1 AND at >= $4 AND NOT ($2 AND got_task) AND NOT ($3 AND got_quality)
@@ -265,16 +284,21 @@ export class SharedState {
       );
       if (known.rows.length > 0) {
         const row = known.rows[0] as { got_task: boolean; got_quality: boolean };
-        const got = [row.got_task ? 'taskSuccess' : '', row.got_quality ? 'qualityScore' : ''].filter(
-          Boolean,
-        );
-        return {
-          ok: false,
-          status: 409,
-          reason: `feedback for requestId "${requestId}" was already recorded (${got.join(', ')})`,
-        };
+        // The row may have landed between the two statements: only a kind already recorded is a repeat.
+        if ((task && row.got_task) || (quality && row.got_quality)) {
+          const got = [row.got_task ? 'taskSuccess' : '', row.got_quality ? 'qualityScore' : ''].filter(
+            Boolean,
+          );
+          return {
+            ok: false,
+            status: 409,
+            reason: `feedback for requestId "${requestId}" was already recorded (${got.join(', ')})`,
+          };
+        }
+        continue;
       }
-      if (attempt > 0) break;
+      if (waited) break;
+      waited = true;
       await new Promise((r) => setTimeout(r, retryMs));
     }
     return {
