@@ -88,7 +88,7 @@ export function haproxyBin(): string {
   throw new Error('haproxy is not installed: run .ci/install-haproxy.sh (Debian package haproxy)');
 }
 
-/** HAProxy round-robin over the replicas, with health checks on /healthz every 500 ms. */
+/** HAProxy round-robin over the replicas, with health checks on /healthz every second. */
 export async function startHaproxy(
   dir: string,
   replicas: { id: string; port: number }[],
@@ -113,7 +113,9 @@ export async function startHaproxy(
       'backend gateways',
       '  balance roundrobin',
       '  option httpchk GET /healthz',
-      '  default-server inter 500ms fall 2 rise 1',
+      // Tolerant of a loaded machine: a replica is out after 3 failed checks in a row, 1 s apart.
+      '  timeout check 2s',
+      '  default-server inter 1s fall 3 rise 1',
       ...replicas.map((r) => `  server ${r.id} 127.0.0.1:${r.port} check`),
       '',
     ].join('\n'),
