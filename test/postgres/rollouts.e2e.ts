@@ -234,7 +234,10 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
       (final.byVersion.v1?.requests ?? 0) - before <= 3,
       `v1 still served after promotion: ${JSON.stringify(final.byVersion)}`,
     );
-    assert.ok(final.ok > 0 && final.failures === 0, JSON.stringify(final));
+    assert.ok(
+      final.ok > 0 && final.failures === 0,
+      `${JSON.stringify(final)}\n${gateways.map((g, i) => `gw${i + 1}: ${g.output().slice(-1500)}`).join('\n')}`,
+    );
     // The judge saw task success and quality: every answer's feedback was joined, whichever
     // replica HAProxy sent the request and its feedback to.
     assert.ok(final.feedbackSent > 0 && final.feedbackFailed === 0, JSON.stringify(final));
