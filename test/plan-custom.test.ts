@@ -3,12 +3,14 @@
 // defaults, absent from plans that have none (so older histories replay), and judged beside the
 // built-ins with the rollout's alpha kept. The real-Prometheus half is in kube-prometheus-query.test.ts.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { judge } from '../src/analysis';
 import { judgeCustom, judgeWithCustom } from '../src/analysis/custom';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import { MAX_QUERY_LENGTH } from '../src/metrics/prometheus-templates';
 import { emptyVersionMetrics, MetricsConfigError, type MetricsWindow } from '../src/metrics/types';
-import { PlanError, planForWorkflow, resolvePlan } from '../src/plan';
+import { parsePlan, PlanError, planForWorkflow, resolvePlan } from '../src/plan';
 import { SteerableMetrics } from './fakes';
 
 const COST = {
@@ -68,6 +70,19 @@ describe('plan: analysis.custom (custom metrics by Prometheus query)', () => {
     // The workflow's own gate accepts what the resolver made.
     assert.deepEqual(planForWorkflow(p), p);
     assert.equal('custom' in plan({}).analysis, false);
+  });
+
+  it('the example plan in deploy/kubernetes/example validates', () => {
+    const file = join(__dirname, '..', 'deploy', 'kubernetes', 'example', 'plan.yaml');
+    const p = parsePlan(readFileSync(file, 'utf8'), file);
+    assert.deepEqual(
+      p.analysis.custom!.map((m) => [m.name, m.kind, m.minEffect]),
+      [
+        ['costPerTask', 'mean', 0.005],
+        ['overBudget', 'proportion', 0.01],
+        ['tokensP90', 'quantile', 0.1],
+      ],
+    );
   });
 
   it('refuses bad fields, each named, all at once', () => {
