@@ -243,4 +243,74 @@ describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Tem
       before,
     );
   });
+
+  it('patch revoked mid-rollout: the rollout fails naming the verb; the share it could not take back lapses with its lease', async () => {
+    const agent = uniqueName('kube-revoked');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    cluster.kubectl(['create', 'serviceaccount', 'revocable', '-n', NS]);
+    cluster.kubectl([
+      'create',
+      'role',
+      'route-writer',
+      '-n',
+      NS,
+      '--verb=get,list,patch',
+      '--resource=httproutes.gateway.networking.k8s.io',
+    ]);
+    cluster.kubectl([
+      'create',
+      'rolebinding',
+      'route-writer',
+      '-n',
+      NS,
+      '--role=route-writer',
+      `--serviceaccount=${NS}:revocable`,
+    ]);
+    const token = cluster.kubectl(['create', 'token', 'revocable', '-n', NS]).trim();
+    const revocable = new KubernetesRouter({
+      kubeconfig: cluster.kubeconfigFor('revocable', token),
+      namespace: NS,
+      route: 'support-bot',
+      backend: 'support-bot-{version}',
+    });
+    const { client } = testEnv();
+    await withWorker({ ...deps(metrics), router: revocable }, async () => {
+      const h = await start(plan(agent, '10s'));
+      await waitFor(
+        'the first stage on the route',
+        () => (canaryWeight() === 500 ? true : undefined),
+        20_000,
+      );
+      // Revoke only patch: bind the read-only Role first, then drop the writer's binding.
+      cluster.kubectl([
+        'create',
+        'rolebinding',
+        'revocable-reader',
+        '-n',
+        NS,
+        '--role=route-reader',
+        `--serviceaccount=${NS}:revocable`,
+      ]);
+      cluster.kubectl(['delete', 'rolebinding', 'route-writer', '-n', NS]);
+      const err = await h.result().then(
+        () => assert.fail('expected the rollout to fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      const s = await getStatus(client, agent);
+      assert.equal(s.execution?.status, 'FAILED');
+      assert.match(
+        s.execution?.cause ?? '',
+        /the router refused the (lease renewal|split): .*grant the verb "patch" on httproutes\.gateway\.networking\.k8s\.io "support-bot"/,
+      );
+      // The workflow's own account of the end says the canary share could not be withdrawn.
+      assert.match(s.decisions.at(-1)?.reason ?? '', /refused the stable split/);
+    });
+    // Nobody with that account can take the share back; the lease still bounds it (the sweeper
+    // here runs as the worker's own account, as a separate sweeper Deployment would).
+    await waitFor('the sweeper to end the share', () => (canaryWeight() === 0 ? true : undefined), 30_000);
+    assert.equal(stableWeight(), 10_000);
+    assert.match((await router.getSplit(agent)).note ?? '', /lease expired/);
+  });
 });
