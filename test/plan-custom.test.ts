@@ -3,15 +3,25 @@
 // defaults, absent from plans that have none (so older histories replay), and judged beside the
 // built-ins with the rollout's alpha kept. The real-Prometheus half is in kube-prometheus-query.test.ts.
 import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import type { CheckOutcome } from '../workflows/policy';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { judge } from '../src/analysis';
 import { judgeCustom, judgeWithCustom } from '../src/analysis/custom';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import { MAX_QUERY_LENGTH } from '../src/metrics/prometheus-templates';
-import { emptyVersionMetrics, MetricsConfigError, type MetricsWindow } from '../src/metrics/types';
+import {
+  emptyVersionMetrics,
+  MetricsConfigError,
+  type MetricsQuery,
+  type MetricsSource,
+  type MetricsWindow,
+} from '../src/metrics/types';
 import { parsePlan, PlanError, planForWorkflow, resolvePlan } from '../src/plan';
-import { SteerableMetrics } from './fakes';
+import { FakeRouter, SteerableMetrics } from './fakes';
 
 const COST = {
   name: 'costPerTask',
@@ -231,6 +241,57 @@ describe('judge: custom metrics beside the built-ins', () => {
     assert.match(
       err.message,
       /analysis\.custom \(costPerTask, overBudget\) needs Prometheus: run the worker with --metrics prometheus-query/,
+    );
+  });
+
+  it("the check activity reads the plan's custom metrics with the window and judges them", async () => {
+    const env = new MockActivityEnvironment();
+    const metrics = new SteerableMetrics();
+    metrics.set('support-bot', { rps: 10 });
+    const queries: MetricsQuery[] = [];
+    // The steerable source, plus the custom values a Prometheus source would read for the query.
+    const withCustom: MetricsSource = {
+      async fetch(q) {
+        queries.push(q);
+        const w = await metrics.fetch(q);
+        const c = window([2000, 40, 100], [2000, 80, 600]);
+        return {
+          ...w,
+          stable: { ...w.stable, custom: c.stable.custom },
+          canary: { ...w.canary, custom: c.canary.custom },
+        };
+      },
+    };
+    const input = {
+      agent: 'support-bot',
+      stable: 'v1',
+      canary: 'v2',
+      since: 0,
+      until: 60_000,
+      analysis,
+      lease: { stable: 'v1', canary: 'v2', canaryWeight: 5, leaseMs: 60_000 },
+    };
+    const acts = createActivities({ router: new FakeRouter(), metrics: withCustom, notifiers: () => [] });
+    const outcome: CheckOutcome = await env.run(acts.checkCanary, input);
+    assert.deepEqual(
+      queries[0].custom?.map((m) => m.name),
+      ['costPerTask', 'overBudget'],
+    );
+    assert.equal(outcome.metrics, 'ok');
+    const verdict = outcome.metrics === 'ok' ? outcome.verdict : undefined;
+    assert.equal(verdict?.verdict, 'fail');
+    assert.match(verdict?.reason ?? '', /costPerTask: worse/);
+
+    // A source that does not read them: the check is refused for good, naming the metrics.
+    const plain = createActivities({ router: new FakeRouter(), metrics, notifiers: () => [] });
+    await assert.rejects(
+      env.run(plain.checkCanary, input),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.nonRetryable &&
+        /metrics source refused the query: the plan's analysis\.custom \(costPerTask, overBudget\)/.test(
+          err.message,
+        ),
     );
   });
 });
