@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS } from '../analysis/types';
+import { resolveCustomMetrics } from '../metrics/prometheus-templates';
 import {
   DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
@@ -155,6 +156,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       message: 'must be at least twice analysis.interval (it is renewed at every check)',
     });
   }
+  const custom = a.custom ? resolveCustomMetrics(a.custom, a.judge) : undefined;
+  if (custom) problems.push(...custom.problems);
   if (problems.length > 0) throw new PlanError(problems);
 
   const resolved = ResolvedPlanSchema.safeParse({
@@ -173,6 +176,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       alpha: a.alpha,
       minEffect: { ...DEFAULT_MIN_EFFECT, ...a.minEffect },
       observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
+      ...(custom && custom.custom.length > 0 ? { custom: custom.custom } : {}),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

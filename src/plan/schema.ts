@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
+import { CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
 import { formatDuration, parseDuration } from './duration';
 
@@ -204,6 +205,8 @@ const AnalysisInput = z
     /** False rollback rate the statistical judge allows per rollout. */
     alpha: z.number().gt(0).max(0.2, 'above 0.2 would roll back healthy canaries too often').default(0.01),
     minEffect: z.partialRecord(MetricNameSchema, z.number().gt(0).max(1e6)).default({}),
+    /** The team's own metrics (cost or tokens per task...), read by Prometheus query and judged. */
+    custom: CustomMetricsSchema.optional(),
   })
   .strict();
 
@@ -259,6 +262,8 @@ export const ResolvedPlanSchema = z
       minEffect: z.record(MetricNameSchema, z.number().gt(0).max(1e6)),
       /** Stages with an observation window: the statistical judge splits alpha across them. */
       observedStages: z.number().int().positive().max(PLAN_LIMITS.maxStages).optional(),
+      /** Custom metrics (helper k8s); absent in plans without them and in older histories. */
+      custom: CustomMetricsSchema.optional(),
     }),
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),
