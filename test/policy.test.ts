@@ -485,3 +485,42 @@ describe('rollout policy: extend, dismiss, pause on fail', () => {
     );
   });
 });
+
+describe('analysis.onFail with custom metrics', () => {
+  const costPerTask = {
+    name: 'costPerTask',
+    kind: 'mean',
+    direction: 'lower',
+    minEffect: 0.01,
+    thresholds: { maxRelativeIncrease: 1.2 },
+    query: {
+      sum: 'sum(increase(agent_task_cost_usd_sum{version="{{version}}"}[{{window}}]))',
+      count: 'sum(increase(agent_task_cost_usd_count{version="{{version}}"}[{{window}}]))',
+      buckets: 'sum by (le) (increase(agent_task_cost_usd_bucket{version="{{version}}"}[{{window}}]))',
+    },
+  };
+
+  it('names a custom metric, and a failure on it alone pauses', () => {
+    const p = plan({
+      analysis: {
+        interval: '2s',
+        failureLimit: 1,
+        judge: 'thresholds',
+        custom: [costPerTask],
+        onFail: { costPerTask: 'pause' },
+      } as never,
+    });
+    assert.deepEqual(p.analysis.onFail, { costPerTask: 'pause' });
+    const d = new Driver(p).started();
+    d.sleep();
+    const v = failOn('error_rate');
+    v.metrics[0] = { ...v.metrics[0], metric: 'costPerTask' as never };
+    d.checkResult(v);
+    assert.equal(d.s.state, 'paused');
+    assert.deepEqual(d.s.pausedOnFail?.metrics, ['costPerTask']);
+    assert.throws(
+      () => plan({ analysis: { custom: [costPerTask], onFail: { costPerTsk: 'pause' } } as never }),
+      /analysis\.onFail\.costPerTsk: is not a judged metric \(judged: .*costPerTask\)/,
+    );
+  });
+});

@@ -29,6 +29,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   gateway: () => import('./commands/gateway'),
   'install-temporal': () => import('./commands/install-temporal'),
   ui: () => import('./commands/ui'),
+  export: () => import('./commands/export'),
 };
 
 /** The verbs named on the command line; all of them for help, --version or a typo (so help lists all). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS } from '../analysis/types';
+import { resolveCustomMetrics } from '../metrics/prometheus-templates';
 import {
   DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
@@ -157,6 +158,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       message: 'must be at least twice analysis.interval (it is renewed at every check)',
     });
   }
+  const custom = a.custom ? resolveCustomMetrics(a.custom, a.judge) : undefined;
+  if (custom) problems.push(...custom.problems);
   if (problems.length > 0) throw new PlanError(problems);
 
   const resolved = ResolvedPlanSchema.safeParse({
@@ -176,6 +179,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       minEffect: { ...DEFAULT_MIN_EFFECT, ...a.minEffect },
       observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
       ...(a.onFail ? { onFail: a.onFail } : {}),
+      ...(custom && custom.custom.length > 0 ? { custom: custom.custom } : {}),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

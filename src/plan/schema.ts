@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
+import { CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
 import { formatDuration, parseDuration } from './duration';
 
@@ -223,6 +224,8 @@ const AnalysisInput = z
     minEffect: z.partialRecord(MetricNameSchema, z.number().gt(0).max(1e6)).default({}),
     /** What a failed check of each metric does: roll back (the default), or pause for a person. */
     onFail: OnFailSchema.optional(),
+    /** The team's own metrics (cost or tokens per task...), read by Prometheus query and judged. */
+    custom: CustomMetricsSchema.optional(),
   })
   .strict();
 
@@ -280,6 +283,8 @@ export const ResolvedPlanSchema = z
       observedStages: z.number().int().positive().max(PLAN_LIMITS.maxStages).optional(),
       /** Absent in rollouts started before onFail existed: every metric rolls back. */
       onFail: OnFailSchema.optional(),
+      /** Custom metrics (helper k8s); absent in plans without them and in older histories. */
+      custom: CustomMetricsSchema.optional(),
     }),
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),
