@@ -26,7 +26,13 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { cli, planFile } from './cli-support';
 import { flaggerCanary } from '../src/kubernetes/flagger';
 import { resolvePlan } from '../src/plan';
-import { FLAGGER_CRDS, kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
+import {
+  FLAGGER_CRDS,
+  kubeMissing,
+  startKubeCluster,
+  waitEstablished,
+  type KubeCluster,
+} from './kube-support';
 
 const NS = 'ai-serving';
 const AGENT = 'support-bot';
@@ -110,9 +116,9 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.equal(can('patch', 'httproutes.gateway.networking.k8s.io', 'default'), 'no');
   });
 
-  it("export flagger: the plan as a Flagger Canary that the API server accepts against Flagger's CRD", () => {
+  it("export flagger: the plan as a Flagger Canary that the API server accepts against Flagger's CRD", async () => {
     cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
-    cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/canaries.flagger.app']);
+    await waitEstablished(cluster.kubectl, 'canaries.flagger.app');
     const plan = resolvePlan({ agent: AGENT, stable: 'v1.3.1', canary: 'v1.3.2', notify: [{ type: 'log' }] });
     const { canary, notExpressed } = flaggerCanary(plan, {
       namespace: NS,
@@ -158,7 +164,7 @@ describe('kubernetes router against a real kube-apiserver', function () {
 
   it('agent-canary export flagger: the Canary on stdout is accepted by the API server, the rest listed on stderr', async () => {
     cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
-    cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/canaries.flagger.app']);
+    await waitEstablished(cluster.kubectl, 'canaries.flagger.app');
     const file = planFile({
       agent: AGENT,
       stable: 'v1.3.1',

@@ -166,12 +166,7 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
 
     const crds = readdirSync(GATEWAY_CRDS).filter((f) => f.endsWith('.yaml'));
     kubectl(['apply', '--server-side', ...crds.flatMap((f) => ['-f', join(GATEWAY_CRDS, f)])]);
-    kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/httproutes.gateway.networking.k8s.io',
-    ]);
+    await waitEstablished(kubectl, 'httproutes.gateway.networking.k8s.io');
     // Discovery of a new group can lag the Established condition by a moment.
     for (const t = Date.now(); ;) {
       const r = spawnSync(KUBECTL, [`--kubeconfig=${adminKubeconfig}`, 'get', 'httproutes', '-A'], {
@@ -186,6 +181,36 @@ export async function startKubeCluster(log: (line: string) => void = () => undef
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * Polls a CRD until its Established condition is True. (`kubectl wait --for=condition=Established`
+ * fails at once with "status.conditions accessor error" when it looks before the API server has
+ * written any condition, which a loaded machine makes likely.)
+ */
+export async function waitEstablished(
+  kubectl: (args: string[]) => string,
+  crd: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    try {
+      last = kubectl([
+        'get',
+        `crd/${crd}`,
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+      ]);
+      if (last.trim() === 'True') return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`CRD ${crd} not Established after ${timeoutMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
