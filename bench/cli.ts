@@ -9,7 +9,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { startSimulatedAgent, type SimulatedAgent } from '../src/demo/agents';
 import { healthyProfile } from '../src/demo/profiles';
 import { startGateway, type RunningGateway } from '../src/gateway';
@@ -102,6 +108,8 @@ export async function startRolloutInProgress(o: {
   address: string;
   namespace: string;
   taskQueue?: string;
+  /** A bundle made earlier (the test suite's); else the build's, or webpack now. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
 }): Promise<RolloutInProgress> {
   const closers: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -131,6 +139,7 @@ export async function startRolloutInProgress(o: {
       connection,
       namespace: o.namespace,
       taskQueue: o.taskQueue,
+      workflowBundle: o.workflowBundle,
       deps: {
         router: new GatewayRouter({ url: gateway.url, token: adminToken }),
         metrics: new GatewayMetricsSource({ url: gateway.url, token: adminToken }),
