@@ -6,7 +6,7 @@ import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGatewa
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { startDevServer } from '../../temporal/devserver';
 import { UsageError } from '../errors';
-import { deadUpstreams, readableNotifiers, upstreamWarnings } from '../dev-output';
+import { deadUpstreams, readableNotifiers, upstreamFailureLog, upstreamWarnings } from '../dev-output';
 import { startOwnDashboard } from '../../ui/standalone';
 import type { RunningDashboard } from '../../ui/server';
 import { addBackendOptions, installRuntime, runWorker } from './worker';
@@ -71,6 +71,7 @@ export function register(program: Command): void {
           '  Fix: stop what uses them, or pass --port/--ui-port.',
       );
     });
+    const failures = upstreamFailureLog(say);
     let gateway: RunningGateway | undefined;
     let connection: NativeConnection | undefined;
     let dashboard: RunningDashboard | undefined;
@@ -90,6 +91,7 @@ export function register(program: Command): void {
           // Local development: your agent's client posts outcomes and feedback without a token.
           ingestToken: null,
           dataDir: path.join(flags.dataDir, 'gateway'),
+          onUpstreamFailure: failures.record,
         });
         backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
         say(`gateway:        ${gateway.url}  (admin token: ${token})`);
@@ -126,6 +128,7 @@ export function register(program: Command): void {
       await dashboard?.close().catch(() => undefined);
       await connection?.close().catch(() => undefined);
       await gateway?.close().catch(() => undefined);
+      failures.close();
       await server.stop();
       say('stopped: dev server, worker, gateway');
     }
