@@ -15,6 +15,8 @@ export interface RolloutLinks {
   /** The dashboard page of a rollout, when the dashboard runs. */
   dashboard?: (workflowId: string) => string;
   temporalUiUrl?: string;
+  /** The dashboard's base URL, for the links of the other channels (Slack, webhooks). */
+  dashboardUrl?: string;
   namespace?: string;
 }
 
@@ -55,7 +57,7 @@ export function readableNotifiers(
   return (targets) => {
     const others = createNotifiers(
       targets.filter((t) => t.type !== 'log'),
-      { uiUrl: links.temporalUiUrl, namespace: links.namespace },
+      { uiUrl: links.temporalUiUrl, dashboardUrl: links.dashboardUrl, namespace: links.namespace },
     );
     return targets.some((t) => t.type === 'log')
       ? [...others, new ReadableLogNotifier(write, links)]

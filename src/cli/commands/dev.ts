@@ -5,6 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGateway } from '../../gateway';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { startDevServer } from '../../temporal/devserver';
+import { dashboardRolloutUrl } from '../../notify/format';
 import { UsageError } from '../errors';
 import { deadUpstreams, readableNotifiers, upstreamFailureLog, upstreamWarnings } from '../dev-output';
 import { startOwnDashboard } from '../../ui/standalone';
@@ -109,11 +110,16 @@ export function register(program: Command): void {
           log: say,
         });
       }
-      const d = dashboard;
+      if (flags.dashboardUrl ?? dashboard) {
+        backendFlags = { ...backendFlags, dashboardUrl: flags.dashboardUrl ?? dashboard?.url };
+      }
+      const settings = resolveBackendSettings(backendFlags);
+      const dashboardUrl = settings.dashboardUrl;
       const deps = {
-        ...createBackends(resolveBackendSettings(backendFlags)),
+        ...createBackends(settings),
         notifiers: readableNotifiers(say, {
-          dashboard: d ? (id: string) => d.rolloutUrl(id) : undefined,
+          dashboard: dashboardUrl ? (id: string) => dashboardRolloutUrl(dashboardUrl, id)! : undefined,
+          dashboardUrl,
           temporalUiUrl: backendFlags.uiUrl,
           namespace: server.namespace,
         }),
