@@ -143,10 +143,10 @@ describe('docs/getting-started.md, command by command', function () {
     const client = testEnv().client;
     const running = spawn(
       'bash',
-      ['-c', traffic.replaceAll(DOC_GATEWAY, gateway!.url).replace(/ 20(\s|$)/, ' 100$1')],
+      ['-c', traffic.replaceAll(DOC_GATEWAY, gateway!.url).replace(/ 20(\s|$)/, ' 50$1')],
       {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', DURATION_S: '150' },
+        env: { PATH: process.env.PATH ?? '', DURATION_S: '900' },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
