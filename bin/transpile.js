@@ -43,7 +43,8 @@ function transform(code, filename) {
   const key = createHash('sha256')
     .update(cacheSalt())
     .update('\0')
-    .update(path.relative(root, filename))
+    // The absolute path: the inline source map names it, so a moved checkout transpiles afresh.
+    .update(filename)
     .update('\0')
     .update(code)
     .digest('hex');
