@@ -15,8 +15,8 @@ import {
 } from '../bench/cli';
 import { testEnv, uniqueName } from './harness';
 
-// 525 ms before the transpile cache on an idle machine, 1.5-2 s on one with a load of 8 on 2 cores.
-const BOUND_MS = 2_500;
+// 525 ms before the transpile cache on an idle machine, 1.5-2 s on one with a load of 8-13 on 2 cores (1.8 s in a full `npm test` there).
+const BOUND_MS = 3_000;
 const PLAN = join(__dirname, '..', 'examples', 'plan.yaml');
 
 describe('cli start-up', function () {
