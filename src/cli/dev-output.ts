@@ -1,17 +1,22 @@
 // What `agent-canary dev` tells the person at the terminal: notifications as readable lines with
 // links to the rollout's dashboard page (where the buttons are) and to the Temporal Web UI, and at
-// start a warning for every upstream in the gateway config that nothing answers on.
+// start a warning for every upstream in the gateway config that nothing answers on, and while it
+// runs a rate-limited line for the requests an upstream failed.
 import { connect } from 'node:net';
 import type { GatewayConfig } from '../gateway/config';
+import type { UpstreamFailure } from '../gateway/proxy';
 import { createNotifiers, type Notifier, type NotifyEvent } from '../notify';
 import { headline, rolloutUrl, stageLine } from '../notify/format';
 import type { NotifyTarget } from '../plan/schema';
+import { printable } from '../text/sanitize';
 import { plainReason } from '../ui/plain';
 
 export interface RolloutLinks {
   /** The dashboard page of a rollout, when the dashboard runs. */
   dashboard?: (workflowId: string) => string;
   temporalUiUrl?: string;
+  /** The dashboard's base URL, for the links of the other channels (Slack, webhooks). */
+  dashboardUrl?: string;
   namespace?: string;
 }
 
@@ -52,7 +57,7 @@ export function readableNotifiers(
   return (targets) => {
     const others = createNotifiers(
       targets.filter((t) => t.type !== 'log'),
-      { uiUrl: links.temporalUiUrl, namespace: links.namespace },
+      { uiUrl: links.temporalUiUrl, dashboardUrl: links.dashboardUrl, namespace: links.namespace },
     );
     return targets.some((t) => t.type === 'log')
       ? [...others, new ReadableLogNotifier(write, links)]
@@ -109,4 +114,68 @@ export function upstreamWarnings(dead: DeadUpstream[], configFile: string): stri
     `         requests routed there get 502 until it does. Fix: start your agent versions there, or point ` +
       `${configFile} at them (README: "Put your own agent behind the gateway").`,
   ];
+}
+
+export interface FailureLogOptions {
+  /** At most one line per upstream in this span (ms); the failures in between are counted. */
+  everyMs?: number;
+  now?: () => number;
+}
+
+/**
+ * A log of upstream failures that cannot flood the terminal: the first failure of an upstream is
+ * written at once, later ones at most once per `everyMs` with how many there were since the last line.
+ * A burst that ends is still reported: the count is written when the quiet span is over.
+ */
+export function upstreamFailureLog(
+  write: (line: string) => void,
+  o: FailureLogOptions = {},
+): { record: (f: UpstreamFailure) => void; close: () => void } {
+  const everyMs = o.everyMs ?? 10_000;
+  const now = o.now ?? Date.now;
+  const upstreams = new Map<
+    string,
+    { lastAt: number; held: number; reason: string; timer?: NodeJS.Timeout }
+  >();
+  const flush = (key: string, f: Pick<UpstreamFailure, 'agent' | 'version'>) => {
+    const u = upstreams.get(key)!;
+    u.timer = undefined;
+    if (u.held === 0) return;
+    write(failureLine(f, u.held, everyMs, u.reason, now()));
+    u.held = 0;
+    u.lastAt = now();
+  };
+  return {
+    record(f) {
+      const key = `${f.agent}\0${f.version}`;
+      const u = upstreams.get(key);
+      const t = now();
+      if (!u || t - u.lastAt >= everyMs) {
+        if (u?.timer) clearTimeout(u.timer);
+        write(failureLine(f, 1 + (u?.held ?? 0), everyMs, f.reason, t));
+        upstreams.set(key, { lastAt: t, held: 0, reason: f.reason });
+        return;
+      }
+      u.held += 1;
+      u.reason = f.reason;
+      // unref: a pending summary never keeps `dev` from exiting.
+      u.timer ??= setTimeout(() => flush(key, f), everyMs - (t - u.lastAt)).unref();
+    },
+    close() {
+      for (const u of upstreams.values()) if (u.timer) clearTimeout(u.timer);
+    },
+  };
+}
+
+function failureLine(
+  f: Pick<UpstreamFailure, 'agent' | 'version'>,
+  count: number,
+  everyMs: number,
+  reason: string,
+  at: number,
+): string {
+  const time = new Date(at).toISOString().slice(11, 19);
+  const what =
+    count === 1 ? 'a request failed' : `${count} requests failed in the last ${Math.round(everyMs / 1000)} s`;
+  return `${time} upstream ${f.agent} ${f.version}: ${what} (502 to the client): ${printable(reason)}`;
 }

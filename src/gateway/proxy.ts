@@ -107,9 +107,18 @@ export function safeSubpath(subpath: string): string | undefined {
   return subpath;
 }
 
+/** A request the gateway answered 502 (or cut off mid-answer) because the upstream failed. */
+export interface UpstreamFailure {
+  agent: string;
+  version: string;
+  reason: string;
+}
+
 export interface ProxyContext {
   splits: SplitTable;
   pending: PendingRequests;
+  /** Told of every upstream failure, e.g. to log them (rate-limited by the caller). */
+  onUpstreamFailure?: (failure: UpstreamFailure) => void;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -119,9 +128,11 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private recorded = false;
   private status = 0;
+  private hungUp = false;
   private readonly onDrain = () => this.controller?.resume();
 
   constructor(
+    private readonly ctx: ProxyContext,
     private readonly rt: AgentRuntime,
     private readonly up: Upstream,
     private readonly version: string,
@@ -139,6 +150,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   /** The client hung up before the answer ended: counted without latency and not as an error. */
   clientClosed() {
     if (this.res.writableFinished) return;
+    this.hungUp = true;
     if (!this.recorded) {
       this.recorded = true;
       this.up.series.recordRequest(undefined, false, Date.now());
@@ -181,15 +193,23 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error) {
     this.record(true);
     const res = this.res;
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
-    }
     const code = (err as { code?: string }).code;
     const reason =
       code !== undefined && TIMEOUT_CODES.has(code)
         ? `no answer within ${this.rt.config.timeoutMs} ms`
         : err.message;
+    // A client that hung up is not the upstream's failure.
+    if (!this.hungUp) {
+      this.ctx.onUpstreamFailure?.({
+        agent: this.rt.config.name,
+        version: this.version,
+        reason: res.headersSent ? `answer cut off: ${reason}` : reason,
+      });
+    }
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
     const body = JSON.stringify({
       error: `upstream for ${this.rt.config.name} version ${this.version} failed: ${reason}`,
       agent: this.rt.config.name,
@@ -241,7 +261,7 @@ export function proxy(
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
 
-  const handler = new ProxyHandler(rt, up, version, requestId, res, started);
+  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started);
   res.on('close', () => handler.clientClosed());
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
   const path = up.basePath + sub;

@@ -18,7 +18,7 @@ import {
 import { FileMetricsJournal, type MetricsJournal } from './metrics-journal';
 import { VersionSeries, metricsFromRecords, renderPrometheus, type SecondRecord } from './metrics-store';
 import { PendingRequests, type JoinResult } from './pending';
-import { REQUEST_ID, makeUpstream, proxy, type AgentRuntime } from './proxy';
+import { REQUEST_ID, makeUpstream, proxy, type AgentRuntime, type ProxyContext } from './proxy';
 import { canaryActive, chooseVersion } from './routing';
 import { Replication } from './replication';
 import { SharedState } from './shared-state';
@@ -53,6 +53,8 @@ export interface GatewayOptions {
   /** How often lapsed leases are written back as 100% stable (routing ignores them at once). */
   leaseSweepMs?: number;
   log?: (line: string) => void;
+  /** Told of every request an upstream failed (answered 502 or cut off), e.g. for a rate-limited log. */
+  onUpstreamFailure?: ProxyContext['onUpstreamFailure'];
 }
 
 export interface RunningGateway {
@@ -294,7 +296,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       // Unauthenticated: say what is wrong without listing what is configured.
       if (!rt) return sendError(res, 404, `unknown agent ${shown(name)}`);
       if (rest === '/invoke' || rest.startsWith('/invoke/')) {
-        return proxy({ splits, pending }, rt, rest.slice(7), query, req, res);
+        return proxy(
+          { splits, pending, onUpstreamFailure: options.onUpstreamFailure },
+          rt,
+          rest.slice(7),
+          query,
+          req,
+          res,
+        );
       }
       if (rest === '/route') {
         if (req.method !== 'GET') return sendError(res, 405, 'use GET');

@@ -38,6 +38,16 @@ export function rolloutUrl(uiUrl: string | undefined, namespace: string | undefi
   return `${base}/namespaces/${encodeURIComponent(namespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/**
+ * Link to a rollout's page on the agent-canary dashboard (`agent-canary ui`), where its Pause, Resume,
+ * Promote and Abort buttons are; undefined when no dashboard address is configured. The page asks
+ * for the dashboard token itself: no credential ever goes into a notification.
+ */
+export function dashboardRolloutUrl(dashboardUrl: string | undefined, workflowId: string) {
+  if (!dashboardUrl) return undefined;
+  return `${dashboardUrl.replace(/\/+$/, '')}/rollouts/${encodeURIComponent(workflowId)}`;
+}
+
 const HEADLINES: Record<NotifyEventType, string> = {
   started: 'rollout started',
   stage_advanced: 'advanced to the next stage',

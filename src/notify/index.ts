@@ -11,7 +11,13 @@ import { WebhookNotifier } from './webhook';
 export * from './types';
 export { DEFAULT_DELIVERY, type DeliveryPolicy } from './deliver';
 export { NOTIFY_ENV_PREFIX, notifyEnvProblem } from './env-policy';
-export { formatMetricValue, formatMetricLine, formatVerdict, rolloutUrl } from './format';
+export {
+  formatMetricValue,
+  formatMetricLine,
+  formatVerdict,
+  rolloutUrl,
+  dashboardRolloutUrl,
+} from './format';
 export { LogNotifier, type LineWriter } from './log';
 export { SlackNotifier, slackMessage } from './slack';
 export {
@@ -27,6 +33,8 @@ export {
 export interface NotifierOptions {
   /** Temporal Web UI base URL, for links to the rollout. */
   uiUrl?: string;
+  /** agent-canary dashboard base URL, for links to the rollout's page (where the actions are). */
+  dashboardUrl?: string;
   namespace?: string;
   /** Where log targets write their JSON lines (default stdout). */
   log?: LineWriter;
@@ -70,7 +78,7 @@ function readEnv(
 
 /** One notifier per target; several log targets collapse into one (a line per event is enough). */
 export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions = {}): Notifier[] {
-  const { uiUrl, namespace, delivery } = opts;
+  const { uiUrl, dashboardUrl, namespace, delivery } = opts;
   const env = opts.env ?? process.env;
   const allowHosts = opts.allowHosts ?? hostList(env[ALLOW_HOSTS_ENV]);
   const outbound: OutboundPolicy = { allowHosts };
@@ -91,7 +99,9 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
           out.push(broken(name, `${where} ${urlProblem}`));
           break;
         }
-        out.push(new SlackNotifier({ webhookUrl: read.value, uiUrl, namespace, delivery, outbound }));
+        out.push(
+          new SlackNotifier({ webhookUrl: read.value, uiUrl, dashboardUrl, namespace, delivery, outbound }),
+        );
         break;
       }
       case 'webhook': {
@@ -107,12 +117,20 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
           break;
         }
         out.push(
-          new WebhookNotifier({ url: t.url, secret: read.value, uiUrl, namespace, delivery, outbound }),
+          new WebhookNotifier({
+            url: t.url,
+            secret: read.value,
+            uiUrl,
+            dashboardUrl,
+            namespace,
+            delivery,
+            outbound,
+          }),
         );
         break;
       }
       case 'log':
-        if (!logAdded) out.push(new LogNotifier(opts.log, uiUrl, namespace));
+        if (!logAdded) out.push(new LogNotifier(opts.log, uiUrl, namespace, dashboardUrl));
         logAdded = true;
         break;
     }

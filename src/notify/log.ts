@@ -1,5 +1,5 @@
 // Log notifier: one JSON line per event, for log pipelines and for `agent-canary dev` output.
-import { rolloutUrl } from './format';
+import { dashboardRolloutUrl, rolloutUrl } from './format';
 import type { Notifier, NotifyEvent } from './types';
 
 export type LineWriter = (line: string) => void;
@@ -14,10 +14,19 @@ export class LogNotifier implements Notifier {
     private readonly write: LineWriter = stdoutWriter,
     private readonly uiUrl?: string,
     private readonly namespace?: string,
+    private readonly dashboardUrl?: string,
   ) {}
 
   async send(event: NotifyEvent): Promise<void> {
     const url = rolloutUrl(this.uiUrl, this.namespace, event.workflowId);
-    this.write(JSON.stringify({ msg: 'agent-canary notification', ...event, ...(url ? { url } : {}) }));
+    const dashboardUrl = dashboardRolloutUrl(this.dashboardUrl, event.workflowId);
+    this.write(
+      JSON.stringify({
+        msg: 'agent-canary notification',
+        ...event,
+        ...(url ? { url } : {}),
+        ...(dashboardUrl ? { dashboardUrl } : {}),
+      }),
+    );
   }
 }

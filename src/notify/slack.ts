@@ -1,8 +1,9 @@
 // Slack incoming webhook: a message a person can act on at a glance (what happened, the numbers
-// behind the verdict, who acted, and a link to the rollout in the Temporal Web UI).
+// behind the verdict, who acted, a link to the rollout's dashboard page, where the actions are, and
+// one to the Temporal Web UI).
 import type { OutboundPolicy } from '../outbound';
 import { DEFAULT_DELIVERY, postWithRetry, redact, type DeliveryPolicy } from './deliver';
-import { formatMetricLine, headline, rolloutUrl, stageLine } from './format';
+import { dashboardRolloutUrl, formatMetricLine, headline, rolloutUrl, stageLine } from './format';
 import type { Notifier, NotifyEvent, NotifyEventType } from './types';
 
 const ICON: Record<NotifyEventType, string> = {
@@ -26,7 +27,11 @@ export interface SlackMessage {
   blocks: { type: string; text?: { type: string; text: string } }[];
 }
 
-export function slackMessage(event: NotifyEvent, url: string | undefined): SlackMessage {
+export function slackMessage(
+  event: NotifyEvent,
+  url: string | undefined,
+  dashboardUrl?: string,
+): SlackMessage {
   const title = `${ICON[event.type]} *${esc(headline(event))}*`;
   const lines = [`${esc(stageLine(event))} · by ${esc(event.by || 'unknown')}`];
   if (event.reason) lines.push(`reason: ${esc(event.reason)}`);
@@ -47,17 +52,22 @@ export function slackMessage(event: NotifyEvent, url: string | undefined): Slack
       },
     });
   }
-  if (url) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `<${url}|Open the rollout in Temporal>` } });
-  }
+  const links = [
+    dashboardUrl ? `<${dashboardUrl}|Open on the dashboard (pause, resume, promote, abort)>` : undefined,
+    url ? `<${url}|Open the rollout in Temporal>` : undefined,
+  ].filter(Boolean);
+  if (links.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: links.join(' · ') } });
   // `text` is what notifications and screen readers show; keep it complete without the blocks.
-  const text = [headline(event), stageLine(event), event.reason, url].filter(Boolean).join(' | ');
+  const text = [headline(event), stageLine(event), event.reason, dashboardUrl, url]
+    .filter(Boolean)
+    .join(' | ');
   return { text, blocks };
 }
 
 export interface SlackOptions {
   webhookUrl: string;
   uiUrl?: string;
+  dashboardUrl?: string;
   namespace?: string;
   delivery?: DeliveryPolicy;
   /** Where calls may go (src/outbound.ts). */
@@ -72,7 +82,8 @@ export class SlackNotifier implements Notifier {
 
   async send(event: NotifyEvent): Promise<void> {
     const url = rolloutUrl(this.opts.uiUrl, this.opts.namespace, event.workflowId);
-    const body = JSON.stringify(slackMessage(event, url));
+    const page = dashboardRolloutUrl(this.opts.dashboardUrl, event.workflowId);
+    const body = JSON.stringify(slackMessage(event, url, page));
     await postWithRetry(
       this.opts.webhookUrl,
       body,

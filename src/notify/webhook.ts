@@ -5,12 +5,13 @@
 //   x-agent-canary-delivery:   an id, the same on every retry of one delivery (dedupe on it)
 //   x-agent-canary-timestamp:  Unix time in seconds when this attempt was signed
 //   x-agent-canary-signature:  "sha256=" + hex HMAC-SHA256(secret, `${timestamp}.${body}`)
-// Body: the NotifyEvent fields plus `url`, the rollout's page in the Temporal Web UI when known.
+// Body: the NotifyEvent fields plus `url`, the rollout's page in the Temporal Web UI when known, and
+// `dashboardUrl`, its page on the agent-canary dashboard (where the actions are) when configured.
 import { randomUUID } from 'node:crypto';
 import { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign } from '../signing';
 import type { OutboundPolicy } from '../outbound';
 import { DEFAULT_DELIVERY, postWithRetry, redact, type DeliveryPolicy } from './deliver';
-import { rolloutUrl } from './format';
+import { dashboardRolloutUrl, rolloutUrl } from './format';
 import type { Notifier, NotifyEvent } from './types';
 
 export { HEADER_SIGNATURE, HEADER_TIMESTAMP, sign, verifySignature, type VerifyInput } from '../signing';
@@ -22,6 +23,7 @@ export interface WebhookOptions {
   url: string;
   secret: string;
   uiUrl?: string;
+  dashboardUrl?: string;
   namespace?: string;
   delivery?: DeliveryPolicy;
   /** Where calls may go (src/outbound.ts). */
@@ -38,6 +40,7 @@ export class WebhookNotifier implements Notifier {
     const body = JSON.stringify({
       ...event,
       url: rolloutUrl(this.opts.uiUrl, this.opts.namespace, event.workflowId),
+      dashboardUrl: dashboardRolloutUrl(this.opts.dashboardUrl, event.workflowId),
     });
     const delivery = randomUUID();
     await postWithRetry(

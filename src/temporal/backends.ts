@@ -42,6 +42,15 @@ export const BackendSettingsSchema = z
     /** With --metrics prometheus-query: the YAML/JSON file of query templates. */
     prometheusQueries: z.string().min(1).optional(),
     uiUrl: z.string().url().optional(),
+    /** The dashboard (`agent-canary ui`) base URL, for links to a rollout's page in notifications. */
+    dashboardUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      // Links go to people's chat: a user:password in them would be a leaked credential.
+      .refine(
+        (u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password),
+        'must not carry credentials',
+      )
+      .optional(),
     namespace: z.string().default('default'),
   })
   .superRefine((s, ctx) => {
@@ -94,6 +103,7 @@ const ENV: Record<keyof BackendSettings, string> = {
   kubeBackend: 'AGENT_CANARY_KUBE_BACKEND',
   prometheusQueries: 'AGENT_CANARY_PROMETHEUS_QUERIES',
   uiUrl: 'AGENT_CANARY_UI_URL',
+  dashboardUrl: 'AGENT_CANARY_DASHBOARD_URL',
   namespace: 'TEMPORAL_NAMESPACE',
 };
 
@@ -136,7 +146,8 @@ export function createBackends(s: BackendSettings): ActivityDeps {
   return {
     router,
     metrics,
-    notifiers: (targets) => createNotifiers(targets, { uiUrl: s.uiUrl, namespace: s.namespace }),
+    notifiers: (targets) =>
+      createNotifiers(targets, { uiUrl: s.uiUrl, dashboardUrl: s.dashboardUrl, namespace: s.namespace }),
   };
 }
 

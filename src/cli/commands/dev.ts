@@ -5,8 +5,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGateway } from '../../gateway';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { startDevServer } from '../../temporal/devserver';
+import { dashboardRolloutUrl } from '../../notify/format';
 import { UsageError } from '../errors';
-import { deadUpstreams, readableNotifiers, upstreamWarnings } from '../dev-output';
+import { deadUpstreams, readableNotifiers, upstreamFailureLog, upstreamWarnings } from '../dev-output';
 import { startOwnDashboard } from '../../ui/standalone';
 import type { RunningDashboard } from '../../ui/server';
 import { addBackendOptions, installRuntime, runWorker } from './worker';
@@ -71,6 +72,7 @@ export function register(program: Command): void {
           '  Fix: stop what uses them, or pass --port/--ui-port.',
       );
     });
+    const failures = upstreamFailureLog(say);
     let gateway: RunningGateway | undefined;
     let connection: NativeConnection | undefined;
     let dashboard: RunningDashboard | undefined;
@@ -90,6 +92,7 @@ export function register(program: Command): void {
           // Local development: your agent's client posts outcomes and feedback without a token.
           ingestToken: null,
           dataDir: path.join(flags.dataDir, 'gateway'),
+          onUpstreamFailure: failures.record,
         });
         backendFlags = { ...backendFlags, gatewayUrl: gateway.url, gatewayToken: token };
         say(`gateway:        ${gateway.url}  (admin token: ${token})`);
@@ -107,11 +110,16 @@ export function register(program: Command): void {
           log: say,
         });
       }
-      const d = dashboard;
+      if (flags.dashboardUrl ?? dashboard) {
+        backendFlags = { ...backendFlags, dashboardUrl: flags.dashboardUrl ?? dashboard?.url };
+      }
+      const settings = resolveBackendSettings(backendFlags);
+      const dashboardUrl = settings.dashboardUrl;
       const deps = {
-        ...createBackends(resolveBackendSettings(backendFlags)),
+        ...createBackends(settings),
         notifiers: readableNotifiers(say, {
-          dashboard: d ? (id: string) => d.rolloutUrl(id) : undefined,
+          dashboard: dashboardUrl ? (id: string) => dashboardRolloutUrl(dashboardUrl, id)! : undefined,
+          dashboardUrl,
           temporalUiUrl: backendFlags.uiUrl,
           namespace: server.namespace,
         }),
@@ -126,6 +134,7 @@ export function register(program: Command): void {
       await dashboard?.close().catch(() => undefined);
       await connection?.close().catch(() => undefined);
       await gateway?.close().catch(() => undefined);
+      failures.close();
       await server.stop();
       say('stopped: dev server, worker, gateway');
     }

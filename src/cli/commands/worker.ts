@@ -40,9 +40,10 @@ export function addBackendOptions(cmd: Command): Command {
       '--kube-backend <pattern>',
       'Service per version, {agent} and {version} substituted (env AGENT_CANARY_KUBE_BACKEND)',
     )
+    .option('--ui-url <url>', 'Temporal Web UI base URL for links in notifications (env AGENT_CANARY_UI_URL)')
     .option(
-      '--ui-url <url>',
-      'Temporal Web UI base URL for links in notifications (env AGENT_CANARY_UI_URL)',
+      '--dashboard-url <url>',
+      'agent-canary dashboard base URL for links in notifications (env AGENT_CANARY_DASHBOARD_URL)',
     );
 }
 
