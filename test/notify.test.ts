@@ -15,6 +15,7 @@ import {
   type DeliveryPolicy,
   type NotifyEvent,
 } from '../src/notify';
+import { formatMetricLine } from '../src/notify/format';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -95,6 +96,19 @@ const SECRET = 'a-long-enough-shared-secret';
 const fast: DeliveryPolicy = { attempts: 3, attemptTimeoutMs: 300, backoffMs: 50, budgetMs: 2_000 };
 
 describe('notifications', () => {
+  it("prints a plan's custom metric with its numbers, not undefined", () => {
+    const line = formatMetricLine({
+      metric: 'costPerTask',
+      stable: 0.012345,
+      canary: 0.0312,
+      stableSamples: 400,
+      canarySamples: 380,
+      status: 'fail',
+      reason: 'worse',
+    } as unknown as Parameters<typeof formatMetricLine>[0]);
+    assert.equal(line, 'costPerTask: stable 0.01235 vs canary 0.0312 (n=400/380) fail: worse');
+  });
+
   describe('generic webhook', () => {
     it('delivers the event signed over timestamp and body; the receiver verifies it', async () => {
       const rx = await receiver();

@@ -13,6 +13,9 @@ export function formatMetricValue(metric: MetricName, value: number | null): str
       return `${Math.round(value)}ms`;
     case 'quality_score':
       return value.toFixed(3);
+    default:
+      // A plan's custom metric (cost, tokens...): its unit is the team's, so the number as it is.
+      return Number(value.toPrecision(4)).toString();
   }
 }
 
