@@ -112,7 +112,7 @@ describe('judge simulation (short seeded runs)', function () {
       simulateRollout({
         judge: 'ours',
         stable: HEALTHY,
-        canary: { ...HEALTHY, errorRate: 0.015 },
+        canary: { ...HEALTHY, errorRate: 0.02 },
         requestsPerSecond: 100,
         seed: 900 + i,
         plan,

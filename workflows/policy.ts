@@ -10,6 +10,7 @@
 // outcome, matched by opId) and issues its own write at once. Writes carry `decidedAt`, so a router
 // that honours it ignores a late write from a dropped operation.
 import type { Verdict } from '../src/analysis/types';
+import { judgeAcrossStages, passMultiple, type Evidence } from '../src/analysis/evidence';
 import type { NotifyEventType } from '../src/notify/types';
 import type { ResolvedPlan } from '../src/plan/schema';
 import {
@@ -120,6 +121,15 @@ export interface PolicyState {
   /** Last operation id handed out: outcomes of dropped operations are told apart by it. */
   opSeq: number;
   result: RolloutResult | null;
+  /**
+   * Decision rules the rollout started with (absent: the rules before "judge-v3"). 3: evidence about
+   * the canary is carried across stages, each stage rules out its share of the minimum effect, and a
+   * stage extends while the progress deadline leaves room for the later stages (no pause).
+   */
+  rules?: 3;
+  /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
+  carried?: Evidence;
+  evidence?: Evidence;
 }
 
 /** The result of one check, as the check activity reports it. */
@@ -169,8 +179,9 @@ export interface StepResult {
   wakeAt: number | null;
 }
 
-export function initialState(now: number): PolicyState {
+export function initialState(now: number, rules?: 3): PolicyState {
   return {
+    ...(rules ? { rules } : {}),
     version: 2,
     state: 'progressing',
     stageIndex: 0,
@@ -460,6 +471,10 @@ function writeLanded(ctx: Ctx): void {
       s.passedChecks = 0;
       s.inconclusiveStreak = 0;
       s.nextCheckAt = now + plan.analysis.intervalMs;
+      if (s.rules === 3) {
+        s.carried = s.evidence ?? s.carried;
+        s.evidence = undefined;
+      }
       // "Next stage" is satisfied by any move to the next stage; "to 100%" only by the promotion.
       if (s.pendingPromote && (f.write.forPromote || !s.pendingPromote.full)) s.pendingPromote = null;
       decide(ctx, 'stage_started', f.write.by, f.write.reason);
@@ -538,6 +553,16 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     };
   } else {
     verdict = outcome.verdict;
+    if (
+      s.rules === 3 &&
+      verdict.judge === 'statistical' &&
+      f?.kind === 'check' &&
+      f.stageIndex === s.stageIndex
+    ) {
+      const across = judgeAcrossStages(verdict, s.carried, plan.analysis, passMultiple(plan, s.stageIndex));
+      verdict = across.verdict;
+      s.evidence = across.evidence;
+    }
     s.outageStreak = 0;
     if (outcome.coveredSince !== undefined && outcome.coveredSince > s.stageStartedAt) {
       // Time the source has no data for is not observation, whatever the clock ran through.
@@ -593,7 +618,24 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     return;
   }
   if (s.pendingPromote) return;
-  if (
+  if (s.rules === 3 && outcome.metrics === 'ok' && verdict.verdict === 'inconclusive') {
+    // The stage extends while the deadline leaves room for the later stages' windows; past that it
+    // cannot finish in time, and a canary nobody could show healthy does not keep its traffic.
+    const later = plan.stages.slice(s.stageIndex + 1).reduce((sum, st) => sum + st.observeMs, 0);
+    if (
+      s.state === 'progressing' &&
+      s.observedMs >= stage.observeMs &&
+      s.activeMs + later >= plan.progressDeadlineMs
+    ) {
+      endWithStable(ctx, {
+        final: 'rolled_back',
+        by: SYSTEM_ACTOR,
+        reason: `stage ${s.stageIndex + 1} could not show the canary healthy in time (the progress deadline leaves too little for the later stages): ${verdict.reason}; canary withdrawn`,
+        verdict,
+      });
+      return;
+    }
+  } else if (
     verdict.verdict === 'inconclusive' &&
     s.state === 'progressing' &&
     s.inconclusiveStreak >= plan.analysis.inconclusiveLimit
