@@ -15,14 +15,7 @@
 // itself. A canary worse than minEffect reaches 100% at most PASS_BETA of the time.
 import type { AnalysisConfig, ResolvedPlan } from '../plan/schema';
 import type { MetricName, MetricResult, Verdict } from './types';
-import {
-  COMPARISON_SHARE,
-  EFFECT_GRID,
-  MIN_BAD_EVENTS,
-  PASS_BETA,
-  clampLlr,
-  mixtureLlr,
-} from './statistical';
+import { COMPARISON_SHARE, EFFECT_GRID, MIN_BAD_EVENTS, PASS_BETA, clampLlr } from './statistical';
 import { combineVerdict } from './verdict';
 import { fmt } from './values';
 import { againstStable, effectText } from './words';
@@ -44,7 +37,22 @@ export interface MetricEvidence {
  * divided by this factor on the fail side (a quasi-likelihood): a false rollback needs that much
  * more evidence. The pass side is left untempered (see docs/judge.md for what that costs).
  */
-export const DISPERSION = 1.5;
+export const DISPERSION = 1.75;
+
+/**
+ * Weights of the fail side's mixture over EFFECT_GRID's multiples (1, 2, 4, 8) for the rollout's
+ * test, not the per-stage judge's 0.4/0.4/0.1/0.1: with the tempering above, a large regression
+ * (4x the minimum effect, errors 1% -> 5%) would otherwise often need a third check at 100
+ * requests/s, and small effects are the ones the later stages' long windows catch anyway.
+ */
+export const ROLLOUT_WEIGHTS: readonly number[] = [0.2, 0.2, 0.4, 0.2];
+
+/** ln of the ROLLOUT_WEIGHTS mixture of exp(llr[i] / phi). */
+function rolloutMixture(llr: number[], phi: number): number {
+  const l = ROLLOUT_WEIGHTS.map((w, i) => Math.log(w) + (llr[i] ?? 0) / phi);
+  const top = Math.max(...l);
+  return top + Math.log(l.reduce((acc, x) => acc + Math.exp(x - top), 0));
+}
 export type Evidence = Partial<Record<MetricName, MetricEvidence>>;
 
 /**
@@ -116,7 +124,7 @@ export function judgeAcrossStages(
     // Counted events (errors, failed tasks, slow requests) come in bursts: temper their evidence.
     const phi = total.canaryBad !== undefined ? DISPERSION : 1;
     const llrAt = (i: number) => total.llr[i] ?? 0;
-    const failLlr = mixtureLlr((k) => llrAt(EFFECT_GRID.findIndex((e) => e.multiple === k)) / phi);
+    const failLlr = rolloutMixture(total.llr, phi);
     const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
     const delta = analysis.minEffect[r.metric];
     const values = againstStable(r.metric, r.canary, r.stable);

@@ -2,8 +2,8 @@
 // statistical judge to catch a regression of the plan's minimum effect, or to pass a healthy canary.
 // Wald's approximations of the SPRT's expected sample size, on the same statistics the judge uses.
 import type { AnalysisConfig } from '../plan/schema';
-import { DISPERSION, rolloutAlpha } from './evidence';
-import { EFFECT_GRID, PASS_BETA } from './statistical';
+import { DISPERSION, ROLLOUT_WEIGHTS, rolloutAlpha } from './evidence';
+import { PASS_BETA } from './statistical';
 import { bernoulliKl, sprtExpectedSamples } from './sequential';
 import type { MetricName } from './types';
 
@@ -105,7 +105,7 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
     // counted events are tempered by DISPERSION (bursts), which slows it by that factor.
     const phi = metric === 'quality_score' ? 1 : DISPERSION;
     const detect =
-      d.h1 > 0 ? phi * sprtExpectedSamples(d.h1, alpha * EFFECT_GRID[0].weight, PASS_BETA) : Infinity;
+      d.h1 > 0 ? phi * sprtExpectedSamples(d.h1, alpha * ROLLOUT_WEIGHTS[0], PASS_BETA) : Infinity;
     const pass = dp.h0 < 0 ? sprtExpectedSamples(dp.h0, alpha, PASS_BETA) : Infinity;
     return {
       metric,
