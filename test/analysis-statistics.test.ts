@@ -183,7 +183,7 @@ describe('statistical judge', () => {
       assert.match(m.reason, /not worse by/);
       assert.doesNotMatch(m.reason, /LR|p=/);
     }
-    assert.match(v.metrics[0].reason, /not worse by \+1 points of errors: 1% errors against 1% on stable/);
+    assert.match(v.metrics[0].reason, /not worse by \+1 point of errors: 1% errors against 1% on stable/);
     // The numbers stay available for --verbose and --json.
     assert.match(v.metrics[0].stats!.detail, /errors 200\/20000 vs 1000\/100000/);
   });

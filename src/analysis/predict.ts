@@ -66,7 +66,7 @@ function shareDrift(w: number, rate0: number, rate1: number, perRequest: number)
   };
 }
 
-function drifts(metric: MetricName, w: number, delta: number, b: Baseline) {
+export function drifts(metric: MetricName, w: number, delta: number, b: Baseline) {
   switch (metric) {
     case 'error_rate':
       return shareDrift(w, b.errorRate, Math.min(1, b.errorRate + delta), 1);

@@ -37,13 +37,15 @@ export function againstStable(metric: MetricName, canary: number | null, stable:
   }
 }
 
+const points = (delta: number) => `${fmt(delta * 100)} point${fmt(delta * 100) === '1' ? '' : 's'}`;
+
 /** A regression of `delta` (the plan's minEffect units) in words: "+0.5 points of errors". */
 export function effectText(metric: MetricName, delta: number): string {
   switch (metric) {
     case 'error_rate':
-      return `+${fmt(delta * 100)} points of errors`;
+      return `+${points(delta)} of errors`;
     case 'task_success_rate':
-      return `-${fmt(delta * 100)} points of task success`;
+      return `-${points(delta)} of task success`;
     case 'p99_latency_ms':
       return `+${fmt(delta * 100)}% p99`;
     case 'quality_score':
