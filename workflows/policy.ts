@@ -618,7 +618,12 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     return;
   }
   if (s.pendingPromote) return;
-  if (s.rules === 3 && outcome.metrics === 'ok' && verdict.verdict === 'inconclusive') {
+  if (
+    s.rules === 3 &&
+    outcome.metrics === 'ok' &&
+    verdict.judge === 'statistical' &&
+    verdict.verdict === 'inconclusive'
+  ) {
     // The stage extends while the deadline leaves room for the later stages' windows; past that it
     // cannot finish in time, and a canary nobody could show healthy does not keep its traffic.
     const later = plan.stages.slice(s.stageIndex + 1).reduce((sum, st) => sum + st.observeMs, 0);
