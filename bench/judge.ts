@@ -2,7 +2,7 @@
 // simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute), at 0.1
 // to 100 requests/s, independent requests and correlated sessions; --compare adds the baselines
 // (thresholds at window end, Flagger-style counter, failureLimit 3).
-//   npm run bench:judge [-- --runs 200 --aa-runs 400 --seed 42 --compare]
+//   npm run bench:judge [-- --runs 50 --aa-runs 150 --seed 42 --compare]   (about 1-2 min on 2 cores)
 // Last line, one line for scripts:
 //   judge aa_false_rollback_max=<f> aa_correlated=<f> unattended_1rps=<f> unattended_10rps=<f>
 //   unattended_100rps=<f> caught_err_1_2_1rps=<f> caught_err_1_2_10rps=<f>
@@ -145,8 +145,8 @@ function fmtN(x: number | null, digits = 0): string {
 const pct = (k: number, n: number) => `${((100 * k) / n).toFixed(1)}%`;
 
 async function main(): Promise<void> {
-  const runs = Math.round(arg('runs', 200));
-  const aaRuns = Math.round(arg('aa-runs', 400));
+  const runs = Math.round(arg('runs', 50));
+  const aaRuns = Math.round(arg('aa-runs', 150));
   const seed = Math.round(arg('seed', 42));
   const started = Date.now();
   const jobs: Job[] = [];
