@@ -37,7 +37,7 @@ export interface MetricEvidence {
  * divided by this factor on the fail side (a quasi-likelihood): a false rollback needs that much
  * more evidence. The pass side is left untempered (see docs/judge.md for what that costs).
  */
-export const DISPERSION = 1.75;
+export const DISPERSION = 2;
 
 /**
  * Weights of the fail side's mixture over EFFECT_GRID's multiples (1, 2, 4, 8) for the rollout's
