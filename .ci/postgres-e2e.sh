@@ -36,6 +36,7 @@ case "${1:-}" in
       bash scripts/temporal-postgres.sh build
     fi
     bash .ci/install-postgres.sh
+    bash .ci/install-haproxy.sh
     # On Node 24, the runtime of the image: the production topology on the production runtime.
     node24="$(bash .ci/node24.sh)"
     PATH="$(dirname "$node24"):$PATH" npm run test:postgres

@@ -3,6 +3,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { judge as defaultJudge } from '../src/analysis';
+import { judgeWithCustom } from '../src/analysis/custom';
+import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
@@ -56,7 +58,9 @@ export interface NotifyInput {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const judge = deps.judge ?? defaultJudge;
+  const baseJudge = deps.judge ?? defaultJudge;
+  // The plan's custom metrics are read with the window and judged beside the built-ins.
+  const judge = (w: MetricsWindow, a: AnalysisConfig) => judgeWithCustom(baseJudge, w, a);
   return {
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
@@ -72,13 +76,17 @@ export function createActivities(deps: ActivityDeps) {
     async analyzeCanary(input: AnalyzeInput): Promise<AnalyzeResult> {
       let window: MetricsWindow;
       try {
-        window = await deps.metrics.fetch({
-          agent: input.agent,
-          stable: input.stable,
-          canary: input.canary,
-          since: input.since,
-          until: input.until,
-        });
+        window = await fetchWithCustom(
+          deps.metrics,
+          {
+            agent: input.agent,
+            stable: input.stable,
+            canary: input.canary,
+            since: input.since,
+            until: input.until,
+          },
+          input.analysis.custom,
+        );
       } catch (err) {
         // A wrong token or unknown agent will not heal by retrying: fail the check at once.
         if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
@@ -108,7 +116,10 @@ export function createActivities(deps: ActivityDeps) {
       }
       let window: MetricsWindow;
       try {
-        window = await withDeadline(deps.metrics.fetch(query), metricsBudgetMs());
+        window = await withDeadline(
+          fetchWithCustom(deps.metrics, query, input.analysis.custom),
+          metricsBudgetMs(),
+        );
       } catch (err) {
         if (err instanceof MetricsConfigError) {
           throw ApplicationFailure.nonRetryable(

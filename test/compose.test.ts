@@ -3,6 +3,7 @@
 // rely on: every service present, start order by health, the five search attributes, and worker and
 // gateway settings that the CLI's own parsers accept.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
@@ -12,6 +13,7 @@ import { loadGatewayConfig } from '../src/gateway';
 import { resolveBackendSettings } from '../src/temporal/backends';
 import { resolveConnectionSettings } from '../src/temporal/connection';
 import { SA } from '../workflows/messages';
+import { haproxyBin } from './replicas-support';
 
 const root = path.join(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -57,9 +59,12 @@ function interpolate(text: string, env: Record<string, string>): string {
 }
 
 const TOKEN = 'test-admin-token-0123456789';
-const raw = () => YAML.parse(read('docker-compose.yml')) as ComposeFile;
+// Compose reads YAML merge keys (`<<: *gateway-replica`).
+const raw = () => YAML.parse(read('docker-compose.yml'), { merge: true }) as ComposeFile;
 const compose = () =>
-  YAML.parse(interpolate(read('docker-compose.yml'), { AGENT_CANARY_ADMIN_TOKEN: TOKEN })) as ComposeFile;
+  YAML.parse(interpolate(read('docker-compose.yml'), { AGENT_CANARY_ADMIN_TOKEN: TOKEN }), {
+    merge: true,
+  }) as ComposeFile;
 const commandOf = (s: Service) => (Array.isArray(s.command) ? s.command : [s.command ?? '']);
 const env = (s: Service) =>
   Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
@@ -83,6 +88,9 @@ describe('docker-compose.yml', () => {
     const s = compose().services;
     assert.deepEqual(Object.keys(s).sort(), [
       'gateway',
+      'gateway-1',
+      'gateway-2',
+      'gateway-db',
       'postgres',
       'temporal',
       'temporal-namespace',
@@ -101,7 +109,11 @@ describe('docker-compose.yml', () => {
       assert.match(s[job].image!, /^temporalio\/admin-tools:/);
     assert.equal(s['temporal-schema'].environment?.POSTGRES_SEEDS, 'postgres');
     assert.equal(s['temporal-namespace'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
-    assert.ok(s.gateway.build && s.worker.build, 'gateway and worker are built from the Dockerfile');
+    assert.ok(
+      s['gateway-1'].build && s['gateway-2'].build && s.worker.build,
+      'gateway replicas and worker are built from the Dockerfile',
+    );
+    assert.match(s.gateway.image!, /^haproxy:/);
   });
 
   it('server and admin tools are the same Temporal version', () => {
@@ -158,28 +170,50 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs `agent-canary gateway` on the example config, reachable where the worker looks for it', () => {
+  it('runs two `agent-canary gateway` replicas on the example config and a shared database, behind HAProxy where the worker looks', () => {
     const s = compose().services;
-    const cmd = commandOf(s.gateway);
-    assert.deepEqual(cmd.slice(0, 4), ['agent-canary', 'gateway', '--config', '/config/gateway.yaml']);
-    const flag = (name: string) => cmd[cmd.indexOf(name) + 1];
-    assert.equal(flag('--host'), '0.0.0.0', 'listens beyond the container');
-    const port = flag('--port');
-    const mount = s.gateway.volumes!.find((v) => v.split(':')[1] === '/config/gateway.yaml')!;
-    assert.ok(mount, 'the config file is mounted');
-    const config = loadGatewayConfig(path.join(root, mount.split(':')[0]));
-    assert.ok(config.agents.size > 0);
-    assert.ok(
-      s.gateway.volumes!.some((v) => v.split(':')[1] === flag('--data-dir')),
-      'split survives restarts',
-    );
-    assert.ok((s.gateway.healthcheck!.test as string[]).join(' ').includes(`127.0.0.1:${port}/healthz`));
+    const ids: string[] = [];
+    for (const name of ['gateway-1', 'gateway-2']) {
+      const cmd = commandOf(s[name]);
+      assert.deepEqual(cmd.slice(0, 4), ['agent-canary', 'gateway', '--config', '/config/gateway.yaml']);
+      const flag = (f: string) => cmd[cmd.indexOf(f) + 1];
+      assert.equal(flag('--host'), '0.0.0.0', 'listens beyond the container');
+      assert.equal(flag('--port'), '8080');
+      ids.push(flag('--replica-id'));
+      const mount = s[name].volumes!.find((v) => v.split(':')[1] === '/config/gateway.yaml')!;
+      assert.ok(mount, 'the config file is mounted');
+      assert.ok(loadGatewayConfig(path.join(root, mount.split(':')[0])).agents.size > 0);
+      const db = new URL(env(s[name]).AGENT_CANARY_GATEWAY_DATABASE_URL);
+      assert.equal(db.protocol, 'postgres:');
+      assert.equal(db.host, 'postgres:5432');
+      assert.equal(db.pathname, '/agent_canary_gateway');
+      assert.match(commandOf(s['gateway-db']).join(' '), /createdb agent_canary_gateway/);
+      assert.equal(s[name].depends_on?.['gateway-db'].condition, 'service_completed_successfully');
+      assert.ok((s[name].healthcheck!.test as string[]).join(' ').includes('127.0.0.1:8080/healthz'));
+    }
+    assert.deepEqual(ids, ['gateway-1', 'gateway-2'], 'each replica names itself');
 
+    // HAProxy balances over exactly those replicas, on the port the worker uses.
+    const cfgMount = s.gateway.volumes!.find((v) => v.endsWith(':/usr/local/etc/haproxy/haproxy.cfg:ro'))!;
+    const cfg = read(cfgMount.split(':')[0]);
+    const servers = [...cfg.matchAll(/^\s*server (\S+) (\S+):(\d+) check/gm)].map((m) => `${m[2]}:${m[3]}`);
+    assert.deepEqual(servers, ['gateway-1:8080', 'gateway-2:8080']);
+    assert.match(cfg, /bind :8080/);
     const backends = resolveBackendSettings({}, env(s.worker));
     assert.equal(backends.router, 'gateway');
     assert.equal(backends.metrics, 'gateway');
-    assert.equal(backends.gatewayUrl, `http://gateway:${port}`);
-    assert.equal(backends.gatewayToken, env(s.gateway).AGENT_CANARY_ADMIN_TOKEN);
+    assert.equal(backends.gatewayUrl, 'http://gateway:8080');
+    assert.equal(backends.gatewayToken, env(s['gateway-1']).AGENT_CANARY_ADMIN_TOKEN);
+  });
+
+  it("HAProxy accepts deploy/haproxy.cfg (Debian's haproxy, the version of the compose image)", () => {
+    // `haproxy -c` parses and checks the file as the container would; the replica names resolve
+    // only on the compose network, which init-addr allows for.
+    const out = execFileSync(haproxyBin(), ['-c', '-f', path.join(root, 'deploy', 'haproxy.cfg')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    assert.match(out, /Configuration file is valid/);
   });
 
   it('runs `agent-canary worker` against the compose Temporal server', () => {

@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metricValue } from '../src/analysis';
+import { judge, metricValue } from '../src/analysis';
+import { judgeWithCustom } from '../src/analysis/custom';
+import { fetchWithCustom } from '../src/metrics/prometheus-custom';
+import { resolvePlan } from '../src/plan';
 import {
   parseQueryConfig,
   PrometheusQueryMetricsSource,
@@ -49,10 +52,58 @@ function exposition(): string {
   };
   series(STABLE, 1000, 10, [600, 900, 990, 1000, 1000], [200, 190], [160, 200]);
   series(CANARY, 500, 50, [100, 300, 450, 480, 500], [100, 70], [60, 100]);
+  // The agents' own cost, budget and token series, read by the plan's analysis.custom.
+  const custom = (v: string, cost: number[], costSum: number, overBudget: number, tokens: number[]) => {
+    const l = `version="${v}",ns="ai-serving"`;
+    ['0.01', '0.02', '0.05', '0.1', '+Inf'].forEach((le, i) =>
+      lines.push(`agent_task_cost_usd_bucket{${l},le="${le}"} ${cost[i]}`),
+    );
+    lines.push(`agent_task_cost_usd_sum{${l}} ${costSum}`, `agent_task_cost_usd_count{${l}} ${cost[4]}`);
+    lines.push(`agent_tasks_over_budget_total{${l}} ${overBudget}`);
+    ['500', '1000', '2000', '4000', '+Inf'].forEach((le, i) =>
+      lines.push(`agent_task_tokens_bucket{${l},le="${le}"} ${tokens[i]}`),
+    );
+  };
+  custom(STABLE, [100, 350, 390, 400, 400], 6, 4, [100, 300, 380, 400, 400]);
+  custom(CANARY, [20, 80, 300, 400, 400], 16, 30, [20, 60, 150, 300, 400]);
   // Another namespace's series with the same versions: the {{namespace}} selector must exclude it.
   lines.push(`istio_requests_total{version="${STABLE}",ns="other",code="200"} 99999`);
   return lines.join('\n') + '\n';
 }
+
+const sel = 'ns="{{namespace}}",version="{{version}}"';
+/** A plan's custom metrics over the series above, as a team would write them. */
+const CUSTOM = [
+  {
+    name: 'costPerTask',
+    kind: 'mean',
+    direction: 'lower',
+    unit: 'USD',
+    minEffect: 0.005,
+    query: {
+      sum: `sum(agent_task_cost_usd_sum{${sel}})`,
+      count: `sum(agent_task_cost_usd_count{${sel}})`,
+      buckets: `sum by (le) (agent_task_cost_usd_bucket{${sel}})`,
+    },
+  },
+  {
+    name: 'overBudget',
+    kind: 'proportion',
+    direction: 'lower',
+    thresholds: { maxAbsolute: 0.1 },
+    query: {
+      total: `sum(agent_tasks_total{${sel}})`,
+      matching: `sum(agent_tasks_over_budget_total{${sel}})`,
+    },
+  },
+  {
+    name: 'tokensP90',
+    kind: 'quantile',
+    quantile: 0.9,
+    direction: 'lower',
+    query: { buckets: `sum by (le) (agent_task_tokens_bucket{${sel}})` },
+  },
+];
 
 const CONFIG = {
   namespace: 'ai-serving',
@@ -171,6 +222,96 @@ describe('prometheus-query metrics source against a real Prometheus', function (
     assert.equal(metricValue(w.stable, 'p99_latency_ms').value, 250);
     assert.equal(metricValue(w.canary, 'task_success_rate').value, 0.7);
     assert.equal(metricValue(w.canary, 'quality_score').value, 0.6);
+  });
+
+  it("reads the plan's custom metrics per version and judges them with the built-ins", async () => {
+    const source = new PrometheusQueryMetricsSource({ url: promUrl, config });
+    const plan = resolvePlan({
+      agent: 'support-bot',
+      stable: STABLE,
+      canary: CANARY,
+      analysis: { metrics: ['error_rate'], minSamples: 50, custom: CUSTOM },
+    });
+    const custom = plan.analysis.custom!;
+    const until = Date.now();
+    const query = { agent: 'support-bot', stable: STABLE, canary: CANARY, since: until - 30_000, until };
+    const w = await fetchWithCustom(source, query, custom);
+    assert.deepEqual(w.stable.custom, {
+      costPerTask: {
+        count: 400,
+        sum: 6,
+        histogram: [
+          [0.01, 100],
+          [0.02, 250],
+          [0.05, 40],
+          [0.1, 10],
+        ],
+      },
+      overBudget: { count: 200, matching: 4, histogram: [] },
+      tokensP90: {
+        count: 400,
+        histogram: [
+          [500, 100],
+          [1000, 200],
+          [2000, 80],
+          [4000, 20],
+        ],
+      },
+    });
+    assert.deepEqual(w.canary.custom!.overBudget, { count: 100, matching: 30, histogram: [] });
+
+    // The canary costs more, overruns its budget more often and uses more tokens: each custom
+    // metric fails on its own evidence, beside the built-in error rate (also worse here).
+    const verdict = judgeWithCustom(judge, w, plan.analysis);
+    assert.equal(verdict.verdict, 'fail');
+    const by = new Map(verdict.metrics.map((m) => [m.metric as string, m]));
+    assert.deepEqual([...by.keys()], ['error_rate', 'costPerTask', 'overBudget', 'tokensP90']);
+    for (const name of ['costPerTask', 'overBudget', 'tokensP90']) {
+      assert.equal(by.get(name)!.status, 'fail', by.get(name)!.reason);
+    }
+    assert.equal(by.get('costPerTask')!.canary, 0.04);
+    assert.equal(by.get('tokensP90')!.stable, 2000);
+    assert.match(by.get('costPerTask')!.reason, /costPerTask: worse, canary 0\.04 USD vs stable 0\.015 USD/);
+
+    // The same series on both sides: nothing fails; the mean passes, while 200 tasks with 4 over
+    // budget cannot yet rule out a rise of 1 point, nor 40 tasks above 2000 tokens a 10% rise of
+    // the p90 (not yet: thin data never passes).
+    const same = await fetchWithCustom(source, { ...query, canary: STABLE }, custom);
+    const healthy = judgeWithCustom(judge, same, { ...plan.analysis, metrics: ['error_rate'] });
+    const customResults = healthy.metrics.filter((m) => m.metric !== 'error_rate');
+    assert.equal(customResults.length, 3);
+    assert.deepEqual(
+      customResults.map((m) => [m.metric, m.status]),
+      [
+        ['costPerTask', 'pass'],
+        ['overBudget', 'inconclusive'],
+        ['tokensP90', 'inconclusive'],
+      ],
+      customResults.map((m) => m.reason).join('\n'),
+    );
+  });
+
+  it('a custom template Prometheus refuses is a MetricsConfigError naming the custom metric and field', async () => {
+    const source = new PrometheusQueryMetricsSource({ url: promUrl, config });
+    const plan = resolvePlan({
+      agent: 'support-bot',
+      stable: STABLE,
+      canary: CANARY,
+      analysis: {
+        custom: [{ ...CUSTOM[1], query: { ...CUSTOM[1].query, matching: 'sum(rate(x{v="{{version}}"}))' } }],
+      },
+    });
+    const until = Date.now();
+    const err = await fetchWithCustom(
+      source,
+      { agent: 'support-bot', stable: STABLE, canary: CANARY, since: until - 30_000, until },
+      plan.analysis.custom,
+    ).then(
+      () => assert.fail('expected a rejection'),
+      (e: Error) => e,
+    );
+    assert.ok(err instanceof MetricsConfigError, String(err));
+    assert.match(err.message, /custom\.overBudget\.matching \(version [^)]+\): HTTP 400 .*parse error/);
   });
 
   it('a metric left out has no data (never healthy), not zero errors', async () => {

@@ -12,6 +12,8 @@ import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type RolloutResult } from '..
 import { BROKEN, HEALTHY, RecordingNotifier, SteerableMetrics } from './fakes';
 import { waitFor } from './gateway-support';
 import { testEnv, uniqueName, withWorker } from './harness';
+import { getStatus, sendCommand } from '../src/temporal/rollouts';
+import { WorkflowFailedError } from '@temporalio/client';
 import { kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
 
 const NS = 'ai-serving';
@@ -76,6 +78,26 @@ describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Tem
       backend: 'support-bot-{version}',
     });
     sweeper = router.startLeaseSweeper({ intervalMs: 250, log: () => undefined });
+    // An account that may read the agents' routes but not patch them (a Role missing one verb).
+    cluster.kubectl(['create', 'serviceaccount', 'no-patch', '-n', NS]);
+    cluster.kubectl([
+      'create',
+      'role',
+      'route-reader',
+      '-n',
+      NS,
+      '--verb=get,list',
+      '--resource=httproutes.gateway.networking.k8s.io',
+    ]);
+    cluster.kubectl([
+      'create',
+      'rolebinding',
+      'route-reader',
+      '-n',
+      NS,
+      '--role=route-reader',
+      `--serviceaccount=${NS}:no-patch`,
+    ]);
   });
 
   after(async () => {
@@ -150,6 +172,145 @@ describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Tem
     process.stderr.write(`      canary share ended ${lapsedAfter} ms after the terminate (lease 3 s)\n`);
     // Lease (3 s, renewed at the last check before the terminate) + one sweep interval + API calls.
     assert.ok(lapsedAfter < 10_000, `the canary share lasted ${lapsedAfter} ms after the terminate`);
+    assert.match((await router.getSplit(agent)).note ?? '', /lease expired/);
+  });
+
+  it('an abort takes the canary off the route: 100% stable, the lease annotation gone', async () => {
+    const agent = uniqueName('kube-abort');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    const { client } = testEnv();
+    await withWorker(deps(metrics), async () => {
+      const h = await start(plan(agent, '30s'));
+      await waitFor(
+        'the first stage on the route',
+        () => (canaryWeight() === 500 ? true : undefined),
+        20_000,
+      );
+      const t0 = Date.now();
+      // The abort is an Update: it answers once the workflow has taken it.
+      await sendCommand(client, agent, 'abort', { reason: 'bad answers in review', by: 'test' });
+      const result = (await h.result()) as RolloutResult;
+      process.stderr.write(`      abort to stable on the route in ${Date.now() - t0} ms\n`);
+      assert.equal(result.state, 'aborted');
+      assert.match(result.reason, /bad answers in review/);
+      assert.equal((await getStatus(client, agent)).state, 'aborted');
+    });
+    // On the route itself, not only in the workflow's view: the stable Service takes everything at
+    // once (not when the 30 s lease would have lapsed), and no lease is left for the sweeper.
+    assert.equal(stableWeight(), 10_000);
+    assert.equal(canaryWeight(), 0);
+    const split = await router.getSplit(agent);
+    assert.deepEqual([split.stable, split.canary, split.leaseExpiresAt], ['v1.3.1', null, null]);
+  });
+
+  it('a service account without patch on HTTPRoutes: a configuration error naming the verb and route, the route untouched', async () => {
+    const agent = uniqueName('kube-rbac');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    const token = cluster.kubectl(['create', 'token', 'no-patch', '-n', NS]).trim();
+    const denied = new KubernetesRouter({
+      kubeconfig: cluster.kubeconfigFor('no-patch', token),
+      namespace: NS,
+      route: 'support-bot',
+      backend: 'support-bot-{version}',
+    });
+    const { client } = testEnv();
+    const before = cluster.kubectl(['get', 'httproute', 'support-bot', '-n', NS, '-o', 'jsonpath={.spec}']);
+    await withWorker({ ...deps(metrics), router: denied }, async () => {
+      const t0 = Date.now();
+      const h = await start(plan(agent));
+      const err = await h.result().then(
+        () => assert.fail('expected the rollout to fail'),
+        (e: unknown) => e,
+      );
+      const took = Date.now() - t0;
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      const cause = err.cause?.message ?? '';
+      assert.match(cause, /the router refused the split/);
+      assert.match(cause, /grant the verb "patch" on httproutes\.gateway\.networking\.k8s\.io "support-bot"/);
+      // Non-retryable: it ends at the first refusal, not after a retry budget (minutes).
+      assert.ok(took < 20_000, `the refusal took ${took} ms to end the rollout`);
+      const s = await getStatus(client, agent);
+      assert.equal(s.execution?.status, 'FAILED');
+      assert.match(s.execution?.cause ?? '', /grant the verb "patch"/);
+    });
+    // Nothing was written: all traffic stays on stable, the spec is byte for byte as before.
+    assert.equal(stableWeight(), 10_000);
+    assert.equal(canaryWeight(), 0);
+    assert.equal(
+      cluster.kubectl(['get', 'httproute', 'support-bot', '-n', NS, '-o', 'jsonpath={.spec}']),
+      before,
+    );
+  });
+
+  it('patch revoked mid-rollout: the rollout fails naming the verb; the share it could not take back lapses with its lease', async () => {
+    const agent = uniqueName('kube-revoked');
+    const metrics = new SteerableMetrics();
+    metrics.set(agent, { rps: 300 });
+    cluster.kubectl(['create', 'serviceaccount', 'revocable', '-n', NS]);
+    cluster.kubectl([
+      'create',
+      'role',
+      'route-writer',
+      '-n',
+      NS,
+      '--verb=get,list,patch',
+      '--resource=httproutes.gateway.networking.k8s.io',
+    ]);
+    cluster.kubectl([
+      'create',
+      'rolebinding',
+      'route-writer',
+      '-n',
+      NS,
+      '--role=route-writer',
+      `--serviceaccount=${NS}:revocable`,
+    ]);
+    const token = cluster.kubectl(['create', 'token', 'revocable', '-n', NS]).trim();
+    const revocable = new KubernetesRouter({
+      kubeconfig: cluster.kubeconfigFor('revocable', token),
+      namespace: NS,
+      route: 'support-bot',
+      backend: 'support-bot-{version}',
+    });
+    const { client } = testEnv();
+    await withWorker({ ...deps(metrics), router: revocable }, async () => {
+      const h = await start(plan(agent, '10s'));
+      await waitFor(
+        'the first stage on the route',
+        () => (canaryWeight() === 500 ? true : undefined),
+        20_000,
+      );
+      // Revoke only patch: bind the read-only Role first, then drop the writer's binding.
+      cluster.kubectl([
+        'create',
+        'rolebinding',
+        'revocable-reader',
+        '-n',
+        NS,
+        '--role=route-reader',
+        `--serviceaccount=${NS}:revocable`,
+      ]);
+      cluster.kubectl(['delete', 'rolebinding', 'route-writer', '-n', NS]);
+      const err = await h.result().then(
+        () => assert.fail('expected the rollout to fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      const s = await getStatus(client, agent);
+      assert.equal(s.execution?.status, 'FAILED');
+      assert.match(
+        s.execution?.cause ?? '',
+        /the router refused the (lease renewal|split): .*grant the verb "patch" on httproutes\.gateway\.networking\.k8s\.io "support-bot"/,
+      );
+      // The workflow's own account of the end says the canary share could not be withdrawn.
+      assert.match(s.decisions.at(-1)?.reason ?? '', /refused the stable split/);
+    });
+    // Nobody with that account can take the share back; the lease still bounds it (the sweeper
+    // here runs as the worker's own account, as a separate sweeper Deployment would).
+    await waitFor('the sweeper to end the share', () => (canaryWeight() === 0 ? true : undefined), 30_000);
+    assert.equal(stableWeight(), 10_000);
     assert.match((await router.getSplit(agent)).note ?? '', /lease expired/);
   });
 });

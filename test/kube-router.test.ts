@@ -22,7 +22,8 @@ import { KubernetesRouter } from '../src/router/kubernetes';
 import { RouterConfigError, type DesiredSplit } from '../src/router/types';
 import { freePort } from '../src/temporal/devserver';
 import { waitFor } from './gateway-support';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
+import { cli, planFile } from './cli-support';
 import { flaggerCanary } from '../src/kubernetes/flagger';
 import { resolvePlan } from '../src/plan';
 import { FLAGGER_CRDS, kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
@@ -153,6 +154,95 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.match(missing, /task_success_rate: needs a Flagger MetricTemplate/);
     assert.match(missing, /judge statistical/);
     assert.match(missing, /leaseTtl/);
+  });
+
+  it('agent-canary export flagger: the Canary on stdout is accepted by the API server, the rest listed on stderr', async () => {
+    cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
+    cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/canaries.flagger.app']);
+    const file = planFile({
+      agent: AGENT,
+      stable: 'v1.3.1',
+      canary: 'v1.3.2',
+      stages: [{ weight: 2.5, observe: '3m' }, { weight: 20, observe: '2m' }, { weight: 100 }],
+      analysis: {
+        interval: '1m',
+        judge: 'thresholds',
+        failureLimit: 4,
+        metrics: ['error_rate'],
+        custom: [
+          {
+            name: 'costPerTask',
+            kind: 'mean',
+            direction: 'lower',
+            thresholds: { maxRelativeIncrease: 1.2 },
+            query: {
+              sum: 'sum(agent_task_cost_usd_sum{version="{{version}}"})',
+              count: 'sum(agent_task_cost_usd_count{version="{{version}}"})',
+            },
+          },
+        ],
+      },
+    });
+    const res = await cli([
+      'export',
+      'flagger',
+      '-f',
+      file,
+      '--namespace',
+      NS,
+      '--target',
+      'support-bot-deploy',
+      '--port',
+      '8000',
+      '--gateway',
+      'gateway-system/agents',
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const canary = parseYaml(res.stdout) as {
+      metadata: { namespace: string };
+      spec: {
+        targetRef: { name: string };
+        service: { port: number; gatewayRefs: unknown[] };
+        analysis: { stepWeights: number[]; threshold: number; interval: string };
+      };
+    };
+    assert.equal(canary.metadata.namespace, NS);
+    assert.equal(canary.spec.targetRef.name, 'support-bot-deploy');
+    assert.deepEqual(canary.spec.service.gatewayRefs, [{ name: 'agents', namespace: 'gateway-system' }]);
+    // One step per check: 3 checks at 3% (2.5 rounded), 2 at 20%; then Flagger promotes.
+    assert.deepEqual(canary.spec.analysis.stepWeights, [3, 3, 3, 20, 20]);
+    assert.equal(canary.spec.analysis.threshold, 4);
+    assert.equal(canary.spec.analysis.interval, '1m');
+    let out = '';
+    for (const t = Date.now(); ;) {
+      try {
+        out = cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], res.stdout);
+        break;
+      } catch (err) {
+        if (
+          !/no matches for kind|the server could not find/.test((err as Error).message) ||
+          Date.now() - t > 20_000
+        )
+          throw err;
+      }
+    }
+    assert.match(out, /canary\.flagger\.app\/support-bot created \(server dry run\)/);
+    assert.match(res.stderr, /^not expressed in Flagger \(\d+\):/);
+    assert.match(res.stderr, /stage weight 2\.5%: Flagger weights are integers \(rounded to 3\)/);
+    assert.match(res.stderr, /custom metric costPerTask \(mean\): needs a Flagger MetricTemplate/);
+    assert.match(res.stderr, /leaseTtl/);
+    assert.doesNotMatch(res.stderr, /gatewayRefs/, 'the gateway was given');
+
+    // A plan error exits 2 naming the field, and writes no manifest.
+    const bad = await cli([
+      'export',
+      'flagger',
+      '-f',
+      planFile({ agent: AGENT, stable: 'v1', canary: 'v1' }),
+    ]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr, /canary: must differ from stable/);
   });
 
   it('sets fractional weights on the stable and canary backendRefs, reads them back, leaves other rules untouched', async () => {

@@ -366,3 +366,221 @@ describe('rollout policy (pure reducer)', () => {
     });
   });
 });
+
+// ---- extend, dismiss, analysis.onFail (issue 16) -------------------------------------------------
+
+/** A failed verdict naming the metrics that failed, as the judges report them. */
+const failOn = (...metrics: ('error_rate' | 'p99_latency_ms')[]): Verdict => ({
+  verdict: 'fail',
+  judge: 'thresholds',
+  reason: `${metrics.join(', ')} worse`,
+  metrics: metrics.map((metric) => ({
+    metric,
+    stable: 0.01,
+    canary: 0.2,
+    stableSamples: 500,
+    canarySamples: 500,
+    status: 'fail' as const,
+    reason: `${metric} worse`,
+  })),
+});
+const cmd = (command: Extract<PolicyEvent, { type: 'command' }>['command']): PolicyEvent => ({
+  type: 'command',
+  command,
+});
+
+describe('rollout policy: extend, dismiss, pause on fail', () => {
+  it('extend adds observation to the current stage only, and the next stage starts without it', () => {
+    const d = new Driver().started();
+    d.sleep();
+    d.checkResult(verdict('pass'));
+    d.send(cmd({ kind: 'extend', input: { duration: 6_000, by: 'ana', reason: 'quiet hour' } }));
+    assert.equal(d.s.extendedMs, 6_000);
+    const last = d.s.decisions.at(-1)!;
+    assert.equal(last.action, 'extended');
+    assert.equal(last.by, 'ana');
+    assert.match(last.reason, /quiet hour: \+6s, stage window now 16s/);
+    // 10 s of window would have ended after five passing checks; extended, it takes eight.
+    for (let i = 0; i < 6; i++) {
+      d.sleep();
+      d.checkResult(verdict('pass'));
+    }
+    assert.deepEqual(writes(d.last), [], 'still observing at 14 s of 16 s');
+    d.sleep();
+    d.checkResult(verdict('pass'));
+    assert.deepEqual(writes(d.last), ['stage:50']);
+    d.landWrite();
+    assert.equal(d.s.extendedMs, 0, 'the extension was for the stage that asked for it');
+  });
+
+  it('extend is refused with nothing observed yet, past the progress deadline, or above the stage limit', () => {
+    const d = new Driver(plan({ progressDeadline: '1m' }));
+    const ext = (duration: number) => ({ kind: 'extend' as const, input: { duration } });
+    d.send({ type: 'start' });
+    assert.match(refusal(d.s, ext(5_000), d.p)!, /nothing is being observed yet/);
+    d.landWrite();
+    assert.equal(refusal(d.s, ext(40_000), d.p), null);
+    assert.match(refusal(d.s, ext(60_000), d.p)!, /past the progress deadline \(1m of 1m left\)/);
+    assert.match(refusal(d.s, ext(8 * 24 * 3_600_000), d.p)!, /above the limit of 168h/);
+    // A refused Signal changes nothing.
+    d.send(cmd(ext(60_000)));
+    assert.equal(d.s.extendedMs ?? 0, 0);
+    d.send(cmd({ kind: 'abort', input: { reason: 'stop' } }));
+    assert.match(refusal(d.s, ext(1_000), d.p)!, /being aborted/);
+  });
+
+  it('dismiss clears failed checks and starts the window again on fresh data', () => {
+    const d = new Driver().started();
+    d.sleep();
+    d.checkResult(verdict('pass'));
+    d.sleep();
+    d.checkResult(failOn('error_rate'));
+    assert.equal(d.s.failedChecks, 1);
+    assert.equal(refusal(d.s, { kind: 'resume', input: {} }), 'the rollout is not paused');
+    d.sleep(); // a check in flight judges the data being dismissed: it is dropped
+    const fx = d.send(cmd({ kind: 'dismiss', input: { by: 'ana', reason: 'known blip' } }));
+    assert.deepEqual(types(fx), ['drop']);
+    assert.equal(d.s.failedChecks, 0);
+    assert.equal(d.s.observedMs, 0);
+    assert.equal(d.s.stageStartedAt, d.now, 'the judge sees only data from now on');
+    assert.equal(d.wakeAt, d.now + 1_000, 'checks again within half an interval (the lease)');
+    const last = d.s.decisions.at(-1)!;
+    assert.equal(last.action, 'dismissed');
+    assert.match(last.reason, /known blip \(1 failed check cleared; the stage's window starts again\)/);
+    // Another failure counts from zero: one is below the limit of two.
+    d.sleep();
+    d.checkResult(failOn('error_rate'));
+    assert.deepEqual(writes(d.last), []);
+    assert.equal(d.s.state, 'progressing');
+  });
+
+  it('dismiss with nothing failed is refused', () => {
+    const d = new Driver().started();
+    assert.equal(
+      refusal(d.s, { kind: 'dismiss', input: {} }),
+      'there is nothing to dismiss: no check failed in this stage',
+    );
+  });
+
+  it('without onFail, failures still roll back exactly as before (old plans, old histories)', () => {
+    const p = plan({ analysis: { interval: '2s', failureLimit: 1, judge: 'thresholds' } });
+    assert.equal(p.analysis.onFail, undefined);
+    const d = new Driver(p).started();
+    d.sleep();
+    d.checkResult(failOn('error_rate'));
+    assert.deepEqual(writes(d.last), ['stable:0']);
+  });
+
+  it('onFail pause: the failure pauses, keeps the share and judging; a second failure rolls back', () => {
+    const p = plan({
+      analysis: { interval: '2s', failureLimit: 1, judge: 'thresholds', onFail: { error_rate: 'pause' } },
+    });
+    const d = new Driver(p).started();
+    d.sleep();
+    d.checkResult(failOn('error_rate'));
+    assert.deepEqual(writes(d.last), [], 'no stable write: paused instead');
+    assert.equal(d.s.state, 'paused');
+    assert.equal(percentOf(d.s), 5, 'the canary keeps its share while a person decides');
+    assert.deepEqual(d.s.pausedOnFail?.metrics, ['error_rate']);
+    assert.deepEqual(
+      d.s.decisions.slice(-2).map((x) => x.action),
+      ['check_failed', 'paused_on_fail'],
+    );
+    assert.ok(d.last.some((e) => e.type === 'notify' && e.event === 'paused'));
+    assert.match(refusal(d.s, { kind: 'resume', input: {} })!, /paused on a failed check: `dismiss`/);
+    // Still judged while paused: passing checks change nothing, the next failure rolls back.
+    assert.deepEqual(types(d.sleep()), ['check']);
+    d.checkResult(verdict('pass'));
+    assert.equal(d.s.state, 'paused');
+    d.sleep();
+    d.checkResult(failOn('error_rate'));
+    assert.deepEqual(writes(d.last), ['stable:0']);
+    d.landWrite();
+    assert.equal(d.s.state, 'rolled_back');
+    assert.match(d.s.result!.reason, /unhealthy again while paused on a failed check/);
+  });
+
+  it('onFail pause then dismiss: progressing again, the pause lifted, judged afresh', () => {
+    const p = plan({
+      analysis: { interval: '2s', failureLimit: 1, judge: 'thresholds', onFail: { default: 'pause' } },
+    });
+    const d = new Driver(p).started();
+    d.sleep();
+    d.checkResult(failOn('p99_latency_ms'));
+    assert.equal(d.s.state, 'paused');
+    d.send(cmd({ kind: 'dismiss', input: { by: 'ana' } }));
+    assert.equal(d.s.state, 'progressing');
+    assert.equal(d.s.pausedOnFail, null);
+    assert.match(d.s.decisions.at(-1)!.reason, /pause on failure lifted/);
+    assert.ok(d.last.some((e) => e.type === 'notify' && e.event === 'resumed'));
+    d.sleep();
+    d.checkResult(failOn('p99_latency_ms'));
+    assert.equal(d.s.state, 'paused', 'a new failure after dismiss pauses again (onFail)');
+  });
+
+  it('one failing metric that rolls back is enough to roll back', () => {
+    const p = plan({
+      analysis: { interval: '2s', failureLimit: 1, judge: 'thresholds', onFail: { p99_latency_ms: 'pause' } },
+    });
+    const d = new Driver(p).started();
+    d.sleep();
+    d.checkResult(failOn('p99_latency_ms', 'error_rate'));
+    assert.deepEqual(writes(d.last), ['stable:0']);
+  });
+
+  it('a plan naming an unknown metric in onFail is refused, naming the field', () => {
+    assert.throws(
+      () => plan({ analysis: { onFail: { eror_rate: 'pause' } } }),
+      /analysis\.onFail\.eror_rate: is not a judged metric/,
+    );
+    assert.throws(() => plan({ analysis: { onFail: { error_rate: 'stop' as never } } }), /rollback or pause/);
+  });
+
+  it('a retried run records who retried it and why as its first decision', () => {
+    const d = new Driver();
+    d.send({ type: 'start', retry: { by: 'ana', reason: 'fixed the prompt', previousRunId: 'run-1' } });
+    assert.deepEqual(
+      { by: d.s.decisions[0].by, reason: d.s.decisions[0].reason },
+      { by: 'ana', reason: 'retry of run run-1: fixed the prompt' },
+    );
+  });
+});
+
+describe('analysis.onFail with custom metrics', () => {
+  const costPerTask = {
+    name: 'costPerTask',
+    kind: 'mean',
+    direction: 'lower',
+    minEffect: 0.01,
+    thresholds: { maxRelativeIncrease: 1.2 },
+    query: {
+      sum: 'sum(increase(agent_task_cost_usd_sum{version="{{version}}"}[{{window}}]))',
+      count: 'sum(increase(agent_task_cost_usd_count{version="{{version}}"}[{{window}}]))',
+      buckets: 'sum by (le) (increase(agent_task_cost_usd_bucket{version="{{version}}"}[{{window}}]))',
+    },
+  };
+
+  it('names a custom metric, and a failure on it alone pauses', () => {
+    const p = plan({
+      analysis: {
+        interval: '2s',
+        failureLimit: 1,
+        judge: 'thresholds',
+        custom: [costPerTask],
+        onFail: { costPerTask: 'pause' },
+      } as never,
+    });
+    assert.deepEqual(p.analysis.onFail, { costPerTask: 'pause' });
+    const d = new Driver(p).started();
+    d.sleep();
+    const v = failOn('error_rate');
+    v.metrics[0] = { ...v.metrics[0], metric: 'costPerTask' as never };
+    d.checkResult(v);
+    assert.equal(d.s.state, 'paused');
+    assert.deepEqual(d.s.pausedOnFail?.metrics, ['costPerTask']);
+    assert.throws(
+      () => plan({ analysis: { custom: [costPerTask], onFail: { costPerTsk: 'pause' } } as never }),
+      /analysis\.onFail\.costPerTsk: is not a judged metric \(judged: .*costPerTask\)/,
+    );
+  });
+});

@@ -24,7 +24,11 @@ describe('replay of saved rollout histories', function () {
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
       'v2-cancelled.json',
+      'v2-extended.json',
+      'v2-paused-on-fail-dismissed.json',
+      'v2-paused-on-fail-rolled-back.json',
       'v2-promoted.json',
+      'v2-retried.json',
       'v2-rolled-back.json',
     ]);
     for (const file of files) {

@@ -34,11 +34,17 @@ import { canaryRolloutV1, type RolloutOptionsV1 } from './legacy/canary-v1';
 import {
   SA,
   AbortInputSchema,
+  DismissInputSchema,
+  ExtendInputSchema,
   PauseInputSchema,
   PromoteInputSchema,
   ResumeInputSchema,
   abortSignal,
   abortUpdate,
+  dismissSignal,
+  dismissUpdate,
+  extendSignal,
+  extendUpdate,
   pauseSignal,
   pauseUpdate,
   promoteSignal,
@@ -59,6 +65,7 @@ import {
   settled,
   step,
   upgradeCarried,
+  windowMs,
   type Command,
   type Effect,
   type FailureKind,
@@ -79,6 +86,15 @@ const RolloutOptionsSchema = z
       .optional(),
     /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
     continueAsNewAfterEvents: z.number().int().min(10).max(50_000).optional(),
+    /** Set by `retry`: this run starts again a rollout that ended; recorded in the first decision. */
+    retry: z
+      .object({
+        by: z.string().min(1).max(200),
+        reason: z.string().min(1).max(2000),
+        previousRunId: z.string().min(1).max(200),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RolloutOptions = z.infer<typeof RolloutOptionsSchema>;
@@ -165,7 +181,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     const now = Date.now();
     const progressing = s.state === 'progressing';
     const pending = progressing ? Math.max(0, now - s.accruedAt) : 0;
-    const observeMs = stages[s.stageIndex]?.observeMs ?? 0;
+    const observeMs = windowMs(s, plan);
     const counting = progressing && s.stageApplied && s.covered;
     const observedMs = Math.min(observeMs, s.observedMs + (counting ? pending : 0));
     const write = applying(s);
@@ -192,6 +208,16 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
       lastAnalysis: s.lastAnalysis,
       decisions: s.decisions,
       notifyFailures: s.notifyFailures,
+      ...(s.extendedMs ? { extendedMs: s.extendedMs } : {}),
+      ...(s.pausedOnFail
+        ? {
+            pausedOnFail: {
+              at: new Date(s.pausedOnFail.at).toISOString(),
+              metrics: s.pausedOnFail.metrics,
+              reason: s.pausedOnFail.reason,
+            },
+          }
+        : {}),
       ...(write
         ? {
             applying: {
@@ -232,7 +258,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   // ---- commands ---------------------------------------------------------------------------------
   const command = (cmd: Command) => queue.push({ type: 'command', command: cmd });
   const fromSignal = (cmd: Command) => {
-    const why = refusal(s, cmd);
+    const why = refusal(s, cmd, plan);
     if (why) {
       log.warn(`ignored ${cmd.kind} signal: ${why}`);
       return;
@@ -241,7 +267,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   };
   const validator = (kind: Command['kind'], schema: { parse(v: unknown): unknown }) => (input: unknown) => {
     const parsed = schema.parse(input ?? {}) as Command['input'];
-    const why = refusal(s, { kind, input: parsed } as Command);
+    const why = refusal(s, { kind, input: parsed } as Command, plan);
     if (why) throw new Error(why);
   };
   const viaUpdate = async (cmd: Command) => {
@@ -266,6 +292,18 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     fromSignal({ kind: 'promote', input: parseOr(PromoteInputSchema, input, {}) }),
   );
   setHandler(abortSignal, (input) => fromSignal({ kind: 'abort', input: lenientAbort(input) }));
+  // An extend without a valid duration has no meaning to default to: it is logged and ignored.
+  setHandler(extendSignal, (input) => {
+    const parsed = ExtendInputSchema.safeParse(input ?? {});
+    if (parsed.success) fromSignal({ kind: 'extend', input: parsed.data });
+    else
+      log.warn(
+        `ignored extend signal: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+  });
+  setHandler(dismissSignal, (input) =>
+    fromSignal({ kind: 'dismiss', input: parseOr(DismissInputSchema, input, {}) }),
+  );
   setHandler(
     pauseUpdate,
     (input) => viaUpdate({ kind: 'pause', input: PauseInputSchema.parse(input ?? {}) }),
@@ -293,6 +331,23 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     {
       validator: validator('abort', AbortInputSchema),
       description: 'Abort: all traffic back to stable, e.g. {"reason": "bad answers", "by": "me"}',
+    },
+  );
+  setHandler(
+    extendUpdate,
+    (input) => viaUpdate({ kind: 'extend', input: ExtendInputSchema.parse(input ?? {}) }),
+    {
+      validator: validator('extend', ExtendInputSchema),
+      description:
+        'More observation for the current stage, e.g. {"duration": "30m", "reason": "why", "by": "me"}',
+    },
+  );
+  setHandler(
+    dismissUpdate,
+    (input) => viaUpdate({ kind: 'dismiss', input: DismissInputSchema.parse(input ?? {}) }),
+    {
+      validator: validator('dismiss', DismissInputSchema),
+      description: "Clear the stage's failed checks (and a pause on failure) and go on, judging fresh data",
     },
   );
   setHandler(statusQuery, status);
@@ -437,7 +492,9 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     queue.push({ type: 'cancelled' });
   });
   await CancellationScope.nonCancellable(async () => {
-    feed(carried ? { type: 'continued' } : { type: 'start' });
+    feed(
+      carried ? { type: 'continued' } : { type: 'start', ...(options.retry ? { retry: options.retry } : {}) },
+    );
     drain();
     while (!finished) {
       if (queue.length === 0) {
@@ -501,6 +558,13 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
     `state **${s.state.replace('_', ' ')}**, stage ${s.stageIndex + 1}/${plan.stages.length}, canary **${percentOf(s)}%**, ` +
       `failed checks ${s.failedChecks}/${plan.analysis.failureLimit}`,
   ];
+  if (s.pausedOnFail) {
+    lines.push(
+      '',
+      `**paused on a failed check** (${s.pausedOnFail.metrics.join(', ')}): still judged, a second failure rolls back. ` +
+        'Signal `dismiss` to continue, `abort` to end.',
+    );
+  }
   if (write) {
     lines.push(
       '',
@@ -527,7 +591,8 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
   lines.push(
     '',
     '**Signals** (or Updates of the same name): `pause` / `resume` `{"by": "me", "reason": "why"}`, ' +
-      '`promote` `{"full": true}`, `abort` `{"reason": "bad answers", "by": "me"}`. ' +
+      '`promote` `{"full": true}`, `abort` `{"reason": "bad answers", "by": "me"}`, ' +
+      '`extend` `{"duration": "30m"}`, `dismiss` (clears failed checks). ' +
       'Request Cancellation aborts the rollout: all traffic back to stable.',
   );
   return lines.join('\n');

@@ -4,6 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Verdict } from '../src/analysis/types';
+import { durationSchema, PLAN_LIMITS } from '../src/plan/schema';
 
 export const WORKFLOW_TYPE = 'canaryRollout';
 export const TASK_QUEUE = 'agent-canary';
@@ -18,6 +19,18 @@ export const PromoteInputSchema = z.object({ full: z.boolean().optional(), reaso
 export const AbortInputSchema = z
   .object({ reason: z.string().min(1, 'an abort needs a reason').max(2000), by: By })
   .strict();
+/**
+ * More observation for the current stage: `duration` as written ("30m", "1h") or ms. Bounded here by
+ * the longest stage window; the workflow also refuses an extension that would run past the plan's
+ * progress deadline.
+ */
+export const ExtendInputSchema = z
+  .object({ duration: durationSchema(PLAN_LIMITS.maxObserveMs, 1_000), reason: Reason, by: By })
+  .strict();
+/** Clears the failed checks (and a pause on failure) of the current stage; judging starts afresh. */
+export const DismissInputSchema = z.object({ reason: Reason, by: By }).strict();
+export type ExtendInput = z.infer<typeof ExtendInputSchema>;
+export type DismissInput = z.infer<typeof DismissInputSchema>;
 export type PauseInput = z.infer<typeof PauseInputSchema>;
 export type ResumeInput = z.infer<typeof ResumeInputSchema>;
 export type PromoteInput = z.infer<typeof PromoteInputSchema>;
@@ -41,7 +54,10 @@ export interface Decision {
     | 'rolled_back'
     | 'aborted'
     | 'inconclusive_streak'
-    | 'check_failed';
+    | 'check_failed'
+    | 'paused_on_fail'
+    | 'extended'
+    | 'dismissed';
   by: string;
   reason: string;
   stageIndex: number;
@@ -95,6 +111,13 @@ export interface RolloutStatus {
   lastAnalysis: LastAnalysis | null;
   decisions: Decision[];
   notifyFailures: NotifyFailure[];
+  /** Observation time added to the current stage by `extend` (ms; absent or 0 when none). */
+  extendedMs?: number;
+  /**
+   * Paused because a check failed on metrics whose analysis.onFail is pause: the canary keeps its
+   * share and is still judged (a second failed check rolls back); `dismiss` continues, `abort` ends.
+   */
+  pausedOnFail?: { at: string; metrics: string[]; reason: string };
   /** A traffic write under way (it is retried until it lands): what, since when, the router's last error. */
   applying?: { what: string; since: string; attempts: number; lastError: string | null };
   /** The rollout is ending (abort, rollback) and waits for its stable write. */
@@ -116,11 +139,15 @@ export const pauseSignal = defineSignal<[PauseInput]>('pause');
 export const resumeSignal = defineSignal<[ResumeInput]>('resume');
 export const promoteSignal = defineSignal<[PromoteInput]>('promote');
 export const abortSignal = defineSignal<[AbortInput]>('abort');
+export const extendSignal = defineSignal<[z.input<typeof ExtendInputSchema>]>('extend');
+export const dismissSignal = defineSignal<[DismissInput]>('dismiss');
 
 export const pauseUpdate = defineUpdate<RolloutStatus, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<RolloutStatus, [ResumeInput]>('resume');
 export const promoteUpdate = defineUpdate<RolloutStatus, [PromoteInput]>('promote');
 export const abortUpdate = defineUpdate<RolloutStatus, [AbortInput]>('abort');
+export const extendUpdate = defineUpdate<RolloutStatus, [z.input<typeof ExtendInputSchema>]>('extend');
+export const dismissUpdate = defineUpdate<RolloutStatus, [DismissInput]>('dismiss');
 
 export const statusQuery = defineQuery<RolloutStatus>('status');
 

@@ -12,11 +12,15 @@
 import type { Verdict } from '../src/analysis/types';
 import { judgeAcrossStages, passMultiple, type Evidence } from '../src/analysis/evidence';
 import type { NotifyEventType } from '../src/notify/types';
-import type { ResolvedPlan } from '../src/plan/schema';
+import { formatDuration } from '../src/plan/duration';
+import { onFailForCheck } from '../src/plan/on-fail';
+import { PLAN_LIMITS, type ResolvedPlan } from '../src/plan/schema';
 import {
   isFinal,
   type AbortInput,
   type Decision,
+  type DismissInput,
+  type ExtendInput,
   type LastAnalysis,
   type NotifyFailure,
   type PauseInput,
@@ -35,7 +39,9 @@ export type Command =
   | { kind: 'pause'; input: PauseInput }
   | { kind: 'resume'; input: ResumeInput }
   | { kind: 'promote'; input: PromoteInput }
-  | { kind: 'abort'; input: AbortInput };
+  | { kind: 'abort'; input: AbortInput }
+  | { kind: 'extend'; input: ExtendInput }
+  | { kind: 'dismiss'; input: DismissInput };
 
 /** What a traffic write is for; decides what its landing means. */
 export type WritePurpose = 'stage' | 'promote' | 'stable';
@@ -130,6 +136,11 @@ export interface PolicyState {
   /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
   carried?: Evidence;
   evidence?: Evidence;
+  // Optional so that states carried by runs before these commands existed stay valid as they are.
+  /** Observation added to the current stage by `extend`; back to 0 at the next stage. */
+  extendedMs?: number;
+  /** Paused by a failed check on metrics whose onFail is pause; cleared by dismiss or a new stage. */
+  pausedOnFail?: { at: number; metrics: string[]; reason: string } | null;
 }
 
 /** The result of one check, as the check activity reports it. */
@@ -149,7 +160,8 @@ export type CheckOutcome =
 export type FailureKind = 'config' | 'outage';
 
 export type PolicyEvent =
-  | { type: 'start' }
+  /** `retry`: this run starts again a rollout that ended (rolled back, aborted), by whom and why. */
+  | { type: 'start'; retry?: { by: string; reason: string; previousRunId: string } }
   /** A new run after continue-as-new: the split of the current stage is in place. */
   | { type: 'continued' }
   /** Time passed (the wake-up timer fired). */
@@ -258,7 +270,7 @@ export function percentOf(s: PolicyState): number {
 }
 
 /** Why a command cannot be taken now, or null when it can. Updates turn this into a refusal. */
-export function refusal(s: PolicyState, cmd: Command): string | null {
+export function refusal(s: PolicyState, cmd: Command, plan?: ResolvedPlan): string | null {
   if (isFinal(s.state)) return `the rollout is already ${s.state.replace('_', ' ')}; nothing to ${cmd.kind}`;
   if (s.pendingAbort) return `the rollout is being aborted (${s.pendingAbort.reason})`;
   if (s.ending) return `the rollout is being ${s.ending.final.replace('_', ' ')} (${s.ending.reason})`;
@@ -266,12 +278,45 @@ export function refusal(s: PolicyState, cmd: Command): string | null {
     case 'pause':
       return s.state === 'paused' ? 'the rollout is already paused' : null;
     case 'resume':
+      if (s.pausedOnFail) {
+        return 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `abort` ends it';
+      }
       return s.state !== 'paused' ? 'the rollout is not paused' : null;
     case 'promote':
       return s.pendingPromote ? 'a promotion is already under way' : null;
     case 'abort':
       return null;
+    case 'extend':
+      return extendRefusal(s, plan, cmd.input);
+    case 'dismiss':
+      return s.failedChecks === 0 && !s.pausedOnFail
+        ? 'there is nothing to dismiss: no check failed in this stage'
+        : null;
   }
+}
+
+/** The current stage's observation window, with what `extend` added. */
+export function windowMs(s: PolicyState, plan: ResolvedPlan): number {
+  return (plan.stages[s.stageIndex]?.observeMs ?? 0) + (s.extendedMs ?? 0);
+}
+
+function extendRefusal(s: PolicyState, plan: ResolvedPlan | undefined, input: ExtendInput): string | null {
+  if (!s.stageApplied) return "nothing is being observed yet: the first stage's split is not in place";
+  if (s.pendingPromote) return 'a promotion is under way: there is no stage to observe longer';
+  if (!plan) return null;
+  const window = windowMs(s, plan) + input.duration;
+  if (window > PLAN_LIMITS.maxObserveMs) {
+    return `the stage would observe for ${formatDuration(window)}, above the limit of ${formatDuration(PLAN_LIMITS.maxObserveMs)}`;
+  }
+  const needed = Math.max(0, window - s.observedMs);
+  const left = Math.max(0, plan.progressDeadlineMs - s.activeMs);
+  if (needed > left) {
+    return (
+      `the stage would need ${formatDuration(needed)} more, past the progress deadline ` +
+      `(${formatDuration(left)} of ${formatDuration(plan.progressDeadlineMs)} left); extend by less`
+    );
+  }
+  return null;
 }
 
 /** True once the effect of an accepted command has happened (what an Update waits for). */
@@ -301,7 +346,14 @@ export function step(prev: PolicyState, plan: ResolvedPlan, event: PolicyEvent, 
 
   switch (event.type) {
     case 'start':
-      decide(ctx, 'started', SYSTEM_ACTOR, 'rollout started');
+      if (event.retry) {
+        decide(
+          ctx,
+          'started',
+          event.retry.by,
+          `retry of run ${event.retry.previousRunId}: ${event.retry.reason}`,
+        );
+      } else decide(ctx, 'started', SYSTEM_ACTOR, 'rollout started');
       notify(ctx, 'started', SYSTEM_ACTOR, `rolling out ${plan.canary} over ${plan.stages.length} stages`);
       break;
     case 'continued':
@@ -391,7 +443,7 @@ function notify(ctx: Ctx, event: NotifyEventType, by: string, reason: string, ve
 
 function takeCommand(ctx: Ctx, cmd: Command): void {
   const { s } = ctx;
-  if (refusal(s, cmd)) return; // Signals may arrive for a state that no longer allows them.
+  if (refusal(s, cmd, ctx.plan)) return; // Signals may arrive for a state that no longer allows them.
   const by = cmd.input.by || UNKNOWN_ACTOR;
   switch (cmd.kind) {
     case 'pause': {
@@ -423,7 +475,60 @@ function takeCommand(ctx: Ctx, cmd: Command): void {
       s.ending = { final: 'aborted', by, reason: cmd.input.reason };
       preempt(ctx);
       break;
+    case 'extend': {
+      s.extendedMs = (s.extendedMs ?? 0) + cmd.input.duration;
+      const why = cmd.input.reason || 'more observation asked for by hand';
+      decide(
+        ctx,
+        'extended',
+        by,
+        `${why}: +${formatDuration(cmd.input.duration)}, stage window now ${formatDuration(windowMs(s, ctx.plan))}`,
+      );
+      break;
+    }
+    case 'dismiss':
+      dismiss(ctx, by, cmd.input.reason || 'failed checks dismissed by hand');
+      break;
   }
+}
+
+/**
+ * The failed checks are set aside, and with them the data they judged: the stage's window starts
+ * again on fresh data (a sequential judge would otherwise fail again on the same evidence), and the
+ * stage needs its whole observation before it advances.
+ */
+function dismiss(ctx: Ctx, by: string, reason: string): void {
+  const { s, plan, now } = ctx;
+  const cleared = s.failedChecks;
+  const onFail = s.pausedOnFail;
+  s.failedChecks = 0;
+  s.pausedOnFail = null;
+  s.passedChecks = 0;
+  s.inconclusiveStreak = 0;
+  s.stageStartedAt = now;
+  s.observedMs = 0;
+  s.observedAtCoveredCheck = 0;
+  // A check in flight judges the dismissed window: drop it, and check again within half an interval
+  // so the lease (at least two intervals) is renewed in time even if the dropped check had not yet.
+  const dropped = s.inflight?.kind === 'check';
+  if (dropped) drop(ctx);
+  s.nextCheckAt = now + (dropped ? Math.ceil(plan.analysis.intervalMs / 2) : plan.analysis.intervalMs);
+  if (onFail) s.state = 'progressing';
+  const what = `${cleared} failed check${cleared === 1 ? '' : 's'} cleared${onFail ? ', pause on failure lifted' : ''}`;
+  decide(ctx, 'dismissed', by, `${reason} (${what}; the stage's window starts again)`);
+  if (onFail) notify(ctx, 'resumed', by, reason);
+}
+
+/** A failed check on metrics whose onFail is pause: a person decides, while judging goes on. */
+function pauseOnFail(ctx: Ctx, metrics: string[], verdict: Verdict): void {
+  const { s } = ctx;
+  const reason =
+    `check failed on ${metrics.join(', ')} (onFail: pause): ${verdict.reason}; paused with the canary share kept ` +
+    'and still judged (a second failed check rolls back); `dismiss` to continue, `abort` to end';
+  s.state = 'paused';
+  s.pausedOnFail = { at: ctx.now, metrics, reason: verdict.reason };
+  decide(ctx, 'paused_on_fail', SYSTEM_ACTOR, reason);
+  notify(ctx, 'paused', SYSTEM_ACTOR, reason, verdict);
 }
 
 /** An ending goes first: whatever is in flight (a check, a canary write) is dropped. */
@@ -475,6 +580,8 @@ function writeLanded(ctx: Ctx): void {
         s.carried = s.evidence ?? s.carried;
         s.evidence = undefined;
       }
+      if (s.extendedMs) s.extendedMs = 0;
+      if (s.pausedOnFail) s.pausedOnFail = null;
       // "Next stage" is satisfied by any move to the next stage; "to 100%" only by the promotion.
       if (s.pendingPromote && (f.write.forPromote || !s.pendingPromote.full)) s.pendingPromote = null;
       decide(ctx, 'stage_started', f.write.by, f.write.reason);
@@ -537,7 +644,6 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
   const f = s.inflight;
   s.inflight = null;
   s.nextCheckAt = now + plan.analysis.intervalMs;
-  const stage = plan.stages[s.stageIndex];
   let verdict: Verdict;
   if (outcome.metrics === 'outage') {
     // Not evidence either way, and the time since the last check with metrics is not observation.
@@ -577,7 +683,7 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     if (verdict.verdict === 'pass') s.passedChecks += 1;
     // "Not yet" is the normal state inside a window (a sequential judge needs data); only checks that
     // extend a window past its observation time count towards the streak that pauses the rollout.
-    const extending = s.observedMs >= stage.observeMs;
+    const extending = s.observedMs >= windowMs(s, plan);
     if (verdict.verdict !== 'inconclusive') s.inconclusiveStreak = 0;
     else if (extending) s.inconclusiveStreak += 1;
   }
@@ -598,7 +704,22 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     );
   }
   if (s.pendingAbort || s.ending) return;
-  if (s.failedChecks >= plan.analysis.failureLimit) {
+  if (s.pausedOnFail) {
+    if (verdict.verdict === 'fail') {
+      endWithStable(ctx, {
+        final: 'rolled_back',
+        by: SYSTEM_ACTOR,
+        reason: `canary unhealthy again while paused on a failed check: ${verdict.reason}`,
+        verdict,
+      });
+      return;
+    }
+  } else if (s.failedChecks >= plan.analysis.failureLimit) {
+    const failing = verdict.metrics.filter((m) => m.status === 'fail').map((m) => m.metric as string);
+    if (verdict.verdict === 'fail' && onFailForCheck(plan.analysis.onFail, failing) === 'pause') {
+      pauseOnFail(ctx, failing, verdict);
+      return;
+    }
     endWithStable(ctx, {
       final: 'rolled_back',
       by: SYSTEM_ACTOR,
@@ -629,7 +750,7 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     const later = plan.stages.slice(s.stageIndex + 1).reduce((sum, st) => sum + st.observeMs, 0);
     if (
       s.state === 'progressing' &&
-      s.observedMs >= stage.observeMs &&
+      s.observedMs >= windowMs(s, plan) &&
       s.activeMs + later >= plan.progressDeadlineMs
     ) {
       endWithStable(ctx, {
@@ -652,7 +773,7 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     return;
   }
   // A window ends on a passing check only: thin or missing data never moves a canary forward.
-  if (s.state === 'progressing' && s.observedMs >= stage.observeMs && verdict.verdict === 'pass') {
+  if (s.state === 'progressing' && s.observedMs >= windowMs(s, plan) && verdict.verdict === 'pass') {
     nextStage(ctx, `stage ${s.stageIndex + 1} healthy after ${s.passedChecks} passing checks`);
   }
 }
@@ -751,10 +872,8 @@ function advance(ctx: Ctx): void {
   }
   const stage = plan.stages[s.stageIndex];
   // The end of the window gets a check of its own; past it, checks keep their interval.
-  const windowDue =
-    s.state === 'progressing' &&
-    s.observedMs >= stage.observeMs &&
-    s.observedAtCoveredCheck < stage.observeMs;
+  const window = windowMs(s, plan);
+  const windowDue = s.state === 'progressing' && s.observedMs >= window && s.observedAtCoveredCheck < window;
   if (now >= s.nextCheckAt || windowDue) {
     const opId = nextOp(s);
     s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: now, stageIndex: s.stageIndex };
@@ -770,10 +889,10 @@ function advance(ctx: Ctx): void {
 }
 
 function wakeAt(s: PolicyState, plan: ResolvedPlan, now: number): number {
-  const stage = plan.stages[s.stageIndex];
+  const window = windowMs(s, plan);
   let at = s.nextCheckAt;
   if (s.state === 'progressing') {
-    if (s.covered && s.observedMs < stage.observeMs) at = Math.min(at, now + stage.observeMs - s.observedMs);
+    if (s.covered && s.observedMs < window) at = Math.min(at, now + window - s.observedMs);
     at = Math.min(at, now + Math.max(0, plan.progressDeadlineMs - s.activeMs));
   }
   return Math.max(at, now + 1);

@@ -1,4 +1,4 @@
-// The four operator commands share one path: validate, send as an Update, print the answer.
+// The operator commands share one path: validate, send as an Update, print the answer.
 import type { Command } from 'commander';
 import {
   parseCommandInput,
@@ -6,6 +6,7 @@ import {
   type Command as Verb,
   type CommandInput,
 } from '../temporal/rollouts';
+import { formatDuration } from '../plan/duration';
 import { parseAgent, printJson, withClient } from './context';
 
 const DONE: Record<Verb, string> = {
@@ -13,6 +14,8 @@ const DONE: Record<Verb, string> = {
   resume: 'resumed',
   promote: 'promoted',
   abort: 'aborted',
+  extend: 'extended',
+  dismiss: 'dismissed the failed checks of',
 };
 
 export async function act<C extends Verb>(
@@ -30,8 +33,13 @@ export async function act<C extends Verb>(
       printJson(s);
       return;
     }
+    const window = (s.stages[s.stageIndex]?.observeMs ?? 0) + (s.extendedMs ?? 0);
+    const observe =
+      verb === 'extend' || verb === 'dismiss'
+        ? `, stage window ${formatDuration(window)} (${formatDuration(s.remainingMs)} to go)`
+        : '';
     process.stdout.write(
-      `${DONE[verb]} ${agent}: now ${s.state}, stage ${s.stageIndex + 1}/${s.stageCount}, canary ${s.canaryPercent}%\n`,
+      `${DONE[verb]} ${agent}: now ${s.state}, stage ${s.stageIndex + 1}/${s.stageCount}, canary ${s.canaryPercent}%${observe}\n`,
     );
   });
 }

@@ -20,12 +20,16 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   resume: () => import('./commands/resume'),
   promote: () => import('./commands/promote'),
   abort: () => import('./commands/abort'),
+  extend: () => import('./commands/extend'),
+  dismiss: () => import('./commands/dismiss'),
+  retry: () => import('./commands/retry'),
   dev: () => import('./commands/dev'),
   demo: () => import('./commands/demo'),
   worker: () => import('./commands/worker'),
   gateway: () => import('./commands/gateway'),
   'install-temporal': () => import('./commands/install-temporal'),
   ui: () => import('./commands/ui'),
+  export: () => import('./commands/export'),
 };
 
 /** The verbs named on the command line; all of them for help, --version or a typo (so help lists all). */

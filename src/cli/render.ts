@@ -32,7 +32,8 @@ function asOf(s: RolloutStatus): number {
 export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?: number } = {}) {
   const running = s.state === 'progressing' && !s.execution && s.observing !== false;
   const since = running ? Math.max(0, (opts.now ?? Date.now()) - asOf(s)) : 0;
-  const window = s.stages[s.stageIndex]?.observeMs ?? 0;
+  // `extend` adds to the current stage's window.
+  const window = (s.stages[s.stageIndex]?.observeMs ?? 0) + (s.extendedMs ?? 0);
   const observed = Math.min(window, s.observedMs + since);
   const remaining = running ? Math.max(0, window - observed) : s.remainingMs;
   const stage = s.stages[s.stageIndex];
@@ -44,8 +45,10 @@ export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?:
   const lines = [
     `${s.agent}  ${s.stable} -> ${s.canary}  ${headline}  (${s.workflowId})`,
     `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
-      (stage && stage.observeMs > 0 && !finished
-        ? `  observed ${formatDuration(observed)} of ${formatDuration(stage.observeMs)}, ${formatDuration(remaining)} left`
+      (stage && window > 0 && !finished
+        ? `  observed ${formatDuration(observed)} of ${formatDuration(window)}` +
+          (s.extendedMs ? ` (extended by ${formatDuration(s.extendedMs)})` : '') +
+          `, ${formatDuration(remaining)} left`
         : '') +
       `  failed checks ${s.failedChecks}/${s.failureLimit}` +
       (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : '') +
@@ -53,6 +56,13 @@ export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?:
         ? '  (clock stopped: no metrics)'
         : ''),
   ];
+  if (s.pausedOnFail && !finished) {
+    lines.push(
+      `PAUSED ON A FAILED CHECK (${s.pausedOnFail.metrics.map(clean).join(', ')}): ${clean(s.pausedOnFail.reason)}`,
+      `  the canary keeps its ${s.canaryPercent}% and is still judged: a second failed check rolls back.` +
+        ` Continue: agent-canary dismiss ${s.agent}   End: agent-canary abort ${s.agent} --reason "..."`,
+    );
+  }
   if (s.ending && !finished) lines.push(`${s.ending.state.replace('_', ' ')}: ${clean(s.ending.reason)}`);
   if (s.applying && !finished) {
     const took = Math.max(0, Math.round(((opts.now ?? Date.now()) - Date.parse(s.applying.since)) / 1000));

@@ -1,5 +1,6 @@
 // Per agent and version: what happened, second by second (for time-range queries by the judge), and
 // cumulative totals (for Prometheus scrapes). Recording is a few increments and one Map update.
+import { z } from 'zod';
 import type { VersionMetrics } from '../metrics/types';
 import {
   FINE_BOUNDS,
@@ -42,6 +43,69 @@ class Agg {
     for (const [k, n] of o.latency) this.latency.set(k, (this.latency.get(k) ?? 0) + n);
     for (const [k, n] of o.quality) this.quality.set(k, (this.quality.get(k) ?? 0) + n);
   }
+}
+
+const Count = z.number().int().nonnegative();
+const Pairs = z.array(z.tuple([z.number().int().nonnegative(), Count])).max(10_000);
+
+/**
+ * One finished second of one version, as the metrics journal keeps it (a file for one gateway, a
+ * shared table for replicas). Latency keys are indices of the fine bucket scheme (FINE_BOUNDS), so
+ * the journal's format number must change when that scheme does.
+ */
+export const SecondRecordSchema = z.object({
+  agent: z.string().min(1).max(200),
+  version: z.string().min(1).max(200),
+  second: z.number().int().nonnegative(),
+  requests: Count,
+  errors: Count,
+  latencyCount: Count,
+  latency: Pairs,
+  successes: Count,
+  taskTotal: Count,
+  qualityCount: Count,
+  qualitySum: z.number().finite(),
+  quality: z.array(z.tuple([z.number().finite(), Count])).max(10_000),
+});
+export type SecondRecord = z.infer<typeof SecondRecordSchema>;
+
+function aggOf(r: SecondRecord): Agg {
+  const a = new Agg(r.second);
+  a.requests = r.requests;
+  a.errors = r.errors;
+  a.latencyCount = r.latencyCount;
+  a.successes = r.successes;
+  a.taskTotal = r.taskTotal;
+  a.qualityCount = r.qualityCount;
+  a.qualitySum = r.qualitySum;
+  for (const [k, n] of r.latency) a.latency.set(k, n);
+  for (const [k, n] of r.quality) a.quality.set(k, n);
+  return a;
+}
+
+/** What the judge reads, from an aggregate (a series' window, or records summed over replicas). */
+function metricsOf(version: string, sum: Agg): VersionMetrics {
+  const latencyHist = toPairs(sum.latency, (i) => roundMs(FINE_BOUNDS[i]));
+  return {
+    version,
+    requests: sum.requests,
+    errors: sum.errors,
+    latencyMs: {
+      count: sum.latencyCount,
+      p50: quantile(latencyHist, sum.latencyCount, 0.5),
+      p99: quantile(latencyHist, sum.latencyCount, 0.99),
+      histogram: latencyHist,
+    },
+    taskSuccess: { successes: sum.successes, total: sum.taskTotal },
+    quality: { count: sum.qualityCount, sum: sum.qualitySum, histogram: toPairs(sum.quality, (k) => k) },
+  };
+}
+
+/** The sum of journal records of one version (e.g. every replica's seconds inside a window). */
+export function metricsFromRecords(version: string, records: Iterable<SecondRecord>): VersionMetrics {
+  const sum = new Agg(0);
+  for (const r of records) sum.add(aggOf(r));
+  return metricsOf(version, sum);
 }
 
 export interface Outcome {
@@ -134,6 +198,41 @@ export class VersionSeries {
     }
   }
 
+  /**
+   * The seconds after `after` up to and including `upTo` that saw anything, for the journal. A
+   * second is final once it is over: requests and outcomes are counted in the second they end in.
+   */
+  secondsBetween(after: number, upTo: number): SecondRecord[] {
+    const out: SecondRecord[] = [];
+    for (let sec = Math.max(after + 1, upTo - this.ring.length + 1); sec <= upTo; sec++) {
+      const s = this.second(sec);
+      if (s === undefined) continue;
+      out.push({
+        agent: this.agent,
+        version: this.version,
+        second: sec,
+        requests: s.requests,
+        errors: s.errors,
+        latencyCount: s.latencyCount,
+        latency: [...s.latency],
+        successes: s.successes,
+        taskTotal: s.taskTotal,
+        qualityCount: s.qualityCount,
+        qualitySum: s.qualitySum,
+        quality: [...s.quality],
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Adds a journal record back into the window (a restart reading what it had written). Only the
+   * window is restored: the Prometheus counters restart at zero, which Prometheus reads as a reset.
+   */
+  absorb(r: SecondRecord): void {
+    this.slot(r.second * 1000).add(aggOf(r));
+  }
+
   /** One request: latency in ms (undefined when unknown, e.g. a client-reported outcome without it). */
   recordRequest(latencyMs: number | undefined, error: boolean, now: number): void {
     const s = this.slot(now);
@@ -199,31 +298,7 @@ export class VersionSeries {
       if (s !== undefined) sum.add(s);
       sec++;
     }
-    const {
-      requests,
-      errors,
-      latencyCount,
-      successes,
-      taskTotal,
-      qualityCount,
-      qualitySum,
-      latency,
-      quality,
-    } = sum;
-    const latencyHist = toPairs(latency, (i) => roundMs(FINE_BOUNDS[i]));
-    return {
-      version: this.version,
-      requests,
-      errors,
-      latencyMs: {
-        count: latencyCount,
-        p50: quantile(latencyHist, latencyCount, 0.5),
-        p99: quantile(latencyHist, latencyCount, 0.99),
-        histogram: latencyHist,
-      },
-      taskSuccess: { successes, total: taskTotal },
-      quality: { count: qualityCount, sum: qualitySum, histogram: toPairs(quality, (k) => k) },
-    };
+    return metricsOf(this.version, sum);
   }
 }
 

@@ -15,11 +15,14 @@ import {
   sendJson,
   tokenChecker,
 } from './http-util';
-import { VersionSeries, renderPrometheus } from './metrics-store';
-import { PendingRequests } from './pending';
+import { FileMetricsJournal, type MetricsJournal } from './metrics-journal';
+import { VersionSeries, metricsFromRecords, renderPrometheus, type SecondRecord } from './metrics-store';
+import { PendingRequests, type JoinResult } from './pending';
 import { REQUEST_ID, makeUpstream, proxy, type AgentRuntime } from './proxy';
 import { canaryActive, chooseVersion } from './routing';
-import { FileSplitStore, MemorySplitStore } from './split-store';
+import { Replication } from './replication';
+import { SharedState } from './shared-state';
+import { FileSplitStore, MemorySplitStore, SharedSplitStore, StaleSplit } from './split-store';
 import { SplitRejected, SplitTable } from './splits';
 
 export interface GatewayOptions {
@@ -37,8 +40,16 @@ export interface GatewayOptions {
    * Omitted: the admin token is required, so ingest is never open by accident.
    */
   ingestToken?: string | null;
-  /** Where the split survives restarts; without it splits live in memory only. */
+  /**
+   * Where the split and the metrics survive restarts; without it both live in memory only (and the
+   * judge is told, by `dataSince`, that metrics begin at this start).
+   */
   dataDir?: string;
+  /**
+   * Replicas behind a load balancer: the PostgreSQL database they share (splits, which replica
+   * applied what, requests waiting for feedback, metrics). Takes the place of dataDir.
+   */
+  sharedState?: { url: string; replicaId?: string };
   /** How often lapsed leases are written back as 100% stable (routing ignores them at once). */
   leaseSweepMs?: number;
   log?: (line: string) => void;
@@ -118,10 +129,44 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
     agents.set(name, { config: ac, upstreams });
   }
-  const splits = await openSplits(options.dataDir, config, log);
-  // Metrics live in memory: the judge must know they start here, not at the stage's start.
-  const metricsSince = Date.now();
-  const pending = new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
+  const series = new Map<string, VersionSeries>();
+  for (const rt of agents.values()) {
+    for (const up of rt.upstreams.values()) series.set(`${rt.config.name}\u0000${up.version}`, up.series);
+  }
+  const shared = options.sharedState ? await SharedState.open({ ...options.sharedState, log }) : undefined;
+  let splits: SplitTable;
+  let journal: MetricsJournal | undefined;
+  let replication: Replication | undefined;
+  try {
+    if (shared) {
+      const store = new SharedSplitStore(shared, await shared.splits());
+      splits = new SplitTable(config.agents, store, log);
+      await splits.init(Date.now());
+      replication = new Replication(shared, store, splits, log);
+      await replication.start();
+      journal = shared.journal();
+    } else {
+      splits = await openSplits(options.dataDir, config, log);
+      journal = options.dataDir
+        ? await openJournal(options.dataDir, retentionSeconds, series, log)
+        : undefined;
+    }
+  } catch (err) {
+    await replication?.stop();
+    await shared?.close().catch(() => undefined);
+    throw err;
+  }
+  // Without a journal metrics live in memory: the judge must know they start here, not at the
+  // stage's start.
+  const metricsSince = journal?.since ?? Date.now();
+  const pending = shared
+    ? new SharedPending(shared, config.feedback.ttlMs, config.feedback.maxPending)
+    : new PendingRequests(config.feedback.ttlMs, config.feedback.maxPending);
+  const recordJoined = (joined: JoinResult, f: { taskSuccess?: boolean; qualityScore?: number }) => {
+    // Another replica served the request: the outcome is counted here, and the judge reads the sum.
+    if (joined.ok && shared)
+      series.get(`${joined.agent}\u0000${joined.version}`)?.recordOutcome(f, Date.now());
+  };
   const checkToken = tokenChecker(options.adminToken);
   const ingest =
     options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken);
@@ -160,9 +205,35 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (req.method === 'GET') return sendJson(res, 200, splits.get(agent, Date.now()));
       if (req.method === 'PUT') {
         const body = await readJson(req);
-        const applied = await splits.set(agent, body, Date.now());
+        let applied;
+        try {
+          applied = await splits.set(agent, body, Date.now());
+        } catch (err) {
+          if (!(err instanceof StaleSplit)) throw err;
+          // Another replica holds a newer decision: it stands, as on a single gateway.
+          splits.applyRemote(agent, err.current);
+          return sendJson(res, 200, {
+            ...err.current,
+            note: 'ignored a write older than the decision in place',
+          });
+        }
         log(`${agent}: split ${applied.stable}/${applied.canary ?? '-'} ${applied.canaryWeight}%`);
-        return sendJson(res, 200, applied);
+        if (!replication) return sendJson(res, 200, applied);
+        // Confirmed only when every live replica routes by it (what a rollback must be sure of).
+        const confirmed = await replication.confirm();
+        if (confirmed.lagging.length > 0) {
+          return sendJson(res, 503, {
+            error:
+              `split stored, but replica(s) ${confirmed.lagging.join(', ')} have not applied it within ` +
+              `${confirmed.waitedMs} ms; they apply it when they catch up, or drop out after ` +
+              `${confirmed.liveMs} ms without a heartbeat`,
+            replicas: { live: confirmed.live, confirmed: confirmed.live - confirmed.lagging.length },
+          });
+        }
+        return sendJson(res, 200, {
+          ...applied,
+          replicas: { live: confirmed.live, confirmed: confirmed.live },
+        });
       }
       return sendError(res, 405, 'use GET or PUT');
     }
@@ -177,7 +248,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
       const versions: Record<string, VersionMetrics> = {};
-      for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
+      if (shared) {
+        // The sum over replicas of their finished seconds (a second counts when it starts inside).
+        const first = Math.floor(since / 1000);
+        const last = Math.min(Math.ceil(until / 1000) - 1, Math.floor(now / 1000));
+        const byVersion = new Map<string, SecondRecord[]>();
+        for (const r of await shared.seconds(agent, first, last)) {
+          const list = byVersion.get(r.version) ?? [];
+          list.push(r);
+          byVersion.set(r.version, list);
+        }
+        for (const v of rt.upstreams.keys()) versions[v] = metricsFromRecords(v, byVersion.get(v) ?? []);
+      } else {
+        for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
+      }
       return sendJson(res, 200, { agent, since, until, dataSince: metricsSince, versions });
     }
     if (action === 'versions') {
@@ -240,7 +324,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           series.recordRequest(o.latencyMs, o.error, now);
           series.recordOutcome(o, now);
           // An id already pending keeps its version and state (first one wins).
-          if (o.requestId && pending.add(o.requestId, series, now)) {
+          if (o.requestId && shared) {
+            shared.remember(
+              o.requestId,
+              name,
+              o.version,
+              now,
+              o.taskSuccess !== undefined,
+              o.qualityScore !== undefined,
+            );
+          } else if (o.requestId && pending.add(o.requestId, series, now)) {
             pending.markReported(o.requestId, o.taskSuccess !== undefined, o.qualityScore !== undefined);
           }
         }
@@ -259,7 +352,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const parsed = FeedbackSchema.safeParse(await readJson(req));
       if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
       const f = parsed.data;
-      const joined = pending.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now());
+      const joined = shared
+        ? await shared.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now(), config.feedback.ttlMs)
+        : pending.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now());
+      recordJoined(joined, f);
       if (!joined.ok) {
         if (joined.status === 404) feedbackUnmatched++;
         return sendError(res, joined.status, joined.reason);
@@ -309,7 +405,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return;
     }
     if (path === '/healthz')
-      return sendJson(res, 200, { ok: true, agents: agents.size, pendingFeedback: pending.size });
+      return sendJson(res, 200, {
+        ok: true,
+        agents: agents.size,
+        pendingFeedback: shared ? shared.queuedRequestCount : pending.size,
+        ...(replication ? { replica: replication.status() } : {}),
+      });
     return sendError(res, 404, `no route ${req.method} ${printable(path, 100)}`);
   }
 
@@ -370,6 +471,48 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }, options.leaseSweepMs ?? 1000);
   sweeper.unref();
 
+  // Finished seconds go to the journal once a second (and the current one at close), so a restart
+  // or a lost replica loses at most the second in progress.
+  let flushedUpTo = Math.floor(Date.now() / 1000) - 1;
+  let journalWarned = 0;
+  const flushMetrics = async (upTo: number) => {
+    if (!journal) return;
+    const records: SecondRecord[] = [];
+    for (const s of series.values()) records.push(...s.secondsBetween(flushedUpTo, upTo));
+    flushedUpTo = upTo;
+    try {
+      await journal.append(records);
+      if (journal instanceof FileMetricsJournal && journal.needsCompaction) {
+        await journal.compact(config.metrics.retentionMs, Date.now());
+      }
+    } catch (err) {
+      if (Date.now() - journalWarned > 60_000) {
+        journalWarned = Date.now();
+        log(
+          `could not keep metrics (${(err as Error).message}); they stay in memory and are lost on restart`,
+        );
+      }
+    }
+  };
+  const journalTimer = setInterval(() => void flushMetrics(Math.floor(Date.now() / 1000) - 1), 1000);
+  journalTimer.unref();
+  const requestTimer = shared
+    ? setInterval(() => {
+        shared
+          .flushRequests(config.feedback.ttlMs)
+          .catch((err: Error) => log(`feedback join: ${err.message}`));
+      }, 100)
+    : undefined;
+  requestTimer?.unref();
+  const pruneTimer = shared
+    ? setInterval(() => {
+        shared
+          .prune(Date.now(), config.metrics.retentionMs, config.feedback.ttlMs)
+          .catch((err: Error) => log(`shared state prune: ${err.message}`));
+      }, 60_000)
+    : undefined;
+  pruneTimer?.unref();
+
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log(`gateway listening on ${url} (${agents.size} agent(s))`);
 
@@ -380,16 +523,71 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(journalTimer);
+        if (requestTimer) clearInterval(requestTimer);
+        if (pruneTimer) clearInterval(pruneTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
         for (const rt of agents.values()) for (const up of rt.upstreams.values()) await up.pool.destroy();
         await splits.flush();
+        await flushMetrics(Math.floor(Date.now() / 1000));
+        await journal?.close();
+        if (shared) {
+          await shared.flushRequests(config.feedback.ttlMs).catch(() => undefined);
+          await replication?.stop();
+          await shared.close().catch((err: Error) => log(`shared state close: ${err.message}`));
+        }
       })();
       return closing;
     },
   };
+}
+
+/** Requests waiting for feedback, kept where every replica can join them. */
+class SharedPending extends PendingRequests {
+  constructor(
+    private readonly shared: SharedState,
+    ttlMs: number,
+    private readonly maxQueued: number,
+  ) {
+    super(ttlMs, maxQueued);
+  }
+
+  override add(requestId: string, series: VersionSeries, now: number): boolean {
+    // During a database outage the queue is bounded like the local table: the oldest go first.
+    if (this.shared.queuedRequestCount < this.maxQueued) {
+      this.shared.remember(requestId, series.agent, series.version, now, false, false);
+    }
+    return true;
+  }
+}
+
+/** The metrics journal in the data dir, its records put back into the series they came from. */
+async function openJournal(
+  dataDir: string,
+  retentionSeconds: number,
+  series: Map<string, VersionSeries>,
+  log: (line: string) => void,
+): Promise<FileMetricsJournal> {
+  try {
+    const { journal, restored } = await FileMetricsJournal.open(
+      dataDir,
+      retentionSeconds * 1000,
+      Date.now(),
+      log,
+    );
+    for (const r of restored) series.get(`${r.agent}\u0000${r.version}`)?.absorb(r);
+    if (restored.length > 0) log(`metrics: restored ${restored.length} second(s) from ${dataDir}`);
+    return journal;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code ? `${e.code} on ${e.path ?? dataDir}` : e.message;
+    throw new GatewayConfigError([
+      { field: 'dataDir', message: `cannot keep metrics in ${dataDir}: ${why}` },
+    ]);
+  }
 }
 
 /** The split table over its store; a data dir that cannot be used is a configuration problem. */

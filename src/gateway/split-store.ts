@@ -5,6 +5,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AppliedSplitSchema, type AppliedSplit } from '../router/types';
+import type { SharedState } from './shared-state';
 
 const FileSchema = z.object({ format: z.literal(1), splits: z.record(z.string(), AppliedSplitSchema) });
 
@@ -82,4 +83,64 @@ export class MemorySplitStore implements SplitStore {
     this.data = { ...splits };
   }
   async flush(): Promise<void> {}
+}
+
+/** A write refused because another replica stored a newer decision; carries the split in place. */
+export class StaleSplit extends Error {
+  override name = 'StaleSplit';
+  constructor(readonly current: AppliedSplit) {
+    super(`a newer decision is in place for ${current.agent}`);
+  }
+}
+
+/**
+ * Replicas: splits in PostgreSQL. A save writes only the agents whose split changed here, each
+ * fenced by decidedAt in the database; `seq` is the newest change this replica has seen, written or
+ * read, and `lastWrite` the sequence number of its own newest write (what confirmation waits for).
+ */
+export class SharedSplitStore implements SplitStore {
+  seq: number;
+  lastWrite = 0;
+  private readonly written = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly shared: SharedState,
+    private readonly initial: { splits: Map<string, AppliedSplit>; seq: number },
+  ) {
+    this.seq = initial.seq;
+    for (const [agent, split] of initial.splits) this.written.set(agent, JSON.stringify(split));
+  }
+
+  load(): Record<string, AppliedSplit> {
+    return Object.fromEntries(this.initial.splits);
+  }
+
+  /** A split read from the database: the next save must not write it back. */
+  noteRemote(agent: string, split: AppliedSplit, seq: number): void {
+    this.written.set(agent, JSON.stringify(split));
+    this.seq = Math.max(this.seq, seq);
+  }
+
+  save(splits: Record<string, AppliedSplit>): Promise<void> {
+    const run = this.queue.then(async () => {
+      for (const [agent, split] of Object.entries(splits)) {
+        const json = JSON.stringify(split);
+        if (this.written.get(agent) === json) continue;
+        const result = await this.shared.writeSplit(split);
+        if ('stale' in result) {
+          this.written.set(agent, JSON.stringify(result.stale));
+          throw new StaleSplit(result.stale);
+        }
+        this.written.set(agent, json);
+        this.lastWrite = result.seq;
+      }
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  flush(): Promise<void> {
+    return this.queue;
+  }
 }

@@ -10,7 +10,7 @@ export const MAX_LEASE_MS = 3_600_000;
 export class SplitRejected extends Error {
   override name = 'SplitRejected';
   constructor(
-    readonly status: 400 | 404,
+    readonly status: 400 | 404 | 503,
     readonly problems: { field: string; message: string }[],
   ) {
     super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '));
@@ -19,6 +19,12 @@ export class SplitRejected extends Error {
 
 export class SplitTable {
   private readonly splits = new Map<string, AppliedSplit>();
+  /**
+   * Replicas only: past this epoch ms the shared state has not been read for too long, and this
+   * replica routes 100% to stable (a replica cut off from the others must not keep serving a
+   * canary share they may have withdrawn). Infinity for a single gateway.
+   */
+  private freshUntil = Infinity;
 
   constructor(
     private readonly agents: Map<string, AgentConfig>,
@@ -55,7 +61,37 @@ export class SplitTable {
 
   /** Hot path: the split as stored; callers check the lease with `canaryActive`. */
   peek(agent: string): AppliedSplit | undefined {
-    return this.splits.get(agent);
+    const split = this.splits.get(agent);
+    if (split === undefined || split.canary === null || this.freshUntil === Infinity) return split;
+    return Date.now() > this.freshUntil ? stableOnly(split, 'shared state not read for too long') : split;
+  }
+
+  /** Replicas: the shared state was read now; canary shares hold until `until` without another read. */
+  markFresh(until: number): void {
+    this.freshUntil = until;
+  }
+
+  /**
+   * Replicas: a split another replica stored. Applied as it is (the database already fenced it);
+   * one naming a version this replica's config lacks is served as 100% stable here.
+   */
+  applyRemote(agent: string, split: AppliedSplit): void {
+    const config = this.agents.get(agent);
+    if (!config) return;
+    if (!config.versions.has(split.stable)) {
+      this.log(
+        `${agent}: shared split names stable "${split.stable}", not in this replica's config; ignored`,
+      );
+      return;
+    }
+    if (split.canary !== null && !config.versions.has(split.canary)) {
+      this.log(
+        `${agent}: shared split names canary "${split.canary}", not in this replica's config; 100% stable here`,
+      );
+      this.splits.set(agent, stableOnly(split, `canary ${split.canary} is not in this replica's config`));
+      return;
+    }
+    this.splits.set(agent, { ...split, agent });
   }
 
   all(): AppliedSplit[] {
@@ -68,7 +104,7 @@ export class SplitTable {
     if (this.expire(agent, current, now)) {
       this.persist().catch((err) => this.log(`could not persist split for ${agent}: ${String(err)}`));
     }
-    return this.splits.get(agent)!;
+    return this.peek(agent)!;
   }
 
   /** Validates and applies a desired split, persists it, and returns it; throws SplitRejected. */
@@ -118,6 +154,12 @@ export class SplitTable {
     if (problems.length > 0) throw new SplitRejected(400, problems);
 
     const previous = this.splits.get(agent);
+    if (this.freshUntil !== Infinity && Date.now() > this.freshUntil) {
+      // This replica cannot read what the others hold, so it cannot fence this write against them.
+      throw new SplitRejected(503, [
+        { field: '', message: 'this gateway replica cannot reach the shared state; try another replica' },
+      ]);
+    }
     if (previous?.decidedAt !== undefined && d.decidedAt !== undefined && d.decidedAt < previous.decidedAt) {
       // A write decided before the one in place (a dropped lease renewal arriving after an abort):
       // the newer decision stands.
@@ -189,4 +231,14 @@ export class SplitTable {
       { field: '', message: `unknown agent "${agent}" (configured: ${[...this.agents.keys()].join(', ')})` },
     ]);
   }
+}
+
+function stableOnly(split: AppliedSplit, why: string): AppliedSplit {
+  return {
+    ...split,
+    canary: null,
+    canaryWeight: 0,
+    leaseExpiresAt: null,
+    note: `${why}: 100% to stable ${split.stable}`,
+  };
 }

@@ -74,6 +74,12 @@ export function flaggerCanary(plan: ResolvedPlan, target: FlaggerTarget): Flagge
     }
   }
 
+  for (const m of a.custom ?? []) {
+    notExpressed.push(
+      `custom metric ${m.name} (${m.kind}): needs a Flagger MetricTemplate with its query and a fixed thresholdRange`,
+    );
+  }
+
   if (a.judge === 'statistical') {
     notExpressed.push(
       `judge statistical (sequential test, alpha ${a.alpha}): Flagger checks each interval against thresholds, as the thresholds judge`,

@@ -16,36 +16,17 @@ import { z } from 'zod';
 import {
   emptyVersionMetrics,
   MetricsConfigError,
-  type Histogram,
   type MetricsQuery,
   type MetricsSource,
   type MetricsWindow,
   type VersionMetrics,
 } from './types';
+import { readCustom } from './prometheus-custom';
+import { count, fromBuckets, total, type Sample } from './prometheus-samples';
+export { fromBuckets } from './prometheus-samples';
+import { PLACEHOLDERS, TemplateSchema } from './prometheus-templates';
 
-const PLACEHOLDERS = ['version', 'version_re', 'agent', 'namespace', 'window'] as const;
-
-const Template = z
-  .string()
-  .min(1, 'must be a PromQL query')
-  .max(4000, 'must be at most 4000 characters')
-  .superRefine((q, ctx) => {
-    const used = [...q.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]);
-    const unknown = used.filter((p) => !(PLACEHOLDERS as readonly string[]).includes(p));
-    if (unknown.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown placeholder ${unknown.map((u) => `{{${u}}}`).join(', ')} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})`,
-      });
-    }
-    if (!used.includes('version') && !used.includes('version_re')) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          'must select the version with {{version}} or {{version_re}}, or both versions read the same series',
-      });
-    }
-  });
+const Template = TemplateSchema;
 
 const Unit = z.enum(['s', 'ms']).default('s');
 
@@ -111,11 +92,6 @@ export interface PrometheusQueryOptions {
   url: string;
   config: QueryConfig;
   headers?: Record<string, string>;
-}
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
 }
 
 export class PrometheusQueryMetricsSource implements MetricsSource {
@@ -243,6 +219,15 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
         }),
       );
     }
+    if (q.custom && q.custom.length > 0) {
+      tasks.push(
+        readCustom(q.custom, (name, field, template) => run(`custom.${name}`, field, template)).then(
+          (custom) => {
+            out.custom = custom;
+          },
+        ),
+      );
+    }
     await Promise.all(tasks);
     return out;
   }
@@ -296,49 +281,6 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
     }
     return result as Sample[];
   }
-}
-
-/** Several series (a query without sum()) add up; no series is no data (0). */
-function total(samples: Sample[]): number {
-  let t = 0;
-  for (const s of samples) {
-    const v = Number(s.value[1]);
-    if (Number.isFinite(v)) t += v;
-  }
-  return t;
-}
-
-/** increase() extrapolates to the window's edges: counts are rounded, never negative. */
-function count(x: number): number {
-  return Number.isFinite(x) && x > 0 ? Math.round(x) : 0;
-}
-
-/** Cumulative `le` buckets -> non-cumulative [upperBound, count] pairs; +Inf at the last finite bound. */
-export function fromBuckets(samples: Sample[], scale: number): { histogram: Histogram; count: number } {
-  const byLe = new Map<number, number>();
-  for (const s of samples) {
-    const le = s.metric.le;
-    if (le === undefined) continue;
-    const bound = le === '+Inf' ? Infinity : Number(le) * scale;
-    const v = Number(s.value[1]);
-    if (Number.isNaN(bound) || !Number.isFinite(v)) continue;
-    byLe.set(bound, (byLe.get(bound) ?? 0) + v);
-  }
-  const cumulative = [...byLe].sort((a, b) => a[0] - b[0]);
-  const histogram: Histogram = [];
-  let prev = 0;
-  let lastFinite = 0;
-  for (const [bound, cum] of cumulative) {
-    const n = Math.round(Math.max(0, cum - prev));
-    prev = Math.max(prev, cum);
-    if (Number.isFinite(bound)) lastFinite = bound;
-    if (n === 0) continue;
-    const value = Number.isFinite(bound) ? Number(bound.toPrecision(6)) : lastFinite;
-    const last = histogram[histogram.length - 1];
-    if (last && last[0] === value) last[1] += n;
-    else histogram.push([value, n]);
-  }
-  return { histogram, count: histogram.reduce((sum, [, n]) => sum + n, 0) };
 }
 
 function escapeLabel(v: string): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CustomMetric } from './prometheus-templates';
 
 /**
  * A histogram as [bucketValue, count] pairs, sorted by value, only non-empty buckets, counts not
@@ -7,6 +8,19 @@ import { z } from 'zod';
  */
 export const HistogramSchema = z.array(z.tuple([z.number(), z.number().nonnegative()]));
 export type Histogram = z.infer<typeof HistogramSchema>;
+
+/**
+ * One version's numbers for a custom metric (the plan's analysis.custom), by kind: proportion
+ * {count: total, matching}; mean {count, sum, histogram of values when the plan gives buckets};
+ * quantile {count, histogram}.
+ */
+export const CustomValuesSchema = z.object({
+  count: z.number().int().nonnegative(),
+  matching: z.number().int().nonnegative().optional(),
+  sum: z.number().optional(),
+  histogram: HistogramSchema,
+});
+export type CustomValues = z.infer<typeof CustomValuesSchema>;
 
 /** What one version did over a time range. Counts, not rates: judges need the sample sizes. */
 export const VersionMetricsSchema = z.object({
@@ -28,6 +42,8 @@ export const VersionMetricsSchema = z.object({
     sum: z.number(),
     histogram: HistogramSchema,
   }),
+  /** Custom metrics by name; absent when the plan has none (and in results recorded before them). */
+  custom: z.record(z.string(), CustomValuesSchema).optional(),
 });
 export type VersionMetrics = z.infer<typeof VersionMetricsSchema>;
 
@@ -53,6 +69,8 @@ export interface MetricsQuery {
   canary: string;
   since: number;
   until: number;
+  /** The plan's custom metrics: sources that read Prometheus fill VersionMetrics.custom for them. */
+  custom?: CustomMetric[];
 }
 
 /** Where per-version metrics come from (the gateway's admin API, Prometheus, a test double). */

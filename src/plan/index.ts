@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS } from '../analysis/types';
+import { resolveCustomMetrics } from '../metrics/prometheus-templates';
 import {
   DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
@@ -11,6 +12,7 @@ import {
   type ResolvedPlan,
   type Stage,
 } from './schema';
+import { onFailProblems } from './on-fail';
 import { parseYaml } from './yaml';
 
 export * from './schema';
@@ -136,6 +138,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       problems.push({ field: `analysis.thresholds.${metric}`, message: 'minAbsolute is above maxAbsolute' });
     }
   }
+  problems.push(...onFailProblems(a.onFail, a.metrics, plan.analysis));
   if (a.interval > plan.progressDeadline) {
     problems.push({ field: 'analysis.interval', message: 'is longer than progressDeadline' });
   }
@@ -155,6 +158,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       message: 'must be at least twice analysis.interval (it is renewed at every check)',
     });
   }
+  const custom = a.custom ? resolveCustomMetrics(a.custom, a.judge) : undefined;
+  if (custom) problems.push(...custom.problems);
   if (problems.length > 0) throw new PlanError(problems);
 
   const resolved = ResolvedPlanSchema.safeParse({
@@ -173,6 +178,8 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       alpha: a.alpha,
       minEffect: { ...DEFAULT_MIN_EFFECT, ...a.minEffect },
       observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
+      ...(a.onFail ? { onFail: a.onFail } : {}),
+      ...(custom && custom.custom.length > 0 ? { custom: custom.custom } : {}),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
+import { CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
 import { formatDuration, parseDuration } from './duration';
 
@@ -186,6 +187,23 @@ const NotifyInput = z.discriminatedUnion('type', [
 ]);
 export type NotifyTarget = z.infer<typeof NotifyInput>;
 
+/**
+ * `analysis.onFail`: metric name (or `default`) -> what reaching the failure limit on it does.
+ * `pause` keeps the canary share and keeps judging; a second clear failure still rolls back.
+ * Names are checked against the judged metrics by resolvePlan; absent = every metric rolls back.
+ */
+export const ON_FAIL_ACTIONS = ['rollback', 'pause'] as const;
+export const OnFailSchema = z
+  .record(
+    z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a metric name or "default"'),
+    z.enum(ON_FAIL_ACTIONS, { message: 'must be rollback or pause' }),
+  )
+  .refine((m) => Object.keys(m).length <= 50, { message: 'at most 50 entries' });
+export type OnFail = z.infer<typeof OnFailSchema>;
+
 const AnalysisInput = z
   .object({
     interval: durationSchema(PLAN_LIMITS.maxIntervalMs, PLAN_LIMITS.minIntervalMs).default(60_000),
@@ -204,6 +222,10 @@ const AnalysisInput = z
     /** False rollback rate the statistical judge allows per rollout. */
     alpha: z.number().gt(0).max(0.2, 'above 0.2 would roll back healthy canaries too often').default(0.01),
     minEffect: z.partialRecord(MetricNameSchema, z.number().gt(0).max(1e6)).default({}),
+    /** What a failed check of each metric does: roll back (the default), or pause for a person. */
+    onFail: OnFailSchema.optional(),
+    /** The team's own metrics (cost or tokens per task...), read by Prometheus query and judged. */
+    custom: CustomMetricsSchema.optional(),
   })
   .strict();
 
@@ -259,6 +281,10 @@ export const ResolvedPlanSchema = z
       minEffect: z.record(MetricNameSchema, z.number().gt(0).max(1e6)),
       /** Stages with an observation window: the statistical judge splits alpha across them. */
       observedStages: z.number().int().positive().max(PLAN_LIMITS.maxStages).optional(),
+      /** Absent in rollouts started before onFail existed: every metric rolls back. */
+      onFail: OnFailSchema.optional(),
+      /** Custom metrics (helper k8s); absent in plans without them and in older histories. */
+      custom: CustomMetricsSchema.optional(),
     }),
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),

@@ -15,13 +15,18 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
 } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { formatDuration } from '../plan/duration';
-import { problemsFromZod, PlanError, type ResolvedPlan } from '../plan';
+import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type ResolvedPlan } from '../plan';
 import {
   isFinal,
   AbortInputSchema,
   abortUpdate,
+  DismissInputSchema,
+  dismissUpdate,
+  ExtendInputSchema,
+  extendUpdate,
   PauseInputSchema,
   pauseUpdate,
   PromoteInputSchema,
@@ -76,6 +81,13 @@ export function staticDetails(plan: ResolvedPlan): string {
     '',
     `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
       `rollback after ${a.failureLimit} failed check${a.failureLimit === 1 ? '' : 's'}; deadline ${formatDuration(plan.progressDeadlineMs)}`,
+    ...(a.onFail
+      ? [
+          `on a failed check: ${Object.entries(a.onFail)
+            .map(([metric, action]) => `${metric} ${action}`)
+            .join(', ')} (pause keeps judging; a second failure rolls back)`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -103,6 +115,8 @@ export interface StartOptions {
   workflowId?: string;
   /** Overrides the task queue (a team running its own workers on another queue; tests). */
   taskQueue?: string;
+  /** Set by retryRollout: the run this one starts again, and who asked why (the first decision). */
+  retry?: { by: string; reason: string; previousRunId: string };
 }
 
 export interface Started {
@@ -112,16 +126,27 @@ export interface Started {
   result: () => Promise<RolloutResult>;
 }
 
-/** Starts a rollout; refused with AlreadyRunningError while one runs for the same agent. */
+/**
+ * Starts a rollout: the canaryRollout workflow under id `canary-<agent>`, with search attributes and
+ * the Web UI summary set.
+ *
+ * @param client - a connected Temporal client (see `connect` in the package entry).
+ * @param plan - the plan as a team writes it (the JSON form of the YAML) or as resolvePlan returns it;
+ *   checked here first, so a bad plan is a PlanError naming each field before anything is sent.
+ * @param opts - another workflow id or task queue.
+ * @returns the workflow id and run id, and `result()` resolving when the rollout ends.
+ * @throws AlreadyRunningError while a rollout runs for the same agent; PlanError for a bad plan.
+ */
 export async function startRollout(
   client: Client,
-  plan: ResolvedPlan,
+  input: ResolvedPlan | PlanInput,
   opts: StartOptions = {},
 ): Promise<Started> {
+  const plan = planForWorkflow(input);
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      args: [plan],
+      args: opts.retry ? [plan, { retry: opts.retry }] : [plan],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -264,6 +289,10 @@ function statusFromVisibility(d: WorkflowExecutionDescription, agent: string): R
  * The rollout's status, true to the execution's state: the workflow's own status (query `status`),
  * and for an execution that was terminated, failed, timed out or cancelled, that state with its
  * cause in `execution` (the workflow never saw a terminate, so its own view would still count).
+ *
+ * @param agent - the agent's name (the workflow id is `canary-<agent>` unless opts.workflowId says).
+ * @returns stage, canary share, observation time, last verdict per metric, decisions (who, why).
+ * @throws UnknownAgentError when there is no such rollout; NoWorkerError when no worker answers.
  */
 export async function getStatus(
   client: Client,
@@ -373,7 +402,8 @@ export async function workerPolls(client: Client, taskQueue: string): Promise<bo
   });
 }
 
-export const COMMANDS = ['pause', 'resume', 'promote', 'abort'] as const;
+export const COMMANDS = ['pause', 'resume', 'promote', 'abort', 'extend', 'dismiss'] as const;
+/** A command to a running rollout, sent by {@link sendCommand}. */
 export type Command = (typeof COMMANDS)[number];
 
 const COMMAND_DEFS = {
@@ -381,6 +411,8 @@ const COMMAND_DEFS = {
   resume: { schema: ResumeInputSchema, update: resumeUpdate },
   promote: { schema: PromoteInputSchema, update: promoteUpdate },
   abort: { schema: AbortInputSchema, update: abortUpdate },
+  extend: { schema: ExtendInputSchema, update: extendUpdate },
+  dismiss: { schema: DismissInputSchema, update: dismissUpdate },
 } as const;
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
@@ -393,13 +425,18 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
 }
 
 /**
- * Sends pause/resume/promote/abort as an Update and returns the status once it took effect. What
- * the user is told is what will happen:
+ * Sends a command (pause, resume, promote, abort, extend, dismiss) as an Update and returns the
+ * status once it took effect. What the user is told is what will happen:
  * - NoWorkerError: no worker polls the rollout's task queue; nothing was sent.
  * - CommandRefusedError: the workflow refused it (e.g. already paused), or the rollout is closed.
  * - CommandPendingError: the workflow accepted it and is still carrying it out (e.g. the abort's
  *   stable write waits for the router); it will happen. Or it was sent and is queued for a busy worker.
  * Bad input is a CommandInputError before anything is sent.
+ *
+ * @param agent - the agent's name.
+ * @param command - pause, resume, promote, abort, extend (`{duration: "30m"}`) or dismiss.
+ * @param input - the command's payload: `by` and `reason` for all, recorded in the decisions.
+ * @returns the rollout's status once the command took effect.
  */
 export async function sendCommand<C extends Command>(
   client: Client,
@@ -426,7 +463,8 @@ export async function sendCommand<C extends Command>(
   try {
     update = await withDeadline(client, Math.max(1_000, deadline - Date.now()), () =>
       handle.startUpdate(def.update as typeof pauseUpdate, {
-        args: [data],
+        // The schema's output (e.g. extend's duration in ms) is valid input again.
+        args: [data as never],
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       }),
     );
@@ -465,6 +503,97 @@ export async function sendCommand<C extends Command>(
       );
     }
     throw mapServiceError(err, `${command} ${workflowId}`);
+  }
+}
+
+export interface RetryOptions {
+  /** Overrides the workflow id (tests); defaults to workflowIdFor(agent). */
+  workflowId?: string;
+  /** Who retries and why, recorded as the new run's first decision. */
+  by?: string;
+  reason?: string;
+  timeoutMs?: number;
+}
+
+export const RetryInputSchema = z
+  .object({ by: z.string().min(1).max(200).optional(), reason: z.string().max(2000).optional() })
+  .strict();
+
+/**
+ * Starts again, from the same plan and under the same workflow id, a rollout that ended without
+ * promoting (rolled back, aborted, or an execution that was terminated, failed or cancelled). Refused
+ * with CommandRefusedError while it still runs, or once it was promoted (the canary is stable now:
+ * a new rollout needs a new plan). The plan is read from the last run's own input, so a rollout
+ * started by any client (a plan as written, or resolved) is retried as it was.
+ */
+export async function retryRollout(
+  client: Client,
+  agent: string,
+  opts: RetryOptions = {},
+): Promise<Started & { previousRunId: string; plan: ResolvedPlan }> {
+  const input = RetryInputSchema.safeParse({ by: opts.by, reason: opts.reason });
+  if (!input.success) throw new CommandInputError('retry', problemsFromZod(input.error));
+  const workflowId = opts.workflowId ?? workflowIdFor(agent);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const d = await describeRollout(client, agent, workflowId, timeoutMs);
+  const state = d.typedSearchAttributes.get(SA.state);
+  if (d.status.name === 'RUNNING') {
+    throw new CommandRefusedError(
+      `the rollout for "${agent}" is still running (${(state ?? 'progressing').replace('_', ' ')}); there is nothing to retry.\n` +
+        `  Fix: wait for it to end, or stop it first with \`agent-canary abort ${agent} --reason "..."\`.`,
+    );
+  }
+  if (state === 'promoted') {
+    throw new CommandRefusedError(
+      `the rollout for "${agent}" was promoted: ${d.typedSearchAttributes.get(SA.canaryVersion) ?? 'the canary'} is stable now, ` +
+        'so there is nothing to retry.\n  Fix: start a new rollout with a new canary: `agent-canary start -f plan.yaml`.',
+    );
+  }
+  const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
+  const how = ABNORMAL_CLOSE.has(d.status.name)
+    ? d.status.name.toLowerCase()
+    : (state ?? 'ended').replace('_', ' ');
+  const started = await startRollout(client, plan, {
+    workflowId,
+    taskQueue: d.taskQueue,
+    retry: {
+      by: input.data.by || 'unknown',
+      reason: input.data.reason || `retried after it was ${how}`,
+      previousRunId: d.runId,
+    },
+  });
+  return { ...started, previousRunId: d.runId, plan };
+}
+
+/** The plan a run was started with: the first argument of its first event, checked like the workflow does. */
+async function planOfRun(client: Client, workflowId: string, runId: string, timeoutMs: number) {
+  let raw: unknown;
+  try {
+    const page = await withDeadline(client, timeoutMs, () =>
+      client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId, runId },
+        maximumPageSize: 1,
+      }),
+    );
+    const attrs = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+    raw = await decodeFromPayloadsAtIndex(
+      client.workflow.options.loadedDataConverter,
+      0,
+      attrs?.input?.payloads,
+    );
+  } catch (err) {
+    throw mapServiceError(err, `read the plan of ${workflowId}`);
+  }
+  try {
+    return planForWorkflow(raw);
+  } catch (err) {
+    if (err instanceof PlanError) {
+      throw new CommandRefusedError(
+        `the plan of the last run of ${workflowId} is not valid any more: ${err.message}`,
+      );
+    }
+    throw err;
   }
 }
 
@@ -577,7 +706,13 @@ function summarize(wf: WorkflowExecutionInfo): RolloutSummary {
   };
 }
 
-/** Rollouts from the visibility store, newest first (eventually consistent: a start shows up shortly after). */
+/**
+ * Rollouts from the visibility store, newest first (eventually consistent: a start shows up shortly
+ * after).
+ *
+ * @param opts - filter by state or agent, only running ones, at most `limit` (default 100).
+ * @returns one summary per execution: versions, state and share as last published, Temporal status.
+ */
 export async function listRollouts(client: Client, opts: ListOptions = {}): Promise<RolloutSummary[]> {
   const out: RolloutSummary[] = [];
   const limit = opts.limit ?? 100;

@@ -1,6 +1,7 @@
 // End to end on the production topology: Temporal on PostgreSQL (scripts/temporal-postgres.sh's
-// stack), `agent-canary worker` and `agent-canary gateway` as separate processes, user traffic
-// through the gateway to two real agent servers per rollout. One rollout is promoted although the
+// stack), `agent-canary worker` and two `agent-canary gateway` replicas as separate processes
+// sharing the same PostgreSQL, Debian's HAProxy in front of them, user traffic through HAProxy
+// to two real agent servers per rollout. One rollout is promoted although the
 // Temporal server is killed (SIGKILL) and started again on the same database in the middle of it;
 // one with a degraded canary is rolled back. Run by `npm run test:postgres`, not by `npm test`.
 import assert from 'node:assert/strict';
@@ -23,6 +24,8 @@ import { startLocalStack, type LocalStack } from '../../src/temporal/postgres-st
 import { startRollout } from '../../src/temporal/rollouts';
 import { SA, statusQuery, workflowIdFor, type RolloutResult } from '../../workflows/messages';
 import { eventually } from '../harness';
+import { startHaproxy } from '../replicas-support';
+import pg from 'pg';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TOKEN = 'pg-e2e-admin-token-0123456789';
@@ -76,7 +79,9 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
   this.timeout(10 * 60_000);
   let stateDir: string;
   let stack: LocalStack;
-  let gateway: Proc;
+  let gateways: Proc[] = [];
+  let gatewayPorts: number[] = [];
+  let lb: { url: string; child: ChildProcess } | undefined;
   let worker: Proc;
   let gatewayUrl: string;
   let connection: Connection;
@@ -104,14 +109,28 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
     }
     const configFile = path.join(stateDir, 'gateway.json');
     writeFileSync(configFile, JSON.stringify({ agents: upstreams }));
-    const port = await freePort();
-    gatewayUrl = `http://127.0.0.1:${port}`;
-    gateway = agentCanary([
-      'gateway',
-      ...['--config', configFile, '--port', String(port), '--data-dir', path.join(stateDir, 'gateway')],
-      ...['--lease-sweep', '200'],
-    ]);
-    await untilOutput(gateway, /gateway on http/, 'the gateway to listen');
+    // The replicas' shared state: a database of its own on the stack's PostgreSQL.
+    const { host, port: pgPort, user, password } = stack.postgres;
+    const admin = new pg.Client({
+      connectionString: `postgres://${user}:${password}@${host}:${pgPort}/postgres`,
+    });
+    await admin.connect();
+    await admin.query('CREATE DATABASE agent_canary_gateway').finally(() => admin.end());
+    const sharedState = `postgres://${user}:${password}@${host}:${pgPort}/agent_canary_gateway`;
+    gatewayPorts = [await freePort(), await freePort()];
+    gateways = gatewayPorts.map((port, i) =>
+      agentCanary([
+        'gateway',
+        ...['--config', configFile, '--port', String(port), '--shared-state', sharedState],
+        ...['--replica-id', `gw${i + 1}`, '--lease-sweep', '200'],
+      ]),
+    );
+    for (const g of gateways) await untilOutput(g, /gateway on http/, 'the gateway replicas to listen');
+    lb = await startHaproxy(
+      stateDir,
+      gatewayPorts.map((port, i) => ({ id: `gw${i + 1}`, port })),
+    );
+    gatewayUrl = lb.url;
 
     worker = agentCanary([
       'worker',
@@ -127,7 +146,8 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
     this.timeout(60_000);
     await Promise.all(traffic.splice(0).map((t) => t.stop()));
     await stopProc(worker);
-    await stopProc(gateway);
+    for (const g of gateways) await stopProc(g);
+    if (lb) await stopProc({ child: lb.child, output: () => '' });
     await connection?.close().catch(() => undefined);
     await Promise.all(agents.splice(0).map((a) => a.close()));
     await stack?.stop();
@@ -214,9 +234,23 @@ describe('end to end on Temporal with PostgreSQL: worker and gateway processes',
       (final.byVersion.v1?.requests ?? 0) - before <= 3,
       `v1 still served after promotion: ${JSON.stringify(final.byVersion)}`,
     );
-    assert.ok(final.ok > 0 && final.failures === 0, JSON.stringify(final));
-    // The judge saw task success and quality: every answer's feedback was joined at the gateway.
+    assert.ok(
+      final.ok > 0 && final.failures === 0,
+      `${JSON.stringify(final)}\n${gateways.map((g, i) => `gw${i + 1}: ${g.output().slice(-1500)}`).join('\n')}`,
+    );
+    // The judge saw task success and quality: every answer's feedback was joined, whichever
+    // replica HAProxy sent the request and its feedback to.
     assert.ok(final.feedbackSent > 0 && final.feedbackFailed === 0, JSON.stringify(final));
+    // Both replicas served traffic and both route by the promoted split.
+    for (const port of gatewayPorts) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const served = [
+        ...text.matchAll(/^agent_canary_requests_total\{agent="pg-support-bot"[^}]*\} (\d+)/gm),
+      ];
+      assert.ok(served.reduce((n, m) => n + Number(m[1]), 0) > 0, `replica on ${port} served none of it`);
+      const own = await new GatewayRouter({ url: `http://127.0.0.1:${port}`, token: TOKEN }).getSplit(agent);
+      assert.deepEqual([own.stable, own.canary], ['v2', null], `replica on ${port}`);
+    }
   });
 
   it('rolls a degraded canary back, and the gateway serves stable only', async function () {

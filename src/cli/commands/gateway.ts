@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { GatewayConfigError, loadGatewayConfig, startGateway } from '../../gateway';
+import { SharedStateError } from '../../gateway/shared-state';
 import { FailedError, UsageError } from '../errors';
 
 interface GatewayFlags {
@@ -10,6 +11,25 @@ interface GatewayFlags {
   token?: string;
   ingestToken?: string;
   leaseSweep: string;
+  sharedState?: string;
+  replicaId?: string;
+}
+
+/** A PostgreSQL URL for the replicas' shared state; the message never repeats it (it holds a password). */
+function sharedStateUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError('--shared-state must be a URL like postgres://user:password@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UsageError(`--shared-state must be a postgres:// URL, not ${url.protocol}//`);
+  }
+  if (!url.hostname || url.pathname.length <= 1) {
+    throw new UsageError('--shared-state needs a host and a database: postgres://user:password@host:5432/db');
+  }
+  return value;
 }
 
 function port(value: string): number {
@@ -33,6 +53,12 @@ export function register(program: Command): void {
       'bearer token for outcomes and feedback (default: $AGENT_CANARY_INGEST_TOKEN, else the admin token)',
     )
     .option('--lease-sweep <ms>', 'how often lapsed canary leases are returned to stable', '1000')
+    .option(
+      '--shared-state <url>',
+      'replicas behind a load balancer: PostgreSQL they share for splits, feedback and metrics ' +
+        '(default: $AGENT_CANARY_GATEWAY_DATABASE_URL; replaces --data-dir)',
+    )
+    .option('--replica-id <id>', "this replica's name among the others (default: host-pid-random)")
     .action(async (flags: GatewayFlags) => {
       const token = flags.token ?? process.env.AGENT_CANARY_ADMIN_TOKEN;
       if (!token) {
@@ -49,6 +75,13 @@ export function register(program: Command): void {
         if (err instanceof GatewayConfigError) throw new UsageError(err.message);
         throw err;
       }
+      const sharedRaw = flags.sharedState ?? process.env.AGENT_CANARY_GATEWAY_DATABASE_URL;
+      const sharedState = sharedRaw
+        ? { url: sharedStateUrl(sharedRaw), replicaId: flags.replicaId }
+        : undefined;
+      if (flags.replicaId !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(flags.replicaId)) {
+        throw new UsageError('--replica-id must be 1-100 of A-Z a-z 0-9 . _ : -');
+      }
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} gateway: ${line}\n`);
       const gw = await startGateway({
         config,
@@ -57,7 +90,8 @@ export function register(program: Command): void {
         adminToken: token,
         // Outcomes and feedback move the judge's numbers: never open by default.
         ingestToken: flags.ingestToken ?? (process.env.AGENT_CANARY_INGEST_TOKEN || token),
-        dataDir: flags.dataDir,
+        dataDir: sharedState ? undefined : flags.dataDir,
+        sharedState,
         leaseSweepMs: sweep,
         log,
       }).catch((err: NodeJS.ErrnoException) => {
@@ -66,6 +100,7 @@ export function register(program: Command): void {
             `${flags.host}:${flags.port} is already in use: pick another port with --port`,
           );
         }
+        if (err instanceof SharedStateError) throw new FailedError(err.message);
         if (err.code === 'EADDRNOTAVAIL')
           throw new UsageError(`--host ${flags.host} is not an address of this machine`);
         throw err;

@@ -67,11 +67,35 @@ export async function runWorker(
   await worker.run();
 }
 
+/** What --help says about the backends beside the flag list: defaults and what each one needs. */
+const BACKENDS_HELP = `
+Routers (--router):
+  gateway     the agent-canary gateway's admin API (--gateway-url, --gateway-token)
+  webhook     your own endpoint, HMAC-signed (--router-url, --router-secret)
+  kubernetes  the stable and canary backendRef weights of a Gateway API HTTPRoute
+              --kubeconfig / --kube-context  credentials (default $KUBECONFIG, ~/.kube/config,
+                                             or the pod's ServiceAccount in a cluster)
+              --kube-namespace               the routes' namespace (default: the context's or pod's)
+              --kube-route                   route name, default "{agent}"
+              --kube-backend                 Service per version, default "{agent}-{version}"
+              needs get, list and patch on httproutes (deploy/kubernetes/base/rbac.yaml); the
+              worker also sweeps lapsed leases every 10s, returning their traffic to stable
+
+Metrics (--metrics):
+  gateway           the gateway's per-second series (default)
+  prometheus        the gateway's series scraped by Prometheus (--prometheus-url)
+  prometheus-query  your own PromQL per metric (--prometheus-url, --prometheus-queries); also
+                    reads the plan's analysis.custom metrics (cost, tokens per task...)
+
+See docs/kubernetes.md for a first rollout on a cluster.
+`;
+
 export function register(program: Command): void {
   addBackendOptions(
     program
       .command('worker')
-      .description('run the agent-canary worker (the canaryRollout workflow and its activities)'),
+      .description('run the agent-canary worker (the canaryRollout workflow and its activities)')
+      .addHelpText('after', BACKENDS_HELP),
   ).action(async (flags: BackendFlags, cmd: Command) => {
     const settings = connectionSettings(cmd);
     const deps = createBackends(resolveBackendSettings({ ...flags, namespace: settings.namespace }));

@@ -1,0 +1,246 @@
+// npm run bench:scale: many rollouts at once on one worker, one gateway and a dev server (SQLite
+// file), then the same on two workers. Per N it prints how late checks are against the plan's
+// cadence, the checks per second sustained, worker CPU per check, worker and gateway RSS and history
+// events per check, and one summary line for scripts:
+//   scale n=<N> late_p99_s=<x> worker_rss_mb=<x> events_per_check=<x> two_worker_speedup=<x>
+//
+//   npm run bench:scale                       N = 100, 300, 1000 at 30 s checks, 150 s each
+//   BENCH_QUICK=1 npm run bench:scale         N = 30 at 5 s checks, 40 s (a smoke run)
+//   BENCH_N=200 BENCH_INTERVAL_S=10 BENCH_WINDOW_S=120 npm run bench:scale
+//
+// Plans have one 2 h stage and no traffic, so every check reads an empty window: what is measured is
+// the shape of the work (activities, timers, history), not the judge.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { resolvePlan } from '../src/plan';
+import { startDevServer } from '../src/temporal/devserver';
+import { startRollout } from '../src/temporal/rollouts';
+
+const ROOT = join(__dirname, '..');
+const TOKEN = 'bench-scale-admin-token-0123456789';
+const quick = process.env.BENCH_QUICK === '1';
+const sizes = process.env.BENCH_N
+  ? process.env.BENCH_N.split(',').map(Number)
+  : quick
+    ? [30]
+    : [100, 300, 1000];
+const intervalS = Number(process.env.BENCH_INTERVAL_S ?? (quick ? 5 : 30));
+const windowS = Number(process.env.BENCH_WINDOW_S ?? (quick ? 40 : 150));
+/** Histories read per run to measure lateness and events (reading all 1,000 would load the server). */
+const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 40);
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+function agentCanary(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'agent-canary.js'), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-4000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  (child as ChildProcess & { output: () => string }).output = () => out;
+  return child;
+}
+
+async function until(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** RSS (MB) and CPU seconds (user + system) of a process, from /proc. */
+async function usage(pid: number): Promise<{ rssMb: number; cpuS: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
+}
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+
+interface RunResult {
+  n: number;
+  workers: number;
+  lateP50: number;
+  lateP99: number;
+  lateMax: number;
+  checksPerS: number;
+  cpuMsPerCheck: number;
+  workerRssMb: number;
+  gatewayRssMb: number;
+  eventsPerCheck: number;
+}
+
+async function run(n: number, workers: number): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'ac-bench-scale-'));
+  const server = await startDevServer({ ui: false, dbFilename: join(dir, 'temporal.db'), log: () => {} });
+  const procs: ChildProcess[] = [];
+  try {
+    const agents = Array.from({ length: n }, (_, i) => `scale-${i}`);
+    const config = join(dir, 'gateway.json');
+    // No traffic reaches the upstreams: an address nothing listens on is enough.
+    writeFileSync(
+      config,
+      JSON.stringify({
+        agents: Object.fromEntries(
+          agents.map((a) => [
+            a,
+            { stable: 'v1', versions: { v1: 'http://127.0.0.1:9', v2: 'http://127.0.0.1:9' } },
+          ]),
+        ),
+      }),
+    );
+    const gwPort = 20000 + Math.floor(Math.random() * 20000);
+    const gateway = agentCanary(
+      ['gateway', '-c', config, '--port', String(gwPort), '--data-dir', join(dir, 'gw')],
+      {
+        AGENT_CANARY_ADMIN_TOKEN: TOKEN,
+      },
+    );
+    procs.push(gateway);
+    await until('the gateway', async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${gwPort}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    });
+    const workerEnv = {
+      TEMPORAL_ADDRESS: server.address,
+      AGENT_CANARY_GATEWAY_URL: `http://127.0.0.1:${gwPort}`,
+      AGENT_CANARY_ADMIN_TOKEN: TOKEN,
+    };
+    const workerProcs = Array.from({ length: workers }, () => agentCanary(['worker'], workerEnv));
+    procs.push(...workerProcs);
+    for (const w of workerProcs) {
+      await until('a worker polling', () =>
+        (w as ChildProcess & { output: () => string }).output().includes('polling'),
+      );
+    }
+
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const plan = (agent: string) =>
+      resolvePlan({
+        agent,
+        stable: 'v1',
+        canary: 'v2',
+        stages: [{ weight: 5, observe: '2h' }, { weight: 100 }],
+        analysis: { interval: `${intervalS}s`, inconclusiveLimit: 10_000 },
+        progressDeadline: '6h',
+      });
+    const t0 = Date.now();
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(agents.slice(i, i + 50).map((a) => startRollout(client, plan(a))));
+    }
+    log(`n=${n} workers=${workers}: ${n} rollouts started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+    const steadyFrom = Date.now();
+    let peakWorker = 0;
+    let peakGateway = 0;
+    while (Date.now() - steadyFrom < windowS * 1000) {
+      await new Promise((r) => setTimeout(r, 5000));
+      const ws = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+      peakWorker = Math.max(peakWorker, ...ws.map((u) => u.rssMb));
+      peakGateway = Math.max(peakGateway, (await usage(gateway.pid!)).rssMb);
+      log(
+        `  ${Math.round((Date.now() - steadyFrom) / 1000)} s: worker RSS ${ws.map((u) => u.rssMb.toFixed(0)).join('/')} MB`,
+      );
+    }
+    const steadyTo = Date.now();
+    const cpu1 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+
+    // Lateness: gaps between consecutive check schedules inside the steady window, minus the cadence.
+    const late: number[] = [];
+    let checks = 0;
+    let events = 0;
+    const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
+    for (const agent of sample) {
+      const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
+      const all = history.events ?? [];
+      const inWindow = all.filter((e) => {
+        const t = Number(e.eventTime?.seconds ?? 0) * 1000;
+        return t >= steadyFrom && t < steadyTo;
+      });
+      const schedules = inWindow
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.match(/check|analyze/i))
+        .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor(Number(e.eventTime!.nanos ?? 0) / 1e6));
+      for (let i = 1; i < schedules.length; i++)
+        late.push(Math.max(0, (schedules[i] - schedules[i - 1]) / 1000 - intervalS));
+      checks += schedules.length;
+      events += inWindow.length;
+    }
+    const scale = n / sample.length;
+    const seconds = (steadyTo - steadyFrom) / 1000;
+    const cpuS = cpu1.reduce((t, u, i) => t + u.cpuS - cpu0[i].cpuS, 0);
+    await connection.close();
+    return {
+      n,
+      workers,
+      lateP50: pct(late, 0.5),
+      lateP99: pct(late, 0.99),
+      lateMax: late.length ? Math.max(...late) : NaN,
+      checksPerS: (checks * scale) / seconds,
+      cpuMsPerCheck: (cpuS * 1000) / Math.max(1, checks * scale),
+      workerRssMb: peakWorker,
+      gatewayRssMb: peakGateway,
+      eventsPerCheck: checks ? events / checks : NaN,
+    };
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(
+      procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))),
+    );
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  log(`bench:scale: N=${sizes.join(',')}, checks every ${intervalS} s, ${windowS} s measured per run`);
+  const rows: RunResult[] = [];
+  for (const n of sizes) rows.push(await run(n, 1));
+  const biggest = sizes[sizes.length - 1];
+  const two = await run(biggest, 2);
+  rows.push(two);
+  process.stdout.write(
+    'n     workers  late p50/p99/max s   checks/s  cpu ms/check  worker MB  gateway MB  events/check\n',
+  );
+  for (const r of rows) {
+    process.stdout.write(
+      `${String(r.n).padEnd(6)}${String(r.workers).padEnd(9)}` +
+        `${`${r.lateP50.toFixed(1)}/${r.lateP99.toFixed(1)}/${r.lateMax.toFixed(1)}`.padEnd(21)}` +
+        `${r.checksPerS.toFixed(1).padEnd(10)}${r.cpuMsPerCheck.toFixed(1).padEnd(14)}` +
+        `${r.workerRssMb.toFixed(0).padEnd(11)}${r.gatewayRssMb.toFixed(0).padEnd(12)}${r.eventsPerCheck.toFixed(1)}\n`,
+    );
+  }
+  const one = rows.find((r) => r.n === biggest && r.workers === 1)!;
+  process.stdout.write(
+    `scale n=${biggest} late_p99_s=${one.lateP99.toFixed(2)} worker_rss_mb=${one.workerRssMb.toFixed(0)} ` +
+      `events_per_check=${one.eventsPerCheck.toFixed(1)} two_worker_speedup=${(two.checksPerS / one.checksPerS).toFixed(2)}\n`,
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:scale failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
