@@ -191,16 +191,48 @@ export function modelFacts(m: VersionModel) {
   };
 }
 
+/**
+ * Correlated sessions: conversations of several requests, sticky to one version (the gateway hashes
+ * x-session-id), and errors in bursts: a conversation that hits a bad path (a tool timing out, a
+ * retry loop) fails many of its requests. Same mean error rate as the independent model.
+ */
+export const SESSIONS = {
+  /** Mean requests per conversation (geometric). */
+  meanLength: 8,
+  /** Share of conversations in trouble, and their per-request error rate. */
+  troubled: 0.05,
+  troubledErrorRate: 0.12,
+} as const;
+
 class Generator {
   private readonly lat: Float64Array;
   private readonly qual: Float64Array;
-  constructor(readonly model: VersionModel) {
+  constructor(
+    readonly model: VersionModel,
+    private readonly sessions = false,
+  ) {
     this.lat = latencyProbs(model.latencyFactor);
     this.qual = qualityProbs(model.qualityFactor);
   }
+  /** Errors among n requests: independent, or bunched in troubled conversations. */
+  private errors(rng: Rng, n: number): number {
+    if (!this.sessions) return rng.binomial(n, this.model.errorRate);
+    // A worse version has proportionally more trouble; the rest of its errors are spread evenly.
+    const scale = this.model.errorRate / HEALTHY.errorRate;
+    const hot = Math.min(1, SESSIONS.troubledErrorRate * scale);
+    const p = 1 / SESSIONS.meanLength;
+    let inTrouble = 0;
+    const conversations = rng.poisson((n / SESSIONS.meanLength) * SESSIONS.troubled);
+    for (let i = 0; i < conversations; i++) {
+      inTrouble += 1 + Math.floor(Math.log(1 - rng.uniform()) / Math.log(1 - p));
+    }
+    inTrouble = Math.min(n, inTrouble);
+    const spread = Math.max(0, this.model.errorRate - SESSIONS.troubled * hot) / (1 - SESSIONS.troubled);
+    return rng.binomial(inTrouble, hot) + rng.binomial(n - inTrouble, Math.min(1, spread));
+  }
   draw(rng: Rng, n: number, into: Acc): void {
     into.requests += n;
-    into.errors += rng.binomial(n, this.model.errorRate);
+    into.errors += this.errors(rng, n);
     into.successes += rng.binomial(n, this.model.taskSuccessRate);
     rng.multinomial(n, this.lat, into.latency);
     rng.multinomial(n, this.qual, into.quality);
@@ -271,6 +303,10 @@ export interface Outcome {
   canaryRequests: number;
   /** Stage index (0-based) the rollout ended in. */
   stage: number;
+  /** Rolled back without a failed check: the deadline left no room to decide (not evidence of harm). */
+  undecided?: boolean;
+  /** Checks from the rollout's start to its end. */
+  checks?: number;
 }
 
 export interface SimOptions {
@@ -282,6 +318,10 @@ export interface SimOptions {
   plan?: ResolvedPlan;
   /** Minutes a paused rollout keeps being checked before the simulation gives up on it. */
   pausedPatienceMin?: number;
+  /** Correlated sessions (sticky conversations, errors in bursts) instead of independent requests. */
+  sessions?: boolean;
+  /** Policy rules the rollout starts with: 3 (judge-v3, the default) or the rules before it. */
+  rules?: 3 | 'v2';
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
@@ -311,11 +351,12 @@ function simulatePolicy(o: SimOptions): Outcome {
     },
   };
   const rng = new Rng(o.seed);
-  const stableGen = new Generator(o.stable);
-  const canaryGen = new Generator(o.canary);
+  const stableGen = new Generator(o.stable, o.sessions);
+  const canaryGen = new Generator(o.canary, o.sessions);
   const patienceMs = (o.pausedPatienceMin ?? 120) * 60_000;
   let now = 0;
-  let s: PolicyState = initialState(now);
+  let checks = 0;
+  let s: PolicyState = initialState(now, o.rules === 'v2' ? undefined : 3);
   let stable = new Acc();
   let canary = new Acc();
   let stageStartedAt = s.stageStartedAt;
@@ -329,6 +370,10 @@ function simulatePolicy(o: SimOptions): Outcome {
     minutes: now / 60_000,
     canaryRequests: canaryTotal,
     stage: result === 'promoted' ? stagesBelow100 : s.stageIndex,
+    checks,
+    ...(result === 'rolled_back' && !s.result?.reason.startsWith('canary unhealthy')
+      ? { undecided: true }
+      : {}),
   });
   /** Traffic for the time that passed, split by the share the router was last told. */
   const serve = (ms: number) => {
@@ -341,6 +386,7 @@ function simulatePolicy(o: SimOptions): Outcome {
   const carryOut = (e: Effect) => {
     if (e.type === 'write') pending.push({ type: 'write_done', opId: e.opId });
     if (e.type === 'check') {
+      checks++;
       const verdict = judgeStatistical(windowOf(stable, canary), plan.analysis);
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict } });
     }
@@ -462,6 +508,10 @@ export interface Summary {
   paused: number;
   /** Rolled back while still in the first stage. */
   stage1RolledBack: number;
+  /** Rolled back without a failed check (no room left to decide). */
+  undecided: number;
+  p90Checks: number | null;
+  maxChecks: number | null;
   medianRequests: number | null;
   p90Requests: number | null;
   medianMinutes: number | null;
@@ -485,6 +535,15 @@ export function summarize(outcomes: Outcome[]): Summary {
     promoted: outcomes.filter((o) => o.result === 'promoted').length,
     paused: outcomes.filter((o) => o.result === 'paused').length,
     stage1RolledBack: rb.filter((o) => o.stage === 0).length,
+    undecided: rb.filter((o) => o.undecided).length,
+    p90Checks: quantile(
+      rb.map((o) => o.checks ?? 0),
+      0.9,
+    ),
+    maxChecks: quantile(
+      rb.map((o) => o.checks ?? 0),
+      1,
+    ),
     medianRequests: quantile(requests, 0.5),
     p90Requests: quantile(requests, 0.9),
     medianMinutes: quantile(minutes, 0.5),
@@ -513,6 +572,7 @@ export function runScenario(
   rps: number,
   runs: number,
   baseSeed = 42,
+  sessions = false,
 ) {
   const sc = SCENARIOS[scenarioIndex];
   const outcomes: Outcome[] = [];
@@ -523,7 +583,8 @@ export function runScenario(
         stable: HEALTHY,
         canary: sc.canary,
         requestsPerSecond: rps,
-        seed: seedOf(baseSeed, scenarioIndex, rps, r),
+        seed: seedOf(baseSeed + (sessions ? 1_000_003 : 0), scenarioIndex, Math.round(rps * 10), r),
+        sessions,
       }),
     );
   }

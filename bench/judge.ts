@@ -1,13 +1,16 @@
-// Judge simulation benchmark: false rollbacks and time to rollback for three judges, on seeded
-// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute).
-//   npm run bench:judge [-- --runs 300 --aa-runs 600 --seed 42]
-// Last line: judge aa_false_rollback=<f> sprt_ratio_err_1_2=<n> sprt_ratio_err_1_5=<n> stage1_catch_100rps=<k>/<n>
+// Judge simulation benchmark: the shipped policy (workflows/policy.ts `step`) and judge on seeded
+// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute), at 0.1
+// to 100 requests/s, independent requests and correlated sessions; --compare adds the baselines
+// (thresholds at window end, Flagger-style counter, failureLimit 3).
+//   npm run bench:judge [-- --runs 50 --aa-runs 150 --seed 42 --compare]   (about 1-2 min on 2 cores)
+// Last line, one line for scripts:
+//   judge aa_false_rollback_max=<f> aa_correlated=<f> unattended_1rps=<f> unattended_10rps=<f>
+//   unattended_100rps=<f> caught_err_1_2_1rps=<f> caught_err_1_2_10rps=<f>
+//   caught_all_1rps=<caught>/<scenarios> stage1_catch_100rps=<caught>/<scenarios>
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
-import { alphaSplit } from '../src/analysis/statistical';
 import { sprtExpectedSamples, waldBernoulliAsn } from '../src/analysis/sequential';
-import type { MetricName } from '../src/analysis/types';
 import {
   DEFAULT_PLAN,
   HEALTHY,
@@ -15,13 +18,17 @@ import {
   modelFacts,
   runScenario,
   SCENARIOS,
-  THRESHOLDS_FAILURE_LIMIT,
   type JudgeKind,
   type Summary,
 } from './judge-sim';
 
-const RPS = [1, 10, 100];
-const JUDGES: JudgeKind[] = ['original', 'flagger', 'ours', 'ours_fl3'];
+const RPS = [0.1, 1, 10, 100];
+/** Rates with targets (0.1 requests/s is reported, without one). */
+const TARGET_RPS = [1, 10, 100];
+const COMPARE = process.argv.includes('--compare');
+const JUDGES: JudgeKind[] = COMPARE ? ['original', 'flagger', 'ours', 'ours_fl3'] : ['ours'];
+/** A regression counts as caught at 1 request/s when at least this share is rolled back before 100%. */
+const CAUGHT_1RPS = 0.9;
 /** The reference SPRT's error rates: the plan's alpha per rollout, and a 5% miss rate. */
 const REF_BETA = 0.05;
 /** A regression counts as caught in stage 1 when at least this share of rollouts is. */
@@ -33,6 +40,7 @@ interface Job {
   rps: number;
   runs: number;
   seed: number;
+  sessions?: boolean;
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -47,24 +55,6 @@ function arg(name: string, fallback: number): number {
     process.exit(2);
   }
   return v;
-}
-
-/** The metric each regression scenario degrades. */
-const SCENARIO_METRIC: Record<string, MetricName> = {
-  err_1_2: 'error_rate',
-  err_1_5: 'error_rate',
-  task_95_85: 'task_success_rate',
-  p99_150: 'p99_latency_ms',
-  quality_90: 'quality_score',
-};
-
-/**
- * The alpha our judge's comparison test for the scenario's metric gets in one stage of the default
- * plan (alpha split over metrics and stages). Wald's SPRT at this alpha isolates how efficient the
- * test itself is from what the split costs.
- */
-function ownAlpha(scenarioId: string): number {
-  return alphaSplit(DEFAULT_PLAN.analysis, SCENARIO_METRIC[scenarioId]).comparison;
 }
 
 /**
@@ -121,7 +111,7 @@ function upper95(k: number, n: number): number {
 async function runParallel(jobs: Job[]): Promise<JobResult[]> {
   const threads = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4));
   // A shared queue, longest jobs first, so the threads finish together.
-  const cost = (j: Job) => j.runs * (j.scenario === 0 ? 20 : 1) * (10 + j.rps);
+  const cost = (j: Job) => j.runs * (j.scenario === 0 ? 20 : 1) * (30 + j.rps);
   const queue = [...jobs].sort((a, b) => cost(b) - cost(a));
   const results: JobResult[] = [];
   const register = path.join(__dirname, '..', 'bin', 'register.js');
@@ -152,84 +142,101 @@ function fmtN(x: number | null, digits = 0): string {
   return x === null ? '-' : x.toFixed(digits);
 }
 
+const pct = (k: number, n: number) => `${((100 * k) / n).toFixed(1)}%`;
+
 async function main(): Promise<void> {
-  const runs = Math.round(arg('runs', 200));
-  const aaRuns = Math.round(arg('aa-runs', 400));
+  const runs = Math.round(arg('runs', 50));
+  const aaRuns = Math.round(arg('aa-runs', 150));
   const seed = Math.round(arg('seed', 42));
   const started = Date.now();
   const jobs: Job[] = [];
   for (const rps of RPS) {
     for (let s = 0; s < SCENARIOS.length; s++) {
-      for (const judge of JUDGES) jobs.push({ judge, scenario: s, rps, runs: s === 0 ? aaRuns : runs, seed });
+      for (const judge of JUDGES) {
+        if (judge !== 'ours' && rps < 1) continue;
+        jobs.push({ judge, scenario: s, rps, runs: s === 0 ? aaRuns : runs, seed });
+      }
     }
+    if (rps >= 1) jobs.push({ judge: 'ours', scenario: 0, rps, runs: aaRuns, seed, sessions: true });
   }
   const results = await runParallel(jobs);
-  const get = (judge: JudgeKind, s: number, rps: number) =>
-    results.find((r) => r.judge === judge && r.scenario === s && r.rps === rps)!.summary;
+  const get = (judge: JudgeKind, s: number, rps: number, sessions = false) =>
+    results.find(
+      (r) => r.judge === judge && r.scenario === s && r.rps === rps && (r.sessions ?? false) === sessions,
+    )!.summary;
 
   console.log(
-    `judge simulation: default plan (5%/30m, 25%/60m, 50%/120m; check 1m; failureLimit ${DEFAULT_PLAN.analysis.failureLimit} (statistical), ${THRESHOLDS_FAILURE_LIMIT} (thresholds); ` +
-      `alpha ${DEFAULT_PLAN.analysis.alpha}), seed ${seed}, ${aaRuns} A/A and ${runs} regression rollouts per cell`,
-  );
-  console.log('requests = canary requests from rollout start to rollback; min = minutes to rollback');
-  console.log(
-    `SPRT x = median requests / Wald's SPRT expected sample size (alpha ${DEFAULT_PLAN.analysis.alpha}, beta ${REF_BETA}, known rates)`,
+    `judge simulation: default plan (5%/30m, 25%/60m, 50%/120m; check 1m; progressDeadline ${DEFAULT_PLAN.progressDeadlineMs / 3_600_000}h; ` +
+      `failureLimit ${DEFAULT_PLAN.analysis.failureLimit}; alpha ${DEFAULT_PLAN.analysis.alpha}; policy rules 3), seed ${seed}, ` +
+      `${aaRuns} A/A and ${runs} regression rollouts per cell`,
   );
   console.log(
-    `x own a = the same at the alpha our judge gives that metric's test in one stage (the split over metrics and stages): ` +
-      `how close the test itself comes to Wald, apart from what the split costs`,
+    'false rb = rolled back by a failed check; undecided = withdrawn because the deadline left no room to decide; ' +
+      'caught = rolled back before 100% (either way); min = minutes from start to the end of the rollout',
   );
+  const medians: string[] = [];
   for (const rps of RPS) {
     console.log(`\n== ${rps} requests/s ==`);
-    const aaHead = `${'judge'.padEnd(46)} ${'false rollback'.padStart(16)} ${'95% upper'.padStart(10)} ${'promoted'.padStart(9)} ${'paused'.padStart(7)} ${'median rollout min'.padStart(19)}`;
-    console.log(`A/A (no difference)\n  ${aaHead}`);
-    for (const j of JUDGES) {
-      const a = get(j, 0, rps);
+    const aaHead = `${'A/A (no difference)'.padEnd(46)} ${'false rb'.padStart(13)} ${'95% upper'.padStart(10)} ${'promoted'.padStart(9)} ${'paused'.padStart(7)} ${'undecided'.padStart(10)} ${'median min'.padStart(11)}`;
+    console.log(aaHead);
+    const aaRows: [string, Summary][] = JUDGES.filter((j) => j === 'ours' || rps >= 1).map((j) => [
+      JUDGE_LABELS[j],
+      get(j, 0, rps),
+    ]);
+    if (rps >= 1) aaRows.push(['ours, correlated sessions', get('ours', 0, rps, true)]);
+    for (const [label, a] of aaRows) {
+      const fr = a.rolledBack - a.undecided;
       console.log(
-        `  ${JUDGE_LABELS[j].padEnd(46)} ${`${a.rolledBack}/${a.runs} ${((100 * a.rolledBack) / a.runs).toFixed(1)}%`.padStart(16)} ` +
-          `${(100 * upper95(a.rolledBack, a.runs)).toFixed(1).padStart(9)}% ${`${((100 * a.promoted) / a.runs).toFixed(0)}%`.padStart(9)} ` +
-          `${`${((100 * a.paused) / a.runs).toFixed(0)}%`.padStart(7)} ${String(a.medianRolloutMinutes).padStart(19)}`,
+        `${label.padEnd(46)} ${`${fr}/${a.runs} ${pct(fr, a.runs)}`.padStart(13)} ` +
+          `${(100 * upper95(fr, a.runs)).toFixed(1).padStart(9)}% ${pct(a.promoted, a.runs).padStart(9)} ` +
+          `${pct(a.paused, a.runs).padStart(7)} ${pct(a.undecided, a.runs).padStart(10)} ${a.medianRolloutMinutes.toFixed(0).padStart(11)}`,
       );
     }
+    medians.push(`${rps} req/s: healthy ${get('ours', 0, rps).medianRolloutMinutes.toFixed(0)} min`);
+    console.log(
+      `${'regression'.padEnd(26)} ${'judge'.padEnd(19)} ${'caught'.padStart(7)} ${'stage 1'.padStart(8)} ${'undecided'.padStart(10)} ${'min p50/p90'.padStart(12)} ${'checks p90/max'.padStart(15)} ${'requests p50'.padStart(13)} ${'SPRT x'.padStart(7)}`,
+    );
     for (let s = 1; s < SCENARIOS.length; s++) {
-      const id = SCENARIOS[s].id;
-      const ref = waldReference(id);
-      const own = waldReference(id, ownAlpha(id));
-      console.log(
-        `${SCENARIOS[s].label} (Wald SPRT: ${fmtN(ref)} requests; ${fmtN(own)} at alpha ${ownAlpha(id).toPrecision(2)})`,
-      );
-      console.log(
-        `  ${'judge'.padEnd(46)} ${'caught'.padStart(7)} ${'stage 1'.padStart(8)} ${'requests p50/p90'.padStart(17)} ${'min p50/p90'.padStart(12)} ${'SPRT x'.padStart(7)} ${'x own a'.padStart(8)}`,
-      );
+      const ref = waldReference(SCENARIOS[s].id);
       for (const j of JUDGES) {
+        if (j !== 'ours' && rps < 1) continue;
         const r = get(j, s, rps);
-        const ratio = (x: number | null) =>
-          r.medianRequests !== null && x ? (r.medianRequests / x).toFixed(2) : '-';
-        const ours = j === 'ours' || j === 'ours_fl3';
+        const ratio = r.medianRequests !== null && ref ? (r.medianRequests / ref).toFixed(2) : '-';
         console.log(
-          `  ${JUDGE_LABELS[j].padEnd(46)} ${`${((100 * r.rolledBack) / r.runs).toFixed(0)}%`.padStart(7)} ` +
-            `${`${((100 * r.stage1RolledBack) / r.runs).toFixed(0)}%`.padStart(8)} ` +
-            `${`${fmtN(r.medianRequests)}/${fmtN(r.p90Requests)}`.padStart(17)} ` +
-            `${`${fmtN(r.medianMinutes)}/${fmtN(r.p90Minutes)}`.padStart(12)} ${ratio(ref).padStart(7)} ` +
-            `${(ours ? ratio(own) : '').padStart(8)}`,
+          `${SCENARIOS[s].label.padEnd(26)} ${j.padEnd(19)} ${pct(r.rolledBack, r.runs).padStart(7)} ` +
+            `${pct(r.stage1RolledBack, r.runs).padStart(8)} ${pct(r.undecided, r.runs).padStart(10)} ` +
+            `${`${fmtN(r.medianMinutes)}/${fmtN(r.p90Minutes)}`.padStart(12)} ` +
+            `${`${fmtN(r.p90Checks)}/${fmtN(r.maxChecks)}`.padStart(15)} ${fmtN(r.medianRequests).padStart(13)} ${ratio.padStart(7)}`,
         );
       }
     }
   }
 
-  const aa = RPS.map((rps) => get('ours', 0, rps));
-  const aaFalse = aa.reduce((n, s) => n + s.rolledBack, 0) / aa.reduce((n, s) => n + s.runs, 0);
-  const ratio = (id: string) => {
-    const s = SCENARIOS.findIndex((x) => x.id === id);
-    const med = get('ours', s, 100).medianRequests;
-    return med === null ? 'none' : (med / waldReference(id)!).toFixed(2);
+  const falseRate = (x: Summary) => (x.rolledBack - x.undecided) / x.runs;
+  const aaMax = Math.max(...TARGET_RPS.map((rps) => falseRate(get('ours', 0, rps))));
+  const aaCorr = Math.max(...TARGET_RPS.map((rps) => falseRate(get('ours', 0, rps, true))));
+  const unattended = (rps: number) => {
+    const a = get('ours', 0, rps);
+    return (a.promoted / a.runs).toFixed(4);
   };
-  const regressions = SCENARIOS.slice(1).map((_, i) => get('ours', i + 1, 100));
-  const caught = regressions.filter((r) => r.stage1RolledBack >= STAGE1_SHARE * r.runs).length;
-  console.log(`\nelapsed ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  const errIndex = SCENARIOS.findIndex((x) => x.id === 'err_1_2');
+  const caught = (s: number, rps: number) => {
+    const r = get('ours', s, rps);
+    return r.rolledBack / r.runs;
+  };
+  const regressions = SCENARIOS.map((_, i) => i).slice(1);
+  const caughtAll1 = regressions.filter((s) => caught(s, 1) >= CAUGHT_1RPS).length;
+  const stage1 = regressions.filter((s) => {
+    const r = get('ours', s, 100);
+    return r.stage1RolledBack >= STAGE1_SHARE * r.runs;
+  }).length;
+  console.log(`\nmedian rollout (healthy canary, promoted or not): ${medians.join('; ')}`);
+  console.log(`elapsed ${((Date.now() - started) / 1000).toFixed(1)}s`);
   console.log(
-    `judge aa_false_rollback=${aaFalse.toFixed(4)} sprt_ratio_err_1_2=${ratio('err_1_2')} ` +
-      `sprt_ratio_err_1_5=${ratio('err_1_5')} stage1_catch_100rps=${caught}/${regressions.length}`,
+    `judge aa_false_rollback_max=${aaMax.toFixed(4)} aa_correlated=${aaCorr.toFixed(4)} ` +
+      `unattended_1rps=${unattended(1)} unattended_10rps=${unattended(10)} unattended_100rps=${unattended(100)} ` +
+      `caught_err_1_2_1rps=${caught(errIndex, 1).toFixed(4)} caught_err_1_2_10rps=${caught(errIndex, 10).toFixed(4)} ` +
+      `caught_all_1rps=${caughtAll1}/${regressions.length} stage1_catch_100rps=${stage1}/${regressions.length}`,
   );
 }
 
@@ -240,6 +247,9 @@ if (isMainThread) {
   });
 } else {
   parentPort!.on('message', (j: Job) => {
-    parentPort!.postMessage({ ...j, summary: runScenario(j.judge, j.scenario, j.rps, j.runs, j.seed) });
+    parentPort!.postMessage({
+      ...j,
+      summary: runScenario(j.judge, j.scenario, j.rps, j.runs, j.seed, j.sessions ?? false),
+    });
   });
 }

@@ -48,6 +48,14 @@ describe('judge simulation (short seeded runs)', function () {
     assert.ok(ours.promoted >= runs * 0.9, `ours promoted ${ours.promoted}/${runs}`);
   });
 
+  it('at 1 request/s a healthy canary is promoted unattended, errors 1% -> 2% do not reach 100%', () => {
+    const healthy = runScenario('ours', scenario('aa'), 1, 12, 5);
+    assert.ok(healthy.promoted >= 10, `promoted ${healthy.promoted}/12: ${JSON.stringify(healthy)}`);
+    assert.equal(healthy.paused, 0, 'rules 3 never leave a rollout paused for a person');
+    const bad = runScenario('ours', scenario('err_1_2'), 1, 12, 6);
+    assert.equal(bad.promoted, 0, JSON.stringify(bad));
+  });
+
   it('every regression of the benchmark is caught in the first stage at 100 rps', () => {
     for (const s of SCENARIOS.filter((x) => x.id !== 'aa')) {
       const r = runScenario('ours', scenario(s.id), 100, 10, 2);
@@ -112,7 +120,7 @@ describe('judge simulation (short seeded runs)', function () {
       simulateRollout({
         judge: 'ours',
         stable: HEALTHY,
-        canary: { ...HEALTHY, errorRate: 0.015 },
+        canary: { ...HEALTHY, errorRate: 0.02 },
         requestsPerSecond: 100,
         seed: 900 + i,
         plan,

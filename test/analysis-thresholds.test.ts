@@ -91,7 +91,9 @@ describe('threshold judge', () => {
         assert.ok(v.metrics.every((m) => m.status === 'nodata'));
         assert.match(
           v.metrics[0].reason,
-          new RegExp(`no data \\(canary ${canaryN}, stable ${stableN} samples; need 100 each\\)`),
+          new RegExp(
+            `too few samples \\(${Math.min(canaryN, stableN)} of 100 (on the canary|on stable|each)\\)`,
+          ),
         );
       }
     });

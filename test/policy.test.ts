@@ -1,7 +1,9 @@
 // The rollout policy on its own: the pure reducer the workflow interprets, driven with a fake clock.
 // No server, no timers: each test runs in milliseconds.
 import assert from 'node:assert/strict';
+import { judgeStatistical } from '../src/analysis';
 import type { Verdict } from '../src/analysis/types';
+import { healthy, windowOf } from './analysis-fixtures';
 import { resolvePlan, type PlanInput, type ResolvedPlan } from '../src/plan';
 import {
   initialState,
@@ -304,6 +306,64 @@ describe('rollout policy (pure reducer)', () => {
       else d.sleep();
     }
     assert.match(d.s.ending?.reason ?? '', /progress deadline exceeded \(30s\)/);
+  });
+
+  describe('rules 3 (judge-v3): evidence across stages, no pause, the deadline bounds a stage', () => {
+    const statPlan = () =>
+      plan({
+        analysis: { interval: '2s', judge: 'statistical', metrics: ['error_rate'], inconclusiveLimit: 3 },
+        progressDeadline: '1m',
+      });
+    const judged = (stableN: number, canaryN: number, p: ResolvedPlan) =>
+      judgeStatistical(windowOf(healthy(stableN), healthy(canaryN)), p.analysis);
+    const v3 = (p: ResolvedPlan) => {
+      const d = new Driver(p);
+      d.s = initialState(d.now, 3);
+      return d.started();
+    };
+
+    it('carries the stage evidence into the next stage when its split lands', () => {
+      const p = statPlan();
+      const d = v3(p);
+      for (let i = 0; i < 5; i++) {
+        d.sleep();
+        d.checkResult(judged(200_000, 10_000, p));
+      }
+      assert.deepEqual(writes(d.last), ['stage:50']);
+      const evidence = d.s.evidence!.error_rate!;
+      d.landWrite();
+      assert.deepEqual(d.s.carried!.error_rate, evidence);
+      assert.equal(d.s.evidence, undefined);
+      // The next stage's first check adds to it.
+      d.sleep();
+      d.checkResult(judged(10_000, 10_000, p));
+      assert.ok(d.s.evidence!.error_rate!.llr[0] < evidence.llr[0]);
+    });
+
+    it('thin data extends the stage without pausing, until the deadline leaves no room', () => {
+      const p = statPlan();
+      const d = v3(p);
+      while (!d.s.ending) {
+        d.sleep();
+        if (d.s.inflight?.kind === 'check') d.checkResult(judged(2000, 50, p));
+        assert.notEqual(d.s.state, 'paused', 'rules 3 never pause on thin data');
+      }
+      assert.match(d.s.ending.reason, /stage 1 could not show the canary healthy in time/);
+      assert.match(d.s.ending.reason, /too few samples \(50 of 100 on the canary\)/);
+      // Rolled back when the 10 s of stage 2 no longer fit in the 60 s deadline.
+      assert.ok(d.s.activeMs >= 50_000 && d.s.activeMs < 60_000, `${d.s.activeMs}`);
+    });
+
+    it('a rollout without rules (started before judge-v3) still pauses on thin data', () => {
+      const p = statPlan();
+      const d = new Driver(p).started();
+      for (let i = 0; i < 20 && d.s.state !== 'paused'; i++) {
+        d.sleep();
+        if (d.s.inflight?.kind === 'check') d.checkResult(judged(2000, 50, p));
+      }
+      assert.equal(d.s.state, 'paused');
+      assert.equal(d.s.carried, undefined);
+    });
   });
 });
 

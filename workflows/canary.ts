@@ -157,7 +157,10 @@ export async function canaryRollout(input: unknown, rawOptions: unknown = {}): P
 async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<RolloutResult> {
   const info = workflowInfo();
   const carried = options.carried as Record<string, unknown> | undefined;
-  let s: PolicyState = carried ? upgradeCarried(carried, plan, Date.now()) : initialState(Date.now());
+  // judge-v3: evidence carried across stages, graduated passes (policy rules 3); older runs keep theirs.
+  let s: PolicyState = carried
+    ? upgradeCarried(carried, plan, Date.now())
+    : initialState(Date.now(), patched('judge-v3') ? 3 : undefined);
   const stages = plan.stages;
   const queue: PolicyEvent[] = [];
   const effects: Effect[] = [];

@@ -10,6 +10,7 @@
 // outcome, matched by opId) and issues its own write at once. Writes carry `decidedAt`, so a router
 // that honours it ignores a late write from a dropped operation.
 import type { Verdict } from '../src/analysis/types';
+import { judgeAcrossStages, passMultiple, type Evidence } from '../src/analysis/evidence';
 import type { NotifyEventType } from '../src/notify/types';
 import { formatDuration } from '../src/plan/duration';
 import { onFailForCheck } from '../src/plan/on-fail';
@@ -126,6 +127,15 @@ export interface PolicyState {
   /** Last operation id handed out: outcomes of dropped operations are told apart by it. */
   opSeq: number;
   result: RolloutResult | null;
+  /**
+   * Decision rules the rollout started with (absent: the rules before "judge-v3"). 3: evidence about
+   * the canary is carried across stages, each stage rules out its share of the minimum effect, and a
+   * stage extends while the progress deadline leaves room for the later stages (no pause).
+   */
+  rules?: 3;
+  /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
+  carried?: Evidence;
+  evidence?: Evidence;
   // Optional so that states carried by runs before these commands existed stay valid as they are.
   /** Observation added to the current stage by `extend`; back to 0 at the next stage. */
   extendedMs?: number;
@@ -181,8 +191,9 @@ export interface StepResult {
   wakeAt: number | null;
 }
 
-export function initialState(now: number): PolicyState {
+export function initialState(now: number, rules?: 3): PolicyState {
   return {
+    ...(rules ? { rules } : {}),
     version: 2,
     state: 'progressing',
     stageIndex: 0,
@@ -565,6 +576,10 @@ function writeLanded(ctx: Ctx): void {
       s.passedChecks = 0;
       s.inconclusiveStreak = 0;
       s.nextCheckAt = now + plan.analysis.intervalMs;
+      if (s.rules === 3) {
+        s.carried = s.evidence ?? s.carried;
+        s.evidence = undefined;
+      }
       if (s.extendedMs) s.extendedMs = 0;
       if (s.pausedOnFail) s.pausedOnFail = null;
       // "Next stage" is satisfied by any move to the next stage; "to 100%" only by the promotion.
@@ -644,6 +659,16 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     };
   } else {
     verdict = outcome.verdict;
+    if (
+      s.rules === 3 &&
+      verdict.judge === 'statistical' &&
+      f?.kind === 'check' &&
+      f.stageIndex === s.stageIndex
+    ) {
+      const across = judgeAcrossStages(verdict, s.carried, plan.analysis, passMultiple(plan, s.stageIndex));
+      verdict = across.verdict;
+      s.evidence = across.evidence;
+    }
     s.outageStreak = 0;
     if (outcome.coveredSince !== undefined && outcome.coveredSince > s.stageStartedAt) {
       // Time the source has no data for is not observation, whatever the clock ran through.
@@ -715,6 +740,28 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
   }
   if (s.pendingPromote) return;
   if (
+    s.rules === 3 &&
+    outcome.metrics === 'ok' &&
+    verdict.judge === 'statistical' &&
+    verdict.verdict === 'inconclusive'
+  ) {
+    // The stage extends while the deadline leaves room for the later stages' windows; past that it
+    // cannot finish in time, and a canary nobody could show healthy does not keep its traffic.
+    const later = plan.stages.slice(s.stageIndex + 1).reduce((sum, st) => sum + st.observeMs, 0);
+    if (
+      s.state === 'progressing' &&
+      s.observedMs >= windowMs(s, plan) &&
+      s.activeMs + later >= plan.progressDeadlineMs
+    ) {
+      endWithStable(ctx, {
+        final: 'rolled_back',
+        by: SYSTEM_ACTOR,
+        reason: `stage ${s.stageIndex + 1} could not show the canary healthy in time (the progress deadline leaves too little for the later stages): ${verdict.reason}; canary withdrawn`,
+        verdict,
+      });
+      return;
+    }
+  } else if (
     verdict.verdict === 'inconclusive' &&
     s.state === 'progressing' &&
     s.inconclusiveStreak >= plan.analysis.inconclusiveLimit

@@ -2,7 +2,8 @@
 // statistical judge to catch a regression of the plan's minimum effect, or to pass a healthy canary.
 // Wald's approximations of the SPRT's expected sample size, on the same statistics the judge uses.
 import type { AnalysisConfig } from '../plan/schema';
-import { alphaSplit, EFFECT_GRID, PASS_BETA } from './statistical';
+import { DISPERSION, ROLLOUT_WEIGHTS, rolloutAlpha } from './evidence';
+import { PASS_BETA } from './statistical';
 import { bernoulliKl, sprtExpectedSamples } from './sequential';
 import type { MetricName } from './types';
 
@@ -37,6 +38,8 @@ export interface DetectionInput {
   /** All of the agent's traffic, both versions. */
   requestsPerSecond: number;
   baseline?: Partial<Baseline>;
+  /** The regression the stage must rule out to pass, in multiples of minEffect (passMultiple). */
+  passMultiple?: number;
 }
 
 export interface MetricDetection {
@@ -63,7 +66,7 @@ function shareDrift(w: number, rate0: number, rate1: number, perRequest: number)
   };
 }
 
-function drifts(metric: MetricName, w: number, delta: number, b: Baseline) {
+export function drifts(metric: MetricName, w: number, delta: number, b: Baseline) {
   switch (metric) {
     case 'error_rate':
       return shareDrift(w, b.errorRate, Math.min(1, b.errorRate + delta), 1);
@@ -93,11 +96,17 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
   };
   return analysis.metrics.map((metric) => {
     const delta = analysis.minEffect[metric];
-    const alpha = alphaSplit(analysis, metric).comparison;
+    // Rules 3 (evidence carried across stages): one alpha per metric for the rollout.
+    const alpha = rolloutAlpha(analysis, metric).comparison;
     const d = w > 0 && w < 1 ? drifts(metric, w, delta, b) : { h1: 0, h0: 0 };
-    // The fail side is a mixture: at the minimum effect only its weight counts, which raises the bar.
-    const detect = d.h1 > 0 ? sprtExpectedSamples(d.h1, alpha * EFFECT_GRID[0].weight, PASS_BETA) : Infinity;
-    const pass = d.h0 < 0 ? sprtExpectedSamples(d.h0, alpha, PASS_BETA) : Infinity;
+    const k = input.passMultiple ?? 1;
+    const dp = w > 0 && w < 1 ? drifts(metric, w, k * delta, b) : { h1: 0, h0: 0 };
+    // The fail side is a mixture: at the minimum effect only its weight counts, which raises the bar;
+    // counted events are tempered by DISPERSION (bursts), which slows it by that factor.
+    const phi = metric === 'quality_score' ? 1 : DISPERSION;
+    const detect =
+      d.h1 > 0 ? phi * sprtExpectedSamples(d.h1, alpha * ROLLOUT_WEIGHTS[0], PASS_BETA) : Infinity;
+    const pass = dp.h0 < 0 ? sprtExpectedSamples(dp.h0, alpha, PASS_BETA) : Infinity;
     return {
       metric,
       minEffect: delta,

@@ -31,12 +31,13 @@ import {
   mergeHistograms,
   measure,
 } from './values';
+import { againstStable, effectText, valueText } from './words';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
 export const PASS_BETA = 0.05;
 /** Stages the alpha is split over when the plan does not say (the default plan observes three). */
 export const DEFAULT_OBSERVED_STAGES = 3;
-const COMPARISON_SHARE = 0.9;
+export const COMPARISON_SHARE = 0.9;
 /**
  * Effects the fail side tests, in multiples of the minimum effect, with their mixture weights. A
  * mixture of likelihood ratios is still a martingale under H0, so the Ville bound holds. It costs
@@ -165,7 +166,7 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
 }
 
 /** ln of the weighted mixture of the likelihood ratios at each effect in EFFECT_GRID. */
-function mixtureLlr(llrAt: (k: number) => number): number {
+export function mixtureLlr(llrAt: (k: number) => number): number {
   const l = EFFECT_GRID.map((e) => Math.log(e.weight) + llrAt(e.multiple));
   const top = Math.max(...l);
   if (!Number.isFinite(top)) return top;
@@ -220,6 +221,15 @@ function guardrailLlr(
 /** A fail needs MIN_BAD_EVENTS behind it wherever bad events are counted. */
 const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
+/** JSON-safe ln LR: history payloads carry no Infinity. */
+export const clampLlr = (x: number): number => Math.max(-1e6, Math.min(1e6, Number.isNaN(x) ? 0 : x));
+
+/**
+ * Above this error rate on both versions the comparison means nothing: the upstream (a model API,
+ * a tool) is down for both, and rolling back to an equally broken stable helps nobody.
+ */
+export const BROKEN_STABLE_ERROR_RATE = 0.5;
+
 function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
@@ -239,47 +249,73 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
     return {
       ...g,
+      llr,
+      bad,
       failed: enoughBad(bad) && llr >= Math.log(1 / split.guardrail),
-      within: g.kind === 'maxAbsolute' ? c.value! <= g.limit : c.value! >= g.limit,
+      within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
+      words: `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`,
     };
   });
   const failedGuard = guards.find((g) => g.failed);
-  const values = `canary ${fmt(c.value)} vs stable ${fmt(s.value)}`;
+  const values = againstStable(metric, c.value, s.value);
   const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}`;
+  const broken =
+    metric === 'error_rate' && s.value >= BROKEN_STABLE_ERROR_RATE && c.value >= BROKEN_STABLE_ERROR_RATE;
+  const stats = {
+    llr: EFFECT_GRID.map((e) => clampLlr(cmp.llrAt(e.multiple))),
+    ...(cmp.canaryBad !== undefined ? { canaryBad: cmp.canaryBad } : {}),
+    ...(guards.length > 0
+      ? {
+          guards: guards.map((g) => ({
+            llr: clampLlr(g.llr),
+            ...(g.bad !== undefined ? { bad: g.bad } : {}),
+            within: g.within,
+          })),
+        }
+      : {}),
+    ...(cmp.blocked || broken ? { blocked: true } : {}),
+    detail: `${metric}: ${evidence}${failedGuard ? `; breaks ${failedGuard.text}` : ''}`,
+  };
+  const out = { ...base, pValue, stats };
 
+  if (broken) {
+    // Not the canary's fault and not the stable's cure: hold the split, say where to look.
+    return {
+      ...out,
+      status: 'inconclusive',
+      reason: `${metric}: stable is failing too (${valueText(metric, s.value)} errors on stable, ${valueText(metric, c.value)} on the canary): check the upstreams; not judged`,
+    };
+  }
   if (enoughBad(cmp.canaryBad) && failLlr >= Math.log(1 / split.comparison)) {
-    return { ...base, pValue, status: 'fail', reason: `${metric}: worse, ${values} (${evidence})` };
+    return { ...out, status: 'fail', reason: `${metric}: worse: ${values}` };
   }
   if (failedGuard) {
     return {
-      ...base,
-      pValue,
+      ...out,
       status: 'fail',
-      reason: `${metric}: ${values} breaks ${failedGuard.text}`,
+      reason: `${metric}: beyond its limit (${failedGuard.words}): ${values}`,
     };
   }
   if (cmp.blocked) {
-    return { ...base, pValue, status: 'inconclusive', reason: `${metric}: ${cmp.blocked} (${cmp.detail})` };
+    return { ...out, status: 'inconclusive', reason: `${metric}: ${cmp.blocked}` };
   }
   if (passLlr <= Math.log(PASS_BETA)) {
     const outside = guards.find((g) => !g.within);
     if (outside) {
       return {
-        ...base,
-        pValue,
+        ...out,
         status: 'inconclusive',
-        reason: `${metric}: ${values} is outside ${outside.text}, not yet proven`,
+        reason: `${metric}: outside its limit (${outside.words}), not yet proven: ${values}`,
       };
     }
     return {
-      ...base,
-      pValue,
+      ...out,
       status: 'pass',
-      reason: `${metric}: not worse by ${fmt(delta)}, ${values} (${evidence})`,
+      reason: `${metric}: not worse by ${effectText(metric, delta)}: ${values}`,
     };
   }
-  return { ...base, pValue, status: 'inconclusive', reason: `${metric}: not yet, ${values} (${evidence})` };
+  return { ...out, status: 'inconclusive', reason: `${metric}: not yet: ${values}` };
 }
 
 export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig): Verdict {

@@ -26,6 +26,27 @@ export const MetricResultSchema = z.object({
   reason: z.string(),
   /** Statistical judges: the always-valid p-value or equivalent evidence, for display. */
   pValue: z.number().optional(),
+  /**
+   * Statistical judge: this window's evidence, so that the policy can add it to the same canary's
+   * evidence from earlier stages (src/analysis/evidence.ts). Absent in verdicts from before it.
+   */
+  stats: z
+    .object({
+      /** ln LR of "worse by k x minEffect" against "no worse", at each EFFECT_GRID multiple. */
+      llr: z.array(z.number()).max(16),
+      /** The canary's bad events (errors, failed tasks, slow requests) behind the comparison. */
+      canaryBad: z.number().optional(),
+      /** Per absolute guardrail: ln LR of "beyond the limit", its bad events, point value inside. */
+      guards: z
+        .array(z.object({ llr: z.number(), bad: z.number().optional(), within: z.boolean() }))
+        .max(4)
+        .optional(),
+      /** The comparison cannot pass on these data (coarse buckets, stable broken, no minEffect). */
+      blocked: z.boolean().optional(),
+      /** The numbers behind the verdict (LR, p, counts), for --verbose and --json. */
+      detail: z.string().max(2000),
+    })
+    .optional(),
 });
 export type MetricResult = z.infer<typeof MetricResultSchema>;
 

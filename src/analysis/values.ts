@@ -107,6 +107,13 @@ export function metricValue(m: VersionMetrics, metric: MetricName): MetricValue 
   }
 }
 
+/** "too few samples (24 of 100 on the canary)". */
+export function tooFew(canary: number, stable: number, minSamples: number): string {
+  const side =
+    canary < minSamples && stable < minSamples ? 'each' : canary < minSamples ? 'on the canary' : 'on stable';
+  return `too few samples (${Math.min(canary, stable)} of ${minSamples} ${side})`;
+}
+
 /** Short, readable number for reasons: 0.0123, 412ms, 0.85. */
 export function fmt(x: number | null): string {
   if (x === null || Number.isNaN(x)) return 'n/a';
@@ -141,7 +148,7 @@ export function measure(
       ? {
           ...base,
           status: 'nodata',
-          reason: `${metric}: no data (canary ${c.samples}, stable ${s.samples} samples; need ${minSamples} each)`,
+          reason: `${metric}: ${tooFew(c.samples, s.samples, minSamples)}`,
         }
       : null;
   return { s: s as MetricValue & { value: number }, c: c as MetricValue & { value: number }, base, nodata };

@@ -93,8 +93,8 @@ export const DEFAULT_THRESHOLDS: Record<MetricName, Threshold> = {
  * proportion; p99_latency_ms: relative increase (0.1 = 10% slower); quality_score: absolute drop.
  */
 export const DEFAULT_MIN_EFFECT: Record<MetricName, number> = {
-  error_rate: 0.005,
-  p99_latency_ms: 0.1,
+  error_rate: 0.01,
+  p99_latency_ms: 0.2,
   task_success_rate: 0.02,
   quality_score: 0.02,
 };

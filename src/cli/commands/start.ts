@@ -12,12 +12,15 @@ import type { RolloutResult, RolloutStatus } from '../../../workflows/messages';
 import { printJson, readPlan, uiUrl, withClient } from '../context';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
+import { renderForecast } from '../../analysis/forecast';
+import { planForecast, strictCheck } from './validate';
 
 interface StartOpts {
   file: string;
   wait?: boolean;
   json?: boolean;
   rps?: number;
+  strict?: boolean;
   preflight: boolean;
 }
 
@@ -28,11 +31,17 @@ export function register(program: Command): void {
     .requiredOption('-f, --file <plan>', 'plan file, YAML or JSON ("-" for stdin)')
     .option('--wait', 'follow the rollout until it ends; exit 1 unless it is promoted')
     .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
+    .option('--strict', 'do not start when a stage cannot decide within its window at --rps')
     .option('--json', 'machine-readable output')
     .option('--no-preflight', 'skip the checks of router, versions, upstreams and metrics before starting')
     .action(async (opts: StartOpts, cmd: Command) => {
       const plan = readPlan(opts.file);
-      if (!opts.json) process.stdout.write(`${renderSchedule(plan, opts.rps)}\n\n`);
+      const f = planForecast(plan, opts.rps);
+      if (!opts.json) {
+        const more = f ? `\n${renderForecast(f).join('\n')}` : '';
+        process.stdout.write(`${renderSchedule(plan, opts.rps)}${more}\n\n`);
+      }
+      if (opts.strict) strictCheck(f);
       await withClient(cmd, async ({ client, namespace }) => {
         if (opts.preflight) {
           const { problems } = await preflightRollout(client, plan);

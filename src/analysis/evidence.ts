@@ -1,0 +1,165 @@
+// Evidence about one canary carried across the stages of its rollout (policy rules 3).
+//
+// Each stage's judge sees only that stage's data (the metrics window starts when its split landed),
+// and its verdict carries, per metric, the ln likelihood ratios of "worse by k x minEffect" against
+// "no worse" (MetricResult.stats). The canary and the stable are the same two versions in every
+// stage, so the rollout's evidence is the sum of the stages' ln LRs: a product of likelihood ratios,
+// each a martingale under "no worse" given the stages before it, is itself one, so Ville's bound
+// holds for the whole rollout with one alpha per metric (no split over stages). Summing per stage
+// rather than pooling the counts is what "weighs" the change of weight between stages: in each
+// stage a bad event is the canary's with that stage's share, so a baseline that drifts between
+// stages (busier hours, a flaky upstream) cannot pass for a regression.
+//
+// The guarantee is graduated by stage: the early stages only have to rule out a large regression
+// (4x, then 2x the minimum effect), the last stage before 100% must rule out the plan's minEffect
+// itself. A canary worse than minEffect reaches 100% at most PASS_BETA of the time.
+import type { AnalysisConfig, ResolvedPlan } from '../plan/schema';
+import type { MetricName, MetricResult, Verdict } from './types';
+import { COMPARISON_SHARE, EFFECT_GRID, MIN_BAD_EVENTS, PASS_BETA, clampLlr } from './statistical';
+import { combineVerdict } from './verdict';
+import { fmt } from './values';
+import { againstStable, effectText } from './words';
+
+export interface MetricEvidence {
+  /** Summed ln LR at each EFFECT_GRID multiple. */
+  llr: number[];
+  /** Absent where bad events are not counted (the quality mean). */
+  canaryBad?: number;
+  guards: { llr: number; bad?: number }[];
+}
+
+/**
+ * Requests are not independent: a conversation sticks to one version and its errors come in
+ * bursts (a failing tool, a retry loop). Bunched events make the binomial likelihood ratio
+ * overconfident by about the variance inflation of the counts, which would break the false-rollback
+ * bound (the benchmark's correlated-sessions model inflates the variance about 2x and rolled back
+ * 7.5% of healthy canaries at 10 requests/s untempered). The rollout's ln LRs of counted events are
+ * divided by this factor on the fail side (a quasi-likelihood): a false rollback needs that much
+ * more evidence. The pass side is left untempered (see docs/judge.md for what that costs).
+ */
+export const DISPERSION = 2;
+
+/**
+ * Weights of the fail side's mixture over EFFECT_GRID's multiples (1, 2, 4, 8) for the rollout's
+ * test, not the per-stage judge's 0.4/0.4/0.1/0.1: with the tempering above, a large regression
+ * (4x the minimum effect, errors 1% -> 5%) would otherwise often need a third check at 100
+ * requests/s, and small effects are the ones the later stages' long windows catch anyway.
+ */
+export const ROLLOUT_WEIGHTS: readonly number[] = [0.2, 0.2, 0.4, 0.2];
+
+/** ln of the ROLLOUT_WEIGHTS mixture of exp(llr[i] / phi). */
+function rolloutMixture(llr: number[], phi: number): number {
+  const l = ROLLOUT_WEIGHTS.map((w, i) => Math.log(w) + (llr[i] ?? 0) / phi);
+  const top = Math.max(...l);
+  return top + Math.log(l.reduce((acc, x) => acc + Math.exp(x - top), 0));
+}
+export type Evidence = Partial<Record<MetricName, MetricEvidence>>;
+
+/**
+ * Alpha per metric for the whole rollout (the stages share one sequential test), 90/10 between the
+ * comparison and the absolute guardrails when there are any.
+ */
+export function rolloutAlpha(analysis: AnalysisConfig, metric: MetricName) {
+  const perMetric = analysis.alpha / analysis.metrics.length;
+  const t = analysis.thresholds[metric];
+  const guards = (t?.maxAbsolute !== undefined ? 1 : 0) + (t?.minAbsolute !== undefined ? 1 : 0);
+  if (guards === 0) return { perMetric, comparison: perMetric, guardrail: 0 };
+  return {
+    perMetric,
+    comparison: perMetric * COMPARISON_SHARE,
+    guardrail: (perMetric * (1 - COMPARISON_SHARE)) / guards,
+  };
+}
+
+/**
+ * The regression a stage must rule out before it may pass, in multiples of minEffect: 1 in the last
+ * observed stage before 100%, 2 in the one before, 4 earlier.
+ */
+export function passMultiple(plan: Pick<ResolvedPlan, 'stages'>, stageIndex: number): number {
+  const later = plan.stages.filter((st, i) => i > stageIndex && st.weight < 100 && st.observeMs > 0).length;
+  return later === 0 ? 1 : later === 1 ? 2 : 4;
+}
+
+const zero = (): MetricEvidence => ({ llr: EFFECT_GRID.map(() => 0), guards: [] });
+const sum = (a: number | undefined, b: number | undefined) =>
+  a === undefined && b === undefined ? undefined : (a ?? 0) + (b ?? 0);
+
+function addTo(carried: MetricEvidence | undefined, r: MetricResult): MetricEvidence {
+  const c = carried ?? zero();
+  const st = r.stats;
+  if (!st) return c;
+  return {
+    llr: EFFECT_GRID.map((_, i) => clampLlr((c.llr[i] ?? 0) + (st.llr[i] ?? 0))),
+    ...(sum(c.canaryBad, st.canaryBad) !== undefined ? { canaryBad: sum(c.canaryBad, st.canaryBad) } : {}),
+    guards: (st.guards ?? []).map((g, i) => {
+      const bad = sum(c.guards[i]?.bad, g.bad);
+      return { llr: clampLlr((c.guards[i]?.llr ?? 0) + g.llr), ...(bad !== undefined ? { bad } : {}) };
+    }),
+  };
+}
+
+/**
+ * The rollout's verdict at a check: this stage's verdict (statistical judge) with the evidence of
+ * the stages before, judged against the rollout's alpha and this stage's pass multiple. Returns the
+ * summed evidence too: the policy carries it into the next stage when this one ends.
+ */
+export function judgeAcrossStages(
+  v: Verdict,
+  carried: Evidence | undefined,
+  analysis: AnalysisConfig,
+  passAt: number,
+): { verdict: Verdict; evidence: Evidence } {
+  const evidence: Evidence = { ...carried };
+  const passIndex = Math.max(
+    0,
+    EFFECT_GRID.findIndex((e) => e.multiple === passAt),
+  );
+  const metrics = v.metrics.map((r): MetricResult => {
+    const before = carried?.[r.metric];
+    if (!r.stats && !(r.status === 'nodata' && before)) return r;
+    const total = addTo(before, r);
+    evidence[r.metric] = total;
+    if (r.stats?.blocked) return r;
+    const split = rolloutAlpha(analysis, r.metric);
+    // Counted events (errors, failed tasks, slow requests) come in bursts: temper their evidence.
+    const phi = total.canaryBad !== undefined ? DISPERSION : 1;
+    const llrAt = (i: number) => total.llr[i] ?? 0;
+    const failLlr = rolloutMixture(total.llr, phi);
+    const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
+    const delta = analysis.minEffect[r.metric];
+    const values = againstStable(r.metric, r.canary, r.stable);
+    const detail =
+      `${r.metric}: rollout so far LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}, ` +
+      `${total.canaryBad ?? 'uncounted'} canary bad events; ruling out ${effectText(r.metric, passAt * delta)}` +
+      (r.stats ? `; this stage: ${r.stats.detail.replace(`${r.metric}: `, '')}` : '');
+    const stats = { ...(r.stats ?? { llr: [] }), detail };
+    const out = { ...r, pValue, stats };
+    if ((total.canaryBad ?? MIN_BAD_EVENTS) >= MIN_BAD_EVENTS && failLlr >= Math.log(1 / split.comparison)) {
+      return { ...out, status: 'fail', reason: `${r.metric}: worse: ${values}` };
+    }
+    const guard = total.guards.findIndex(
+      (g) =>
+        (g.bad ?? MIN_BAD_EVENTS) >= MIN_BAD_EVENTS &&
+        split.guardrail > 0 &&
+        g.llr / (g.bad !== undefined ? DISPERSION : 1) >= Math.log(1 / split.guardrail),
+    );
+    if (guard >= 0) {
+      return { ...out, status: 'fail', reason: `${r.metric}: beyond its absolute limit: ${values}` };
+    }
+    if (r.status === 'nodata') return { ...r, stats };
+    const inside = (r.stats?.guards ?? []).every((g) => g.within);
+    if (inside && llrAt(passIndex) <= Math.log(PASS_BETA)) {
+      return {
+        ...out,
+        status: 'pass',
+        reason: `${r.metric}: not worse by ${effectText(r.metric, passAt * delta)}: ${values}`,
+      };
+    }
+    return {
+      ...out,
+      status: 'inconclusive',
+      reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
+    };
+  });
+  return { verdict: combineVerdict(v.judge, metrics), evidence };
+}
