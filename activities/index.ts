@@ -84,6 +84,7 @@ export function createActivities(deps: ActivityDeps) {
             canary: input.canary,
             since: input.since,
             until: input.until,
+            ...(input.analysis.queries ? { queries: input.analysis.queries } : {}),
           },
           input.analysis.custom,
         );
@@ -117,7 +118,11 @@ export function createActivities(deps: ActivityDeps) {
       let window: MetricsWindow;
       try {
         window = await withDeadline(
-          fetchWithCustom(deps.metrics, query, input.analysis.custom),
+          fetchWithCustom(
+            deps.metrics,
+            input.analysis.queries ? { ...query, queries: input.analysis.queries } : query,
+            input.analysis.custom,
+          ),
           metricsBudgetMs(),
         );
       } catch (err) {

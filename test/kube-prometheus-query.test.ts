@@ -314,6 +314,94 @@ describe('prometheus-query metrics source against a real Prometheus', function (
     assert.match(err.message, /custom\.overBudget\.matching \(version [^)]+\): HTTP 400 .*parse error/);
   });
 
+  it("takes the plan's analysis.queries over the worker's templates, metric by metric", async () => {
+    // The worker's file reads errors from istio series; this rollout's plan counts only 503s as errors.
+    const plan = resolvePlan({
+      agent: 'support-bot',
+      stable: STABLE,
+      canary: CANARY,
+      analysis: {
+        queries: {
+          error_rate: {
+            kind: 'proportion',
+            total: CONFIG.metrics.error_rate.total,
+            bad: 'sum(istio_requests_total{ns="{{namespace}}",version="{{version}}",code="503"}) or vector(0)',
+          },
+        },
+      },
+    });
+    const source = new PrometheusQueryMetricsSource({ url: promUrl, config });
+    const until = Date.now();
+    const w = await fetchWithCustom(
+      source,
+      {
+        agent: 'support-bot',
+        stable: STABLE,
+        canary: CANARY,
+        since: until - 30_000,
+        until,
+        queries: plan.analysis.queries,
+      },
+      undefined,
+    );
+    assert.equal(w.canary.requests, 500, "total still from the plan's template");
+    assert.equal(w.canary.errors, 0, "bad from the plan's template: no 503s");
+    assert.deepEqual(
+      w.canary.taskSuccess,
+      { successes: 70, total: 100 },
+      "the worker's template for the rest",
+    );
+  });
+
+  it('a plan with analysis.queries is refused by a source that reads its own series, naming the key', async () => {
+    const gatewayLike = { fetch: () => Promise.reject(new Error('not reached')) };
+    const until = Date.now();
+    await assert.rejects(
+      fetchWithCustom(
+        gatewayLike,
+        {
+          agent: 'support-bot',
+          stable: STABLE,
+          canary: CANARY,
+          since: until - 1000,
+          until,
+          queries: {
+            error_rate: {
+              kind: 'proportion',
+              total: 'sum(x{version="{{version}}"})',
+              bad: 'sum(y{version="{{version}}"})',
+            },
+          },
+        },
+        undefined,
+      ),
+      (err: Error) =>
+        err instanceof MetricsConfigError &&
+        /analysis\.queries \(error_rate\).*--metrics prometheus-query/.test(err.message),
+    );
+  });
+
+  it("validates the plan's analysis.queries, naming each field", () => {
+    assert.throws(
+      () =>
+        resolvePlan({
+          agent: 'a',
+          stable: 'v1',
+          canary: 'v2',
+          analysis: {
+            queries: { error_rate: { kind: 'proportion', total: 'sum(x{version="{{verison}}"})', bad: '' } },
+          },
+        }),
+      (err: Error) =>
+        /analysis\.queries\.error_rate\.total: .*verison/.test(err.message) &&
+        /analysis\.queries\.error_rate\.bad/.test(err.message),
+    );
+    assert.throws(
+      () => resolvePlan({ agent: 'a', stable: 'v1', canary: 'v2', analysis: { queries: { errors: {} } } }),
+      /analysis\.queries/,
+    );
+  });
+
   it('a metric left out has no data (never healthy), not zero errors', async () => {
     const only = parseQueryConfig({ ...CONFIG, metrics: { error_rate: CONFIG.metrics.error_rate } });
     const w = await fetchWindow(new PrometheusQueryMetricsSource({ url: promUrl, config: only }));

@@ -64,6 +64,11 @@ export async function fetchWithCustom(
   query: MetricsQuery,
   custom: CustomMetric[] | undefined,
 ): Promise<MetricsWindow> {
+  if (query.queries && !source.readsPlanQueries) {
+    throw new MetricsConfigError(
+      `the plan's analysis.queries (${Object.keys(query.queries).join(', ')}) needs Prometheus: run the worker with --metrics prometheus-query and --prometheus-url (this worker's metrics source reads its own series)`,
+    );
+  }
   if (!custom || custom.length === 0) return source.fetch(query);
   const window = await source.fetch({ ...query, custom });
   const missing = custom

@@ -24,34 +24,14 @@ import {
 import { readCustom } from './prometheus-custom';
 import { count, fromBuckets, total, type Sample } from './prometheus-samples';
 export { fromBuckets } from './prometheus-samples';
-import { PLACEHOLDERS, TemplateSchema } from './prometheus-templates';
-
-const Template = TemplateSchema;
-
-const Unit = z.enum(['s', 'ms']).default('s');
+import { BuiltinQueriesSchema, PLACEHOLDERS } from './prometheus-templates';
 
 export const QueryConfigSchema = z
   .object({
     /** Substituted for {{namespace}}: where the agents run. */
     namespace: z.string().min(1).max(253).default('default'),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-    metrics: z
-      .object({
-        error_rate: z.object({ kind: z.literal('proportion'), total: Template, bad: Template }).strict(),
-        p99_latency_ms: z.discriminatedUnion('kind', [
-          z.object({ kind: z.literal('histogram'), buckets: Template, unit: Unit }).strict(),
-          z.object({ kind: z.literal('quantile'), value: Template, count: Template, unit: Unit }).strict(),
-        ]),
-        task_success_rate: z
-          .object({ kind: z.literal('proportion'), total: Template, good: Template })
-          .strict(),
-        quality_score: z
-          .object({ kind: z.literal('mean'), sum: Template, count: Template, buckets: Template.optional() })
-          .strict(),
-      })
-      .partial()
-      .strict()
-      .refine((m) => Object.keys(m).length > 0, 'must configure at least one metric'),
+    metrics: BuiltinQueriesSchema,
   })
   .strict();
 export type QueryConfig = z.infer<typeof QueryConfigSchema>;
@@ -95,6 +75,7 @@ export interface PrometheusQueryOptions {
 }
 
 export class PrometheusQueryMetricsSource implements MetricsSource {
+  readonly readsPlanQueries = true;
   private readonly base: string;
 
   constructor(private readonly options: PrometheusQueryOptions) {
@@ -137,7 +118,8 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
   }
 
   private async version(q: MetricsQuery, version: string): Promise<VersionMetrics> {
-    const m = this.options.config.metrics;
+    // The plan's own templates (analysis.queries) take precedence, metric by metric.
+    const m = { ...this.options.config.metrics, ...q.queries };
     const ctx = { agent: q.agent, version, sinceMs: q.since, untilMs: q.until };
     const run = async (metric: string, field: string, template: string) => {
       try {

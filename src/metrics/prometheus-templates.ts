@@ -219,3 +219,43 @@ export function resolveCustomMetrics(
 export function customTemplates(m: CustomMetric): [string, string][] {
   return Object.entries(m.query).filter((e): e is [string, string] => typeof e[1] === 'string');
 }
+
+const LatencyUnit = z.enum(['s', 'ms']).default('s');
+
+/**
+ * PromQL templates for the built-in metrics, by metric: in the worker's query file
+ * (`--prometheus-queries`) and, per rollout, in the plan's `analysis.queries` (which takes
+ * precedence metric by metric). Pure, so the workflow checks a plan's templates as the CLI does.
+ */
+export const BuiltinQueriesSchema = z
+  .object({
+    error_rate: z
+      .object({ kind: z.literal('proportion'), total: TemplateSchema, bad: TemplateSchema })
+      .strict(),
+    p99_latency_ms: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('histogram'), buckets: TemplateSchema, unit: LatencyUnit }).strict(),
+      z
+        .object({
+          kind: z.literal('quantile'),
+          value: TemplateSchema,
+          count: TemplateSchema,
+          unit: LatencyUnit,
+        })
+        .strict(),
+    ]),
+    task_success_rate: z
+      .object({ kind: z.literal('proportion'), total: TemplateSchema, good: TemplateSchema })
+      .strict(),
+    quality_score: z
+      .object({
+        kind: z.literal('mean'),
+        sum: TemplateSchema,
+        count: TemplateSchema,
+        buckets: TemplateSchema.optional(),
+      })
+      .strict(),
+  })
+  .partial()
+  .strict()
+  .refine((m) => Object.keys(m).length > 0, 'must configure at least one metric');
+export type BuiltinQueries = z.infer<typeof BuiltinQueriesSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CustomMetric } from './prometheus-templates';
+import type { BuiltinQueries, CustomMetric } from './prometheus-templates';
 
 /**
  * A histogram as [bucketValue, count] pairs, sorted by value, only non-empty buckets, counts not
@@ -71,6 +71,8 @@ export interface MetricsQuery {
   until: number;
   /** The plan's custom metrics: sources that read Prometheus fill VersionMetrics.custom for them. */
   custom?: CustomMetric[];
+  /** The plan's templates for the built-in metrics (analysis.queries), for sources that read them. */
+  queries?: BuiltinQueries;
 }
 
 /** Where per-version metrics come from (the gateway's admin API, Prometheus, a test double). */
@@ -78,6 +80,8 @@ export interface MetricsSource {
   fetch(query: MetricsQuery): Promise<MetricsWindow>;
   /** Before a rollout starts: problems with the source for this agent (as Router.preflight). */
   preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
+  /** True for sources that honour MetricsQuery.queries; others refuse a plan that has them. */
+  readonly readsPlanQueries?: boolean;
 }
 
 export function emptyVersionMetrics(version: string): VersionMetrics {

@@ -180,6 +180,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       observedStages: Math.max(1, stages.filter((st) => st.observeMs > 0).length),
       ...(a.onFail ? { onFail: a.onFail } : {}),
       ...(custom && custom.custom.length > 0 ? { custom: custom.custom } : {}),
+      ...(a.queries ? { queries: a.queries } : {}),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
-import { CustomMetricsSchema } from '../metrics/prometheus-templates';
+import { BuiltinQueriesSchema, CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
 import { formatDuration, parseDuration } from './duration';
 
@@ -226,6 +226,8 @@ const AnalysisInput = z
     onFail: OnFailSchema.optional(),
     /** The team's own metrics (cost or tokens per task...), read by Prometheus query and judged. */
     custom: CustomMetricsSchema.optional(),
+    /** PromQL templates for the built-in metrics, for --metrics prometheus-query (over the worker's). */
+    queries: BuiltinQueriesSchema.optional(),
   })
   .strict();
 
@@ -285,6 +287,7 @@ export const ResolvedPlanSchema = z
       onFail: OnFailSchema.optional(),
       /** Custom metrics (helper k8s); absent in plans without them and in older histories. */
       custom: CustomMetricsSchema.optional(),
+      queries: BuiltinQueriesSchema.optional(),
     }),
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),
