@@ -96,6 +96,37 @@ describe('cli views', () => {
     assert.match(out, /09:58:50\s+promoted_stage\s+25%\s+by alice: looks fine/);
   });
 
+  it("status --verbose adds each metric's statistics; custom metrics get their rows", () => {
+    const base = status();
+    const analysis = base.lastAnalysis!;
+    const s = {
+      ...base,
+      lastAnalysis: {
+        ...analysis,
+        metrics: [
+          {
+            ...analysis.metrics[0],
+            stats: { llr: [1.2, 3.4], detail: 'ln LR 3.40 at +2 points; 24/300 errors against 9/900' },
+          },
+          {
+            metric: 'costPerTask',
+            stable: 0.012,
+            canary: 0.031,
+            stableSamples: 400,
+            canarySamples: 380,
+            status: 'fail',
+            reason: 'costPerTask: worse: 0.031 against 0.012 on stable',
+          },
+        ],
+      },
+    } as typeof base;
+    const plain = renderStatus(s, { now: T });
+    assert.doesNotMatch(plain, /ln LR/);
+    assert.match(plain, /costPerTask\s+0\.012\s+0\.031\s+400\/380\s+fail\s+worse: 0\.031 against 0\.012/);
+    const verbose = renderStatus(s, { now: T, verbose: true });
+    assert.match(verbose, /error_rate[^\n]*\n\s+ln LR 3\.40 at \+2 points; 24\/300 errors against 9\/900/);
+  });
+
   it('a paused rollout does not count down; a finished one shows no time left', () => {
     const paused = renderStatus(status({ state: 'paused' }), { now: T + 300_000 });
     assert.match(paused, /observed 1m of 10m, 9m left/);

@@ -29,7 +29,8 @@ describe('cli without a server', function () {
       assert.match(r.stdout, /4\s+100%\s+\+3h30m\s+promotion/);
       assert.match(r.stdout, /deadline 6h/);
       assert.match(r.stdout, /rollback after 3 failed checks/);
-      assert.match(r.stdout, /expected time to catch a regression.*20 req\/s/);
+      assert.match(r.stdout, /at 20 requests\/s, what each stage must rule out before it passes/);
+      assert.doesNotMatch(r.stdout, /expected time to catch/, 'the old per-stage prediction is gone');
     });
 
     it('--json gives the resolved plan, the schedule and detection predictions', async () => {

@@ -29,7 +29,10 @@ function asOf(s: RolloutStatus): number {
 }
 
 /** Status as a few lines, with the observation clock brought forward to `now`. */
-export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?: number } = {}) {
+export function renderStatus(
+  s: RolloutStatus,
+  opts: { now?: number; decisions?: number; verbose?: boolean } = {},
+) {
   const running = s.state === 'progressing' && !s.execution && s.observing !== false;
   const since = running ? Math.max(0, (opts.now ?? Date.now()) - asOf(s)) : 0;
   // `extend` adds to the current stage's window.
@@ -76,14 +79,20 @@ export function renderStatus(s: RolloutStatus, opts: { now?: number; decisions?:
     const why = a.metrics.length === 0 && a.reason ? ` ${clean(a.reason)}` : '';
     lines.push(`last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${why}`);
     lines.push(`  ${pad('metric', 18)}${pad('stable', 12)}${pad('canary', 12)}${pad('n', 14)}status`);
-    const byMetric = new Map(a.metrics.map((m) => [m.metric, m]));
-    for (const name of METRICS) {
-      const m = byMetric.get(name);
-      if (!m) continue;
+    // Built-in metrics first, in their usual order, then the plan's custom ones (analysis.custom).
+    const builtin = new Set<string>(METRICS);
+    const ordered = [
+      ...METRICS.flatMap((name) => a.metrics.filter((m) => m.metric === name)),
+      ...a.metrics.filter((m) => !builtin.has(m.metric)),
+    ];
+    for (const m of ordered) {
+      const name = clean(m.metric);
       lines.push(
-        `  ${pad(name, 18)}${pad(formatMetricValue(name, m.stable), 12)}${pad(formatMetricValue(name, m.canary), 12)}` +
-          `${pad(`${m.stableSamples}/${m.canarySamples}`, 14)}${m.status}${m.reason ? `  ${m.reason.replace(`${name}: `, '')}` : ''}`,
+        `  ${pad(name, 18)}${pad(formatMetricValue(m.metric, m.stable), 12)}${pad(formatMetricValue(m.metric, m.canary), 12)}` +
+          `${pad(`${m.stableSamples}/${m.canarySamples}`, 14)}${m.status}${m.reason ? `  ${clean(m.reason.replace(`${m.metric}: `, ''))}` : ''}`,
       );
+      // The statistics behind the plain words, for those who want them.
+      if (opts.verbose && m.stats?.detail) lines.push(`      ${clean(m.stats.detail)}`);
     }
   } else {
     lines.push('no check yet');

@@ -1,7 +1,7 @@
 // The predicted schedule of a plan, shown by `validate` and `start` before anything runs: when each
 // stage begins, how long it observes, how many checks it gets, and the deadline.
 import { InvalidArgumentError } from 'commander';
-import { predictDetection, type MetricDetection, type MetricName } from '../analysis';
+import { predictDetection, type MetricDetection } from '../analysis';
 import { formatDuration, type ResolvedPlan } from '../plan';
 
 export interface ScheduledStage {
@@ -68,44 +68,6 @@ export function scheduleOf(plan: ResolvedPlan, requestsPerSecond?: number): Sche
   };
 }
 
-function effectText(metric: MetricName, e: number): string {
-  switch (metric) {
-    case 'error_rate':
-      return `+${+(e * 100).toFixed(2)}pp`;
-    case 'task_success_rate':
-      return `-${+(e * 100).toFixed(2)}pp`;
-    case 'p99_latency_ms':
-      return `+${+(e * 100).toFixed(1)}%`;
-    case 'quality_score':
-      return `-${e}`;
-  }
-}
-
-function renderDetection(s: Schedule, plan: ResolvedPlan): string[] {
-  if (!s.detection?.length) return [];
-  const rps = s.requestsPerSecond;
-  const lines = [
-    '',
-    rps
-      ? `  expected time to catch a regression of minEffect, at ${rps} req/s for the agent (! = longer than the stage):`
-      : '  expected canary requests to catch a regression of minEffect (give --rps for times):',
-    `    ${'metric'.padEnd(30)}${s.detection.map((d) => `stage ${d.stageIndex + 1} (${d.weight}%)`.padEnd(18)).join('')}`.trimEnd(),
-  ];
-  for (const metric of plan.analysis.metrics) {
-    const cells = s.detection.map((d) => {
-      const m = d.metrics.find((x) => x.metric === metric)!;
-      const observe = s.stages[d.stageIndex].observeMs;
-      if (!Number.isFinite(m.detectCanaryRequests)) return 'never'.padEnd(18);
-      const req = `${m.detectCanaryRequests} req`;
-      const cell = rps ? `${formatDuration(m.detectMs)}${m.detectMs > observe ? '!' : ''} (${req})` : req;
-      return cell.padEnd(18);
-    });
-    const label = `${metric} ${effectText(metric, plan.analysis.minEffect[metric])}`;
-    lines.push(`    ${label.padEnd(30)}${cells.join('')}`.trimEnd());
-  }
-  return lines;
-}
-
 export function renderSchedule(plan: ResolvedPlan, requestsPerSecond?: number): string {
   const s = scheduleOf(plan, requestsPerSecond);
   const a = plan.analysis;
@@ -129,8 +91,9 @@ export function renderSchedule(plan: ResolvedPlan, requestsPerSecond?: number): 
       `at least ${a.minSamples} samples per version)`,
     `  rollback after ${s.failureLimit} failed check${s.failureLimit === 1 ? '' : 's'} in a stage: at the earliest ${formatDuration(s.earliestRollbackMs)} after the problem starts`,
     `  promotion after ${formatDuration(s.minDurationMs)} at the earliest; deadline ${formatDuration(s.progressDeadlineMs)}`,
-    ...renderDetection(s, plan),
   );
+  // What each stage can rule out at --rps is the forecast printed after this (src/analysis/forecast.ts):
+  // the per-stage detection times the old judge predicted do not apply to evidence carried across stages.
   if (plan.notify.length) lines.push(`  notify: ${plan.notify.map((n) => n.type).join(', ')}`);
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@ import { renderStatus } from '../render';
 interface StatusOpts {
   watch?: boolean;
   json?: boolean;
+  verbose?: boolean;
   interval: string;
 }
 
@@ -19,6 +20,7 @@ export function register(program: Command): void {
     .option('-w, --watch', 'redraw until the rollout ends (with --json: one JSON line per refresh)')
     .option('--interval <seconds>', 'refresh period for --watch', '2')
     .option('--json', 'machine-readable output')
+    .option('-v, --verbose', 'the statistics behind each metric verdict (likelihood ratios, counts)')
     .action(async (agentArg: string, opts: StatusOpts, cmd: Command) => {
       const agent = parseAgent(agentArg);
       const every = Number(opts.interval);
@@ -31,7 +33,7 @@ export function register(program: Command): void {
         if (!opts.watch) {
           const s = await getStatus(client, agent);
           if (opts.json) printJson(s);
-          else process.stdout.write(`${renderStatus(s)}\n`);
+          else process.stdout.write(`${renderStatus(s, { verbose: opts.verbose })}\n`);
           failIfClosedAbnormally(s);
           return;
         }
