@@ -5,6 +5,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { LoadedDataConverter, Payload } from '@temporalio/common';
 import type { MetricResult, Verdict } from '../analysis/types';
+import { judgeAcrossStages, passMultiple, type Evidence } from '../analysis/evidence';
+import { planForWorkflow } from '../plan';
 import type { ResolvedPlan } from '../plan/schema';
 import type { RolloutResult, RolloutState } from '../../workflows/messages';
 
@@ -113,6 +115,46 @@ function isVerdict(v: unknown): v is Verdict {
 }
 
 /**
+ * Rollouts under the rules of "judge-v3" (a patch marker in their history) judge each check with the
+ * evidence of the earlier stages added (workflows/policy.ts): the dashboard shows the verdict the
+ * rollout acted on, computed the same way, not the window's alone. Kept per history being read.
+ */
+interface AcrossStages {
+  rules3: boolean;
+  plan?: ResolvedPlan | null;
+  stage: number;
+  carried?: Evidence;
+  evidence?: Evidence;
+}
+const acrossStages = new WeakMap<object, AcrossStages>();
+
+function resolvedPlanOf(plan: unknown): ResolvedPlan | null {
+  try {
+    return planForWorkflow(plan);
+  } catch {
+    return null;
+  }
+}
+
+/** The check's verdict as the policy saw it (see AcrossStages). */
+function actedOn(st: AcrossStages, plan: unknown, verdict: Verdict, percent: number): Verdict {
+  if (!st.rules3 || verdict.judge !== 'statistical') return verdict;
+  if (st.plan === undefined) st.plan = resolvedPlanOf(plan);
+  if (!st.plan) return verdict;
+  const stage = st.plan.stages.findIndex((x) => x.weight === percent);
+  if (stage < 0) return verdict;
+  if (stage !== st.stage) {
+    // The policy carries a stage's evidence into the next one when the stage ends.
+    st.carried = st.evidence ?? st.carried;
+    st.evidence = undefined;
+    st.stage = stage;
+  }
+  const across = judgeAcrossStages(verdict, st.carried, st.plan.analysis, passMultiple(st.plan, stage));
+  st.evidence = across.evidence;
+  return across.verdict;
+}
+
+/**
  * Reads one run's events into `into` (several runs of a continued rollout add up). Pure apart from
  * payload decoding, so it is tested on saved histories.
  */
@@ -124,6 +166,8 @@ export async function readRun(
   const scheduled = new Map<string, { name: string; input: unknown; summary: string; at: number }>();
   let previousRunId: string | null = null;
   let percent = into.splits.at(-1)?.canaryWeight ?? 0;
+  let st = acrossStages.get(into);
+  if (!st) acrossStages.set(into, (st = { rules3: false, stage: -1 }));
   for (const e of events) {
     const at = ms(e.eventTime);
     const id = String(e.eventId ?? '');
@@ -133,6 +177,9 @@ export async function readRun(
       const [plan] = await decode(a.input?.payloads);
       if (!into.plan && plan && typeof plan === 'object') into.plan = plan as ResolvedPlan;
       into.startedAt ??= iso(at);
+    } else if (e.markerRecordedEventAttributes?.markerName === 'core_patch') {
+      const [data] = await decode(e.markerRecordedEventAttributes.details?.['patch-data']?.payloads);
+      if (obj(data).id === 'judge-v3') st.rules3 = true;
     } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
       const [input] = await decode(a.input?.payloads);
@@ -168,14 +215,15 @@ export async function readRun(
         const input = obj(task.input);
         const r = obj(result);
         if (!isVerdict(r.verdict)) continue;
+        const v = actedOn(st, into.plan, r.verdict, percent);
         into.checks.push({
           at: iso(num(input.until) || task.at),
           since: iso(num(input.since) || task.at),
           percent,
-          verdict: r.verdict.verdict,
-          judge: r.verdict.judge,
-          reason: r.verdict.reason,
-          metrics: r.verdict.metrics,
+          verdict: v.verdict,
+          judge: v.judge,
+          reason: v.reason,
+          metrics: v.metrics,
           stableRequests: num(r.stableRequests),
           canaryRequests: num(r.canaryRequests),
         });
