@@ -5,7 +5,8 @@
 // compacted to the retention window when it opens and when it has grown. Replicas behind a load
 // balancer keep the same records in PostgreSQL instead (shared-state.ts).
 import { mkdirSync, readFileSync } from 'node:fs';
-import { appendFile, open, rename } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
+import { replaceFile } from './atomic-file';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SecondRecordSchema, type SecondRecord } from './metrics-store';
@@ -71,15 +72,7 @@ export class FileMetricsJournal implements MetricsJournal {
   private async rewrite(records: SecondRecord[]): Promise<void> {
     const header = JSON.stringify({ format: FORMAT, since: this.since });
     const body = [header, ...records.map((r) => JSON.stringify(r))].join('\n') + '\n';
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(body);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
+    await replaceFile(this.path, body);
     this.linesSinceCompaction = 0;
   }
 

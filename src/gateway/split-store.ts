@@ -1,7 +1,7 @@
 // The splits on disk: one small JSON file, replaced atomically (temp file + fsync + rename) so a crash
 // mid-write leaves the previous split, never a torn one. Writes are queued: the last one wins.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { replaceFile } from './atomic-file';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AppliedSplitSchema, type AppliedSplit } from '../router/types';
@@ -60,16 +60,8 @@ export class FileSplitStore implements SplitStore {
     return this.queue;
   }
 
-  private async write(body: string): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(body);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
+  private write(body: string): Promise<void> {
+    return replaceFile(this.path, body);
   }
 }
 
