@@ -18,6 +18,8 @@ export interface ActivityDeps {
   /** Builds the notifiers for a plan's notify targets (a log notifier is the usual extra). */
   notifiers: (targets: NotifyTarget[]) => Notifier[];
   judge?: (window: MetricsWindow, analysis: AnalysisConfig) => Verdict;
+  /** Aborted when the worker starts shutting down: checks waiting for their time hand back at once. */
+  stopping?: AbortSignal;
 }
 
 export interface SetSplitInput {
@@ -44,6 +46,11 @@ export interface AnalyzeResult {
 export interface CheckInput extends AnalyzeInput {
   /** The lease renewal for the current stage, written before the metrics are read. */
   lease: DesiredSplit;
+  /**
+   * Deferred checks: epoch ms when the check is due. The lease is renewed at once (so a check given
+   * up while it waits never writes later), then the activity waits until `at` and judges.
+   */
+  at?: number;
 }
 
 export interface PreflightInput {
@@ -115,6 +122,7 @@ export function createActivities(deps: ActivityDeps) {
         }
         throw outage(err);
       }
+      if (input.at !== undefined) await waitUntil(input.at, deps.stopping);
       let window: MetricsWindow;
       try {
         window = await withDeadline(
@@ -268,4 +276,33 @@ async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Waits in the activity until a deferred check is due. A worker shutting down gives the check back
+ * (a retryable failure: the server hands it to a worker that runs), rather than holding the shutdown.
+ */
+async function waitUntil(at: number, stopping: AbortSignal | undefined): Promise<void> {
+  const ms = at - Date.now();
+  if (ms <= 0) return;
+  if (stopping?.aborted) throw shuttingDown();
+  let onStop: (() => void) | undefined;
+  try {
+    await Promise.race([
+      Context.current().sleep(ms),
+      new Promise<never>((_, reject) => {
+        onStop = () => reject(shuttingDown());
+        stopping?.addEventListener('abort', onStop, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onStop) stopping?.removeEventListener('abort', onStop);
+  }
+}
+
+function shuttingDown(): ApplicationFailure {
+  return ApplicationFailure.retryable(
+    'the worker is shutting down; the check goes to another worker',
+    'WorkerShutdown',
+  );
 }

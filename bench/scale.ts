@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { resolvePlan } from '../src/plan';
 import { startDevServer } from '../src/temporal/devserver';
 import { startRollout } from '../src/temporal/rollouts';
@@ -30,6 +30,12 @@ const sizes = process.env.BENCH_N
     : [100, 300, 1000];
 const intervalS = Number(process.env.BENCH_INTERVAL_S ?? (quick ? 5 : 30));
 const windowS = Number(process.env.BENCH_WINDOW_S ?? (quick ? 40 : 150));
+/** Node flags for the workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** The saturated runs: more checks asked for than one worker can do (see main). */
+const satN = Number(process.env.BENCH_SAT_N ?? (quick ? 60 : 300));
+const satIntervalS = Number(process.env.BENCH_SAT_INTERVAL_S ?? 1);
+const satWindowS = Number(process.env.BENCH_SAT_WINDOW_S ?? (quick ? 30 : 60));
 /** Histories read per run to measure lateness and events (reading all 1,000 would load the server). */
 const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 40);
 
@@ -37,8 +43,8 @@ function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
-function agentCanary(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'agent-canary.js'), ...args], {
+function agentCanary(args: string[], env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'agent-canary.js'), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -71,6 +77,21 @@ async function usage(pid: number): Promise<{ rssMb: number; cpuS: number }> {
   return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
 }
 
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+function eventMs(e: HistoryEvent): number {
+  return Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor(Number(e.eventTime?.nanos ?? 0) / 1e6);
+}
+
+function decodeInput(data: Uint8Array | null | undefined): { at?: unknown } | null {
+  if (!data) return null;
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8')) as { at?: unknown };
+  } catch {
+    return null;
+  }
+}
+
 function pct(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
@@ -90,7 +111,14 @@ interface RunResult {
   eventsPerCheck: number;
 }
 
-async function run(n: number, workers: number): Promise<RunResult> {
+interface RunShape {
+  n: number;
+  workers: number;
+  intervalS: number;
+  windowS: number;
+}
+
+async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ac-bench-scale-'));
   const server = await startDevServer({ ui: false, dbFilename: join(dir, 'temporal.db'), log: () => {} });
   const procs: ChildProcess[] = [];
@@ -129,7 +157,9 @@ async function run(n: number, workers: number): Promise<RunResult> {
       AGENT_CANARY_GATEWAY_URL: `http://127.0.0.1:${gwPort}`,
       AGENT_CANARY_ADMIN_TOKEN: TOKEN,
     };
-    const workerProcs = Array.from({ length: workers }, () => agentCanary(['worker'], workerEnv));
+    const workerProcs = Array.from({ length: workers }, () =>
+      agentCanary(['worker'], workerEnv, workerNodeArgs),
+    );
     procs.push(...workerProcs);
     for (const w of workerProcs) {
       await until('a worker polling', () =>
@@ -153,6 +183,8 @@ async function run(n: number, workers: number): Promise<RunResult> {
       await Promise.all(agents.slice(i, i + 50).map((a) => startRollout(client, plan(a))));
     }
     log(`n=${n} workers=${workers}: ${n} rollouts started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // The first stage's split and first check are start-up, not the steady shape being measured.
+    await new Promise((r) => setTimeout(r, intervalS * 1000 + 2000));
     const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
     const steadyFrom = Date.now();
     let peakWorker = 0;
@@ -169,26 +201,79 @@ async function run(n: number, workers: number): Promise<RunResult> {
     const steadyTo = Date.now();
     const cpu1 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
 
-    // Lateness: gaps between consecutive check schedules inside the steady window, minus the cadence.
+    // Lateness. Deferred checks (the activity waits until the time it was given): when the check was
+    // done against when it was due. Older rollouts (a timer, then the check): the gap between two
+    // check schedules minus the cadence.
     const late: number[] = [];
     let checks = 0;
     let events = 0;
+    // Where the time goes: activity scheduled -> picked up, workflow task scheduled -> picked up,
+    // workflow task picked up -> completed.
+    const pickup: number[] = [];
+    const wftQueue: number[] = [];
+    const wftRun: number[] = [];
     const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
     for (const agent of sample) {
       const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
       const all = history.events ?? [];
       const inWindow = all.filter((e) => {
-        const t = Number(e.eventTime?.seconds ?? 0) * 1000;
+        const t = eventMs(e);
         return t >= steadyFrom && t < steadyTo;
       });
-      const schedules = inWindow
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name?.match(/check|analyze/i))
-        .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor(Number(e.eventTime!.nanos ?? 0) / 1e6));
+      const due = new Map<string, number>();
+      const schedules: number[] = [];
+      for (const e of all) {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (!a?.activityType?.name?.match(/check|analyze/i)) continue;
+        const input = decodeInput(a.input?.payloads?.[0]?.data);
+        if (typeof input?.at === 'number') due.set(String(e.eventId), input.at);
+        else if (eventMs(e) >= steadyFrom && eventMs(e) < steadyTo) schedules.push(eventMs(e));
+      }
+      const completed = new Set<string>();
+      const byId = new Map(all.map((e) => [String(e.eventId), e] as const));
+      for (const e of all) {
+        const done = e.activityTaskCompletedEventAttributes;
+        if (done) completed.add(String(done.scheduledEventId));
+      }
+      for (const e of inWindow) {
+        const done = e.activityTaskCompletedEventAttributes;
+        const at = done ? due.get(String(done.scheduledEventId)) : undefined;
+        if (at !== undefined) {
+          late.push(Math.max(0, (eventMs(e) - at) / 1000));
+          checks += 1;
+        }
+        const started = e.activityTaskStartedEventAttributes;
+        const scheduled = started && byId.get(String(started.scheduledEventId));
+        if (scheduled) pickup.push(eventMs(e) - eventMs(scheduled));
+        const wftStarted = e.workflowTaskStartedEventAttributes;
+        const wftScheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
+        if (wftScheduled) wftQueue.push(eventMs(e) - eventMs(wftScheduled));
+        const wftDone = e.workflowTaskCompletedEventAttributes;
+        const wftPicked = wftDone && byId.get(String(wftDone.startedEventId));
+        if (wftPicked) wftRun.push(eventMs(e) - eventMs(wftPicked));
+      }
+      // A check due in the window and not done by its end is late too, by at least that much.
+      for (const [id, at] of due) {
+        if (!completed.has(id) && at >= steadyFrom && at < steadyTo) late.push((steadyTo - at) / 1000);
+      }
       for (let i = 1; i < schedules.length; i++)
         late.push(Math.max(0, (schedules[i] - schedules[i - 1]) / 1000 - intervalS));
       checks += schedules.length;
       events += inWindow.length;
+      if (process.env.BENCH_EVENT_TYPES === '1' && sample.indexOf(agent) % 10 === 0) {
+        const counts = new Map<string, number>();
+        for (const e of inWindow) {
+          const type = Object.keys(e).find((k) => k.endsWith('EventAttributes')) ?? String(e.eventType);
+          counts.set(type, (counts.get(type) ?? 0) + 1);
+        }
+        log(`  events of ${agent} in the window: ${[...counts].map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      }
     }
+    const ms = (v: number[]) => `${pct(v, 0.5).toFixed(0)}/${pct(v, 0.99).toFixed(0)} ms`;
+    log(
+      `  where the time goes (p50/p99): activity pickup ${ms(pickup)}, workflow task queued ${ms(wftQueue)}, ` +
+        `workflow task run ${ms(wftRun)}`,
+    );
     const scale = n / sample.length;
     const seconds = (steadyTo - steadyFrom) / 1000;
     const cpuS = cpu1.reduce((t, u, i) => t + u.cpuS - cpu0[i].cpuS, 0);
@@ -218,10 +303,19 @@ async function run(n: number, workers: number): Promise<RunResult> {
 async function main(): Promise<void> {
   log(`bench:scale: N=${sizes.join(',')}, checks every ${intervalS} s, ${windowS} s measured per run`);
   const rows: RunResult[] = [];
-  for (const n of sizes) rows.push(await run(n, 1));
+  for (const n of sizes) rows.push(await run({ n, workers: 1, intervalS, windowS }));
   const biggest = sizes[sizes.length - 1];
-  const two = await run(biggest, 2);
-  rows.push(two);
+  // Scale-out: at the plan's cadence one worker keeps up, so the checks done per second are the
+  // demand, the same for two. What a second worker adds shows when checks are asked for faster than
+  // one worker can do them: the same rollouts at a short interval, one worker, then two.
+  let two: RunResult | null = null;
+  let saturated: RunResult[] = [];
+  if (process.env.BENCH_TWO_WORKERS !== '0') {
+    two = await run({ n: biggest, workers: 2, intervalS, windowS });
+    rows.push(two);
+    const shape = { n: satN, intervalS: satIntervalS, windowS: satWindowS };
+    saturated = [await run({ ...shape, workers: 1 }), await run({ ...shape, workers: 2 })];
+  }
   process.stdout.write(
     'n     workers  late p50/p99/max s   checks/s  cpu ms/check  worker MB  gateway MB  events/check\n',
   );
@@ -233,10 +327,18 @@ async function main(): Promise<void> {
         `${r.workerRssMb.toFixed(0).padEnd(11)}${r.gatewayRssMb.toFixed(0).padEnd(12)}${r.eventsPerCheck.toFixed(1)}\n`,
     );
   }
+  for (const r of saturated) {
+    process.stdout.write(
+      `saturated: ${r.n} rollouts at ${satIntervalS} s checks, ${r.workers} worker(s): ${r.checksPerS.toFixed(1)} checks/s, ` +
+        `late p50 ${r.lateP50.toFixed(1)} s, ${r.cpuMsPerCheck.toFixed(1)} worker CPU ms/check\n`,
+    );
+  }
+  const speedup =
+    saturated.length === 2 ? (saturated[1].checksPerS / saturated[0].checksPerS).toFixed(2) : 'n/a';
   const one = rows.find((r) => r.n === biggest && r.workers === 1)!;
   process.stdout.write(
     `scale n=${biggest} late_p99_s=${one.lateP99.toFixed(2)} worker_rss_mb=${one.workerRssMb.toFixed(0)} ` +
-      `events_per_check=${one.eventsPerCheck.toFixed(1)} two_worker_speedup=${(two.checksPerS / one.checksPerS).toFixed(2)}\n`,
+      `events_per_check=${one.eventsPerCheck.toFixed(1)} two_worker_speedup=${speedup}\n`,
   );
 }
 

@@ -584,3 +584,90 @@ describe('analysis.onFail with custom metrics', () => {
     );
   });
 });
+
+describe('deferred checks (one activity per check, cadence anchored to the stage start)', () => {
+  class DeferredDriver extends Driver {
+    constructor(p: ResolvedPlan = plan()) {
+      super(p);
+      this.s = initialState(this.now, 3, 'deferred');
+    }
+    /** The check in flight, as the workflow hands it to its activity. */
+    pending(): Extract<Effect, { type: 'check' }> {
+      const e = [...this.effects].reverse().find((x) => x.type === 'check');
+      assert.ok(e && e.type === 'check' && e.opId === this.op(), 'a deferred check is in flight');
+      return e;
+    }
+  }
+
+  it('hands the next check out as soon as one is done, due on the grid of the stage start, with no timer', () => {
+    const d = new DeferredDriver();
+    d.send({ type: 'start' });
+    d.at(300).landWrite();
+    const start = d.s.stageStartedAt;
+    let c = d.pending();
+    assert.equal(c.at, start + 2_000, 'due one interval after the split landed');
+    assert.equal(c.until, c.at, 'the window it judges ends when it is due');
+    assert.equal(d.wakeAt, null, 'no timer while the check waits in its activity');
+    // The check ran 400 ms late and took a while: the next one is still due at 4 s, not 2.4 s + 2 s.
+    d.now = start + 2_400;
+    d.checkResult(verdict('pass'));
+    c = d.pending();
+    assert.equal(c.at, start + 4_000);
+    // A check that overran a whole interval skips to the next slot ahead instead of piling up.
+    d.now = start + 6_500;
+    d.checkResult(verdict('pass'));
+    assert.equal(d.pending().at, start + 8_000);
+    assert.equal(d.wakeAt, null);
+  });
+
+  it('the end of the window gets its own check when it falls between two slots', () => {
+    const d = new DeferredDriver(
+      plan({ stages: [{ weight: 5, observe: '5s' }, { weight: 50, observe: '10s' }, { weight: 100 }] }),
+    );
+    d.started();
+    const start = d.s.stageStartedAt;
+    for (const due of [2_000, 4_000]) {
+      assert.equal(d.pending().at, start + due);
+      d.now = start + due;
+      d.checkResult(verdict('pass'));
+    }
+    assert.equal(d.pending().at, start + 5_000, 'the window ends at 5 s: checked then');
+    d.now = start + 5_000;
+    const fx = d.checkResult(verdict('pass'));
+    assert.deepEqual(writes(fx), ['stage:50'], 'a passing check at the end of the window moves on');
+  });
+
+  it('an abort drops the waiting check and writes stable at once', () => {
+    const d = new DeferredDriver().started();
+    const waiting = d.op();
+    const fx = d.send({ type: 'command', command: { kind: 'abort', input: { reason: 'bad answers' } } });
+    assert.deepEqual(types(fx), ['drop', 'write']);
+    assert.equal((fx[0] as Extract<Effect, { type: 'drop' }>).opId, waiting);
+    assert.deepEqual(writes(fx), ['stable:0']);
+    // The dropped check's late answer changes nothing.
+    d.send({ type: 'check_done', opId: waiting, outcome: { metrics: 'ok', verdict: verdict('fail') } });
+    assert.equal(d.s.failedChecks, 0);
+  });
+
+  it('before continuing as new, the waiting check is given up; the new run asks for it due at the same time', () => {
+    const d = new DeferredDriver().started();
+    const due = d.pending().at;
+    const fx = d.send({ type: 'suspend' });
+    assert.deepEqual(types(fx), ['drop']);
+    assert.equal(d.s.inflight, null, 'nothing in flight is carried');
+    d.at(50);
+    const next = d.send({ type: 'continued' });
+    assert.deepEqual(types(next), ['check']);
+    assert.equal((next[0] as Extract<Effect, { type: 'check' }>).at, due);
+  });
+
+  it('rollouts without the flag keep the timer and the cadence from the end of the last check', () => {
+    const d = new Driver().started();
+    assert.equal(d.s.checks, undefined);
+    assert.deepEqual(types(d.sleep()), ['check']);
+    const c = d.effects.at(-1) as Extract<Effect, { type: 'check' }>;
+    assert.equal(c.at, undefined);
+    d.at(700).checkResult(verdict('pass'));
+    assert.equal(d.wakeAt, d.now + 2_000);
+  });
+});

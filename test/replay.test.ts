@@ -15,7 +15,8 @@ describe('replay of saved rollout histories', function () {
     const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
     // The set of scenarios is part of the contract of this test: losing one silently would hide breakage.
     // The first four ran before the control-loop rework (patch control-loop-v2): they replay on the
-    // frozen code in workflows/legacy; the v2-* ones on the policy interpreter.
+    // frozen code in workflows/legacy; the v2-* ones on the policy interpreter; the v3-* ones started
+    // after the patch deferred-checks (each check handed to its activity with the time it is due).
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
@@ -30,6 +31,8 @@ describe('replay of saved rollout histories', function () {
       'v2-promoted.json',
       'v2-retried.json',
       'v2-rolled-back.json',
+      'v3-deferred-continued.json',
+      'v3-deferred-promoted.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

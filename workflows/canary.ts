@@ -75,6 +75,8 @@ import {
 
 /** Rollouts started before this patch run the frozen code in ./legacy until they end. */
 export const CONTROL_LOOP_PATCH = 'control-loop-v2';
+/** Rollouts started after this patch hand each check to its activity with the time it is due. */
+export const DEFERRED_CHECKS_PATCH = 'deferred-checks';
 
 /** Options a client may pass as the workflow's second argument; validated like the plan. */
 const RolloutOptionsSchema = z
@@ -113,11 +115,12 @@ const writeActivity = (summary: string) =>
     summary,
   }).setTrafficSplit;
 
-const checkActivity = (intervalMs: number, summary: string) =>
+/** A deferred check waits in the activity until it is due: its timeouts start after that wait. */
+const checkActivity = (intervalMs: number, summary: string, waitMs = 0) =>
   proxyActivities<Activities>({
     // The activity answers an unreachable metrics source as an outage itself, within its own timeouts.
-    startToCloseTimeout: Math.max(5_000, Math.min(intervalMs, 20_000)),
-    scheduleToCloseTimeout: Math.max(10_000, Math.min(2 * intervalMs, 30_000)),
+    startToCloseTimeout: waitMs + Math.max(5_000, Math.min(intervalMs, 20_000)),
+    scheduleToCloseTimeout: waitMs + Math.max(10_000, Math.min(2 * intervalMs, 30_000)),
     retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '500ms' },
     cancellationType: ActivityCancellationType.TRY_CANCEL,
     summary,
@@ -160,7 +163,11 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   // judge-v3: evidence carried across stages, graduated passes (policy rules 3); older runs keep theirs.
   let s: PolicyState = carried
     ? upgradeCarried(carried, plan, Date.now())
-    : initialState(Date.now(), patched('judge-v3') ? 3 : undefined);
+    : initialState(
+        Date.now(),
+        patched('judge-v3') ? 3 : undefined,
+        patched(DEFERRED_CHECKS_PATCH) ? 'deferred' : undefined,
+      );
   const stages = plan.stages;
   const queue: PolicyEvent[] = [];
   const effects: Effect[] = [];
@@ -399,12 +406,14 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
           const outcome = await checkActivity(
             plan.analysis.intervalMs,
             `check stage ${e.stageIndex + 1} at ${e.weight}%`,
+            e.at === undefined ? 0 : Math.max(0, e.at - Date.now()),
           )({
             agent: plan.agent,
             stable: plan.stable,
             canary: plan.canary,
             since: e.since,
             until: e.until,
+            ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
             lease: {
               stable: plan.stable,
@@ -470,15 +479,21 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     syncVisibility();
   };
 
+  /** A deferred check waiting for its time: the only operation a new run can take over as it is. */
+  const waitingCheck = () => s.checks === 'deferred' && s.inflight?.kind === 'check';
   const maybeContinueAsNew = async () => {
-    if (s.inflight || s.ending || s.pendingPromote || queue.length > 0) return;
+    if ((s.inflight && !waitingCheck()) || s.ending || s.pendingPromote || queue.length > 0) return;
     const limit = options.continueAsNewAfterEvents;
     const suggested =
       workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit);
     if (!suggested) return;
     await Promise.all(notifications);
     await condition(allHandlersFinished);
-    if (s.inflight || s.ending || queue.length > 0) return;
+    if ((s.inflight && !waitingCheck()) || s.ending || queue.length > 0) return;
+    if (s.inflight) {
+      feed({ type: 'suspend' });
+      drain();
+    }
     log.info('continuing as new', { historyLength: workflowInfo().historyLength });
     await continueAsNew<typeof canaryRollout>(plan, { ...options, carried: s as never });
   };
@@ -511,7 +526,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         feed(queue.shift()!);
         drain();
       }
-      if (!finished && wakeAt !== null) await maybeContinueAsNew();
+      if (!finished && (wakeAt !== null || waitingCheck())) await maybeContinueAsNew();
     }
     await Promise.all(notifications);
     await condition(allHandlersFinished);

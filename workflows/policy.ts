@@ -141,6 +141,13 @@ export interface PolicyState {
   extendedMs?: number;
   /** Paused by a failed check on metrics whose onFail is pause; cleared by dismiss or a new stage. */
   pausedOnFail?: { at: number; metrics: string[]; reason: string } | null;
+  /**
+   * How checks are scheduled (absent: a timer, then the check, due from the end of the last one).
+   * deferred: the next check is handed to the activity as soon as the last one is done, with the time
+   * it is due (`at`); the activity renews the lease, waits until then and judges. One activity and one
+   * workflow task per check, no timer, and the cadence is anchored to the stage start.
+   */
+  checks?: 'deferred';
 }
 
 /** The result of one check, as the check activity reports it. */
@@ -171,6 +178,11 @@ export type PolicyEvent =
   | { type: 'write_done'; opId: number }
   | { type: 'check_done'; opId: number; outcome: CheckOutcome }
   /**
+   * The run is about to continue as new: a deferred check waiting for its time is given up (the new
+   * run asks for it again, due at the same time). Nothing else starts in this step.
+   */
+  | { type: 'suspend' }
+  /**
    * The operation failed. config: refused for good (a 4xx, unknown agent or version, bad credentials);
    * outage: it kept failing for its time budget (router or metrics source down, timeouts).
    */
@@ -178,7 +190,16 @@ export type PolicyEvent =
 
 export type Effect =
   | { type: 'write'; opId: number; write: Write; decidedAt: number; leaseMs: number | null }
-  | { type: 'check'; opId: number; since: number; until: number; stageIndex: number; weight: number }
+  | {
+      type: 'check';
+      opId: number;
+      since: number;
+      until: number;
+      stageIndex: number;
+      weight: number;
+      /** Deferred checks: when the check is due (epoch ms); the activity waits until then. */
+      at?: number;
+    }
   /** Stop waiting for this operation; its late outcome is ignored. */
   | { type: 'drop'; opId: number }
   | { type: 'notify'; event: NotifyEventType; by: string; reason: string; verdict?: Verdict }
@@ -191,9 +212,10 @@ export interface StepResult {
   wakeAt: number | null;
 }
 
-export function initialState(now: number, rules?: 3): PolicyState {
+export function initialState(now: number, rules?: 3, checks?: 'deferred'): PolicyState {
   return {
     ...(rules ? { rules } : {}),
+    ...(checks ? { checks } : {}),
     version: 2,
     state: 'progressing',
     stageIndex: 0,
@@ -357,8 +379,12 @@ export function step(prev: PolicyState, plan: ResolvedPlan, event: PolicyEvent, 
       notify(ctx, 'started', SYSTEM_ACTOR, `rolling out ${plan.canary} over ${plan.stages.length} stages`);
       break;
     case 'continued':
-      s.nextCheckAt = now;
+      // A deferred check was given up for the new run: it is due when it was (see 'suspend').
+      if (s.checks !== 'deferred') s.nextCheckAt = now;
       break;
+    case 'suspend':
+      if (s.inflight?.kind === 'check') drop(ctx);
+      return { state: s, effects: fx, wakeAt: null };
     case 'tick':
       break;
     case 'command':
@@ -643,7 +669,7 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
   const { s, plan, now } = ctx;
   const f = s.inflight;
   s.inflight = null;
-  s.nextCheckAt = now + plan.analysis.intervalMs;
+  s.nextCheckAt = s.checks === 'deferred' ? nextOnGrid(s, plan, now) : now + plan.analysis.intervalMs;
   let verdict: Verdict;
   if (outcome.metrics === 'outage') {
     // Not evidence either way, and the time since the last check with metrics is not observation.
@@ -874,6 +900,22 @@ function advance(ctx: Ctx): void {
   // The end of the window gets a check of its own; past it, checks keep their interval.
   const window = windowMs(s, plan);
   const windowDue = s.state === 'progressing' && s.observedMs >= window && s.observedAtCoveredCheck < window;
+  if (s.checks === 'deferred') {
+    // Handed out at once, due when the timer would have fired: the activity waits until then.
+    const at = windowDue ? now : wakeAt(s, plan, now);
+    const opId = nextOp(s);
+    s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: at, stageIndex: s.stageIndex };
+    ctx.fx.push({
+      type: 'check',
+      opId,
+      since: s.stageStartedAt,
+      until: at,
+      stageIndex: s.stageIndex,
+      weight: stage.weight,
+      at,
+    });
+    return;
+  }
   if (now >= s.nextCheckAt || windowDue) {
     const opId = nextOp(s);
     s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: now, stageIndex: s.stageIndex };
@@ -886,6 +928,16 @@ function advance(ctx: Ctx): void {
       weight: stage.weight,
     });
   }
+}
+
+/**
+ * The next check of a deferred cadence: the first multiple of the interval from the stage start that
+ * is still ahead, so a slow check does not push every later one back.
+ */
+function nextOnGrid(s: PolicyState, plan: ResolvedPlan, now: number): number {
+  const interval = plan.analysis.intervalMs;
+  const k = Math.floor(Math.max(0, now - s.stageStartedAt) / interval) + 1;
+  return s.stageStartedAt + k * interval;
 }
 
 function wakeAt(s: PolicyState, plan: ResolvedPlan, now: number): number {

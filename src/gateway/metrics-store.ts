@@ -117,9 +117,13 @@ export interface Outcome {
 const SPANS = [60, 3600];
 
 export class VersionSeries {
-  private readonly ring: (Agg | undefined)[];
+  /** Seconds kept (the retention); the rings below are allocated with the first request. */
+  private readonly size: number;
+  // Null until the version sees traffic: a gateway for a thousand agents holds two thousand versions,
+  // most idle, and a ring of 21,600 seconds each would take 350 MB for nothing.
+  private ring: (Agg | undefined)[] | null = null;
   /** Per level (SPANS), a ring of finished units keyed by unit number (second / span). */
-  private readonly levels: (Agg | undefined)[][];
+  private levels: (Agg | undefined)[][] | null = null;
   /** Per level, the unit of the newest slot; units before it are finished and may be folded. */
   private readonly open: number[] = SPANS.map(() => -1);
   // Cumulative since start, for /metrics.
@@ -139,17 +143,18 @@ export class VersionSeries {
     readonly version: string,
     retentionSeconds: number,
   ) {
-    this.ring = new Array(Math.max(2, retentionSeconds));
-    this.levels = SPANS.map((span) => new Array(Math.ceil(this.ring.length / span) + 2));
+    this.size = Math.max(2, retentionSeconds);
   }
 
   private slot(now: number): Agg {
     const second = Math.floor(now / 1000);
-    const i = second % this.ring.length;
-    let s = this.ring[i];
+    const ring = (this.ring ??= new Array<Agg | undefined>(this.size));
+    const levels = (this.levels ??= SPANS.map((span) => new Array(Math.ceil(this.size / span) + 2)));
+    const i = second % this.size;
+    let s = ring[i];
     if (s === undefined || s.key !== second) {
       s = new Agg(second);
-      this.ring[i] = s;
+      ring[i] = s;
       // Finer levels first: an hour is the sum of its minutes.
       for (let l = 0; l < SPANS.length; l++) {
         const unit = Math.floor(second / SPANS[l]);
@@ -162,7 +167,7 @@ export class VersionSeries {
     // The clock stepped back into a unit already folded: that sum is stale now.
     for (let l = 0; l < SPANS.length; l++) {
       const unit = Math.floor(second / SPANS[l]);
-      if (unit < this.open[l]) this.levels[l][unit % this.levels[l].length] = undefined;
+      if (unit < this.open[l]) levels[l][unit % levels[l].length] = undefined;
     }
     return s;
   }
@@ -177,17 +182,18 @@ export class VersionSeries {
       if (part !== undefined) agg.add(part);
       else if (l > 0) this.addSeconds(agg, sec, sec + sub - 1);
     }
-    this.levels[l][unit % this.levels[l].length] = agg;
+    const ring = this.levels![l];
+    ring[unit % ring.length] = agg;
   }
 
   private second(sec: number): Agg | undefined {
-    const s = this.ring[sec % this.ring.length];
+    const s = this.ring?.[sec % this.size];
     return s !== undefined && s.key === sec ? s : undefined;
   }
 
   private unit(l: number, unit: number): Agg | undefined {
-    const ring = this.levels[l];
-    const m = ring[unit % ring.length];
+    const ring = this.levels?.[l];
+    const m = ring?.[unit % ring.length];
     return m !== undefined && m.key === unit ? m : undefined;
   }
 
@@ -204,7 +210,8 @@ export class VersionSeries {
    */
   secondsBetween(after: number, upTo: number): SecondRecord[] {
     const out: SecondRecord[] = [];
-    for (let sec = Math.max(after + 1, upTo - this.ring.length + 1); sec <= upTo; sec++) {
+    if (this.ring === null) return out;
+    for (let sec = Math.max(after + 1, upTo - this.size + 1); sec <= upTo; sec++) {
       const s = this.second(sec);
       if (s === undefined) continue;
       out.push({
@@ -280,7 +287,7 @@ export class VersionSeries {
   /** Aggregate over [since, until) at one-second resolution (a second counts when it starts inside). */
   query(since: number, until: number, now: number): VersionMetrics {
     const nowSecond = Math.floor(now / 1000);
-    const first = Math.max(Math.floor(since / 1000), nowSecond - this.ring.length + 1);
+    const first = Math.max(Math.floor(since / 1000), nowSecond - this.size + 1);
     const last = Math.min(Math.ceil(until / 1000) - 1, nowSecond);
     const sum = new Agg(0);
     next: for (let sec = first; sec <= last;) {

@@ -24,6 +24,8 @@ export interface DevServerOptions {
   /** Server log file (its own output); discarded when omitted. */
   logFile?: string;
   startTimeoutMs?: number;
+  /** Server dynamic config, e.g. { 'limit.historyCount.suggestContinueAsNew': 200 } (tests, benchmarks). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -86,6 +88,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--log-level', 'warn', ...searchAttributeFlags());
   if (ui) args.push('--ui-ip', ip, '--ui-port', String(uiPort));
   else args.push('--headless');
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   if (options.dbFilename) {
     await fs.mkdir(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
     args.push('--db-filename', options.dbFilename);

@@ -24,6 +24,21 @@ export interface WorkerOptions {
   shutdownGraceTime?: Duration;
 }
 
+/**
+ * Checks of new rollouts wait inside their activity until they are due (one per running rollout), so
+ * the activity slots must outnumber the rollouts a worker serves; waiting costs a timer, not a thread.
+ */
+export const MAX_CONCURRENT_ACTIVITIES = 5_000;
+
+/** A worker whose shutdown first hands back the checks waiting for their time (see waitUntil). */
+class CanaryWorker extends Worker {
+  stopping?: AbortController;
+  override shutdown(): void {
+    this.stopping?.abort();
+    super.shutdown();
+  }
+}
+
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 }
@@ -41,13 +56,17 @@ const quietBundlerLogger = {
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   // The bundle `npm run build` made, while it matches the sources; else webpack runs now (seconds).
   const workflowBundle = options.workflowBundle ?? (await prebuiltWorkflowBundle());
-  return Worker.create({
+  const stopping = new AbortController();
+  const worker = (await CanaryWorker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
-    activities: createActivities(options.deps),
+    activities: createActivities({ ...options.deps, stopping: stopping.signal }),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
-  });
+    maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
+  })) as CanaryWorker;
+  worker.stopping = stopping;
+  return worker;
 }
