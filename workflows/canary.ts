@@ -26,7 +26,7 @@ import type { Activities } from '../activities';
 /** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
 const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
-import { PlanError, planForWorkflow } from '../src/plan';
+import { PlanError, planForWorkflow } from '../src/plan/resolve';
 import { plainReason } from '../src/ui/plain';
 import type { ResolvedPlan } from '../src/plan/schema';
 import type { DesiredSplit } from '../src/router/types';

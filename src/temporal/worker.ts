@@ -6,6 +6,7 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import { z } from 'zod';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { TASK_QUEUE } from '../../workflows/messages';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   identity?: string;
   /** How long in-flight activities get to finish on shutdown (a split write should land). */
   shutdownGraceTime?: Duration;
+  /** Rollouts kept in memory between their checks (default: AGENT_CANARY_MAX_CACHED_WORKFLOWS or 2,000). */
+  maxCachedWorkflows?: number;
 }
 
 /**
@@ -29,6 +32,31 @@ export interface WorkerOptions {
  * the activity slots must outnumber the rollouts a worker serves; waiting costs a timer, not a thread.
  */
 export const MAX_CONCURRENT_ACTIVITIES = 5_000;
+
+/**
+ * The SDK sizes its workflow cache from the heap limit, so a worker in a small container would keep
+ * a few dozen rollouts and replay every other one from its history at each check. Each cached
+ * rollout takes well under a megabyte (see docs/production.md, "Many rollouts"), so the default keeps
+ * 2,000 whatever the heap.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 2_000;
+const MaxCachedSchema = z.coerce
+  .number({ message: 'must be a whole number' })
+  .int('must be a whole number')
+  .min(2, 'must be at least 2')
+  .max(100_000, 'must be at most 100000');
+
+export function maxCachedWorkflowsFrom(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.AGENT_CANARY_MAX_CACHED_WORKFLOWS;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const parsed = MaxCachedSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `AGENT_CANARY_MAX_CACHED_WORKFLOWS: ${parsed.error.issues[0].message} (got "${raw.slice(0, 40)}")`,
+    );
+  }
+  return parsed.data;
+}
 
 /** A worker whose shutdown first hands back the checks waiting for their time (see waitUntil). */
 class CanaryWorker extends Worker {
@@ -66,6 +94,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
+    maxCachedWorkflows: options.maxCachedWorkflows ?? maxCachedWorkflowsFrom(),
   })) as CanaryWorker;
   worker.stopping = stopping;
   return worker;
