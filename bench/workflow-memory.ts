@@ -1,0 +1,98 @@
+// npm run bench:workflow-memory: what one cached rollout costs a worker, and which modules it is.
+//
+// The SDK's reusable V8 context (the default) evaluates the workflow bundle once, but every workflow
+// gets its own module cache: each cached rollout holds its own instance of every module the workflow
+// code requires (zod, the plan schemas, the SDK's workflow API, ours). This evaluates the built
+// bundle (lib/workflow-bundle.js, `npm run build:workflows`) in fresh V8 contexts, requiring one
+// module at a time, and reports the heap each instance keeps after a full GC. The context itself
+// and the bundle's entry are measured alone and subtracted.
+//
+//   node --expose-gc -r ./bin/register.js bench/workflow-memory.ts     (what the npm script runs)
+//
+// Summary line: workflow_memory per_workflow_kb=<x> zod_kb=<x> plan_schemas_kb=<x> rollouts_1000_mb=<x>
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import vm from 'node:vm';
+
+const BUNDLE = join(__dirname, '..', 'lib', 'workflow-bundle.js');
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) {
+  process.stderr.write('bench:workflow-memory needs node --expose-gc (npm run bench:workflow-memory)\n');
+  process.exit(2);
+}
+
+let code: string;
+try {
+  code = readFileSync(BUNDLE, 'utf8');
+} catch {
+  process.stderr.write(`no ${BUNDLE}: run npm run build:workflows first\n`);
+  process.exit(2);
+}
+// The bundle keeps its module loader to itself; expose it so one module can be required alone.
+code = code.replace(
+  'exports.importWorkflows = function importWorkflows() {',
+  'globalThis.__benchRequire = __webpack_require__;\nexports.importWorkflows = function importWorkflows() {',
+);
+
+type Context = vm.Context & { __benchRequire: (id: string) => unknown };
+
+function instance(): Context {
+  const ctx = vm.createContext({
+    console,
+    setTimeout,
+    clearTimeout,
+    TextEncoder,
+    TextDecoder,
+    URL,
+    URLSearchParams,
+    AbortController,
+    queueMicrotask,
+    __webpack_module_cache__: {},
+  }) as Context;
+  vm.runInContext(code, ctx);
+  return ctx;
+}
+
+/** KB of heap kept per instance that required `ids` (nothing: the context and the entry alone). */
+function kbPer(ids: string[]): number {
+  instance();
+  gc!();
+  const before = process.memoryUsage().heapUsed;
+  const kept: Context[] = [];
+  for (let i = 0; i < INSTANCES; i++) {
+    const ctx = instance();
+    for (const id of ids) ctx.__benchRequire(id);
+    kept.push(ctx);
+  }
+  gc!();
+  const kb = (process.memoryUsage().heapUsed - before) / INSTANCES / 1024;
+  kept.length = 0;
+  return kb;
+}
+
+const SDK = './node_modules/@temporalio/workflow/lib/index.js';
+const ZOD = './node_modules/zod/v4/classic/schemas.js';
+const PLAN = './src/plan/schema.ts';
+const ALL = './workflows/index.ts';
+
+const base = kbPer([]);
+const sdk = kbPer([SDK]) - base;
+const zod = kbPer([SDK, ZOD]) - base - sdk;
+const plan = kbPer([SDK, ZOD, PLAN]) - base - sdk - zod;
+const all = kbPer([ALL]) - base;
+const rest = all - sdk - zod - plan;
+const rows: [string, number][] = [
+  ['@temporalio/workflow (the SDK in the sandbox)', sdk],
+  ['zod (its own instance)', zod],
+  ['plan schemas (src/plan/schema.ts)', plan],
+  ['the rest (policy, analysis, messages, legacy)', rest],
+  ['per cached rollout', all],
+];
+process.stdout.write(`module instances kept per cached rollout (${INSTANCES} instances, after GC):\n`);
+for (const [what, kb] of rows) process.stdout.write(`  ${what.padEnd(48)} ${kb.toFixed(0).padStart(6)} KB\n`);
+process.stdout.write(
+  `workflow_memory per_workflow_kb=${all.toFixed(0)} zod_kb=${zod.toFixed(0)} plan_schemas_kb=${plan.toFixed(0)} ` +
+    `rollouts_1000_mb=${((all * 1000) / 1024).toFixed(0)}\n`,
+);
