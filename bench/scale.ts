@@ -60,11 +60,12 @@ async function until(
   what: string,
   probe: () => boolean | Promise<boolean>,
   timeoutMs = 60_000,
+  everyMs = 200,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -183,14 +184,46 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
       await Promise.all(agents.slice(i, i + 50).map((a) => startRollout(client, plan(a))));
     }
     log(`n=${n} workers=${workers}: ${n} rollouts started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // The first stage's split and first check are start-up, not the steady shape being measured.
-    await new Promise((r) => setTimeout(r, intervalS * 1000 + 2000));
+    // Start-up (the first split and first check of every rollout, a burst nobody has in production)
+    // is not the steady shape being measured: wait until every sampled rollout has done a check.
+    const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
+    const warm = Date.now();
+    await until(
+      'a first check in every sampled rollout',
+      async () => {
+        for (const agent of sample) {
+          const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
+          const done = (history.events ?? []).some(
+            (e) =>
+              e.activityTaskCompletedEventAttributes &&
+              (history.events ?? []).some(
+                (s) =>
+                  String(s.eventId) === String(e.activityTaskCompletedEventAttributes!.scheduledEventId) &&
+                  s.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
+              ),
+          );
+          if (!done) return false;
+        }
+        return true;
+      },
+      15 * 60_000,
+      5_000,
+    );
+    log(`  start-up done ${((Date.now() - warm) / 1000).toFixed(0)} s after the last start`);
     const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
     const steadyFrom = Date.now();
     let peakWorker = 0;
     let peakGateway = 0;
     while (Date.now() - steadyFrom < windowS * 1000) {
       await new Promise((r) => setTimeout(r, 5000));
+      for (const p of [...workerProcs, gateway]) {
+        if (p.exitCode !== null || p.signalCode !== null) {
+          const out = (p as ChildProcess & { output: () => string }).output();
+          throw new Error(
+            `a process of the bench exited (${p.exitCode ?? p.signalCode}): ${out.slice(-1500)}`,
+          );
+        }
+      }
       const ws = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
       peakWorker = Math.max(peakWorker, ...ws.map((u) => u.rssMb));
       peakGateway = Math.max(peakGateway, (await usage(gateway.pid!)).rssMb);
@@ -201,9 +234,9 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
     const steadyTo = Date.now();
     const cpu1 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
 
-    // Lateness. Deferred checks (the activity waits until the time it was given): when the check was
-    // done against when it was due. Older rollouts (a timer, then the check): the gap between two
-    // check schedules minus the cadence.
+    // Lateness against the plan's cadence. Deferred checks (the activity waits until the time it was
+    // given): the gap between two checks done, minus the interval. Older rollouts (a timer, then the
+    // check): the gap between two check schedules minus the interval.
     const late: number[] = [];
     let checks = 0;
     let events = 0;
@@ -212,7 +245,6 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
     const pickup: number[] = [];
     const wftQueue: number[] = [];
     const wftRun: number[] = [];
-    const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
     for (const agent of sample) {
       const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
       const all = history.events ?? [];
@@ -229,19 +261,23 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
         if (typeof input?.at === 'number') due.set(String(e.eventId), input.at);
         else if (eventMs(e) >= steadyFrom && eventMs(e) < steadyTo) schedules.push(eventMs(e));
       }
-      const completed = new Set<string>();
       const byId = new Map(all.map((e) => [String(e.eventId), e] as const));
-      for (const e of all) {
-        const done = e.activityTaskCompletedEventAttributes;
-        if (done) completed.add(String(done.scheduledEventId));
+      // Deferred checks: how much later than one interval after the last check each check was done
+      // (a check handed out late is due at a later slot, so its due time alone would hide that), and
+      // the one still missing at the end of the window.
+      const doneAt = all
+        .filter((e) => due.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))
+        .map(eventMs);
+      for (let i = 1; i < doneAt.length; i++) {
+        if (doneAt[i] < steadyFrom || doneAt[i] >= steadyTo) continue;
+        late.push(Math.max(0, (doneAt[i] - doneAt[i - 1]) / 1000 - intervalS));
+        checks += 1;
+      }
+      const lastDone = doneAt.filter((t) => t < steadyTo).at(-1);
+      if (due.size > 0 && lastDone !== undefined && steadyTo - lastDone > intervalS * 1000) {
+        late.push((steadyTo - lastDone) / 1000 - intervalS);
       }
       for (const e of inWindow) {
-        const done = e.activityTaskCompletedEventAttributes;
-        const at = done ? due.get(String(done.scheduledEventId)) : undefined;
-        if (at !== undefined) {
-          late.push(Math.max(0, (eventMs(e) - at) / 1000));
-          checks += 1;
-        }
         const started = e.activityTaskStartedEventAttributes;
         const scheduled = started && byId.get(String(started.scheduledEventId));
         if (scheduled) pickup.push(eventMs(e) - eventMs(scheduled));
@@ -251,10 +287,6 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
         const wftDone = e.workflowTaskCompletedEventAttributes;
         const wftPicked = wftDone && byId.get(String(wftDone.startedEventId));
         if (wftPicked) wftRun.push(eventMs(e) - eventMs(wftPicked));
-      }
-      // A check due in the window and not done by its end is late too, by at least that much.
-      for (const [id, at] of due) {
-        if (!completed.has(id) && at >= steadyFrom && at < steadyTo) late.push((steadyTo - at) / 1000);
       }
       for (let i = 1; i < schedules.length; i++)
         late.push(Math.max(0, (schedules[i] - schedules[i - 1]) / 1000 - intervalS));
