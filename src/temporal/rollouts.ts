@@ -44,6 +44,18 @@ import {
 } from '../../workflows/messages';
 import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
 import {
+  ABNORMAL_CLOSE,
+  closeEventCause,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  innermostMessage,
+  NO_WORKER_FIX,
+  noWorkerError,
+  statusFromVisibility as visibleStatus,
+  withExecution,
+  type CloseEvent,
+  type DescribedExecution,
+} from './status-parts';
+import {
   AlreadyRunningError,
   CommandPendingError,
   CommandRefusedError,
@@ -52,14 +64,9 @@ import {
   UnknownAgentError,
 } from './errors';
 
-/** How long a query may wait for a worker before we tell the user none is answering. */
-export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+export { DEFAULT_QUERY_TIMEOUT_MS };
 /** Updates wait for their effect (promote: the new split written), so they get longer. */
 export const DEFAULT_UPDATE_TIMEOUT_MS = 20_000;
-
-const NO_WORKER_FIX =
-  `  Fix: make sure a worker polls task queue "${TASK_QUEUE}": run \`agent-canary worker\` ` +
-  '(or `agent-canary dev`, which runs one).';
 
 export function staticSummary(plan: ResolvedPlan): string {
   const stages = plan.stages
@@ -212,9 +219,6 @@ export interface RpcOptions {
   timeoutMs?: number;
 }
 
-/** Temporal execution states in which the workflow's own state is not the whole story. */
-const ABNORMAL_CLOSE = new Set(['TERMINATED', 'FAILED', 'TIMED_OUT', 'CANCELLED']);
-
 /** The execution as Temporal sees it; UnknownAgentError when there is none. */
 async function describeRollout(client: Client, agent: string, workflowId: string, timeoutMs: number) {
   try {
@@ -234,55 +238,45 @@ async function describeRollout(client: Client, agent: string, workflowId: string
  * refused the split: unknown agent"), the reason given to terminate, or the timeout.
  */
 export async function closeCause(client: Client, workflowId: string): Promise<string | null> {
+  // The close event, read as the HTTP path reads it (status-parts.ts), so both tell the same cause.
   try {
-    await withDeadline(client, 5_000, () => client.workflow.getHandle(workflowId).result());
+    const page = await withDeadline(client, 5_000, () =>
+      client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId },
+        historyEventFilterType: 2, // HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
+        skipArchival: true,
+      }),
+    );
+    return closeEventCause(page.history?.events?.[0] as CloseEvent | undefined);
+  } catch {
     return null;
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) return null;
-    return innermostMessage(err.cause) ?? err.message;
   }
 }
 
-/** The message of a failure chain that says something (not "Activity task failed"). */
-export function innermostMessage(err: unknown): string | null {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message: string | null = null;
-  // ActivityFailure("Activity task failed") wraps the error that says something: go down the chain.
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (e.message && !/^Activity task failed$/i.test(e.message)) message = e.message;
-    if (!e.cause) break;
-    e = e.cause as typeof e;
-  }
-  return message;
+export { innermostMessage };
+
+/** The execution as both status paths see it. */
+function described(d: WorkflowExecutionDescription): DescribedExecution {
+  const sa = d.typedSearchAttributes;
+  return {
+    workflowId: d.workflowId,
+    status: d.status.name,
+    startTime: d.startTime,
+    closeTime: d.closeTime,
+    attributes: {
+      agent: sa.get(SA.agent),
+      state: sa.get(SA.state),
+      percent: sa.get(SA.percent),
+      canaryVersion: sa.get(SA.canaryVersion),
+      stableVersion: sa.get(SA.stableVersion),
+    },
+  };
 }
 
 /** Status from visibility alone: for an execution no worker can answer for. */
 function statusFromVisibility(d: WorkflowExecutionDescription, agent: string): RolloutStatus {
-  const sa = d.typedSearchAttributes;
-  const at = (d.closeTime ?? new Date()).toISOString();
-  return {
-    asOf: at,
-    workflowId: d.workflowId,
-    agent: sa.get(SA.agent) ?? agent,
-    stable: sa.get(SA.stableVersion) ?? '?',
-    canary: sa.get(SA.canaryVersion) ?? '?',
-    state: (sa.get(SA.state) as RolloutState | undefined) ?? 'progressing',
-    stageIndex: 0,
-    stageCount: 0,
-    canaryPercent: sa.get(SA.percent) ?? 0,
-    stages: [],
-    stageStartedAt: d.startTime.toISOString(),
-    observedMs: 0,
-    remainingMs: 0,
-    startedAt: d.startTime.toISOString(),
-    deadlineAt: at,
-    failedChecks: 0,
-    failureLimit: 0,
-    inconclusiveStreak: 0,
-    lastAnalysis: null,
-    decisions: [],
-    notifyFailures: [],
-  };
+  return visibleStatus(described(d), agent);
 }
 
 /**
@@ -311,27 +305,12 @@ export async function getStatus(
     } catch {
       base = statusFromVisibility(d, agent);
     }
-    return {
-      ...base,
-      remainingMs: 0,
-      observing: false,
-      execution: {
-        status,
-        closedAt: d.closeTime ? d.closeTime.toISOString() : null,
-        cause: await closeCause(client, workflowId),
-      },
-    };
+    return withExecution(base, described(d), await closeCause(client, workflowId));
   }
   try {
     return await withDeadline(client, timeoutMs, () => handle.query(statusQuery));
   } catch (err) {
-    if (noAnswerInTime(err)) {
-      const sa = d.typedSearchAttributes;
-      const last = ` (last published: ${sa.get(SA.state) ?? '?'} at ${sa.get(SA.percent) ?? '?'}% canary, workflow ${status})`;
-      throw new NoWorkerError(
-        `no worker answered the status query for ${workflowId}${last}.\n${NO_WORKER_FIX}`,
-      );
-    }
+    if (noAnswerInTime(err)) throw noWorkerError(described(d));
     throw mapServiceError(err, `get the status of ${workflowId}`);
   }
 }
