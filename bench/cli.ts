@@ -166,6 +166,7 @@ async function portPair(): Promise<{ port: number; httpPort: number }> {
 
 export interface RolloutInProgress {
   agent: string;
+  workflowId: string;
   stop(): Promise<void>;
 }
 
@@ -180,6 +181,8 @@ export async function startRolloutInProgress(o: {
   taskQueue?: string;
   /** A bundle made earlier (the test suite's); else the build's, or webpack now. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Between checks (default 5 s); a long one keeps the status still between two reads. */
+  analysisIntervalMs?: number;
 }): Promise<RolloutInProgress> {
   const closers: (() => Promise<unknown>)[] = [];
   const stop = async () => {
@@ -227,7 +230,7 @@ export async function startRolloutInProgress(o: {
       stable: 'v1',
       canary: 'v2',
       stages: [{ weight: 10, observe: 600_000 }, { weight: 100 }],
-      analysis: { interval: 5_000, inconclusiveLimit: 1000 },
+      analysis: { interval: o.analysisIntervalMs ?? 5_000, inconclusiveLimit: 1000 },
       progressDeadline: 3_600_000,
     });
     const started = await startRollout(o.client, plan, { taskQueue: o.taskQueue });
@@ -243,7 +246,7 @@ export async function startRolloutInProgress(o: {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    return { agent, stop };
+    return { agent, workflowId: started.workflowId, stop };
   } catch (err) {
     await stop();
     throw err;
