@@ -1,8 +1,8 @@
 // What every verb shares: connection flags, the client lifetime, agent names, --by.
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-// The schema alone, not ../plan: `status` should not load the plan parser and YAML.
-import { AgentName } from '../plan/schema';
+// The one schema alone, not ../plan: `status` should not build the plan's schemas or load YAML.
+import { AgentName } from '../plan/agent-name';
 import {
   connectClient,
   resolveConnectionSettings,
