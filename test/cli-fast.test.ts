@@ -11,7 +11,6 @@ import { SettingsError } from '../src/temporal/errors';
 import { HttpApiUnusableError } from '../src/temporal/http-api';
 import { getStatusOverHttp, statusName } from '../src/temporal/http-status';
 import * as names from '../src/temporal/names';
-import { getStatus } from '../src/temporal/rollouts';
 import { closeEventCause } from '../src/temporal/status-parts';
 import {
   FINAL_STATES,
@@ -21,7 +20,10 @@ import {
   WORKFLOW_TYPE,
   workflowIdFor,
 } from '../workflows/messages';
-import { testEnv, uniqueName } from './harness';
+import { resolvePlan } from '../src/plan';
+import { getStatus, startRollout } from '../src/temporal/rollouts';
+import { fakeDeps } from './fakes';
+import { testEnv, uniqueName, withWorker } from './harness';
 
 interface Run {
   code: number | null;
@@ -284,5 +286,27 @@ describe('cli fast path: a real rollout on the dev server', function () {
     assert.equal(slow.code, 1);
     assert.equal(fast.stdout, slow.stdout);
     assert.match(fast.stdout, /TERMINATED/);
+  });
+
+  it("failed: the same status and the router's words over HTTP as through the SDK", async () => {
+    const env = testEnv();
+    const { deps, router } = fakeDeps();
+    const agent = uniqueName('cli-fast-failed');
+    router.unknownAgents.add(agent);
+    await withWorker(deps, async () => {
+      const started = await startRollout(
+        env.client,
+        resolvePlan({
+          agent,
+          stable: 'v1',
+          canary: 'v2',
+          stages: [{ weight: 10, observe: '1m' }, { weight: 100 }],
+        }),
+      );
+      await started.result().catch(() => undefined);
+      const s = await bothPaths(agent);
+      assert.equal(s.execution?.status, 'FAILED');
+      assert.equal(s.execution?.cause, `the router refused the split: HTTP 404 unknown agent "${agent}"`);
+    });
   });
 });
