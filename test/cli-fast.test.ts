@@ -1,6 +1,6 @@
-// `status` through Temporal's HTTP API gives the answer the SDK gives, for a real rollout on the
-// suite's dev server, running and closed; a refused, absent or wrong HTTP API falls back to the SDK
-// with the same output; and the fast path loads neither the SDK client nor the plan parser.
+// `status` and `list` through Temporal's HTTP API give the answer the SDK gives, for real rollouts on
+// the suite's dev server, running and closed; a refused, absent or wrong HTTP API falls back to the
+// SDK with the same output; and the fast path loads neither the SDK client nor the plan parser.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -21,7 +21,8 @@ import {
   workflowIdFor,
 } from '../workflows/messages';
 import { resolvePlan } from '../src/plan';
-import { getStatus, startRollout } from '../src/temporal/rollouts';
+import { getStatus, listRollouts, startRollout } from '../src/temporal/rollouts';
+import { listOverHttp } from '../src/temporal/http-list';
 import { fakeDeps } from './fakes';
 import { testEnv, uniqueName, withWorker } from './harness';
 
@@ -194,6 +195,41 @@ describe('cli fast path: a real rollout on the dev server', function () {
     assert.deepStrictEqual(JSON.parse(fast.stdout), JSON.parse(slow.stdout));
   });
 
+  it('list: the same rows over HTTP as through the SDK, and from the command', async () => {
+    const env = testEnv();
+    const agent = rollout!.agent;
+    // Visibility catches up shortly after a start: poll until the row is there, then compare.
+    for (let attempt = 0; ; attempt++) {
+      const sdk = await listRollouts(env.client, { agent });
+      const http = await listOverHttp(api(), env.namespace, { agent });
+      if (sdk.length === 1 && http.length === 1 && sdk[0].state === http[0].state) {
+        assert.deepStrictEqual(http, sdk);
+        break;
+      }
+      assert.ok(attempt < 40, `rows: ${JSON.stringify({ sdk, http })}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const fast = await cli(['list', '--agent', agent, '--json'], {
+      AGENT_CANARY_HTTP_API: env.server.httpUrl,
+    });
+    const slow = await cli(['list', '--agent', agent, '--json'], { AGENT_CANARY_HTTP_API: 'off' });
+    assert.match(fast.stderr, /list via the HTTP API/);
+    assert.equal(fast.code, 0, fast.stderr);
+    assert.deepStrictEqual(JSON.parse(fast.stdout), JSON.parse(slow.stdout));
+    // Newest first and cut at the limit, on both paths (other tests start rollouts meanwhile: retry).
+    for (let attempt = 0; ; attempt++) {
+      const sdk = await listRollouts(env.client, { limit: 3 });
+      const http = await listOverHttp(api(), env.namespace, { limit: 3 });
+      try {
+        assert.equal(http.length, Math.min(3, sdk.length));
+        assert.deepStrictEqual(http, sdk);
+        break;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+      }
+    }
+  });
+
   it('the fast path loads neither the SDK client nor the plan parser', async () => {
     const env = testEnv();
     const probe = `
@@ -244,6 +280,10 @@ describe('cli fast path: a real rollout on the dev server', function () {
       // Checks come every 10 minutes here: the two answers are the same one.
       assert.deepStrictEqual(got, expected, url);
     }
+    const list = await cli(['list', '--agent', agent, '--json'], { AGENT_CANARY_HTTP_API: junkUrl });
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stderr, /not usable .*: list via the SDK/);
+    assert.equal(JSON.parse(list.stdout)[0].agent, agent);
     // The default (gRPC port + 10) finds nothing on the suite's server: the SDK answers.
     const d = await cli(['status', agent], {});
     assert.equal(d.code, 0, d.stderr);

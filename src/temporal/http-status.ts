@@ -115,7 +115,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return r.data;
 }
 
-function attributes(fields: Record<string, z.infer<typeof PayloadSchema>> | undefined): PublishedAttributes {
+/** The search attributes a rollout publishes, from visibility's payloads. */
+export function attributesOf(
+  fields: Record<string, z.infer<typeof PayloadSchema>> | undefined,
+): PublishedAttributes {
   const read = (name: string): unknown => (fields?.[name] ? decodePayload(fields[name]) : undefined);
   const str = (name: string) => {
     const v = read(name);
@@ -151,7 +154,7 @@ async function describe(api: HttpApiOptions, agent: string, workflowId: string, 
     status: statusName(info.status),
     startTime: new Date(info.startTime),
     closeTime: info.closeTime ? new Date(info.closeTime) : undefined,
-    attributes: attributes(info.searchAttributes?.indexedFields),
+    attributes: attributesOf(info.searchAttributes?.indexedFields),
   };
   return d;
 }

@@ -39,7 +39,6 @@ import {
   WORKFLOW_TYPE,
   workflowIdFor,
   type RolloutResult,
-  type RolloutState,
   type RolloutStatus,
 } from '../../workflows/messages';
 import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
@@ -55,6 +54,7 @@ import {
   type CloseEvent,
   type DescribedExecution,
 } from './status-parts';
+import { listQuery, summaryOf, type ListOptions, type RolloutSummary } from './list-parts';
 import {
   AlreadyRunningError,
   CommandPendingError,
@@ -631,58 +631,24 @@ export class CommandInputError extends PlanError {
   }
 }
 
-export interface RolloutSummary {
-  workflowId: string;
-  runId: string;
-  agent: string;
-  stable: string | null;
-  canary: string | null;
-  /** The rollout's own state as last published in search attributes. */
-  state: RolloutState | null;
-  percent: number | null;
-  /** Temporal's execution status (Running, Completed, Terminated...): a terminated rollout says so here. */
-  status: string;
-  startTime: string;
-  closeTime: string | null;
-}
-
-export interface ListOptions {
-  state?: RolloutState;
-  agent?: string;
-  /** Only the workflows still running. */
-  running?: boolean;
-  limit?: number;
-}
-
-function quote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-export function listQuery(opts: ListOptions = {}): string {
-  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  if (opts.agent) parts.push(`${SA.agent.name} = ${quote(opts.agent)}`);
-  if (opts.state) parts.push(`${SA.state.name} = ${quote(opts.state)}`);
-  // A closed execution is not progressing or paused, whatever it last published (terminated, failed).
-  const live = opts.state === 'progressing' || opts.state === 'paused';
-  if (opts.running || live) parts.push(`ExecutionStatus = 'Running'`);
-  return parts.join(' AND ');
-}
+export { listQuery, type ListOptions, type RolloutSummary } from './list-parts';
 
 function summarize(wf: WorkflowExecutionInfo): RolloutSummary {
   const sa = wf.typedSearchAttributes;
-  const state = sa.get(SA.state) as RolloutState | undefined;
-  return {
+  return summaryOf({
     workflowId: wf.workflowId,
     runId: wf.runId,
-    agent: sa.get(SA.agent) ?? wf.workflowId.replace(/^canary-/, ''),
-    stable: sa.get(SA.stableVersion) ?? null,
-    canary: sa.get(SA.canaryVersion) ?? null,
-    state: state ?? null,
-    percent: sa.get(SA.percent) ?? null,
     status: wf.status.name,
-    startTime: wf.startTime.toISOString(),
-    closeTime: wf.closeTime ? wf.closeTime.toISOString() : null,
-  };
+    startTime: wf.startTime,
+    closeTime: wf.closeTime,
+    attributes: {
+      agent: sa.get(SA.agent),
+      state: sa.get(SA.state),
+      percent: sa.get(SA.percent),
+      canaryVersion: sa.get(SA.canaryVersion),
+      stableVersion: sa.get(SA.stableVersion),
+    },
+  });
 }
 
 /**

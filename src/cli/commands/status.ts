@@ -4,7 +4,7 @@ import type { RolloutStatus } from '../../../workflows/messages';
 import { connectionSettings, parseAgent, printJson } from '../context';
 import { FailedError } from '../errors';
 import { renderStatus } from '../render';
-import { openStatusSource } from '../status-source';
+import { openStatusSource } from '../fast-path';
 
 interface StatusOpts {
   watch?: boolean;

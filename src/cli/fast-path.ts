@@ -1,10 +1,12 @@
-// Where `status` reads a rollout from: Temporal's HTTP API when there is one (no SDK to load, so the
+// Where `status` and `list` read from: Temporal's HTTP API when there is one (no SDK to load, so the
 // command answers in a fraction of the time), else, or whenever that API refuses or answers
 // something this client cannot read, the SDK client, which has the canonical answer and errors.
 import type { RolloutStatus } from '../../workflows/messages';
 import { connectClient, type Connected, type ConnectionSettings } from '../temporal/connection';
 import { HttpApiUnusableError, type HttpApiOptions } from '../temporal/http-api';
+import { listOverHttp } from '../temporal/http-list';
 import { getStatusOverHttp } from '../temporal/http-status';
+import type { ListOptions, RolloutSummary } from '../temporal/list-parts';
 import { DEFAULT_QUERY_TIMEOUT_MS } from '../temporal/status-parts';
 
 export interface StatusSource {
@@ -60,4 +62,28 @@ export function openStatusSource(settings: ConnectionSettings): StatusSource {
       await connected?.connection.close().catch(() => undefined);
     },
   };
+}
+
+/** The rollout list, over the HTTP API or else through the SDK (listRollouts). */
+export async function listRows(settings: ConnectionSettings, opts: ListOptions): Promise<RolloutSummary[]> {
+  if (settings.httpApi) {
+    const http = httpOptions(settings, settings.httpApi);
+    try {
+      const rows = await listOverHttp(http, settings.namespace, opts);
+      debug(`list via the HTTP API at ${http.url.origin}`);
+      return rows;
+    } catch (err) {
+      if (!(err instanceof HttpApiUnusableError)) throw err;
+      debug(`HTTP API at ${http.url.origin} not usable (${err.message}): list via the SDK`);
+    }
+  }
+  const [connected, { listRollouts }] = await Promise.all([
+    connectClient(settings),
+    import('../temporal/rollouts'),
+  ]);
+  try {
+    return await listRollouts(connected.client, opts);
+  } finally {
+    await connected.connection.close().catch(() => undefined);
+  }
 }
