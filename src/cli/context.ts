@@ -25,7 +25,7 @@ export function addConnectionOptions(program: Command): void {
     .option('--profile <name>', 'profile in the Temporal config file (env TEMPORAL_PROFILE)')
     .option(
       '--http-api <url>',
-      "Temporal's HTTP API, which status reads fast (env AGENT_CANARY_HTTP_API; default for a local " +
+      "Temporal's HTTP API, which status and list read fast (env AGENT_CANARY_HTTP_API; default for a local " +
         'plain-text server: its gRPC port + 10; "off": the SDK only)',
     );
 }

@@ -40,7 +40,7 @@ export function register(program: Command): void {
       .option('--ui-port <port>', 'Temporal Web UI port', '8233')
       .option(
         '--http-port <port>',
-        "Temporal's HTTP API port, which `status` reads fast (default: the gRPC port + 10, where the CLI looks)",
+        "Temporal's HTTP API port, which `status` and `list` read fast (default: the gRPC port + 10, where the CLI looks)",
       )
       .option('--data-dir <dir>', 'where rollouts and splits survive restarts', '.agent-canary/dev')
       .option(
