@@ -11,7 +11,13 @@ import { SettingsError } from '../src/temporal/errors';
 import { HttpApiUnusableError } from '../src/temporal/http-api';
 import { getStatusOverHttp, statusName } from '../src/temporal/http-status';
 import * as names from '../src/temporal/names';
-import { closeEventCause } from '../src/temporal/status-parts';
+import {
+  closeEventCause,
+  readClose,
+  statusFromVisibility,
+  withExecution,
+  type DescribedExecution,
+} from '../src/temporal/status-parts';
 import {
   FINAL_STATES,
   ROLLOUT_STATES,
@@ -139,6 +145,52 @@ describe('cli fast path: reading a closed execution', () => {
     assert.equal(closeEventCause({}), null);
     assert.equal(statusName('WORKFLOW_EXECUTION_STATUS_CANCELED'), 'CANCELLED');
     assert.equal(statusName('WORKFLOW_EXECUTION_STATUS_TIMED_OUT'), 'TIMED_OUT');
+  });
+});
+
+describe('cli fast path: whose ending a close is', () => {
+  const d: DescribedExecution = {
+    workflowId: 'canary-a',
+    status: 'FAILED',
+    startTime: new Date('2026-01-01T00:00:00Z'),
+    closeTime: new Date('2026-01-01T01:00:00Z'),
+    attributes: {},
+  };
+  const rolledBack = {
+    workflowExecutionFailedEventAttributes: {
+      failure: { message: 'rolled back: errors', applicationFailureInfo: { type: 'RolledBack' } },
+    },
+  };
+  const result = { state: 'rolled_back', stable: 'v1', reason: 'errors' };
+
+  it('a rollback or an abort the rollout closed with is its own ending: its status, no execution', () => {
+    assert.deepEqual(readClose(rolledBack, result), { own: true, cause: 'rolled back: errors' });
+    const base = { ...statusFromVisibility(d, 'a'), state: 'rolled_back' as const };
+    assert.equal(withExecution(base, d, readClose(rolledBack, result)), base);
+    assert.equal(readClose({ workflowExecutionCanceledEventAttributes: {} }).own, true);
+  });
+
+  it('anything else is not: terminated, timed out, failed otherwise, or a rollout that had not ended', () => {
+    assert.equal(readClose(rolledBack, { state: 'nonsense' }).own, false);
+    assert.equal(readClose({ workflowExecutionTerminatedEventAttributes: { reason: 'x' } }).own, false);
+    assert.equal(readClose({ workflowExecutionTimedOutEventAttributes: {} }).own, false);
+    assert.equal(
+      readClose({ workflowExecutionFailedEventAttributes: { failure: { message: 'router refused' } } }).own,
+      false,
+    );
+    // Canceled from outside while it still progressed: the execution's state is the truth.
+    const s = withExecution(
+      statusFromVisibility(d, 'a'),
+      { ...d, status: 'CANCELLED' },
+      readClose({
+        workflowExecutionCanceledEventAttributes: {},
+      }),
+    );
+    assert.deepEqual(s.execution, {
+      status: 'CANCELLED',
+      closedAt: '2026-01-01T01:00:00.000Z',
+      cause: 'Workflow canceled',
+    });
   });
 });
 

@@ -19,11 +19,13 @@ import {
 import { SA_NAMES, workflowIdFor } from './names';
 import {
   ABNORMAL_CLOSE,
-  closeEventCause,
+  firstDetailPayload,
   noWorkerError,
+  readClose,
   statusFromVisibility,
   withExecution,
   type CloseEvent,
+  type CloseReading,
   type DescribedExecution,
   type FailureLike,
   type PublishedAttributes,
@@ -171,7 +173,7 @@ async function query(api: HttpApiOptions, workflowId: string, namespace: string,
   return parse(RolloutStatusSchema, decodePayload(payload), 'status') as RolloutStatus;
 }
 
-async function closeCause(api: HttpApiOptions, workflowId: string, namespace: string) {
+async function closeOf(api: HttpApiOptions, workflowId: string, namespace: string): Promise<CloseReading> {
   const a = await httpApiRequest(
     api,
     'GET',
@@ -180,8 +182,9 @@ async function closeCause(api: HttpApiOptions, workflowId: string, namespace: st
     { timeoutMs: 5_000 },
   );
   if (a.status !== 200) throw new HttpApiUnusableError(`history: HTTP ${a.status}`);
-  const events = parse(HistorySchema, a.body, 'history').history?.events ?? [];
-  return closeEventCause(events[0] as CloseEvent | undefined);
+  const ev = (parse(HistorySchema, a.body, 'history').history?.events ?? [])[0] as CloseEvent | undefined;
+  const payload = firstDetailPayload(ev);
+  return readClose(ev, payload ? decodePayload(parse(PayloadSchema, payload, 'failure detail')) : undefined);
 }
 
 /**
@@ -205,7 +208,7 @@ export async function getStatusOverHttp(
       if (!(err instanceof HttpApiTimeoutError || err instanceof QueryRefusedError)) throw err;
       base = statusFromVisibility(d, agent);
     }
-    return withExecution(base, d, await closeCause(api, workflowId, o.namespace));
+    return withExecution(base, d, await closeOf(api, workflowId, o.namespace));
   }
   try {
     return await query(api, workflowId, o.namespace, o.timeoutMs);

@@ -19,4 +19,11 @@ export const SA_NAMES = {
 export const FINAL_STATES: readonly RolloutState[] = ['promoted', 'rolled_back', 'aborted'];
 export const isFinal = (state: RolloutState): boolean => FINAL_STATES.includes(state);
 
+/**
+ * The failure type a rollout closes with when it rolled back, once runs close by outcome (Failed
+ * for a rollback, Canceled for an abort; helper webui's change to workflows/messages.ts, which
+ * exports the same name): such a close is the rollout's own ending, not an abnormal one.
+ */
+export const ROLLED_BACK_FAILURE = 'RolledBack';
+
 export const ROLLOUT_STATE_NAMES = ['progressing', 'paused', 'promoted', 'rolled_back', 'aborted'] as const;

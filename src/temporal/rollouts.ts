@@ -44,14 +44,16 @@ import {
 import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
 import {
   ABNORMAL_CLOSE,
-  closeEventCause,
   DEFAULT_QUERY_TIMEOUT_MS,
+  firstDetailPayload,
   innermostMessage,
   NO_WORKER_FIX,
   noWorkerError,
+  readClose,
   statusFromVisibility as visibleStatus,
   withExecution,
   type CloseEvent,
+  type CloseReading,
   type DescribedExecution,
 } from './status-parts';
 import { listQuery, summaryOf, type ListOptions, type RolloutSummary } from './list-parts';
@@ -238,7 +240,15 @@ async function describeRollout(client: Client, agent: string, workflowId: string
  * refused the split: unknown agent"), the reason given to terminate, or the timeout.
  */
 export async function closeCause(client: Client, workflowId: string): Promise<string | null> {
-  // The close event, read as the HTTP path reads it (status-parts.ts), so both tell the same cause.
+  return (await closeOf(client, workflowId)).cause;
+}
+
+/**
+ * A closed run's ending (whether the rollout chose it, and the cause), from its close event, read as
+ * the HTTP path reads it (status-parts.ts readClose), so both paths tell the same.
+ */
+export async function closeOf(client: Client, workflowId: string): Promise<CloseReading> {
+  let ev: CloseEvent | undefined;
   try {
     const page = await withDeadline(client, 5_000, () =>
       client.workflowService.getWorkflowExecutionHistory({
@@ -248,10 +258,17 @@ export async function closeCause(client: Client, workflowId: string): Promise<st
         skipArchival: true,
       }),
     );
-    return closeEventCause(page.history?.events?.[0] as CloseEvent | undefined);
+    ev = page.history?.events?.[0] as CloseEvent | undefined;
   } catch {
-    return null;
+    return { own: false, cause: null };
   }
+  const payload = firstDetailPayload(ev);
+  const detail = payload
+    ? await decodeFromPayloadsAtIndex(client.workflow.options.loadedDataConverter, 0, [
+        payload as never,
+      ]).catch(() => undefined)
+    : undefined;
+  return readClose(ev, detail);
 }
 
 export { innermostMessage };
@@ -305,7 +322,7 @@ export async function getStatus(
     } catch {
       base = statusFromVisibility(d, agent);
     }
-    return withExecution(base, described(d), await closeCause(client, workflowId));
+    return withExecution(base, described(d), await closeOf(client, workflowId));
   }
   try {
     return await withDeadline(client, timeoutMs, () => handle.query(statusQuery));

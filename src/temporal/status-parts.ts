@@ -3,7 +3,7 @@
 // outcome reads, the status of an execution no worker answers for, the no-worker message.
 import type { RolloutState, RolloutStatus } from '../../workflows/messages';
 import { NoWorkerError } from './errors';
-import { isFinal, TASK_QUEUE } from './names';
+import { isFinal, ROLLED_BACK_FAILURE, ROLLOUT_STATE_NAMES, TASK_QUEUE } from './names';
 
 /** How long a query may wait for a worker before we tell the user none is answering. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
@@ -85,6 +85,7 @@ export function statusFromVisibility(d: DescribedExecution, agent: string): Roll
 export interface FailureLike {
   message?: string | null;
   cause?: FailureLike | null;
+  applicationFailureInfo?: { type?: string | null; details?: { payloads?: unknown[] | null } | null } | null;
 }
 
 /** A history's close event: field names are the same in the SDK's protos and the HTTP API's JSON. */
@@ -126,12 +127,60 @@ export function closeEventCause(ev: CloseEvent | null | undefined): string | nul
   return null;
 }
 
-/** What the client adds to the workflow's own status for an execution closed abnormally. */
+/** How a closed run ended: whether the rollout chose it (its outcome), and the cause in words. */
+export interface CloseReading {
+  own: boolean;
+  cause: string | null;
+}
+
+/** The payload of a failed close's first detail (a rolled-back run's RolloutResult), still encoded. */
+export function firstDetailPayload(ev: CloseEvent | null | undefined): unknown {
+  return ev?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.details?.payloads?.[0];
+}
+
+function isRolloutResult(v: unknown): boolean {
+  const r = v as { state?: unknown; stable?: unknown; reason?: unknown } | null;
+  return (
+    !!r &&
+    typeof r === 'object' &&
+    (ROLLOUT_STATE_NAMES as readonly unknown[]).includes(r.state) &&
+    typeof r.stable === 'string' &&
+    typeof r.reason === 'string'
+  );
+}
+
+/**
+ * A close event read the one way both paths read it. `detail` is firstDetailPayload decoded by the
+ * caller's data converter. The rollout's own endings: Completed; Failed as RolledBack with its result;
+ * Canceled (an abort). Terminated, timed out, or failed otherwise (a configuration error): not its own.
+ */
+export function readClose(ev: CloseEvent | null | undefined, detail?: unknown): CloseReading {
+  if (!ev) return { own: false, cause: null };
+  const cause = closeEventCause(ev);
+  const failed = ev.workflowExecutionFailedEventAttributes;
+  if (failed) {
+    const type = failed.failure?.applicationFailureInfo?.type;
+    return { own: type === ROLLED_BACK_FAILURE && isRolloutResult(detail), cause };
+  }
+  if (ev.workflowExecutionCanceledEventAttributes) return { own: true, cause };
+  if (ev.workflowExecutionTerminatedEventAttributes || ev.workflowExecutionTimedOutEventAttributes) {
+    return { own: false, cause };
+  }
+  return { own: true, cause: null };
+}
+
+/**
+ * The status of a closed run as the client tells it: a run that ended by the rollout's own decision
+ * (rolled back, aborted) is its own status; one closed otherwise (terminated, failed, timed out,
+ * cancelled from outside) gets that state and its cause in `execution`, and stops counting.
+ */
 export function withExecution(
   base: RolloutStatus,
   d: DescribedExecution,
-  cause: string | null,
+  close: CloseReading,
 ): RolloutStatus {
+  if (close.own && isFinal(base.state)) return base;
+  const cause = close.cause;
   return {
     ...base,
     remainingMs: 0,
