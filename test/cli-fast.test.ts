@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { startRolloutInProgress, BIN, type RolloutInProgress } from '../bench/cli';
 import { httpApiFor, resolveConnectionSettings } from '../src/temporal/connection';
 import { SettingsError } from '../src/temporal/errors';
@@ -198,10 +203,14 @@ describe('cli fast path: a real rollout on the dev server', function () {
   this.timeout(120_000);
   let rollout: RolloutInProgress | undefined;
   let junk: Server | undefined;
+  let silent: NetServer | undefined;
+  const held = new Set<Socket>();
 
   after(async () => {
     await rollout?.stop();
     await new Promise((r) => (junk ? junk.close(r) : r(undefined)));
+    for (const socket of held) socket.destroy();
+    await new Promise((r) => (silent ? silent.close(r) : r(undefined)));
   });
 
   const api = () => ({ url: new URL(testEnv().server.httpUrl) });
@@ -324,13 +333,20 @@ describe('cli fast path: a real rollout on the dev server', function () {
     );
     await new Promise<void>((r) => junk!.listen(0, '127.0.0.1', r));
     const junkUrl = `http://127.0.0.1:${(junk.address() as AddressInfo).port}`;
-    for (const url of [`http://127.0.0.1:${closed}`, junkUrl]) {
+    // Something that takes the connection and never answers (another server on the port guessed).
+    silent = createNetServer((socket) => held.add(socket));
+    await new Promise<void>((r) => silent!.listen(0, '127.0.0.1', r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    for (const url of [`http://127.0.0.1:${closed}`, junkUrl, silentUrl]) {
+      const t0 = Date.now();
       const r = await cli(['status', agent, '--json'], { AGENT_CANARY_HTTP_API: url });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, FELL_BACK, url);
       const got = JSON.parse(r.stdout);
       // Checks come every 10 minutes here: the two answers are the same one.
       assert.deepStrictEqual(got, expected, url);
+      // A silent one costs READ_TIMEOUT_MS (3 s), not the query's 10 s.
+      assert.ok(Date.now() - t0 < 9_000, `${url}: ${Date.now() - t0} ms`);
     }
     const list = await cli(['list', '--agent', agent, '--json'], { AGENT_CANARY_HTTP_API: junkUrl });
     assert.equal(list.code, 0, list.stderr);

@@ -30,6 +30,13 @@ export interface HttpAnswer {
   body: unknown;
 }
 
+/**
+ * How long a call that only reads the server (describe, list, history) may take before the command
+ * asks the SDK instead: Temporal answers these in milliseconds, while the port guessed by default
+ * (gRPC + 10) may belong to something else that accepts the connection and never answers.
+ */
+export const READ_TIMEOUT_MS = 3_000;
+
 /** A status, a query or a history page is small; anything bigger than this is not what we asked for. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 

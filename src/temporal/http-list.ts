@@ -8,6 +8,7 @@ import {
   HttpApiUnusableError,
   namespacePath,
   PayloadSchema,
+  READ_TIMEOUT_MS,
   type HttpApiOptions,
 } from './http-api';
 import { attributesOf, statusName } from './http-status';
@@ -61,7 +62,7 @@ export async function listOverHttp(
     const params = new URLSearchParams({ query, pageSize: String(Math.min(limit, 100)) });
     if (token) params.set('nextPageToken', token);
     const a = await httpApiRequest(api, 'GET', `${namespacePath(namespace)}/workflows?${params}`, {
-      timeoutMs: 10_000,
+      timeoutMs: READ_TIMEOUT_MS,
     }).catch((err: unknown) => {
       throw err instanceof HttpApiTimeoutError ? new HttpApiUnusableError(err.message) : err;
     });

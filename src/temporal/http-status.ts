@@ -13,6 +13,7 @@ import {
   HttpApiTimeoutError,
   HttpApiUnusableError,
   namespacePath,
+  READ_TIMEOUT_MS,
   PayloadSchema,
   type HttpApiOptions,
 } from './http-api';
@@ -141,7 +142,7 @@ async function describe(api: HttpApiOptions, agent: string, workflowId: string, 
     api,
     'GET',
     `${namespacePath(o.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
-    { timeoutMs: o.timeoutMs },
+    { timeoutMs: Math.min(o.timeoutMs, READ_TIMEOUT_MS) },
   ).catch((err: unknown) => {
     // The SDK path reports a silent server its own way.
     throw err instanceof HttpApiTimeoutError ? new HttpApiUnusableError(err.message) : err;
@@ -179,7 +180,7 @@ async function closeOf(api: HttpApiOptions, workflowId: string, namespace: strin
     'GET',
     `${namespacePath(namespace)}/workflows/${encodeURIComponent(workflowId)}/history` +
       '?historyEventFilterType=HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT&skipArchival=true',
-    { timeoutMs: 5_000 },
+    { timeoutMs: READ_TIMEOUT_MS },
   );
   if (a.status !== 200) throw new HttpApiUnusableError(`history: HTTP ${a.status}`);
   const ev = (parse(HistorySchema, a.body, 'history').history?.events ?? [])[0] as CloseEvent | undefined;
