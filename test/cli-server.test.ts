@@ -9,8 +9,10 @@ import type { RolloutStatus } from '../workflows/messages';
 import type { RolloutSummary } from '../src/temporal/rollouts';
 
 function env(): Record<string, string> {
-  const { address, namespace } = testEnv();
-  return { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
+  const { address, namespace, server } = testEnv();
+  // status and list read the server's HTTP API, as against `agent-canary dev` (test/cli-fast.test.ts
+  // shows the SDK path gives the same answers).
+  return { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, AGENT_CANARY_HTTP_API: server.httpUrl };
 }
 
 /** A plan that stays in its first stage for minutes unless someone acts. */

@@ -1,8 +1,8 @@
-// What every verb shares: connection flags, the client lifetime, plan files, agent names, --by.
-import { readFileSync } from 'node:fs';
+// What every verb shares: connection flags, the client lifetime, agent names, --by.
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { AgentName, parsePlan, PlanError, type ResolvedPlan } from '../plan';
+// The one schema alone, not ../plan: `status` should not build the plan's schemas or load YAML.
+import { AgentName } from '../plan/agent-name';
 import {
   connectClient,
   resolveConnectionSettings,
@@ -22,7 +22,12 @@ export function addConnectionOptions(program: Command): void {
     .option('--tls-key <file>', 'TLS client key (env TEMPORAL_TLS_CLIENT_KEY_PATH)')
     .option('--tls-ca <file>', 'CA certificate of the server (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)')
     .option('--tls-server-name <name>', 'server name to verify (env TEMPORAL_TLS_SERVER_NAME)')
-    .option('--profile <name>', 'profile in the Temporal config file (env TEMPORAL_PROFILE)');
+    .option('--profile <name>', 'profile in the Temporal config file (env TEMPORAL_PROFILE)')
+    .option(
+      '--http-api <url>',
+      "Temporal's HTTP API, which status and list read fast (env AGENT_CANARY_HTTP_API; default for a local " +
+        'plain-text server: its gRPC port + 10; "off": the SDK only)',
+    );
 }
 
 /** Connection settings from the environment and config file, overridden by the flags given. */
@@ -37,6 +42,7 @@ export function connectionSettings(cmd: Command): ConnectionSettings {
     tlsCa: o.tlsCa,
     tlsServerName: o.tlsServerName,
     profile: o.profile,
+    httpApi: o.httpApi,
   });
 }
 
@@ -62,28 +68,6 @@ export function parseAgent(name: string): string {
   const r = AgentName.safeParse(name);
   if (!r.success) throw new UsageError(`agent "${name}": ${r.error.issues[0]?.message ?? 'invalid name'}`);
   return r.data;
-}
-
-/** Reads and resolves a plan file ("-" reads stdin). Throws PlanError naming each bad field. */
-export function readPlan(file: string): ResolvedPlan {
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `cannot read plan file "${file}": ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
-    );
-  }
-  try {
-    return parsePlan(text, file === '-' ? 'stdin' : file);
-  } catch (err) {
-    if (err instanceof PlanError) {
-      // Name the file too: the problems name the fields.
-      err.message = `${file}: ${err.message}`;
-    }
-    throw err;
-  }
 }
 
 export function printJson(data: unknown): void {

@@ -1,7 +1,7 @@
 // Exit codes and user-facing errors, handled once in main: 0 ok, 1 refused or failed, 2 bad usage
 // or bad input, 3 accepted and still being carried out. A user mistake prints its message (which names the fix), never a stack trace.
 import { CommanderError } from 'commander';
-import { PlanError } from '../plan';
+import type { PlanError } from '../plan';
 import { CommandPendingError, RolloutError, SettingsError } from '../temporal/errors';
 
 export const EXIT_OK = 0;
@@ -40,7 +40,7 @@ export function reportFor(err: unknown): ErrorReport {
       json: { error: err.message.replace(/^error: /, ''), kind: 'usage' },
     };
   }
-  if (err instanceof PlanError) {
+  if (isPlanError(err)) {
     return {
       exitCode: EXIT_USAGE,
       message: err.message,
@@ -69,6 +69,16 @@ export function reportFor(err: unknown): ErrorReport {
     message: `unexpected error: ${e?.message ?? String(err)}${stack}`,
     json: { error: e?.message ?? String(err), kind: 'internal' },
   };
+}
+
+/**
+ * Without loading ../plan (the plan parser and YAML, ~0.1 s) on every command: an error with
+ * `problems` can only be a PlanError if ../plan was loaded to throw it, so it is required only then.
+ */
+function isPlanError(err: unknown): err is PlanError {
+  if (!(err instanceof Error) || !('problems' in err)) return false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return err instanceof (require('../plan') as typeof import('../plan')).PlanError;
 }
 
 function kindOf(err: RolloutError): string {

@@ -1,8 +1,9 @@
 // Compact human views of a rollout's status and of the rollout list.
 import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
-import { formatDuration } from '../plan';
-import { hasEnded, type RolloutSummary } from '../temporal/rollouts';
+import { formatDuration } from '../plan/duration';
+import type { RolloutSummary } from '../temporal/rollouts';
+import { hasEnded } from '../temporal/status-parts';
 import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
 import { BuiltinQueriesSchema, CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
+import { AgentName } from './agent-name';
 import { formatDuration, parseDuration } from './duration';
 
 const HOUR = 3_600_000;
@@ -59,12 +60,8 @@ const VersionName = z
   .max(128)
   .regex(/^[A-Za-z0-9._:+-]+$/, 'may only contain letters, digits and . _ : + -');
 
-/** Workflow ids are canary-<agent>, so the name must be safe in ids, URLs and search attributes. */
-export const AgentName = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(100)
-  .regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, 'use lowercase letters, digits, and . _ - inside');
+// Its own module, so that the CLI checks a name without building every plan schema.
+export { AgentName } from './agent-name';
 
 export const ThresholdSchema = z
   .object({

@@ -3,7 +3,9 @@
 import { hostPortProblem } from '../text/host-port';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+// Types only at load: the SDK client (protobuf root, gRPC) costs ~0.3 s to load, which `status` over
+// the HTTP API never pays (connectClient loads it on first use).
+import type { Client, Connection, ConnectionOptions } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import {
   loadClientConfigProfile,
@@ -27,6 +29,8 @@ export interface ConnectionFlags {
   tlsCa?: string;
   tlsServerName?: string;
   profile?: string;
+  /** Base URL of Temporal's HTTP API (`http://host:port`), or "off". */
+  httpApi?: string;
 }
 
 export interface ConnectionSettings {
@@ -37,6 +41,11 @@ export interface ConnectionSettings {
   tls: TLSConfig | boolean;
   metadata?: Record<string, string>;
   connectTimeoutMs: number;
+  /**
+   * Temporal's HTTP API (the frontend's JSON gateway), which `status` reads without loading the SDK;
+   * null: not used. See httpApiFor.
+   */
+  httpApi: URL | null;
 }
 
 function readFile(path: string, what: string): Buffer {
@@ -113,14 +122,70 @@ export function resolveConnectionSettings(
   if (problem) {
     throw new SettingsError(`the Temporal address ${problem}`);
   }
+  const metadata = profile.grpcMeta;
   return {
     address,
     namespace: flags.namespace ?? profile.namespace ?? DEFAULT_NAMESPACE,
     apiKey,
     tls,
-    metadata: profile.grpcMeta,
+    metadata,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+    httpApi: httpApiFor(flags.httpApi ?? env.AGENT_CANARY_HTTP_API, { address, tls, apiKey, metadata }),
   };
+}
+
+/**
+ * Temporal's own default for the frontend's HTTP port is the gRPC port + 10 (7233 -> 7243), and
+ * `agent-canary dev` follows it.
+ */
+export const HTTP_PORT_OFFSET = 10;
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Where the HTTP API is, if it is used: the URL given (flag or AGENT_CANARY_HTTP_API), "off", or by
+ * default, for a plain-text server on this machine, its gRPC port + 10. The default stays on loopback
+ * (a closed port answers at once there; a remote firewall could swallow the attempt) and off under
+ * TLS, an API key or gRPC metadata, which only the SDK path carries. An API key is never sent over
+ * plain HTTP. Wherever the HTTP API refuses or is absent, the CLI falls back to the SDK.
+ */
+export function httpApiFor(
+  given: string | undefined,
+  s: Pick<ConnectionSettings, 'address' | 'tls' | 'apiKey' | 'metadata'>,
+): URL | null {
+  if (given !== undefined && given !== '') {
+    if (given === 'off') return null;
+    let url: URL;
+    try {
+      url = new URL(given);
+    } catch {
+      url = new URL('invalid:');
+    }
+    if (
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      !url.hostname ||
+      url.username ||
+      url.password ||
+      url.search ||
+      url.hash
+    ) {
+      const shown = JSON.stringify(given.length > 100 ? `${given.slice(0, 100)}…` : given);
+      throw new SettingsError(
+        `the HTTP API address ${shown} is not an http(s)://host:port URL (or "off").\n` +
+          "  Fix: pass --http-api http://localhost:7243 (the Temporal frontend's HTTP port), or off.",
+      );
+    }
+    if (url.protocol === 'http:' && s.apiKey !== undefined) return null;
+    return url;
+  }
+  if (s.tls !== false || s.apiKey !== undefined || (s.metadata && Object.keys(s.metadata).length)) {
+    return null;
+  }
+  const i = s.address.lastIndexOf(':');
+  const host = s.address.slice(0, i);
+  const port = Number(s.address.slice(i + 1)) + HTTP_PORT_OFFSET;
+  if (!LOOPBACK.test(host) || port > 65535) return null;
+  return new URL(`http://${host}:${port}`);
 }
 
 function tlsOption(settings: ConnectionSettings): TLSConfig | undefined {
@@ -158,6 +223,7 @@ export interface Connected {
 /** Connects within settings.connectTimeoutMs or throws ServerUnreachableError naming the address. */
 export async function connectClient(settings: ConnectionSettings): Promise<Connected> {
   await probe(settings);
+  const { Client, Connection } = await import('@temporalio/client');
   let connection: Connection;
   try {
     connection = await Connection.connect(clientConnectionOptions(settings));

@@ -13,6 +13,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; 0/undefined picks a free one. */
   uiPort?: number;
+  /** HTTP API port (Temporal's JSON API, which the CLI's fast path reads); 0/undefined picks a free one. */
+  httpPort?: number;
   ui?: boolean;
   ip?: string;
   namespace?: string;
@@ -32,6 +34,8 @@ export interface DevServer {
   address: string;
   namespace: string;
   uiUrl: string | null;
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:7243. */
+  httpUrl: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -83,9 +87,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const executable = options.executable ?? (await findTemporalCli({ log }));
   const port = options.port || (await freePort(ip));
   const uiPort = ui ? options.uiPort || (await freePort(ip)) : 0;
+  const httpPort = options.httpPort || (await freePort(ip));
 
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace];
-  args.push('--log-level', 'warn', ...searchAttributeFlags());
+  args.push('--http-port', String(httpPort), '--log-level', 'warn', ...searchAttributeFlags());
   if (ui) args.push('--ui-ip', ip, '--ui-port', String(uiPort));
   else args.push('--headless');
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
@@ -149,5 +154,5 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     throw err;
   }
   const uiUrl = ui ? `http://${ip}:${uiPort}` : null;
-  return { address, namespace, uiUrl, pid: child.pid!, stop };
+  return { address, namespace, uiUrl, httpUrl: `http://${ip}:${httpPort}`, pid: child.pid!, stop };
 }

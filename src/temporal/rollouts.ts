@@ -39,10 +39,24 @@ import {
   WORKFLOW_TYPE,
   workflowIdFor,
   type RolloutResult,
-  type RolloutState,
   type RolloutStatus,
 } from '../../workflows/messages';
 import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
+import {
+  ABNORMAL_CLOSE,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  firstDetailPayload,
+  innermostMessage,
+  NO_WORKER_FIX,
+  noWorkerError,
+  readClose,
+  statusFromVisibility as visibleStatus,
+  withExecution,
+  type CloseEvent,
+  type CloseReading,
+  type DescribedExecution,
+} from './status-parts';
+import { listQuery, summaryOf, type ListOptions, type RolloutSummary } from './list-parts';
 import {
   AlreadyRunningError,
   CommandPendingError,
@@ -52,14 +66,9 @@ import {
   UnknownAgentError,
 } from './errors';
 
-/** How long a query may wait for a worker before we tell the user none is answering. */
-export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
+export { DEFAULT_QUERY_TIMEOUT_MS };
 /** Updates wait for their effect (promote: the new split written), so they get longer. */
 export const DEFAULT_UPDATE_TIMEOUT_MS = 20_000;
-
-const NO_WORKER_FIX =
-  `  Fix: make sure a worker polls task queue "${TASK_QUEUE}": run \`agent-canary worker\` ` +
-  '(or `agent-canary dev`, which runs one).';
 
 export function staticSummary(plan: ResolvedPlan): string {
   const stages = plan.stages
@@ -212,9 +221,6 @@ export interface RpcOptions {
   timeoutMs?: number;
 }
 
-/** Temporal execution states in which the workflow's own state is not the whole story. */
-const ABNORMAL_CLOSE = new Set(['TERMINATED', 'FAILED', 'TIMED_OUT', 'CANCELLED']);
-
 /** The execution as Temporal sees it; UnknownAgentError when there is none. */
 async function describeRollout(client: Client, agent: string, workflowId: string, timeoutMs: number) {
   try {
@@ -234,55 +240,60 @@ async function describeRollout(client: Client, agent: string, workflowId: string
  * refused the split: unknown agent"), the reason given to terminate, or the timeout.
  */
 export async function closeCause(client: Client, workflowId: string): Promise<string | null> {
-  try {
-    await withDeadline(client, 5_000, () => client.workflow.getHandle(workflowId).result());
-    return null;
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) return null;
-    return innermostMessage(err.cause) ?? err.message;
-  }
+  return (await closeOf(client, workflowId)).cause;
 }
 
-/** The message of a failure chain that says something (not "Activity task failed"). */
-export function innermostMessage(err: unknown): string | null {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message: string | null = null;
-  // ActivityFailure("Activity task failed") wraps the error that says something: go down the chain.
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (e.message && !/^Activity task failed$/i.test(e.message)) message = e.message;
-    if (!e.cause) break;
-    e = e.cause as typeof e;
+/**
+ * A closed run's ending (whether the rollout chose it, and the cause), from its close event, read as
+ * the HTTP path reads it (status-parts.ts readClose), so both paths tell the same.
+ */
+export async function closeOf(client: Client, workflowId: string): Promise<CloseReading> {
+  let ev: CloseEvent | undefined;
+  try {
+    const page = await withDeadline(client, 5_000, () =>
+      client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId },
+        historyEventFilterType: 2, // HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
+        skipArchival: true,
+      }),
+    );
+    ev = page.history?.events?.[0] as CloseEvent | undefined;
+  } catch {
+    return { own: false, cause: null };
   }
-  return message;
+  const payload = firstDetailPayload(ev);
+  const detail = payload
+    ? await decodeFromPayloadsAtIndex(client.workflow.options.loadedDataConverter, 0, [
+        payload as never,
+      ]).catch(() => undefined)
+    : undefined;
+  return readClose(ev, detail);
+}
+
+export { innermostMessage };
+
+/** The execution as both status paths see it. */
+function described(d: WorkflowExecutionDescription): DescribedExecution {
+  const sa = d.typedSearchAttributes;
+  return {
+    workflowId: d.workflowId,
+    status: d.status.name,
+    startTime: d.startTime,
+    closeTime: d.closeTime,
+    attributes: {
+      agent: sa.get(SA.agent),
+      state: sa.get(SA.state),
+      percent: sa.get(SA.percent),
+      canaryVersion: sa.get(SA.canaryVersion),
+      stableVersion: sa.get(SA.stableVersion),
+    },
+  };
 }
 
 /** Status from visibility alone: for an execution no worker can answer for. */
 function statusFromVisibility(d: WorkflowExecutionDescription, agent: string): RolloutStatus {
-  const sa = d.typedSearchAttributes;
-  const at = (d.closeTime ?? new Date()).toISOString();
-  return {
-    asOf: at,
-    workflowId: d.workflowId,
-    agent: sa.get(SA.agent) ?? agent,
-    stable: sa.get(SA.stableVersion) ?? '?',
-    canary: sa.get(SA.canaryVersion) ?? '?',
-    state: (sa.get(SA.state) as RolloutState | undefined) ?? 'progressing',
-    stageIndex: 0,
-    stageCount: 0,
-    canaryPercent: sa.get(SA.percent) ?? 0,
-    stages: [],
-    stageStartedAt: d.startTime.toISOString(),
-    observedMs: 0,
-    remainingMs: 0,
-    startedAt: d.startTime.toISOString(),
-    deadlineAt: at,
-    failedChecks: 0,
-    failureLimit: 0,
-    inconclusiveStreak: 0,
-    lastAnalysis: null,
-    decisions: [],
-    notifyFailures: [],
-  };
+  return visibleStatus(described(d), agent);
 }
 
 /**
@@ -311,27 +322,12 @@ export async function getStatus(
     } catch {
       base = statusFromVisibility(d, agent);
     }
-    return {
-      ...base,
-      remainingMs: 0,
-      observing: false,
-      execution: {
-        status,
-        closedAt: d.closeTime ? d.closeTime.toISOString() : null,
-        cause: await closeCause(client, workflowId),
-      },
-    };
+    return withExecution(base, described(d), await closeOf(client, workflowId));
   }
   try {
     return await withDeadline(client, timeoutMs, () => handle.query(statusQuery));
   } catch (err) {
-    if (noAnswerInTime(err)) {
-      const sa = d.typedSearchAttributes;
-      const last = ` (last published: ${sa.get(SA.state) ?? '?'} at ${sa.get(SA.percent) ?? '?'}% canary, workflow ${status})`;
-      throw new NoWorkerError(
-        `no worker answered the status query for ${workflowId}${last}.\n${NO_WORKER_FIX}`,
-      );
-    }
+    if (noAnswerInTime(err)) throw noWorkerError(described(d));
     throw mapServiceError(err, `get the status of ${workflowId}`);
   }
 }
@@ -652,58 +648,24 @@ export class CommandInputError extends PlanError {
   }
 }
 
-export interface RolloutSummary {
-  workflowId: string;
-  runId: string;
-  agent: string;
-  stable: string | null;
-  canary: string | null;
-  /** The rollout's own state as last published in search attributes. */
-  state: RolloutState | null;
-  percent: number | null;
-  /** Temporal's execution status (Running, Completed, Terminated...): a terminated rollout says so here. */
-  status: string;
-  startTime: string;
-  closeTime: string | null;
-}
-
-export interface ListOptions {
-  state?: RolloutState;
-  agent?: string;
-  /** Only the workflows still running. */
-  running?: boolean;
-  limit?: number;
-}
-
-function quote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-export function listQuery(opts: ListOptions = {}): string {
-  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
-  if (opts.agent) parts.push(`${SA.agent.name} = ${quote(opts.agent)}`);
-  if (opts.state) parts.push(`${SA.state.name} = ${quote(opts.state)}`);
-  // A closed execution is not progressing or paused, whatever it last published (terminated, failed).
-  const live = opts.state === 'progressing' || opts.state === 'paused';
-  if (opts.running || live) parts.push(`ExecutionStatus = 'Running'`);
-  return parts.join(' AND ');
-}
+export { listQuery, type ListOptions, type RolloutSummary } from './list-parts';
 
 function summarize(wf: WorkflowExecutionInfo): RolloutSummary {
   const sa = wf.typedSearchAttributes;
-  const state = sa.get(SA.state) as RolloutState | undefined;
-  return {
+  return summaryOf({
     workflowId: wf.workflowId,
     runId: wf.runId,
-    agent: sa.get(SA.agent) ?? wf.workflowId.replace(/^canary-/, ''),
-    stable: sa.get(SA.stableVersion) ?? null,
-    canary: sa.get(SA.canaryVersion) ?? null,
-    state: state ?? null,
-    percent: sa.get(SA.percent) ?? null,
     status: wf.status.name,
-    startTime: wf.startTime.toISOString(),
-    closeTime: wf.closeTime ? wf.closeTime.toISOString() : null,
-  };
+    startTime: wf.startTime,
+    closeTime: wf.closeTime,
+    attributes: {
+      agent: sa.get(SA.agent),
+      state: sa.get(SA.state),
+      percent: sa.get(SA.percent),
+      canaryVersion: sa.get(SA.canaryVersion),
+      stableVersion: sa.get(SA.stableVersion),
+    },
+  });
 }
 
 /**

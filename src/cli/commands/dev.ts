@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
 import { GatewayConfigError, loadGatewayConfig, startGateway, type RunningGateway } from '../../gateway';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
+import { HTTP_PORT_OFFSET } from '../../temporal/connection';
 import { startDevServer } from '../../temporal/devserver';
 import { dashboardRolloutUrl } from '../../notify/format';
 import { UsageError } from '../errors';
@@ -15,6 +16,7 @@ import { addBackendOptions, installRuntime, runWorker } from './worker';
 interface DevFlags extends BackendFlags {
   port: string;
   uiPort: string;
+  httpPort?: string;
   dataDir: string;
   gatewayConfig: string;
   gatewayPort: string;
@@ -36,6 +38,10 @@ export function register(program: Command): void {
       .description('embedded Temporal dev server (+ Web UI) with persistence, a worker and the gateway')
       .option('--port <port>', 'Temporal gRPC port', '7233')
       .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+      .option(
+        '--http-port <port>',
+        "Temporal's HTTP API port, which `status` and `list` read fast (default: the gRPC port + 10, where the CLI looks)",
+      )
       .option('--data-dir <dir>', 'where rollouts and splits survive restarts', '.agent-canary/dev')
       .option(
         '--gateway-config <file>',
@@ -48,6 +54,13 @@ export function register(program: Command): void {
   ).action(async (flags: DevFlags) => {
     const port = portFlag('--port', flags.port);
     const uiPort = portFlag('--ui-port', flags.uiPort);
+    // Where the CLI looks by default (connection.ts); a random one when the gRPC port is.
+    const httpPort =
+      flags.httpPort !== undefined
+        ? portFlag('--http-port', flags.httpPort)
+        : port && port + HTTP_PORT_OFFSET <= 65535
+          ? port + HTTP_PORT_OFFSET
+          : 0;
     const gatewayPort = portFlag('--gateway-port', flags.gatewayPort);
     const dashboardPort = portFlag('--dashboard-port', flags.dashboardPort);
     let gatewayConfig;
@@ -64,12 +77,13 @@ export function register(program: Command): void {
     const server = await startDevServer({
       port,
       uiPort,
+      httpPort,
       dbFilename: path.join(flags.dataDir, 'temporal.db'),
       logFile: path.join(flags.dataDir, 'temporal.log'),
     }).catch((err: Error) => {
       throw new UsageError(
-        `could not start the Temporal dev server on ports ${port}/${uiPort}: ${err.message}\n` +
-          '  Fix: stop what uses them, or pass --port/--ui-port.',
+        `could not start the Temporal dev server on ports ${port}/${uiPort}/${httpPort} (gRPC, Web UI, HTTP API): ${err.message}\n` +
+          '  Fix: stop what uses them, or pass --port/--ui-port/--http-port.',
       );
     });
     const failures = upstreamFailureLog(say);
@@ -127,6 +141,7 @@ export function register(program: Command): void {
       connection = await NativeConnection.connect({ address: server.address });
       say(`Temporal:       ${server.address} (namespace ${server.namespace}, data in ${flags.dataDir})`);
       say(`Temporal Web UI: ${server.uiUrl}`);
+      say(`Temporal HTTP API: ${server.httpUrl}`);
       if (dashboard) say(`dashboard:      ${dashboard.urlWithToken}`);
       say(`In another shell: export TEMPORAL_ADDRESS=${server.address}; agent-canary start -f plan.yaml`);
       await runWorker(connection, server.namespace, deps);

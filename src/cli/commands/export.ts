@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { flaggerCanary, type FlaggerTarget } from '../../kubernetes/flagger';
-import { readPlan } from '../context';
+import { readPlan } from '../plan-file';
 import { UsageError } from '../errors';
 
 /** RFC 1123 label (namespaces) and subdomain (Deployments, Gateways), as the API server checks them. */

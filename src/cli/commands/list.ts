@@ -1,7 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { listRollouts } from '../../temporal/rollouts';
-import { ROLLOUT_STATES, type RolloutState } from '../../../workflows/messages';
-import { parseAgent, printJson, withClient } from '../context';
+import { ROLLOUT_STATE_NAMES as ROLLOUT_STATES } from '../../temporal/names';
+import type { RolloutState } from '../../../workflows/messages';
+import { connectionSettings, parseAgent, printJson } from '../context';
+import { listRows } from '../fast-path';
 import { renderList } from '../render';
 
 interface ListOpts {
@@ -29,15 +30,13 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: ListOpts, cmd: Command) => {
       const agent = opts.agent ? parseAgent(opts.agent) : undefined;
-      await withClient(cmd, async ({ client }) => {
-        const rows = await listRollouts(client, {
-          state: opts.state,
-          agent,
-          running: opts.running,
-          limit: opts.limit,
-        });
-        if (opts.json) printJson(rows);
-        else process.stdout.write(`${renderList(rows)}\n`);
+      const rows = await listRows(connectionSettings(cmd), {
+        state: opts.state,
+        agent,
+        running: opts.running,
+        limit: opts.limit,
       });
+      if (opts.json) printJson(rows);
+      else process.stdout.write(`${renderList(rows)}\n`);
     });
 }

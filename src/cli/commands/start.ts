@@ -9,7 +9,8 @@ import {
   startRollout,
 } from '../../temporal/rollouts';
 import type { RolloutResult, RolloutStatus } from '../../../workflows/messages';
-import { printJson, readPlan, uiUrl, withClient } from '../context';
+import { printJson, uiUrl, withClient } from '../context';
+import { readPlan } from '../plan-file';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 import { renderForecast } from '../../analysis/forecast';

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { getStatus, hasEnded } from '../../temporal/rollouts';
+import { hasEnded } from '../../temporal/status-parts';
 import type { RolloutStatus } from '../../../workflows/messages';
-import { parseAgent, printJson, withClient } from '../context';
+import { connectionSettings, parseAgent, printJson } from '../context';
 import { FailedError } from '../errors';
 import { renderStatus } from '../render';
+import { openStatusSource } from '../fast-path';
 
 interface StatusOpts {
   watch?: boolean;
@@ -29,16 +30,19 @@ export function register(program: Command): void {
           exitCode: 2,
         });
       }
-      await withClient(cmd, async ({ client }) => {
+      const source = openStatusSource(connectionSettings(cmd));
+      try {
         if (!opts.watch) {
-          const s = await getStatus(client, agent);
+          const s = await source.get(agent);
           if (opts.json) printJson(s);
           else process.stdout.write(`${renderStatus(s, { verbose: opts.verbose })}\n`);
           failIfClosedAbnormally(s);
           return;
         }
-        failIfClosedAbnormally(await watch(() => getStatus(client, agent), every * 1000, opts.json ?? false));
-      });
+        failIfClosedAbnormally(await watch(() => source.get(agent), every * 1000, opts.json ?? false));
+      } finally {
+        await source.close();
+      }
     });
 }
 

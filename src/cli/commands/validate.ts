@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { redact } from '../../notify/deliver';
 import type { ResolvedPlan } from '../../plan';
 import { forecast, renderForecast } from '../../analysis/forecast';
-import { readPlan, printJson } from '../context';
+import { printJson } from '../context';
+import { readPlan } from '../plan-file';
 import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 

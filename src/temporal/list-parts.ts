@@ -1,0 +1,59 @@
+// The rollout list as both ways of reading it build it (the SDK in rollouts.ts, the HTTP API in
+// http-list.ts): the visibility query and one summary per execution, so both give the same rows.
+import type { RolloutState } from '../../workflows/messages';
+import { SA_NAMES, WORKFLOW_TYPE } from './names';
+import type { DescribedExecution } from './status-parts';
+
+export interface RolloutSummary {
+  workflowId: string;
+  runId: string;
+  agent: string;
+  stable: string | null;
+  canary: string | null;
+  /** The rollout's own state as last published in search attributes. */
+  state: RolloutState | null;
+  percent: number | null;
+  /** Temporal's execution status (Running, Completed, Terminated...): a terminated rollout says so here. */
+  status: string;
+  startTime: string;
+  closeTime: string | null;
+}
+
+export interface ListOptions {
+  state?: RolloutState;
+  agent?: string;
+  /** Only the workflows still running. */
+  running?: boolean;
+  limit?: number;
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function listQuery(opts: ListOptions = {}): string {
+  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
+  if (opts.agent) parts.push(`${SA_NAMES.agent} = ${quote(opts.agent)}`);
+  if (opts.state) parts.push(`${SA_NAMES.state} = ${quote(opts.state)}`);
+  // A closed execution is not progressing or paused, whatever it last published (terminated, failed).
+  const live = opts.state === 'progressing' || opts.state === 'paused';
+  if (opts.running || live) parts.push(`ExecutionStatus = 'Running'`);
+  return parts.join(' AND ');
+}
+
+/** One row of the list, from an execution as visibility describes it. */
+export function summaryOf(wf: DescribedExecution & { runId: string }): RolloutSummary {
+  const sa = wf.attributes;
+  return {
+    workflowId: wf.workflowId,
+    runId: wf.runId,
+    agent: sa.agent ?? wf.workflowId.replace(/^canary-/, ''),
+    stable: sa.stableVersion ?? null,
+    canary: sa.canaryVersion ?? null,
+    state: (sa.state as RolloutState | undefined) ?? null,
+    percent: sa.percent ?? null,
+    status: wf.status,
+    startTime: wf.startTime.toISOString(),
+    closeTime: wf.closeTime ? wf.closeTime.toISOString() : null,
+  };
+}
