@@ -106,7 +106,7 @@ export function register(program: Command): void {
         throw err;
       });
       process.stdout.write(
-        `gateway on ${gw.url}: agents ${[...config.agents.keys()].join(', ')}; ` +
+        `gateway on ${gw.url}: ${agentList([...config.agents.keys()])}; ` +
           `admin API at ${gw.url}/v1/admin, Prometheus at ${gw.url}/metrics\n`,
       );
       await new Promise<void>((resolve) => {
@@ -118,4 +118,11 @@ export function register(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+/** The agents served, for the start line: a config for a thousand agents should not print them all. */
+function agentList(names: string[]): string {
+  const SHOWN = 10;
+  if (names.length <= SHOWN) return `agents ${names.join(', ')}`;
+  return `${names.length} agents: ${names.slice(0, SHOWN).join(', ')} and ${names.length - SHOWN} more`;
 }

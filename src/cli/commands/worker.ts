@@ -5,7 +5,8 @@ import type { ActivityDeps } from '../../../activities';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { nativeConnectionOptions } from '../../temporal/connection';
 import { ServerUnreachableError } from '../../temporal/errors';
-import { createWorker } from '../../temporal/worker';
+import { createWorker, maxCachedWorkflowsFrom } from '../../temporal/worker';
+import { UsageError } from '../errors';
 import { TASK_QUEUE } from '../../../workflows/messages';
 import { connectionSettings } from '../context';
 
@@ -60,12 +61,22 @@ export async function runWorker(
   connection: NativeConnection,
   namespace: string,
   deps: ActivityDeps,
+  maxCachedWorkflows: number = cacheSetting(),
 ): Promise<void> {
-  const worker = await createWorker({ connection, namespace, deps });
+  const worker = await createWorker({ connection, namespace, deps, maxCachedWorkflows });
   process.stderr.write(
     `worker: polling task queue "${TASK_QUEUE}" in namespace "${namespace}" (Ctrl-C to stop)\n`,
   );
   await worker.run();
+}
+
+/** AGENT_CANARY_MAX_CACHED_WORKFLOWS, checked before anything starts. */
+function cacheSetting(): number {
+  try {
+    return maxCachedWorkflowsFrom();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** What --help says about the backends beside the flag list: defaults and what each one needs. */
@@ -88,6 +99,11 @@ Metrics (--metrics):
   prometheus-query  your own PromQL per metric (--prometheus-url, --prometheus-queries); also
                     reads the plan's analysis.custom metrics (cost, tokens per task...)
 
+Capacity: each running rollout holds one activity slot while its next check waits (5,000 per
+worker) and, cached, about 1.5 MB of memory; AGENT_CANARY_MAX_CACHED_WORKFLOWS (default 2000) sets
+how many the worker keeps in memory between checks. Run more workers for more rollouts
+(docs/production.md, "Many rollouts at once").
+
 See docs/kubernetes.md for a first rollout on a cluster.
 `;
 
@@ -100,6 +116,7 @@ export function register(program: Command): void {
   ).action(async (flags: BackendFlags, cmd: Command) => {
     const settings = connectionSettings(cmd);
     const deps = createBackends(resolveBackendSettings({ ...flags, namespace: settings.namespace }));
+    const maxCachedWorkflows = cacheSetting();
     installRuntime();
     let connection: NativeConnection;
     try {
@@ -110,7 +127,7 @@ export function register(program: Command): void {
     // Kubernetes has no gateway of ours to let a lapsed lease fall back: the worker sweeps them.
     const sweeper = deps.router instanceof KubernetesRouter ? deps.router.startLeaseSweeper() : undefined;
     try {
-      await runWorker(connection, settings.namespace, deps);
+      await runWorker(connection, settings.namespace, deps, maxCachedWorkflows);
     } finally {
       await sweeper?.stop();
       await connection.close();
