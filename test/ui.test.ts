@@ -19,7 +19,11 @@ describe('dashboard outcome badges', () => {
     // Terminate runs no workflow code: the published state still says progressing.
     assert.equal(outcomeOf('TERMINATED', 'progressing'), 'terminated');
     assert.equal(outcomeOf('FAILED', 'progressing'), 'failed');
-    assert.equal(outcomeOf('CANCELLED', 'aborted'), 'canceled');
+    // agent-canary's own endings (docs/web-ui.md): rolled back as Failed, aborted as Canceled.
+    assert.equal(outcomeOf('FAILED', 'rolled_back'), 'rolled_back');
+    assert.equal(outcomeOf('CANCELLED', 'aborted'), 'aborted');
+    assert.equal(outcomeOf('CANCELED', 'aborted'), 'aborted');
+    assert.equal(outcomeOf('CANCELLED', 'progressing'), 'canceled');
     const tones = new Set(
       (['promoted', 'rolled_back', 'paused', 'progressing'] as const).map(
         (s) => badgeFor(s === 'paused' || s === 'progressing' ? 'RUNNING' : 'COMPLETED', s).tone,

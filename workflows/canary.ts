@@ -53,6 +53,7 @@ import {
   resumeUpdate,
   statusQuery,
   isFinal,
+  ROLLED_BACK_FAILURE,
   type RolloutResult,
   type RolloutStatus,
 } from './messages';
@@ -88,6 +89,11 @@ const RolloutOptionsSchema = z
       .optional(),
     /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
     continueAsNewAfterEvents: z.number().int().min(10).max(50_000).optional(),
+    /**
+     * End in Temporal's terms of the outcome (docs/web-ui.md): rolled back as Failed, aborted as
+     * Canceled, promoted as Completed. Set by agent-canary's clients; others get Completed always.
+     */
+    outcomeStatus: z.boolean().optional(),
     /** Set by `retry`: this run starts again a rollout that ended; recorded in the first decision. */
     retry: z
       .object({
@@ -125,6 +131,17 @@ const checkActivity = (intervalMs: number, summary: string, waitMs = 0) =>
     cancellationType: ActivityCancellationType.TRY_CANCEL,
     summary,
   }).checkCanary;
+
+/** Rollouts started with outcomeStatus end as Failed/Canceled (see the end of run) from this patch on. */
+export const OUTCOME_STATUS_PATCH = 'outcome-status';
+/** How long an aborted run waits for its own cancel request before it completes instead. */
+const OWN_CANCEL_WAIT_MS = 30_000;
+const endingActivity = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', maximumInterval: '2s' },
+  summary: 'close as Canceled (aborted)',
+});
 
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -535,6 +552,24 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   const end = finished as unknown as Extract<Effect, { type: 'finish' }>;
   if (end.cancelled && cancellation) throw cancellation;
   if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, 'RolloutConfigError');
+  if (!options.outcomeStatus || end.result.state === 'promoted' || !patched(OUTCOME_STATUS_PATCH)) {
+    return end.result;
+  }
+  if (end.result.state === 'rolled_back') {
+    throw ApplicationFailure.create({
+      type: ROLLED_BACK_FAILURE,
+      message: `rolled back: ${plainReason(end.result.reason)}`,
+      nonRetryable: true,
+      details: [end.result],
+    });
+  }
+  // Aborted: Temporal closes a run as Canceled only on a cancel request, and takes none from the
+  // workflow itself; an activity sends it. Traffic is on stable already, so nothing waits on this.
+  await CancellationScope.nonCancellable(async () => {
+    if (!cancellation) await endingActivity.requestOwnCancellation();
+    await condition(() => cancellation !== null, OWN_CANCEL_WAIT_MS);
+  }).catch((err: unknown) => log.warn(`could not close as Canceled: ${String(err)}`));
+  if (cancellation) throw cancellation;
   return end.result;
 }
 

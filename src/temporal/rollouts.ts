@@ -11,6 +11,8 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import {
+  ApplicationFailure,
+  CancelledFailure,
   NamespaceNotFoundError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -21,6 +23,7 @@ import { formatDuration } from '../plan/duration';
 import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type ResolvedPlan } from '../plan';
 import {
   isFinal,
+  ROLLED_BACK_FAILURE,
   AbortInputSchema,
   abortUpdate,
   DismissInputSchema,
@@ -146,7 +149,8 @@ export async function startRollout(
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      args: opts.retry ? [plan, { retry: opts.retry }] : [plan],
+      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md).
+      args: [plan, { outcomeStatus: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -162,7 +166,7 @@ export async function startRollout(
     return {
       workflowId,
       runId: handle.firstExecutionRunId,
-      result: () => handle.result() as Promise<RolloutResult>,
+      result: () => rolloutResult(client, workflowId, handle.firstExecutionRunId),
     };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -229,17 +233,70 @@ async function describeRollout(client: Client, agent: string, workflowId: string
   }
 }
 
+const RolloutResultSchema = z.object({
+  state: z.enum(['progressing', 'paused', 'promoted', 'rolled_back', 'aborted']),
+  stable: z.string(),
+  reason: z.string(),
+});
+
+/**
+ * How a closed run ended by the rollout's own decision, whichever way it closed in Temporal:
+ * Completed with the result; Failed as RolledBack with the result as the failure's detail; Canceled
+ * after an abort (the result from its status, read back from the closed run). Null for an ending
+ * the rollout did not choose (a configuration error, terminate, timeout).
+ */
+export function ownResult(err: unknown): RolloutResult | 'canceled' | null {
+  if (!(err instanceof WorkflowFailedError)) return null;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type === ROLLED_BACK_FAILURE) {
+    const parsed = RolloutResultSchema.safeParse(cause.details?.[0]);
+    return parsed.success ? parsed.data : null;
+  }
+  return cause instanceof CancelledFailure ? 'canceled' : null;
+}
+
+/**
+ * The result of a rollout run, as a RolloutResult however the run closed for its outcome (see
+ * {@link ownResult}); any other ending is thrown as the SDK's WorkflowFailedError.
+ */
+export async function rolloutResult(
+  client: Client,
+  workflowId: string,
+  firstExecutionRunId?: string,
+): Promise<RolloutResult> {
+  const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId });
+  try {
+    return (await handle.result()) as RolloutResult;
+  } catch (err) {
+    const own = ownResult(err);
+    if (own === null) throw err;
+    if (own !== 'canceled') return own;
+    // A Canceled run carries no result: the aborted state and its reason are in the run's status.
+    const s = await withDeadline(client, DEFAULT_QUERY_TIMEOUT_MS, () => handle.query(statusQuery)).catch(
+      () => null,
+    );
+    if (!s || s.state !== 'aborted') throw err;
+    const abort = [...s.decisions].reverse().find((d) => d.action === 'aborted');
+    return { state: 'aborted', stable: s.stable, reason: abort?.reason ?? 'aborted' };
+  }
+}
+
 /**
  * Why a closed execution ended, in words: the failure the workflow reported (e.g. "the router
  * refused the split: unknown agent"), the reason given to terminate, or the timeout.
  */
 export async function closeCause(client: Client, workflowId: string): Promise<string | null> {
+  return (await closeOf(client, workflowId)).cause;
+}
+
+/** A closed run's ending: whether the rollout chose it (its outcome), and the cause in words. */
+async function closeOf(client: Client, workflowId: string): Promise<{ own: boolean; cause: string | null }> {
   try {
     await withDeadline(client, 5_000, () => client.workflow.getHandle(workflowId).result());
-    return null;
+    return { own: true, cause: null };
   } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) return null;
-    return innermostMessage(err.cause) ?? err.message;
+    if (!(err instanceof WorkflowFailedError)) return { own: false, cause: null };
+    return { own: ownResult(err) !== null, cause: innermostMessage(err.cause) ?? err.message };
   }
 }
 
@@ -311,6 +368,9 @@ export async function getStatus(
     } catch {
       base = statusFromVisibility(d, agent);
     }
+    const close = await closeOf(client, workflowId);
+    // Rolled back (Failed) or aborted (Canceled) by the rollout itself: its own status is the truth.
+    if (close.own && isFinal(base.state)) return base;
     return {
       ...base,
       remainingMs: 0,
@@ -318,7 +378,7 @@ export async function getStatus(
       execution: {
         status,
         closedAt: d.closeTime ? d.closeTime.toISOString() : null,
-        cause: await closeCause(client, workflowId),
+        cause: close.cause,
       },
     };
   }
@@ -550,9 +610,8 @@ export async function retryRollout(
     );
   }
   const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
-  const how = ABNORMAL_CLOSE.has(d.status.name)
-    ? d.status.name.toLowerCase()
-    : (state ?? 'ended').replace('_', ' ');
+  const abnormal = ABNORMAL_CLOSE.has(d.status.name) && !(await closeOf(client, workflowId)).own;
+  const how = abnormal ? d.status.name.toLowerCase() : (state ?? 'ended').replace('_', ' ');
   const started = await startRollout(client, plan, {
     workflowId,
     taskQueue: d.taskQueue,
@@ -627,18 +686,15 @@ async function finishedError(
 ): Promise<RolloutError> {
   const status = d.status.name;
   const state = d.typedSearchAttributes.get(SA.state);
-  const how = ABNORMAL_CLOSE.has(status)
-    ? `${status.toLowerCase().replace('_', ' ')}${await causeSuffix(client, d.workflowId)}`
-    : (state ?? status.toLowerCase()).replace('_', ' ');
+  const close = ABNORMAL_CLOSE.has(status) ? await closeOf(client, d.workflowId) : null;
+  const how =
+    close && !close.own
+      ? `${status.toLowerCase().replace('_', ' ')}${close.cause ? `: ${close.cause}` : ''}`
+      : (state ?? status.toLowerCase()).replace('_', ' ');
   return new CommandRefusedError(
     `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n` +
       '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
   );
-}
-
-async function causeSuffix(client: Client, workflowId: string): Promise<string> {
-  const cause = await closeCause(client, workflowId);
-  return cause ? `: ${cause}` : '';
 }
 
 export class CommandInputError extends PlanError {
