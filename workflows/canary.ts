@@ -556,12 +556,15 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     return end.result;
   }
   if (end.result.state === 'rolled_back') {
-    throw ApplicationFailure.create({
+    const failure = ApplicationFailure.create({
       type: ROLLED_BACK_FAILURE,
       message: `rolled back: ${plainReason(end.result.reason)}`,
       nonRetryable: true,
       details: [end.result],
     });
+    // A decision, not a crash: the Web UI's Result box shows the reason, not the worker's file paths.
+    failure.stack = '';
+    throw failure;
   }
   // Aborted: Temporal closes a run as Canceled only on a cancel request, and takes none from the
   // workflow itself; an activity sends it. Traffic is on stable already, so nothing waits on this.
