@@ -189,6 +189,35 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
     await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-rolled-back.png'), fullPage: true });
   });
 
+  it('shows a paused rollout’s Current Details: its decisions and the Signals it takes', async () => {
+    const runId = (await client.workflow.getHandle(ids.held).describe()).runId;
+    await page.goto(`${server.uiUrl}/namespaces/${server.namespace}/workflows/${ids.held}/${runId}/history`);
+    // Summary, Details and Current Details are under User Metadata; Current Details come from the
+    // worker (a built-in query), so a worker must be answering. The Web UI renders each markdown
+    // text in an iframe of its own (/render).
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    const details = page.frameLocator('iframe[title="output"]').last();
+    await details
+      .getByText(/paused by webui-test: looking at traces/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await details
+      .getByText(/Request Cancellation aborts the rollout/)
+      .first()
+      .waitFor();
+    // The Details text (the plan, set at start) is not cut off at the bottom of its frame: the Web UI
+    // sizes the frame on load without the body's margin, so the text ends on a rule it may cut.
+    const detailsFrame = await page.locator('iframe[title="output"]').nth(1).contentFrame();
+    await detailsFrame.getByText(/deadline 1h/).waitFor();
+    const cut = await detailsFrame.locator('main').evaluate((main) => {
+      const texts = [...main.querySelectorAll('p, table')];
+      const bottom = Math.max(...texts.map((e) => e.getBoundingClientRect().bottom));
+      return bottom - (globalThis as unknown as { innerHeight: number }).innerHeight;
+    });
+    assert.ok(cut <= 0, `the Details text runs ${cut}px past its frame`);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'webui-paused.png'), fullPage: true });
+  });
+
   it('shows the same outcomes as badges on the dashboard', async () => {
     await page.goto(stack.dashboard.url);
     const badge = (key: string) => page.locator(`tr[data-workflow-id="${ids[key]}"] .badge`);

@@ -91,6 +91,10 @@ export function staticDetails(plan: ResolvedPlan): string {
             .join(', ')} (pause keeps judging; a second failure rolls back)`,
         ]
       : []),
+    // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
+    // ~16px are cut off: a rule there is what gets cut, not the text (docs/web-ui.md).
+    '',
+    '---',
   ].join('\n');
 }
 
