@@ -14,6 +14,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startDevServer, type DevServer } from '../src/temporal/devserver';
 import { getStatus, sendCommand, type Started } from '../src/temporal/rollouts';
+import { readRolloutHistory } from '../src/ui/history';
 import { workflowIdFor, type RolloutResult } from '../workflows/messages';
 import { eventually, testEnv } from './harness';
 import { saveHistory } from './support/histories';
@@ -130,6 +131,14 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
       assert.equal(s.state, state);
       assert.equal(s.execution, undefined, `${key}: ${JSON.stringify(s.execution)}`);
     }
+    // The dashboard reads the ending back from history, for runs no worker answers for.
+    const ending = async (key: string) => {
+      const runId = (await client.workflow.getHandle(ids[key]).describe()).runId;
+      const e = (await readRolloutHistory(client, ids[key], runId)).ending;
+      return e && { kind: e.kind, state: e.state, by: e.by };
+    };
+    assert.deepEqual(await ending('bad'), { kind: 'failed', state: 'rolled_back', by: null });
+    assert.deepEqual(await ending('stop'), { kind: 'canceled', state: 'aborted', by: 'webui-test' });
     // Any SDK's result() tells the truth too: a Failed run whose failure carries the result.
     const err = await client.workflow
       .getHandle(ids.bad)

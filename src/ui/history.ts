@@ -279,12 +279,14 @@ export async function readRun(
         by: a.identity || null,
       };
     } else if (e.workflowExecutionCanceledEventAttributes) {
+      // An aborted rollout asks for its own cancellation (docs/web-ui.md): the abort says who and why.
+      const abort = [...into.commands].reverse().find((c) => c.name === 'abort' && c.accepted !== false);
       into.ending = {
         at: iso(at),
         kind: 'canceled',
-        state: null,
-        reason: into.cancelRequested?.reason || 'cancellation requested',
-        by: into.cancelRequested?.by || null,
+        state: abort ? 'aborted' : null,
+        reason: abort?.reason || into.cancelRequested?.reason || 'cancellation requested',
+        by: abort?.by || into.cancelRequested?.by || null,
       };
     } else if (e.workflowExecutionTimedOutEventAttributes) {
       into.ending = { at: iso(at), kind: 'timed_out', state: null, reason: 'timed out', by: null };
