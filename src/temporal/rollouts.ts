@@ -365,16 +365,17 @@ export async function getStatus(
   const d = await describeRollout(client, agent, workflowId, timeoutMs);
   const handle = client.workflow.getHandle(workflowId);
   const status = d.status.name;
-  if (ABNORMAL_CLOSE.has(status)) {
+  const close = ABNORMAL_CLOSE.has(status) ? await closeOf(client, workflowId) : null;
+  // An ending the rollout did not choose (terminated, timed out, a configuration failure): its own
+  // view would still count, so the execution's state and cause come with it. A rollback (Failed)
+  // or an abort (Canceled) it chose is read as a completed run is, below: a missing worker is said.
+  if (close && !close.own) {
     let base: RolloutStatus;
     try {
       base = await withDeadline(client, Math.min(timeoutMs, 3_000), () => handle.query(statusQuery));
     } catch {
       base = statusFromVisibility(d, agent);
     }
-    const close = await closeOf(client, workflowId);
-    // Rolled back (Failed) or aborted (Canceled) by the rollout itself: its own status is the truth.
-    if (close.own && isFinal(base.state)) return base;
     return {
       ...base,
       remainingMs: 0,
