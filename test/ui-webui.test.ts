@@ -83,7 +83,8 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      viewport: { width: 1400, height: 900 },
+      // Wide enough for all six default columns of the Web UI list.
+      viewport: { width: 2100, height: 900 },
       // The machines' network is closed: without these Chromium keeps dialling Google's hosts.
       args: [
         '--headless',
