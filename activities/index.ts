@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { judge as defaultJudge } from '../src/analysis';
+import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
@@ -69,6 +70,7 @@ export function createActivities(deps: ActivityDeps) {
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   const judge = (w: MetricsWindow, a: AnalysisConfig) => judgeWithCustom(baseJudge, w, a);
   return {
+    ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
         return await persist(() => deps.router.setSplit(agent, desired));

@@ -19,6 +19,7 @@ export {
   listRollouts,
   parseCommandInput,
   retryRollout,
+  rolloutResult,
   sendCommand,
   startRollout,
   type Command,

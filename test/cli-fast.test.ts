@@ -25,6 +25,7 @@ import {
 } from '../src/temporal/status-parts';
 import {
   FINAL_STATES,
+  ROLLED_BACK_FAILURE,
   ROLLOUT_STATES,
   SA,
   TASK_QUEUE,
@@ -78,6 +79,7 @@ describe('cli fast path: the contract names it copies', () => {
     assert.deepEqual(names.FINAL_STATES, FINAL_STATES);
     assert.deepEqual(names.ROLLOUT_STATE_NAMES, ROLLOUT_STATES);
     assert.deepEqual(names.SA_NAMES, Object.fromEntries(Object.entries(SA).map(([k, key]) => [k, key.name])));
+    assert.equal(names.ROLLED_BACK_FAILURE, ROLLED_BACK_FAILURE);
   });
 });
 

@@ -26,6 +26,8 @@ describe('replay of saved rollout histories', function () {
       'v2-aborted-during-stuck-check.json',
       'v2-cancelled.json',
       'v2-extended.json',
+      'v2-outcome-aborted.json',
+      'v2-outcome-rolled-back.json',
       'v2-paused-on-fail-dismissed.json',
       'v2-paused-on-fail-rolled-back.json',
       'v2-promoted.json',

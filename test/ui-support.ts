@@ -13,7 +13,14 @@ import { resolvePlan, type ResolvedPlan } from '../src/plan';
 import { GatewayRouter } from '../src/router/gateway';
 import { startRollout, type Started } from '../src/temporal/rollouts';
 import { startDashboard, type RunningDashboard } from '../src/ui/server';
-import { startWorker, testEnv, uniqueName, type RunningWorker } from './harness';
+import { createWorker } from '../src/temporal/worker';
+import { testEnv, uniqueName, type TestEnv } from './harness';
+
+/** The Temporal server a stack runs on: the suite's, or one of a test's own (with the Web UI). */
+export type StackServer = Pick<
+  TestEnv,
+  'client' | 'nativeConnection' | 'namespace' | 'workflowBundle' | 'uiUrl'
+>;
 
 export interface StackAgent {
   name: string;
@@ -55,7 +62,10 @@ export function longPlan(agent: string): ResolvedPlan {
   });
 }
 
-export async function startUiStack(specs: Record<string, StackAgent>): Promise<UiStack> {
+export async function startUiStack(
+  specs: Record<string, StackAgent>,
+  on: StackServer = testEnv(),
+): Promise<UiStack> {
   const closers: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     while (closers.length) await closers.pop()!().catch(() => undefined);
@@ -107,23 +117,33 @@ export async function startUiStack(specs: Record<string, StackAgent>): Promise<U
     const started: Started[] = [];
     closers.push(async () => {
       for (const r of started) {
-        await testEnv()
-          .client.workflow.getHandle(r.workflowId)
+        await on.client.workflow
+          .getHandle(r.workflowId)
           .terminate('ui test stack stopped')
           .catch(() => undefined);
       }
     });
-    const worker: RunningWorker = await startWorker({
-      router: new GatewayRouter({ url: gateway.url, token: adminToken }),
-      metrics: new GatewayMetricsSource({ url: gateway.url, token: adminToken }),
-      notifiers: () => createNotifiers([]),
+    const worker = await createWorker({
+      connection: on.nativeConnection,
+      namespace: on.namespace,
+      workflowBundle: on.workflowBundle,
+      shutdownGraceTime: '1s',
+      deps: {
+        router: new GatewayRouter({ url: gateway.url, token: adminToken }),
+        metrics: new GatewayMetricsSource({ url: gateway.url, token: adminToken }),
+        notifiers: () => createNotifiers([]),
+      },
     });
-    closers.push(() => worker.stop());
+    const running = worker.run();
+    closers.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
     const token = randomBytes(18).toString('base64url');
     const dashboard = await startDashboard({
-      client: testEnv().client,
+      client: on.client,
       token,
-      temporalUiUrl: 'http://127.0.0.1:8233',
+      temporalUiUrl: on.uiUrl ?? 'http://127.0.0.1:8233',
       log: (l) => process.stderr.write(`${l}\n`),
     });
     closers.push(() => dashboard.close());
@@ -133,7 +153,7 @@ export async function startUiStack(specs: Record<string, StackAgent>): Promise<U
       dashboard,
       token,
       start: async (key, plan = quickPlan) => {
-        const r = await startRollout(testEnv().client, plan(names[key]));
+        const r = await startRollout(on.client, plan(names[key]));
         started.push(r);
         return r;
       },

@@ -3,7 +3,8 @@
 // history as a time series; commands that need the token and validate every field.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../workflows/messages';
+import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type RolloutState } from '../workflows/messages';
+import { listedState } from '../src/temporal/rollouts';
 import { allowedCommands, type RolloutDetail, type RolloutRow } from '../src/ui/data';
 import { badgeFor, outcomeOf } from '../src/ui/outcome';
 import { eventually, testEnv } from './harness';
@@ -19,7 +20,11 @@ describe('dashboard outcome badges', () => {
     // Terminate runs no workflow code: the published state still says progressing.
     assert.equal(outcomeOf('TERMINATED', 'progressing'), 'terminated');
     assert.equal(outcomeOf('FAILED', 'progressing'), 'failed');
-    assert.equal(outcomeOf('CANCELLED', 'aborted'), 'canceled');
+    // agent-canary's own endings (docs/web-ui.md): rolled back as Failed, aborted as Canceled.
+    assert.equal(outcomeOf('FAILED', 'rolled_back'), 'rolled_back');
+    assert.equal(outcomeOf('CANCELLED', 'aborted'), 'aborted');
+    assert.equal(outcomeOf('CANCELED', 'aborted'), 'aborted');
+    assert.equal(outcomeOf('CANCELLED', 'progressing'), 'canceled');
     const tones = new Set(
       (['promoted', 'rolled_back', 'paused', 'progressing'] as const).map(
         (s) => badgeFor(s === 'paused' || s === 'progressing' ? 'RUNNING' : 'COMPLETED', s).tone,
@@ -28,6 +33,19 @@ describe('dashboard outcome badges', () => {
     assert.equal(tones.size, 4, 'good, bad, warn and live look different');
     assert.deepEqual(allowedCommands('paused'), ['resume', 'promote', 'abort']);
     assert.deepEqual(allowedCommands('promoted'), []);
+  });
+});
+
+describe('list rows name how a run ended (listedState, for `agent-canary list`)', () => {
+  it('says rolled back and aborted for the endings the rollout chose, the Temporal status otherwise', () => {
+    const named = (status: string, state: RolloutState | null) => listedState({ status, state });
+    assert.equal(named('RUNNING', 'paused'), 'paused');
+    assert.equal(named('COMPLETED', 'aborted'), 'aborted', 'runs from before outcomeStatus');
+    assert.equal(named('FAILED', 'rolled_back'), 'rolled_back');
+    assert.equal(named('CANCELLED', 'aborted'), 'aborted');
+    // The state terminate left behind is stale: the status says what happened.
+    assert.equal(named('TERMINATED', 'progressing'), 'terminated');
+    assert.equal(named('FAILED', 'progressing'), 'failed');
   });
 });
 

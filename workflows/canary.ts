@@ -53,6 +53,7 @@ import {
   resumeUpdate,
   statusQuery,
   isFinal,
+  ROLLED_BACK_FAILURE,
   type RolloutResult,
   type RolloutStatus,
 } from './messages';
@@ -88,6 +89,11 @@ const RolloutOptionsSchema = z
       .optional(),
     /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
     continueAsNewAfterEvents: z.number().int().min(10).max(50_000).optional(),
+    /**
+     * End in Temporal's terms of the outcome (docs/web-ui.md): rolled back as Failed, aborted as
+     * Canceled, promoted as Completed. Set by agent-canary's clients; others get Completed always.
+     */
+    outcomeStatus: z.boolean().optional(),
     /** Set by `retry`: this run starts again a rollout that ended; recorded in the first decision. */
     retry: z
       .object({
@@ -125,6 +131,17 @@ const checkActivity = (intervalMs: number, summary: string, waitMs = 0) =>
     cancellationType: ActivityCancellationType.TRY_CANCEL,
     summary,
   }).checkCanary;
+
+/** Rollouts started with outcomeStatus end as Failed/Canceled (see the end of run) from this patch on. */
+export const OUTCOME_STATUS_PATCH = 'outcome-status';
+/** How long an aborted run waits for its own cancel request before it completes instead. */
+const OWN_CANCEL_WAIT_MS = 30_000;
+const endingActivity = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', maximumInterval: '2s' },
+  summary: 'close as Canceled (aborted)',
+});
 
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -535,6 +552,27 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   const end = finished as unknown as Extract<Effect, { type: 'finish' }>;
   if (end.cancelled && cancellation) throw cancellation;
   if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, 'RolloutConfigError');
+  if (!options.outcomeStatus || end.result.state === 'promoted' || !patched(OUTCOME_STATUS_PATCH)) {
+    return end.result;
+  }
+  if (end.result.state === 'rolled_back') {
+    const failure = ApplicationFailure.create({
+      type: ROLLED_BACK_FAILURE,
+      message: `rolled back: ${plainReason(end.result.reason)}`,
+      nonRetryable: true,
+      details: [end.result],
+    });
+    // A decision, not a crash: the Web UI's Result box shows the reason, not the worker's file paths.
+    failure.stack = '';
+    throw failure;
+  }
+  // Aborted: Temporal closes a run as Canceled only on a cancel request, and takes none from the
+  // workflow itself; an activity sends it. Traffic is on stable already, so nothing waits on this.
+  await CancellationScope.nonCancellable(async () => {
+    if (!cancellation) await endingActivity.requestOwnCancellation();
+    await condition(() => cancellation !== null, OWN_CANCEL_WAIT_MS);
+  }).catch((err: unknown) => log.warn(`could not close as Canceled: ${String(err)}`));
+  if (cancellation) throw cancellation;
   return end.result;
 }
 
@@ -570,7 +608,7 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
   const lines = [
     `**${plan.agent}**: ${plan.stable} → ${plan.canary}`,
     '',
-    `state **${s.state.replace('_', ' ')}**, stage ${s.stageIndex + 1}/${plan.stages.length}, canary **${percentOf(s)}%**, ` +
+    `state **${s.state.replace('_', ' ')}**, stage ${s.stageIndex + 1} of ${plan.stages.length}, canary **${percentOf(s)}%**, ` +
       `failed checks ${s.failedChecks}/${plan.analysis.failureLimit}`,
   ];
   if (s.pausedOnFail) {
@@ -588,6 +626,8 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
   }
   // For people at a glance: times as HH:MM:SS UTC, reasons without the statistics (in status --json).
   lines.push('', a ? `last check ${a.at.slice(11, 19)} UTC: **${a.verdict}**` : 'no check yet');
+  // The Web UI's renderer starts a list only after a blank line.
+  if (a) lines.push('');
   if (a) {
     for (const m of a.metrics) {
       lines.push(`- ${m.metric}: stable ${fmt(m.stable)} vs canary ${fmt(m.canary)} (${m.status})`);
@@ -596,7 +636,7 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
   }
   const last = s.decisions.slice(-5).reverse();
   if (last.length > 0) {
-    lines.push('', '**decisions** (newest first)');
+    lines.push('', '**decisions** (newest first)', '');
     for (const d of last) {
       lines.push(
         `- ${d.at.slice(11, 19)} ${d.action.replace('_', ' ')} by ${d.by}: ${plainReason(d.reason)}`,
@@ -609,6 +649,9 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
       '`promote` `{"full": true}`, `abort` `{"reason": "bad answers", "by": "me"}`, ' +
       '`extend` `{"duration": "30m"}`, `dismiss` (clears failed checks). ' +
       'Request Cancellation aborts the rollout: all traffic back to stable.',
+    // The Web UI sizes the frame without the text's bottom margin: a closing rule takes the cut.
+    '',
+    '---',
   );
   return lines.join('\n');
 }

@@ -135,6 +135,14 @@ export interface RolloutResult {
   reason: string;
 }
 
+/**
+ * The failure type of a rollout that ended rolled back, when it was started with the option
+ * `outcomeStatus` (agent-canary's clients set it): the run closes as Temporal Failed, so the Web UI's
+ * list shows it red, with the RolloutResult as the failure's first detail. An aborted one closes as
+ * Canceled, a promoted one as Completed (docs/web-ui.md).
+ */
+export const ROLLED_BACK_FAILURE = 'RolledBack';
+
 export const pauseSignal = defineSignal<[PauseInput]>('pause');
 export const resumeSignal = defineSignal<[ResumeInput]>('resume');
 export const promoteSignal = defineSignal<[PromoteInput]>('promote');

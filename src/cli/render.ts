@@ -3,6 +3,7 @@ import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
 import type { RolloutSummary } from '../temporal/rollouts';
+import { listedState } from '../temporal/list-parts';
 import { hasEnded } from '../temporal/status-parts';
 import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
@@ -119,8 +120,9 @@ export function renderList(rows: RolloutSummary[]): string {
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
   const table = rows.map((r) => [
     r.agent,
-    // A terminated or failed execution is that, whatever state it last published.
-    r.status === 'RUNNING' || r.status === 'COMPLETED' ? (r.state ?? '-') : r.status.toLowerCase(),
+    // A terminated or failed execution is that, whatever state it last published; a rollback or an
+    // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
+    listedState(r),
     r.percent === null ? '-' : String(r.percent),
     r.stable ?? '-',
     r.canary ?? '-',

@@ -57,3 +57,17 @@ export function summaryOf(wf: DescribedExecution & { runId: string }): RolloutSu
     closeTime: wf.closeTime ? wf.closeTime.toISOString() : null,
   };
 }
+
+/**
+ * What a list row should call a run: the rollout's own state while it runs and when it ended by its
+ * own decision (Completed; Failed as rolled back; Canceled as aborted, see docs/web-ui.md), else the
+ * Temporal status in lower case (terminated, failed, timed out: the published state is stale then).
+ */
+export function listedState(r: Pick<RolloutSummary, 'status' | 'state'>): string {
+  const own =
+    r.status === 'RUNNING' ||
+    r.status === 'COMPLETED' ||
+    (r.status === 'FAILED' && r.state === 'rolled_back') ||
+    (r.status === 'CANCELLED' && r.state === 'aborted');
+  return own ? (r.state ?? '-') : r.status.toLowerCase();
+}

@@ -20,9 +20,9 @@ export const FINAL_STATES: readonly RolloutState[] = ['promoted', 'rolled_back',
 export const isFinal = (state: RolloutState): boolean => FINAL_STATES.includes(state);
 
 /**
- * The failure type a rollout closes with when it rolled back, once runs close by outcome (Failed
- * for a rollback, Canceled for an abort; helper webui's change to workflows/messages.ts, which
- * exports the same name): such a close is the rollout's own ending, not an abnormal one.
+ * The failure type a rollout closes with when it rolled back (runs started with outcomeStatus close
+ * Failed for a rollback, Canceled for an abort; docs/web-ui.md): such a close is the rollout's own
+ * ending, not an abnormal one.
  */
 export const ROLLED_BACK_FAILURE = 'RolledBack';
 

@@ -11,6 +11,8 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import {
+  ApplicationFailure,
+  CancelledFailure,
   NamespaceNotFoundError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -21,6 +23,7 @@ import { formatDuration } from '../plan/duration';
 import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type ResolvedPlan } from '../plan';
 import {
   isFinal,
+  ROLLED_BACK_FAILURE,
   AbortInputSchema,
   abortUpdate,
   DismissInputSchema,
@@ -97,6 +100,10 @@ export function staticDetails(plan: ResolvedPlan): string {
             .join(', ')} (pause keeps judging; a second failure rolls back)`,
         ]
       : []),
+    // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
+    // ~16px are cut off: a rule there is what gets cut, not the text (docs/web-ui.md).
+    '',
+    '---',
   ].join('\n');
 }
 
@@ -155,7 +162,8 @@ export async function startRollout(
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      args: opts.retry ? [plan, { retry: opts.retry }] : [plan],
+      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md).
+      args: [plan, { outcomeStatus: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -171,7 +179,7 @@ export async function startRollout(
     return {
       workflowId,
       runId: handle.firstExecutionRunId,
-      result: () => handle.result() as Promise<RolloutResult>,
+      result: () => rolloutResult(client, workflowId, handle.firstExecutionRunId),
     };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
@@ -232,6 +240,54 @@ async function describeRollout(client: Client, agent: string, workflowId: string
       throw new RolloutError(`the Temporal server did not answer in time about ${workflowId}`);
     }
     throw mapServiceError(err, `get the status of ${workflowId}`);
+  }
+}
+
+const RolloutResultSchema = z.object({
+  state: z.enum(['progressing', 'paused', 'promoted', 'rolled_back', 'aborted']),
+  stable: z.string(),
+  reason: z.string(),
+});
+
+/**
+ * How a closed run ended by the rollout's own decision, whichever way it closed in Temporal:
+ * Completed with the result; Failed as RolledBack with the result as the failure's detail; Canceled
+ * after an abort (the result from its status, read back from the closed run). Null for an ending
+ * the rollout did not choose (a configuration error, terminate, timeout).
+ */
+export function ownResult(err: unknown): RolloutResult | 'canceled' | null {
+  if (!(err instanceof WorkflowFailedError)) return null;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type === ROLLED_BACK_FAILURE) {
+    const parsed = RolloutResultSchema.safeParse(cause.details?.[0]);
+    return parsed.success ? parsed.data : null;
+  }
+  return cause instanceof CancelledFailure ? 'canceled' : null;
+}
+
+/**
+ * The result of a rollout run, as a RolloutResult however the run closed for its outcome (see
+ * {@link ownResult}); any other ending is thrown as the SDK's WorkflowFailedError.
+ */
+export async function rolloutResult(
+  client: Client,
+  workflowId: string,
+  firstExecutionRunId?: string,
+): Promise<RolloutResult> {
+  const handle = client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId });
+  try {
+    return (await handle.result()) as RolloutResult;
+  } catch (err) {
+    const own = ownResult(err);
+    if (own === null) throw err;
+    if (own !== 'canceled') return own;
+    // A Canceled run carries no result: the aborted state and its reason are in the run's status.
+    const s = await withDeadline(client, DEFAULT_QUERY_TIMEOUT_MS, () => handle.query(statusQuery)).catch(
+      () => null,
+    );
+    if (!s || s.state !== 'aborted') throw err;
+    const abort = [...s.decisions].reverse().find((d) => d.action === 'aborted');
+    return { state: 'aborted', stable: s.stable, reason: abort?.reason ?? 'aborted' };
   }
 }
 
@@ -315,14 +371,18 @@ export async function getStatus(
   const d = await describeRollout(client, agent, workflowId, timeoutMs);
   const handle = client.workflow.getHandle(workflowId);
   const status = d.status.name;
-  if (ABNORMAL_CLOSE.has(status)) {
+  const close = ABNORMAL_CLOSE.has(status) ? await closeOf(client, workflowId) : null;
+  // An ending the rollout did not choose (terminated, timed out, a configuration failure): its own
+  // view would still count, so the execution's state and cause come with it. A rollback (Failed)
+  // or an abort (Canceled) it chose is read as a completed run is, below: a missing worker is said.
+  if (close && !close.own) {
     let base: RolloutStatus;
     try {
       base = await withDeadline(client, Math.min(timeoutMs, 3_000), () => handle.query(statusQuery));
     } catch {
       base = statusFromVisibility(d, agent);
     }
-    return withExecution(base, described(d), await closeOf(client, workflowId));
+    return withExecution(base, described(d), close);
   }
   try {
     return await withDeadline(client, timeoutMs, () => handle.query(statusQuery));
@@ -546,9 +606,8 @@ export async function retryRollout(
     );
   }
   const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
-  const how = ABNORMAL_CLOSE.has(d.status.name)
-    ? d.status.name.toLowerCase()
-    : (state ?? 'ended').replace('_', ' ');
+  const abnormal = ABNORMAL_CLOSE.has(d.status.name) && !(await closeOf(client, workflowId)).own;
+  const how = abnormal ? d.status.name.toLowerCase() : (state ?? 'ended').replace('_', ' ');
   const started = await startRollout(client, plan, {
     workflowId,
     taskQueue: d.taskQueue,
@@ -623,18 +682,15 @@ async function finishedError(
 ): Promise<RolloutError> {
   const status = d.status.name;
   const state = d.typedSearchAttributes.get(SA.state);
-  const how = ABNORMAL_CLOSE.has(status)
-    ? `${status.toLowerCase().replace('_', ' ')}${await causeSuffix(client, d.workflowId)}`
-    : (state ?? status.toLowerCase()).replace('_', ' ');
+  const close = ABNORMAL_CLOSE.has(status) ? await closeOf(client, d.workflowId) : null;
+  const how =
+    close && !close.own
+      ? `${status.toLowerCase().replace('_', ' ')}${close.cause ? `: ${close.cause}` : ''}`
+      : (state ?? status.toLowerCase()).replace('_', ' ');
   return new CommandRefusedError(
     `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n` +
       '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
   );
-}
-
-async function causeSuffix(client: Client, workflowId: string): Promise<string> {
-  const cause = await closeCause(client, workflowId);
-  return cause ? `: ${cause}` : '';
 }
 
 export class CommandInputError extends PlanError {
@@ -688,6 +744,8 @@ export async function listRollouts(client: Client, opts: ListOptions = {}): Prom
   }
   return out;
 }
+
+export { listedState } from './list-parts';
 
 export { isFinal } from '../../workflows/messages';
 

@@ -8,7 +8,7 @@ import type { MetricResult, Verdict } from '../analysis/types';
 import { judgeAcrossStages, passMultiple, type Evidence } from '../analysis/evidence';
 import { planForWorkflow } from '../plan';
 import type { ResolvedPlan } from '../plan/schema';
-import type { RolloutResult, RolloutState } from '../../workflows/messages';
+import { ROLLED_BACK_FAILURE, type RolloutResult, type RolloutState } from '../../workflows/messages';
 
 /** One check of the canary: the judge's verdict on the window [since, at]. */
 export interface CheckPoint {
@@ -258,7 +258,17 @@ export async function readRun(
       };
     } else if (e.workflowExecutionFailedEventAttributes) {
       const f = e.workflowExecutionFailedEventAttributes.failure;
-      into.ending = { at: iso(at), kind: 'failed', state: null, reason: f?.message ?? '', by: null };
+      // A rollback closes as Failed (docs/web-ui.md), with the rollout's result as the detail.
+      const app = f?.applicationFailureInfo;
+      const [detail] = app?.type === ROLLED_BACK_FAILURE ? await decode(app.details?.payloads) : [undefined];
+      const r = obj(detail) as Partial<RolloutResult>;
+      into.ending = {
+        at: iso(at),
+        kind: 'failed',
+        state: r.state === 'rolled_back' ? r.state : null,
+        reason: r.state === 'rolled_back' ? str(r.reason) : (f?.message ?? ''),
+        by: null,
+      };
     } else if (e.workflowExecutionTerminatedEventAttributes) {
       const a = e.workflowExecutionTerminatedEventAttributes;
       into.ending = {
@@ -269,12 +279,14 @@ export async function readRun(
         by: a.identity || null,
       };
     } else if (e.workflowExecutionCanceledEventAttributes) {
+      // An aborted rollout asks for its own cancellation (docs/web-ui.md): the abort says who and why.
+      const abort = [...into.commands].reverse().find((c) => c.name === 'abort' && c.accepted !== false);
       into.ending = {
         at: iso(at),
         kind: 'canceled',
-        state: null,
-        reason: into.cancelRequested?.reason || 'cancellation requested',
-        by: into.cancelRequested?.by || null,
+        state: abort ? 'aborted' : null,
+        reason: abort?.reason || into.cancelRequested?.reason || 'cancellation requested',
+        by: abort?.by || into.cancelRequested?.by || null,
       };
     } else if (e.workflowExecutionTimedOutEventAttributes) {
       into.ending = { at: iso(at), kind: 'timed_out', state: null, reason: 'timed out', by: null };

@@ -1,8 +1,9 @@
 // One badge per rollout run, from the two facts visibility holds: Temporal's execution status and
-// the rollout's own state (search attribute CanaryState). A promoted, a rolled-back and an aborted
-// rollout are all "Completed" to Temporal; a terminated one may still say "progressing" in its
-// state, because terminate runs no workflow code. So the execution status wins when it is not
-// Running or Completed, and the rollout state tells the rest apart.
+// the rollout's own state (search attribute CanaryState). Rollouts started by agent-canary close as
+// Completed (promoted), Failed (rolled back) or Canceled (aborted); older ones and those started by
+// other clients close as Completed whatever the outcome. A terminated one may still say
+// "progressing", because terminate runs no workflow code. So the rollout's final state wins when it
+// published one; otherwise the execution status says what happened.
 import type { RolloutState } from '../../workflows/messages';
 
 export const OUTCOMES = [
@@ -46,7 +47,7 @@ const BADGES: Record<Outcome, Omit<Badge, 'outcome'>> = {
   rolled_back: {
     label: 'rolled back',
     tone: 'bad',
-    meaning: 'the canary was worse: all traffic went back to stable',
+    meaning: 'all traffic went back to stable: the canary was worse, or could not be routed',
   },
   aborted: { label: 'aborted', tone: 'bad', meaning: 'a person stopped it: all traffic back on stable' },
   failed: {
@@ -82,12 +83,14 @@ export function outcomeOf(status: string, state: RolloutState | null): Outcome {
     case 'COMPLETED':
       return state === 'promoted' || state === 'rolled_back' || state === 'aborted' ? state : 'unknown';
     case 'FAILED':
-      return 'failed';
+      // Rolled back, by the judge or because the router refused the canary: traffic is on stable.
+      return state === 'rolled_back' ? state : 'failed';
     case 'TERMINATED':
       return 'terminated';
     case 'CANCELLED':
     case 'CANCELED':
-      return 'canceled';
+      // Every cancel is an abort that rolled back first: the rollout's state says so.
+      return state === 'aborted' ? state : 'canceled';
     case 'TIMED_OUT':
       return 'timed_out';
     case 'CONTINUED_AS_NEW':
