@@ -110,6 +110,8 @@ interface RunResult {
   workerRssMb: number;
   gatewayRssMb: number;
   eventsPerCheck: number;
+  /** The Temporal dev server's CPU over the window, in % of one core. */
+  serverCpuPct: number;
 }
 
 interface RunShape {
@@ -211,6 +213,7 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
     );
     log(`  start-up done ${((Date.now() - warm) / 1000).toFixed(0)} s after the last start`);
     const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+    const server0 = await usage(server.pid);
     const steadyFrom = Date.now();
     let peakWorker = 0;
     let peakGateway = 0;
@@ -233,6 +236,7 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
     }
     const steadyTo = Date.now();
     const cpu1 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+    const server1 = await usage(server.pid);
 
     // Lateness against the plan's cadence. Deferred checks (the activity waits until the time it was
     // given): the gap between two checks done, minus the interval. Older rollouts (a timer, then the
@@ -321,6 +325,7 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
       workerRssMb: peakWorker,
       gatewayRssMb: peakGateway,
       eventsPerCheck: checks ? events / checks : NaN,
+      serverCpuPct: ((server1.cpuS - server0.cpuS) / ((steadyTo - steadyFrom) / 1000)) * 100,
     };
   } finally {
     for (const p of procs) p.kill('SIGTERM');
@@ -349,20 +354,22 @@ async function main(): Promise<void> {
     saturated = [await run({ ...shape, workers: 1 }), await run({ ...shape, workers: 2 })];
   }
   process.stdout.write(
-    'n     workers  late p50/p99/max s   checks/s  cpu ms/check  worker MB  gateway MB  events/check\n',
+    'n     workers  late p50/p99/max s   checks/s  cpu ms/check  worker MB  gateway MB  events/check  server CPU\n',
   );
   for (const r of rows) {
     process.stdout.write(
       `${String(r.n).padEnd(6)}${String(r.workers).padEnd(9)}` +
         `${`${r.lateP50.toFixed(1)}/${r.lateP99.toFixed(1)}/${r.lateMax.toFixed(1)}`.padEnd(21)}` +
         `${r.checksPerS.toFixed(1).padEnd(10)}${r.cpuMsPerCheck.toFixed(1).padEnd(14)}` +
-        `${r.workerRssMb.toFixed(0).padEnd(11)}${r.gatewayRssMb.toFixed(0).padEnd(12)}${r.eventsPerCheck.toFixed(1)}\n`,
+        `${r.workerRssMb.toFixed(0).padEnd(11)}${r.gatewayRssMb.toFixed(0).padEnd(12)}` +
+        `${r.eventsPerCheck.toFixed(1).padEnd(14)}${r.serverCpuPct.toFixed(0)}%\n`,
     );
   }
   for (const r of saturated) {
     process.stdout.write(
       `saturated: ${r.n} rollouts at ${satIntervalS} s checks, ${r.workers} worker(s): ${r.checksPerS.toFixed(1)} checks/s, ` +
-        `late p50 ${r.lateP50.toFixed(1)} s, ${r.cpuMsPerCheck.toFixed(1)} worker CPU ms/check\n`,
+        `late p50 ${r.lateP50.toFixed(1)} s, ${r.cpuMsPerCheck.toFixed(1)} worker CPU ms/check, ` +
+        `Temporal dev server at ${r.serverCpuPct.toFixed(0)}% of one core\n`,
     );
   }
   const speedup =
