@@ -903,31 +903,26 @@ function advance(ctx: Ctx): void {
   if (s.checks === 'deferred') {
     // Handed out at once, due when the timer would have fired: the activity waits until then.
     const at = windowDue ? now : wakeAt(s, plan, now);
-    const opId = nextOp(s);
-    s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: at, stageIndex: s.stageIndex };
-    ctx.fx.push({
-      type: 'check',
-      opId,
-      since: s.stageStartedAt,
-      until: at,
-      stageIndex: s.stageIndex,
-      weight: stage.weight,
-      at,
-    });
+    startCheck(ctx, stage.weight, at, at);
     return;
   }
-  if (now >= s.nextCheckAt || windowDue) {
-    const opId = nextOp(s);
-    s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until: now, stageIndex: s.stageIndex };
-    ctx.fx.push({
-      type: 'check',
-      opId,
-      since: s.stageStartedAt,
-      until: now,
-      stageIndex: s.stageIndex,
-      weight: stage.weight,
-    });
-  }
+  if (now >= s.nextCheckAt || windowDue) startCheck(ctx, stage.weight, now);
+}
+
+/** A check of the stage in place, judging its window up to `until`; deferred ones carry `at`. */
+function startCheck(ctx: Ctx, weight: number, until: number, at?: number): void {
+  const { s } = ctx;
+  const opId = nextOp(s);
+  s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until, stageIndex: s.stageIndex };
+  ctx.fx.push({
+    type: 'check',
+    opId,
+    since: s.stageStartedAt,
+    until,
+    stageIndex: s.stageIndex,
+    weight,
+    ...(at === undefined ? {} : { at }),
+  });
 }
 
 /**

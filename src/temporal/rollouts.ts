@@ -329,8 +329,13 @@ export async function closeOf(client: Client, workflowId: string): Promise<Close
 
 export { innermostMessage };
 
-/** The execution as both status paths see it. */
-function described(d: WorkflowExecutionDescription): DescribedExecution {
+/** The execution as both status paths see it (from a describe, or a row of the visibility list). */
+function described(
+  d: Pick<
+    WorkflowExecutionInfo,
+    'workflowId' | 'status' | 'startTime' | 'closeTime' | 'typedSearchAttributes'
+  >,
+): DescribedExecution {
   const sa = d.typedSearchAttributes;
   return {
     workflowId: d.workflowId,
@@ -707,21 +712,7 @@ export class CommandInputError extends PlanError {
 export { listQuery, type ListOptions, type RolloutSummary } from './list-parts';
 
 function summarize(wf: WorkflowExecutionInfo): RolloutSummary {
-  const sa = wf.typedSearchAttributes;
-  return summaryOf({
-    workflowId: wf.workflowId,
-    runId: wf.runId,
-    status: wf.status.name,
-    startTime: wf.startTime,
-    closeTime: wf.closeTime,
-    attributes: {
-      agent: sa.get(SA.agent),
-      state: sa.get(SA.state),
-      percent: sa.get(SA.percent),
-      canaryVersion: sa.get(SA.canaryVersion),
-      stableVersion: sa.get(SA.stableVersion),
-    },
-  });
+  return summaryOf({ ...described(wf), runId: wf.runId });
 }
 
 /**
