@@ -1,46 +1,16 @@
-// The installed command answers fast: `status` and `list` as their own processes (bin/agent-canary.js
-// through its shebang, as on PATH after `npm link`) against the suite's dev server with a rollout in
-// progress. The bound is generous (a shared, loaded CI machine); `npm run bench:cli` reports against
-// the 300 ms goal.
+// The installed command starts fast because it loads little: what it loads is checked here and in
+// cli-fast.test.ts (the fast path loads no SDK client, gRPC or plan parser). How fast it then is
+// depends on the machine, so the 300 ms goal is measured by `npm run bench:cli`, not asserted by a
+// test: a wall-clock bound fails on a busy machine (1.5-2 s seen at a load of 8-24 on 2 cores).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import {
-  BIN,
-  median,
-  measureCli,
-  startRolloutInProgress,
-  summaryLine,
-  type RolloutInProgress,
-} from '../bench/cli';
-import { testEnv, uniqueName } from './harness';
+import { BIN } from '../bench/cli';
 
-// 525 ms before the transpile cache on an idle machine, 1.5-2 s on one with a load of 8-13 on 2 cores (1.8 s in a full `npm test` there).
-const BOUND_MS = 3_000;
 const PLAN = join(__dirname, '..', 'examples', 'plan.yaml');
 
 describe('cli start-up', function () {
   this.timeout(120_000);
-  let rollout: RolloutInProgress | undefined;
-
-  after(async () => {
-    await rollout?.stop();
-  });
-
-  it(`status and list answer a real rollout with a median under ${BOUND_MS} ms`, async () => {
-    const env = testEnv();
-    rollout = await startRolloutInProgress({
-      client: env.client,
-      address: env.address,
-      namespace: env.namespace,
-      taskQueue: uniqueName('cli-speed'),
-      workflowBundle: env.workflowBundle,
-    });
-    const times = await measureCli({ ...env, httpApi: env.server.httpUrl }, rollout.agent, 5);
-    process.stderr.write(`      ${summaryLine(times)}\n`);
-    assert.ok(median(times.statusMs) < BOUND_MS, summaryLine(times));
-    assert.ok(median(times.listMs) < BOUND_MS, summaryLine(times));
-  });
 
   it('a second run loads neither swc nor source maps: the transpiled sources come from the cache', () => {
     // What the command loaded, reported as it exits (the command ends with process.exit).

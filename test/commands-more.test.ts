@@ -105,7 +105,7 @@ describe('more commands: extend, dismiss, pause on fail, retry', function () {
       // 10m + 40m observed at most within a 1h deadline: another 15m would run past it.
       await refused(
         sendCommand(client, agent, 'extend', { duration: '15m', by: 'ana' }),
-        /extend refused for ".*": the stage would need 1h\d*m* more, past the progress deadline/,
+        /extend refused for ".*": the stage would need 1h[\dms]* more, past the progress deadline/,
       );
       await assert.rejects(
         sendCommand(client, agent, 'extend', { duration: 'soon' }),

@@ -14,6 +14,7 @@ import { resolveBackendSettings } from '../src/temporal/backends';
 import { resolveConnectionSettings } from '../src/temporal/connection';
 import { SA } from '../workflows/messages';
 import { haproxyBin } from './replicas-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 const root = path.join(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -206,7 +207,8 @@ describe('docker-compose.yml', () => {
     assert.equal(backends.gatewayToken, env(s['gateway-1']).AGENT_CANARY_ADMIN_TOKEN);
   });
 
-  it("HAProxy accepts deploy/haproxy.cfg (Debian's haproxy, the version of the compose image)", () => {
+  it("HAProxy accepts deploy/haproxy.cfg (Debian's haproxy, the version of the compose image)", function () {
+    requirePrerequisites(this, 'haproxy');
     // `haproxy -c` parses and checks the file as the container would; the replica names resolve
     // only on the compose network, which init-addr allows for.
     const out = execFileSync(haproxyBin(), ['-c', '-f', path.join(root, 'deploy', 'haproxy.cfg')], {

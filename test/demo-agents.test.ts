@@ -112,9 +112,10 @@ describe('simulated agent: HTTP', () => {
         latencies.push(elapsed);
         statuses.push(res.status);
         if (res.ok) {
-          // The answer reports the latency it was given: the server must not answer before it.
-          const drawn = (JSON.parse(text) as { latencyMs: number }).latencyMs;
-          assert.ok(elapsed >= drawn - 1, `answered after ${elapsed} ms, drawn ${drawn} ms`);
+          // The answer reports the time the agent waited before answering, measured on the same
+          // clock as the client's: the client cannot have seen the answer any sooner.
+          const waited = (JSON.parse(text) as { latencyMs: number }).latencyMs;
+          assert.ok(elapsed >= waited, `answered after ${elapsed} ms, the agent says it waited ${waited} ms`);
         }
       }
     };
@@ -124,13 +125,14 @@ describe('simulated agent: HTTP', () => {
     assert.ok(Math.abs(errorRate - 0.2) < band(0.2, n), `error rate ${errorRate}`);
     assert.deepEqual(agent.served(), { requests: n, errors: statuses.filter((s) => s >= 500).length });
     latencies.sort((a, b) => a - b);
-    // Measured latency adds HTTP and timer overhead to the drawn one, so the band is one-sided wider.
+    // The distribution itself is checked on the draws (above); over HTTP, a loaded machine only adds
+    // delay (1.5x the median seen at a load of 20 on 2 cores), so the lower bounds are the strict
+    // ones, and the upper ones catch a wrong unit (seconds for milliseconds), not a busy machine.
     const median = quantile(latencies, 0.5);
     const p90 = quantile(latencies, 0.9);
     const expectedP90 = 30 * Math.pow(120 / 30, 1.2816 / 2.3263);
-    assert.ok(median > 30 * 0.85 && median < 30 * 1.5, `median ${median}`);
-    // Seen from the client, a loaded machine only adds delay: the lower bound is the strict one.
-    assert.ok(p90 > expectedP90 * 0.8 && p90 < expectedP90 * 3, `p90 ${p90} vs ${expectedP90}`);
+    assert.ok(median > 30 * 0.85 && median < 30 * 10, `median ${median}`);
+    assert.ok(p90 > expectedP90 * 0.8 && p90 < expectedP90 * 10, `p90 ${p90} vs ${expectedP90}`);
   });
 
   it('answers JSON with its version and the true outcome', async () => {

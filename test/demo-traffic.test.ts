@@ -111,7 +111,15 @@ describe('synthetic traffic', () => {
   it('sends at the asked rate with session keys, and reports each outcome as feedback', async () => {
     const gw = await setup();
     const t = traffic(
-      startTraffic({ gatewayUrl: gw.url, agent: 'support-bot', rps: 100, sessions: 8, seed: 1 }),
+      // A grace long enough for a loaded machine: every request sent is answered and counted.
+      startTraffic({
+        gatewayUrl: gw.url,
+        agent: 'support-bot',
+        rps: 100,
+        sessions: 8,
+        seed: 1,
+        stopGraceMs: 60_000,
+      }),
     );
     await until(() => t.stats().sent >= 100, '100 requests');
     const elapsed = t.stats().elapsedMs;

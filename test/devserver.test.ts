@@ -52,6 +52,8 @@ describe('dev server lifecycle', function () {
         '0',
         '--gateway-port',
         '0',
+        '--dashboard-port',
+        '0',
         '--data-dir',
         dataDir,
       ],

@@ -16,6 +16,7 @@ import {
   stopProcess,
   type Replica,
 } from './replicas-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 interface Split {
   stable: string;
@@ -95,6 +96,7 @@ describe('gateway replicas behind HAProxy, sharing PostgreSQL', function () {
   });
 
   before(async function () {
+    requirePrerequisites(this, 'postgres', 'haproxy');
     this.timeout(180_000);
     dir = mkdtempSync(join(tmpdir(), 'ac-replicas-'));
     chmodSync(dir, 0o711); // PostgreSQL runs as its own account and must enter this folder

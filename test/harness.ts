@@ -23,6 +23,11 @@ export function setTestEnv(env: TestEnv | undefined): void {
   current = env;
 }
 
+/** The environment if one is set (the hooks' teardown), without throwing. */
+export function currentTestEnv(): TestEnv | undefined {
+  return current;
+}
+
 export function testEnv(): TestEnv {
   if (!current)
     throw new Error('test environment not started: run through `npm test` (root hooks in test/hooks.ts)');

@@ -1,9 +1,9 @@
 // Metrics by query (the Kubernetes setup's metrics source) against a real Prometheus (Debian package,
-// installed by .ci/install-prometheus.sh) scraping an exporter of fixed series every second: each
+// installed by .ci/install-system.sh) scraping an exporter of fixed series every second: each
 // template kind turns into the window's numbers exactly, placeholders are substituted and escaped,
 // bad templates are refused naming the metric and field, an outage is a plain (retryable) error.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { createBackends, resolveBackendSettings } from '../src/temporal/backends
 import { freePort } from '../src/temporal/devserver';
 import { SettingsError } from '../src/temporal/errors';
 import { waitFor } from './gateway-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 const STABLE = 'v1.3.1';
 const CANARY = 'v1.4.0+rc.1'; // regex and label metacharacters on purpose
@@ -141,11 +142,7 @@ describe('prometheus-query metrics source against a real Prometheus', function (
   let config: QueryConfig;
 
   before(async function () {
-    if (spawnSync('prometheus', ['--version']).error) {
-      throw new Error(
-        'prometheus is not installed: run `bash .ci/install-prometheus.sh` (Debian package prometheus)',
-      );
-    }
+    requirePrerequisites(this, 'prometheus');
     config = parseQueryConfig(CONFIG);
     exporter = createServer((_, res) => res.end(exposition()));
     await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));

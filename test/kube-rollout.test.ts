@@ -14,7 +14,8 @@ import { waitFor } from './gateway-support';
 import { testEnv, uniqueName, withWorker } from './harness';
 import { getStatus, sendCommand } from '../src/temporal/rollouts';
 import { WorkflowFailedError } from '@temporalio/client';
-import { kubeMissing, startKubeCluster, type KubeCluster } from './kube-support';
+import { startKubeCluster, type KubeCluster } from './kube-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 const NS = 'ai-serving';
 const MANIFESTS = join(__dirname, '..', 'deploy', 'kubernetes');
@@ -60,11 +61,7 @@ describe('rollouts through a Kubernetes HTTPRoute (real kube-apiserver, real Tem
     });
 
   before(async function () {
-    const why = kubeMissing();
-    if (why) {
-      process.stderr.write(`    skipping the Kubernetes rollout tests: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'kube');
     this.timeout(180_000);
     cluster = await startKubeCluster();
     cluster.kubectl(['apply', '-k', join(MANIFESTS, 'example')]);

@@ -26,13 +26,8 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { cli, planFile } from './cli-support';
 import { flaggerCanary } from '../src/kubernetes/flagger';
 import { resolvePlan } from '../src/plan';
-import {
-  FLAGGER_CRDS,
-  kubeMissing,
-  startKubeCluster,
-  waitEstablished,
-  type KubeCluster,
-} from './kube-support';
+import { FLAGGER_CRDS, startKubeCluster, waitEstablished, type KubeCluster } from './kube-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 const NS = 'ai-serving';
 const AGENT = 'support-bot';
@@ -72,11 +67,7 @@ describe('kubernetes router against a real kube-apiserver', function () {
     cluster.kubectl(['replace', '--force', '-f', join(MANIFESTS, 'example', 'httproute.yaml')]);
 
   before(async function () {
-    const why = kubeMissing();
-    if (why) {
-      process.stderr.write(`    skipping the Kubernetes tests: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'kube');
     this.timeout(180_000);
     cluster = await startKubeCluster((l) => process.stderr.write(`    ${l}\n`));
     // The manifests, for real: the example agent first (its namespace holds the Role), then the worker.

@@ -1,5 +1,5 @@
 // The Prometheus metrics backend against a real Prometheus server (Debian package `prometheus`,
-// installed by .ci/install-prometheus.sh) scraping a real gateway every second.
+// installed by .ci/install-system.sh) scraping a real gateway every second.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import {
   waitFor,
   type Upstream,
 } from './gateway-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,7 +44,7 @@ async function startPrometheus(target: string): Promise<RunningPrometheus> {
   const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
   if (found.error) {
     throw new Error(
-      'prometheus is not installed: run `bash .ci/install-prometheus.sh` (Debian package prometheus)',
+      'prometheus is not installed: run `sudo bash .ci/install-system.sh` (Debian package prometheus)',
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'agent-canary-prom-'));
@@ -113,7 +114,8 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
   let gw: RunningGateway;
   let prom: RunningPrometheus;
 
-  before(async () => {
+  before(async function () {
+    requirePrerequisites(this, 'prometheus');
     // Latencies spread over tens of ms so quantiles mean something: v2 is slower.
     let n1 = 0;
     let n2 = 0;

@@ -85,7 +85,7 @@ export function haproxyBin(): string {
   for (const p of ['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy']) {
     if (existsSync(p)) return p;
   }
-  throw new Error('haproxy is not installed: run .ci/install-haproxy.sh (Debian package haproxy)');
+  throw new Error('haproxy is not installed: run `sudo bash .ci/install-system.sh` (Debian package haproxy)');
 }
 
 /** HAProxy round-robin over the replicas, with health checks on /healthz every second. */

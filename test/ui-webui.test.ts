@@ -6,7 +6,7 @@
 // Screenshots of the Web UI's list, a rollout's page there, and the dashboard are kept in
 // .agent-canary/screenshots for people to look at.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -19,8 +19,8 @@ import { workflowIdFor, type RolloutResult } from '../workflows/messages';
 import { eventually, testEnv } from './harness';
 import { saveHistory } from './support/histories';
 import { longPlan, startUiStack, type UiStack } from './ui-support';
+import { CHROMIUM_PATH, requirePrerequisites } from './support/prerequisites';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(__dirname, '..', '.agent-canary', 'screenshots');
 
 describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', function () {
@@ -39,8 +39,7 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
 
   before(async function () {
     this.timeout(180_000);
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: run \`bash .ci/chromium.sh\` (Debian package chromium)`);
+    requirePrerequisites(this, 'chromium');
     mkdirSync(SCREENSHOTS, { recursive: true });
     server = await startDevServer({ ui: true, log: (l) => process.stderr.write(`${l}\n`) });
     connection = await Connection.connect({ address: server.address });
@@ -81,7 +80,7 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
     await saveHistory('v2-outcome-aborted', client.workflow.getHandle(ids.stop));
     profile = mkdtempSync(path.join(tmpdir(), 'agent-canary-chromium-'));
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       // Wide enough for all six default columns of the Web UI list.
       viewport: { width: 2100, height: 900 },

@@ -108,6 +108,7 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
         return;
       }
       requests++;
+      const arrived = performance.now();
       const d = draw();
       if (d.error) {
         errors++;
@@ -118,12 +119,18 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
         });
         return;
       }
-      const final = { version, outcome: d.outcome, latencyMs: Math.round(d.latencyMs) };
+      // The latency reported is the one waited, measured: timers fire up to a millisecond early or
+      // late, so the drawn value would claim a wait the answer did not make.
+      const final = () => ({
+        version,
+        outcome: d.outcome,
+        latencyMs: Math.floor(performance.now() - arrived),
+      });
       if (!wantsStream(req, body, stream)) {
         later(d.latencyMs, () => {
           res
             .writeHead(200, { 'content-type': 'application/json', 'x-agent-version': version })
-            .end(JSON.stringify({ ...final, output: WORDS.join('') }));
+            .end(JSON.stringify({ ...final(), output: WORDS.join('') }));
         });
         return;
       }
@@ -139,7 +146,7 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
         later(first + i * step, () => res.write(`event: token\ndata: ${JSON.stringify({ token })}\n\n`));
       });
       later(d.latencyMs, () => {
-        res.end(`event: done\ndata: ${JSON.stringify(final)}\n\n`);
+        res.end(`event: done\ndata: ${JSON.stringify(final())}\n\n`);
       });
     });
   });

@@ -18,6 +18,11 @@ import { ServerUnreachableError, SettingsError } from './errors';
 export const DEFAULT_ADDRESS = 'localhost:7233';
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * Once a TCP connect shows that something listens, how long the gRPC handshake may take: a busy
+ * server answers late, and calling it unreachable after 3 s would be false.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Overrides as given on the command line (all optional). */
 export interface ConnectionFlags {
@@ -225,11 +230,17 @@ export async function connectClient(settings: ConnectionSettings): Promise<Conne
   await probe(settings);
   const { Client, Connection } = await import('@temporalio/client');
   let connection: Connection;
+  const handshakeMs = Math.max(settings.connectTimeoutMs, HANDSHAKE_TIMEOUT_MS);
   try {
-    connection = await Connection.connect(clientConnectionOptions(settings));
+    connection = await Connection.connect({
+      ...clientConnectionOptions(settings),
+      connectTimeout: handshakeMs,
+    });
   } catch (err) {
     const msg = (err as Error).message;
-    const detail = /deadline/i.test(msg) ? `no answer within ${settings.connectTimeoutMs / 1000}s` : msg;
+    const detail = /deadline/i.test(msg)
+      ? `something listens there, but no Temporal answer within ${handshakeMs / 1000}s`
+      : msg;
     throw new ServerUnreachableError(settings.address, detail);
   }
   const client = new Client({ connection, namespace: settings.namespace });

@@ -79,12 +79,32 @@ async function waitUntilServing(address: string, namespace: string, child: Child
   throw new Error(`dev server at ${address} did not answer within ${timeoutMs}ms: ${lastError}`);
 }
 
+/** The server exited while starting (a port taken between picking and binding it, most often). */
+class ExitedDuringStartError extends Error {}
+
+/**
+ * Starts a dev server. Ports left to us are picked free, but another process can take one before the
+ * server binds it (tests start servers side by side): a server that exits while starting is started
+ * again on other ports, twice at most, and the error names what it printed.
+ */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const executable = options.executable ?? (await findTemporalCli({ log }));
+  const picked = !options.port || (options.ui !== false && !options.uiPort) || !options.httpPort;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, executable);
+    } catch (err) {
+      if (!(err instanceof ExitedDuringStartError) || !picked || attempt >= 3) throw err;
+      log(`temporal: ${err.message}; starting it again on other ports`);
+    }
+  }
+}
+
+async function startOnce(options: DevServerOptions, executable: string): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
   const ui = options.ui ?? true;
-  const executable = options.executable ?? (await findTemporalCli({ log }));
   const port = options.port || (await freePort(ip));
   const uiPort = ui ? options.uiPort || (await freePort(ip)) : 0;
   const httpPort = options.httpPort || (await freePort(ip));
@@ -105,12 +125,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   // detached: own process group, so stopping it also stops anything it forks.
   const child = spawn(executable, args, {
     detached: true,
-    stdio: ['ignore', out ? out.fd : 'ignore', out ? out.fd : 'ignore'],
+    stdio: ['ignore', out ? out.fd : 'ignore', out ? out.fd : 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
+  // Without a log file, the last of what the server says on stderr, for the error if it exits while
+  // starting; drained for its whole life (a full pipe would block it), never keeping this process up.
+  let stderrTail = '';
+  if (child.stderr) {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => (stderrTail = (stderrTail + d).slice(-2000)));
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
+  }
   const reaper = spawn(
     process.execPath,
     [path.join(__dirname, '..', '..', 'bin', 'reaper.js'), String(process.pid), String(child.pid)],
@@ -151,6 +179,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     await waitUntilServing(address, namespace, child, options.startTimeoutMs ?? 60_000);
   } catch (err) {
     await stop();
+    if (child.exitCode !== null) {
+      const said = stderrTail.trim().split('\n').slice(-3).join(' | ');
+      throw new ExitedDuringStartError(`${(err as Error).message}${said ? `: ${said}` : ''}`);
+    }
     throw err;
   }
   const uiUrl = ui ? `http://${ip}:${uiPort}` : null;

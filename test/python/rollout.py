@@ -7,8 +7,10 @@ test/python-client.test.ts to check. Usage: rollout.py ADDRESS NAMESPACE PLAN_JS
 
 import asyncio
 import json
+import os
 import sys
 import time
+import traceback
 
 from temporalio.client import Client
 
@@ -59,5 +61,21 @@ async def main(address: str, namespace: str, plan_json: str) -> None:
     )
 
 
+def run() -> int:
+    try:
+        asyncio.run(main(*sys.argv[1:4]))
+        return 0
+    except BaseException:  # noqa: BLE001 - reported, then the same exit path as success
+        traceback.print_exc()
+        return 1
+
+
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    # The SDK's Rust core keeps Tokio threads that may call into Python while the interpreter
+    # finalizes, which aborts or segfaults the process after the work is done (temporalio/sdk-python
+    # issue 300, open; its Client has no close). So the program flushes what it printed and leaves
+    # without finalizing: the exit code is the outcome, never a crash of the runtime's teardown.
+    code = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
