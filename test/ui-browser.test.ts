@@ -81,9 +81,17 @@ describe('agent-canary ui in a browser (Chromium)', function () {
     await page.locator(`tr[data-workflow-id="${ids.bad}"] td.agent a`).click();
     const errorChart = page.locator('svg.chart[data-metric="error_rate"]');
     await errorChart.waitFor();
-    const checks = Number(await errorChart.getAttribute('data-points'));
-    assert.ok(checks >= 2, `error-rate points: ${checks}`);
-    assert.equal(await errorChart.locator('circle[data-series="canary"]').count(), checks);
+    // Read in one go: the page redraws as its data refreshes, so two separate reads may see two drawings.
+    const drawn = await eventually(
+      () =>
+        errorChart.evaluate((svg) => ({
+          checks: Number(svg.getAttribute('data-points')),
+          circles: svg.querySelectorAll('circle[data-series="canary"]').length,
+        })),
+      (d) => d.checks >= 2 && d.circles === d.checks,
+      { timeoutMs: 20_000, what: 'a point per check on the error-rate chart' },
+    );
+    assert.equal(drawn.circles, drawn.checks);
     assert.ok(
       (await errorChart.locator('circle[data-verdict="fail"]').count()) >= 1,
       'a failing check marked',
