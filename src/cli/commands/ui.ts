@@ -40,6 +40,10 @@ export function register(program: Command): void {
           host: o.host,
           port,
           temporalUiUrl,
+          tokenHint:
+            (o.token ?? process.env.AGENT_CANARY_UI_TOKEN)
+              ? 'use the link `agent-canary ui` printed, or the token it was given (--token or AGENT_CANARY_UI_TOKEN)'
+              : 'use the link this `agent-canary ui` printed: each start without --token makes a new token',
         }).catch((err: NodeJS.ErrnoException) => {
           throw new UsageError(
             `could not listen on ${o.host}:${port}: ${err.code ?? err.message}\n` +
