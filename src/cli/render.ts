@@ -1,4 +1,5 @@
 // Compact human views of a rollout's status and of the rollout list.
+import { holdingOf, holdingText } from '../analysis/holding';
 import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
@@ -61,6 +62,9 @@ export function renderStatus(
         ? '  (clock stopped: no metrics)'
         : ''),
   ];
+  // Why the stage has not moved on, first: the per-metric table below says it too, but later.
+  const holding = finished ? null : holdingOf(s, opts.now ?? Date.now());
+  if (holding?.metric) lines.push(clean(holdingText(s, holding, formatDuration)));
   if (s.pausedOnFail && !finished) {
     lines.push(
       `PAUSED ON A FAILED CHECK (${s.pausedOnFail.metrics.map(clean).join(', ')}): ${clean(s.pausedOnFail.reason)}`,

@@ -430,7 +430,8 @@ export async function preflightRollout(
         workflowId,
       }),
     );
-    return answer as PreflightResult;
+    // The router and the metrics source are often the same gateway: one line per problem.
+    return { problems: [...new Set((answer as PreflightResult).problems)] };
   } catch (err) {
     if (noAnswerInTime(err)) {
       return { problems: [`the worker did not run the preflight checks in time (workflow ${workflowId})`] };
@@ -439,7 +440,23 @@ export async function preflightRollout(
       return { problems: [`preflight failed: ${innermostMessage(err) ?? err.message}`] };
     }
     throw mapServiceError(err, `run the preflight checks for "${plan.agent}"`);
+  } finally {
+    await forgetPreflight(client, workflowId);
   }
+}
+
+/**
+ * A preflight is a question, not a rollout: its execution is deleted once answered, so the Temporal
+ * Web UI's list holds rollouts only (it had one preflight row per start). Best effort: a server that
+ * refuses leaves it to the namespace's retention.
+ */
+async function forgetPreflight(client: Client, workflowId: string): Promise<void> {
+  await withDeadline(client, 5_000, () =>
+    client.workflowService.deleteWorkflowExecution({
+      namespace: client.options.namespace,
+      workflowExecution: { workflowId },
+    }),
+  ).catch(() => undefined);
 }
 
 /** Seen polling within this long: an idle worker's long poll renews its record about once a minute. */
