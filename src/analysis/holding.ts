@@ -12,6 +12,8 @@ export interface Holding {
   metric: string | null;
   /** The judge's reason for that metric (not yet, no data...). */
   reason: string | null;
+  /** "nodata": too few samples yet (no test has begun); "inconclusive": evidence still short. */
+  status: 'inconclusive' | 'nodata' | null;
   /**
    * Expected time until that metric is decided at the traffic so far, from how fast its evidence
    * grew in this stage; null when the data give no estimate (no data, or leaning towards worse).
@@ -45,7 +47,7 @@ export function holdingOf(s: RolloutStatus, now = Date.now()): Holding | null {
   const a = s.lastAnalysis;
   const open = (a?.metrics ?? []).filter((m) => m.status === 'inconclusive' || m.status === 'nodata');
   if (!a || a.verdict !== 'inconclusive' || open.length === 0) {
-    return { windowLeftMs, metric: null, reason: null, forecastMs: null };
+    return { windowLeftMs, metric: null, reason: null, status: null, forecastMs: null };
   }
   const passIndex = Math.max(
     0,
@@ -65,7 +67,13 @@ export function holdingOf(s: RolloutStatus, now = Date.now()): Holding | null {
   const last = estimates.reduce((worst, e) =>
     (e.forecastMs ?? Infinity) > (worst.forecastMs ?? Infinity) ? e : worst,
   );
-  return { windowLeftMs, metric: last.m.metric, reason: last.m.reason, forecastMs: last.forecastMs };
+  return {
+    windowLeftMs,
+    metric: last.m.metric,
+    reason: last.m.reason,
+    status: last.m.status === 'nodata' ? 'nodata' : 'inconclusive',
+    forecastMs: last.forecastMs,
+  };
 }
 
 const LABELS: Record<string, string> = {
@@ -82,8 +90,8 @@ function roughly(ms: number, format: (ms: number) => string): string {
 }
 
 /**
- * The headline: "stage 1 of 3 is waiting on p99 latency (not yet: ...); about 3m more at the traffic
- * so far". `format` renders durations (the CLI's and the page's own formats).
+ * The headline: "stage 1 of 3 is waiting on p99 latency: not yet: ...; decided in about 3m at the
+ * traffic so far". `format` renders durations (the CLI's and the page's own formats).
  */
 export function holdingText(s: RolloutStatus, h: Holding, format: (ms: number) => string): string {
   const stage = `stage ${s.stageIndex + 1} of ${s.stageCount}`;
@@ -98,8 +106,8 @@ export function holdingText(s: RolloutStatus, h: Holding, format: (ms: number) =
   const when =
     h.forecastMs !== null
       ? `decided in about ${roughly(h.forecastMs, format)} at the traffic so far`
-      : why.startsWith('no data') || why === ''
-        ? 'no estimate: it has no data yet'
+      : h.status === 'nodata'
+        ? 'no estimate until it has enough samples'
         : 'no estimate yet: the data so far do not lean towards healthy';
-  return `${stage} is waiting on ${label}${why ? ` (${why})` : ''}: ${when}${window ? `; ${window}` : ''}${s.state === 'paused' ? ' (paused: the clock is stopped)' : ''}`;
+  return `${stage} is waiting on ${label}${why ? `: ${why}` : ''}; ${when}${window ? `; ${window}` : ''}${s.state === 'paused' ? ' (paused: the clock is stopped)' : ''}`;
 }

@@ -31,8 +31,11 @@ export function parsePlan(text: string, source = 'plan'): ResolvedPlan {
     throw new PlanError([]);
   } catch (err) {
     if (!(err instanceof PlanError)) throw err;
+    // A value misread as milliseconds makes more problems (a deadline under the interval...):
+    // with unitless durations, only those and the misspelt keys are worth reading.
     const others = err.problems
       .filter((p) => !unitless.some((u) => u.field === p.field))
+      .filter((p) => unitless.length === 0 || p.message.startsWith('Unrecognized key'))
       .map((p): PlanProblem => ({ ...p, message: withSuggestions(PlanInputSchema, p.field, p.message) }));
     throw new PlanError([...unitless, ...others]);
   }

@@ -7,6 +7,7 @@ import { HTTP_PORT_OFFSET } from '../../temporal/connection';
 import { startDevServer } from '../../temporal/devserver';
 import { dashboardRolloutUrl } from '../../notify/format';
 import { UsageError } from '../errors';
+import { portFlag } from '../flags';
 import {
   deadUpstreams,
   readableNotifiers,
@@ -28,13 +29,6 @@ interface DevFlags extends BackendFlags {
   gatewayPort: string;
   dashboardPort: string;
   dashboard: boolean;
-}
-
-function portFlag(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${name} must be 0-65535, got "${value}"`);
-  return n;
 }
 
 export function register(program: Command): void {

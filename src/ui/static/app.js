@@ -33,14 +33,20 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // The token arrives in the URL fragment (never sent to a server), is kept, and leaves the address bar.
-(function takeToken() {
+// Also when the link is opened in a tab already on the page (only the fragment changes then).
+window.addEventListener('hashchange', () => {
+  takeToken();
+  showTokenState();
+});
+takeToken();
+function takeToken() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (m) {
     localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
     localStorage.removeItem(STALE_KEY);
     history.replaceState(null, '', location.pathname + location.search);
   }
-})();
+}
 
 const token = () => localStorage.getItem(TOKEN_KEY) || '';
 
@@ -230,7 +236,7 @@ function listView(main) {
               { class: 'num' },
               r.badge.outcome === 'progressing' || r.badge.outcome === 'paused' ? `${r.percent ?? 0}%` : '—',
             ),
-            h('td', { title: ago(r.startTime) }, dateTime(Date.parse(r.startTime))),
+            h('td', { class: 'when', title: ago(r.startTime) }, dateTime(Date.parse(r.startTime))),
             h('td', {}, took),
             h('td', { class: 'why', title: r.reason ?? '' }, r.reason ? plain(r.reason) : ''),
           );
@@ -327,7 +333,10 @@ function plannedAhead(d, now = Date.now()) {
     ? Math.max(d.holding.windowLeftMs, d.holding.forecastMs ?? 0)
     : Math.max(0, s.remainingMs ?? 0);
   let t = now + left;
-  const planned = [];
+  // The rest of the current stage, then the stages after it.
+  const cur = d.stages[s.stageIndex];
+  const planned =
+    cur && left > 0 ? [{ index: cur.index, weight: cur.weight, from: now, to: t, rest: true }] : [];
   for (const st of d.stages.slice(s.stageIndex + 1)) {
     if (st.weight >= 100) break;
     planned.push({ index: st.index, weight: st.weight, from: t, to: t + st.plannedObserveMs });

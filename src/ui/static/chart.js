@@ -277,13 +277,15 @@ export function timeline({ span, stages, planned = [], pauses, ending, expectedE
   const segment = (s, i, kind) => {
     const x0 = x(s.from);
     const x1 = Math.max(x0 + 2, x(s.to));
-    const words =
-      kind === 'planned'
+    const words = s.rest
+      ? `stage ${s.index + 1}: about ${duration(s.to - s.from)} left`
+      : kind === 'planned'
         ? `stage ${s.index + 1}: canary at ${s.weight}%, planned for ${duration(s.to - s.from)} from about ${clockTime(s.from)}`
         : `stage ${s.index + 1}: canary at ${s.weight}% from ${clockTime(s.from)} for ${duration(s.to - s.from)}`;
+    const cls = kind === 'planned' ? (s.rest ? 'segment planned rest' : 'segment planned') : 'segment';
     return svg(
       'g',
-      { class: kind === 'planned' ? 'segment planned' : 'segment', 'data-stage': s.index },
+      { class: cls, 'data-stage': s.index },
       title(words),
       svg('rect', {
         x: x0,
@@ -294,7 +296,11 @@ export function timeline({ span, stages, planned = [], pauses, ending, expectedE
         class: kind === 'planned' ? 'seg seg-planned' : `seg seg-${i % 2}`,
       }),
       x1 - x0 > 70
-        ? svg('text', { x: x0 + 6, y: 26, class: 'seg-label' }, `stage ${s.index + 1} · ${s.weight}%`)
+        ? svg(
+            'text',
+            { x: x0 + 6, y: 26, class: 'seg-label' },
+            s.rest ? `${duration(s.to - s.from)} left` : `stage ${s.index + 1} · ${s.weight}%`,
+          )
         : null,
     );
   };
@@ -310,9 +316,7 @@ export function timeline({ span, stages, planned = [], pauses, ending, expectedE
         title(`paused ${duration(p.to - p.from)} by ${p.by}: ${p.reason}`),
         svg('rect', { x: x0, y: 8, width: x1 - x0, height: 26, class: 'paused', fill: 'url(#hatch)' }),
         // The hatching alone read as "something wrong with the bar": say what it is.
-        x1 - x0 > 44
-          ? svg('text', { x: x0 + 4, y: 44, class: 'pause-label' }, `paused ${duration(p.to - p.from)}`)
-          : svg('text', { x: x0, y: 44, class: 'pause-label' }, 'Ⅱ'),
+        svg('text', { x: x0, y: 44, class: 'pause-label' }, `Ⅱ paused ${duration(p.to - p.from)}`),
       ),
     );
   }
