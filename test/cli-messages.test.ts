@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { holdingOf, holdingText } from '../src/analysis/holding';
 import { startHint } from '../src/cli/dev-output';
@@ -22,6 +24,7 @@ import { TOKEN, gateway, startUpstream, twoVersionConfig } from './gateway-suppo
 import { testEnv } from './harness';
 
 const ROOT = path.join(__dirname, '..');
+const sh = promisify(execFile);
 const base = 'agent: bot\nstable: v1\ncanary: v2\n';
 
 function problems(text: string): string[] {
@@ -211,7 +214,7 @@ describe('CLI messages a newcomer meets', () => {
         holdingText(status(), h!, formatDuration),
         'stage 1 of 3 is waiting on p99 latency: not yet: canary +36%; ruling out +100% p99; decided in about 4m at the traffic so far',
       );
-      assert.match(renderStatus(status(), { now }), /\nstage 1 of 3 is waiting on p99 latency .*about 4m/);
+      assert.match(renderStatus(status(), { now }), /\nstage 1 of 3 is waiting on p99 latency: .*about 4m/);
     });
 
     it('gives no estimate when the data lean towards worse, and nothing once the stage passed', () => {
@@ -226,6 +229,70 @@ describe('CLI messages a newcomer meets', () => {
       const passed = status({ lastAnalysis: { ...status().lastAnalysis!, verdict: 'pass' } });
       assert.equal(holdingOf(passed, now)?.metric, null);
       assert.doesNotMatch(renderStatus(passed, { now }), /waiting on/);
+    });
+  });
+
+  describe('small refusals', () => {
+    it('refuse an empty port and a worker URL that is not http(s), before connecting to anything', async () => {
+      const gw = await cli([
+        'gateway',
+        '--port',
+        '',
+        '--config',
+        'examples/tiny-gateway.yaml',
+        '--token',
+        'x'.repeat(24),
+      ]);
+      assert.equal(gw.code, 2, gw.stderr);
+      assert.match(gw.stderr, /--port must be a port number 0-65535, got ""/);
+      const worker = await cli(
+        ['worker', '--router', 'webhook', '--router-url', 'file:///x', '--router-secret', 's'.repeat(24)],
+        // Nothing listens on port 1: a check made after connecting would report Temporal instead.
+        {
+          env: {
+            TEMPORAL_ADDRESS: '127.0.0.1:1',
+            AGENT_CANARY_GATEWAY_URL: 'http://127.0.0.1:1',
+            AGENT_CANARY_ADMIN_TOKEN: 't'.repeat(24),
+          },
+        },
+      );
+      assert.equal(worker.code, 2, worker.stderr);
+      assert.match(worker.stderr, /routerUrl: must be http:\/\/ or https:\/\/, not file:/);
+      assert.doesNotMatch(worker.stderr, /Temporal/);
+    });
+
+    it('answer an 8 MB chunked admin body with 413, to a client that reads only after sending', async () => {
+      const v1 = await startUpstream('v1');
+      const v2 = await startUpstream('v2');
+      const gw = await gateway({ config: twoVersionConfig(v1, v2) });
+      try {
+        // Python's http.client sends the whole body before it reads the answer.
+        const script = [
+          'import http.client, sys',
+          'u = sys.argv[1].split(":")',
+          'c = http.client.HTTPConnection(u[0], int(u[1]), timeout=30)',
+          'body = (b"a" * 100000 for _ in range(80))',
+          `c.request("PUT", "/v1/admin/agents/bot/split", body=body, encode_chunked=True, headers={"authorization": "Bearer ${TOKEN}", "content-type": "application/json", "transfer-encoding": "chunked"})`,
+          'r = c.getresponse()',
+          'print(r.status, r.read().decode())',
+        ].join('\n');
+        const { stdout } = await sh('python3', ['-c', script, new URL(gw.url).host], { timeout: 30_000 });
+        assert.equal(stdout.trim(), `413 {"error":"body larger than ${1 << 20} bytes"}`);
+        const res = await fetch(`${gw.url}/v1/agents/bot/outcomes`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ version: 'v'.repeat(200) }),
+        });
+        assert.equal(res.status, 400);
+        assert.match(
+          ((await res.json()) as { error: string }).error,
+          /version: must be at most 128 characters/,
+        );
+      } finally {
+        await gw.close();
+        await v1.close();
+        await v2.close();
+      }
     });
   });
 

@@ -181,7 +181,7 @@ describe('cli views', () => {
     assert.match(lines[0], /^AGENT\s+STATE\s+CANARY%/);
     assert.equal(lines[1].indexOf('progressing'), lines[0].indexOf('STATE'));
     // A terminated execution says so in STATE too, whatever it last published.
-    assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+TERMINATED\s+2026-11-26 10:00:00$/);
+    assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+Terminated\s+2026-11-26 10:00:00$/);
     assert.equal(renderList([]), 'no rollouts');
   });
 });

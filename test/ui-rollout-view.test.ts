@@ -190,6 +190,13 @@ describe('agent-canary ui: where a rollout is going (Chromium)', function () {
     const started = await row('bad').locator('td').nth(4).textContent();
     assert.match(started ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'view-list.png'), fullPage: true });
+    // A command on a finished rollout points at `retry`, not at a plan file nobody has.
+    await assert.rejects(
+      sendCommand(testEnv().client, stack.agents.bad, 'pause', { by: 'view-test' }, { workflowId: ids.bad }),
+      new RegExp(
+        `already ended \\(rolled back\\); there is nothing to pause\\.\\n  Fix: run it again with the same plan: \`agent-canary retry ${stack.agents.bad}\``,
+      ),
+    );
     await page.goto(stack.dashboard.rolloutUrl(ids.bad));
     await page.locator('svg.chart[data-metric="error_rate"] g.decision[data-action="rolled_back"]').waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'view-rolled-back.png'), fullPage: true });

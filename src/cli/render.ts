@@ -54,7 +54,7 @@ export function renderStatus(
       (stage && window > 0 && !finished
         ? `  observed ${formatDuration(observed)} of ${formatDuration(window)}` +
           (s.extendedMs ? ` (extended by ${formatDuration(s.extendedMs)})` : '') +
-          `, ${formatDuration(remaining)} left`
+          (remaining > 0 || !running ? `, ${formatDuration(remaining)} left` : ', window over')
         : '') +
       `  failed checks ${s.failedChecks}/${s.failureLimit}` +
       (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : '') +
@@ -119,6 +119,21 @@ export function renderStatus(
   return lines.join('\n');
 }
 
+/** Temporal's execution status as the Web UI shows it ("Canceled", "Timed Out"), not the SDK's enum name. */
+export function webUiStatus(status: string): string {
+  const words: Record<string, string> = {
+    RUNNING: 'Running',
+    COMPLETED: 'Completed',
+    FAILED: 'Failed',
+    CANCELLED: 'Canceled',
+    CANCELED: 'Canceled',
+    TERMINATED: 'Terminated',
+    TIMED_OUT: 'Timed Out',
+    CONTINUED_AS_NEW: 'Continued As New',
+  };
+  return words[status.toUpperCase()] ?? status;
+}
+
 export function renderList(rows: RolloutSummary[]): string {
   if (rows.length === 0) return 'no rollouts';
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
@@ -126,11 +141,12 @@ export function renderList(rows: RolloutSummary[]): string {
     r.agent,
     // A terminated or failed execution is that, whatever state it last published; a rollback or an
     // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
-    listedState(r),
+    // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
+    listedState(r).replace(/_/g, ' '),
     r.percent === null ? '-' : String(r.percent),
     r.stable ?? '-',
     r.canary ?? '-',
-    r.status,
+    webUiStatus(r.status),
     r.startTime.replace('T', ' ').slice(0, 19),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)) + 2);

@@ -624,7 +624,7 @@ export async function retryRollout(
   if (state === 'promoted') {
     throw new CommandRefusedError(
       `the rollout for "${agent}" was promoted: ${d.typedSearchAttributes.get(SA.canaryVersion) ?? 'the canary'} is stable now, ` +
-        'so there is nothing to retry.\n  Fix: start a new rollout with a new canary: `agent-canary start -f plan.yaml`.',
+        'so there is nothing to retry.\n  Fix: start a rollout of a new canary with `agent-canary start -f <your plan>`.',
     );
   }
   const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
@@ -709,9 +709,13 @@ async function finishedError(
     close && !close.own
       ? `${status.toLowerCase().replace('_', ' ')}${close.cause ? `: ${close.cause}` : ''}`
       : (state ?? status.toLowerCase()).replace('_', ' ');
+  // Anything but a promotion can run again with the same plan: `retry` is the next step there.
+  const fix =
+    state === 'promoted'
+      ? 'start a rollout of a new canary with `agent-canary start -f <your plan>`'
+      : `run it again with the same plan: \`agent-canary retry ${agent}\``;
   return new CommandRefusedError(
-    `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n` +
-      '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
+    `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n  Fix: ${fix}.`,
   );
 }
 
