@@ -217,6 +217,50 @@ describe('CLI messages a newcomer meets', () => {
       assert.match(renderStatus(status(), { now }), /\nstage 1 of 3 is waiting on p99 latency: .*about 4m/);
     });
 
+    it('calls a rollback before the canary got any traffic a failed start', () => {
+      const refused = status({
+        state: 'rolled_back',
+        lastAnalysis: null,
+        decisions: [
+          {
+            at: '2026-12-05T10:08:00Z',
+            action: 'started',
+            by: 'agent-canary',
+            reason: 'rollout started',
+            stageIndex: 0,
+            percent: 0,
+          },
+          {
+            at: '2026-12-05T10:08:01Z',
+            action: 'rolled_back',
+            by: 'agent-canary',
+            reason: 'the router refused the split: unknown agent',
+            stageIndex: 0,
+            percent: 0,
+          },
+        ],
+      });
+      assert.match(
+        renderStatus(refused, { now }),
+        /^bot {2}v1 -> v2 {2}FAILED TO START \(the canary never got traffic/,
+      );
+      const judged = status({
+        state: 'rolled_back',
+        decisions: [
+          {
+            at: '2026-12-05T10:08:01Z',
+            action: 'stage_started',
+            by: 'agent-canary',
+            reason: 'stage 1: 20%',
+            stageIndex: 0,
+            percent: 20,
+          },
+          ...refused.decisions.slice(1),
+        ],
+      });
+      assert.match(renderStatus(judged, { now }), /^bot {2}v1 -> v2 {2}ROLLED BACK {2}/);
+    });
+
     it('gives no estimate when the data lean towards worse, and nothing once the stage passed', () => {
       const worse = status();
       worse.lastAnalysis!.metrics[1].stats = { llr: [0, 2, 0, 0], detail: '' };

@@ -133,7 +133,7 @@ describe('cli views', () => {
     const done = renderStatus(status({ state: 'rolled_back', remainingMs: 0, canaryPercent: 0 }), {
       now: T + 300_000,
     });
-    assert.match(done, /ROLLED_BACK/);
+    assert.match(done, /ROLLED BACK/);
     assert.match(done, /canary 0%/);
     assert.doesNotMatch(done, /left|observed/);
   });

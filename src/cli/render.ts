@@ -45,9 +45,14 @@ export function renderStatus(
   const stage = s.stages[s.stageIndex];
   const finished = hasEnded(s);
   const e = s.execution;
+  // A rollback with no check and no decision at a canary share above 0 is a start that failed (an unknown agent or
+  // version the router refused), not a verdict on the canary: the dashboard says so too.
+  const neverRouted = s.state === 'rolled_back' && !s.lastAnalysis && !s.decisions.some((d) => d.percent > 0);
   const headline = e
     ? `${e.status.replace('_', ' ')}${e.cause ? `: ${clean(e.cause)}` : ''} (rollout state when it stopped: ${s.state})`
-    : s.state.toUpperCase();
+    : neverRouted
+      ? 'FAILED TO START (the canary never got traffic; stable kept all of it)'
+      : s.state.replace(/_/g, ' ').toUpperCase();
   const lines = [
     `${s.agent}  ${s.stable} -> ${s.canary}  ${headline}  (${s.workflowId})`,
     `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
