@@ -447,8 +447,9 @@ export async function preflightRollout(
 
 /**
  * A preflight is a question, not a rollout: its execution is deleted once answered, so the Temporal
- * Web UI's list holds rollouts only (it had one preflight row per start). Best effort: a server that
- * refuses leaves it to the namespace's retention.
+ * Web UI's list holds rollouts only (it had one preflight row per start). The server deletes it in
+ * the background (about a minute on the dev server). Best effort: a server that refuses leaves it
+ * to the namespace's retention.
  */
 async function forgetPreflight(client: Client, workflowId: string): Promise<void> {
   await withDeadline(client, 5_000, () =>
