@@ -133,7 +133,7 @@ describe('cli views', () => {
     const done = renderStatus(status({ state: 'rolled_back', remainingMs: 0, canaryPercent: 0 }), {
       now: T + 300_000,
     });
-    assert.match(done, /ROLLED_BACK/);
+    assert.match(done, /ROLLED BACK/);
     assert.match(done, /canary 0%/);
     assert.doesNotMatch(done, /left|observed/);
   });
@@ -181,7 +181,7 @@ describe('cli views', () => {
     assert.match(lines[0], /^AGENT\s+STATE\s+CANARY%/);
     assert.equal(lines[1].indexOf('progressing'), lines[0].indexOf('STATE'));
     // A terminated execution says so in STATE too, whatever it last published.
-    assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+TERMINATED\s+2026-11-26 10:00:00$/);
+    assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+Terminated\s+2026-11-26 10:00:00$/);
     assert.equal(renderList([]), 'no rollouts');
   });
 });

@@ -2,11 +2,14 @@
 // links to the rollout's dashboard page (where the buttons are) and to the Temporal Web UI, and at
 // start a warning for every upstream in the gateway config that nothing answers on, and while it
 // runs a rate-limited line for the requests an upstream failed.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
+import path from 'node:path';
 import type { GatewayConfig } from '../gateway/config';
 import type { UpstreamFailure } from '../gateway/proxy';
 import { createNotifiers, type Notifier, type NotifyEvent } from '../notify';
 import { headline, rolloutUrl, stageLine } from '../notify/format';
+import { parsePlan } from '../plan';
 import type { NotifyTarget } from '../plan/schema';
 import { printable } from '../text/sanitize';
 import { plainReason } from '../ui/plain';
@@ -178,4 +181,41 @@ function failureLine(
   const what =
     count === 1 ? 'a request failed' : `${count} requests failed in the last ${Math.round(everyMs / 1000)} s`;
   return `${time} upstream ${f.agent} ${f.version}: ${what} (502 to the client): ${printable(reason)}`;
+}
+
+/**
+ * What to run next, pointing at a plan that exists: a plan file beside the gateway config whose
+ * agent the config routes (examples/tiny-plan.yaml for examples/tiny-gateway.yaml), else where to
+ * start writing one.
+ */
+export function startHint(config: GatewayConfig, configFile: string, address: string): string {
+  const env = address === '127.0.0.1:7233' ? '' : `export TEMPORAL_ADDRESS=${address}; `;
+  const plan = planBeside(config, configFile);
+  return plan
+    ? `Next, in another shell: ${env}agent-canary start -f ${plan}   (a plan for ${[...config.agents.keys()].join(', ')})`
+    : `Next: write a plan for ${[...config.agents.keys()].slice(0, 3).join(', ') || 'your agent'} (examples/plan.yaml is one; docs/getting-started.md step 6), then in another shell: ${env}agent-canary start -f <your plan>`;
+}
+
+function planBeside(config: GatewayConfig, configFile: string): string | null {
+  const dir = path.dirname(configFile);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n) && /plan/i.test(n));
+  } catch {
+    return null;
+  }
+  // Prefer a plan whose name shares the config's prefix ("tiny-" for tiny-gateway.yaml).
+  const prefix = path.basename(configFile).split(/[-.]/)[0];
+  names.sort((a, b) => Number(b.startsWith(prefix)) - Number(a.startsWith(prefix)) || a.localeCompare(b));
+  for (const name of names.slice(0, 20)) {
+    const file = path.join(dir, name);
+    try {
+      if (statSync(file).size > 256 * 1024) continue;
+      const plan = parsePlan(readFileSync(file, 'utf8'), file);
+      if (config.agents.has(plan.agent)) return file;
+    } catch {
+      // Not a plan, or not a valid one: not worth pointing at.
+    }
+  }
+  return null;
 }

@@ -1,4 +1,5 @@
 // Compact human views of a rollout's status and of the rollout list.
+import { holdingOf, holdingText } from '../analysis/holding';
 import { METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
@@ -44,16 +45,21 @@ export function renderStatus(
   const stage = s.stages[s.stageIndex];
   const finished = hasEnded(s);
   const e = s.execution;
+  // A rollback with no check and no decision at a canary share above 0 is a start that failed (an unknown agent or
+  // version the router refused), not a verdict on the canary: the dashboard says so too.
+  const neverRouted = s.state === 'rolled_back' && !s.lastAnalysis && !s.decisions.some((d) => d.percent > 0);
   const headline = e
     ? `${e.status.replace('_', ' ')}${e.cause ? `: ${clean(e.cause)}` : ''} (rollout state when it stopped: ${s.state})`
-    : s.state.toUpperCase();
+    : neverRouted
+      ? 'FAILED TO START (the canary never got traffic; stable kept all of it)'
+      : s.state.replace(/_/g, ' ').toUpperCase();
   const lines = [
     `${s.agent}  ${s.stable} -> ${s.canary}  ${headline}  (${s.workflowId})`,
     `stage ${s.stageIndex + 1}/${s.stageCount}  canary ${s.canaryPercent}%` +
       (stage && window > 0 && !finished
         ? `  observed ${formatDuration(observed)} of ${formatDuration(window)}` +
           (s.extendedMs ? ` (extended by ${formatDuration(s.extendedMs)})` : '') +
-          `, ${formatDuration(remaining)} left`
+          (remaining > 0 || !running ? `, ${formatDuration(remaining)} left` : ', window over')
         : '') +
       `  failed checks ${s.failedChecks}/${s.failureLimit}` +
       (s.inconclusiveStreak ? `  inconclusive streak ${s.inconclusiveStreak}` : '') +
@@ -61,6 +67,9 @@ export function renderStatus(
         ? '  (clock stopped: no metrics)'
         : ''),
   ];
+  // Why the stage has not moved on, first: the per-metric table below says it too, but later.
+  const holding = finished ? null : holdingOf(s, opts.now ?? Date.now());
+  if (holding?.metric) lines.push(clean(holdingText(s, holding, formatDuration)));
   if (s.pausedOnFail && !finished) {
     lines.push(
       `PAUSED ON A FAILED CHECK (${s.pausedOnFail.metrics.map(clean).join(', ')}): ${clean(s.pausedOnFail.reason)}`,
@@ -115,6 +124,21 @@ export function renderStatus(
   return lines.join('\n');
 }
 
+/** Temporal's execution status as the Web UI shows it ("Canceled", "Timed Out"), not the SDK's enum name. */
+export function webUiStatus(status: string): string {
+  const words: Record<string, string> = {
+    RUNNING: 'Running',
+    COMPLETED: 'Completed',
+    FAILED: 'Failed',
+    CANCELLED: 'Canceled',
+    CANCELED: 'Canceled',
+    TERMINATED: 'Terminated',
+    TIMED_OUT: 'Timed Out',
+    CONTINUED_AS_NEW: 'Continued As New',
+  };
+  return words[status.toUpperCase()] ?? status;
+}
+
 export function renderList(rows: RolloutSummary[]): string {
   if (rows.length === 0) return 'no rollouts';
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
@@ -122,11 +146,12 @@ export function renderList(rows: RolloutSummary[]): string {
     r.agent,
     // A terminated or failed execution is that, whatever state it last published; a rollback or an
     // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
-    listedState(r),
+    // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
+    listedState(r).replace(/_/g, ' '),
     r.percent === null ? '-' : String(r.percent),
     r.stable ?? '-',
     r.canary ?? '-',
-    r.status,
+    webUiStatus(r.status),
     r.startTime.replace('T', ' ').slice(0, 19),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)) + 2);

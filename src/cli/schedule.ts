@@ -95,7 +95,21 @@ export function renderSchedule(plan: ResolvedPlan, requestsPerSecond?: number): 
   // What each stage can rule out at --rps is the forecast printed after this (src/analysis/forecast.ts):
   // the per-stage detection times the old judge predicted do not apply to evidence carried across stages.
   if (plan.notify.length) lines.push(`  notify: ${plan.notify.map((n) => n.type).join(', ')}`);
+  for (const w of shortWindowWarnings(plan)) lines.push(`  warning: ${w}`);
   return lines.join('\n');
+}
+
+/** Stages whose window is shorter than the check interval: they end after a single check. */
+export function shortWindowWarnings(plan: ResolvedPlan): string[] {
+  const every = plan.analysis.intervalMs;
+  return plan.stages
+    .map((s, i) => ({ ...s, i }))
+    .filter((s) => s.weight < 100 && s.observeMs > 0 && s.observeMs < every)
+    .map(
+      (s) =>
+        `stage ${s.i + 1} observes ${formatDuration(s.observeMs)}, less than the check interval (${formatDuration(every)}): ` +
+        `it is decided on one check; lengthen its observe or shorten analysis.interval`,
+    );
 }
 
 export function positiveNumber(value: string): number {

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { Client, Connection } from '@temporalio/client';
 import { hostname } from 'node:os';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { sdkLogging, sdkLogLevel } from '../cli/sdk-log';
 import { startGateway, type RunningGateway } from '../gateway';
 import { GatewayMetricsSource } from '../metrics/gateway';
 import { createNotifiers } from '../notify';
@@ -125,12 +126,12 @@ function aborted(signal: AbortSignal | undefined): Promise<void> {
 
 /** The SDK logs every worker start at INFO; the demo's own lines say what matters. */
 function quietTemporalLogs(write: (text: string) => void): void {
+  const level = sdkLogLevel('ERROR');
   try {
-    Runtime.install({
-      logger: new DefaultLogger('WARN', (entry) => write(`temporal ${entry.level}: ${entry.message}\n`)),
-      // Core's own warnings (e.g. slow workflow tasks on a busy machine) would interleave with progress.
-      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-    });
+    // A rollback closes as Failed, which the SDK logs as a warning; core warns of slow workflow
+    // tasks on a busy machine: the demo's own lines tell what happened (AGENT_CANARY_LOG_LEVEL=debug
+    // shows the SDK's).
+    Runtime.install(sdkLogging(level, (line) => write(`${line}\n`)));
   } catch {
     // Already installed by the host process (tests, another command): keep its logger.
   }

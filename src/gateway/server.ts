@@ -83,7 +83,10 @@ const FeedbackSchema = z
   });
 
 const OutcomeSchema = z.object({
-  version: z.string({ error: 'must be a string' }).min(1).max(128),
+  version: z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters'),
   /** Lets later POST /v1/feedback calls join this request. */
   requestId: RequestId.optional(),
   latencyMs: z

@@ -1,4 +1,5 @@
 // Router backend over the agent-canary gateway's admin API (DESIGN.md §5).
+import { printable } from '../text/sanitize';
 import { describeUrl, safeErrorReason } from '../outbound';
 import { failureFrom, fetchWithTimeout } from './http';
 import { z } from 'zod';
@@ -116,7 +117,14 @@ export async function gatewayPreflight(
   if (res instanceof Error) return [res.message];
   const text = await res.text().catch(() => '');
   if (res.status === 401) return [`${where} refused the admin token (HTTP 401): check --gateway-token`];
-  if (res.status === 404) return [`${where} has no agent "${agent}" in its config`];
+  if (res.status === 404) {
+    // The admin API lists the configured agents: name them, as the unknown-version message does.
+    const configured = /\(configured: ([^)]*)\)/.exec(text.slice(0, 4_000))?.[1];
+    return [
+      `${where} has no agent "${agent}" in its config` +
+        (configured !== undefined ? ` (configured: ${printable(configured, 500) || 'none'})` : ''),
+    ];
+  }
   if (!res.ok) {
     const reason = safeErrorReason(text);
     if (res.status >= 500)

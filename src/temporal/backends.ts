@@ -10,16 +10,26 @@ import { GatewayRouter } from '../router/gateway';
 import { KubernetesRouter } from '../router/kubernetes';
 import { WebhookRouter } from '../router/webhook';
 import { SettingsError } from './errors';
+import { checkOutboundUrl } from '../outbound';
+
+/** A URL the worker will call: checked at start (http(s), no credentials), not at the first call. */
+const OutboundUrlSetting = z.string().superRefine((raw, ctx) => {
+  try {
+    checkOutboundUrl(raw);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 
 export const BackendSettingsSchema = z
   .object({
     router: z.enum(['gateway', 'webhook', 'kubernetes']).default('gateway'),
     metrics: z.enum(['gateway', 'prometheus', 'prometheus-query']).default('gateway'),
-    gatewayUrl: z.string().url().optional(),
+    gatewayUrl: OutboundUrlSetting.optional(),
     gatewayToken: z.string().min(1).optional(),
-    routerUrl: z.string().url().optional(),
+    routerUrl: OutboundUrlSetting.optional(),
     routerSecret: z.string().min(16, 'must be at least 16 characters').optional(),
-    prometheusUrl: z.string().url().optional(),
+    prometheusUrl: OutboundUrlSetting.optional(),
     prometheusSelector: z.string().optional(),
     /** With --router kubernetes: a kubeconfig path (default $KUBECONFIG, ~/.kube/config, in-cluster). */
     kubeconfig: z.string().min(1).optional(),

@@ -33,7 +33,7 @@ export class UnknownAgentError extends RolloutError {
   ) {
     super(
       `no rollout found for agent "${agent}" (workflow ${workflowId} in namespace ${namespace}).\n` +
-        `  Fix: check the name with \`agent-canary list\`, or start one with \`agent-canary start -f plan.yaml\`.`,
+        `  Fix: check the name with \`agent-canary list\`, or start one with \`agent-canary start -f <your plan>\`.`,
     );
   }
 }

@@ -430,7 +430,8 @@ export async function preflightRollout(
         workflowId,
       }),
     );
-    return answer as PreflightResult;
+    // The router and the metrics source are often the same gateway: one line per problem.
+    return { problems: [...new Set((answer as PreflightResult).problems)] };
   } catch (err) {
     if (noAnswerInTime(err)) {
       return { problems: [`the worker did not run the preflight checks in time (workflow ${workflowId})`] };
@@ -439,7 +440,24 @@ export async function preflightRollout(
       return { problems: [`preflight failed: ${innermostMessage(err) ?? err.message}`] };
     }
     throw mapServiceError(err, `run the preflight checks for "${plan.agent}"`);
+  } finally {
+    await forgetPreflight(client, workflowId);
   }
+}
+
+/**
+ * A preflight is a question, not a rollout: its execution is deleted once answered, so the Temporal
+ * Web UI's list holds rollouts only (it had one preflight row per start). The server deletes it in
+ * the background (about a minute on the dev server). Best effort: a server that refuses leaves it
+ * to the namespace's retention.
+ */
+async function forgetPreflight(client: Client, workflowId: string): Promise<void> {
+  await withDeadline(client, 5_000, () =>
+    client.workflowService.deleteWorkflowExecution({
+      namespace: client.options.namespace,
+      workflowExecution: { workflowId },
+    }),
+  ).catch(() => undefined);
 }
 
 /** Seen polling within this long: an idle worker's long poll renews its record about once a minute. */
@@ -607,7 +625,7 @@ export async function retryRollout(
   if (state === 'promoted') {
     throw new CommandRefusedError(
       `the rollout for "${agent}" was promoted: ${d.typedSearchAttributes.get(SA.canaryVersion) ?? 'the canary'} is stable now, ` +
-        'so there is nothing to retry.\n  Fix: start a new rollout with a new canary: `agent-canary start -f plan.yaml`.',
+        'so there is nothing to retry.\n  Fix: start a rollout of a new canary with `agent-canary start -f <your plan>`.',
     );
   }
   const plan = await planOfRun(client, workflowId, d.runId, timeoutMs);
@@ -692,9 +710,13 @@ async function finishedError(
     close && !close.own
       ? `${status.toLowerCase().replace('_', ' ')}${close.cause ? `: ${close.cause}` : ''}`
       : (state ?? status.toLowerCase()).replace('_', ' ');
+  // Anything but a promotion can run again with the same plan: `retry` is the next step there.
+  const fix =
+    state === 'promoted'
+      ? 'start a rollout of a new canary with `agent-canary start -f <your plan>`'
+      : `run it again with the same plan: \`agent-canary retry ${agent}\``;
   return new CommandRefusedError(
-    `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n` +
-      '  Fix: start a new rollout with `agent-canary start -f plan.yaml`.',
+    `the rollout for "${agent}" already ended (${how}); there is nothing to ${command}.\n  Fix: ${fix}.`,
   );
 }
 

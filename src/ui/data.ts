@@ -2,6 +2,8 @@
 // from its history (checks, splits, commands, ending) and, when a worker answers, its status query
 // (the workflow's own decisions ledger). Closed runs never change, so their pages are cached.
 import type { Client } from '@temporalio/client';
+import { holdingOf, holdingText, type Holding } from '../analysis/holding';
+import { formatDuration } from '../plan/duration';
 import { predictDetection } from '../analysis/predict';
 import { rolloutUrl } from '../notify/format';
 import { getStatus, listRollouts, type Command, type RolloutSummary } from '../temporal/rollouts';
@@ -11,14 +13,39 @@ import { badgeFor, type Badge } from './outcome';
 
 export interface RolloutRow extends RolloutSummary {
   badge: Badge;
+  /** Why a closed run ended (rolled back on..., aborted by... because...); null while it runs or not read yet. */
+  reason: string | null;
 }
+
+/** Closed runs' reasons, read once from their history (a closed run never changes). */
+const reasonCache = new Map<string, { reason: string | null; neverRouted: boolean }>();
+
+/** No split ever gave the canary traffic and no check ran: what ended it was the start itself. */
+export function neverRouted(h: RolloutHistory): boolean {
+  return h.checks.length === 0 && !h.splits.some((s) => s.canary && s.canaryWeight > 0);
+}
+/** History reads per list request: a long list fills in over a few polls instead of one slow answer. */
+const REASON_READS_PER_LIST = 10;
 
 /** Rollouts newest first; runs that only handed over to a new run (continue-as-new) are left out. */
 export async function listRows(client: Client, limit = 200): Promise<RolloutRow[]> {
-  const rows = await listRollouts(client, { limit });
-  return rows
-    .filter((r) => r.status !== 'CONTINUED_AS_NEW')
-    .map((r) => ({ ...r, badge: badgeFor(r.status, r.state) }));
+  const rows = (await listRollouts(client, { limit })).filter((r) => r.status !== 'CONTINUED_AS_NEW');
+  const missing = rows.filter((r) => r.closeTime && !reasonCache.has(`${r.workflowId}/${r.runId}`));
+  await Promise.all(
+    missing.slice(0, REASON_READS_PER_LIST).map(async (r) => {
+      const h = await readRolloutHistory(client, r.workflowId, r.runId).catch(() => null);
+      if (!h) return;
+      reasonCache.set(`${r.workflowId}/${r.runId}`, {
+        reason: h.ending?.reason ?? null,
+        neverRouted: neverRouted(h),
+      });
+      if (reasonCache.size > 4 * CACHE_SIZE) reasonCache.delete(reasonCache.keys().next().value!);
+    }),
+  );
+  return rows.map((r) => {
+    const read = r.closeTime ? reasonCache.get(`${r.workflowId}/${r.runId}`) : undefined;
+    return { ...r, badge: badgeFor(r.status, r.state, read?.neverRouted), reason: read?.reason ?? null };
+  });
 }
 
 export interface DecisionView extends Decision {
@@ -62,6 +89,10 @@ export interface RolloutDetail {
   stages: StageView[];
   commands: Command[];
   temporalUrl: string | null;
+  /** The headline of a live rollout: what holds its stage and for about how long (analysis/holding). */
+  headline: string | null;
+  /** The same as data, for the page: the holding metric and the forecast time to decide. */
+  holding: Holding | null;
 }
 
 export interface DetailOptions {
@@ -136,7 +167,7 @@ export async function rolloutDetail(
     executionStatus: run.status.name,
     startTime: run.startTime.toISOString(),
     closeTime: run.closeTime?.toISOString() ?? null,
-    badge: badgeFor(run.status.name, state),
+    badge: badgeFor(run.status.name, state, !running && neverRouted(history)),
     latestRun,
     status,
     statusNote,
@@ -150,7 +181,14 @@ export async function rolloutDetail(
       rolloutUrl(opts.temporalUiUrl, client.options.namespace, workflowId)?.concat(
         `/${encodeURIComponent(run.runId)}`,
       ) ?? null,
+    headline: null,
+    holding: null,
   };
+  const holding = status ? holdingOf(status) : null;
+  if (status && holding) {
+    detail.holding = holding;
+    detail.headline = holdingText(status, holding, formatDuration);
+  }
   // A closed run is final once its status (if any worker answers) has been read.
   if (!running && (status || !latestRun || history.ending)) {
     closedCache.set(key, detail);

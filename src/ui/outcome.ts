@@ -11,6 +11,7 @@ export const OUTCOMES = [
   'paused',
   'promoted',
   'rolled_back',
+  'failed_to_start',
   'aborted',
   'failed',
   'terminated',
@@ -21,8 +22,11 @@ export const OUTCOMES = [
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-/** How the badge looks: good news, bad news, needs a look, under way, or neutral. */
-export type Tone = 'good' | 'bad' | 'warn' | 'live' | 'neutral';
+/**
+ * How the badge looks: good news, bad news (the canary was worse, or the workflow broke), needs a
+ * look, under way, stopped by a person (not a verdict on the canary), or neutral.
+ */
+export type Tone = 'good' | 'bad' | 'warn' | 'live' | 'stopped' | 'neutral';
 
 export interface Badge {
   outcome: Outcome;
@@ -49,7 +53,13 @@ const BADGES: Record<Outcome, Omit<Badge, 'outcome'>> = {
     tone: 'bad',
     meaning: 'all traffic went back to stable: the canary was worse, or could not be routed',
   },
-  aborted: { label: 'aborted', tone: 'bad', meaning: 'a person stopped it: all traffic back on stable' },
+  failed_to_start: {
+    label: 'failed to start',
+    tone: 'warn',
+    meaning:
+      'the canary never got traffic: its first split was refused (a configuration problem such as an unknown agent or version); stable kept all traffic',
+  },
+  aborted: { label: 'aborted', tone: 'stopped', meaning: 'a person stopped it: all traffic back on stable' },
   failed: {
     label: 'failed',
     tone: 'bad',
@@ -100,7 +110,12 @@ export function outcomeOf(status: string, state: RolloutState | null): Outcome {
   }
 }
 
-export function badgeFor(status: string, state: RolloutState | null): Badge {
-  const outcome = outcomeOf(status, state);
+/**
+ * `neverRouted`: the run's history shows no split that gave the canary traffic and no check, so a
+ * "rolled back" is a start that failed (a refused first split), not a verdict on the canary.
+ */
+export function badgeFor(status: string, state: RolloutState | null, neverRouted = false): Badge {
+  const judged = outcomeOf(status, state);
+  const outcome = judged === 'rolled_back' && neverRouted ? 'failed_to_start' : judged;
   return { outcome, ...BADGES[outcome] };
 }

@@ -32,6 +32,8 @@ export interface DashboardOptions {
   temporalUiUrl?: string;
   /** Errors that are ours, not the user's (logged with their stack, never sent to the browser). */
   log?: (line: string) => void;
+  /** Where the person finds this dashboard's token, for the refusal of a missing or stale one. */
+  tokenHint?: string;
 }
 
 export interface RunningDashboard {
@@ -148,11 +150,13 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     if (parts.length === 4 && req.method === 'POST') {
       const auth = checkToken(req.headers.authorization);
       if (auth !== 'ok') {
+        const where = o.tokenHint ?? 'open the link `agent-canary ui` printed (it carries the token)';
         throw new HttpError(
           401,
           auth === 'missing'
-            ? 'commands need the dashboard token: open the link `agent-canary ui` printed, or enter the token'
-            : 'wrong dashboard token',
+            ? `commands need the dashboard token: ${where}`
+            : `this browser holds a token of another dashboard (or of an earlier start of this one): ${where}`,
+          { token: auth },
         );
       }
       const workflowId = parse(WorkflowIdSchema, parts[2], 'workflowId');

@@ -12,6 +12,7 @@ export interface OwnDashboardOptions {
   token?: string;
   temporalUiUrl?: string;
   log?: (line: string) => void;
+  tokenHint?: string;
 }
 
 export async function startOwnDashboard(o: OwnDashboardOptions): Promise<RunningDashboard> {
@@ -24,6 +25,7 @@ export async function startOwnDashboard(o: OwnDashboardOptions): Promise<Running
       port: o.port,
       temporalUiUrl: o.temporalUiUrl,
       log: o.log,
+      tokenHint: o.tokenHint,
     });
     return {
       ...dashboard,

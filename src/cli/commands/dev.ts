@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
@@ -8,9 +7,17 @@ import { HTTP_PORT_OFFSET } from '../../temporal/connection';
 import { startDevServer } from '../../temporal/devserver';
 import { dashboardRolloutUrl } from '../../notify/format';
 import { UsageError } from '../errors';
-import { deadUpstreams, readableNotifiers, upstreamFailureLog, upstreamWarnings } from '../dev-output';
+import { portFlag } from '../flags';
+import {
+  deadUpstreams,
+  readableNotifiers,
+  startHint,
+  upstreamFailureLog,
+  upstreamWarnings,
+} from '../dev-output';
 import { startOwnDashboard } from '../../ui/standalone';
 import type { RunningDashboard } from '../../ui/server';
+import { ensureDataDir, keptToken } from '../dev-token';
 import { addBackendOptions, installRuntime, runWorker } from './worker';
 
 interface DevFlags extends BackendFlags {
@@ -22,13 +29,6 @@ interface DevFlags extends BackendFlags {
   gatewayPort: string;
   dashboardPort: string;
   dashboard: boolean;
-}
-
-function portFlag(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${name} must be 0-65535, got "${value}"`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -73,7 +73,11 @@ export function register(program: Command): void {
       }
     }
     const say = (line: string) => process.stdout.write(`${line}\n`);
-    installRuntime();
+    // Before anything starts: a data dir that is a file or not ours is a usage error with a fix.
+    ensureDataDir(flags.dataDir);
+    // A rollback closes its workflow as Failed, which the SDK logs as a warning: on this terminal
+    // the rollout's own lines tell it; the SDK's come only at error (or AGENT_CANARY_LOG_LEVEL).
+    installRuntime('ERROR');
     const server = await startDevServer({
       port,
       uiPort,
@@ -98,7 +102,9 @@ export function register(program: Command): void {
       };
       {
         const token =
-          flags.gatewayToken ?? process.env.AGENT_CANARY_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
+          flags.gatewayToken ??
+          process.env.AGENT_CANARY_ADMIN_TOKEN ??
+          keptToken(flags.dataDir, 'gateway-admin-token');
         gateway = await startGateway({
           config: gatewayConfig,
           port: gatewayPort,
@@ -122,6 +128,9 @@ export function register(program: Command): void {
           port: dashboardPort,
           temporalUiUrl: server.uiUrl ?? undefined,
           log: say,
+          // The same token across restarts: a browser that has it keeps working.
+          token: keptToken(flags.dataDir, 'dashboard-token'),
+          tokenHint: `open the dashboard link \`agent-canary dev\` printed, or paste the token kept in ${path.join(flags.dataDir, 'dashboard-token')}`,
         });
       }
       if (flags.dashboardUrl ?? dashboard) {
@@ -143,7 +152,7 @@ export function register(program: Command): void {
       say(`Temporal Web UI: ${server.uiUrl}`);
       say(`Temporal HTTP API: ${server.httpUrl}`);
       if (dashboard) say(`dashboard:      ${dashboard.urlWithToken}`);
-      say(`In another shell: export TEMPORAL_ADDRESS=${server.address}; agent-canary start -f plan.yaml`);
+      say(startHint(gatewayConfig, flags.gatewayConfig, server.address));
       await runWorker(connection, server.namespace, deps);
     } finally {
       await dashboard?.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { GatewayConfigError, loadGatewayConfig, startGateway } from '../../gateway';
 import { SharedStateError } from '../../gateway/shared-state';
 import { FailedError, UsageError } from '../errors';
+import { portFlag } from '../flags';
 
 interface GatewayFlags {
   config: string;
@@ -32,12 +33,7 @@ function sharedStateUrl(value: string): string {
   return value;
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`--port must be 0-65535, got "${value}"`);
-  return n;
-}
+const port = (value: string) => portFlag('--port', value);
 
 export function register(program: Command): void {
   program

@@ -34,7 +34,10 @@ export function register(program: Command): void {
     .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--strict', 'do not start when a stage cannot decide within its window at --rps')
     .option('--json', 'machine-readable output')
-    .option('--no-preflight', 'skip the checks of router, versions, upstreams and metrics before starting')
+    .option(
+      '--no-preflight',
+      'skip the checks of router, versions, upstreams and metrics (a rollout they would refuse fails to start anyway)',
+    )
     .action(async (opts: StartOpts, cmd: Command) => {
       const plan = readPlan(opts.file);
       const f = planForecast(plan, opts.rps);
@@ -50,7 +53,8 @@ export function register(program: Command): void {
             throw new FailedError(
               `not started: the preflight checks found ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
                 problems.map((p) => `  - ${p}`).join('\n') +
-                '\n  Fix them, or start anyway with --no-preflight.',
+                // Skipping the checks would only start a rollout that fails on the same problem.
+                '\n  Fix them, then start again.',
             );
           }
         }

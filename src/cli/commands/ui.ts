@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startDashboard } from '../../ui/server';
 import { uiUrl, withClient } from '../context';
 import { UsageError } from '../errors';
+import { portFlag } from '../flags';
 
 interface UiOpts {
   host: string;
@@ -25,9 +26,7 @@ export function register(program: Command): void {
     )
     .option('--temporal-ui-url <url>', 'the Temporal Web UI, for links (env TEMPORAL_UI_URL)')
     .action(async (o: UiOpts, cmd: Command) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new UsageError(`--port must be 0-65535, got "${o.port}"`);
+      const port = portFlag('--port', o.port);
       const token = o.token ?? process.env.AGENT_CANARY_UI_TOKEN ?? randomBytes(18).toString('base64url');
       if (token.length < 16) throw new UsageError('--token must be at least 16 characters');
       const temporalUiUrl = o.temporalUiUrl ?? uiUrl();
@@ -40,6 +39,10 @@ export function register(program: Command): void {
           host: o.host,
           port,
           temporalUiUrl,
+          tokenHint:
+            (o.token ?? process.env.AGENT_CANARY_UI_TOKEN)
+              ? 'use the link `agent-canary ui` printed, or the token it was given (--token or AGENT_CANARY_UI_TOKEN)'
+              : 'use the link this `agent-canary ui` printed: each start without --token makes a new token',
         }).catch((err: NodeJS.ErrnoException) => {
           throw new UsageError(
             `could not listen on ${o.host}:${port}: ${err.code ?? err.message}\n` +

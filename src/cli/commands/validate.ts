@@ -5,7 +5,7 @@ import { forecast, renderForecast } from '../../analysis/forecast';
 import { printJson } from '../context';
 import { readPlan } from '../plan-file';
 import { FailedError } from '../errors';
-import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
+import { positiveNumber, renderSchedule, scheduleOf, shortWindowWarnings } from '../schedule';
 
 export function register(program: Command): void {
   program
@@ -24,6 +24,7 @@ export function register(program: Command): void {
           valid: true,
           plan: withoutSecrets(plan),
           schedule: scheduleOf(plan, opts.rps),
+          warnings: shortWindowWarnings(plan),
           ...(f ? { forecast: f } : {}),
         });
       } else {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { KubernetesRouter } from '../../router/kubernetes';
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { sdkLogging, sdkLogLevel } from '../sdk-log';
 import type { ActivityDeps } from '../../../activities';
 import { createBackends, resolveBackendSettings, type BackendFlags } from '../../temporal/backends';
 import { nativeConnectionOptions } from '../../temporal/connection';
@@ -49,11 +50,18 @@ export function addBackendOptions(cmd: Command): Command {
 }
 
 let runtimeInstalled = false;
-/** Once per process: Ctrl-C and SIGTERM shut workers down gracefully (in-flight split writes land). */
-export function installRuntime(): void {
+/**
+ * Once per process: Ctrl-C and SIGTERM shut workers down gracefully (in-flight split writes land).
+ * `level`: the SDK's own lines at this level and above (AGENT_CANARY_LOG_LEVEL overrides it).
+ */
+export function installRuntime(level: LogLevel = 'WARN'): void {
   if (runtimeInstalled) return;
+  const chosen = sdkLogLevel(level);
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install({
+    ...sdkLogging(chosen, (line) => process.stderr.write(`${line}\n`)),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
 }
 
 /** Runs a worker until a shutdown signal; resolves when it has stopped. */

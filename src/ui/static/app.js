@@ -5,6 +5,7 @@ import {
   METRIC_HINTS,
   METRIC_LABELS,
   clockTime,
+  dateTime,
   duration,
   formatValue,
   metricChart,
@@ -13,6 +14,8 @@ import {
 } from './chart.js';
 
 const TOKEN_KEY = 'agent-canary-token';
+// Set when the dashboard refused the kept token: it belongs to another dashboard or an earlier start.
+const STALE_KEY = 'agent-canary-token-stale';
 const BY_KEY = 'agent-canary-by';
 const LIST_POLL_MS = 3000;
 const DETAIL_POLL_MS = 2000;
@@ -30,13 +33,20 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // The token arrives in the URL fragment (never sent to a server), is kept, and leaves the address bar.
-(function takeToken() {
+// Also when the link is opened in a tab already on the page (only the fragment changes then).
+window.addEventListener('hashchange', () => {
+  takeToken();
+  showTokenState();
+});
+takeToken();
+function takeToken() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (m) {
     localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    localStorage.removeItem(STALE_KEY);
     history.replaceState(null, '', location.pathname + location.search);
   }
-})();
+}
 
 const token = () => localStorage.getItem(TOKEN_KEY) || '';
 
@@ -52,6 +62,10 @@ async function api(path, init = {}) {
     const err = new Error(body?.error || `HTTP ${res.status}`);
     err.status = res.status;
     err.problems = body?.problems;
+    if (res.status === 401 && body?.token === 'wrong') {
+      localStorage.setItem(STALE_KEY, '1');
+      showTokenState();
+    }
     throw err;
   }
   return body;
@@ -72,8 +86,8 @@ function ago(iso) {
 }
 
 function time(iso) {
-  const d = new Date(iso);
-  return h('time', { datetime: iso, title: d.toLocaleString() }, clockTime(d.getTime()));
+  const t = Date.parse(iso);
+  return h('time', { datetime: iso, title: dateTime(t) }, clockTime(t));
 }
 
 function link(href, text, attrs = {}) {
@@ -103,18 +117,17 @@ function header() {
     onchange: (e) => localStorage.setItem(BY_KEY, e.target.value.trim()),
   });
   const tokenState = h('button', { id: 'token-state', class: 'link', type: 'button' });
-  const showToken = () => {
-    tokenState.textContent = token() ? 'token set ✓' : 'set token to act';
-    tokenState.title = token()
-      ? 'commands are sent with the dashboard token; click to change it'
-      : 'buttons need the token that `agent-canary ui` printed';
-  };
   tokenState.addEventListener('click', () => {
-    const t = window.prompt('Dashboard token (printed by `agent-canary ui`):', '');
-    if (t !== null) localStorage.setItem(TOKEN_KEY, t.trim());
-    showToken();
+    const t = window.prompt(
+      'Dashboard token (in the link `agent-canary dev` or `agent-canary ui` printed, after #token=):',
+      '',
+    );
+    if (t !== null) {
+      localStorage.setItem(TOKEN_KEY, t.trim());
+      localStorage.removeItem(STALE_KEY);
+    }
+    showTokenState();
   });
-  showToken();
   return h(
     'header',
     {},
@@ -126,12 +139,28 @@ function header() {
   );
 }
 
+/** The header's token button: none, kept, or refused by this dashboard (stale). */
+function showTokenState() {
+  const el = document.getElementById('token-state');
+  if (!el) return;
+  const stale = token() && localStorage.getItem(STALE_KEY);
+  el.textContent = stale ? 'token refused: set the new one' : token() ? 'token set ✓' : 'set token to act';
+  el.className = stale ? 'link stale' : 'link';
+  el.dataset.state = stale ? 'stale' : token() ? 'set' : 'none';
+  el.title = stale
+    ? 'this dashboard refused the kept token (it is from another dashboard or an earlier start): open the link `agent-canary dev` or `agent-canary ui` printed, or click to paste the token'
+    : token()
+      ? 'commands are sent with the dashboard token; click to change it'
+      : 'buttons need the token in the link `agent-canary dev` or `agent-canary ui` printed';
+}
+
 // ---- list --------------------------------------------------------------------------------------
 const OUTCOME_ORDER = [
   'progressing',
   'paused',
   'promoted',
   'rolled_back',
+  'failed_to_start',
   'aborted',
   'failed',
   'terminated',
@@ -176,8 +205,8 @@ function listView(main) {
         h(
           'tr',
           {},
-          ['outcome', 'agent', 'stable → canary', 'canary share', 'started', 'took'].map((t) =>
-            h('th', {}, t),
+          ['outcome', 'agent', 'stable → canary', 'canary share', 'started', 'took', 'why it ended'].map(
+            (t) => h('th', {}, t),
           ),
         ),
       ),
@@ -207,8 +236,9 @@ function listView(main) {
               { class: 'num' },
               r.badge.outcome === 'progressing' || r.badge.outcome === 'paused' ? `${r.percent ?? 0}%` : '—',
             ),
-            h('td', { title: new Date(r.startTime).toLocaleString() }, ago(r.startTime)),
+            h('td', { class: 'when', title: ago(r.startTime) }, dateTime(Date.parse(r.startTime))),
             h('td', {}, took),
+            h('td', { class: 'why', title: r.reason ?? '' }, r.reason ? plain(r.reason) : ''),
           );
         }),
       ),
@@ -287,6 +317,64 @@ function pausedStretches(d, span) {
   }
   if (open) out.push({ from: Date.parse(open.at), to: span.to, by: open.by, reason: open.reason });
   return out;
+}
+
+/**
+ * The stages still to come of a live rollout, laid out after the current one at their planned
+ * windows, and when a healthy canary should be promoted: [{index, weight, from, to}], epoch ms.
+ * The current stage ends when its window does, or later when a metric still has to be decided.
+ */
+function plannedAhead(d, now = Date.now()) {
+  const s = d.status;
+  if (!s || !['progressing', 'paused'].includes(s.state) || !d.stages.length) {
+    return { planned: [], expectedEnd: null };
+  }
+  const left = d.holding
+    ? Math.max(d.holding.windowLeftMs, d.holding.forecastMs ?? 0)
+    : Math.max(0, s.remainingMs ?? 0);
+  let t = now + left;
+  // The rest of the current stage, then the stages after it.
+  const cur = d.stages[s.stageIndex];
+  const planned =
+    cur && left > 0 ? [{ index: cur.index, weight: cur.weight, from: now, to: t, rest: true }] : [];
+  for (const st of d.stages.slice(s.stageIndex + 1)) {
+    if (st.weight >= 100) break;
+    planned.push({ index: st.index, weight: st.weight, from: t, to: t + st.plannedObserveMs });
+    t += st.plannedObserveMs;
+  }
+  // Paused: the clock is stopped, so no time can be promised.
+  return { planned, expectedEnd: s.state === 'paused' ? null : t };
+}
+
+/** "stage 1 of 3 · canary 20% · then 50% · promotion expected about 12:34:56 (in 4m)" */
+function stageCaptionParts(d, ahead, now = Date.now()) {
+  const s = d.status;
+  if (!s || !['progressing', 'paused'].includes(s.state)) {
+    const run = d.stages.filter((st) => st.startedAt && st.weight < 100).length;
+    const total = d.stages.filter((st) => st.weight < 100).length;
+    return total ? [`${run} of ${total} stages run`] : [];
+  }
+  const later = d.stages
+    .slice(s.stageIndex + 1)
+    .map((st) => (st.weight >= 100 ? 'promotion' : `${st.weight}%`));
+  return [
+    h(
+      'strong',
+      { 'data-stage-of': `${s.stageIndex + 1}/${s.stageCount}` },
+      `stage ${s.stageIndex + 1} of ${s.stageCount}`,
+    ),
+    ` · canary ${s.canaryPercent}%`,
+    later.length ? ` · then ${later.join(', ')}` : '',
+    ahead.expectedEnd
+      ? h(
+          'span',
+          { class: 'expected-end' },
+          ` · promotion expected about ${clockTime(ahead.expectedEnd)} (in ${duration(ahead.expectedEnd - now)}) if every stage passes on time`,
+        )
+      : s.state === 'paused'
+        ? ' · paused: no end can be expected until it resumes'
+        : '',
+  ];
 }
 
 function statusLine(d) {
@@ -457,6 +545,8 @@ function detailView(main, workflowId, runId) {
   const title = h('h1', {});
   const sub = h('p', { class: 'sub' });
   const state = h('p', { class: 'state' });
+  const headline = h('p', { class: 'headline', role: 'status' });
+  const stageCaption = h('p', { class: 'stage-caption' });
   const links = h('p', { class: 'links' });
   const reason = h('input', {
     id: 'reason',
@@ -475,10 +565,11 @@ function detailView(main, workflowId, runId) {
     h('p', { class: 'crumbs' }, link('/', '← all rollouts')),
     title,
     sub,
+    headline,
     state,
     links,
     actions,
-    h('section', {}, h('h2', {}, 'Stages'), tl),
+    h('section', {}, h('h2', {}, 'Stages'), stageCaption, tl),
     h(
       'section',
       {},
@@ -539,7 +630,7 @@ function detailView(main, workflowId, runId) {
       reason.value = '';
     } catch (err) {
       message.textContent = `${b.label} refused: ${err.message}`;
-      message.className = 'message bad';
+      message.className = err.status === 401 ? 'message bad token' : 'message bad';
     } finally {
       busy = false;
       await refresh();
@@ -550,8 +641,13 @@ function detailView(main, workflowId, runId) {
     current = d;
     title.replaceChildren(d.agent, ' ', badge(d.badge, true));
     sub.textContent =
-      `stable ${d.stable} → canary ${d.canary} · started ${new Date(d.startTime).toLocaleString()}` +
-      (d.closeTime ? ` · ended ${new Date(d.closeTime).toLocaleString()}` : '');
+      `stable ${d.stable} → canary ${d.canary} · started ${dateTime(Date.parse(d.startTime))}` +
+      (d.closeTime ? ` · ended ${dateTime(Date.parse(d.closeTime))}` : '');
+    headline.textContent = d.headline ?? '';
+    headline.hidden = !d.headline;
+    headline.className = d.holding?.metric ? 'headline waiting' : 'headline';
+    if (d.holding?.metric) headline.dataset.metric = d.holding.metric;
+    else delete headline.dataset.metric;
     state.textContent = statusLine(d);
     links.replaceChildren(
       ...(d.temporalUrl
@@ -578,10 +674,14 @@ function detailView(main, workflowId, runId) {
     );
     const span = spanOf(d);
     const stages = stageStretches(d, span);
+    const ahead = plannedAhead(d);
+    stageCaption.replaceChildren(...stageCaptionParts(d, ahead));
     tl.replaceChildren(
       timeline({
         span,
         stages,
+        planned: ahead.planned,
+        expectedEnd: ahead.expectedEnd,
         pauses: pausedStretches(d, span),
         ending:
           d.history.ending && d.history.ending.kind !== 'continued_as_new'
@@ -655,4 +755,5 @@ function navigate(href) {
 
 window.addEventListener('popstate', route);
 document.body.prepend(header());
+showTokenState();
 route();

@@ -48,6 +48,13 @@ export function clockTime(ms) {
   });
 }
 
+/** The page's one date format: 2026-12-05 14:03:07, local time (the clock of clockTime). */
+export function dateTime(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${clockTime(ms)}`;
+}
+
 /**
  * The judges' reasons carry statistics for experts (likelihood ratio, p-value): the page keeps the
  * words and the counts, the raw figures stay in the tooltip and in `agent-canary status --json`.
@@ -84,6 +91,9 @@ function ticks(lo, hi, count) {
   return out;
 }
 
+/** Glyph width in chart units: closer decisions go on another row. */
+const GLYPH_W = 12;
+
 const DECISION_MARKS = {
   stage_started: { glyph: '▲', cls: 'stage' },
   paused: { glyph: 'Ⅱ', cls: 'pause' },
@@ -102,8 +112,8 @@ const DECISION_MARKS = {
  */
 export function metricChart({ metric, checks, decisions, span, stages }) {
   const W = 560;
-  const H = 210;
-  const M = { l: 58, r: 12, t: 24, b: 26 };
+  const H = 226;
+  const M = { l: 58, r: 12, t: 40, b: 26 };
   const points = checks
     .map((c) => ({ c, m: c.metrics.find((x) => x.metric === metric) }))
     .filter((p) => p.m)
@@ -112,6 +122,12 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
   if (metric !== 'p99_latency_ms') lo = Math.min(lo, 0);
+  // Latency ticks are whole milliseconds: a span under 10 ms would label "1 ms" twice.
+  if (metric === 'p99_latency_ms' && hi - lo < 10) {
+    const mid = (hi + lo) / 2;
+    lo = Math.max(0, mid - 5);
+    hi = lo + 10;
+  }
   if (metric === 'task_success_rate' || metric === 'quality_score') hi = Math.max(hi, Math.min(1, hi * 1.05));
   if (hi === lo) hi = lo + (lo === 0 ? 1 : Math.abs(lo) * 0.2);
   const pad = (hi - lo) * 0.08;
@@ -140,8 +156,8 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
       svg('text', { x: x0 + 4, y: M.t + 12, class: 'band-label' }, `${s.weight}%`),
     );
   });
-  // Axes and grid.
-  for (const t of ticks(lo, hi, 4)) {
+  // Axes and grid; no value axis without values (it would only show made-up numbers).
+  for (const t of values.length ? ticks(lo, hi, 4) : []) {
     root.append(
       svg('line', { x1: M.l, x2: W - M.r, y1: y(t), y2: y(t), class: 'grid' }),
       svg('text', { x: M.l - 6, y: y(t) + 4, class: 'tick', 'text-anchor': 'end' }, formatValue(metric, t)),
@@ -163,19 +179,25 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
       ),
     );
   }
-  // Decisions: a line and a glyph at the top, the words in the tooltip.
-  for (const d of decisions) {
+  // Decisions: a line and a glyph at the top, the words in the tooltip. Glyphs closer than a glyph's
+  // width (a failed check and the rollback it caused) go on a second and third row instead of overlapping.
+  const rowEnds = [];
+  const sorted = [...decisions].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  for (const d of sorted) {
     const mark = DECISION_MARKS[d.action];
     if (!mark) continue;
     const t = Date.parse(d.at);
     if (t < from || t > to) continue;
+    let row = rowEnds.findIndex((end) => x(t) - end >= GLYPH_W);
+    if (row === -1) row = rowEnds.length < 3 ? rowEnds.length : rowEnds.indexOf(Math.min(...rowEnds));
+    rowEnds[row] = x(t);
     root.append(
       svg(
         'g',
         { class: `decision ${mark.cls}`, 'data-action': d.action },
         title(`${clockTime(t)} ${d.action.replace(/_/g, ' ')} by ${d.by}: ${d.reason}`),
         svg('line', { x1: x(t), x2: x(t), y1: M.t, y2: H - M.b }),
-        svg('text', { x: x(t), y: M.t - 6, 'text-anchor': 'middle' }, mark.glyph),
+        svg('text', { x: x(t), y: M.t - 6 - row * 11, 'text-anchor': 'middle', 'data-row': row }, mark.glyph),
       ),
     );
   }
@@ -225,14 +247,15 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
 }
 
 /**
- * The stage timeline: one segment per stage actually run (width = its time), paused stretches
- * hatched over it, and the end marked with the outcome.
+ * The stage timeline: one segment per stage run so far (width = its time), the stages still to come
+ * dashed at their planned length after it, paused stretches hatched and labelled, the end marked
+ * with the outcome (or the expected promotion while it runs).
  */
-export function timeline({ span, stages, pauses, ending }) {
+export function timeline({ span, stages, planned = [], pauses, ending, expectedEnd = null }) {
   const W = 1000;
-  const H = 54;
+  const H = 58;
   const from = span.from;
-  const to = Math.max(span.to, from + 1000);
+  const to = Math.max(span.to, from + 1000, ...planned.map((p) => p.to));
   const x = (t) => 8 + ((t - from) / (to - from)) * (W - 16);
   const root = svg('svg', {
     viewBox: `0 0 ${W} ${H}`,
@@ -251,31 +274,49 @@ export function timeline({ span, stages, pauses, ending }) {
       ),
     ),
   );
-  stages.forEach((s, i) => {
+  const segment = (s, i, kind) => {
     const x0 = x(s.from);
     const x1 = Math.max(x0 + 2, x(s.to));
-    root.append(
-      svg(
-        'g',
-        { class: 'segment', 'data-stage': i },
-        title(
-          `stage ${s.index + 1}: canary at ${s.weight}% from ${clockTime(s.from)} for ${duration(s.to - s.from)}`,
-        ),
-        svg('rect', { x: x0, y: 8, width: x1 - x0, height: 26, rx: 3, class: `seg seg-${i % 2}` }),
-        x1 - x0 > 70
-          ? svg('text', { x: x0 + 6, y: 26, class: 'seg-label' }, `stage ${s.index + 1} · ${s.weight}%`)
-          : null,
-      ),
+    const words = s.rest
+      ? `stage ${s.index + 1}: about ${duration(s.to - s.from)} left`
+      : kind === 'planned'
+        ? `stage ${s.index + 1}: canary at ${s.weight}%, planned for ${duration(s.to - s.from)} from about ${clockTime(s.from)}`
+        : `stage ${s.index + 1}: canary at ${s.weight}% from ${clockTime(s.from)} for ${duration(s.to - s.from)}`;
+    const cls = kind === 'planned' ? (s.rest ? 'segment planned rest' : 'segment planned') : 'segment';
+    return svg(
+      'g',
+      { class: cls, 'data-stage': s.index },
+      title(words),
+      svg('rect', {
+        x: x0,
+        y: 8,
+        width: x1 - x0,
+        height: 26,
+        rx: 3,
+        class: kind === 'planned' ? 'seg seg-planned' : `seg seg-${i % 2}`,
+      }),
+      x1 - x0 > 70
+        ? svg(
+            'text',
+            { x: x0 + 6, y: 26, class: 'seg-label' },
+            s.rest ? `${duration(s.to - s.from)} left` : `stage ${s.index + 1} · ${s.weight}%`,
+          )
+        : null,
     );
-  });
+  };
+  stages.forEach((s, i) => root.append(segment(s, i, 'run')));
+  planned.forEach((s, i) => root.append(segment(s, i, 'planned')));
   for (const p of pauses) {
     const x0 = x(p.from);
     const x1 = Math.max(x0 + 2, x(p.to));
     root.append(
       svg(
-        'rect',
-        { x: x0, y: 8, width: x1 - x0, height: 26, class: 'paused', fill: 'url(#hatch)' },
+        'g',
+        { class: 'pause-band' },
         title(`paused ${duration(p.to - p.from)} by ${p.by}: ${p.reason}`),
+        svg('rect', { x: x0, y: 8, width: x1 - x0, height: 26, class: 'paused', fill: 'url(#hatch)' }),
+        // The hatching alone read as "something wrong with the bar": say what it is.
+        svg('text', { x: x0, y: 44, class: 'pause-label' }, `Ⅱ paused ${duration(p.to - p.from)}`),
       ),
     );
   }
@@ -289,10 +330,19 @@ export function timeline({ span, stages, pauses, ending }) {
         svg('line', { x1: x(t), x2: x(t), y1: 4, y2: 38 }),
       ),
     );
+  } else if (expectedEnd) {
+    root.append(
+      svg(
+        'g',
+        { class: 'end expected' },
+        title(`promotion expected about ${clockTime(expectedEnd)} if every stage passes on time`),
+        svg('line', { x1: x(expectedEnd), x2: x(expectedEnd), y1: 4, y2: 38 }),
+      ),
+    );
   }
   root.append(
-    svg('text', { x: 8, y: 50, class: 'tick' }, clockTime(from)),
-    svg('text', { x: W - 8, y: 50, class: 'tick', 'text-anchor': 'end' }, clockTime(to)),
+    svg('text', { x: 8, y: H - 2, class: 'tick' }, clockTime(from)),
+    svg('text', { x: W - 8, y: H - 2, class: 'tick', 'text-anchor': 'end' }, clockTime(to)),
   );
   return root;
 }
