@@ -103,6 +103,8 @@ export interface EvaluatorOptions {
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
   breaker?: BreakerOptions;
+  /** The canary routed now (null without one): spend is summed per canary, i.e. per rollout. */
+  currentCanary?: () => string | null;
 }
 
 interface Job {
@@ -153,6 +155,8 @@ export class AgentEvaluator {
   private readonly queue: Job[] = [];
   private readonly sessions = new Map<string, Session>();
   private readonly spendByMinute = new Map<number, EvaluatorSpend>();
+  /** Spend since the canary now routed was first seen by this evaluator: the rollout's cost. */
+  private rollout: { canary: string; since: number; spend: EvaluatorSpend } | undefined;
   /** Session sampling hashes the key with this, so clients cannot pick keys that get sampled. */
   private readonly salt = randomUUID();
   private readonly sweep: NodeJS.Timeout | undefined;
@@ -326,9 +330,15 @@ export class AgentEvaluator {
     this.budget.spend(inputTokens + outputTokens, now);
     const minute = Math.floor(now / MINUTE);
     const m = this.spendByMinute.get(minute) ?? { calls: 0, inputTokens: 0, outputTokens: 0 };
-    m.calls++;
-    m.inputTokens += inputTokens;
-    m.outputTokens += outputTokens;
+    const canary = this.options.currentCanary?.() ?? null;
+    if (canary !== null && this.rollout?.canary !== canary) {
+      this.rollout = { canary, since: now, spend: { calls: 0, inputTokens: 0, outputTokens: 0 } };
+    }
+    for (const into of canary !== null ? [m, this.rollout!.spend] : [m]) {
+      into.calls++;
+      into.inputTokens += inputTokens;
+      into.outputTokens += outputTokens;
+    }
     this.spendByMinute.set(minute, m);
     // A day of minutes at most.
     if (this.spendByMinute.size > 1440) {
@@ -350,6 +360,12 @@ export class AgentEvaluator {
       out.outputTokens += m.outputTokens;
     }
     return out;
+  }
+
+  /** Spend since `canary` was first routed (while it stays the canary), or undefined. */
+  rolloutSpend(canary: string): (EvaluatorSpend & { since: number }) | undefined {
+    const r = this.rollout;
+    return r && r.canary === canary ? { ...r.spend, since: r.since } : undefined;
   }
 
   /** Why this agent's evaluator yields no scores now (down, or the day's tokens spent), if so. */

@@ -194,6 +194,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       env: options.env,
       log,
       record: async (id, o) => (await joinEvaluated(id, o, 'evaluator')).ok,
+      currentCanary: () => {
+        const split = splits.peek(rt.config.name);
+        return split && canaryActive(split, Date.now()) ? split.canary : null;
+      },
     });
     if (rt.evaluator.missingKey) {
       log(`${rt.config.name}: evaluate.apiKeyEnv names ${rt.config.evaluate.apiKeyEnv}, which is not set`);
@@ -300,7 +304,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         until,
         dataSince: metricsSince,
         versions,
-        ...(rt.evaluator ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now) } : {}),
+        ...(rt.evaluator
+          ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
+          : {}),
       });
     }
     if (action === 'versions') {
@@ -632,8 +638,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 }
 
 /** The evaluator's state and its spend over the window, beside the metrics the judge reads. */
-function evaluatorAnswer(ev: AgentEvaluator, since: number, until: number, now: number) {
+function evaluatorAnswer(
+  ev: AgentEvaluator,
+  since: number,
+  until: number,
+  now: number,
+  canary: string | null,
+) {
   const status = ev.status(now);
+  const rollout = canary ? ev.rolloutSpend(canary) : undefined;
   return {
     state: status.state,
     ...(status.reason ? { reason: status.reason } : {}),
@@ -643,6 +656,7 @@ function evaluatorAnswer(ev: AgentEvaluator, since: number, until: number, now: 
     tokensToday: status.tokensToday,
     maxTokensPerDay: status.maxTokensPerDay,
     spend: ev.spendBetween(since, until),
+    ...(rollout ? { rollout } : {}),
   };
 }
 
