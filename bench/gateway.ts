@@ -468,14 +468,14 @@ async function evaluationMode(
     'local evaluator',
   );
   const versions = { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` };
-  const evaluate = {
+  const evaluate = (sample: number) => ({
     url: (evaluator.value as { url: string }).url,
     model: 'local',
     rubric: 'expect: hello',
-    sample: 1,
+    sample,
     maxPerMinute: 100_000,
     maxTokensPerDay: 1e12,
-  };
+  });
   const start = async (agent: Record<string, unknown>, what: string) => {
     const child = await spawnChild(
       process.execPath,
@@ -498,20 +498,28 @@ async function evaluationMode(
     };
   };
   const off = await start({ stable: 'v1', versions }, 'evaluate-off');
-  const on = await start({ stable: 'v1', versions, evaluate }, 'evaluate-on');
-  const lat = await latency([off, on]);
-  const answer = (await (
-    await fetch(`${on.base}/v1/admin/agents/bot/metrics?since=0`, {
-      headers: { authorization: 'Bearer bench-token' },
-    })
-  ).json()) as { evaluator: { counts: { recorded: number; skipped: number; failed: number } } };
+  const on5 = await start({ stable: 'v1', versions, evaluate: evaluate(0.05) }, 'evaluate-5%');
+  const on100 = await start({ stable: 'v1', versions, evaluate: evaluate(1) }, 'evaluate-100%');
+  const lat = await latency([off, on5, on100]);
+  const graded = async (t: { base: string }) => {
+    const answer = (await (
+      await fetch(`${t.base}/v1/admin/agents/bot/metrics?since=0`, {
+        headers: { authorization: 'Bearer bench-token' },
+      })
+    ).json()) as { evaluator: { counts: { recorded: number } } };
+    return answer.evaluator.counts.recorded;
+  };
   const a = lat.get('evaluate-off')!;
-  const b = lat.get('evaluate-on')!;
-  const c = answer.evaluator.counts;
+  const side = async (t: { name: string; base: string }) => {
+    const b = lat.get(t.name)!;
+    return (
+      `${t.name}: p50 ${b.p50.toFixed(3)} (${(b.p50 - a.p50).toFixed(3)}), p99 ${b.p99.toFixed(3)} ` +
+      `(${(b.p99 - a.p99).toFixed(3)}), ${await graded(t)} graded`
+    );
+  };
   return (
-    `evaluation (sample 100%, local evaluator): p50 ${b.p50.toFixed(3)} ms on vs ${a.p50.toFixed(3)} off ` +
-    `(${(b.p50 - a.p50).toFixed(3)}), p99 ${b.p99.toFixed(3)} vs ${a.p99.toFixed(3)} (${(b.p99 - a.p99).toFixed(3)}); ` +
-    `${c.recorded} graded, ${c.skipped} skipped, ${c.failed} failed of ${b.n} requests\n`
+    `evaluation (local evaluator in its own process; ms, difference to off; graded includes warm-up): ` +
+    `off: p50 ${a.p50.toFixed(3)}, p99 ${a.p99.toFixed(3)}; ${await side(on5)}; ${await side(on100)}\n`
   );
 }
 

@@ -135,7 +135,8 @@ export class EvaluationTap {
   /** The answer was served in full: evaluate it (answers with status >= 400 are error_rate's). */
   finish(requestId: string, version: string, status: number): void {
     if (status >= 400) return;
-    this.evaluator.captured(this, requestId, version, this.sessionKey);
+    // After the current turn of the event loop: the user's answer and the next requests go first.
+    setImmediate(() => this.evaluator.captured(this, requestId, version, this.sessionKey));
   }
 }
 
