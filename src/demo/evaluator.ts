@@ -3,8 +3,9 @@
 // deterministically instead of asking a model. The gateway talks to it exactly as to OpenAI.
 //
 // Grading: the rubric (the system message) may list `expect: <phrase>` lines; the score is the
-// share of those phrases found (case-insensitively) in the answer(s) of the transcript, and the task
-// succeeded when the score is at least 0.5. Without `expect:` lines any non-empty answer scores 1.
+// share of those phrases found (case-insensitively) in the answer(s) of the transcript. The task
+// succeeded when the answer contains the rubric's `success: <phrase>`, or without one when the score
+// is at least 0.5. Without `expect:` lines any non-empty answer scores 1.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
@@ -62,9 +63,10 @@ export function grade(
   }
   const found = expected.filter((e) => answer.includes(e));
   const score = Math.round((found.length / expected.length) * 1000) / 1000;
+  const success = /^\s*success:\s*(.+?)\s*$/im.exec(rubric)?.[1].toLowerCase();
   return {
     score,
-    taskSuccess: score >= 0.5,
+    taskSuccess: success !== undefined ? answer.includes(success) : score >= 0.5,
     reason: `${found.length} of ${expected.length} expected points present`,
   };
 }

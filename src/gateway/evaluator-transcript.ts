@@ -59,7 +59,7 @@ function answerOf(doc: unknown): string | undefined {
     choices?: { message?: { content?: unknown }; text?: unknown }[];
     content?: unknown;
     output_text?: unknown;
-    output?: { content?: unknown }[];
+    output?: { content?: unknown }[] | string;
   };
   if (Array.isArray(d?.choices)) {
     return d.choices
@@ -67,6 +67,7 @@ function answerOf(doc: unknown): string | undefined {
       .join('\n');
   }
   if (typeof d?.output_text === 'string') return d.output_text;
+  if (typeof d?.output === 'string') return d.output;
   if (Array.isArray(d?.output)) return d.output.map((o) => contentText(o?.content)).join('\n');
   if (d?.content !== undefined) return contentText(d.content);
   return undefined;
@@ -77,7 +78,7 @@ function deltaOf(doc: unknown): string | undefined {
   const d = doc as {
     choices?: { delta?: { content?: unknown }; text?: unknown }[];
     delta?: { text?: unknown } | string;
-    type?: unknown;
+    token?: unknown;
   };
   if (Array.isArray(d?.choices)) {
     return d.choices
@@ -86,6 +87,7 @@ function deltaOf(doc: unknown): string | undefined {
   }
   if (typeof d?.delta === 'string') return d.delta;
   if (d?.delta && typeof d.delta.text === 'string') return d.delta.text;
+  if (typeof d?.token === 'string') return d.token;
   return undefined;
 }
 
