@@ -2,6 +2,8 @@
 // transcripts, verdict parsing, OTLP events, the local grader and the judge's "no data".
 import assert from 'node:assert/strict';
 import { withEvaluator } from '../src/analysis/evaluator';
+import { evaluatedPerSecond, forecast } from '../src/analysis/forecast';
+import { resolvePlan } from '../src/plan';
 import type { Verdict } from '../src/analysis/types';
 import { grade } from '../src/demo/evaluator';
 import { GatewayConfigError, resolveGatewayConfig } from '../src/gateway/config';
@@ -292,5 +294,30 @@ describe('online evaluator: pure parts', () => {
     });
     assert.equal(up.verdict, 'fail');
     assert.equal(up.evaluator?.state, 'ok');
+  });
+
+  it('forecast: the evaluator metrics accrue evidence at the graded rate (sample and budget)', () => {
+    const rate = { sample: 0.05, maxPerMinute: 60, maxTokensPerDay: 1e9, tokensPerCall: 1000 };
+    assert.equal(evaluatedPerSecond(10, rate), 0.5);
+    assert.equal(evaluatedPerSecond(100, rate), 1, 'capped by 60 calls a minute');
+    assert.equal(
+      evaluatedPerSecond(100, { ...rate, maxTokensPerDay: 8_640_000 }),
+      0.1,
+      'capped by tokens a day',
+    );
+    const plan = resolvePlan({ agent: 'bot', stable: 'v1', canary: 'v2' });
+    const all = forecast(plan, 10);
+    const graded = forecast(plan, 10, {}, rate);
+    assert.equal(graded.evaluatedPerSecond, 0.5);
+    const ms = (f: typeof all, metric: string) =>
+      f.stages[0].metrics.find((m) => m.metric === metric)!.healthyMs;
+    // 5% sampled: about 20 times as long for the evaluator's metrics, the same for the others.
+    const ratio = ms(graded, 'quality_score') / ms(all, 'quality_score');
+    assert.ok(ratio > 19 && ratio < 21, `ratio ${ratio}`);
+    assert.equal(ms(graded, 'error_rate'), ms(all, 'error_rate'));
+    assert.ok(
+      graded.warnings.some((w) => /with 0\.5 graded\/s/.test(w) && /evaluate more requests/.test(w)),
+      graded.warnings.join('\n'),
+    );
   });
 });
