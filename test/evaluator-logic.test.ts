@@ -2,6 +2,8 @@
 // transcripts, verdict parsing, OTLP events, the local grader and the judge's "no data".
 import assert from 'node:assert/strict';
 import { withEvaluator } from '../src/analysis/evaluator';
+import { renderStatus } from '../src/cli/render';
+import type { RolloutStatus } from '../workflows/messages';
 import { evaluatedPerSecond, forecast } from '../src/analysis/forecast';
 import { resolvePlan } from '../src/plan';
 import type { Verdict } from '../src/analysis/types';
@@ -319,5 +321,60 @@ describe('online evaluator: pure parts', () => {
       graded.warnings.some((w) => /with 0\.5 graded\/s/.test(w) && /evaluate more requests/.test(w)),
       graded.warnings.join('\n'),
     );
+  });
+
+  it('status: an evaluator line, down with its reason or up with the rollout spend', () => {
+    const t = '2026-12-05T10:00:00.000Z';
+    const status = (evaluator: NonNullable<RolloutStatus['lastAnalysis']>['evaluator']) =>
+      ({
+        workflowId: 'canary-bot',
+        agent: 'bot',
+        stable: 'v1',
+        canary: 'v2',
+        state: 'progressing',
+        stageIndex: 0,
+        stageCount: 2,
+        canaryPercent: 50,
+        stages: [
+          { weight: 50, observeMs: 60_000 },
+          { weight: 100, observeMs: 0 },
+        ],
+        stageStartedAt: t,
+        observedMs: 1000,
+        remainingMs: 59_000,
+        startedAt: t,
+        deadlineAt: t,
+        failedChecks: 0,
+        failureLimit: 2,
+        inconclusiveStreak: 1,
+        lastAnalysis: {
+          at: t,
+          windowStart: t,
+          failedChecks: 0,
+          inconclusiveStreak: 1,
+          verdict: 'inconclusive',
+          judge: 'statistical',
+          reason: 'x',
+          metrics: [],
+          evaluator,
+        },
+        decisions: [],
+        notifyFailures: [],
+      }) as RolloutStatus;
+    const down = renderStatus(
+      status({
+        state: 'down',
+        reason: 'evaluator http://e/… down since T: cannot connect',
+        calls: 3,
+        tokens: 1200,
+      }),
+      { now: Date.parse(t) },
+    );
+    assert.match(
+      down,
+      /evaluator: evaluator http:\/\/e\/… down since T: cannot connect; 3 call\(s\), 1,200 tokens this rollout/,
+    );
+    const up = renderStatus(status({ state: 'ok', calls: 40, tokens: 51234 }), { now: Date.parse(t) });
+    assert.match(up, /evaluator: ok, 40 call\(s\), 51,234 tokens this rollout/);
   });
 });
