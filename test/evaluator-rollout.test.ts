@@ -8,6 +8,7 @@ import type { RunningGateway } from '../src/gateway';
 import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { resolvePlan } from '../src/plan';
 import { GatewayRouter } from '../src/router/gateway';
+import { readRolloutHistory } from '../src/ui/history';
 import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
@@ -164,6 +165,13 @@ describe('rollouts judged by the online evaluator (no feedback posted)', functio
         assert.match(m.reason, /no data: evaluator http:\/\/127\.0\.0\.1:\d+\/… down since/);
       }
       assert.equal(down.state, 'progressing', 'no pass and no fail while the evaluator is down');
+      // The dashboard reads the same from the workflow's history.
+      const { runId } = await handle.describe();
+      const checks = (await readRolloutHistory(testEnv().client, id, runId)).checks;
+      assert.ok(
+        checks.some((c) => c.evaluator?.state === 'down' && /down since/.test(c.evaluator.reason ?? '')),
+        'a check on the dashboard says the evaluator is down',
+      );
       evaluator = await startLocalEvaluator({ port });
     });
     assert.equal(result.state, 'promoted', JSON.stringify(result));
