@@ -8,6 +8,14 @@ import { readPlan } from '../plan-file';
 import { FailedError, UsageError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 
+interface ValidateOpts {
+  file: string;
+  json?: boolean;
+  rps?: number;
+  strict?: boolean;
+  gatewayConfig?: string;
+}
+
 export function register(program: Command): void {
   program
     .command('validate')
@@ -20,25 +28,23 @@ export function register(program: Command): void {
       "the gateway config: the agent's evaluate block (sample, budget) sets how fast quality_score and task_success_rate accrue",
     )
     .option('--json', 'machine-readable output')
-    .action(
-      (opts: { file: string; json?: boolean; rps?: number; strict?: boolean; gatewayConfig?: string }) => {
-        // An invalid plan throws PlanError: main prints each problem with its field and exits 2.
-        const plan = readPlan(opts.file);
-        const f = planForecast(plan, opts.rps, evaluatedRate(plan, opts.gatewayConfig));
-        if (opts.json) {
-          printJson({
-            valid: true,
-            plan: withoutSecrets(plan),
-            schedule: scheduleOf(plan, opts.rps),
-            ...(f ? { forecast: f } : {}),
-          });
-        } else {
-          const more = f ? `${renderForecast(f).join('\n')}\n` : '';
-          process.stdout.write(`${opts.file}: valid\n\n${renderSchedule(plan, opts.rps)}\n${more}`);
-        }
-        if (opts.strict) strictCheck(f);
-      },
-    );
+    .action((opts: ValidateOpts) => {
+      // An invalid plan throws PlanError: main prints each problem with its field and exits 2.
+      const plan = readPlan(opts.file);
+      const f = planForecast(plan, opts.rps, evaluatedRate(plan, opts.gatewayConfig));
+      if (opts.json) {
+        printJson({
+          valid: true,
+          plan: withoutSecrets(plan),
+          schedule: scheduleOf(plan, opts.rps),
+          ...(f ? { forecast: f } : {}),
+        });
+      } else {
+        const more = f ? `${renderForecast(f).join('\n')}\n` : '';
+        process.stdout.write(`${opts.file}: valid\n\n${renderSchedule(plan, opts.rps)}\n${more}`);
+      }
+      if (opts.strict) strictCheck(f);
+    });
 }
 
 /** CI logs keep validate's output: webhook secrets and Slack URLs (whose path is the secret) stay out. */
