@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { judge as defaultJudge } from '../src/analysis';
 import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
+import { withEvaluator } from '../src/analysis/evaluator';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
@@ -68,7 +69,8 @@ export interface NotifyInput {
 export function createActivities(deps: ActivityDeps) {
   const baseJudge = deps.judge ?? defaultJudge;
   // The plan's custom metrics are read with the window and judged beside the built-ins.
-  const judge = (w: MetricsWindow, a: AnalysisConfig) => judgeWithCustom(baseJudge, w, a);
+  // An evaluator that is down or out of budget leaves the metrics it feeds without data.
+  const judge = (w: MetricsWindow, a: AnalysisConfig) => withEvaluator(judgeWithCustom(baseJudge, w, a), w);
   return {
     ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {

@@ -5,6 +5,7 @@
 //   npm run bench:gateway            (about two minutes; BENCH_QUICK=1 for a shorter smoke run)
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
 //                                    unpacked, node_modules linked): a change measured side by side
+//   BENCH_MODE=evaluation            only the online evaluator's effect on latency (on vs off)
 //   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
 //   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
 //
@@ -441,9 +442,97 @@ async function main() {
     `gateway p50_added_ms=${p50Added.toFixed(3)} p99_added_ms=${p99Added.toFixed(3)} rps=${Math.round(gwRps)} ` +
       `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)}\n`,
   );
+  process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
 }
 
-main().then(
+/**
+ * The online evaluator's cost on the user's path: two gateways over the same upstreams, one with
+ * `evaluate` at sample 1 (every answer graded by the local evaluator in its own process, the worst
+ * case), one without, their latency measured interleaved. Returns the summary line.
+ */
+async function evaluationMode(
+  pa: number,
+  pb: number,
+  childArgs: string[],
+  json: (l: string) => unknown,
+): Promise<string> {
+  const evaluator = await spawnChild(
+    process.execPath,
+    [
+      '-r',
+      './bin/register.js',
+      '-e',
+      "require('./src/demo/evaluator').startLocalEvaluator().then((e) => console.log(JSON.stringify({ url: e.url })))",
+    ],
+    json,
+    'local evaluator',
+  );
+  const versions = { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` };
+  const evaluate = (sample: number) => ({
+    url: (evaluator.value as { url: string }).url,
+    model: 'local',
+    rubric: 'expect: hello',
+    sample,
+    maxPerMinute: 100_000,
+    maxTokensPerDay: 1e12,
+  });
+  const start = async (agent: Record<string, unknown>, what: string) => {
+    const child = await spawnChild(
+      process.execPath,
+      [...NODE_FLAGS, ...childArgs, 'gateway', JSON.stringify({ agents: { bot: agent } })],
+      json,
+      what,
+    );
+    const url = (child.value as { url: string }).url;
+    await fetch(`${url}/v1/admin/agents/bot/split`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
+    });
+    return {
+      name: what,
+      url: `${url}/v1/agents/bot/invoke/chat/completions`,
+      headers: {},
+      pid: child.pid,
+      base: url,
+    };
+  };
+  const off = await start({ stable: 'v1', versions }, 'evaluate-off');
+  const on5 = await start({ stable: 'v1', versions, evaluate: evaluate(0.05) }, 'evaluate-5%');
+  const on100 = await start({ stable: 'v1', versions, evaluate: evaluate(1) }, 'evaluate-100%');
+  const lat = await latency([off, on5, on100]);
+  const graded = async (t: { base: string }) => {
+    const answer = (await (
+      await fetch(`${t.base}/v1/admin/agents/bot/metrics?since=0`, {
+        headers: { authorization: 'Bearer bench-token' },
+      })
+    ).json()) as { evaluator: { counts: { recorded: number } } };
+    return answer.evaluator.counts.recorded;
+  };
+  const a = lat.get('evaluate-off')!;
+  const side = async (t: { name: string; base: string }) => {
+    const b = lat.get(t.name)!;
+    return (
+      `${t.name}: p50 ${b.p50.toFixed(3)} (${(b.p50 - a.p50).toFixed(3)}), p99 ${b.p99.toFixed(3)} ` +
+      `(${(b.p99 - a.p99).toFixed(3)}), ${await graded(t)} graded`
+    );
+  };
+  return (
+    `evaluation (local evaluator in its own process; ms, difference to off; graded includes warm-up): ` +
+    `off: p50 ${a.p50.toFixed(3)}, p99 ${a.p99.toFixed(3)}; ${await side(on5)}; ${await side(on100)}\n`
+  );
+}
+
+/** BENCH_MODE=evaluation: only the evaluation mode (its own upstream). */
+async function evaluationOnly() {
+  const childArgs = ['-r', './bin/register.js', 'bench/gateway-child.ts'];
+  const json = (l: string) => (l.startsWith('{') ? JSON.parse(l) : undefined);
+  const upstream = await spawnChild(process.execPath, [...childArgs, 'upstream'], json, 'upstream');
+  const [pa, pb] = (upstream.value as { ports: [number, number] }).ports;
+  process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
+}
+
+(process.env.BENCH_MODE === 'evaluation' ? evaluationOnly() : main()).then(
   () => {
     cleanup();
     process.exit(0);

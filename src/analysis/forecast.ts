@@ -26,8 +26,27 @@ export interface StageForecast {
   expectedMs: number;
 }
 
+/**
+ * The gateway's online evaluator: quality_score and task_success_rate get a verdict only for the
+ * sampled requests the budget lets through, so they accrue evidence at that rate, not at the traffic's.
+ */
+export interface EvaluatedRate {
+  sample: number;
+  maxPerMinute: number;
+  maxTokensPerDay: number;
+  /** Tokens one evaluator call takes (prompt and verdict); an estimate. */
+  tokensPerCall: number;
+}
+
+/** Requests/s that get a verdict: the sampled share, capped by calls per minute and tokens per day. */
+export function evaluatedPerSecond(rps: number, e: EvaluatedRate): number {
+  return Math.min(rps * e.sample, e.maxPerMinute / 60, e.maxTokensPerDay / e.tokensPerCall / 86_400);
+}
+
 export interface Forecast {
   requestsPerSecond: number;
+  /** Graded requests/s behind quality_score and task_success_rate, when an evaluator feeds them. */
+  evaluatedPerSecond?: number;
   stages: StageForecast[];
   /** Expected time to promotion of a healthy canary (windows and extensions). */
   totalMs: number;
@@ -40,8 +59,15 @@ export function forecast(
   plan: ResolvedPlan,
   requestsPerSecond: number,
   baseline: Partial<Baseline> = {},
+  evaluated?: EvaluatedRate,
 ): Forecast {
   const b: Baseline = { ...DEFAULT_BASELINE, ...baseline };
+  const graded = evaluated ? evaluatedPerSecond(requestsPerSecond, evaluated) : undefined;
+  // The evaluator's metrics accrue evidence only from graded requests.
+  const rpsOf = (metric: MetricName) =>
+    graded !== undefined && (metric === 'quality_score' || metric === 'task_success_rate')
+      ? graded
+      : requestsPerSecond;
   const a = plan.analysis;
   const need = Math.log(1 / PASS_BETA);
   const observed = plan.stages
@@ -58,7 +84,7 @@ export function forecast(
     const canaryPerMs = (requestsPerSecond * w) / 1000;
     const metrics = a.metrics.map((metric) => {
       const delta = k * a.minEffect[metric];
-      const rate = (ww: number) => -drifts(metric, ww, delta, b).h0 * ((requestsPerSecond * ww) / 1000);
+      const rate = (ww: number) => -drifts(metric, ww, delta, b).h0 * ((rpsOf(metric) * ww) / 1000);
       const carried = spent.reduce((sum, s) => sum + rate(s.w) * s.ms, 0);
       const here = rate(w);
       const healthyMs =
@@ -84,14 +110,21 @@ export function forecast(
       const needs = Number.isFinite(slowest.healthyMs)
         ? formatDuration(roundUp(slowest.healthyMs))
         : 'forever';
-      const raise = minEffectFor(plan, metric0(slowest.metric), st.observeMs, w, requestsPerSecond, b, k);
+      const raise = minEffectFor(plan, metric0(slowest.metric), st.observeMs, w, rpsOf(slowest.metric), b, k);
       const fixes = [
         Number.isFinite(slowest.healthyMs) ? `lengthen its observe to ${needs}` : null,
         raise ? `raise analysis.minEffect.${slowest.metric} to ${raise}` : null,
         st.weight < 50 ? `raise its weight` : null,
+        graded !== undefined && rpsOf(slowest.metric) === graded
+          ? 'evaluate more requests (sample, budget)'
+          : null,
       ].filter((x): x is string => x !== null);
+      const at =
+        graded !== undefined && rpsOf(slowest.metric) === graded
+          ? `${requestsPerSecond} request${requestsPerSecond === 1 ? '' : 's'}/s with ${fmtRate(graded)} graded/s`
+          : `${requestsPerSecond} request${requestsPerSecond === 1 ? '' : 's'}/s`;
       warnings.push(
-        `stage ${st.i + 1} cannot rule out ${slowest.rulesOutText} in ${formatDuration(st.observeMs)} at ${requestsPerSecond} request${requestsPerSecond === 1 ? '' : 's'}/s (a healthy canary needs ~${needs}): ${fixes.join(', or ')}`,
+        `stage ${st.i + 1} cannot rule out ${slowest.rulesOutText} in ${formatDuration(st.observeMs)} at ${at} (a healthy canary needs ~${needs}): ${fixes.join(', or ')}`,
       );
     }
   }
@@ -100,8 +133,17 @@ export function forecast(
       `a healthy canary needs ~${Number.isFinite(total) ? formatDuration(roundUp(total)) : 'forever'} in all, over the progress deadline of ${formatDuration(plan.progressDeadlineMs)}: it would be withdrawn undecided; fix the stages above or raise progressDeadline`,
     );
   }
-  return { requestsPerSecond, stages, totalMs: total, progressDeadlineMs: plan.progressDeadlineMs, warnings };
+  return {
+    requestsPerSecond,
+    ...(graded !== undefined ? { evaluatedPerSecond: graded } : {}),
+    stages,
+    totalMs: total,
+    progressDeadlineMs: plan.progressDeadlineMs,
+    warnings,
+  };
 }
+
+const fmtRate = (r: number) => String(Number(r.toPrecision(2)));
 
 const metric0 = (m: MetricName) => m;
 /** Minutes, rounded up to 5 past the first hour. */
@@ -140,6 +182,13 @@ export function renderForecast(f: Forecast): string[] {
     `  at ${rps} request${rps === 1 ? '' : 's'}/s, what each stage must rule out before it passes, and how long a healthy canary needs:`,
     `    ${'stage'.padEnd(7)}${'canary'.padEnd(8)}${'window'.padEnd(9)}${'metric'.padEnd(19)}${'rules out'.padEnd(32)}healthy canary needs`,
   ];
+  if (f.evaluatedPerSecond !== undefined) {
+    lines.splice(
+      2,
+      0,
+      `  quality_score and task_success_rate from the evaluator: ${fmtRate(f.evaluatedPerSecond)} graded requests/s (sample and budget)`,
+    );
+  }
   for (const st of f.stages) {
     st.metrics.forEach((m, i) => {
       const head =

@@ -58,5 +58,14 @@ export const VerdictSchema = z.object({
   judge: z.enum(['thresholds', 'statistical']),
   reason: z.string(),
   metrics: z.array(MetricResultSchema),
+  /** The gateway's online evaluator at this check: its state and what the rollout spent on it. */
+  evaluator: z
+    .object({
+      state: z.string(),
+      reason: z.string().optional(),
+      calls: z.number(),
+      tokens: z.number(),
+    })
+    .optional(),
 });
 export type Verdict = z.infer<typeof VerdictSchema>;

@@ -105,6 +105,7 @@ export function renderStatus(
       // The statistics behind the plain words, for those who want them.
       if (opts.verbose && m.stats?.detail) lines.push(`      ${clean(m.stats.detail)}`);
     }
+    if (a.evaluator) lines.push(`  ${evaluatorLine(a.evaluator)}`);
   } else {
     lines.push('no check yet');
   }
@@ -137,6 +138,14 @@ export function webUiStatus(status: string): string {
     CONTINUED_AS_NEW: 'Continued As New',
   };
   return words[status.toUpperCase()] ?? status;
+}
+
+/** The online evaluator at the last check: its state, and what this rollout spent on it. */
+function evaluatorLine(e: NonNullable<RolloutStatus['lastAnalysis']>['evaluator'] & object): string {
+  const spend = `${e.calls} call(s), ${e.tokens.toLocaleString('en-US')} tokens this rollout`;
+  return e.state === 'ok' || e.state === 'waiting'
+    ? `evaluator: ${e.state}, ${spend}`
+    : `evaluator: ${clean(e.reason ?? e.state)}; ${spend}`;
 }
 
 export function renderList(rows: RolloutSummary[]): string {

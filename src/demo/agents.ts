@@ -53,21 +53,36 @@ export function createSampler(input: AgentProfile): () => Draw {
   };
 }
 
-const WORDS = [
-  'Sure',
-  ',',
-  ' here',
-  ' is',
-  ' what',
-  ' I',
-  ' found',
-  ':',
-  ' the',
-  ' answer',
-  ' is',
-  ' 42',
-  '.',
-];
+/** Points a full answer makes; an answer of quality q makes the first round(q * 20) of them. */
+export const ANSWER_POINTS = Array.from({ length: 20 }, (_, i) => `fact-${String(i + 1).padStart(2, '0')}`);
+/** Said by an answer that solved the user's task. */
+export const TASK_DONE = 'task done';
+
+/**
+ * The answer's text carries its drawn outcome as content an evaluator can grade (the local
+ * evaluator's `expect:` and `success:` rubric lines, see demo/evaluator.ts), as tokens.
+ */
+export function answerTokens(outcome: Outcome): string[] {
+  const points = ANSWER_POINTS.slice(0, Math.round(outcome.qualityScore * ANSWER_POINTS.length));
+  return [
+    'Sure,',
+    ' here',
+    ' is',
+    ' what',
+    ' I',
+    ' found:',
+    ...points.map((p) => ` ${p}`),
+    '.',
+    ...(outcome.taskSuccess ? [` ${TASK_DONE}.`] : []),
+  ];
+}
+
+/** The rubric under which the local evaluator grades these answers as their profile drew them. */
+export const DEMO_RUBRIC = [
+  'A complete answer makes every point and solves the task.',
+  ...ANSWER_POINTS.map((p) => `expect: ${p}`),
+  `success: ${TASK_DONE}`,
+].join('\n');
 
 function wantsStream(req: http.IncomingMessage, body: string, profileStream: boolean): boolean {
   if (profileStream) return true;
@@ -130,7 +145,7 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
         later(d.latencyMs, () => {
           res
             .writeHead(200, { 'content-type': 'application/json', 'x-agent-version': version })
-            .end(JSON.stringify({ ...final(), output: WORDS.join('') }));
+            .end(JSON.stringify({ ...final(), output: answerTokens(d.outcome).join('') }));
         });
         return;
       }
@@ -141,8 +156,9 @@ export async function startSimulatedAgent(options: SimulatedAgentOptions): Promi
         'x-agent-version': version,
       });
       const first = d.latencyMs * 0.2;
-      const step = (d.latencyMs - first) / WORDS.length;
-      WORDS.forEach((token, i) => {
+      const words = answerTokens(d.outcome);
+      const step = (d.latencyMs - first) / words.length;
+      words.forEach((token, i) => {
         later(first + i * step, () => res.write(`event: token\ndata: ${JSON.stringify({ token })}\n\n`));
       });
       later(d.latencyMs, () => {

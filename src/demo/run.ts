@@ -17,7 +17,8 @@ import { startDashboard, type RunningDashboard } from '../ui/server';
 import { getStatus, startRollout } from '../temporal/rollouts';
 import { bundleWorkflows, createWorker } from '../temporal/worker';
 import type { RolloutState } from '../../workflows/messages';
-import { startSimulatedAgent, type SimulatedAgent } from './agents';
+import { DEMO_RUBRIC, startSimulatedAgent, type SimulatedAgent } from './agents';
+import { startLocalEvaluator } from './evaluator';
 import { createProgressPrinter, type Printer } from './progress';
 import { describeRegression, healthyProfile, regressedProfile, type Regression } from './profiles';
 import { endedAsExpected, type DemoRollout } from './result';
@@ -78,6 +79,9 @@ const DEMO_MIN_EFFECT = {
   task_success_rate: 0.1,
   quality_score: 0.08,
 };
+
+/** Share of answers the demo's evaluator grades (both versions alike). */
+export const DEMO_SAMPLE = 0.5;
 
 export function demoPlan(agent: string, o: Pick<DemoOptions, 'observeMs' | 'intervalMs'>): ResolvedPlan {
   return resolvePlan({
@@ -176,16 +180,30 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       agents[s.agent] = { v1: stable, v2: canary };
     }
 
+    // Quality and task success come from an evaluator grading the answers, as in production without
+    // a feedback pipeline: here a local one speaking the OpenAI protocol (docs/evaluation.md).
+    const evaluator = await startLocalEvaluator();
+    teardown.add('local evaluator', () => evaluator.close());
     const adminToken = randomBytes(18).toString('base64url');
     const gateway: RunningGateway = await startGateway({
       host: '127.0.0.1',
       adminToken,
-      ingestToken: null, // the demo's own traffic posts feedback; nothing else can reach it
+      ingestToken: null, // nothing but the demo's own traffic can reach it
       config: {
         agents: Object.fromEntries(
           scenarios.map((s) => [
             s.agent,
-            { stable: 'v1', versions: { v1: agents[s.agent].v1.url, v2: agents[s.agent].v2.url } },
+            {
+              stable: 'v1',
+              versions: { v1: agents[s.agent].v1.url, v2: agents[s.agent].v2.url },
+              evaluate: {
+                url: evaluator.url,
+                model: 'local-grader',
+                rubric: DEMO_RUBRIC,
+                sample: DEMO_SAMPLE,
+                maxPerMinute: 100_000,
+              },
+            },
           ]),
         ),
       },
@@ -250,7 +268,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         agent: s.agent,
         rps: o.rps,
         sessions: 200,
-        feedback: true,
+        feedback: false,
         stream: o.stream ?? false,
         seed: (o.seed ?? 1) + 100 + scenarios.indexOf(s),
         // Bounded even when nobody stops it; --keep-running leaves it up for an hour at most.
@@ -259,7 +277,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       teardown.add(`traffic to ${s.agent}`, () => traffic[s.agent].stop());
     }
     out.line(
-      `traffic: ${o.rps} requests/s to each agent${o.stream ? ' (SSE streams)' : ''}, with feedback on every answer`,
+      `traffic: ${o.rps} requests/s to each agent${o.stream ? ' (SSE streams)' : ''}; ${DEMO_SAMPLE * 100}% of answers graded by a local evaluator (OpenAI protocol), no feedback posted`,
     );
 
     // One signal ends every wait on the server (long polls included) before the connections close:

@@ -2,6 +2,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { durationSchema } from '../plan/schema';
 import { parseYaml } from '../plan/yaml';
+import {
+  DEFAULT_EVALUATION_NAMES,
+  EvaluateSchema,
+  EvaluationsSchema,
+  type EvaluateConfig,
+  type EvaluationTarget,
+} from './evaluator-config';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -34,6 +41,8 @@ const AgentInputSchema = z
       .default('x-agent-version'),
     /** Longest silence from the upstream (connect, first byte, between stream chunks). */
     timeout: durationSchema(3_600_000).default(60_000),
+    /** An evaluator grading sampled answers of every version (docs/evaluation.md). */
+    evaluate: EvaluateSchema.optional(),
   })
   .strict();
 
@@ -58,6 +67,8 @@ export const GatewayConfigInputSchema = z
       })
       .strict()
       .default({ retention: 6 * 3_600_000 }),
+    /** OpenTelemetry gen_ai.evaluation.result events: which evaluation name feeds which metric. */
+    evaluations: EvaluationsSchema.optional(),
   })
   .strict();
 export type GatewayConfigInput = z.input<typeof GatewayConfigInputSchema>;
@@ -69,12 +80,15 @@ export interface AgentConfig {
   versions: Map<string, URL>;
   versionHeader: string;
   timeoutMs: number;
+  evaluate?: EvaluateConfig;
 }
 
 export interface GatewayConfig {
   agents: Map<string, AgentConfig>;
   feedback: { ttlMs: number; maxPending: number };
   metrics: { retentionMs: number };
+  /** Evaluation name -> metric, for OTLP evaluation events. */
+  evaluationNames?: Record<string, EvaluationTarget>;
 }
 
 export interface ConfigProblem {
@@ -136,6 +150,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
       versions,
       versionHeader: a.versionHeader.toLowerCase(),
       timeoutMs: a.timeout,
+      ...(a.evaluate ? { evaluate: a.evaluate } : {}),
     });
   }
   if (agents.size === 0) problems.push({ field: 'agents', message: 'configures no agent' });
@@ -144,6 +159,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
     agents,
     feedback: { ttlMs: parsed.data.feedback.ttl, maxPending: parsed.data.feedback.maxPending },
     metrics: { retentionMs: parsed.data.metrics.retention },
+    evaluationNames: parsed.data.evaluations?.names ?? DEFAULT_EVALUATION_NAMES,
   };
 }
 

@@ -111,6 +111,8 @@ export function metricsFromRecords(version: string, records: Iterable<SecondReco
 export interface Outcome {
   taskSuccess?: boolean;
   qualityScore?: number;
+  /** Graded by the gateway's online evaluator (counted apart for /metrics). */
+  fromEvaluator?: boolean;
 }
 
 /** Aggregate levels above the second: minutes and hours, each the sum of its finished units. */
@@ -137,6 +139,8 @@ export class VersionSeries {
   qualityCount = 0;
   qualitySum = 0;
   readonly qualityBuckets = new Float64Array(PROM_QUALITY_BOUNDS.length + 1);
+  /** Outcomes (of the ones above) that the online evaluator gave. */
+  evaluatorOutcomes = 0;
 
   constructor(
     readonly agent: string,
@@ -262,6 +266,7 @@ export class VersionSeries {
   /** Outcomes count when they arrive, like a Prometheus counter, so both backends agree. */
   recordOutcome(o: Outcome, now: number): void {
     const s = this.slot(now);
+    if (o.fromEvaluator) this.evaluatorOutcomes++;
     if (o.taskSuccess !== undefined) {
       s.taskTotal++;
       this.taskTotal++;
@@ -329,6 +334,11 @@ export function renderPrometheus(
     'agent_canary_task_outcomes_total',
     'Outcomes reporting task success or failure.',
     (s) => s.taskTotal,
+  );
+  counter(
+    'agent_canary_evaluator_outcomes_total',
+    'Outcomes graded by the online evaluator (quality score and task outcome of one request).',
+    (s) => s.evaluatorOutcomes,
   );
 
   const histogram = (

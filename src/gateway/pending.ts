@@ -8,6 +8,8 @@ interface Entry {
   /** Each outcome kind is counted once per request, so a retried feedback call cannot double it. */
   gotTask: boolean;
   gotQuality: boolean;
+  /** The outcome came from the online evaluator, not from feedback (said in a later 409). */
+  fromEvaluator?: boolean;
 }
 
 export type JoinResult =
@@ -57,6 +59,7 @@ export class PendingRequests {
     taskSuccess: boolean | undefined,
     qualityScore: number | undefined,
     now: number,
+    source: 'feedback' | 'evaluator' = 'feedback',
   ): JoinResult {
     const e = this.entries.get(requestId);
     if (!e || e.at < now - this.ttlMs) {
@@ -75,12 +78,13 @@ export class PendingRequests {
           e.gotQuality ? 'qualityScore' : '',
         ]
           .filter(Boolean)
-          .join(', ')})`,
+          .join(', ')}${e.fromEvaluator ? ', by the evaluator' : ''})`,
       };
     }
     if (taskSuccess !== undefined) e.gotTask = true;
     if (qualityScore !== undefined) e.gotQuality = true;
-    e.series.recordOutcome({ taskSuccess, qualityScore }, now);
+    if (source === 'evaluator') e.fromEvaluator = true;
+    e.series.recordOutcome({ taskSuccess, qualityScore, fromEvaluator: source === 'evaluator' }, now);
     return { ok: true, agent: e.series.agent, version: e.series.version };
   }
 

@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { AgentConfig } from './config';
+import type { AgentEvaluator, EvaluationTap } from './evaluator';
 import type { VersionSeries } from './metrics-store';
 import type { PendingRequests } from './pending';
 import { chooseVersion } from './routing';
@@ -24,6 +26,8 @@ export interface Upstream {
 export interface AgentRuntime {
   config: AgentConfig;
   upstreams: Map<string, Upstream>;
+  /** The agent's online evaluator, when its config has `evaluate`. */
+  evaluator?: AgentEvaluator;
 }
 
 export function makeUpstream(version: string, url: URL, series: VersionSeries, timeoutMs = 60_000): Upstream {
@@ -130,6 +134,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private status = 0;
   private hungUp = false;
   private readonly onDrain = () => this.controller?.resume();
+  /** A sampled exchange being captured for the evaluator (after the answer is served). */
+  tap: EvaluationTap | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -176,9 +182,11 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     // Streams start now: the client must see the headers before the first event arrives.
     const type = headers['content-type'];
     if (typeof type === 'string' && type.startsWith('text/event-stream')) this.res.flushHeaders();
+    if (this.tap) this.tap.contentType = typeof type === 'string' ? type : undefined;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+    this.tap?.response.add(chunk);
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', this.onDrain);
@@ -188,6 +196,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onResponseEnd() {
     this.res.end();
     this.record(this.status >= 500);
+    this.tap?.finish(this.requestId, this.version, this.status);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error) {
@@ -224,6 +233,27 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     });
     res.end(body);
   }
+}
+
+/**
+ * Samples the request for the agent's evaluator (the same rule for every version) and, when it is
+ * sampled, copies the request's bytes on their way to the upstream. Unsampled requests stream as
+ * they are.
+ */
+function evaluationTap(
+  rt: AgentRuntime,
+  handler: ProxyHandler,
+  sessionKey: string | undefined,
+  req: IncomingMessage,
+): IncomingMessage | PassThrough {
+  const tap = rt.evaluator?.begin(sessionKey);
+  if (!tap) return req;
+  handler.tap = tap;
+  const body = new PassThrough();
+  req.on('data', (chunk: Buffer) => tap.request.add(chunk));
+  req.on('error', (err) => body.destroy(err));
+  req.pipe(body);
+  return body;
 }
 
 /**
@@ -264,13 +294,14 @@ export function proxy(
   const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started);
   res.on('close', () => handler.clientClosed());
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
+  const body = hasBody ? evaluationTap(rt, handler, key, req) : null;
   const path = up.basePath + sub;
   up.pool.dispatch(
     {
       path: (path === '' ? '/' : path) + query,
       method: req.method as Dispatcher.HttpMethod,
       headers,
-      body: hasBody ? req : null,
+      body,
       headersTimeout: rt.config.timeoutMs,
       bodyTimeout: rt.config.timeoutMs,
     },

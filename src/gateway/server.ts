@@ -15,6 +15,8 @@ import {
   sendJson,
   tokenChecker,
 } from './http-util';
+import { AgentEvaluator } from './evaluator';
+import { ExportLogsSchema, parseEvaluations } from './evaluator-otlp';
 import { FileMetricsJournal, type MetricsJournal } from './metrics-journal';
 import { VersionSeries, metricsFromRecords, renderPrometheus, type SecondRecord } from './metrics-store';
 import { PendingRequests, type JoinResult } from './pending';
@@ -55,6 +57,8 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   /** Told of every request an upstream failed (answered 502 or cut off), e.g. for a rate-limited log. */
   onUpstreamFailure?: ProxyContext['onUpstreamFailure'];
+  /** Where evaluator API keys are read (`evaluate.apiKeyEnv`); process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningGateway {
@@ -172,6 +176,36 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (joined.ok && shared)
       series.get(`${joined.agent}\u0000${joined.version}`)?.recordOutcome(f, Date.now());
   };
+  // Each agent's online evaluator records its verdicts through the same join as POST /v1/feedback.
+  const joinEvaluated = async (
+    requestId: string,
+    o: { taskSuccess?: boolean; qualityScore?: number },
+    source: 'feedback' | 'evaluator',
+  ): Promise<JoinResult> => {
+    const now = Date.now();
+    const joined = shared
+      ? await shared.join(requestId, o.taskSuccess, o.qualityScore, now, config.feedback.ttlMs)
+      : pending.join(requestId, o.taskSuccess, o.qualityScore, now, source);
+    recordJoined(joined, { ...o, ...(source === 'evaluator' ? { fromEvaluator: true } : {}) });
+    return joined;
+  };
+  for (const rt of agents.values()) {
+    if (!rt.config.evaluate) continue;
+    rt.evaluator = new AgentEvaluator({
+      agent: rt.config.name,
+      config: rt.config.evaluate,
+      env: options.env,
+      log,
+      record: async (id, o) => (await joinEvaluated(id, o, 'evaluator')).ok,
+      currentCanary: () => {
+        const split = splits.peek(rt.config.name);
+        return split && canaryActive(split, Date.now()) ? split.canary : null;
+      },
+    });
+    if (rt.evaluator.missingKey) {
+      log(`${rt.config.name}: evaluate.apiKeyEnv names ${rt.config.evaluate.apiKeyEnv}, which is not set`);
+    }
+  }
   const checkToken = tokenChecker(options.adminToken);
   const ingest =
     options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken);
@@ -267,7 +301,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       } else {
         for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
       }
-      return sendJson(res, 200, { agent, since, until, dataSince: metricsSince, versions });
+      return sendJson(res, 200, {
+        agent,
+        since,
+        until,
+        dataSince: metricsSince,
+        versions,
+        ...(rt.evaluator
+          ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
+          : {}),
+      });
     }
     if (action === 'versions') {
       // For preflight: which versions exist and whether their upstreams accept a connection (a TCP
@@ -375,6 +418,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return sendJson(res, 200, { requestId: f.requestId, agent: joined.agent, version: joined.version });
     }
 
+    if (path === '/v1/logs') {
+      if (req.method !== 'POST') return sendError(res, 405, 'use POST');
+      if (refuseIngest(req, res)) return;
+      return otlpLogs(req, res);
+    }
+
     if (path.startsWith('/v1/admin/agents/')) {
       const auth = checkToken(req.headers.authorization);
       if (auth !== 'ok') {
@@ -424,6 +473,39 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         ...(replication ? { replica: replication.status() } : {}),
       });
     return sendError(res, 404, `no route ${req.method} ${printable(path, 100)}`);
+  }
+
+  /**
+   * OTLP/HTTP JSON logs: `gen_ai.evaluation.result` events joined to their requests as outcomes.
+   * The answer is OTLP's: 200 with partialSuccess naming what was rejected and why.
+   */
+  async function otlpLogs(req: IncomingMessage, res: ServerResponse) {
+    const type = req.headers['content-type'] ?? '';
+    if (!type.startsWith('application/json')) {
+      throw new BadRequest(415, 'send OTLP/HTTP JSON (content-type: application/json); protobuf is not read');
+    }
+    const parsed = ExportLogsSchema.safeParse(await readJson(req));
+    if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
+    const { outcomes, rejected } = parseEvaluations(parsed.data, config.evaluationNames ?? {});
+    for (const o of outcomes) {
+      const joined = await joinEvaluated(o.requestId, o, 'feedback');
+      if (!joined.ok) {
+        if (joined.status === 404) feedbackUnmatched++;
+        rejected.push(`${o.name}: ${joined.reason}`);
+      }
+    }
+    return sendJson(
+      res,
+      200,
+      rejected.length > 0
+        ? {
+            partialSuccess: {
+              rejectedLogRecords: rejected.length,
+              errorMessage: [...new Set(rejected)].slice(0, 5).join('; '),
+            },
+          }
+        : {},
+    );
   }
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -536,6 +618,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       closing ??= (async () => {
         clearInterval(sweeper);
         clearInterval(journalTimer);
+        for (const rt of agents.values()) rt.evaluator?.close();
         if (requestTimer) clearInterval(requestTimer);
         if (pruneTimer) clearInterval(pruneTimer);
         await new Promise<void>((resolve) => {
@@ -554,6 +637,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       })();
       return closing;
     },
+  };
+}
+
+/** The evaluator's state and its spend over the window, beside the metrics the judge reads. */
+function evaluatorAnswer(
+  ev: AgentEvaluator,
+  since: number,
+  until: number,
+  now: number,
+  canary: string | null,
+) {
+  const status = ev.status(now);
+  const rollout = canary ? ev.rolloutSpend(canary) : undefined;
+  return {
+    state: status.state,
+    ...(status.reason ? { reason: status.reason } : {}),
+    unavailable: ev.unavailable(now) !== undefined,
+    sample: status.sample,
+    counts: status.counts,
+    tokensToday: status.tokensToday,
+    maxTokensPerDay: status.maxTokensPerDay,
+    spend: ev.spendBetween(since, until),
+    ...(rollout ? { rollout } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import {
 } from '../outbound';
 import { gatewayPreflight } from '../router/gateway';
 import {
+  EvaluatorWindowSchema,
   VersionMetricsSchema,
   emptyVersionMetrics,
   type MetricsQuery,
@@ -30,6 +31,7 @@ const AnswerSchema = z.object({
   /** When the gateway's metrics begin (its start, metrics being in memory). */
   dataSince: z.number().optional(),
   versions: z.record(z.string(), VersionMetricsSchema),
+  evaluator: EvaluatorWindowSchema.optional(),
 });
 
 /** Thrown for answers retrying cannot fix (bad token, unknown agent): 4xx from the gateway. */
@@ -51,7 +53,7 @@ export class GatewayMetricsSource implements MetricsSource {
 
   async fetch(q: MetricsQuery): Promise<MetricsWindow> {
     const what = `gateway metrics for ${q.agent}`;
-    const url = `${this.base}/v1/admin/agents/${encodeURIComponent(q.agent)}/metrics?since=${q.since}&until=${q.until}`;
+    const url = `${this.base}/v1/admin/agents/${encodeURIComponent(q.agent)}/metrics?since=${q.since}&until=${q.until}&canary=${encodeURIComponent(q.canary)}`;
     let res: Response;
     const timeoutMs = this.options.timeoutMs ?? 10_000;
     try {
@@ -82,6 +84,7 @@ export class GatewayMetricsSource implements MetricsSource {
       ...(parsed.data.dataSince !== undefined && parsed.data.dataSince > q.since
         ? { coveredSince: parsed.data.dataSince }
         : {}),
+      ...(parsed.data.evaluator ? { evaluator: parsed.data.evaluator } : {}),
     };
   }
 }

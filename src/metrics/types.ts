@@ -47,6 +47,26 @@ export const VersionMetricsSchema = z.object({
 });
 export type VersionMetrics = z.infer<typeof VersionMetricsSchema>;
 
+const Spend = z.object({
+  calls: z.number().int().nonnegative(),
+  inputTokens: z.number().nonnegative(),
+  outputTokens: z.number().nonnegative(),
+});
+
+/**
+ * The gateway's online evaluator, beside the window it scored: when it is down or out of budget
+ * (`unavailable`), quality_score and task_success_rate have no data, whatever the counts say.
+ */
+export const EvaluatorWindowSchema = z.object({
+  state: z.string().max(40),
+  reason: z.string().max(1000).optional(),
+  unavailable: z.boolean(),
+  /** Calls and tokens in the window, and since the rollout's canary was first routed. */
+  spend: Spend,
+  rollout: Spend.extend({ since: z.number() }).optional(),
+});
+export type EvaluatorWindow = z.infer<typeof EvaluatorWindowSchema>;
+
 export const MetricsWindowSchema = z.object({
   agent: z.string(),
   /** Epoch ms, inclusive. */
@@ -60,6 +80,8 @@ export const MetricsWindowSchema = z.object({
    * restarted with its metrics in memory): the window is only covered from here.
    */
   coveredSince: z.number().optional(),
+  /** The agent's online evaluator, when the source has one (the gateway with `evaluate`). */
+  evaluator: EvaluatorWindowSchema.optional(),
 });
 export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
 

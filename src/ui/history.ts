@@ -24,6 +24,8 @@ export interface CheckPoint {
   metrics: MetricResult[];
   stableRequests: number;
   canaryRequests: number;
+  /** The online evaluator at this check (state, reason, spend), when the agent has one. */
+  evaluator?: Verdict['evaluator'];
 }
 
 /** A change of the traffic split (lease renewals with the same split are left out). */
@@ -226,6 +228,7 @@ export async function readRun(
           metrics: v.metrics,
           stableRequests: num(r.stableRequests),
           canaryRequests: num(r.canaryRequests),
+          ...(v.evaluator ? { evaluator: v.evaluator } : {}),
         });
       }
     } else if (e.workflowExecutionSignaledEventAttributes) {

@@ -1,11 +1,20 @@
 import type { Command } from 'commander';
 import { redact } from '../../notify/deliver';
 import type { ResolvedPlan } from '../../plan';
-import { forecast, renderForecast } from '../../analysis/forecast';
+import { forecast, renderForecast, type EvaluatedRate } from '../../analysis/forecast';
+import { GatewayConfigError, loadGatewayConfig } from '../../gateway/config';
 import { printJson } from '../context';
 import { readPlan } from '../plan-file';
-import { FailedError } from '../errors';
+import { FailedError, UsageError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf, shortWindowWarnings } from '../schedule';
+
+interface ValidateOpts {
+  file: string;
+  json?: boolean;
+  rps?: number;
+  strict?: boolean;
+  gatewayConfig?: string;
+}
 
 export function register(program: Command): void {
   program
@@ -14,11 +23,15 @@ export function register(program: Command): void {
     .requiredOption('-f, --file <plan>', 'plan file, YAML or JSON ("-" for stdin)')
     .option('--rps <n>', "the agent's traffic in requests/s, to predict detection times", positiveNumber)
     .option('--strict', 'exit 1 when a stage cannot decide within its window at --rps')
+    .option(
+      '--gateway-config <file>',
+      "the gateway config: the agent's evaluate block (sample, budget) sets how fast quality_score and task_success_rate accrue",
+    )
     .option('--json', 'machine-readable output')
-    .action((opts: { file: string; json?: boolean; rps?: number; strict?: boolean }) => {
+    .action((opts: ValidateOpts) => {
       // An invalid plan throws PlanError: main prints each problem with its field and exits 2.
       const plan = readPlan(opts.file);
-      const f = planForecast(plan, opts.rps);
+      const f = planForecast(plan, opts.rps, evaluatedRate(plan, opts.gatewayConfig));
       if (opts.json) {
         printJson({
           valid: true,
@@ -48,8 +61,33 @@ function withoutSecrets(plan: ResolvedPlan): ResolvedPlan {
 }
 
 /** The statistical judge's per-stage forecast at the agent's traffic, when it is given. */
-export function planForecast(plan: ResolvedPlan, rps: number | undefined) {
-  return rps !== undefined && plan.analysis.judge === 'statistical' ? forecast(plan, rps) : undefined;
+export function planForecast(plan: ResolvedPlan, rps: number | undefined, evaluated?: EvaluatedRate) {
+  return rps !== undefined && plan.analysis.judge === 'statistical'
+    ? forecast(plan, rps, {}, evaluated)
+    : undefined;
+}
+
+/** An evaluator call's tokens when nobody says: a short exchange, the rubric and the verdict. */
+const TOKENS_PER_CALL = 1000;
+
+/** The agent's evaluator from a gateway config file (its config errors exit 2 like the plan's). */
+function evaluatedRate(plan: ResolvedPlan, file: string | undefined): EvaluatedRate | undefined {
+  if (!file) return undefined;
+  let evaluate;
+  try {
+    evaluate = loadGatewayConfig(file).agents.get(plan.agent)?.evaluate;
+  } catch (err) {
+    if (err instanceof GatewayConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  return evaluate
+    ? {
+        sample: evaluate.sample,
+        maxPerMinute: evaluate.maxPerMinute,
+        maxTokensPerDay: evaluate.maxTokensPerDay,
+        tokensPerCall: TOKENS_PER_CALL,
+      }
+    : undefined;
 }
 
 /** --strict: a stage that cannot decide in its window at the given traffic is a failure. */

@@ -392,6 +392,18 @@ function statusLine(d) {
   return d.badge.meaning;
 }
 
+/** The online evaluator at the last check: down (and why) or up, and what this rollout spent. */
+function evaluatorNote(e) {
+  if (!e) return null;
+  const spend = `${e.calls} evaluator call(s), ${e.tokens.toLocaleString('en-US')} tokens this rollout`;
+  const up = e.state === 'ok' || e.state === 'waiting';
+  return h(
+    'p',
+    { class: up ? 'note' : 'note evaluator-down' },
+    up ? `Evaluator ${e.state}: ${spend}.` : `${plain(e.reason ?? `Evaluator ${e.state}`)}. ${spend}.`,
+  );
+}
+
 function lastCheckTable(d) {
   const c = d.history.checks.at(-1);
   if (!c) return h('p', { class: 'note' }, 'No check yet.');
@@ -405,6 +417,7 @@ function lastCheckTable(d) {
       h('strong', { class: `v-${c.verdict}` }, c.verdict === 'inconclusive' ? 'not yet' : c.verdict),
       ` (${c.stableRequests} stable and ${c.canaryRequests} canary requests since the stage began)`,
     ),
+    evaluatorNote(c.evaluator),
     h(
       'table',
       { class: 'last-check' },
