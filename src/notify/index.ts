@@ -65,7 +65,7 @@ function broken(name: string, problem: string): Notifier {
  * Reads a variable a plan named, under the one env policy. The value never appears in a message:
  * problems name the variable only.
  */
-function readEnv(
+export function readEnv(
   env: Record<string, string | undefined>,
   variable: string,
 ): { value: string } | { problem: string } {
@@ -138,7 +138,7 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
   return out;
 }
 
-function hostList(value: string | undefined): string[] | undefined {
+export function hostList(value: string | undefined): string[] | undefined {
   if (!value || value.trim() === '') return undefined;
   return value
     .split(',')

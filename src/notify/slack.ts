@@ -15,6 +15,10 @@ const ICON: Record<NotifyEventType, string> = {
   aborted: ':no_entry:',
   promoted: ':white_check_mark:',
   inconclusive_streak: ':grey_question:',
+  paused_on_fail: ':warning:',
+  dismissed: ':arrow_forward:',
+  awaiting_approval: ':raised_hand:',
+  approved: ':ok_hand:',
 };
 
 /** Slack mrkdwn treats &, < and > as markup. */
