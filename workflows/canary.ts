@@ -260,6 +260,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               at: new Date(s.pausedOnFail.at).toISOString(),
               metrics: s.pausedOnFail.metrics,
               reason: s.pausedOnFail.reason,
+              ...(s.gates ? { holds: true } : {}),
               ...(holdDueAt(s, plan) !== null ? { until: new Date(holdDueAt(s, plan)!).toISOString() } : {}),
             },
           }

@@ -129,6 +129,8 @@ export interface RolloutStatus {
     reason: string;
     /** Gates: when the pause rolls back if nobody acts (analysis.onFail.timeout); absent: the deadline. */
     until?: string;
+    /** Gates: the pause holds for a person (not "a second failed check rolls back"). */
+    holds?: boolean;
   };
   /**
    * The current stage has an approval gate (`approval: true`): whether it was approved (by whom), and
