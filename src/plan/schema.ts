@@ -198,7 +198,19 @@ const OnFailAction = z.enum(ON_FAIL_ACTIONS, { message: 'must be rollback or pau
  * it rolls back; absent = until the progress deadline. Not a metric name: every other key is one.
  */
 export const ON_FAIL_TIMEOUT = 'timeout';
-export const OnFailSchema = z
+type OnFailAction = (typeof ON_FAIL_ACTIONS)[number];
+/** As written: metric (or `default`) -> action, and `timeout` as a duration. */
+export interface OnFailInput {
+  timeout?: string | number;
+  [metric: string]: OnFailAction | string | number | undefined;
+}
+/** As resolved: `timeout` in ms. */
+export interface OnFailResolved {
+  timeout?: number;
+  [metric: string]: OnFailAction | number | undefined;
+}
+// zod infers an index signature that `timeout` breaks; the two interfaces above say what it is.
+export const OnFailSchema: z.ZodType<OnFailResolved, OnFailInput> = z
   .object({ timeout: durationSchema(PLAN_LIMITS.maxProgressDeadlineMs, 1_000).optional() })
   .catchall(OnFailAction)
   .superRefine((m, ctx) => {
