@@ -100,7 +100,15 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
           break;
         }
         out.push(
-          new SlackNotifier({ webhookUrl: read.value, uiUrl, dashboardUrl, namespace, delivery, outbound }),
+          new SlackNotifier({
+            webhookUrl: read.value,
+            uiUrl,
+            dashboardUrl,
+            namespace,
+            delivery,
+            outbound,
+            ...(t.buttons ? { buttons: true } : {}),
+          }),
         );
         break;
       }

@@ -160,6 +160,8 @@ const NotifyInput = z.discriminatedUnion('type', [
       type: z.literal('slack'),
       webhookUrl: NotifyUrl.optional(),
       webhookUrlEnv: EnvVarName.optional(),
+      /** Approve, promote, dismiss and abort buttons (the dashboard's POST /slack/actions acts on them). */
+      buttons: z.boolean().optional(),
     })
     .strict()
     .refine(exactlyOne('webhookUrl', 'webhookUrlEnv'), {
