@@ -429,6 +429,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         canary: plan.canary,
         canaryWeight: e.write.weight,
         leaseMs: e.leaseMs,
+        ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
       };
     }
     const stable = e.write.purpose === 'promote' ? plan.canary : plan.stable;
@@ -482,6 +483,8 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               leaseMs: plan.leaseTtlMs,
               owner: info.workflowId,
               decidedAt: Date.now(),
+              // A renewal carries the test routes too: the split is written whole each time.
+              ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
             },
           });
           return { type: 'check_done', opId: e.opId, outcome };
