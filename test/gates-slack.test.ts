@@ -151,6 +151,13 @@ describe('approvals from Slack (dev server, real HTTP)', function () {
         assert.match(String(told!.body.text), /approve not taken: you are not on the allow-list/);
         assert.equal(told!.body.response_type, 'ephemeral');
         assert.equal((await status()).approval!.approvedBy, null);
+        // The dashboard offers its Approve button too (same command).
+        const detail = (await (
+          await fetch(`${dashboard.url}/api/rollouts/${workflowIdFor(agent)}`)
+        ).json()) as {
+          commands: string[];
+        };
+        assert.ok(detail.commands.includes('approve'), detail.commands.join(', '));
         // A member of an allowed user group: approved as that Slack user; the message says who.
         assert.equal(await press(dashboard.url, payload('U0BOB', 'bob', '/r2')), 200);
         const result = await started.result();

@@ -6,8 +6,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolvePlan, type PlanInput, type ResolvedPlan } from '../src/plan';
 import { verifySignature } from '../src/signing';
-import { sendCommand, startRollout } from '../src/temporal/rollouts';
+import { startRollout } from '../src/temporal/rollouts';
 import { statusQuery, workflowIdFor, type Decision, type RolloutStatus } from '../workflows/messages';
+import { cli } from './cli-support';
 import { HEALTHY, fakeDeps } from './fakes';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
 import { saveHistory } from './support/histories';
@@ -191,10 +192,14 @@ describe('gates on the dev server', function () {
         assert.equal(waiting.approval!.approvedBy, null);
         assert.ok(actions(waiting).includes('awaiting_approval'));
         assert.ok(hooks.hits.some((h) => h.body.agent === gated && h.type === 'pre-rollout'));
-        const approved = await sendCommand(client, gated, 'approve', {
-          by: 'ana',
-          reason: 'read the transcripts',
+        // The CLI's approve verb (an Update), recorded with who.
+        const { address, namespace } = testEnv();
+        const out = await cli(['approve', gated, '--by', 'ana', '--reason', 'read the transcripts'], {
+          env: { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace },
         });
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(out.stdout, /^approved the current stage of /);
+        const approved = await status(gated);
         assert.equal(lastOf(approved, 'approved')?.by, 'ana');
         const result = await started.result();
         assert.equal(result.state, 'promoted');
