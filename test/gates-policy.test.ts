@@ -251,6 +251,25 @@ describe('gates: approval', () => {
     assert.match(refusal(d.s, { kind: 'approve', input: {} }, d.p)!, /stage 2 has no approval gate/);
   });
 
+  it('with deferred checks, approve moves a waiting stage on at once (the waiting check is dropped)', () => {
+    const d = new Driver(gated());
+    d.s = { ...d.s, checks: 'deferred' };
+    d.send({ type: 'start' });
+    d.landWrite();
+    for (let i = 0; i < 10 && !d.s.awaitingApproval; i++) {
+      d.now += 2_000; // the deferred check's time
+      d.check(errors(0.01, 'pass'));
+    }
+    assert.ok(d.s.awaitingApproval);
+    assert.equal(d.s.inflight?.kind, 'check', 'the next check waits for its time');
+    const fx = d.command({ kind: 'approve', input: { by: 'ana' } });
+    assert.deepEqual(
+      fx.filter((e) => e.type === 'drop' || e.type === 'write').map((e) => e.type),
+      ['drop', 'write'],
+    );
+    assert.deepEqual(writes(fx), ['stage:50']);
+  });
+
   it('a failing check still rolls back a stage waiting for approval', () => {
     const d = new Driver(gated());
     d.send({ type: 'start' });

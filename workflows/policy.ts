@@ -591,6 +591,9 @@ function approve(ctx: Ctx, by: string, reason: string): void {
   s.approved = { stageIndex: index, by };
   decide(ctx, 'approved', by, `stage ${index + 1} approved: ${reason}`);
   notify(ctx, 'approved', by, `stage ${index + 1} approved: ${reason}`);
+  // A deferred check waiting for its time says nothing new about a stage already healthy: the
+  // person's approval moves it on now rather than at that check.
+  if (s.awaitingApproval && s.checks === 'deferred' && s.inflight?.kind === 'check') drop(ctx);
   if (
     s.awaitingApproval &&
     s.state === 'progressing' &&
