@@ -98,8 +98,14 @@ export function staticDetails(plan: ResolvedPlan): string {
     ...(a.onFail
       ? [
           `on a failed check: ${Object.entries(a.onFail)
-            .map(([metric, action]) => `${metric} ${action}`)
-            .join(', ')} (pause keeps judging; a second failure rolls back)`,
+            .map(([metric, action]) =>
+              metric === 'timeout' && typeof action === 'number'
+                ? `waits at most ${formatDuration(action)}`
+                : `${metric} ${action}`,
+            )
+            .join(
+              ', ',
+            )} (pause waits for a person and keeps judging; a clearly worse canary still rolls back)`,
         ]
       : []),
     // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
