@@ -11,7 +11,8 @@ import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
 import type { CheckOutcome } from '../workflows/policy';
-import type { AnalysisConfig, NotifyTarget } from '../src/plan/schema';
+import type { AnalysisConfig, Hook, NotifyTarget } from '../src/plan/schema';
+import { callHooks, type HookCall, type HookOptions, type HookResult } from '../src/hooks';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
 
 export interface ActivityDeps {
@@ -22,6 +23,13 @@ export interface ActivityDeps {
   judge?: (window: MetricsWindow, analysis: AnalysisConfig) => Verdict;
   /** Aborted when the worker starts shutting down: checks waiting for their time hand back at once. */
   stopping?: AbortSignal;
+  /** Where the plan's hooks find secretEnv and which hosts they may call (the worker's env). */
+  hooks?: HookOptions;
+}
+
+export interface HooksInput {
+  hooks: Hook[];
+  call: HookCall;
 }
 
 export interface SetSplitInput {
@@ -182,6 +190,18 @@ export function createActivities(deps: ActivityDeps) {
         problems.push(`metrics: ${(err as Error).message}`);
       }
       return problems;
+    },
+
+    /**
+     * The plan's hooks of one type (src/hooks.ts). Never throws for a hook's failure: the answer is
+     * the result, and the policy decides what it means.
+     */
+    async callHooks({ hooks, call }: HooksInput): Promise<HookResult> {
+      const result = await callHooks(hooks, call, deps.hooks);
+      for (const f of result.failures) {
+        Context.current().log.warn('hook failed', { hook: f.hook, type: call.type, error: f.error });
+      }
+      return result;
     },
 
     /** Best effort: never throws, so a broken channel cannot hold up a decision. */

@@ -55,6 +55,7 @@ export {
   workflowIdFor,
   type Decision,
   type DismissInput,
+  type ApproveInput,
   type ExtendInput,
   type RolloutResult,
   type RolloutState,

@@ -153,6 +153,70 @@ describe('kubernetes router against a real kube-apiserver', function () {
     assert.match(missing, /leaseTtl/);
   });
 
+  it('export flagger carries hooks and approval gates as Flagger webhooks the API server accepts', async () => {
+    cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
+    await waitEstablished(cluster.kubectl, 'canaries.flagger.app');
+    const hook = (name: string, type: string) => ({
+      name,
+      type: type as never,
+      url: `http://hooks.${NS}/${name}`,
+      secretEnv: 'AGENT_CANARY_NOTIFY_HOOKS',
+      retries: 1,
+      metadata: { cmd: 'hey -z 1m' },
+    });
+    const plan = resolvePlan({
+      agent: AGENT,
+      stable: 'v1.3.1',
+      canary: 'v1.3.2',
+      stages: [
+        { weight: 5, observe: '2m', approval: true },
+        { weight: 50, observe: '2m', approval: true },
+        { weight: 100 },
+      ],
+      hooks: [hook('smoke', 'pre-rollout'), hook('window', 'confirm-promotion'), hook('page', 'rollback')],
+      analysis: { onFail: { default: 'pause', timeout: '30m' } },
+      testRoutes: { match: [{ header: 'x-canary', value: 'always' }] },
+    });
+    const { canary, notExpressed } = flaggerCanary(plan, {
+      namespace: NS,
+      port: 8000,
+      gateways: [{ name: 'agents' }],
+    });
+    let out = '';
+    for (const t = Date.now(); ;) {
+      try {
+        out = cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], stringify(canary));
+        break;
+      } catch (err) {
+        if (
+          !/no matches for kind|the server could not find/.test((err as Error).message) ||
+          Date.now() - t > 20_000
+        )
+          throw err;
+      }
+    }
+    assert.match(out, /created \(server dry run\)/);
+    const webhooks = (
+      canary.spec as { analysis: { webhooks: { name: string; type: string; url: string }[] } }
+    ).analysis.webhooks;
+    assert.deepEqual(
+      webhooks.map((w) => `${w.name}:${w.type}`),
+      [
+        'smoke:pre-rollout',
+        'window:confirm-promotion',
+        'page:event',
+        'approval-promotion:confirm-promotion',
+        'approval:confirm-traffic-increase',
+      ],
+    );
+    assert.equal(webhooks[3].url, `http://flagger-loadtester.${NS}/gate/check`);
+    const missing = notExpressed.join('\n');
+    assert.match(missing, /approval on stage 1: Flagger's gate holds every traffic increase/);
+    assert.match(missing, /onFail pause: Flagger rolls back at the threshold/);
+    assert.match(missing, /testRoutes: Flagger's analysis\.match/);
+    assert.match(missing, /hook page \(rollback\)/);
+  });
+
   it('agent-canary export flagger: the Canary on stdout is accepted by the API server, the rest listed on stderr', async () => {
     cluster.kubectl(['apply', '--server-side', '-f', FLAGGER_CRDS]);
     await waitEstablished(cluster.kubectl, 'canaries.flagger.app');

@@ -16,7 +16,8 @@ describe('replay of saved rollout histories', function () {
     // The set of scenarios is part of the contract of this test: losing one silently would hide breakage.
     // The first four ran before the control-loop rework (patch control-loop-v2): they replay on the
     // frozen code in workflows/legacy; the v2-* ones on the policy interpreter; the v3-* ones started
-    // after the patch deferred-checks (each check handed to its activity with the time it is due).
+    // after the patch deferred-checks (each check handed to its activity with the time it is due);
+    // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks).
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
@@ -35,6 +36,8 @@ describe('replay of saved rollout histories', function () {
       'v2-rolled-back.json',
       'v3-deferred-continued.json',
       'v3-deferred-promoted.json',
+      'v4-gates-approved-hooks.json',
+      'v4-paused-on-fail-held-rolled-back.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

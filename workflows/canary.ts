@@ -26,6 +26,7 @@ import type { Activities } from '../activities';
 /** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
 const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
+import { hookBudgetMs } from '../src/plan/hook-budget';
 import { PlanError, planForWorkflow } from '../src/plan/resolve';
 import { plainReason } from '../src/ui/plain';
 import type { ResolvedPlan } from '../src/plan/schema';
@@ -34,6 +35,7 @@ import { canaryRolloutV1, type RolloutOptionsV1 } from './legacy/canary-v1';
 import {
   SA,
   AbortInputSchema,
+  ApproveInputSchema,
   DismissInputSchema,
   ExtendInputSchema,
   PauseInputSchema,
@@ -41,6 +43,8 @@ import {
   ResumeInputSchema,
   abortSignal,
   abortUpdate,
+  approveSignal,
+  approveUpdate,
   dismissSignal,
   dismissUpdate,
   extendSignal,
@@ -59,6 +63,7 @@ import {
 } from './messages';
 import {
   applying,
+  holdDueAt,
   initialState,
   percentOf,
   recordNotifyFailures,
@@ -78,6 +83,11 @@ import {
 export const CONTROL_LOOP_PATCH = 'control-loop-v2';
 /** Rollouts started after this patch hand each check to its activity with the time it is due. */
 export const DEFERRED_CHECKS_PATCH = 'deferred-checks';
+/**
+ * Rollouts started after this patch have gates (docs/gates.md): a pause on a failed check holds for a
+ * person, approval gates, the plan's hooks. Older ones keep "a second failed check rolls back".
+ */
+export const GATES_PATCH = 'gates-v1';
 
 /** Options a client may pass as the workflow's second argument; validated like the plan. */
 const RolloutOptionsSchema = z
@@ -143,6 +153,16 @@ const endingActivity = proxyActivities<Activities>({
   summary: 'close as Canceled (aborted)',
 });
 
+/** Gate hooks: the activity allows every hook its retries (src/hooks.ts hookBudgetMs). */
+const hooksActivity = (budgetMs: number, summary: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: budgetMs + 5_000,
+    scheduleToCloseTimeout: 2 * budgetMs + 15_000,
+    retry: { initialInterval: '500ms', maximumAttempts: 2 },
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+    summary,
+  }).callHooks;
+
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '60s',
@@ -184,6 +204,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         Date.now(),
         patched('judge-v3') ? 3 : undefined,
         patched(DEFERRED_CHECKS_PATCH) ? 'deferred' : undefined,
+        patched(GATES_PATCH) ? 1 : undefined,
       );
   const stages = plan.stages;
   const queue: PolicyEvent[] = [];
@@ -239,6 +260,17 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               at: new Date(s.pausedOnFail.at).toISOString(),
               metrics: s.pausedOnFail.metrics,
               reason: s.pausedOnFail.reason,
+              ...(s.gates ? { holds: true } : {}),
+              ...(holdDueAt(s, plan) !== null ? { until: new Date(holdDueAt(s, plan)!).toISOString() } : {}),
+            },
+          }
+        : {}),
+      ...(s.gates && stages[s.stageIndex]?.approval && !isFinal(s.state)
+        ? {
+            approval: {
+              stageIndex: s.stageIndex,
+              approvedBy: s.approved?.stageIndex === s.stageIndex ? s.approved.by : null,
+              waitingSince: s.awaitingApproval ? new Date(s.awaitingApproval).toISOString() : null,
             },
           }
         : {}),
@@ -328,6 +360,17 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   setHandler(dismissSignal, (input) =>
     fromSignal({ kind: 'dismiss', input: parseOr(DismissInputSchema, input, {}) }),
   );
+  setHandler(approveSignal, (input) =>
+    fromSignal({ kind: 'approve', input: parseOr(ApproveInputSchema, input, {}) }),
+  );
+  setHandler(
+    approveUpdate,
+    (input) => viaUpdate({ kind: 'approve', input: ApproveInputSchema.parse(input ?? {}) }),
+    {
+      validator: validator('approve', ApproveInputSchema),
+      description: 'Open the current stage\'s approval gate, e.g. {"by": "me", "reason": "looked at it"}',
+    },
+  );
   setHandler(
     pauseUpdate,
     (input) => viaUpdate({ kind: 'pause', input: PauseInputSchema.parse(input ?? {}) }),
@@ -386,6 +429,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         canary: plan.canary,
         canaryWeight: e.write.weight,
         leaseMs: e.leaseMs,
+        ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
       };
     }
     const stable = e.write.purpose === 'promote' ? plan.canary : plan.stable;
@@ -439,6 +483,8 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               leaseMs: plan.leaseTtlMs,
               owner: info.workflowId,
               decidedAt: Date.now(),
+              // A renewal carries the test routes too: the split is written whole each time.
+              ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
             },
           });
           return { type: 'check_done', opId: e.opId, outcome };
@@ -452,6 +498,9 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
       }
       case 'notify':
         sendNotification(e);
+        break;
+      case 'hook':
+        runHooks(e);
         break;
       case 'finish':
         finished = e;
@@ -487,6 +536,49 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
           recordNotifyFailures(s, [
             { at: event.at, event: e.event, target: 'notify', error: String((err as Error).message) },
           ]),
+      ),
+    );
+  };
+
+  const hookCall = (e: Extract<Effect, { type: 'hook' }>) => ({
+    hooks: plan.hooks ?? [],
+    call: {
+      type: e.hook,
+      agent: plan.agent,
+      stable: plan.stable,
+      canary: plan.canary,
+      workflowId: info.workflowId,
+      stageIndex: e.stageIndex,
+      weight: e.weight,
+      reason: e.reason,
+      at: new Date(Date.now()).toISOString(),
+    },
+  });
+  const runHooks = (e: Extract<Effect, { type: 'hook' }>) => {
+    const budget = Math.max(
+      1_000,
+      ...(plan.hooks ?? []).filter((h) => h.type === e.hook).map((h) => hookBudgetMs(h)),
+    );
+    const call = hooksActivity(budget, `${e.hook} hooks`);
+    if (e.opId > 0) {
+      launch(e.opId, async () => {
+        const r = await call(hookCall(e));
+        return { type: 'hook_done', opId: e.opId, ok: r.ok, reason: r.reason };
+      });
+      return;
+    }
+    // Told, not asked (post-rollout, rollback): awaited before the run ends, like notifications.
+    const at = new Date(Date.now()).toISOString();
+    const event = `hook ${e.hook}`;
+    notifications.push(
+      CancellationScope.nonCancellable(() => call(hookCall(e))).then(
+        (r) =>
+          recordNotifyFailures(
+            s,
+            r.failures.map((f) => ({ at, event, target: f.hook, error: f.error })),
+          ),
+        (err) =>
+          recordNotifyFailures(s, [{ at, event, target: 'hooks', error: String((err as Error).message) }]),
       ),
     );
   };
@@ -611,12 +703,21 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
     `state **${s.state.replace('_', ' ')}**, stage ${s.stageIndex + 1} of ${plan.stages.length}, canary **${percentOf(s)}%**, ` +
       `failed checks ${s.failedChecks}/${plan.analysis.failureLimit}`,
   ];
-  if (s.pausedOnFail) {
+  if (s.pausedOnFail && s.gates) {
+    lines.push(
+      '',
+      `**paused on a failed check** (${s.pausedOnFail.metrics.join(', ')}): waits for a person; still judged on the data since the pause, rolled back at once only if clearly worse. ` +
+        'Signal `dismiss` to continue, `promote` to move on, `abort` to end.',
+    );
+  } else if (s.pausedOnFail) {
     lines.push(
       '',
       `**paused on a failed check** (${s.pausedOnFail.metrics.join(', ')}): still judged, a second failure rolls back. ` +
         'Signal `dismiss` to continue, `abort` to end.',
     );
+  }
+  if (s.awaitingApproval) {
+    lines.push('', `**stage ${s.stageIndex + 1} waits for approval**: signal \`approve\` \`{"by": "me"}\`.`);
   }
   if (write) {
     lines.push(
@@ -647,7 +748,8 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
     '',
     '**Signals** (or Updates of the same name): `pause` / `resume` `{"by": "me", "reason": "why"}`, ' +
       '`promote` `{"full": true}`, `abort` `{"reason": "bad answers", "by": "me"}`, ' +
-      '`extend` `{"duration": "30m"}`, `dismiss` (clears failed checks). ' +
+      '`extend` `{"duration": "30m"}`, `dismiss` (clears failed checks)' +
+      (plan.stages.some((st) => st.approval) ? ", `approve` (opens a stage's approval gate). " : '. ') +
       'Request Cancellation aborts the rollout: all traffic back to stable.',
     // The Web UI sizes the frame without the text's bottom margin: a closing rule takes the cut.
     '',

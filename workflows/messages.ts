@@ -29,6 +29,9 @@ export const ExtendInputSchema = z
   .strict();
 /** Clears the failed checks (and a pause on failure) of the current stage; judging starts afresh. */
 export const DismissInputSchema = z.object({ reason: Reason, by: By }).strict();
+/** Lets the current stage's approval gate open (`approval: true` in the plan), recorded with who. */
+export const ApproveInputSchema = z.object({ reason: Reason, by: By }).strict();
+export type ApproveInput = z.infer<typeof ApproveInputSchema>;
 export type ExtendInput = z.infer<typeof ExtendInputSchema>;
 export type DismissInput = z.infer<typeof DismissInputSchema>;
 export type PauseInput = z.infer<typeof PauseInputSchema>;
@@ -57,7 +60,10 @@ export interface Decision {
     | 'check_failed'
     | 'paused_on_fail'
     | 'extended'
-    | 'dismissed';
+    | 'dismissed'
+    | 'awaiting_approval'
+    | 'approved'
+    | 'hook_failed';
   by: string;
   reason: string;
   stageIndex: number;
@@ -117,7 +123,20 @@ export interface RolloutStatus {
    * Paused because a check failed on metrics whose analysis.onFail is pause: the canary keeps its
    * share and is still judged (a second failed check rolls back); `dismiss` continues, `abort` ends.
    */
-  pausedOnFail?: { at: string; metrics: string[]; reason: string };
+  pausedOnFail?: {
+    at: string;
+    metrics: string[];
+    reason: string;
+    /** Gates: when the pause rolls back if nobody acts (analysis.onFail.timeout); absent: the deadline. */
+    until?: string;
+    /** Gates: the pause holds for a person (not "a second failed check rolls back"). */
+    holds?: boolean;
+  };
+  /**
+   * The current stage has an approval gate (`approval: true`): whether it was approved (by whom), and
+   * since when its window has been healthy and waiting for the approval.
+   */
+  approval?: { stageIndex: number; approvedBy: string | null; waitingSince: string | null };
   /** A traffic write under way (it is retried until it lands): what, since when, the router's last error. */
   applying?: { what: string; since: string; attempts: number; lastError: string | null };
   /** The rollout is ending (abort, rollback) and waits for its stable write. */
@@ -149,6 +168,7 @@ export const promoteSignal = defineSignal<[PromoteInput]>('promote');
 export const abortSignal = defineSignal<[AbortInput]>('abort');
 export const extendSignal = defineSignal<[z.input<typeof ExtendInputSchema>]>('extend');
 export const dismissSignal = defineSignal<[DismissInput]>('dismiss');
+export const approveSignal = defineSignal<[ApproveInput]>('approve');
 
 export const pauseUpdate = defineUpdate<RolloutStatus, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<RolloutStatus, [ResumeInput]>('resume');
@@ -156,6 +176,7 @@ export const promoteUpdate = defineUpdate<RolloutStatus, [PromoteInput]>('promot
 export const abortUpdate = defineUpdate<RolloutStatus, [AbortInput]>('abort');
 export const extendUpdate = defineUpdate<RolloutStatus, [z.input<typeof ExtendInputSchema>]>('extend');
 export const dismissUpdate = defineUpdate<RolloutStatus, [DismissInput]>('dismiss');
+export const approveUpdate = defineUpdate<RolloutStatus, [ApproveInput]>('approve');
 
 export const statusQuery = defineQuery<RolloutStatus>('status');
 

@@ -13,11 +13,13 @@ import type { Verdict } from '../src/analysis/types';
 import { judgeAcrossStages, passMultiple, type Evidence } from '../src/analysis/evidence';
 import type { NotifyEventType } from '../src/notify/types';
 import { formatDuration } from '../src/plan/duration';
-import { onFailForCheck } from '../src/plan/on-fail';
-import { PLAN_LIMITS, type ResolvedPlan } from '../src/plan/schema';
+import { onFailForCheck, onFailTimeoutMs } from '../src/plan/on-fail';
+import { PLAN_LIMITS, type HookType, type ResolvedPlan } from '../src/plan/schema';
+import { clearWorsening, regressions } from './hold';
 import {
   isFinal,
   type AbortInput,
+  type ApproveInput,
   type Decision,
   type DismissInput,
   type ExtendInput,
@@ -41,7 +43,11 @@ export type Command =
   | { kind: 'promote'; input: PromoteInput }
   | { kind: 'abort'; input: AbortInput }
   | { kind: 'extend'; input: ExtendInput }
-  | { kind: 'dismiss'; input: DismissInput };
+  | { kind: 'dismiss'; input: DismissInput }
+  | { kind: 'approve'; input: ApproveInput };
+
+/** Hooks whose answer decides whether the rollout goes on (the others are only told). */
+export type GateHook = Extract<HookType, 'pre-rollout' | 'confirm-traffic-increase' | 'confirm-promotion'>;
 
 /** What a traffic write is for; decides what its landing means. */
 export type WritePurpose = 'stage' | 'promote' | 'stable';
@@ -72,7 +78,9 @@ export type Inflight =
       attempts: number;
       lastError: string | null;
     }
-  | { kind: 'check'; opId: number; since: number; until: number; stageIndex: number };
+  | { kind: 'check'; opId: number; since: number; until: number; stageIndex: number }
+  /** Gates: the plan's hooks of this type are called; the write follows when they all answer 2xx. */
+  | { kind: 'hook'; opId: number; hook: GateHook; then: Write; since: number };
 
 /** Why the rollout is being ended with all traffic on stable (the write under way). */
 export interface Ending {
@@ -140,7 +148,23 @@ export interface PolicyState {
   /** Observation added to the current stage by `extend`; back to 0 at the next stage. */
   extendedMs?: number;
   /** Paused by a failed check on metrics whose onFail is pause; cleared by dismiss or a new stage. */
-  pausedOnFail?: { at: number; metrics: string[]; reason: string } | null;
+  pausedOnFail?: {
+    at: number;
+    metrics: string[];
+    reason: string;
+    /** Gates: each paused metric's regression when it paused (workflows/hold.ts). */
+    regression?: Record<string, number>;
+  } | null;
+  /**
+   * Gates (patch "gates-v1", docs/gates.md): a pause on a failed check holds for a person, stages
+   * may wait for approval, and the plan's hooks are called. Absent in runs started before.
+   */
+  gates?: 1;
+  /** Gates: the stage whose approval was given, by whom; and since when a stage waits for one. */
+  approved?: { stageIndex: number; by: string } | null;
+  awaitingApproval?: number | null;
+  /** Gates: the pre-rollout hooks answered 2xx (they are not called again after continue-as-new). */
+  preRolloutDone?: boolean;
   /**
    * How checks are scheduled (absent: a timer, then the check, due from the end of the last one).
    * deferred: the next check is handed to the activity as soon as the last one is done, with the time
@@ -177,6 +201,8 @@ export type PolicyEvent =
   | { type: 'cancelled' }
   | { type: 'write_done'; opId: number }
   | { type: 'check_done'; opId: number; outcome: CheckOutcome }
+  /** The gate hooks answered: ok, or the first failing hook's answer as the reason. */
+  | { type: 'hook_done'; opId: number; ok: boolean; reason: string }
   /**
    * The run is about to continue as new: a deferred check waiting for its time is given up (the new
    * run asks for it again, due at the same time). Nothing else starts in this step.
@@ -203,6 +229,8 @@ export type Effect =
   /** Stop waiting for this operation; its late outcome is ignored. */
   | { type: 'drop'; opId: number }
   | { type: 'notify'; event: NotifyEventType; by: string; reason: string; verdict?: Verdict }
+  /** Call the plan's hooks of this type: gate hooks answer with hook_done; the others are only told. */
+  | { type: 'hook'; opId: number; hook: HookType; stageIndex: number; weight: number; reason: string }
   | { type: 'finish'; result: RolloutResult; failure?: string; cancelled?: boolean };
 
 export interface StepResult {
@@ -212,8 +240,9 @@ export interface StepResult {
   wakeAt: number | null;
 }
 
-export function initialState(now: number, rules?: 3, checks?: 'deferred'): PolicyState {
+export function initialState(now: number, rules?: 3, checks?: 'deferred', gates?: 1): PolicyState {
   return {
+    ...(gates ? { gates } : {}),
     ...(rules ? { rules } : {}),
     ...(checks ? { checks } : {}),
     version: 2,
@@ -301,7 +330,9 @@ export function refusal(s: PolicyState, cmd: Command, plan?: ResolvedPlan): stri
       return s.state === 'paused' ? 'the rollout is already paused' : null;
     case 'resume':
       if (s.pausedOnFail) {
-        return 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `abort` ends it';
+        return s.gates
+          ? 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `promote` moves on, `abort` ends it'
+          : 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `abort` ends it';
       }
       return s.state !== 'paused' ? 'the rollout is not paused' : null;
     case 'promote':
@@ -314,7 +345,20 @@ export function refusal(s: PolicyState, cmd: Command, plan?: ResolvedPlan): stri
       return s.failedChecks === 0 && !s.pausedOnFail
         ? 'there is nothing to dismiss: no check failed in this stage'
         : null;
+    case 'approve':
+      return approveRefusal(s, plan);
   }
+}
+
+function approveRefusal(s: PolicyState, plan: ResolvedPlan | undefined): string | null {
+  if (!s.gates || !plan) return 'this rollout has no approval gates (it started before they existed)';
+  if (s.pendingPromote) return 'a promotion is under way: there is no stage to approve';
+  const index = s.stageApplied ? s.stageIndex : 0;
+  if (!plan.stages[index]?.approval) {
+    return `stage ${index + 1} has no approval gate (approval: true in the plan); nothing to approve`;
+  }
+  if (s.approved?.stageIndex === index) return `stage ${index + 1} is already approved (by ${s.approved.by})`;
+  return null;
 }
 
 /** The current stage's observation window, with what `extend` added. */
@@ -403,9 +447,15 @@ export function step(prev: PolicyState, plan: ResolvedPlan, event: PolicyEvent, 
     case 'check_done':
       if (isCurrent(s, event.opId)) checkDone(ctx, event.outcome);
       break;
+    case 'hook_done':
+      if (isCurrent(s, event.opId)) hookDone(ctx, event.ok, event.reason);
+      break;
     case 'op_failed':
       if (!isCurrent(s, event.opId)) break;
-      if (s.inflight!.kind === 'write') {
+      if (s.inflight!.kind === 'hook') {
+        // The hook activity answers every failure of a hook itself: this is the activity failing.
+        hookDone(ctx, false, `hook call failed: ${event.message}`);
+      } else if (s.inflight!.kind === 'write') {
         writeFailed(ctx, event.kind, event.message);
       } else {
         s.inflight = null;
@@ -435,6 +485,11 @@ interface Ctx {
   now: number;
 }
 
+/** Gates: paused on a failed check, holding for a person (judged on the data since the pause). */
+function holding(s: PolicyState): boolean {
+  return s.gates === 1 && !!s.pausedOnFail && s.state === 'paused';
+}
+
 function isCurrent(s: PolicyState, opId: number): boolean {
   return s.inflight !== null && s.inflight.opId === opId;
 }
@@ -443,8 +498,12 @@ function isCurrent(s: PolicyState, opId: number): boolean {
 function accrue(s: PolicyState, now: number): void {
   const elapsed = Math.max(0, now - s.accruedAt);
   if (s.state === 'progressing') {
-    s.activeMs += elapsed;
+    // A stage waiting for approval is judged all along; the person's time is not the canary's.
+    if (!s.awaitingApproval) s.activeMs += elapsed;
     if (s.stageApplied && s.covered) s.observedMs += elapsed;
+  } else if (holding(s) && !s.awaitingApproval) {
+    // The canary keeps its share while a pause on a failed check holds: the deadline still runs.
+    s.activeMs += elapsed;
   }
   s.accruedAt = now;
 }
@@ -493,8 +552,9 @@ function takeCommand(ctx: Ctx, cmd: Command): void {
         by,
         reason: cmd.input.reason || (cmd.input.full ? 'promoted to 100% by hand' : 'next stage by hand'),
       };
-      // A check in flight says nothing about the stage the operator moves to: drop it.
-      if (s.inflight?.kind === 'check') drop(ctx);
+      // A check in flight says nothing about the stage the operator moves to: drop it. A gate hook
+      // in flight asks for the move the person now makes: dropped too (docs/gates.md).
+      if (s.inflight?.kind === 'check' || s.inflight?.kind === 'hook') drop(ctx);
       break;
     case 'abort':
       s.pendingAbort = { by, reason: cmd.input.reason };
@@ -515,6 +575,33 @@ function takeCommand(ctx: Ctx, cmd: Command): void {
     case 'dismiss':
       dismiss(ctx, by, cmd.input.reason || 'failed checks dismissed by hand');
       break;
+    case 'approve':
+      approve(ctx, by, cmd.input.reason || 'approved by hand');
+      break;
+  }
+}
+
+/**
+ * The stage's gate opens. When its window already ended on a passing check, it moves on now;
+ * otherwise it moves on at the end of its window like any stage.
+ */
+function approve(ctx: Ctx, by: string, reason: string): void {
+  const { s } = ctx;
+  const index = s.stageApplied ? s.stageIndex : 0;
+  s.approved = { stageIndex: index, by };
+  decide(ctx, 'approved', by, `stage ${index + 1} approved: ${reason}`);
+  notify(ctx, 'approved', by, `stage ${index + 1} approved: ${reason}`);
+  // A deferred check waiting for its time says nothing new about a stage already healthy: the
+  // person's approval moves it on now rather than at that check.
+  if (s.awaitingApproval && s.checks === 'deferred' && s.inflight?.kind === 'check') drop(ctx);
+  if (
+    s.awaitingApproval &&
+    s.state === 'progressing' &&
+    !s.inflight &&
+    s.lastAnalysis?.verdict === 'pass' &&
+    s.observedMs >= windowMs(s, ctx.plan)
+  ) {
+    nextStage(ctx, `stage ${index + 1} healthy and approved by ${by}`);
   }
 }
 
@@ -542,7 +629,7 @@ function dismiss(ctx: Ctx, by: string, reason: string): void {
   if (onFail) s.state = 'progressing';
   const what = `${cleared} failed check${cleared === 1 ? '' : 's'} cleared${onFail ? ', pause on failure lifted' : ''}`;
   decide(ctx, 'dismissed', by, `${reason} (${what}; the stage's window starts again)`);
-  if (onFail) notify(ctx, 'resumed', by, reason);
+  if (onFail) notify(ctx, s.gates ? 'dismissed' : 'resumed', by, reason);
 }
 
 /** A failed check on metrics whose onFail is pause: a person decides, while judging goes on. */
@@ -553,6 +640,18 @@ function pauseOnFail(ctx: Ctx, metrics: string[], verdict: Verdict): void {
     'and still judged (a second failed check rolls back); `dismiss` to continue, `abort` to end';
   s.state = 'paused';
   s.pausedOnFail = { at: ctx.now, metrics, reason: verdict.reason };
+  if (s.gates) {
+    s.pausedOnFail.regression = regressions(verdict, metrics);
+    const timeout = onFailTimeoutMs(ctx.plan.analysis.onFail);
+    const held =
+      `check failed on ${metrics.join(', ')} (onFail: pause): ${verdict.reason}; paused with the canary share kept, ` +
+      `waiting for a person ${timeout ? `for up to ${formatDuration(timeout)} (then rolled back)` : 'until the progress deadline'}; ` +
+      'still judged on the data since the pause, rolled back at once only if clearly worse; ' +
+      '`dismiss` to continue, `promote` to move on, `abort` to end';
+    decide(ctx, 'paused_on_fail', SYSTEM_ACTOR, held);
+    notify(ctx, 'paused_on_fail', SYSTEM_ACTOR, held, verdict);
+    return;
+  }
   decide(ctx, 'paused_on_fail', SYSTEM_ACTOR, reason);
   notify(ctx, 'paused', SYSTEM_ACTOR, reason, verdict);
 }
@@ -584,6 +683,59 @@ function finish(ctx: Ctx, state: RolloutState, stable: string, reason: string, e
   s.pendingPromote = null;
   s.result = { state, stable, reason };
   ctx.fx.push({ type: 'finish', result: s.result, ...(extra as object) });
+  if (s.gates) {
+    // Told, not asked: their answers change nothing (failures are kept with the notify failures).
+    if (state !== 'promoted') tellHooks(ctx, 'rollback', reason);
+    tellHooks(ctx, 'post-rollout', reason);
+  }
+}
+
+function hasHooks(plan: ResolvedPlan, type: HookType): boolean {
+  return plan.hooks?.some((h) => h.type === type) ?? false;
+}
+
+function tellHooks(ctx: Ctx, hook: HookType, reason: string): void {
+  if (!hasHooks(ctx.plan, hook)) return;
+  const { s } = ctx;
+  ctx.fx.push({ type: 'hook', opId: 0, hook, stageIndex: s.stageIndex, weight: percentOf(s), reason });
+}
+
+/** Gates: the hooks of this type are called first; the write follows when they all answer 2xx. */
+function startHook(ctx: Ctx, hook: GateHook, then: Write): void {
+  const { s, now, plan } = ctx;
+  const opId = nextOp(s);
+  s.inflight = { kind: 'hook', opId, hook, then, since: now };
+  const weight = plan.stages[then.stageIndex]?.weight ?? 0;
+  ctx.fx.push({ type: 'hook', opId, hook, stageIndex: then.stageIndex, weight, reason: then.reason });
+}
+
+/**
+ * A gate hook's answer. A failing one is a failed check whose reason is the hook's answer: it rolls
+ * back at the failure limit; below it, the pre-rollout hooks are asked again after an interval and a
+ * confirm hook at the stage's next passing check.
+ */
+function hookDone(ctx: Ctx, ok: boolean, reason: string): void {
+  const { s, plan, now } = ctx;
+  const f = s.inflight as Extract<Inflight, { kind: 'hook' }>;
+  s.inflight = null;
+  if (s.pendingAbort || s.ending) return;
+  if (ok) {
+    if (f.hook === 'pre-rollout') s.preRolloutDone = true;
+    startWrite(ctx, f.then);
+    return;
+  }
+  s.failedChecks += 1;
+  const limit = plan.analysis.failureLimit;
+  decide(ctx, 'hook_failed', SYSTEM_ACTOR, `${f.hook} hook failed (${s.failedChecks}/${limit}): ${reason}`);
+  if (s.failedChecks >= limit) {
+    endWithStable(ctx, {
+      final: 'rolled_back',
+      by: SYSTEM_ACTOR,
+      reason: `${f.hook} hook failed${f.hook === 'pre-rollout' ? ' before any user traffic' : ''}, canary withdrawn: ${reason}`,
+    });
+    return;
+  }
+  s.nextCheckAt = now + plan.analysis.intervalMs;
 }
 
 function writeLanded(ctx: Ctx): void {
@@ -607,7 +759,15 @@ function writeLanded(ctx: Ctx): void {
         s.evidence = undefined;
       }
       if (s.extendedMs) s.extendedMs = 0;
-      if (s.pausedOnFail) s.pausedOnFail = null;
+      if (s.pausedOnFail) {
+        // Gates: a person moved the rollout on from a held pause (promote): it progresses again.
+        if (s.gates && s.state === 'paused') s.state = 'progressing';
+        s.pausedOnFail = null;
+      }
+      if (s.gates) {
+        s.awaitingApproval = null;
+        if (s.approved && s.approved.stageIndex !== s.stageIndex) s.approved = null;
+      }
       // "Next stage" is satisfied by any move to the next stage; "to 100%" only by the promotion.
       if (s.pendingPromote && (f.write.forPromote || !s.pendingPromote.full)) s.pendingPromote = null;
       decide(ctx, 'stage_started', f.write.by, f.write.reason);
@@ -687,6 +847,7 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     verdict = outcome.verdict;
     if (
       s.rules === 3 &&
+      !holding(s) &&
       verdict.judge === 'statistical' &&
       f?.kind === 'check' &&
       f.stageIndex === s.stageIndex
@@ -721,7 +882,8 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     inconclusiveStreak: s.inconclusiveStreak,
   };
   if (f?.kind === 'check' && f.stageIndex !== s.stageIndex) return;
-  if (verdict.verdict === 'fail') {
+  // While a pause holds, every check may fail again on the same regression: only a rollback is news.
+  if (verdict.verdict === 'fail' && !holding(s)) {
     decide(
       ctx,
       'check_failed',
@@ -730,7 +892,13 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     );
   }
   if (s.pendingAbort || s.ending) return;
-  if (s.pausedOnFail) {
+  if (holding(s)) {
+    const worse = verdict.verdict === 'fail' ? clearWorsening(plan, s.pausedOnFail!, verdict) : null;
+    if (worse) {
+      endWithStable(ctx, { final: 'rolled_back', by: SYSTEM_ACTOR, reason: worse, verdict });
+      return;
+    }
+  } else if (s.pausedOnFail) {
     if (verdict.verdict === 'fail') {
       endWithStable(ctx, {
         final: 'rolled_back',
@@ -807,11 +975,37 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
 function nextStage(ctx: Ctx, reason: string): void {
   const { s, plan } = ctx;
   const next = s.stageIndex + 1;
+  if (s.gates) {
+    gatedNextStage(ctx, reason);
+    return;
+  }
   if (plan.stages[next].weight >= 100) {
     startWrite(ctx, promoteWrite(plan, SYSTEM_ACTOR, `all ${plan.stages.length - 1} stages healthy`));
     return;
   }
   startWrite(ctx, stageWrite(plan, next, SYSTEM_ACTOR, reason));
+}
+
+/** Gates: a stage with approval waits for `approve`; confirm hooks are asked before the write. */
+function gatedNextStage(ctx: Ctx, reason: string): void {
+  const { s, plan } = ctx;
+  if (plan.stages[s.stageIndex]?.approval && s.approved?.stageIndex !== s.stageIndex) {
+    if (!s.awaitingApproval) {
+      s.awaitingApproval = ctx.now;
+      const why = `${reason}; waits for approval (\`approve\`)`;
+      decide(ctx, 'awaiting_approval', SYSTEM_ACTOR, why);
+      notify(ctx, 'awaiting_approval', SYSTEM_ACTOR, why);
+    }
+    return;
+  }
+  const next = s.stageIndex + 1;
+  const promote = plan.stages[next].weight >= 100;
+  const write = promote
+    ? promoteWrite(plan, SYSTEM_ACTOR, `all ${plan.stages.length - 1} stages healthy`)
+    : stageWrite(plan, next, SYSTEM_ACTOR, reason);
+  const hook = promote ? 'confirm-promotion' : 'confirm-traffic-increase';
+  if (hasHooks(plan, hook)) startHook(ctx, hook, write);
+  else startWrite(ctx, write);
 }
 
 function stageWrite(
@@ -878,7 +1072,12 @@ function advance(ctx: Ctx): void {
   }
   const p = s.pendingPromote;
   if (!s.stageApplied && !p) {
-    startWrite(ctx, stageWrite(plan, 0, SYSTEM_ACTOR, `stage 1: ${plan.stages[0].weight}%`));
+    const first = stageWrite(plan, 0, SYSTEM_ACTOR, `stage 1: ${plan.stages[0].weight}%`);
+    if (s.gates && !s.preRolloutDone && hasHooks(plan, 'pre-rollout')) {
+      if (now >= s.nextCheckAt) startHook(ctx, 'pre-rollout', first);
+      return;
+    }
+    startWrite(ctx, first);
     return;
   }
   if (p) {
@@ -892,6 +1091,18 @@ function advance(ctx: Ctx): void {
       final: 'rolled_back',
       by: SYSTEM_ACTOR,
       reason: `progress deadline exceeded (${Math.round(plan.progressDeadlineMs / 1000)}s)`,
+    });
+    advance(ctx);
+    return;
+  }
+  const due = holdDueAt(s, plan);
+  if (due !== null && now >= due) {
+    endWithStable(ctx, {
+      final: 'rolled_back',
+      by: SYSTEM_ACTOR,
+      reason:
+        `paused on a failed check for ${formatDuration(now - s.pausedOnFail!.at)} and nobody acted ` +
+        `(analysis.onFail.timeout): ${s.pausedOnFail!.reason}; canary withdrawn`,
     });
     advance(ctx);
     return;
@@ -913,11 +1124,13 @@ function advance(ctx: Ctx): void {
 function startCheck(ctx: Ctx, weight: number, until: number, at?: number): void {
   const { s } = ctx;
   const opId = nextOp(s);
-  s.inflight = { kind: 'check', opId, since: s.stageStartedAt, until, stageIndex: s.stageIndex };
+  // A held pause judges the data since the pause: the data before it already failed.
+  const since = holding(s) ? Math.max(s.stageStartedAt, s.pausedOnFail!.at) : s.stageStartedAt;
+  s.inflight = { kind: 'check', opId, since, until, stageIndex: s.stageIndex };
   ctx.fx.push({
     type: 'check',
     opId,
-    since: s.stageStartedAt,
+    since,
     until,
     stageIndex: s.stageIndex,
     weight,
@@ -935,12 +1148,23 @@ function nextOnGrid(s: PolicyState, plan: ResolvedPlan, now: number): number {
   return s.stageStartedAt + k * interval;
 }
 
+/** Gates: when a held pause on a failed check rolls back if nobody acts (onFail.timeout), or null. */
+export function holdDueAt(s: PolicyState, plan: ResolvedPlan): number | null {
+  if (!holding(s)) return null;
+  const timeout = onFailTimeoutMs(plan.analysis.onFail);
+  return timeout === undefined ? null : s.pausedOnFail!.at + timeout;
+}
+
 function wakeAt(s: PolicyState, plan: ResolvedPlan, now: number): number {
   const window = windowMs(s, plan);
   let at = s.nextCheckAt;
   if (s.state === 'progressing') {
     if (s.covered && s.observedMs < window) at = Math.min(at, now + window - s.observedMs);
     at = Math.min(at, now + Math.max(0, plan.progressDeadlineMs - s.activeMs));
+  } else if (holding(s)) {
+    at = Math.min(at, now + Math.max(0, plan.progressDeadlineMs - s.activeMs));
+    const due = holdDueAt(s, plan);
+    if (due !== null) at = Math.min(at, due);
   }
   return Math.max(at, now + 1);
 }

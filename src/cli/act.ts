@@ -16,6 +16,7 @@ const DONE: Record<Verb, string> = {
   abort: 'aborted',
   extend: 'extended',
   dismiss: 'dismissed the failed checks of',
+  approve: 'approved the current stage of',
 };
 
 export async function act<C extends Verb>(

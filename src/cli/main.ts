@@ -22,6 +22,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   abort: () => import('./commands/abort'),
   extend: () => import('./commands/extend'),
   dismiss: () => import('./commands/dismiss'),
+  approve: () => import('./commands/approve'),
   retry: () => import('./commands/retry'),
   dev: () => import('./commands/dev'),
   demo: () => import('./commands/demo'),

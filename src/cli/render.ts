@@ -70,7 +70,23 @@ export function renderStatus(
   // Why the stage has not moved on, first: the per-metric table below says it too, but later.
   const holding = finished ? null : holdingOf(s, opts.now ?? Date.now());
   if (holding?.metric) lines.push(clean(holdingText(s, holding, formatDuration)));
-  if (s.pausedOnFail && !finished) {
+  if (s.approval && !finished) {
+    lines.push(
+      s.approval.approvedBy
+        ? `stage ${s.approval.stageIndex + 1} approved by ${clean(s.approval.approvedBy)}`
+        : `stage ${s.approval.stageIndex + 1} has an approval gate` +
+            (s.approval.waitingSince ? ', healthy and WAITING FOR APPROVAL' : '') +
+            `: agent-canary approve ${s.agent}`,
+    );
+  }
+  if (s.pausedOnFail?.holds && !finished) {
+    lines.push(
+      `PAUSED ON A FAILED CHECK (${s.pausedOnFail.metrics.map(clean).join(', ')}): ${clean(s.pausedOnFail.reason)}`,
+      `  waits for a person${s.pausedOnFail.until ? ` until ${s.pausedOnFail.until.slice(11, 19)} UTC (then rolled back)` : ' (until the progress deadline)'};` +
+        ` the canary keeps its ${s.canaryPercent}% and is judged on the data since the pause: rolled back at once only if clearly worse.` +
+        ` Continue: agent-canary dismiss ${s.agent}   Move on: agent-canary promote ${s.agent}   End: agent-canary abort ${s.agent} --reason "..."`,
+    );
+  } else if (s.pausedOnFail && !finished) {
     lines.push(
       `PAUSED ON A FAILED CHECK (${s.pausedOnFail.metrics.map(clean).join(', ')}): ${clean(s.pausedOnFail.reason)}`,
       `  the canary keeps its ${s.canaryPercent}% and is still judged: a second failed check rolls back.` +

@@ -12,7 +12,7 @@ import type { AgentConfig } from './config';
 import type { AgentEvaluator, EvaluationTap } from './evaluator';
 import type { VersionSeries } from './metrics-store';
 import type { PendingRequests } from './pending';
-import { chooseVersion } from './routing';
+import { canaryActive, chooseVersion, testRouted } from './routing';
 import type { SplitTable } from './splits';
 
 export interface Upstream {
@@ -21,6 +21,8 @@ export interface Upstream {
   host: string;
   pool: Pool;
   series: VersionSeries;
+  /** Test-routed requests (docs/gates.md), counted apart: never read by the judge. */
+  testSeries?: VersionSeries;
 }
 
 export interface AgentRuntime {
@@ -145,12 +147,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly requestId: string,
     private readonly res: ServerResponse,
     private readonly started: number,
+    private readonly series: VersionSeries = up.series,
+    private readonly testRoute = false,
   ) {}
 
   record(error: boolean) {
     if (this.recorded) return;
     this.recorded = true;
-    this.up.series.recordRequest(performance.now() - this.started, error, Date.now());
+    this.series.recordRequest(performance.now() - this.started, error, Date.now());
   }
 
   /** The client hung up before the answer ended: counted without latency and not as an error. */
@@ -159,7 +163,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.hungUp = true;
     if (!this.recorded) {
       this.recorded = true;
-      this.up.series.recordRequest(undefined, false, Date.now());
+      this.series.recordRequest(undefined, false, Date.now());
     }
     this.controller?.abort(new Error('client closed the connection'));
   }
@@ -178,6 +182,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const out = endToEnd<string | string[]>(headers);
     out['x-agent-version'] = this.version;
     out['x-request-id'] = this.requestId;
+    if (this.testRoute) out['x-agent-canary-route'] = 'test';
     this.res.writeHead(statusCode, out);
     // Streams start now: the client must see the headers before the first event arrives.
     const type = headers['content-type'];
@@ -280,18 +285,23 @@ export function proxy(
   }
   const sessionHeader = reqHeaders['x-session-id'];
   const key = typeof sessionHeader === 'string' && sessionHeader !== '' ? sessionHeader : undefined;
-  const version = chooseVersion(ctx.splits.peek(rt.config.name)!, key, now);
+  const split = ctx.splits.peek(rt.config.name)!;
+  const test =
+    split.testRoutes !== undefined && canaryActive(split, now) && testRouted(split.testRoutes, reqHeaders);
+  const version = test ? split.canary! : chooseVersion(split, key, now);
   const up = rt.upstreams.get(version)!;
+  // Unless the plan says they are judged, test-routed requests are counted apart from user traffic.
+  const series = test && !split.testRoutes!.judged && up.testSeries ? up.testSeries : up.series;
   const given = reqHeaders['x-request-id'];
   const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
-  ctx.pending.add(requestId, up.series, now);
+  ctx.pending.add(requestId, series, now);
 
   const headers = forwardHeaders(reqHeaders);
   headers.host = up.host;
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
 
-  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started);
+  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started, series, test);
   res.on('close', () => handler.clientClosed());
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
   const body = hasBody ? evaluationTap(rt, handler, key, req) : null;

@@ -1,6 +1,6 @@
 // Pure routing: which version serves a request. No I/O, no allocation beyond the hash loop, because
 // it runs on every proxied request.
-import type { AppliedSplit } from '../router/types';
+import type { AppliedSplit, SplitTestRoutes } from '../router/types';
 
 const BUCKETS = 1_000_000;
 
@@ -38,6 +38,31 @@ export function canaryActive(split: AppliedSplit, now: number): boolean {
     split.canaryWeight > 0 &&
     (split.leaseExpiresAt === null || now < split.leaseExpiresAt)
   );
+}
+
+/**
+ * True when a request carries one of the split's test routes (a header, or a cookie, at the exact
+ * value): it goes to the canary whatever the weight, while the canary has a share.
+ */
+export function testRouted(
+  routes: SplitTestRoutes,
+  headers: Record<string, string | string[] | undefined>,
+): boolean {
+  for (const m of routes.match) {
+    if ('header' in m) {
+      const v = headers[m.header];
+      if (v === m.value || (Array.isArray(v) && v.includes(m.value))) return true;
+    } else {
+      const cookie = headers.cookie;
+      if (typeof cookie !== 'string') continue;
+      for (const part of cookie.split(';')) {
+        const eq = part.indexOf('=');
+        if (eq > 0 && part.slice(0, eq).trim() === m.cookie && part.slice(eq + 1).trim() === m.value)
+          return true;
+      }
+    }
+  }
+  return false;
 }
 
 /** The version for one request: sticky by key when given, random otherwise. */

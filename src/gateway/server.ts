@@ -131,10 +131,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   for (const [name, ac] of config.agents) {
     const upstreams = new Map();
     for (const [version, url] of ac.versions) {
-      upstreams.set(
-        version,
-        makeUpstream(version, url, new VersionSeries(name, version, retentionSeconds), ac.timeoutMs),
-      );
+      const up = makeUpstream(version, url, new VersionSeries(name, version, retentionSeconds), ac.timeoutMs);
+      // Test-routed requests (docs/gates.md): their own series, not journaled or shared, never judged.
+      up.testSeries = new VersionSeries(name, version, retentionSeconds);
+      upstreams.set(version, up);
     }
     agents.set(name, { config: ac, upstreams });
   }
@@ -301,12 +301,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       } else {
         for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
       }
+      // Test-routed traffic, counted apart from the versions above (this replica's own).
+      const testRoutes: Record<string, unknown> = {};
+      for (const [v, up] of rt.upstreams) {
+        const m = up.testSeries?.query(since, until, now);
+        if (m && m.requests > 0) testRoutes[v] = m;
+      }
       return sendJson(res, 200, {
         agent,
         since,
         until,
         dataSince: metricsSince,
         versions,
+        testRoutes,
         ...(rt.evaluator
           ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
           : {}),

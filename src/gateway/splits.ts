@@ -173,6 +173,7 @@ export class SplitTable {
       leaseExpiresAt: d.canary !== null && d.leaseMs !== null ? now + d.leaseMs : null,
       updatedAt: now,
       ...(d.decidedAt !== undefined ? { decidedAt: d.decidedAt } : {}),
+      ...(d.testRoutes && d.canary !== null ? { testRoutes: d.testRoutes } : {}),
     };
     this.splits.set(agent, applied);
     try {

@@ -12,6 +12,8 @@ export interface FlaggerTarget {
   port: number;
   /** The Gateway(s) the generated HTTPRoute attaches to. */
   gateways: { name: string; namespace?: string }[];
+  /** Flagger's load tester (its /gate endpoints stand in for approval gates); default in `namespace`. */
+  loadtester?: string;
 }
 
 export interface FlaggerExport {
@@ -93,6 +95,8 @@ export function flaggerCanary(plan: ResolvedPlan, target: FlaggerTarget): Flagge
   );
   if (plan.notify.length > 0)
     notExpressed.push('notify: configure Flagger alerts (AlertProvider) separately');
+  const gates = flaggerGates(plan, target);
+  notExpressed.push(...gates.notExpressed);
 
   const canary = {
     apiVersion: 'flagger.app/v1beta1',
@@ -114,10 +118,82 @@ export function flaggerCanary(plan: ResolvedPlan, target: FlaggerTarget): Flagge
         threshold: a.failureLimit,
         stepWeights: stepWeights.length > 0 ? stepWeights : [100],
         metrics,
+        ...(gates.webhooks.length > 0 ? { webhooks: gates.webhooks } : {}),
       },
     },
   };
   return { canary, notExpressed };
+}
+
+/**
+ * Hooks and approval gates as Flagger webhooks (docs/gates.md has the mapping). Flagger's confirm
+ * webhooks wait for a 200 where ours fail a check; approvals become the load tester's gate, which
+ * Flagger asks before every traffic increase (or before the promotion) rather than at one stage.
+ */
+export function flaggerGates(
+  plan: ResolvedPlan,
+  target: Pick<FlaggerTarget, 'namespace' | 'loadtester'>,
+): { webhooks: Record<string, unknown>[]; notExpressed: string[] } {
+  const webhooks: Record<string, unknown>[] = [];
+  const notExpressed: string[] = [];
+  for (const h of plan.hooks ?? []) {
+    const type = h.type === 'rollback' ? 'event' : h.type;
+    webhooks.push({
+      name: h.name,
+      type,
+      url: h.url,
+      timeout: durationText(h.timeout),
+      ...(h.retries > 0 ? { retries: h.retries } : {}),
+      ...(h.metadata ? { metadata: h.metadata } : {}),
+    });
+    if (h.type === 'rollback') {
+      notExpressed.push(
+        `hook ${h.name} (rollback): Flagger's rollback webhook triggers a rollback rather than announcing one; exported as an event webhook (called on every event)`,
+      );
+    }
+    if (h.type === 'confirm-traffic-increase' || h.type === 'confirm-promotion') {
+      notExpressed.push(
+        `hook ${h.name} (${h.type}): Flagger waits for a 200 and asks again each interval; agent-canary counts a non-2xx answer as a failed check`,
+      );
+    }
+  }
+  if (webhooks.length > 0) {
+    notExpressed.push('hook signatures: Flagger does not sign webhook calls (check the caller another way)');
+  }
+  const stages = plan.stages;
+  const gated = stages.map((st, i) => (st.approval ? i : -1)).filter((i) => i >= 0);
+  if (gated.length > 0) {
+    const base = (target.loadtester ?? `http://flagger-loadtester.${target.namespace}/`).replace(/\/?$/, '/');
+    const beforePromotion = gated.includes(stages.length - 2);
+    const earlier = gated.filter((i) => i !== stages.length - 2);
+    if (beforePromotion) {
+      webhooks.push({ name: 'approval-promotion', type: 'confirm-promotion', url: `${base}gate/check` });
+    }
+    if (earlier.length > 0) {
+      webhooks.push({ name: 'approval', type: 'confirm-traffic-increase', url: `${base}gate/check` });
+      notExpressed.push(
+        `approval on stage ${earlier.map((i) => i + 1).join(', ')}: Flagger's gate holds every traffic increase, not one stage; open it with the load tester's /gate/open`,
+      );
+    }
+    notExpressed.push(
+      'approve: Flagger records no approver; open the gate with POST <load tester>/gate/open',
+    );
+  }
+  const onFail = plan.analysis.onFail;
+  if (onFail && Object.entries(onFail).some(([k, v]) => k !== 'timeout' && v === 'pause')) {
+    notExpressed.push(
+      'analysis.onFail pause: Flagger rolls back at the threshold; it has no pause on a failed check',
+    );
+  }
+  if (plan.testRoutes) {
+    notExpressed.push(
+      "testRoutes: Flagger's analysis.match (headers, cookies) exists only for A/B testing (iterations), not beside stepWeights",
+    );
+  }
+  if (plan.notify.some((t) => t.type === 'slack' && t.buttons)) {
+    notExpressed.push('Slack buttons: Flagger alerts carry no actions');
+  }
+  return { webhooks, notExpressed };
 }
 
 /** Go duration text as Flagger parses it: whole seconds ("90s", "5m", "1h"). */

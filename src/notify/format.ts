@@ -60,6 +60,10 @@ const HEADLINES: Record<NotifyEventType, string> = {
   aborted: 'rollout aborted, back to stable',
   promoted: 'promoted: canary is the new stable',
   inconclusive_streak: 'too little data: rollout paused, needs a person',
+  paused_on_fail: 'check failed: rollout paused, waits for a person (dismiss, promote or abort)',
+  dismissed: 'failed checks dismissed, rollout goes on',
+  awaiting_approval: 'stage healthy: waits for approval',
+  approved: 'stage approved',
 };
 
 export function headline(event: NotifyEvent): string {

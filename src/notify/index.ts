@@ -65,7 +65,7 @@ function broken(name: string, problem: string): Notifier {
  * Reads a variable a plan named, under the one env policy. The value never appears in a message:
  * problems name the variable only.
  */
-function readEnv(
+export function readEnv(
   env: Record<string, string | undefined>,
   variable: string,
 ): { value: string } | { problem: string } {
@@ -100,7 +100,15 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
           break;
         }
         out.push(
-          new SlackNotifier({ webhookUrl: read.value, uiUrl, dashboardUrl, namespace, delivery, outbound }),
+          new SlackNotifier({
+            webhookUrl: read.value,
+            uiUrl,
+            dashboardUrl,
+            namespace,
+            delivery,
+            outbound,
+            ...(t.buttons ? { buttons: true } : {}),
+          }),
         );
         break;
       }
@@ -138,7 +146,7 @@ export function createNotifiers(targets: NotifyTarget[], opts: NotifierOptions =
   return out;
 }
 
-function hostList(value: string | undefined): string[] | undefined {
+export function hostList(value: string | undefined): string[] | undefined {
   if (!value || value.trim() === '') return undefined;
   return value
     .split(',')

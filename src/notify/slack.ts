@@ -15,6 +15,10 @@ const ICON: Record<NotifyEventType, string> = {
   aborted: ':no_entry:',
   promoted: ':white_check_mark:',
   inconclusive_streak: ':grey_question:',
+  paused_on_fail: ':warning:',
+  dismissed: ':arrow_forward:',
+  awaiting_approval: ':raised_hand:',
+  approved: ':ok_hand:',
 };
 
 /** Slack mrkdwn treats &, < and > as markup. */
@@ -22,15 +26,66 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+export interface SlackButton {
+  type: 'button';
+  text: { type: 'plain_text'; text: string };
+  action_id: string;
+  value: string;
+  style?: 'primary' | 'danger';
+  confirm?: Record<string, unknown>;
+}
+
 export interface SlackMessage {
   text: string;
-  blocks: { type: string; text?: { type: string; text: string } }[];
+  blocks: { type: string; text?: { type: string; text: string }; elements?: SlackButton[] }[];
+}
+
+/** Which buttons an event offers: what a person would decide at that point (docs/gates.md). */
+const BUTTONS: Partial<Record<NotifyEventType, ('approve' | 'promote' | 'dismiss' | 'abort')[]>> = {
+  paused_on_fail: ['dismiss', 'promote', 'abort'],
+  awaiting_approval: ['approve', 'abort'],
+  paused: ['promote', 'abort'],
+  inconclusive_streak: ['promote', 'abort'],
+  started: ['abort'],
+  stage_advanced: ['abort'],
+  approved: ['abort'],
+  dismissed: ['abort'],
+};
+const LABEL = { approve: 'Approve stage', promote: 'Promote', dismiss: 'Dismiss failure', abort: 'Abort' };
+
+/** The actions block for an event, or undefined when it offers none. Action ids: agent-canary:<cmd>. */
+export function slackButtons(event: NotifyEvent): SlackMessage['blocks'][number] | undefined {
+  const commands = BUTTONS[event.type];
+  if (!commands) return undefined;
+  const value = JSON.stringify({ workflowId: event.workflowId });
+  return {
+    type: 'actions',
+    elements: commands.map((c) => ({
+      type: 'button',
+      text: { type: 'plain_text', text: LABEL[c] },
+      action_id: `agent-canary:${c}`,
+      value,
+      ...(c === 'approve' ? { style: 'primary' as const } : {}),
+      ...(c === 'abort'
+        ? {
+            style: 'danger' as const,
+            confirm: {
+              title: { type: 'plain_text', text: 'Abort the rollout?' },
+              text: { type: 'plain_text', text: 'All traffic goes back to stable.' },
+              confirm: { type: 'plain_text', text: 'Abort' },
+              deny: { type: 'plain_text', text: 'Keep it' },
+            },
+          }
+        : {}),
+    })),
+  };
 }
 
 export function slackMessage(
   event: NotifyEvent,
   url: string | undefined,
   dashboardUrl?: string,
+  buttons = false,
 ): SlackMessage {
   const title = `${ICON[event.type]} *${esc(headline(event))}*`;
   const lines = [`${esc(stageLine(event))} · by ${esc(event.by || 'unknown')}`];
@@ -57,6 +112,8 @@ export function slackMessage(
     url ? `<${url}|Open the rollout in Temporal>` : undefined,
   ].filter(Boolean);
   if (links.length) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: links.join(' · ') } });
+  const actions = buttons ? slackButtons(event) : undefined;
+  if (actions) blocks.push(actions);
   // `text` is what notifications and screen readers show; keep it complete without the blocks.
   const text = [headline(event), stageLine(event), event.reason, dashboardUrl, url]
     .filter(Boolean)
@@ -72,6 +129,8 @@ export interface SlackOptions {
   delivery?: DeliveryPolicy;
   /** Where calls may go (src/outbound.ts). */
   outbound?: OutboundPolicy;
+  /** Interactive buttons (the plan's `buttons: true`). */
+  buttons?: boolean;
 }
 
 export class SlackNotifier implements Notifier {
@@ -83,7 +142,7 @@ export class SlackNotifier implements Notifier {
   async send(event: NotifyEvent): Promise<void> {
     const url = rolloutUrl(this.opts.uiUrl, this.opts.namespace, event.workflowId);
     const page = dashboardRolloutUrl(this.opts.dashboardUrl, event.workflowId);
-    const body = JSON.stringify(slackMessage(event, url, page));
+    const body = JSON.stringify(slackMessage(event, url, page, this.opts.buttons ?? false));
     await postWithRetry(
       this.opts.webhookUrl,
       body,

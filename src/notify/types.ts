@@ -9,6 +9,11 @@ export const NOTIFY_EVENTS = [
   'aborted',
   'promoted',
   'inconclusive_streak',
+  // Gates (docs/gates.md): a pause on a failed check that waits for a person, and approvals.
+  'paused_on_fail',
+  'dismissed',
+  'awaiting_approval',
+  'approved',
 ] as const;
 export type NotifyEventType = (typeof NOTIFY_EVENTS)[number];
 

@@ -1,12 +1,19 @@
 // analysis.onFail: which metrics pause a rollout for a person instead of rolling it back, when
 // their failed checks reach the failure limit. Pure: the policy (in the workflow) reads it too.
-import type { OnFail } from './schema';
+import { ON_FAIL_TIMEOUT, type OnFail } from './schema';
 
 export type OnFailAction = 'rollback' | 'pause';
 
 /** What a failure of `metric` does under `onFail`: its own entry, else `default`, else rollback. */
 export function onFailFor(onFail: OnFail | undefined, metric: string): OnFailAction {
-  return onFail?.[metric] ?? onFail?.default ?? 'rollback';
+  const own = metric === ON_FAIL_TIMEOUT ? undefined : onFail?.[metric];
+  const action = typeof own === 'string' ? own : onFail?.default;
+  return typeof action === 'string' ? action : 'rollback';
+}
+
+/** How long a pause on a failed check waits for a person (ms), or undefined: the progress deadline. */
+export function onFailTimeoutMs(onFail: OnFail | undefined): number | undefined {
+  return typeof onFail?.timeout === 'number' ? onFail.timeout : undefined;
 }
 
 /**
@@ -32,7 +39,7 @@ export function onFailProblems(
     ...(Array.isArray(custom) ? custom.map((c) => String(c?.name)) : []),
   ]);
   return Object.keys(onFail)
-    .filter((name) => name !== 'default' && !known.has(name))
+    .filter((name) => name !== 'default' && name !== ON_FAIL_TIMEOUT && !known.has(name))
     .map((name) => ({
       field: `analysis.onFail.${name}`,
       message: `is not a judged metric (judged: ${[...known].join(', ')}); use one of them or "default"`,

@@ -94,7 +94,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       if (!last && s.observe === undefined) {
         problems.push({ field: `stages.${i}.observe`, message: 'is required for every stage but the last' });
       }
-      return { weight: s.weight, observeMs: s.observe ?? 0 };
+      return { weight: s.weight, observeMs: s.observe ?? 0, ...(s.approval ? { approval: true } : {}) };
     });
     stages.forEach((s, i) => {
       if (i > 0 && s.weight <= stages[i - 1].weight) {
@@ -160,6 +160,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   }
   const custom = a.custom ? resolveCustomMetrics(a.custom, a.judge) : undefined;
   if (custom) problems.push(...custom.problems);
+  problems.push(...gateProblems(stages));
   if (problems.length > 0) throw new PlanError(problems);
 
   const resolved = ResolvedPlanSchema.safeParse({
@@ -185,12 +186,27 @@ export function resolvePlan(input: unknown): ResolvedPlan {
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,
     notify: plan.notify,
+    ...(plan.hooks && plan.hooks.length > 0 ? { hooks: plan.hooks } : {}),
+    ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
   });
   if (!resolved.success) throw new PlanError(problemsFromZod(resolved.error));
   return resolved.data;
 }
 
 export type { PlanInput };
+
+/** Approval gates sit on a stage that is left: the last one (the promotion) is never left. */
+function gateProblems(stages: Stage[]): PlanProblem[] {
+  const last = stages.length - 1;
+  return stages[last]?.approval
+    ? [
+        {
+          field: `stages.${last}.approval`,
+          message: 'the last stage is the promotion; put approval on the stage before it',
+        },
+      ]
+    : [];
+}
 
 /**
  * The workflow's own gate on its input: any Temporal client can start a rollout, with a plan as a

@@ -108,6 +108,8 @@ const StageInput = z
   .object({
     weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100'),
     observe: durationSchema(PLAN_LIMITS.maxObserveMs).optional(),
+    /** A gate: the stage does not advance, however healthy, until a person runs `approve`. */
+    approval: z.boolean().optional(),
   })
   .strict();
 
@@ -158,6 +160,8 @@ const NotifyInput = z.discriminatedUnion('type', [
       type: z.literal('slack'),
       webhookUrl: NotifyUrl.optional(),
       webhookUrlEnv: EnvVarName.optional(),
+      /** Approve, promote, dismiss and abort buttons (the dashboard's POST /slack/actions acts on them). */
+      buttons: z.boolean().optional(),
     })
     .strict()
     .refine(exactlyOne('webhookUrl', 'webhookUrlEnv'), {
@@ -190,16 +194,110 @@ export type NotifyTarget = z.infer<typeof NotifyInput>;
  * Names are checked against the judged metrics by resolvePlan; absent = every metric rolls back.
  */
 export const ON_FAIL_ACTIONS = ['rollback', 'pause'] as const;
-export const OnFailSchema = z
-  .record(
-    z
-      .string()
-      .max(64)
-      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a metric name or "default"'),
-    z.enum(ON_FAIL_ACTIONS, { message: 'must be rollback or pause' }),
-  )
-  .refine((m) => Object.keys(m).length <= 50, { message: 'at most 50 entries' });
+const OnFailAction = z.enum(ON_FAIL_ACTIONS, { message: 'must be rollback or pause' });
+/**
+ * `timeout`: how long a pause on a failed check waits for a person (dismiss, promote, abort) before
+ * it rolls back; absent = until the progress deadline. Not a metric name: every other key is one.
+ */
+export const ON_FAIL_TIMEOUT = 'timeout';
+type OnFailAction = (typeof ON_FAIL_ACTIONS)[number];
+/** As written: metric (or `default`) -> action, and `timeout` as a duration. */
+export interface OnFailInput {
+  timeout?: string | number;
+  [metric: string]: OnFailAction | string | number | undefined;
+}
+/** As resolved: `timeout` in ms. */
+export interface OnFailResolved {
+  timeout?: number;
+  [metric: string]: OnFailAction | number | undefined;
+}
+// zod infers an index signature that `timeout` breaks; the two interfaces above say what it is.
+export const OnFailSchema: z.ZodType<OnFailResolved, OnFailInput> = z
+  .object({ timeout: durationSchema(PLAN_LIMITS.maxProgressDeadlineMs, 1_000).optional() })
+  .catchall(OnFailAction)
+  .superRefine((m, ctx) => {
+    const keys = Object.keys(m);
+    if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 entries' });
+    for (const k of keys) {
+      if (k.length > 64 || !/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) {
+        ctx.addIssue({ code: 'custom', path: [k], message: 'must be a metric name, "default" or "timeout"' });
+      }
+    }
+  });
 export type OnFail = z.infer<typeof OnFailSchema>;
+
+/**
+ * Webhooks at Flagger's points. pre-rollout: before any user traffic; confirm-traffic-increase:
+ * before each later stage's split; confirm-promotion: before the promotion; post-rollout: once the
+ * rollout ended (any outcome); rollback: once a rollback or abort put all traffic on stable. A
+ * non-2xx answer of a pre-rollout or confirm hook is a failed check (the answer is the reason).
+ */
+export const HOOK_TYPES = [
+  'pre-rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'post-rollout',
+  'rollback',
+] as const;
+export type HookType = (typeof HOOK_TYPES)[number];
+export const HookSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may only contain letters, digits and . _ -'),
+    type: z.enum(HOOK_TYPES, { message: `must be one of ${HOOK_TYPES.join(', ')}` }),
+    url: NotifyUrl,
+    /** Each attempt is cut off after this long (ms once resolved). */
+    timeout: durationSchema(60_000, 100).default(10_000),
+    /** Attempts after the first on a network error, a timeout, 5xx, 408 or 429. */
+    retries: z.number().int().min(0).max(10).default(2),
+    secret: z.string().min(16, 'must be at least 16 characters (it signs the call)').max(1024).optional(),
+    secretEnv: EnvVarName.optional(),
+    /** Sent as is in the body, as Flagger's webhook metadata. */
+    metadata: z
+      .record(z.string().max(64), z.string().max(1000))
+      .refine((m) => Object.keys(m).length <= 20, { message: 'at most 20 entries' })
+      .optional(),
+  })
+  .strict()
+  .refine(exactlyOne('secret', 'secretEnv'), {
+    message: 'give secret, or secretEnv naming a variable on the worker (keeps it out of history)',
+    path: ['secret'],
+  });
+export type Hook = z.infer<typeof HookSchema>;
+export const HooksSchema = z
+  .array(HookSchema)
+  .max(20, 'at most 20 hooks')
+  .refine((hs) => new Set(hs.map((h) => h.name)).size === hs.length, { message: 'hook names must differ' });
+
+/**
+ * Test routes: requests that match (a header or a cookie with this exact value) go to the canary
+ * whenever it has a share, whatever the weight, and are counted apart from user traffic. `judged`
+ * lets them feed the judge too.
+ */
+const RouteValue = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const RouteName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a header or cookie name');
+export const TestRouteSchema = z.union([
+  z.object({ header: RouteName.transform((h) => h.toLowerCase()), value: RouteValue }).strict(),
+  z.object({ cookie: RouteName, value: RouteValue }).strict(),
+]);
+export const TestRoutesSchema = z
+  .object({
+    match: z.array(TestRouteSchema).min(1).max(10),
+    judged: z.boolean().default(false),
+  })
+  .strict();
+export type TestRoutes = z.infer<typeof TestRoutesSchema>;
 
 const AnalysisInput = z
   .object({
@@ -247,6 +345,8 @@ export const PlanInputSchema = z
       .array(NotifyInput)
       .max(PLAN_LIMITS.maxNotifyTargets, `at most ${PLAN_LIMITS.maxNotifyTargets} targets`)
       .default([]),
+    hooks: HooksSchema.optional(),
+    testRoutes: TestRoutesSchema.optional(),
   })
   .strict();
 export type PlanInput = z.input<typeof PlanInputSchema>;
@@ -254,6 +354,7 @@ export type PlanInput = z.input<typeof PlanInputSchema>;
 export const StageSchema = z.object({
   weight: z.number().gt(0).max(100),
   observeMs: z.number().min(0).max(PLAN_LIMITS.maxObserveMs),
+  approval: z.boolean().optional(),
 });
 export type Stage = z.infer<typeof StageSchema>;
 
@@ -289,6 +390,9 @@ export const ResolvedPlanSchema = z
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),
     notify: z.array(NotifyInput).max(PLAN_LIMITS.maxNotifyTargets),
+    /** Absent in plans without them and in rollouts started before gates existed. */
+    hooks: HooksSchema.optional(),
+    testRoutes: TestRoutesSchema.optional(),
   })
   .superRefine((p, ctx) => {
     // zod runs this even after a non-fatal issue above: check only what is there.

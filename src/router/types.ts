@@ -1,6 +1,27 @@
 import { z } from 'zod';
 
 /**
+ * Test routes (the plan's `testRoutes`, docs/gates.md): requests with one of these headers (lower
+ * case) or cookies at this exact value go to the canary while it has a share; `judged: false` keeps
+ * them out of the metrics the judge reads. Routers that cannot route on them ignore the field.
+ */
+export const SplitTestRoutesSchema = z
+  .object({
+    match: z
+      .array(
+        z.union([
+          z.object({ header: z.string().min(1).max(64), value: z.string().min(1).max(200) }).strict(),
+          z.object({ cookie: z.string().min(1).max(64), value: z.string().min(1).max(200) }).strict(),
+        ]),
+      )
+      .min(1)
+      .max(10),
+    judged: z.boolean(),
+  })
+  .strict();
+export type SplitTestRoutes = z.infer<typeof SplitTestRoutesSchema>;
+
+/**
  * The desired traffic split for one agent: absolute, so writing it twice is harmless (retries,
  * replays, lease renewals all send the same thing). A rollback is {canary: null, canaryWeight: 0}.
  * A promotion is {stable: <new version>, canary: null, canaryWeight: 0, leaseMs: null}.
@@ -25,6 +46,7 @@ export const DesiredSplitSchema = z.object({
    */
   decidedAt: z.number().int().nonnegative().optional(),
   reason: z.string().optional(),
+  testRoutes: SplitTestRoutesSchema.optional(),
 });
 export type DesiredSplit = z.infer<typeof DesiredSplitSchema>;
 
@@ -40,6 +62,7 @@ export const AppliedSplitSchema = z.object({
   decidedAt: z.number().optional(),
   /** Why the split is what it is now (e.g. "lease expired"), when the router changed it itself. */
   note: z.string().optional(),
+  testRoutes: SplitTestRoutesSchema.optional(),
 });
 export type AppliedSplit = z.infer<typeof AppliedSplitSchema>;
 

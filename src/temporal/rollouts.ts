@@ -28,6 +28,8 @@ import {
   abortUpdate,
   DismissInputSchema,
   dismissUpdate,
+  approveUpdate,
+  ApproveInputSchema,
   ExtendInputSchema,
   extendUpdate,
   PauseInputSchema,
@@ -96,8 +98,14 @@ export function staticDetails(plan: ResolvedPlan): string {
     ...(a.onFail
       ? [
           `on a failed check: ${Object.entries(a.onFail)
-            .map(([metric, action]) => `${metric} ${action}`)
-            .join(', ')} (pause keeps judging; a second failure rolls back)`,
+            .map(([metric, action]) =>
+              metric === 'timeout' && typeof action === 'number'
+                ? `waits at most ${formatDuration(action)}`
+                : `${metric} ${action}`,
+            )
+            .join(
+              ', ',
+            )} (pause waits for a person and keeps judging; a clearly worse canary still rolls back)`,
         ]
       : []),
     // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
@@ -481,7 +489,7 @@ export async function workerPolls(client: Client, taskQueue: string): Promise<bo
   });
 }
 
-export const COMMANDS = ['pause', 'resume', 'promote', 'abort', 'extend', 'dismiss'] as const;
+export const COMMANDS = ['pause', 'resume', 'promote', 'abort', 'extend', 'dismiss', 'approve'] as const;
 /** A command to a running rollout, sent by {@link sendCommand}. */
 export type Command = (typeof COMMANDS)[number];
 
@@ -492,6 +500,7 @@ const COMMAND_DEFS = {
   abort: { schema: AbortInputSchema, update: abortUpdate },
   extend: { schema: ExtendInputSchema, update: extendUpdate },
   dismiss: { schema: DismissInputSchema, update: dismissUpdate },
+  approve: { schema: ApproveInputSchema, update: approveUpdate },
 } as const;
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
@@ -504,7 +513,7 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
 }
 
 /**
- * Sends a command (pause, resume, promote, abort, extend, dismiss) as an Update and returns the
+ * Sends a command (pause, resume, promote, abort, extend, dismiss, approve) as an Update and returns the
  * status once it took effect. What the user is told is what will happen:
  * - NoWorkerError: no worker polls the rollout's task queue; nothing was sent.
  * - CommandRefusedError: the workflow refused it (e.g. already paused), or the rollout is closed.
@@ -513,7 +522,7 @@ export function parseCommandInput<C extends Command>(command: C, input: CommandI
  * Bad input is a CommandInputError before anything is sent.
  *
  * @param agent - the agent's name.
- * @param command - pause, resume, promote, abort, extend (`{duration: "30m"}`) or dismiss.
+ * @param command - pause, resume, promote, abort, extend (`{duration: "30m"}`), dismiss or approve.
  * @param input - the command's payload: `by` and `reason` for all, recorded in the decisions.
  * @returns the rollout's status once the command took effect.
  */

@@ -28,6 +28,9 @@ const DecisionSchema = z
       'paused_on_fail',
       'extended',
       'dismissed',
+      'awaiting_approval',
+      'approved',
+      'hook_failed',
     ]),
     by: text,
     reason: text,
@@ -106,7 +109,17 @@ export const RolloutStatusSchema = z
       .max(100_000),
     extendedMs: z.number().optional(),
     pausedOnFail: z
-      .object({ at: iso, metrics: z.array(z.string().max(200)).max(100), reason: text })
+      .object({
+        at: iso,
+        metrics: z.array(z.string().max(200)).max(100),
+        reason: text,
+        until: iso.optional(),
+        holds: z.boolean().optional(),
+      })
+      .loose()
+      .optional(),
+    approval: z
+      .object({ stageIndex: count, approvedBy: text.nullable(), waitingSince: iso.nullable() })
       .loose()
       .optional(),
     applying: z

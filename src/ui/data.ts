@@ -176,7 +176,7 @@ export async function rolloutDetail(
       : decisionsFromHistory(history),
     history,
     stages: stageViews(history),
-    commands: running && latestRun ? allowedCommands(status?.state ?? published) : [],
+    commands: running && latestRun ? allowedCommands(status?.state ?? published, status) : [],
     temporalUrl:
       rolloutUrl(opts.temporalUiUrl, client.options.namespace, workflowId)?.concat(
         `/${encodeURIComponent(run.runId)}`,
@@ -201,9 +201,14 @@ function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0];
 }
 
-export function allowedCommands(state: RolloutState | null): Command[] {
-  if (state === 'paused') return ['resume', 'promote', 'abort'];
-  if (state === 'progressing' || state === null) return ['pause', 'promote', 'abort'];
+export function allowedCommands(
+  state: RolloutState | null,
+  status?: Pick<RolloutStatus, 'approval'> | null,
+): Command[] {
+  // A stage's approval gate that is still shut: `approve` opens it (docs/gates.md).
+  const approve: Command[] = status?.approval && !status.approval.approvedBy ? ['approve'] : [];
+  if (state === 'paused') return [...approve, 'resume', 'promote', 'abort'];
+  if (state === 'progressing' || state === null) return [...approve, 'pause', 'promote', 'abort'];
   return [];
 }
 

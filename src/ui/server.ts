@@ -13,6 +13,7 @@ import { sendCommand, type Command } from '../temporal/rollouts';
 import { CommandRefusedError, RolloutError, UnknownAgentError } from '../temporal/errors';
 import { sendJson, tokenChecker } from '../gateway/http-util';
 import { listRows, rolloutDetail, RolloutNotFoundError } from './data';
+import { slackActionsHandler, type SlackActionsConfig } from './slack-actions';
 import {
   CommandBodySchema,
   CommandNameSchema,
@@ -34,6 +35,8 @@ export interface DashboardOptions {
   log?: (line: string) => void;
   /** Where the person finds this dashboard's token, for the refusal of a missing or stale one. */
   tokenHint?: string;
+  /** Slack interactive buttons at POST /slack/actions (src/ui/slack-actions.ts); off without. */
+  slack?: SlackActionsConfig;
 }
 
 export interface RunningDashboard {
@@ -86,6 +89,27 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
     );
   }
   return r.data;
+}
+
+/** Slack's payloads carry the whole message: larger than a command body. */
+const MAX_SLACK_BODY = 256 * 1024;
+
+function readRaw(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HttpError(413, `body larger than ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 function readBody(req: IncomingMessage): Promise<unknown> {
@@ -187,7 +211,20 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     throw new HttpError(405, `${req.method} ${url.pathname} is not part of the dashboard API`);
   };
 
+  const slack = o.slack ? slackActionsHandler(o.client, o.slack, log) : undefined;
+  const slackActions = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!slack) throw new HttpError(404, 'Slack buttons are not configured on this dashboard');
+    if (req.method !== 'POST') throw new HttpError(405, 'Slack posts its actions');
+    const out = await slack(await readRaw(req, MAX_SLACK_BODY), req.headers);
+    res.writeHead(out.status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+    res.end(out.body);
+    // Acknowledged first (Slack waits 3 s at most), then carried out; the message says how it went.
+    out.followUp?.().catch((err: unknown) => log(`slack: ${(err as Error)?.stack ?? err}`));
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Signed by Slack (not a browser's request): served whatever the Host header says.
+    if (req.url === '/slack/actions') return slackActions(req, res);
     if (LOOPBACK.has(host) && !LOOPBACK.has(hostOf(req.headers.host))) {
       throw new HttpError(421, 'this dashboard answers only to localhost addresses');
     }

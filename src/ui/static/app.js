@@ -279,6 +279,11 @@ const BUTTONS = [
     hint: 'stop the observation clock; checks and automatic rollback go on',
   },
   { command: 'resume', label: 'Resume', hint: 'start the observation clock again' },
+  {
+    command: 'approve',
+    label: 'Approve stage',
+    hint: 'open this stage’s approval gate (recorded with your name)',
+  },
   { command: 'promote', label: 'Next stage now', hint: 'skip the rest of this stage' },
   { command: 'promote', full: true, label: 'Promote to 100%', hint: 'make the canary the new stable now' },
   { command: 'abort', label: 'Abort', hint: 'all traffic back to stable; needs a reason', danger: true },
