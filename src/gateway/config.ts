@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { durationSchema } from '../plan/schema';
 import { parseYaml } from '../plan/yaml';
+import { PriceSchema, type Price } from './price';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -12,7 +13,10 @@ const Name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only');
 
 /** A version is either its own upstream URL, or an object that may leave the URL to the agent. */
-const VersionSchema = z.union([HttpUrl, z.object({ upstream: HttpUrl.optional() }).strict()]);
+const VersionSchema = z.union([
+  HttpUrl,
+  z.object({ upstream: HttpUrl.optional(), price: PriceSchema.optional() }).strict(),
+]);
 
 const AgentInputSchema = z
   .object({
@@ -58,6 +62,13 @@ export const GatewayConfigInputSchema = z
       })
       .strict()
       .default({ retention: 6 * 3_600_000 }),
+    /** Prices by the model an answer names, for versions without a price of their own. */
+    prices: z
+      .record(z.string().min(1).max(128), PriceSchema)
+      .refine((p) => Object.keys(p).length <= 1000, 'at most 1000 models')
+      .optional(),
+    /** Read tokens, cost, TTFT, tool calls and finish reasons from the answers (on by default). */
+    usage: z.boolean().default(true),
   })
   .strict();
 export type GatewayConfigInput = z.input<typeof GatewayConfigInputSchema>;
@@ -69,12 +80,18 @@ export interface AgentConfig {
   versions: Map<string, URL>;
   versionHeader: string;
   timeoutMs: number;
+  /** version -> price per million tokens, for the versions that have one. */
+  prices?: Map<string, Price>;
 }
 
 export interface GatewayConfig {
   agents: Map<string, AgentConfig>;
   feedback: { ttlMs: number; maxPending: number };
   metrics: { retentionMs: number };
+  /** model -> price, for answers of versions without a price. */
+  modelPrices?: Map<string, Price>;
+  /** Whether answers are read for usage (tokens, cost, TTFT...). */
+  usage?: boolean;
 }
 
 export interface ConfigProblem {
@@ -108,7 +125,8 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
   const agents = new Map<string, AgentConfig>();
   for (const [name, a] of Object.entries(parsed.data.agents)) {
     const versions = new Map<string, URL>();
-    const entries: [string, string | { upstream?: string }][] = Array.isArray(a.versions)
+    const prices = new Map<string, Price>();
+    const entries: [string, string | { upstream?: string; price?: Price }][] = Array.isArray(a.versions)
       ? a.versions.map((v) => [v, {}])
       : Object.entries(a.versions);
     for (const [version, spec] of entries) {
@@ -121,6 +139,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
         continue;
       }
       versions.set(version, new URL(url));
+      if (typeof spec !== 'string' && spec.price) prices.set(version, spec.price);
     }
     if (entries.length === 0) {
       problems.push({ field: `agents.${name}.versions`, message: 'lists no version' });
@@ -136,6 +155,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
       versions,
       versionHeader: a.versionHeader.toLowerCase(),
       timeoutMs: a.timeout,
+      ...(prices.size > 0 ? { prices } : {}),
     });
   }
   if (agents.size === 0) problems.push({ field: 'agents', message: 'configures no agent' });
@@ -144,6 +164,8 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
     agents,
     feedback: { ttlMs: parsed.data.feedback.ttl, maxPending: parsed.data.feedback.maxPending },
     metrics: { retentionMs: parsed.data.metrics.retention },
+    ...(parsed.data.prices ? { modelPrices: new Map(Object.entries(parsed.data.prices)) } : {}),
+    usage: parsed.data.usage,
   };
 }
 

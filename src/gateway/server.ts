@@ -297,7 +297,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!rt) return sendError(res, 404, `unknown agent ${shown(name)}`);
       if (rest === '/invoke' || rest.startsWith('/invoke/')) {
         return proxy(
-          { splits, pending, onUpstreamFailure: options.onUpstreamFailure },
+          (proxyCtx ??= {
+            splits,
+            pending,
+            onUpstreamFailure: options.onUpstreamFailure,
+            ...(config.usage !== false ? { usage: { modelPrices: config.modelPrices } } : {}),
+          }),
           rt,
           rest.slice(7),
           query,
@@ -423,6 +428,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     return sendError(res, 404, `no route ${req.method} ${printable(path, 100)}`);
   }
 
+  // One context for every proxied request (built at the first, when splits and pending are set).
+  let proxyCtx: ProxyContext | undefined;
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       // A client that hung up mid-body is not the gateway's problem: nothing to answer, nothing to log.
