@@ -71,7 +71,7 @@ describe('judge simulation (short seeded runs)', function () {
 
   describe('each metric alone keeps its false-alarm bound under every-minute looks', () => {
     // One observed stage, one metric, alpha 0.2 and failureLimit 1: a rollback is the first crossing.
-    const regressions: Record<MetricName, Partial<VersionModel>> = {
+    const regressions: Record<(typeof METRICS)[number], Partial<VersionModel>> = {
       error_rate: { errorRate: 0.03 },
       p99_latency_ms: { latencyFactor: 1.5 },
       task_success_rate: { taskSuccessRate: 0.88 },
