@@ -2,7 +2,7 @@
 // rollback rate stays inside its bound on whole simulated rollouts, where threshold judges do not.
 import assert from 'node:assert/strict';
 import { predictDetection } from '../src/analysis';
-import { METRICS, type MetricName } from '../src/analysis/types';
+import { METRICS } from '../src/analysis/types';
 import { resolvePlan } from '../src/plan';
 import {
   HEALTHY,

@@ -32,15 +32,7 @@ import {
 import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import {
-  countAbove,
-  survivalAt,
-  fmt,
-  histogramMoments,
-  histogramQuantile,
-  mergeHistograms,
-  measure,
-} from './values';
+import { fmt, histogramMoments, measure } from './values';
 import { againstStable, effectText, valueText } from './words';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
