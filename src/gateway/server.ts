@@ -275,9 +275,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           name,
           upstream: url.origin,
           ...(await connects(url)),
+          priced: rt.config.prices?.has(name) ?? false,
         })),
       );
-      return sendJson(res, 200, { agent, versions });
+      // For the preflight of metrics read from the answers (src/metrics/signal-preflight.ts).
+      const reading = { usage: config.usage !== false, modelPrices: config.modelPrices?.size ?? 0 };
+      return sendJson(res, 200, { agent, versions, ...reading });
     }
     return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
   }

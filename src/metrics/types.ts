@@ -115,7 +115,12 @@ export interface MetricsQuery {
 export interface MetricsSource {
   fetch(query: MetricsQuery): Promise<MetricsWindow>;
   /** Before a rollout starts: problems with the source for this agent (as Router.preflight). */
-  preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
+  preflight?(
+    agent: string,
+    versions: { stable: string; canary: string },
+    /** The plan's metrics read from the answers, when it names any: refused when the traffic lacks them. */
+    signals?: string[],
+  ): Promise<string[]>;
   /** True for sources that honour MetricsQuery.queries; others refuse a plan that has them. */
   readonly readsPlanQueries?: boolean;
 }
