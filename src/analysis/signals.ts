@@ -165,6 +165,17 @@ export function signalComparison(window: MetricsWindow, metric: MetricName, delt
           blocked: `the stable's ${d.noun} is 0: no relative effect`,
         };
       }
+      const cv = d.values(window.canary);
+      const sv = d.values(window.stable);
+      // A mean without its spread (no sum of squares, no histogram) could look certain on two answers.
+      const spread = (v: MeanValues) => v.sumSquares !== undefined || (v.histogram?.length ?? 0) > 0;
+      if (!spread(cv) || !spread(sv)) {
+        return {
+          llrAt: () => 0,
+          detail: 'means only',
+          blocked: 'no histogram of values to estimate the spread',
+        };
+      }
       const cmp = meanComparison(
         meanMoments(d.values(window.canary)),
         meanMoments(d.values(window.stable)),

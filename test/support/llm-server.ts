@@ -17,6 +17,8 @@ export interface LlmBehaviour {
   toolCall?: 'ok' | 'broken';
   /** End as if out of tokens. */
   truncated?: boolean;
+  /** Output tokens vary by up to this fraction either way (uniform), as real answers do. */
+  jitter?: number;
 }
 
 export interface LlmServer {
@@ -293,7 +295,12 @@ export async function startLlmServer(behaviour: Partial<LlmBehaviour> = {}): Pro
     s.requests++;
     const path = (req.url ?? '').split('?')[0];
     void readBody(req).then((body) => {
-      const b = s.behaviour;
+      const j = s.behaviour.jitter ?? 0;
+      const outputTokens = Math.max(
+        1,
+        Math.round(s.behaviour.outputTokens * (1 + j * (2 * Math.random() - 1))),
+      );
+      const b = { ...s.behaviour, outputTokens };
       if (path.endsWith('/chat/completions')) return chat(b, body, res);
       if (path.endsWith('/responses')) return responses(b, body, res);
       if (path.endsWith('/messages')) return messages(b, body, res);
