@@ -56,6 +56,8 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
       weight: 50,
     },
   } satisfies Record<string, Case>;
+  // Each agent's traffic stops when its rollout ends, so the others get the machine.
+  const stopped = new Set<string>();
   let stopTraffic = false;
   const traffic: Promise<void>[] = [];
 
@@ -89,8 +91,11 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
       },
       { taskQueue },
     );
-    for (const c of Object.values(cases)) traffic.push(drive(c.agent, 4));
-    traffic.push(drive('plain', 1, false));
+    traffic.push(drive(cases.cost.agent, 4, 'mixed'));
+    traffic.push(drive(cases.healthy.agent, 4, 'mixed'));
+    // Only streams have a first token: the TTFT rollout gets no JSON answers.
+    traffic.push(drive(cases.ttft.agent, 6, 'streams'));
+    traffic.push(drive('plain', 1, 'json'));
   });
 
   after(async () => {
@@ -102,7 +107,11 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
   });
 
   /** Real SDK clients in a loop: OpenAI chat streams with usage, Anthropic streams, OpenAI JSON. */
-  async function drive(agent: string, concurrency: number, streams = true): Promise<void> {
+  async function drive(
+    agent: string,
+    concurrency: number,
+    kind: 'mixed' | 'streams' | 'json',
+  ): Promise<void> {
     const openai = new OpenAI({
       baseURL: `${gateway.url}/v1/agents/${agent}/invoke/v1`,
       apiKey: 'unused',
@@ -115,11 +124,11 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
     });
     const messages = [{ role: 'user' as const, content: 'hello' }];
     const loop = async (n: number) => {
-      for (let i = n; !stopTraffic; i++) {
+      for (let i = n; !stopTraffic && !stopped.has(agent); i++) {
         try {
-          if (!streams || i % 3 === 2) {
+          if (kind === 'json' || (kind === 'mixed' && i % 3 === 2)) {
             await openai.chat.completions.create({ model: 'm', messages });
-          } else if (i % 3 === 0) {
+          } else if (i % 2 === 0) {
             const s = await openai.chat.completions.create({
               model: 'm',
               messages,
@@ -128,12 +137,18 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
             });
             for await (const chunk of s) void chunk;
           } else {
-            await anthropic.messages.stream({ model: 'm', max_tokens: 1000, messages }).finalMessage();
+            const s = await anthropic.messages.create({
+              model: 'm',
+              max_tokens: 1000,
+              messages,
+              stream: true,
+            });
+            for await (const event of s) void event;
           }
         } catch (err) {
           if (!stopTraffic) throw err;
         }
-        if (!streams) await new Promise((r) => setTimeout(r, 20));
+        if (kind === 'json') await new Promise((r) => setTimeout(r, 20));
       }
     };
     await Promise.all(Array.from({ length: concurrency }, (_, n) => loop(n)));
@@ -152,10 +167,16 @@ describe('rollouts judged on tokens, cost and time to first token', function () 
 
   it('rolls back twice the output tokens on cost, a slower first token on ttft_p99_ms, promotes a healthy canary', async () => {
     const client = testEnv().client;
-    const started = await Promise.all(
-      [cases.cost, cases.ttft, cases.healthy].map((c) => startRollout(client, plan(c), { taskQueue })),
+    const order = [cases.cost, cases.ttft, cases.healthy];
+    const started = await Promise.all(order.map((c) => startRollout(client, plan(c), { taskQueue })));
+    const [cost, ttft, healthy] = await Promise.all(
+      started.map((s, i) =>
+        s.result().then((r) => {
+          stopped.add(order[i].agent);
+          return r;
+        }),
+      ),
     );
-    const [cost, ttft, healthy] = await Promise.all(started.map((s) => s.result()));
 
     assert.equal(cost.state, 'rolled_back', cost.reason);
     assert.match(cost.reason, /cost_per_request/);
