@@ -115,6 +115,8 @@ export class SignalAgg {
   static of(r: SignalRecord): SignalAgg {
     const a = new SignalAgg();
     Object.assign(a, { ...r, ttft: new Map(r.ttft) });
+    // The record keeps the histogram only; its count is the histogram's total.
+    for (const [, n] of r.ttft) a.ttftCount += n;
     return a;
   }
 }
