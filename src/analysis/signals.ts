@@ -49,7 +49,7 @@ interface MeanDef extends Common {
 export type SignalDef = ProportionDef | QuantileDef | MeanDef;
 
 const noMean: MeanValues = { count: 0, sum: 0 };
-const tokens = (n: number) => `${fmt(n)} tokens`;
+const tokens = (n: number) => fmt(n);
 
 export const SIGNAL_DEFS: Record<SignalMetricName, SignalDef> = {
   cost_per_request: {
@@ -63,14 +63,14 @@ export const SIGNAL_DEFS: Record<SignalMetricName, SignalDef> = {
     family: 'mean',
     values: (m) => m.signals?.outputTokens ?? noMean,
     show: tokens,
-    noun: 'output',
+    noun: 'output tokens',
     baseline: 0.6,
   },
   input_tokens: {
     family: 'mean',
     values: (m) => m.signals?.inputTokens ?? noMean,
     show: tokens,
-    noun: 'input',
+    noun: 'input tokens',
     baseline: 0.6,
   },
   ttft_p99_ms: {
@@ -237,13 +237,13 @@ export function signalValueText(metric: MetricName, v: number | null): string {
   return v === null ? 'n/a' : defOf(metric).show(v);
 }
 
-/** "output 812 tokens against 400 tokens on stable". */
+/** "output tokens 812 against 400 on stable". */
 export function signalAgainstStable(metric: MetricName, c: number | null, s: number | null): string {
   const d = defOf(metric);
   return `${d.noun} ${signalValueText(metric, c)} against ${signalValueText(metric, s)} on stable`;
 }
 
-/** A regression of delta in words: "+20% output", "+2 points of tool errors". */
+/** A regression of delta in words: "+20% output tokens", "+2 points of tool errors". */
 export function signalEffectText(metric: MetricName, delta: number): string {
   const d = defOf(metric);
   if (d.family === 'proportion') return `+${fmt(delta * 100)} points of ${d.noun}`;
