@@ -23,6 +23,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { UsageReader } from '../src/gateway/usage';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const LATENCY_SAMPLES = QUICK ? 800 : 3000;
@@ -450,6 +451,7 @@ async function main() {
     slow('gateway', `${gwUrl}/v1/agents/bot/invoke/slow-stream/chat/completions`),
     slow('gw-nouse', `${offUrl}/v1/agents/bot/invoke/slow-stream/chat/completions`),
   ]);
+  const reader = await readerCost(`http://127.0.0.1:${pa}`);
   const tp = new Map<string, Load>();
   // Which upstream each routing target fed during its load runs: checks both do the same 50/50 work.
   const split = new Map<string, string>();
@@ -528,6 +530,7 @@ async function main() {
           `(against direct in Portkey's own latency phase: p50 ${pkDirect!.p50.toFixed(3)}, p99 ${pkDirect!.p99.toFixed(3)})`
         : `portkey could not be run here: ${portkeyProblem}`,
       ...usageLines(lat, tp, firstChunks, verdict),
+      `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
       `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     ].join('\n') + '\n',
   );
@@ -537,8 +540,34 @@ async function main() {
       `usage_on_p50_added_ms=${(gw.p50 - lat.get('gw-nouse')!.p50).toFixed(3)} ` +
       `usage_on_off_rps=${(gwRps / tp.get('gw-nouse')!.rps).toFixed(2)} ` +
       `usage_on_off_rps_sse=${(tp.get('gateway-sse')!.rps / tp.get('gw-nouse-sse')!.rps).toFixed(2)} ` +
+      `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} ` +
       `ttfc_added_ms=${(firstChunks.get('gateway')!.p50 - firstChunks.get('direct')!.p50).toFixed(3)}\n`,
   );
+}
+
+/**
+ * The usage reader's own CPU per answer, in this process, on the bench upstream's two answers: the
+ * figure that load on the machine disturbs least (the proxies' rps on a busy machine swing by 2x).
+ */
+async function readerCost(url: string): Promise<{ json: number; sse: number }> {
+  const body = async (path: string) =>
+    Buffer.from(await (await fetch(`${url}${path}`, { method: 'POST', body: CHAT_BODY })).arrayBuffer());
+  const json = await body('/v1/chat/completions');
+  const sse = await body('/v1/stream/chat/completions');
+  const per = (b: Buffer, type: string) => {
+    const headers = { 'content-type': type };
+    const n = 20_000;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const r = UsageReader.forAnswer(200, headers, 0)!;
+      r.push(b);
+      if (!r.finish()) throw new Error(`the bench answer (${type}) was not read`);
+    }
+    return ((performance.now() - t) * 1000) / n;
+  };
+  per(json, 'application/json');
+  per(sse, 'text/event-stream');
+  return { json: per(json, 'application/json'), sse: per(sse, 'text/event-stream') };
 }
 
 /** Reading usage on against off, JSON and streamed, and the time to the first chunk of a stream. */
