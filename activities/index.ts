@@ -67,6 +67,8 @@ export interface PreflightInput {
   agent: string;
   stable: string;
   canary: string;
+  /** The plan's metrics read from the answers (sent only when it names some): can the traffic give them? */
+  metrics?: string[];
 }
 
 export interface NotifyInput {
@@ -167,7 +169,7 @@ export function createActivities(deps: ActivityDeps) {
      * Before a rollout starts, with this worker's own backends and credentials: one line per problem
      * (unknown agent or version, refused credentials, upstream or metrics source not answering).
      */
-    async preflight({ agent, stable, canary }: PreflightInput): Promise<string[]> {
+    async preflight({ agent, stable, canary, metrics }: PreflightInput): Promise<string[]> {
       const problems: string[] = [];
       const versions = { stable, canary };
       try {
@@ -178,7 +180,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       try {
         if (deps.metrics.preflight) {
-          problems.push(...(await deps.metrics.preflight(agent, versions)));
+          problems.push(...(await deps.metrics.preflight(agent, versions, metrics)));
         } else {
           const until = Date.now();
           await withDeadline(

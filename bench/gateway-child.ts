@@ -1,6 +1,9 @@
 // Child processes for bench/gateway.ts, so the load generator, the gateway and the upstream each
 // get their own event loop (as in production) instead of sharing one.
-//   upstream <portA> <portB>   an OpenAI-style chat completion responder on two ports (= 2 versions)
+//   upstream <portA> <portB>   an OpenAI-style chat completion responder on two ports (= 2 versions):
+//                              JSON at .../chat/completions, a streamed answer (12 events and a usage
+//                              chunk, written at once) at .../stream/chat/completions, and the same
+//                              with its first event 20 ms before the rest at .../slow-stream/...
 //   gateway <configJson>       the agent-canary gateway
 //   pipe <port> <path>         reference: a bare Node proxy (http.request + pipe, keep-alive), no
 //                              routing, metrics or headers: the floor any Node gateway stands on
@@ -20,6 +23,22 @@ const COMPLETION = JSON.stringify({
   usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
 });
 
+const chunk = (delta: unknown, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const STREAM_HEAD = chunk({ role: 'assistant', content: '' }) + chunk({ content: 'Hello' });
+const STREAM_REST =
+  Array.from({ length: 10 }, (_, i) => chunk({ content: ` word${i}` })).join('') +
+  chunk({}, 'stop') +
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 5, completion_tokens: 12, total_tokens: 17 } })}\n\n` +
+  'data: [DONE]\n\n';
+
+function stream(res: http.ServerResponse, gapMs: number): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write(STREAM_HEAD);
+  if (gapMs > 0) setTimeout(() => res.end(STREAM_REST), gapMs);
+  else res.end(STREAM_REST);
+}
+
 async function upstream(): Promise<void> {
   const counts: Record<string, number> = {};
   const ports: number[] = [];
@@ -34,6 +53,8 @@ async function upstream(): Promise<void> {
       counts[name]++;
       req.resume();
       req.on('end', () => {
+        if (req.url?.includes('/slow-stream/')) return stream(res, 20);
+        if (req.url?.includes('/stream/')) return stream(res, 0);
         res.writeHead(200, {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(COMPLETION),

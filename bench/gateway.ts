@@ -1,6 +1,9 @@
 // Gateway benchmark: added latency and maximum throughput through the agent-canary gateway, compared
 // with going straight to the upstream and with the Portkey AI gateway doing the same two-target
 // weighted routing. Same machine, same upstream, same requests, one run, loopback only.
+// Reading usage from the answers is measured side by side: `gateway` reads them (the default),
+// `gw-nouse` is the same gateway with `usage: false`, both for JSON answers and for streamed ones
+// (`-sse` targets), and the time to the first chunk of a stream is measured through each.
 //
 //   npm run bench:gateway            (about two minutes; BENCH_QUICK=1 for a shorter smoke run)
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
@@ -21,6 +24,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { UsageReader } from '../src/gateway/usage';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const LATENCY_SAMPLES = QUICK ? 800 : 3000;
@@ -40,6 +44,7 @@ const BASELINE_FLAGS = (process.env.BENCH_BASELINE_NODE_FLAGS ?? NODE_FLAGS.join
   .split(/\s+/)
   .filter(Boolean);
 
+const TTFC_SAMPLES = QUICK ? 100 : 300;
 const CHAT_BODY = JSON.stringify({
   model: 'bench-model',
   messages: [{ role: 'user', content: 'Where is my order #1234?' }],
@@ -154,6 +159,50 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** Time to the first body chunk of one streamed answer (the answer read to its end). */
+function firstChunk(t: Target): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let first: number | undefined;
+    const req = http.request(
+      t.url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(CHAT_BODY) },
+      },
+      (res) => {
+        res.on('data', () => (first ??= performance.now() - started));
+        res.on('end', () => {
+          if (res.statusCode !== 200 || first === undefined)
+            reject(new Error(`${t.name}: HTTP ${res.statusCode}`));
+          else resolve(first);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(CHAT_BODY);
+  });
+}
+
+/** Time to first chunk per target, interleaved as latency() does. */
+async function ttfc(targets: Target[]): Promise<Map<string, { p50: number; p99: number }>> {
+  for (const t of targets) for (let i = 0; i < 20; i++) await firstChunk(t);
+  const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < TTFC_SAMPLES; i++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(i + k) % targets.length];
+      samples.get(t.name)!.push(await firstChunk(t));
+    }
+  }
+  const out = new Map<string, { p50: number; p99: number }>();
+  for (const [name, v] of samples) {
+    v.sort((a, b) => a - b);
+    out.set(name, { p50: percentile(v, 0.5), p99: percentile(v, 0.99) });
+  }
+  return out;
+}
+
 async function latency(targets: Target[]): Promise<Map<string, { p50: number; p99: number; n: number }>> {
   for (const t of targets) for (let i = 0; i < WARMUP; i++) await once(t);
   const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
@@ -244,6 +293,14 @@ async function main() {
     'gateway',
   );
   const gwUrl = (gwChild.value as { url: string }).url;
+  // The same gateway with reading usage off, for the side-by-side figures.
+  const offChild = await spawnChild(
+    process.execPath,
+    [...NODE_FLAGS, ...childArgs, 'gateway', JSON.stringify({ ...config, usage: false })],
+    json,
+    'gateway without usage',
+  );
+  const offUrl = (offChild.value as { url: string }).url;
   // BENCH_BASELINE=<another checkout of this repo>: its gateway too, as target "baseline", in the same
   // run (same upstream, load and machine), to measure a change side by side.
   const baselineDir = process.env.BENCH_BASELINE;
@@ -274,6 +331,11 @@ async function main() {
     body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
   });
   if (!put.ok) throw new Error(`could not set the gateway split: ${await put.text()}`);
+  await fetch(`${offUrl}/v1/admin/agents/bot/split`, {
+    method: 'PUT',
+    headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+    body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
+  });
   if (baseline) {
     const u = (baseline.value as { url: string }).url;
     await fetch(`${u}/v1/admin/agents/bot/split`, {
@@ -292,6 +354,30 @@ async function main() {
       pid: pipeChild.pid,
     },
     { name: 'gateway', url: `${gwUrl}/v1/agents/bot/invoke/chat/completions`, headers: {}, pid: gwChild.pid },
+    {
+      name: 'gw-nouse',
+      url: `${offUrl}/v1/agents/bot/invoke/chat/completions`,
+      headers: {},
+      pid: offChild.pid,
+    },
+    {
+      name: 'direct-sse',
+      url: `http://127.0.0.1:${pa}/v1/stream/chat/completions`,
+      headers: {},
+      pid: upstream.pid,
+    },
+    {
+      name: 'gateway-sse',
+      url: `${gwUrl}/v1/agents/bot/invoke/stream/chat/completions`,
+      headers: {},
+      pid: gwChild.pid,
+    },
+    {
+      name: 'gw-nouse-sse',
+      url: `${offUrl}/v1/agents/bot/invoke/stream/chat/completions`,
+      headers: {},
+      pid: offChild.pid,
+    },
   ];
   if (baseline)
     targets.push({
@@ -360,6 +446,13 @@ async function main() {
   const lat = await latency(targets.filter((t) => t !== pkTarget));
   const directTarget = targets.find((t) => t.name === 'direct')!;
   const pkPhase = pkTarget ? await latency([directTarget, pkTarget]) : undefined;
+  const slow = (name: string, base: string) => ({ name, url: base, headers: {}, pid: 0 });
+  const firstChunks = await ttfc([
+    slow('direct', `http://127.0.0.1:${pa}/v1/slow-stream/chat/completions`),
+    slow('gateway', `${gwUrl}/v1/agents/bot/invoke/slow-stream/chat/completions`),
+    slow('gw-nouse', `${offUrl}/v1/agents/bot/invoke/slow-stream/chat/completions`),
+  ]);
+  const reader = await readerCost(`http://127.0.0.1:${pa}`);
   const tp = new Map<string, Load>();
   // Which upstream each routing target fed during its load runs: checks both do the same 50/50 work.
   const split = new Map<string, string>();
@@ -404,6 +497,8 @@ async function main() {
   lines.push(
     '',
     'node-pipe: a bare Node proxy (no routing, metrics or headers) to version a, for reference.',
+    'gateway reads usage from every answer (the default); gw-nouse is the same gateway with usage: false;',
+    '-sse: a streamed answer (13 events and a usage chunk) instead of a JSON one.',
     'cpu_us/req: CPU time of the process doing the routing (the upstream itself for direct) per request in',
     'the load run; it varies less with other load on the machine than rps and latency do (not immune: shared',
     'caches, VM steal).',
@@ -435,14 +530,74 @@ async function main() {
           `portkey added p50 ${(pkLat!.p50 - pkDirect!.p50).toFixed(3)} ms, p99 ${(pkLat!.p99 - pkDirect!.p99).toFixed(3)} ms ` +
           `(against direct in Portkey's own latency phase: p50 ${pkDirect!.p50.toFixed(3)}, p99 ${pkDirect!.p99.toFixed(3)})`
         : `portkey could not be run here: ${portkeyProblem}`,
+      ...usageLines(lat, tp, firstChunks, verdict),
+      `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
       `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     ].join('\n') + '\n',
   );
   process.stdout.write(
     `gateway p50_added_ms=${p50Added.toFixed(3)} p99_added_ms=${p99Added.toFixed(3)} rps=${Math.round(gwRps)} ` +
-      `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)}\n`,
+      `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)} ` +
+      `usage_on_p50_added_ms=${(gw.p50 - lat.get('gw-nouse')!.p50).toFixed(3)} ` +
+      `usage_on_off_rps=${(gwRps / tp.get('gw-nouse')!.rps).toFixed(2)} ` +
+      `usage_on_off_rps_sse=${(tp.get('gateway-sse')!.rps / tp.get('gw-nouse-sse')!.rps).toFixed(2)} ` +
+      `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} ` +
+      `ttfc_added_ms=${(firstChunks.get('gateway')!.p50 - firstChunks.get('direct')!.p50).toFixed(3)}\n`,
   );
   process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
+}
+
+/**
+ * The usage reader's own CPU per answer, in this process, on the bench upstream's two answers: the
+ * figure that load on the machine disturbs least (the proxies' rps on a busy machine swing by 2x).
+ */
+async function readerCost(url: string): Promise<{ json: number; sse: number }> {
+  const body = async (path: string) =>
+    Buffer.from(await (await fetch(`${url}${path}`, { method: 'POST', body: CHAT_BODY })).arrayBuffer());
+  const json = await body('/v1/chat/completions');
+  const sse = await body('/v1/stream/chat/completions');
+  const per = (b: Buffer, type: string) => {
+    const headers = { 'content-type': type };
+    const n = 20_000;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const r = UsageReader.forAnswer(200, headers, 0)!;
+      r.push(b);
+      if (!r.finish()) throw new Error(`the bench answer (${type}) was not read`);
+    }
+    return ((performance.now() - t) * 1000) / n;
+  };
+  per(json, 'application/json');
+  per(sse, 'text/event-stream');
+  return { json: per(json, 'application/json'), sse: per(sse, 'text/event-stream') };
+}
+
+/** Reading usage on against off, JSON and streamed, and the time to the first chunk of a stream. */
+function usageLines(
+  lat: Map<string, { p50: number; p99: number }>,
+  tp: Map<string, Load>,
+  first: Map<string, { p50: number; p99: number }>,
+  verdict: (ok: boolean) => string,
+): string[] {
+  const d = lat.get('direct')!.p50;
+  const ds = lat.get('direct-sse')!.p50;
+  const on = lat.get('gateway')!.p50 - d;
+  const off = lat.get('gw-nouse')!.p50 - d;
+  const onS = lat.get('gateway-sse')!.p50 - ds;
+  const offS = lat.get('gw-nouse-sse')!.p50 - ds;
+  const rj = tp.get('gateway')!.rps / tp.get('gw-nouse')!.rps;
+  const rs = tp.get('gateway-sse')!.rps / tp.get('gw-nouse-sse')!.rps;
+  const f = (n: string) => first.get(n)!;
+  const ttfcAdded = f('gateway').p50 - f('direct').p50;
+  return [
+    `usage reading: p50 added latency JSON ${on.toFixed(3)} ms on, ${off.toFixed(3)} ms off [target on <= 0.3: ${verdict(on <= 0.3)}]; ` +
+      `streamed ${onS.toFixed(3)} ms on, ${offS.toFixed(3)} ms off`,
+    `usage reading: throughput on/off JSON ${rj.toFixed(2)} (${Math.round(tp.get('gateway')!.rps)} vs ${Math.round(tp.get('gw-nouse')!.rps)} req/s), ` +
+      `streamed ${rs.toFixed(2)} (${Math.round(tp.get('gateway-sse')!.rps)} vs ${Math.round(tp.get('gw-nouse-sse')!.rps)}) [target >= 0.9: ${verdict(rj >= 0.9 && rs >= 0.9)}]`,
+    `time to first chunk of a stream (p50/p99 ms): direct ${f('direct').p50.toFixed(3)}/${f('direct').p99.toFixed(3)}, ` +
+      `gateway ${f('gateway').p50.toFixed(3)}/${f('gateway').p99.toFixed(3)}, usage off ${f('gw-nouse').p50.toFixed(3)}/${f('gw-nouse').p99.toFixed(3)}; ` +
+      `added ${ttfcAdded.toFixed(3)} ms [target <= 2: ${verdict(ttfcAdded <= 2)}]`,
+  ];
 }
 
 /**

@@ -2,7 +2,7 @@
 // rollback rate stays inside its bound on whole simulated rollouts, where threshold judges do not.
 import assert from 'node:assert/strict';
 import { predictDetection } from '../src/analysis';
-import { METRICS, type MetricName } from '../src/analysis/types';
+import { METRICS } from '../src/analysis/types';
 import { resolvePlan } from '../src/plan';
 import {
   HEALTHY,
@@ -71,7 +71,7 @@ describe('judge simulation (short seeded runs)', function () {
 
   describe('each metric alone keeps its false-alarm bound under every-minute looks', () => {
     // One observed stage, one metric, alpha 0.2 and failureLimit 1: a rollback is the first crossing.
-    const regressions: Record<MetricName, Partial<VersionModel>> = {
+    const regressions: Record<(typeof METRICS)[number], Partial<VersionModel>> = {
       error_rate: { errorRate: 0.03 },
       p99_latency_ms: { latencyFactor: 1.5 },
       task_success_rate: { taskSuccessRate: 0.88 },

@@ -11,6 +11,7 @@ const PreflightInputSchema = z
     agent: z.string().min(1).max(100),
     stable: z.string().min(1).max(128),
     canary: z.string().min(1).max(128),
+    metrics: z.array(z.string().max(64)).max(20).optional(),
   })
   .strict();
 

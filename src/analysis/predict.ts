@@ -5,6 +5,7 @@ import type { AnalysisConfig } from '../plan/schema';
 import { DISPERSION, ROLLOUT_WEIGHTS, rolloutAlpha } from './evidence';
 import { PASS_BETA } from './statistical';
 import { bernoulliKl, sprtExpectedSamples } from './sequential';
+import { signalDef, signalDrift } from './signals';
 import type { MetricName } from './types';
 
 /** What the stable version looks like; the predictions are for a canary this much worse. */
@@ -81,6 +82,8 @@ export function drifts(metric: MetricName, w: number, delta: number, b: Baseline
       const info = ((delta * delta) / (2 * b.qualitySd * b.qualitySd)) * (1 - w) * b.feedbackFraction;
       return { h1: info, h0: -info };
     }
+    default:
+      return signalDrift(metric, w, delta, b.latencyTailIndex, shareDrift);
   }
 }
 
@@ -103,7 +106,7 @@ export function predictDetection(input: DetectionInput): MetricDetection[] {
     const dp = w > 0 && w < 1 ? drifts(metric, w, k * delta, b) : { h1: 0, h0: 0 };
     // The fail side is a mixture: at the minimum effect only its weight counts, which raises the bar;
     // counted events are tempered by DISPERSION (bursts), which slows it by that factor.
-    const phi = metric === 'quality_score' ? 1 : DISPERSION;
+    const phi = metric === 'quality_score' || signalDef(metric)?.family === 'mean' ? 1 : DISPERSION;
     const detect =
       d.h1 > 0 ? phi * sprtExpectedSamples(d.h1, alpha * ROLLOUT_WEIGHTS[0], PASS_BETA) : Infinity;
     const pass = dp.h0 < 0 ? sprtExpectedSamples(dp.h0, alpha, PASS_BETA) : Infinity;

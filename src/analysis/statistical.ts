@@ -19,18 +19,20 @@
 // what the comparison test does; here the comparison is governed by analysis.minEffect instead.
 import type { MetricsWindow, VersionMetrics } from '../metrics/types';
 import type { AnalysisConfig, Threshold } from '../plan/schema';
-import { bernoulliLlr, meanShiftLlr, proportionTest, shareTest } from './sequential';
+import {
+  meanComparison,
+  meanGuard,
+  proportionComparison,
+  proportionGuard,
+  quantileComparison,
+  quantileGuard,
+  type AbsoluteKind,
+  type Comparison,
+} from './families';
+import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import {
-  countAbove,
-  survivalAt,
-  fmt,
-  histogramMoments,
-  histogramQuantile,
-  mergeHistograms,
-  measure,
-} from './values';
+import { fmt, histogramMoments, measure } from './values';
 import { againstStable, effectText, valueText } from './words';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
@@ -62,8 +64,6 @@ export const MIN_BAD_EVENTS = 3;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
-type AbsoluteKind = 'maxAbsolute' | 'minAbsolute';
-
 export interface AlphaSplit {
   /** Per (metric, stage) share of alpha. */
   perMetric: number;
@@ -91,17 +91,6 @@ function absoluteRules(t: Threshold | undefined): { kind: AbsoluteKind; limit: n
   return out;
 }
 
-interface Comparison {
-  /** ln LR of "worse by k times the minimum effect" against "no worse". */
-  llrAt: (k: number) => number;
-  /** What the test compared, for the reason. */
-  detail: string;
-  /** The canary's bad events (errors, failed tasks, slow requests) behind a fail, if counted. */
-  canaryBad?: number;
-  /** Set when the data cannot show the minimum effect, so the metric cannot pass (e.g. coarse buckets). */
-  blocked?: string;
-}
-
 function badEvents(m: VersionMetrics, metric: 'error_rate' | 'task_success_rate'): [number, number] {
   return metric === 'error_rate'
     ? [m.errors, m.requests]
@@ -113,55 +102,19 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
   switch (metric) {
     case 'error_rate':
     case 'task_success_rate': {
-      const [cb, cn] = badEvents(canary, metric);
-      const [sb, sn] = badEvents(stable, metric);
       const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
-      return {
-        llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr,
-        detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, min effect +${fmt(delta)}`,
-        canaryBad: cb,
-      };
+      return proportionComparison(badEvents(canary, metric), badEvents(stable, metric), delta, what);
     }
-    case 'p99_latency_ms': {
-      // Sequential quantile test: count requests above t, the pooled p99 (any threshold fixed by the
-      // pooled data is fair under H0), in each version. Under H1 the canary is (1+d) times slower, so
-      // its share above t is the pooled share above t/(1+d).
-      const ch = canary.latencyMs.histogram;
-      const sh = stable.latencyMs.histogram;
-      if (ch.length === 0 || sh.length === 0) {
-        return { llrAt: () => 0, detail: 'p99 only', blocked: 'no latency histogram to compare' };
-      }
-      const pooled = mergeHistograms(ch, sh);
-      let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
-      // When the p99 is the top bucket nothing is above it: use the bucket below.
-      if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
-      const q0 = survivalAt(pooled, t);
-      const q1 = (k: number) => survivalAt(pooled, t / (1 + k * delta));
-      const cb = countAbove(ch, t);
-      const sb = countAbove(sh, t);
-      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, min effect +${fmt(delta * 100)}%`;
-      const usable = (k: number) => q0 > 0 && q1(k) > q0;
-      return {
-        // Buckets too coarse for an effect leave that alternative out of the evidence (LR 1).
-        llrAt: (k) =>
-          usable(k) ? shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1(k), q0).llr : 0,
-        detail,
-        canaryBad: cb,
-        blocked: usable(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
-      };
-    }
-    case 'quality_score': {
-      const c = moments(canary);
-      const s = moments(stable);
-      // A floor on the variance keeps a run of identical scores from looking like certainty.
-      const floor = (delta * delta) / 4;
-      const v = Math.max(c.variance, floor) / c.n + Math.max(s.variance, floor) / s.n;
-      const drop = s.mean - c.mean;
-      return {
-        llrAt: (k) => meanShiftLlr(drop, v, k * delta),
-        detail: `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), min effect -${fmt(delta)}`,
-      };
-    }
+    case 'p99_latency_ms':
+      return quantileComparison(canary.latencyMs, stable.latencyMs, P99_TAIL, delta, {
+        label: 'p99',
+        noun: 'latency',
+        unit: 'ms',
+      });
+    case 'quality_score':
+      return meanComparison(moments(canary), moments(stable), delta, 'lower');
+    default:
+      return signalComparison(window, metric, delta);
   }
 }
 
@@ -191,30 +144,18 @@ function guardrailLlr(
   limit: number,
   delta: number,
 ): { llr: number; bad?: number } {
-  const above = kind === 'maxAbsolute';
   switch (metric) {
     case 'error_rate':
-    case 'task_success_rate': {
-      const [x, n] =
-        metric === 'error_rate'
-          ? [canary.errors, canary.requests]
-          : [canary.taskSuccess.successes, canary.taskSuccess.total];
-      const gap = Math.max(delta, Math.min(limit, 1 - limit) / 2);
-      const p1 = above ? Math.min(1, limit + gap) : Math.max(0, limit - gap);
-      return { llr: bernoulliLlr(x, n, limit, p1), bad: above ? x : n - x };
-    }
-    case 'p99_latency_ms': {
+      return proportionGuard(canary.errors, canary.requests, kind, limit, delta);
+    case 'task_success_rate':
+      return proportionGuard(canary.taskSuccess.successes, canary.taskSuccess.total, kind, limit, delta);
+    case 'p99_latency_ms':
       // The p99 is above the limit when more than 1% of requests are; H1: 2% (or 0.5% for a floor).
-      const x = countAbove(canary.latencyMs.histogram, limit);
-      const n = canary.latencyMs.count;
-      const p1 = above ? 2 * P99_TAIL : P99_TAIL / 2;
-      return { llr: bernoulliLlr(x, n, P99_TAIL, p1), bad: above ? x : n - x };
-    }
-    case 'quality_score': {
-      const c = moments(canary);
-      const v = Math.max(c.variance, (delta * delta) / 4) / c.n;
-      return { llr: meanShiftLlr(above ? c.mean - limit : limit - c.mean, v, delta) };
-    }
+      return quantileGuard(canary.latencyMs.histogram, canary.latencyMs.count, P99_TAIL, kind, limit);
+    case 'quality_score':
+      return meanGuard(moments(canary), kind, limit, delta);
+    default:
+      return signalGuard(canary, metric, kind, limit, delta);
   }
 }
 

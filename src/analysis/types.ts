@@ -1,7 +1,21 @@
 import { z } from 'zod';
 
 export const METRICS = ['error_rate', 'p99_latency_ms', 'task_success_rate', 'quality_score'] as const;
-export const MetricNameSchema = z.enum(METRICS);
+/**
+ * Read from the answers themselves (the gateway's usage reader, or agents' own GenAI series): judged
+ * only where a plan names them; the default analysis.metrics stays METRICS.
+ */
+export const SIGNAL_METRICS = [
+  'cost_per_request',
+  'output_tokens',
+  'input_tokens',
+  'ttft_p99_ms',
+  'tool_error_rate',
+  'truncation_rate',
+] as const;
+export type SignalMetricName = (typeof SIGNAL_METRICS)[number];
+export const ALL_METRICS = [...METRICS, ...SIGNAL_METRICS] as const;
+export const MetricNameSchema = z.enum(ALL_METRICS);
 export type MetricName = z.infer<typeof MetricNameSchema>;
 
 /** Direction in which a metric gets worse: used by every judge and by the CLI to draw arrows. */
@@ -10,6 +24,12 @@ export const WORSE_WHEN_HIGHER: Record<MetricName, boolean> = {
   p99_latency_ms: true,
   task_success_rate: false,
   quality_score: false,
+  cost_per_request: true,
+  output_tokens: true,
+  input_tokens: true,
+  ttft_p99_ms: true,
+  tool_error_rate: true,
+  truncation_rate: true,
 };
 
 export const MetricStatusSchema = z.enum(['pass', 'fail', 'nodata', 'inconclusive']);

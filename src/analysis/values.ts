@@ -1,5 +1,6 @@
 // Point values of the four metrics and the histogram arithmetic every judge shares.
 import type { Histogram, VersionMetrics } from '../metrics/types';
+import { signalValue } from './signals';
 import type { MetricName, MetricResult } from './types';
 
 export interface MetricValue {
@@ -104,6 +105,8 @@ export function metricValue(m: VersionMetrics, metric: MetricName): MetricValue 
         value: m.quality.count > 0 ? m.quality.sum / m.quality.count : null,
         samples: m.quality.count,
       };
+    default:
+      return signalValue(m, metric);
   }
 }
 

@@ -1,6 +1,7 @@
 // Verdicts in plain words: what a person reads in status, notifications and decisions. The numbers
 // behind them (likelihood ratios, p-values, counts) go to the metric's `stats.detail`, shown by
 // --verbose and --json.
+import { signalAgainstStable, signalEffectText, signalValueText } from './signals';
 import type { MetricName } from './types';
 import { fmt } from './values';
 
@@ -18,6 +19,8 @@ export function valueText(metric: MetricName, v: number | null): string {
       return v === null ? 'n/a' : `${fmt(v)}ms`;
     case 'quality_score':
       return fmt(v);
+    default:
+      return signalValueText(metric, v);
   }
 }
 
@@ -34,6 +37,8 @@ export function againstStable(metric: MetricName, canary: number | null, stable:
       return `p99 ${c} against ${s} on stable`;
     case 'quality_score':
       return `quality ${c} against ${s} on stable`;
+    default:
+      return signalAgainstStable(metric, canary, stable);
   }
 }
 
@@ -50,5 +55,7 @@ export function effectText(metric: MetricName, delta: number): string {
       return `+${fmt(delta * 100)}% p99`;
     case 'quality_score':
       return `-${fmt(delta)} quality`;
+    default:
+      return signalEffectText(metric, delta);
   }
 }

@@ -1,6 +1,6 @@
 // Compact human views of a rollout's status and of the rollout list.
 import { holdingOf, holdingText } from '../analysis/holding';
-import { METRICS } from '../analysis/types';
+import { ALL_METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
 import type { RolloutSummary } from '../temporal/rollouts';
@@ -107,9 +107,9 @@ export function renderStatus(
     lines.push(`last check ${clock(a.at)}: ${a.verdict.toUpperCase()} (${a.judge})${why}`);
     lines.push(`  ${pad('metric', 18)}${pad('stable', 12)}${pad('canary', 12)}${pad('n', 14)}status`);
     // Built-in metrics first, in their usual order, then the plan's custom ones (analysis.custom).
-    const builtin = new Set<string>(METRICS);
+    const builtin = new Set<string>(ALL_METRICS);
     const ordered = [
-      ...METRICS.flatMap((name) => a.metrics.filter((m) => m.metric === name)),
+      ...ALL_METRICS.flatMap((name) => a.metrics.filter((m) => m.metric === name)),
       ...a.metrics.filter((m) => !builtin.has(m.metric)),
     ];
     for (const m of ordered) {

@@ -9,6 +9,7 @@ import {
   type EvaluateConfig,
   type EvaluationTarget,
 } from './evaluator-config';
+import { PriceSchema, type Price } from './price';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -19,7 +20,10 @@ const Name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only');
 
 /** A version is either its own upstream URL, or an object that may leave the URL to the agent. */
-const VersionSchema = z.union([HttpUrl, z.object({ upstream: HttpUrl.optional() }).strict()]);
+const VersionSchema = z.union([
+  HttpUrl,
+  z.object({ upstream: HttpUrl.optional(), price: PriceSchema.optional() }).strict(),
+]);
 
 const AgentInputSchema = z
   .object({
@@ -69,6 +73,13 @@ export const GatewayConfigInputSchema = z
       .default({ retention: 6 * 3_600_000 }),
     /** OpenTelemetry gen_ai.evaluation.result events: which evaluation name feeds which metric. */
     evaluations: EvaluationsSchema.optional(),
+    /** Prices by the model an answer names, for versions without a price of their own. */
+    prices: z
+      .record(z.string().min(1).max(128), PriceSchema)
+      .refine((p) => Object.keys(p).length <= 1000, 'at most 1000 models')
+      .optional(),
+    /** Read tokens, cost, TTFT, tool calls and finish reasons from the answers (on by default). */
+    usage: z.boolean().default(true),
   })
   .strict();
 export type GatewayConfigInput = z.input<typeof GatewayConfigInputSchema>;
@@ -81,6 +92,8 @@ export interface AgentConfig {
   versionHeader: string;
   timeoutMs: number;
   evaluate?: EvaluateConfig;
+  /** version -> price per million tokens, for the versions that have one. */
+  prices?: Map<string, Price>;
 }
 
 export interface GatewayConfig {
@@ -89,6 +102,10 @@ export interface GatewayConfig {
   metrics: { retentionMs: number };
   /** Evaluation name -> metric, for OTLP evaluation events. */
   evaluationNames?: Record<string, EvaluationTarget>;
+  /** model -> price, for answers of versions without a price. */
+  modelPrices?: Map<string, Price>;
+  /** Whether answers are read for usage (tokens, cost, TTFT...). */
+  usage?: boolean;
 }
 
 export interface ConfigProblem {
@@ -122,7 +139,8 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
   const agents = new Map<string, AgentConfig>();
   for (const [name, a] of Object.entries(parsed.data.agents)) {
     const versions = new Map<string, URL>();
-    const entries: [string, string | { upstream?: string }][] = Array.isArray(a.versions)
+    const prices = new Map<string, Price>();
+    const entries: [string, string | { upstream?: string; price?: Price }][] = Array.isArray(a.versions)
       ? a.versions.map((v) => [v, {}])
       : Object.entries(a.versions);
     for (const [version, spec] of entries) {
@@ -135,6 +153,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
         continue;
       }
       versions.set(version, new URL(url));
+      if (typeof spec !== 'string' && spec.price) prices.set(version, spec.price);
     }
     if (entries.length === 0) {
       problems.push({ field: `agents.${name}.versions`, message: 'lists no version' });
@@ -151,6 +170,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
       versionHeader: a.versionHeader.toLowerCase(),
       timeoutMs: a.timeout,
       ...(a.evaluate ? { evaluate: a.evaluate } : {}),
+      ...(prices.size > 0 ? { prices } : {}),
     });
   }
   if (agents.size === 0) problems.push({ field: 'agents', message: 'configures no agent' });
@@ -160,6 +180,8 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
     feedback: { ttlMs: parsed.data.feedback.ttl, maxPending: parsed.data.feedback.maxPending },
     metrics: { retentionMs: parsed.data.metrics.retention },
     evaluationNames: parsed.data.evaluations?.names ?? DEFAULT_EVALUATION_NAMES,
+    ...(parsed.data.prices ? { modelPrices: new Map(Object.entries(parsed.data.prices)) } : {}),
+    usage: parsed.data.usage,
   };
 }
 

@@ -13,6 +13,13 @@ import {
   roundMs,
   toPairs,
 } from './histogram';
+import {
+  SignalAgg,
+  SignalRecordSchema,
+  SignalTotals,
+  renderSignals,
+  type AnswerSignals,
+} from './signals-store';
 
 /**
  * What happened in one second (a slot) or one whole minute (the sum of its 60 slots, built once the
@@ -29,6 +36,8 @@ class Agg {
   qualityCount = 0;
   qualitySum = 0;
   quality = new Map<number, number>();
+  /** The answers' signals (tokens, cost, TTFT...), when any answer in it said some. */
+  sig: SignalAgg | null = null;
   /** The second (slots) or the minute (minute aggregates) this covers. */
   constructor(public key: number) {}
 
@@ -42,6 +51,7 @@ class Agg {
     this.qualitySum += o.qualitySum;
     for (const [k, n] of o.latency) this.latency.set(k, (this.latency.get(k) ?? 0) + n);
     for (const [k, n] of o.quality) this.quality.set(k, (this.quality.get(k) ?? 0) + n);
+    if (o.sig !== null) (this.sig ??= new SignalAgg()).add(o.sig);
   }
 }
 
@@ -66,6 +76,8 @@ export const SecondRecordSchema = z.object({
   qualityCount: Count,
   qualitySum: z.number().finite(),
   quality: z.array(z.tuple([z.number().finite(), Count])).max(10_000),
+  /** The answers' signals; absent in seconds without a readable answer and in older journals. */
+  signals: SignalRecordSchema.optional(),
 });
 export type SecondRecord = z.infer<typeof SecondRecordSchema>;
 
@@ -80,6 +92,7 @@ function aggOf(r: SecondRecord): Agg {
   a.qualitySum = r.qualitySum;
   for (const [k, n] of r.latency) a.latency.set(k, n);
   for (const [k, n] of r.quality) a.quality.set(k, n);
+  if (r.signals !== undefined) a.sig = SignalAgg.of(r.signals);
   return a;
 }
 
@@ -98,6 +111,7 @@ function metricsOf(version: string, sum: Agg): VersionMetrics {
     },
     taskSuccess: { successes: sum.successes, total: sum.taskTotal },
     quality: { count: sum.qualityCount, sum: sum.qualitySum, histogram: toPairs(sum.quality, (k) => k) },
+    ...(sum.sig !== null ? { signals: sum.sig.metrics() } : {}),
   };
 }
 
@@ -141,6 +155,8 @@ export class VersionSeries {
   readonly qualityBuckets = new Float64Array(PROM_QUALITY_BOUNDS.length + 1);
   /** Outcomes (of the ones above) that the online evaluator gave. */
   evaluatorOutcomes = 0;
+  /** The answers' signals since start, for /metrics. */
+  readonly signalTotals = new SignalTotals();
 
   constructor(
     readonly agent: string,
@@ -231,6 +247,7 @@ export class VersionSeries {
         qualityCount: s.qualityCount,
         qualitySum: s.qualitySum,
         quality: [...s.quality],
+        ...(s.sig !== null ? { signals: s.sig.toRecord() } : {}),
       });
     }
     return out;
@@ -261,6 +278,13 @@ export class VersionSeries {
       this.latencySumMs += latencyMs;
       this.latencyBuckets[FINE_TO_PROM[i]]++;
     }
+  }
+
+  /** What a readable answer said (usage.ts), counted in the second it ended in. */
+  recordAnswer(a: AnswerSignals, now: number): void {
+    const s = this.slot(now);
+    (s.sig ??= new SignalAgg()).record(a);
+    this.signalTotals.record(a);
   }
 
   /** Outcomes count when they arrive, like a Prometheus counter, so both backends agree. */
@@ -402,6 +426,7 @@ export function renderPrometheus(
     '# TYPE agent_canary_feedback_unmatched_total counter',
     `agent_canary_feedback_unmatched_total ${extra.feedbackUnmatched}`,
   );
+  out.push(...renderSignals(all, esc));
   return out.join('\n') + '\n';
 }
 

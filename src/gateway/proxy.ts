@@ -13,7 +13,9 @@ import type { AgentEvaluator, EvaluationTap } from './evaluator';
 import type { VersionSeries } from './metrics-store';
 import type { PendingRequests } from './pending';
 import { canaryActive, chooseVersion, testRouted } from './routing';
+import { costOf, type Price } from './price';
 import type { SplitTable } from './splits';
+import { UsageReader } from './usage';
 
 export interface Upstream {
   version: string;
@@ -125,6 +127,8 @@ export interface ProxyContext {
   pending: PendingRequests;
   /** Told of every upstream failure, e.g. to log them (rate-limited by the caller). */
   onUpstreamFailure?: (failure: UpstreamFailure) => void;
+  /** Set when answers are read for usage (tokens, cost, TTFT...); prices by model for the cost. */
+  usage?: { modelPrices?: Map<string, Price> };
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -135,6 +139,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private recorded = false;
   private status = 0;
   private hungUp = false;
+  private reader: UsageReader | undefined;
   private readonly onDrain = () => this.controller?.resume();
   /** A sampled exchange being captured for the evaluator (after the answer is served). */
   tap: EvaluationTap | undefined;
@@ -188,11 +193,15 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const type = headers['content-type'];
     if (typeof type === 'string' && type.startsWith('text/event-stream')) this.res.flushHeaders();
     if (this.tap) this.tap.contentType = typeof type === 'string' ? type : undefined;
+    if (this.ctx.usage) this.reader = UsageReader.forAnswer(statusCode, headers, this.started);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
     this.tap?.response.add(chunk);
-    if (!this.res.write(chunk)) {
+    const written = this.res.write(chunk);
+    // Read after the write: the client never waits for the reading.
+    this.reader?.push(chunk);
+    if (!written) {
       controller.pause();
       this.res.once('drain', this.onDrain);
     }
@@ -202,6 +211,22 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.res.end();
     this.record(this.status >= 500);
     this.tap?.finish(this.requestId, this.version, this.status);
+    if (this.reader !== undefined) this.readAnswer(this.reader);
+  }
+
+  /** What the answer used, counted for its version; an answer of unknown shape counts nowhere. */
+  private readAnswer(reader: UsageReader) {
+    this.reader = undefined;
+    const usage = reader.finish();
+    if (usage === undefined) return;
+    const price =
+      this.rt.config.prices?.get(this.version) ??
+      (usage.model !== undefined ? this.ctx.usage?.modelPrices?.get(usage.model) : undefined);
+    const cost = price !== undefined ? costOf(usage, price) : undefined;
+    this.up.series.recordAnswer(
+      { usage, ...(cost !== undefined ? { cost } : {}), durationMs: performance.now() - this.started },
+      Date.now(),
+    );
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error) {

@@ -328,9 +328,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           name,
           upstream: url.origin,
           ...(await connects(url)),
+          priced: rt.config.prices?.has(name) ?? false,
         })),
       );
-      return sendJson(res, 200, { agent, versions });
+      // For the preflight of metrics read from the answers (src/metrics/signal-preflight.ts).
+      const reading = { usage: config.usage !== false, modelPrices: config.modelPrices?.size ?? 0 };
+      return sendJson(res, 200, { agent, versions, ...reading });
     }
     return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
   }
@@ -350,7 +353,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!rt) return sendError(res, 404, `unknown agent ${shown(name)}`);
       if (rest === '/invoke' || rest.startsWith('/invoke/')) {
         return proxy(
-          { splits, pending, onUpstreamFailure: options.onUpstreamFailure },
+          (proxyCtx ??= {
+            splits,
+            pending,
+            onUpstreamFailure: options.onUpstreamFailure,
+            ...(config.usage !== false ? { usage: { modelPrices: config.modelPrices } } : {}),
+          }),
           rt,
           rest.slice(7),
           query,
@@ -515,6 +523,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
   }
 
+  // One context for every proxied request (built at the first, when splits and pending are set).
+  let proxyCtx: ProxyContext | undefined;
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       // A client that hung up mid-body is not the gateway's problem: nothing to answer, nothing to log.

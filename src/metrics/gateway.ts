@@ -8,6 +8,7 @@ import {
   safeErrorReason,
 } from '../outbound';
 import { gatewayPreflight } from '../router/gateway';
+import { signalPreflight } from './signal-preflight';
 import {
   EvaluatorWindowSchema,
   VersionMetricsSchema,
@@ -47,8 +48,16 @@ export class GatewayMetricsSource implements MetricsSource {
   }
 
   /** The same check as GatewayRouter.preflight: token, agent and both versions on the gateway. */
-  preflight(agent: string, versions: { stable: string; canary: string }): Promise<string[]> {
-    return gatewayPreflight(this.base, this.options.token, agent, versions, this.options.timeoutMs ?? 10_000);
+  async preflight(
+    agent: string,
+    versions: { stable: string; canary: string },
+    signals: string[] = [],
+  ): Promise<string[]> {
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    const problems = await gatewayPreflight(this.base, this.options.token, agent, versions, timeoutMs);
+    if (problems.length > 0 || signals.length === 0) return problems;
+    const { token } = this.options;
+    return signalPreflight({ base: this.base, token, agent, versions, metrics: signals, timeoutMs });
   }
 
   async fetch(q: MetricsQuery): Promise<MetricsWindow> {

@@ -13,8 +13,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { SIGNAL_METRICS } from '../analysis/types';
 import {
+  emptySignalMetrics,
   emptyVersionMetrics,
+  type SignalMetrics,
   MetricsConfigError,
   type MetricsQuery,
   type MetricsSource,
@@ -201,6 +204,11 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
         }),
       );
     }
+    tasks.push(
+      readSignals(m, run, scalar).then((signals) => {
+        if (signals) out.signals = signals;
+      }),
+    );
     if (q.custom && q.custom.length > 0) {
       tasks.push(
         readCustom(q.custom, (name, field, template) => run(`custom.${name}`, field, template)).then(
@@ -263,6 +271,56 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
     }
     return result as Sample[];
   }
+}
+
+type Templates = z.infer<typeof BuiltinQueriesSchema>;
+
+/**
+ * The metrics read from the answers, from their templates (e.g. the GenAI series of
+ * examples/prometheus-genai.yaml); undefined when none is configured.
+ */
+async function readSignals(
+  m: Templates,
+  run: (metric: string, field: string, template: string) => Promise<Sample[]>,
+  scalar: (metric: string, field: string, template: string) => Promise<number>,
+): Promise<SignalMetrics | undefined> {
+  const named = SIGNAL_METRICS.filter((k) => m[k] !== undefined);
+  if (named.length === 0) return undefined;
+  const sig = emptySignalMetrics();
+  const mean = async (metric: 'cost_per_request' | 'output_tokens' | 'input_tokens') => {
+    const t = m[metric]!;
+    const [sum, n, buckets] = await Promise.all([
+      scalar(metric, 'sum', t.sum),
+      scalar(metric, 'count', t.count),
+      t.buckets ? run(metric, 'buckets', t.buckets) : Promise.resolve([]),
+    ]);
+    const h = fromBuckets(buckets, 1).histogram;
+    return {
+      count: count(n),
+      sum: Number.isFinite(sum) && sum > 0 ? sum : 0,
+      ...(h.length > 0 ? { histogram: h } : {}),
+    };
+  };
+  const proportion = async (metric: 'tool_error_rate' | 'truncation_rate') => {
+    const t = m[metric]!;
+    const [n, bad] = await Promise.all([scalar(metric, 'total', t.total), scalar(metric, 'bad', t.bad)]);
+    return [count(n), Math.min(count(n), count(bad))] as const;
+  };
+  await Promise.all([
+    m.cost_per_request && mean('cost_per_request').then((v) => (sig.cost = v)),
+    m.output_tokens && mean('output_tokens').then((v) => (sig.outputTokens = v)),
+    m.input_tokens && mean('input_tokens').then((v) => (sig.inputTokens = v)),
+    m.ttft_p99_ms &&
+      run('ttft_p99_ms', 'buckets', m.ttft_p99_ms.buckets).then((samples) => {
+        sig.ttftMs = fromBuckets(samples, m.ttft_p99_ms!.unit === 's' ? 1000 : 1);
+      }),
+    m.tool_error_rate &&
+      proportion('tool_error_rate').then(([calls, errors]) => (sig.tools = { calls, errors })),
+    m.truncation_rate &&
+      proportion('truncation_rate').then(([n, truncated]) => (sig.finish = { count: n, truncated })),
+  ]);
+  sig.answers = Math.max(sig.outputTokens.count, sig.inputTokens.count, sig.ttftMs.count, sig.finish.count);
+  return sig;
 }
 
 function escapeLabel(v: string): string {

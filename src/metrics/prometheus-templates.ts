@@ -222,6 +222,16 @@ export function customTemplates(m: CustomMetric): [string, string][] {
 
 const LatencyUnit = z.enum(['s', 'ms']).default('s');
 
+/** A mean per answer: a sum and a count, and a `sum by (le)` histogram for the spread. */
+const MeanTemplates = z
+  .object({
+    kind: z.literal('mean'),
+    sum: TemplateSchema,
+    count: TemplateSchema,
+    buckets: TemplateSchema.optional(),
+  })
+  .strict();
+
 /**
  * PromQL templates for the built-in metrics, by metric: in the worker's query file
  * (`--prometheus-queries`) and, per rollout, in the plan's `analysis.queries` (which takes
@@ -246,13 +256,19 @@ export const BuiltinQueriesSchema = z
     task_success_rate: z
       .object({ kind: z.literal('proportion'), total: TemplateSchema, good: TemplateSchema })
       .strict(),
-    quality_score: z
-      .object({
-        kind: z.literal('mean'),
-        sum: TemplateSchema,
-        count: TemplateSchema,
-        buckets: TemplateSchema.optional(),
-      })
+    quality_score: MeanTemplates,
+    // Read from the answers: agents that export OpenTelemetry's GenAI series (examples/prometheus-genai.yaml).
+    cost_per_request: MeanTemplates,
+    output_tokens: MeanTemplates,
+    input_tokens: MeanTemplates,
+    ttft_p99_ms: z
+      .object({ kind: z.literal('histogram'), buckets: TemplateSchema, unit: LatencyUnit })
+      .strict(),
+    tool_error_rate: z
+      .object({ kind: z.literal('proportion'), total: TemplateSchema, bad: TemplateSchema })
+      .strict(),
+    truncation_rate: z
+      .object({ kind: z.literal('proportion'), total: TemplateSchema, bad: TemplateSchema })
       .strict(),
   })
   .partial()

@@ -22,6 +22,40 @@ export const CustomValuesSchema = z.object({
 });
 export type CustomValues = z.infer<typeof CustomValuesSchema>;
 
+// What the traffic itself says about a version's answers (src/gateway/usage.ts reads them; the GenAI
+// Prometheus templates read the same from agents that export OpenTelemetry's conventions): tokens,
+// cost, time to first token, tool calls and how answers ended. Each part counts only the answers
+// that said it, so an answer of unknown shape adds nothing anywhere ("no usage"), never a zero.
+const SignalCount = z.number().int().nonnegative();
+
+/**
+ * A per-answer quantity judged by its mean: count, exact sum, and the spread from either the sum of
+ * squares (the gateway, exact) or a histogram of values (Prometheus, bucketed).
+ */
+export const MeanValuesSchema = z.object({
+  count: SignalCount,
+  sum: z.number().nonnegative(),
+  sumSquares: z.number().nonnegative().optional(),
+  histogram: HistogramSchema.optional(),
+});
+export type MeanValues = z.infer<typeof MeanValuesSchema>;
+
+export const SignalMetricsSchema = z.object({
+  /** Answers whose shape was read (some usage, a finish reason or a tool call). */
+  answers: SignalCount,
+  inputTokens: MeanValuesSchema,
+  outputTokens: MeanValuesSchema,
+  /** Answers with tokens and a price for their version or model, in the price's currency. */
+  cost: MeanValuesSchema,
+  /** Streamed answers: ms from the request to the first output, [ms, count] pairs. */
+  ttftMs: z.object({ count: SignalCount, histogram: HistogramSchema }),
+  /** Tool calls in answers, and those the client could not run (arguments not a JSON object). */
+  tools: z.object({ calls: SignalCount, errors: SignalCount }),
+  /** Answers with a finish reason, and those cut off (out of tokens, or stopped by a filter). */
+  finish: z.object({ count: SignalCount, truncated: SignalCount }),
+});
+export type SignalMetrics = z.infer<typeof SignalMetricsSchema>;
+
 /** What one version did over a time range. Counts, not rates: judges need the sample sizes. */
 export const VersionMetricsSchema = z.object({
   version: z.string(),
@@ -44,6 +78,8 @@ export const VersionMetricsSchema = z.object({
   }),
   /** Custom metrics by name; absent when the plan has none (and in results recorded before them). */
   custom: z.record(z.string(), CustomValuesSchema).optional(),
+  /** Read from the answers (tokens, cost, TTFT, tools, finish); absent where the source has none. */
+  signals: SignalMetricsSchema.optional(),
 });
 export type VersionMetrics = z.infer<typeof VersionMetricsSchema>;
 
@@ -101,7 +137,12 @@ export interface MetricsQuery {
 export interface MetricsSource {
   fetch(query: MetricsQuery): Promise<MetricsWindow>;
   /** Before a rollout starts: problems with the source for this agent (as Router.preflight). */
-  preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
+  preflight?(
+    agent: string,
+    versions: { stable: string; canary: string },
+    /** The plan's metrics read from the answers, when it names any: refused when the traffic lacks them. */
+    signals?: string[],
+  ): Promise<string[]>;
   /** True for sources that honour MetricsQuery.queries; others refuse a plan that has them. */
   readonly readsPlanQueries?: boolean;
 }
@@ -120,4 +161,18 @@ export function emptyVersionMetrics(version: string): VersionMetrics {
 /** Raised by metrics sources for errors retrying cannot fix (bad token, unknown agent, bad query). */
 export class MetricsConfigError extends Error {
   override name = 'MetricsConfigError';
+}
+
+/** Signals of a version whose answers said nothing yet (sources fill them part by part). */
+export function emptySignalMetrics(): SignalMetrics {
+  const mean = () => ({ count: 0, sum: 0, sumSquares: 0 });
+  return {
+    answers: 0,
+    inputTokens: mean(),
+    outputTokens: mean(),
+    cost: mean(),
+    ttftMs: { count: 0, histogram: [] },
+    tools: { calls: 0, errors: 0 },
+    finish: { count: 0, truncated: 0 },
+  };
 }

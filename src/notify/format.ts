@@ -1,5 +1,6 @@
 // Human-readable renderings shared by the notifiers and the CLI: one place decides how a metric
 // value, an event and a link to the Temporal Web UI look.
+import { signalValueText } from '../analysis/signals';
 import type { MetricName, MetricResult, Verdict } from '../analysis/types';
 import type { NotifyEvent, NotifyEventType } from './types';
 
@@ -13,6 +14,13 @@ export function formatMetricValue(metric: MetricName, value: number | null): str
       return `${Math.round(value)}ms`;
     case 'quality_score':
       return value.toFixed(3);
+    case 'cost_per_request':
+    case 'output_tokens':
+    case 'input_tokens':
+    case 'ttft_p99_ms':
+    case 'tool_error_rate':
+    case 'truncation_rate':
+      return signalValueText(metric, value);
     default:
       // A plan's custom metric (cost, tokens...): its unit is the team's, so the number as it is.
       return Number(value.toPrecision(4)).toString();

@@ -1,7 +1,14 @@
 // Resolving and checking plans, without the YAML parser: the workflow bundle imports this module,
 // and every cached workflow holds its own copy of what the bundle evaluates.
 import { z } from 'zod';
-import { METRICS } from '../analysis/types';
+import { ALL_METRICS } from '../analysis/types';
+
+const PROPORTIONS = new Set<string>([
+  'error_rate',
+  'task_success_rate',
+  'tool_error_rate',
+  'truncation_rate',
+]);
 import { resolveCustomMetrics } from '../metrics/prometheus-templates';
 import {
   DEFAULT_FAILURE_LIMIT,
@@ -116,7 +123,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
 
   const a = plan.analysis;
   const thresholds = { ...DEFAULT_THRESHOLDS, ...a.thresholds };
-  for (const metric of METRICS) {
+  for (const metric of ALL_METRICS) {
     const t = thresholds[metric];
     if (t && Object.keys(t).length === 0 && a.metrics.includes(metric) && a.judge === 'thresholds') {
       problems.push({
@@ -124,7 +131,7 @@ export function resolvePlan(input: unknown): ResolvedPlan {
         message: 'has no rule; give at least one or drop the metric from analysis.metrics',
       });
     }
-    if ((metric === 'error_rate' || metric === 'task_success_rate') && t) {
+    if (PROPORTIONS.has(metric) && t) {
       for (const k of ['maxAbsolute', 'minAbsolute'] as const) {
         if (t[k] !== undefined && t[k]! > 1) {
           problems.push({

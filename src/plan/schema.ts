@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
+import { ALL_METRICS, METRICS, MetricNameSchema, type MetricName } from '../analysis/types';
 import { BuiltinQueriesSchema, CustomMetricsSchema } from '../metrics/prometheus-templates';
 import { notifyEnvProblem } from '../notify/env-policy';
 import { AgentName } from './agent-name';
@@ -82,6 +82,13 @@ export const DEFAULT_THRESHOLDS: Record<MetricName, Threshold> = {
   p99_latency_ms: { maxRelativeIncrease: 1.5 },
   task_success_rate: { minAbsolute: 0.9, maxRelativeDecrease: 0.1 },
   quality_score: { maxRelativeDecrease: 0.05 },
+  // Read from the answers: judged only when a plan names them.
+  cost_per_request: { maxRelativeIncrease: 1.2 },
+  output_tokens: { maxRelativeIncrease: 1.2 },
+  input_tokens: { maxRelativeIncrease: 1.2 },
+  ttft_p99_ms: { maxRelativeIncrease: 1.5 },
+  tool_error_rate: { maxAbsolute: 0.1, maxRelativeIncrease: 2.0 },
+  truncation_rate: { maxAbsolute: 0.1, maxRelativeIncrease: 2.0 },
 };
 
 /**
@@ -94,6 +101,13 @@ export const DEFAULT_MIN_EFFECT: Record<MetricName, number> = {
   p99_latency_ms: 0.2,
   task_success_rate: 0.02,
   quality_score: 0.02,
+  // Means and the quantile: relative to stable (0.2 = 20% more); the two rates: absolute increase.
+  cost_per_request: 0.2,
+  output_tokens: 0.2,
+  input_tokens: 0.2,
+  ttft_p99_ms: 0.2,
+  tool_error_rate: 0.02,
+  truncation_rate: 0.02,
 };
 
 /**
@@ -374,11 +388,14 @@ export const ResolvedPlanSchema = z
       failureLimit: z.number().int().min(1).max(100),
       minSamples: z.number().int().min(1).max(10_000_000),
       inconclusiveLimit: z.number().int().min(1).max(10_000),
-      metrics: z.array(MetricNameSchema).min(1).max(METRICS.length),
-      thresholds: z.record(MetricNameSchema, ThresholdSchema),
+      metrics: z.array(MetricNameSchema).min(1).max(ALL_METRICS.length),
+      // Partial: rollouts started before the metrics read from the answers carry only four.
+      thresholds: z.partialRecord(MetricNameSchema, ThresholdSchema),
       judge: z.enum(['thresholds', 'statistical']),
       alpha: z.number().gt(0).max(0.2),
-      minEffect: z.record(MetricNameSchema, z.number().gt(0).max(1e6)),
+      minEffect: z
+        .partialRecord(MetricNameSchema, z.number().gt(0).max(1e6))
+        .transform((m) => ({ ...DEFAULT_MIN_EFFECT, ...m })),
       /** Stages with an observation window: the statistical judge splits alpha across them. */
       observedStages: z.number().int().positive().max(PLAN_LIMITS.maxStages).optional(),
       /** Absent in rollouts started before onFail existed: every metric rolls back. */

@@ -47,6 +47,7 @@ import {
   type RolloutStatus,
 } from '../../workflows/messages';
 import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
+import { SIGNAL_METRICS } from '../analysis/types';
 import {
   ABNORMAL_CLOSE,
   DEFAULT_QUERY_TIMEOUT_MS,
@@ -430,10 +431,19 @@ export async function preflightRollout(
     };
   }
   const workflowId = `preflight-${plan.agent}-${Date.now().toString(36)}`;
+  const signals = plan.analysis.metrics.filter((m) => (SIGNAL_METRICS as readonly string[]).includes(m));
   try {
     const answer = await withDeadline(client, opts.timeoutMs ?? 40_000, () =>
       client.workflow.execute(PREFLIGHT_WORKFLOW_TYPE, {
-        args: [{ agent: plan.agent, stable: plan.stable, canary: plan.canary }],
+        args: [
+          {
+            agent: plan.agent,
+            stable: plan.stable,
+            canary: plan.canary,
+            // Only when there are any, so that a worker from before them still runs the checks.
+            ...(signals.length > 0 ? { metrics: signals } : {}),
+          },
+        ],
         taskQueue,
         workflowId,
       }),

@@ -19,6 +19,12 @@ export const METRIC_LABELS = {
   p99_latency_ms: 'p99 latency',
   task_success_rate: 'Task success',
   quality_score: 'Quality score',
+  cost_per_request: 'Cost per request',
+  output_tokens: 'Output tokens',
+  input_tokens: 'Input tokens',
+  ttft_p99_ms: 'p99 time to first token',
+  tool_error_rate: 'Tool errors',
+  truncation_rate: 'Answers cut off',
 };
 
 /** Which way is worse, said in words under each chart's title. */
@@ -27,15 +33,38 @@ export const METRIC_HINTS = {
   p99_latency_ms: 'lower is better',
   task_success_rate: 'higher is better, from feedback',
   quality_score: 'higher is better, from feedback',
+  cost_per_request: 'lower is better, from the answers and the prices',
+  output_tokens: 'lower is better, from the answers',
+  input_tokens: 'lower is better, from the answers',
+  ttft_p99_ms: 'lower is better, from streamed answers',
+  tool_error_rate: 'lower is better, tool calls the client cannot run',
+  truncation_rate: 'lower is better, out of tokens or filtered',
 };
+
+const FROM_ANSWERS = new Set([
+  'cost_per_request',
+  'output_tokens',
+  'input_tokens',
+  'ttft_p99_ms',
+  'tool_error_rate',
+  'truncation_rate',
+]);
 
 export function formatValue(metric, v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'no data';
-  if (metric === 'error_rate' || metric === 'task_success_rate') {
+  if (
+    metric === 'error_rate' ||
+    metric === 'task_success_rate' ||
+    metric === 'tool_error_rate' ||
+    metric === 'truncation_rate'
+  ) {
     const pct = v * 100;
     return `${pct < 10 ? pct.toFixed(1) : pct.toFixed(0)}%`;
   }
-  if (metric === 'p99_latency_ms') return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
+  if (metric === 'cost_per_request') return `$${v < 0.01 ? v.toPrecision(2) : v.toFixed(3)}`;
+  if (metric === 'output_tokens' || metric === 'input_tokens') return `${Math.round(v)} tokens`;
+  if (metric === 'p99_latency_ms' || metric === 'ttft_p99_ms')
+    return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
   return v.toFixed(2);
 }
 
@@ -121,9 +150,10 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
   const values = points.flatMap((p) => [p.stable, p.canary]).filter((v) => Number.isFinite(v));
   let lo = values.length ? Math.min(...values) : 0;
   let hi = values.length ? Math.max(...values) : 1;
-  if (metric !== 'p99_latency_ms') lo = Math.min(lo, 0);
+  const quantileMetric = metric === 'p99_latency_ms' || metric === 'ttft_p99_ms';
+  if (!quantileMetric) lo = Math.min(lo, 0);
   // Latency ticks are whole milliseconds: a span under 10 ms would label "1 ms" twice.
-  if (metric === 'p99_latency_ms' && hi - lo < 10) {
+  if (quantileMetric && hi - lo < 10) {
     const mid = (hi + lo) / 2;
     lo = Math.max(0, mid - 5);
     hi = lo + 10;
@@ -240,7 +270,9 @@ export function metricChart({ metric, checks, decisions, span, stages }) {
         ? 'no checks yet'
         : metric === 'task_success_rate' || metric === 'quality_score'
           ? 'no data yet: this metric comes only from feedback (POST /v1/feedback)'
-          : 'no data yet';
+          : FROM_ANSWERS.has(metric)
+            ? 'no data yet: no answer has said it (see docs/signals.md)'
+            : 'no data yet';
     root.append(svg('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, why));
   }
   return root;

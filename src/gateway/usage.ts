@@ -1,0 +1,471 @@
+// What an answer used and how it ended, read from the bytes the gateway already forwards: tokens,
+// tool calls, finish reason, model and, for streams, the time to the first output. The reader only
+// looks at chunks after they were written to the client, so the answer is never held back; a JSON
+// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended, a stream is read
+// event by event and only the few events that can carry usage, a finish reason or a tool call are
+// parsed (a substring test first, JSON.parse only on a hit).
+//
+// Shapes read: OpenAI chat completions (`choices`, `usage.prompt_tokens`; streams with
+// `stream_options.include_usage`), the OpenAI Responses API (`object: "response"`; streams end with
+// `response.completed` / `response.incomplete`), Anthropic messages (`type: "message"`; streams with
+// `message_start` / `message_delta` usage), and any JSON answer with a `usage` object of either
+// shape. Anything else, a compressed stream, an error status or a body too large, is "no usage":
+// never zero tokens.
+import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+
+/** How an answer ended: `length` ran out of tokens, `filtered` was cut by a content filter or refused. */
+export type FinishKind = 'stop' | 'length' | 'filtered' | 'tool_calls' | 'other';
+
+export interface Usage {
+  /** Tokens read, cached ones included. Both token counts are set, or neither. */
+  inputTokens?: number;
+  /** Of inputTokens, read from the provider's prompt cache. */
+  cachedInputTokens?: number;
+  outputTokens?: number;
+  /** Tool calls the answer asks the client to make. */
+  toolCalls: number;
+  /** Of toolCalls, those whose arguments are not a JSON object: the client cannot run them. */
+  toolErrors: number;
+  finish?: FinishKind;
+  model?: string;
+  provider?: 'openai' | 'anthropic';
+  /** Streams only: ms from the request to the first event that carries output. */
+  firstTokenMs?: number;
+  streamed: boolean;
+}
+
+/** A JSON answer larger than this is not parsed (its usage is unknown, the answer still passes). */
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+/** Longest SSE line, and most tool-call argument text kept per stream. */
+const MAX_LINE = 1024 * 1024;
+const MAX_TOKENS = 1e9;
+/** Distinct tool calls counted per answer (a hostile stream cannot grow the map without bound). */
+const MAX_TOOL_CALLS = 1000;
+
+// Events after the first output are parsed only when they contain one of these. One regular
+// expression, compiled once: nine String#includes calls cost seven times as much per event.
+const MARKERS =
+  /"(?:usage"|finish_reason": ?"|tool_calls"|tool_use"|response\.(?:completed|incomplete|failed|created)")/;
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKENS ? v : undefined;
+const MODEL = /^[\x21-\x7e]{1,128}$/;
+const modelOf = (v: unknown): string | undefined => (typeof v === 'string' && MODEL.test(v) ? v : undefined);
+
+function finishOf(reason: unknown): FinishKind | undefined {
+  switch (reason) {
+    case 'stop':
+    case 'end_turn':
+    case 'stop_sequence':
+    case 'completed':
+      return 'stop';
+    case 'length':
+    case 'max_tokens':
+    case 'max_output_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'content_filter':
+    case 'refusal':
+      return 'filtered';
+    case 'tool_calls':
+    case 'function_call':
+    case 'tool_use':
+      return 'tool_calls';
+    case undefined:
+    case null:
+      return undefined;
+    default:
+      return typeof reason === 'string' ? 'other' : undefined;
+  }
+}
+
+/** A tool call's arguments as the client gets them: runnable only when they are a JSON object. */
+function runnable(args: unknown): boolean {
+  if (isObj(args)) return true;
+  if (typeof args !== 'string') return false;
+  try {
+    return isObj(JSON.parse(args));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Tokens from a `usage` object of either shape. Anthropic counts cache reads and writes beside
+ * input_tokens; OpenAI's prompt_tokens / input_tokens include the cached ones.
+ */
+function readTokens(u: unknown, into: Usage): void {
+  if (!isObj(u)) return;
+  let input: number | undefined;
+  let output: number | undefined;
+  let cached: number | undefined;
+  if (u.prompt_tokens !== undefined || u.completion_tokens !== undefined) {
+    input = count(u.prompt_tokens);
+    output = count(u.completion_tokens);
+    cached = isObj(u.prompt_tokens_details) ? count(u.prompt_tokens_details.cached_tokens) : undefined;
+  } else {
+    const base = count(u.input_tokens);
+    output = count(u.output_tokens);
+    const read = count(u.cache_read_input_tokens);
+    const written = count(u.cache_creation_input_tokens);
+    if (read !== undefined || written !== undefined) {
+      input = base === undefined ? undefined : base + (read ?? 0) + (written ?? 0);
+      cached = read;
+    } else {
+      input = base;
+      cached = isObj(u.input_tokens_details) ? count(u.input_tokens_details.cached_tokens) : undefined;
+    }
+  }
+  if (input !== undefined) into.inputTokens = input;
+  if (output !== undefined) into.outputTokens = output;
+  if (cached !== undefined && input !== undefined) into.cachedInputTokens = Math.min(cached, input);
+}
+
+function addToolCall(into: Usage, args: unknown): void {
+  if (into.toolCalls >= MAX_TOOL_CALLS) return;
+  into.toolCalls++;
+  if (!runnable(args)) into.toolErrors++;
+}
+
+/** A Responses API `response` object (a JSON answer, or the last event of its stream). */
+function readResponse(o: Json, into: Usage): void {
+  into.provider = 'openai';
+  into.model = modelOf(o.model) ?? into.model;
+  readTokens(o.usage, into);
+  if (Array.isArray(o.output)) {
+    for (const item of o.output) {
+      if (isObj(item) && item.type === 'function_call') addToolCall(into, item.arguments);
+    }
+  }
+  if (o.status === 'incomplete') {
+    const why = isObj(o.incomplete_details) ? o.incomplete_details.reason : undefined;
+    into.finish = finishOf(why) ?? 'other';
+  } else if (o.status === 'completed') {
+    into.finish = into.toolCalls > 0 ? 'tool_calls' : 'stop';
+  } else if (typeof o.status === 'string') {
+    into.finish = 'other';
+  }
+}
+
+/** A whole JSON answer; false when its shape is none of those we know. */
+export function readAnswer(o: unknown, into: Usage): boolean {
+  if (!isObj(o)) return false;
+  if (o.object === 'response' && Array.isArray(o.output)) {
+    readResponse(o, into);
+    return true;
+  }
+  if (o.type === 'message' && Array.isArray(o.content)) {
+    into.provider = 'anthropic';
+    into.model = modelOf(o.model);
+    readTokens(o.usage, into);
+    for (const block of o.content) {
+      if (isObj(block) && block.type === 'tool_use') addToolCall(into, block.input);
+    }
+    into.finish = finishOf(o.stop_reason);
+    return true;
+  }
+  if (Array.isArray(o.choices)) {
+    into.provider = 'openai';
+    into.model = modelOf(o.model);
+    readTokens(o.usage, into);
+    for (const choice of o.choices) {
+      if (!isObj(choice)) continue;
+      const message = choice.message;
+      if (isObj(message) && Array.isArray(message.tool_calls)) {
+        for (const call of message.tool_calls) {
+          if (isObj(call)) addToolCall(into, isObj(call.function) ? call.function.arguments : undefined);
+        }
+      }
+      // The first choice's end is the answer's (n > 1 is rare for agents).
+      into.finish ??= finishOf(choice.finish_reason);
+    }
+    return true;
+  }
+  if (isObj(o.usage)) {
+    into.model = modelOf(o.model);
+    readTokens(o.usage, into);
+    return true;
+  }
+  return false;
+}
+
+/** The answer, read as it passes: push() each chunk after it was written, finish() at its end. */
+export class UsageReader {
+  private readonly u: Usage;
+  private parts: Buffer[] | null = null;
+  private bytes = 0;
+  private dead = false;
+  private known = false;
+  // Streams only.
+  private decoder: StringDecoder | null = null;
+  private partial = '';
+  private data: string | null = null;
+  private sawCr = false;
+  /** OpenAI chat streams: a tool call's arguments arrive in pieces, keyed by the call's index. */
+  private args: Map<number, string> | null = null;
+  private argBytes = 0;
+
+  private constructor(
+    private readonly stream: boolean,
+    private readonly started: number,
+    private readonly encoding: string | undefined,
+  ) {
+    this.u = { toolCalls: 0, toolErrors: 0, streamed: stream };
+    if (stream) this.decoder = new StringDecoder('utf8');
+    else this.parts = [];
+  }
+
+  /**
+   * A reader for an answer whose shape can carry usage (2xx, JSON or an uncompressed event stream),
+   * or undefined: that answer's usage is unknown. `started` is the request's performance.now().
+   */
+  static forAnswer(status: number, headers: Record<string, string | string[]>, started: number) {
+    if (status < 200 || status >= 300) return undefined;
+    const type = headers['content-type'];
+    if (typeof type !== 'string') return undefined;
+    const enc = headers['content-encoding'];
+    const encoding = typeof enc === 'string' && enc !== 'identity' ? enc.toLowerCase() : undefined;
+    if (type.startsWith('text/event-stream')) {
+      return encoding === undefined ? new UsageReader(true, started, undefined) : undefined;
+    }
+    if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+      const length = Number(headers['content-length']);
+      if (length > MAX_JSON_BYTES) return undefined;
+      return new UsageReader(false, started, encoding);
+    }
+    return undefined;
+  }
+
+  /** One chunk of the answer, already on its way to the client. */
+  push(chunk: Buffer): void {
+    if (this.dead) return;
+    if (this.parts !== null) {
+      this.bytes += chunk.length;
+      if (this.bytes > MAX_JSON_BYTES) {
+        this.dead = true;
+        this.parts = null;
+      } else {
+        this.parts.push(chunk);
+      }
+      return;
+    }
+    this.lines(this.decoder!.write(chunk));
+  }
+
+  /** The answer ended: what it used, or undefined when its shape was unknown. */
+  finish(): Usage | undefined {
+    if (this.dead) return undefined;
+    if (this.parts !== null) return this.finishJson();
+    this.lines(this.decoder!.end() + '\n\n');
+    if (this.args !== null) {
+      for (const a of this.args.values()) if (!runnable(a)) this.u.toolErrors++;
+    }
+    return this.known ? this.result() : undefined;
+  }
+
+  private result(): Usage {
+    const u = this.u;
+    // Half a count is no count: cost and tokens need both sides.
+    if (u.inputTokens === undefined || u.outputTokens === undefined) {
+      delete u.inputTokens;
+      delete u.outputTokens;
+      delete u.cachedInputTokens;
+    }
+    return u;
+  }
+
+  private finishJson(): Usage | undefined {
+    let body = this.parts!.length === 1 ? this.parts![0] : Buffer.concat(this.parts!, this.bytes);
+    this.parts = null;
+    try {
+      if (this.encoding !== undefined) {
+        const opts = { maxOutputLength: MAX_JSON_BYTES };
+        if (this.encoding === 'gzip' || this.encoding === 'x-gzip') body = gunzipSync(body, opts);
+        else if (this.encoding === 'br') body = brotliDecompressSync(body, opts);
+        else if (this.encoding === 'deflate') body = inflateSync(body, opts);
+        else return undefined;
+      }
+      return readAnswer(JSON.parse(body.toString('utf8')), this.u) ? this.result() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Splits decoded text into SSE lines (LF, CRLF or CR) and dispatches an event at each blank line. */
+  private lines(text: string): void {
+    let start = 0;
+    if (this.sawCr && text.charCodeAt(0) === 10) start = 1;
+    this.sawCr = false;
+    // Most streams end lines with LF only: find them natively instead of looking at every character.
+    if (text.indexOf('\r', start) < 0) {
+      for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
+        const line = this.partial === '' ? text.slice(start, nl) : this.partial + text.slice(start, nl);
+        this.partial = '';
+        start = nl + 1;
+        this.line(line);
+        if (this.dead) return;
+      }
+      this.keep(text, start);
+      return;
+    }
+    for (let i = start; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      const line = this.partial === '' ? text.slice(start, i) : this.partial + text.slice(start, i);
+      this.partial = '';
+      if (c === 13) {
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === 10) i++;
+        } else {
+          this.sawCr = true;
+        }
+      }
+      start = i + 1;
+      this.line(line);
+      if (this.dead) return;
+    }
+    this.keep(text, start);
+  }
+
+  /** The unfinished line at the end of a chunk, for the next one. */
+  private keep(text: string, start: number): void {
+    if (start < text.length) {
+      this.partial += text.slice(start);
+      if (this.partial.length > MAX_LINE) this.dead = true;
+    }
+  }
+
+  private line(line: string): void {
+    if (line === '') {
+      const data = this.data;
+      this.data = null;
+      if (data !== null) this.event(data);
+      return;
+    }
+    if (!line.startsWith('data:')) return; // event:, id:, retry:, comments
+    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+    this.data = this.data === null ? value : this.data + '\n' + value;
+    if (this.data.length > MAX_LINE) this.dead = true;
+  }
+
+  private event(data: string): void {
+    const first = this.u.firstTokenMs === undefined;
+    if (!first && !MARKERS.test(data)) return;
+    if (data === '[DONE]') return;
+    let o: unknown;
+    try {
+      o = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!isObj(o)) return;
+    const output = this.streamEvent(o);
+    if (output && first) this.u.firstTokenMs = performance.now() - this.started;
+  }
+
+  /** One parsed stream event; true when it carries output (text, a refusal or a tool call). */
+  private streamEvent(o: Json): boolean {
+    const u = this.u;
+    if (Array.isArray(o.choices)) {
+      this.known = true;
+      u.provider = 'openai';
+      u.model ??= modelOf(o.model);
+      if (o.usage !== undefined && o.usage !== null) readTokens(o.usage, u);
+      let output = false;
+      for (const choice of o.choices) {
+        if (!isObj(choice)) continue;
+        const delta = choice.delta;
+        if (isObj(delta)) {
+          if (typeof delta.content === 'string' && delta.content !== '') output = true;
+          if (typeof delta.refusal === 'string' && delta.refusal !== '') output = true;
+          if (Array.isArray(delta.tool_calls)) {
+            output = true;
+            for (const call of delta.tool_calls) if (isObj(call)) this.toolDelta(call);
+          }
+        }
+        const f = finishOf(choice.finish_reason);
+        if (f !== undefined) u.finish ??= f;
+      }
+      return output;
+    }
+    if (isObj(o.usage) && o.type === undefined) {
+      this.known = true;
+      u.model ??= modelOf(o.model);
+      readTokens(o.usage, u);
+      return false;
+    }
+    const type = o.type;
+    if (typeof type !== 'string') return false;
+    switch (type) {
+      // Anthropic messages
+      case 'message_start':
+        if (isObj(o.message)) {
+          this.known = true;
+          u.provider = 'anthropic';
+          u.model = modelOf(o.message.model);
+          readTokens(o.message.usage, u);
+        }
+        return false;
+      case 'content_block_start':
+        if (isObj(o.content_block) && o.content_block.type === 'tool_use') {
+          if (u.toolCalls < MAX_TOOL_CALLS) u.toolCalls++;
+          return true;
+        }
+        return false;
+      case 'content_block_delta':
+        return true;
+      case 'message_delta': {
+        // Output tokens here are the running total; input tokens repeat message_start's (when sent).
+        const before = u.inputTokens;
+        readTokens(o.usage, u);
+        if (before !== undefined && isObj(o.usage) && count(o.usage.input_tokens) === undefined) {
+          u.inputTokens = before;
+        }
+        if (isObj(o.delta)) u.finish = finishOf(o.delta.stop_reason) ?? u.finish;
+        return false;
+      }
+      // OpenAI Responses
+      case 'response.created':
+      case 'response.in_progress':
+        this.known = true;
+        u.provider = 'openai';
+        if (isObj(o.response)) u.model = modelOf(o.response.model);
+        return false;
+      case 'response.completed':
+      case 'response.incomplete':
+      case 'response.failed':
+        if (isObj(o.response)) {
+          this.known = true;
+          u.toolCalls = 0;
+          u.toolErrors = 0;
+          readResponse(o.response, u);
+        }
+        return false;
+      default:
+        return type.startsWith('response.') && type.endsWith('.delta');
+    }
+  }
+
+  private toolDelta(call: Json): void {
+    const index = typeof call.index === 'number' && Number.isInteger(call.index) ? call.index : 0;
+    const args = (this.args ??= new Map());
+    if (!args.has(index)) {
+      if (args.size >= MAX_TOOL_CALLS) return;
+      args.set(index, this.argBytes > MAX_LINE ? '{}' : '');
+      this.u.toolCalls++;
+    }
+    const piece = isObj(call.function) ? call.function.arguments : undefined;
+    if (typeof piece !== 'string' || piece === '' || this.argBytes > MAX_LINE) return;
+    this.argBytes += piece.length;
+    if (this.argBytes > MAX_LINE) {
+      // Too much to check: the calls are counted, their arguments are not judged.
+      for (const k of args.keys()) args.set(k, '{}');
+      return;
+    }
+    args.set(index, args.get(index)! + piece);
+  }
+}
