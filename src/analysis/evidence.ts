@@ -15,7 +15,14 @@
 // itself. A canary worse than minEffect reaches 100% at most PASS_BETA of the time.
 import type { AnalysisConfig, ResolvedPlan } from '../plan/schema';
 import type { MetricName, MetricResult, Verdict } from './types';
-import { COMPARISON_SHARE, EFFECT_GRID, MIN_BAD_EVENTS, PASS_BETA, clampLlr } from './statistical';
+import {
+  COMPARISON_SHARE,
+  EFFECT_GRID,
+  HOLD_ON_STABLE_BEYOND,
+  MIN_BAD_EVENTS,
+  PASS_BETA,
+  clampLlr,
+} from './statistical';
 import { combineVerdict } from './verdict';
 import { fmt } from './values';
 import { againstStable, effectText } from './words';
@@ -236,14 +243,15 @@ function judgeRolloutV4(
       return { ...out, status: 'fail', reason: `${r.metric}: beyond its absolute limit: ${values}` };
     }
     if (r.status === 'nodata') return { ...r, stats };
-    if (stableBeyond) {
+    if (stableBeyond && HOLD_ON_STABLE_BEYOND.has(r.metric)) {
       return {
         ...out,
         status: 'inconclusive',
         reason: `${r.metric}: stable is beyond the limit too: ${values}: check the upstreams; holding`,
       };
     }
-    const inside = (r.stats?.guards ?? []).every((g) => g.within);
+    // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
+    const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
     if (inside && passLlr <= Math.log(PASS_BETA)) {
       return {
         ...out,

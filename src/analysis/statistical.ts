@@ -297,6 +297,9 @@ function guardTemper(window: MetricsWindow, metric: MetricName, cmp: Comparison)
   return units > 0 ? Math.max(1, n / units) : 1;
 }
 
+/** Metrics whose absolute limits, broken on the stable too, hold the stage (an upstream incident). */
+export const HOLD_ON_STABLE_BEYOND: ReadonlySet<MetricName> = new Set(['error_rate', 'p99_latency_ms']);
+
 /** A fail needs MIN_BAD_EVENTS behind it wherever bad events are counted. */
 const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
@@ -371,7 +374,10 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     ...(guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
   };
   const out = { ...base, pValue, stats };
-  const stableOut = guards.find((g) => !g.stableWithin);
+  // A request metric's limit broken on stable too is an upstream incident: hold. An outcome
+  // metric's limit broken on stable measures how outcomes are reported (failures reported more
+  // often than successes): the canary is judged against the stable alone.
+  const stableOut = HOLD_ON_STABLE_BEYOND.has(metric) ? guards.find((g) => !g.stableWithin) : undefined;
 
   if (broken) {
     // Not the canary's fault and not the stable's cure: hold the split, say where to look.
@@ -403,7 +409,7 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     };
   }
   if (passLlr <= Math.log(PASS_BETA)) {
-    const outside = guards.find((g) => !g.within);
+    const outside = guards.find((g) => !g.within && g.stableWithin);
     if (outside) {
       return {
         ...out,

@@ -139,12 +139,17 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly requestId: string,
     private readonly res: ServerResponse,
     private readonly started: number,
+    /** x-session-id (undefined: none, a conversation of one). */
+    private readonly conversation?: string,
   ) {}
 
   record(error: boolean) {
     if (this.recorded) return;
     this.recorded = true;
-    this.up.series.recordRequest(performance.now() - this.started, error, Date.now());
+    const latency = performance.now() - this.started;
+    const now = Date.now();
+    this.up.series.recordRequest(latency, error, now);
+    this.up.series.conversations.request(this.conversation, latency, error, now);
   }
 
   /** The client hung up before the answer ended: counted without latency and not as an error. */
@@ -154,6 +159,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (!this.recorded) {
       this.recorded = true;
       this.up.series.recordRequest(undefined, false, Date.now());
+      this.up.series.conversations.request(this.conversation, undefined, false, Date.now());
     }
     this.controller?.abort(new Error('client closed the connection'));
   }
@@ -254,14 +260,14 @@ export function proxy(
   const up = rt.upstreams.get(version)!;
   const given = reqHeaders['x-request-id'];
   const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
-  ctx.pending.add(requestId, up.series, now);
+  ctx.pending.add(requestId, up.series, now, key);
 
   const headers = forwardHeaders(reqHeaders);
   headers.host = up.host;
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
 
-  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started);
+  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started, key);
   res.on('close', () => handler.clientClosed());
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
   const path = up.basePath + sub;
