@@ -340,7 +340,9 @@ if (isMainThread) {
   parentPort!.on('message', (j: Job) => {
     if (j.traffic) {
       const model = loadModels(j.traffic.module).find((m) => m.id === j.traffic!.id)!;
-      const options = j.traffic.old ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const } : {};
+      const options = j.traffic.old
+        ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
+        : {};
       parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
       return;
     }

@@ -91,7 +91,7 @@ export function lognormalLength(rng: Rng): number {
 /** Pareto lengths, alpha 1.5, mean 10 (x_m = 10/3), capped at 5,000 turns. */
 export function paretoLength(rng: Rng): number {
   const u = rng.uniform() || 1e-12;
-  return Math.max(1, Math.min(5000, Math.round((10 / 3) / Math.pow(u, 1 / 1.5))));
+  return Math.max(1, Math.min(5000, Math.round(10 / 3 / Math.pow(u, 1 / 1.5))));
 }
 
 const MEDIAN_MS = 300;
@@ -233,9 +233,14 @@ export function builtinModels(): TrafficModel[] {
     conversationModel('scores', 'quality scores correlated within a conversation (ICC 0.25)', {
       correlatedScores: true,
     }),
-    conversationModel('incident', 'an upstream failing for both versions 2-10 min (30-80% errors)', {}, {
-      incident: true,
-    }),
+    conversationModel(
+      'incident',
+      'an upstream failing for both versions 2-10 min (30-80% errors)',
+      {},
+      {
+        incident: true,
+      },
+    ),
     conversationModel('late', 'feedback sooner for bad outcomes (bad 1-10 min, good 5-30 min)', {
       feedback: { good: [5 * MIN, 30 * MIN], bad: [1 * MIN, 10 * MIN], reportGood: 1, reportBad: 1 },
     }),
@@ -245,16 +250,36 @@ export function builtinModels(): TrafficModel[] {
     conversationModel('diurnal', 'diurnal load (x5)', {}, { load: diurnal(0.6) }),
     conversationModel('perrequest', 'heavy-tailed traffic routed per request', {}, { perRequest: true }),
     // Regressions (not A/A): caught before 100%, or promoted at most 5% when worse by minEffect.
-    conversationModel('err_1_2', 'errors +1 point (1% -> 2%) on heavy-tailed traffic', {}, {
-      regression: { errors: 0.01 },
-    }),
-    conversationModel('err_1_5', 'errors +4 points on heavy-tailed traffic', {}, { regression: { errors: 0.04 } }),
+    conversationModel(
+      'err_1_2',
+      'errors +1 point (1% -> 2%) on heavy-tailed traffic',
+      {},
+      {
+        regression: { errors: 0.01 },
+      },
+    ),
+    conversationModel(
+      'err_1_5',
+      'errors +4 points on heavy-tailed traffic',
+      {},
+      { regression: { errors: 0.04 } },
+    ),
     conversationModel('p99_150', 'p99 +50%', {}, { regression: { latencyFactor: 1.5 } }),
-    conversationModel('long_only', 'errors +5 points from the 10th turn on (long conversations only)', {}, {
-      regression: { errors: 0.05, fromTurn: 10 },
-    }),
-    conversationModel('mid', 'errors +4 points starting 45 min into the rollout', {}, {
-      regression: { errors: 0.04, fromMs: 45 * MIN },
-    }),
+    conversationModel(
+      'long_only',
+      'errors +5 points from the 10th turn on (long conversations only)',
+      {},
+      {
+        regression: { errors: 0.05, fromTurn: 10 },
+      },
+    ),
+    conversationModel(
+      'mid',
+      'errors +4 points starting 45 min into the rollout',
+      {},
+      {
+        regression: { errors: 0.04, fromMs: 45 * MIN },
+      },
+    ),
   ];
 }

@@ -60,7 +60,11 @@ describe('the conversation as the unit', () => {
     // The canary: the same traffic, plus one conversation retrying a malformed input 60 times.
     const canary = served('v2', [...many(150, 10, 0.01), { turns: 60, errorRate: 1 }], 2);
     const perRequest = err(windowOf(withoutConversations(stable), withoutConversations(canary)));
-    assert.equal(perRequest.status, 'fail', `counted per request it looks like a regression: ${perRequest.reason}`);
+    assert.equal(
+      perRequest.status,
+      'fail',
+      `counted per request it looks like a regression: ${perRequest.reason}`,
+    );
     const perConversation = err(windowOf(stable, canary));
     assert.notEqual(perConversation.status, 'fail', perConversation.reason);
     assert.equal(perConversation.stats!.unit, 'conversation');
@@ -83,7 +87,10 @@ describe('the conversation as the unit', () => {
     const v = judgeStatistical(windowOf(stable, canary), a);
     assert.equal(v.metrics[0].stats!.unit, 'request');
     const across = judgeAcrossStages(v, undefined, a, 4, true);
-    assert.match(across.verdict.metrics[0].stats!.detail, /judged per request .*assumes variance at most 2x binomial/);
+    assert.match(
+      across.verdict.metrics[0].stats!.detail,
+      /judged per request .*assumes variance at most 2x binomial/,
+    );
   });
 
   it('an error limit broken on both versions holds the stage, whatever its size', () => {
@@ -116,7 +123,8 @@ describe('the gateway per-conversation counters', () => {
     // Sums of squares over conversations: "a" has 5 requests, 3 errors; the other 1 and 1.
     assert.deepEqual([all.requestsSq, all.errorsSq, all.errorsRequests], [25 + 1, 9 + 1, 15 + 1]);
     // Its slowest request moved up twice: counted once, at the slowest value.
-    const above = (h: [number, number][], x: number) => h.filter(([v]) => v > x).reduce((s, [, n]) => s + n, 0);
+    const above = (h: [number, number][], x: number) =>
+      h.filter(([v]) => v > x).reduce((s, [, n]) => s + n, 0);
     assert.equal(above(all.slowest, 1500), 1);
     assert.equal(above(all.slowest, 50), 2);
     assert.equal(above(first.slowest, 500), 1);

@@ -238,7 +238,10 @@ describe('statistical judge', () => {
     );
     const err = both.metrics.find((m) => m.metric === 'error_rate')!;
     assert.equal(err.status, 'inconclusive', err.reason);
-    assert.match(err.reason, /stable is beyond the limit too \(max 5%\): 8% errors against 8% on stable: check the upstreams/);
+    assert.match(
+      err.reason,
+      /stable is beyond the limit too \(max 5%\): 8% errors against 8% on stable: check the upstreams/,
+    );
     // The stable inside the cap, the canary at 8%: the canary broke it.
     const alone = judgeStatistical(
       windowOf(healthy(20_000, { errors: 800 }), healthy(2000, { errors: 160 })),

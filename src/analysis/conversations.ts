@@ -90,7 +90,10 @@ export function errorInflation(m: VersionMetrics): number | undefined {
  * Cluster-robust variance of a version's mean score (delta method for the ratio of sums), and its
  * design effect against the independent-scores variance `iid` (undefined without conversation sums).
  */
-export function clusterMeanVariance(m: VersionMetrics, iid: number): { v: number; effect: number } | undefined {
+export function clusterMeanVariance(
+  m: VersionMetrics,
+  iid: number,
+): { v: number; effect: number } | undefined {
   const c = m.conversations;
   const n = m.quality.count;
   if (!c || n < 2 || !(c.qualityCountSq > 0)) return undefined;

@@ -134,7 +134,8 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
         // One bad event per conversation at most: each is the canary's with its share of the
         // conversations under "no worse", exactly, however bursty the conversations are inside.
         const shift = conversationShift(cc, sc);
-        const what = metric === 'error_rate' ? 'conversations with errors' : 'conversations with failed tasks';
+        const what =
+          metric === 'error_rate' ? 'conversations with errors' : 'conversations with failed tasks';
         return {
           llrAt: (k) => proportionTest(cc.bad, cc.n, sc.bad, sc.n, shift(k * delta)).llr,
           detail:
@@ -222,7 +223,9 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
         llrAt: (k) => meanShiftLlr(drop, v, k * delta),
         detail:
           `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), min effect -${fmt(delta)}` +
-          (inflation !== undefined ? `; design effect of conversations ${fmt(inflation)}` : '; scores as independent'),
+          (inflation !== undefined
+            ? `; design effect of conversations ${fmt(inflation)}`
+            : '; scores as independent'),
         ...(inflation !== undefined ? { inflation, unit: 'conversation' as const } : {}),
       };
     }
