@@ -390,7 +390,15 @@ function simulatePolicy(o: SimOptions): Outcome {
     canaryRequests: source ? source.canaryRequests : canaryTotal,
     stage: result === 'promoted' ? stagesBelow100 : s.stageIndex,
     checks,
-    ...(s.result?.reason ? { reason: s.result.reason } : {}),
+    ...(s.result?.reason
+      ? {
+          reason:
+            s.result.reason +
+            (process.env.JUDGE_SIM_REASONS === 'detail'
+              ? ` || ${(s.lastAnalysis?.metrics ?? []).map((m) => m.stats?.detail).join(' || ')}`
+              : ''),
+        }
+      : {}),
     ...(result === 'rolled_back' && !s.result?.reason.startsWith('canary unhealthy')
       ? { undecided: true }
       : {}),

@@ -68,6 +68,8 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
  * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
+/** Steps of the grid the conversation test's latency threshold is rounded up to. */
+const P99_GRID = 1.25;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
@@ -172,7 +174,11 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
       if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
       if (conv && conv.c.slowest.length > 0 && conv.s.slowest.length > 0) {
         // Per conversation: did its slowest request go above t? Under H1 every canary request is
-        // (1+d) times slower, so its slowest is too: the pooled share above t/(1+d).
+        // (1+d) times slower, so its slowest is too: the pooled share above t/(1+d). t is the
+        // pooled p99 rounded up to a fixed grid, so that it does not move at every look (a
+        // threshold chosen anew each time is a search over thresholds, which the bound does not
+        // allow for).
+        t = P99_GRID ** Math.ceil(Math.log(t) / Math.log(P99_GRID));
         const slowest = mergeHistograms(conv.c.slowest, conv.s.slowest);
         const total = conv.c.count + conv.s.count;
         const c0 = conversationSurvival(slowest, total, t);
