@@ -68,8 +68,10 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
  * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
-/** Steps of the grid the conversation test's latency threshold is rounded up to. */
+/** Steps of the grid the conversation test's latency threshold is rounded to. */
 const P99_GRID = 1.25;
+/** Share of conversations whose slowest request the conversation latency test looks above, at most. */
+const CONVERSATION_TAIL = 0.1;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
@@ -178,9 +180,15 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
         // pooled p99 rounded up to a fixed grid, so that it does not move at every look (a
         // threshold chosen anew each time is a search over thresholds, which the bound does not
         // allow for).
-        t = P99_GRID ** Math.ceil(Math.log(t) / Math.log(P99_GRID));
+        // Where most conversations are long, few go above the requests' p99 and the test would
+        // starve: the threshold is also at most the slowest request of the slowest 10% of
+        // conversations (still the tail, by conversation).
         const slowest = mergeHistograms(conv.c.slowest, conv.s.slowest);
         const total = conv.c.count + conv.s.count;
+        const top =
+          slowest.find(([v]) => conversationsAbove(slowest, v) <= CONVERSATION_TAIL * total)?.[0] ?? t;
+        t = Math.min(t, top);
+        t = P99_GRID ** Math.round(Math.log(t) / Math.log(P99_GRID));
         const c0 = conversationSurvival(slowest, total, t);
         const c1 = (k: number) => conversationSurvival(slowest, total, t / (1 + k * delta));
         const cb = conversationsAbove(conv.c.slowest, t);
