@@ -1,8 +1,16 @@
 // Judge simulation benchmark: the shipped policy (workflows/policy.ts `step`) and judge on seeded
-// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute), at 0.1
-// to 100 requests/s, independent requests and correlated sessions; --compare adds the baselines
-// (thresholds at window end, Flagger-style counter, failureLimit 3).
-//   npm run bench:judge [-- --runs 50 --aa-runs 150 --seed 42 --compare]   (about 1-2 min on 2 cores)
+// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute).
+//
+// Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing
+// users, context-dependent latency, correlated scores, incidents on both versions, biased and late
+// feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
+//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3]
+//   (about 2-4 min on 2 cores; --rps 1,10,100 --runs 400 for the full table, hours)
+// Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f> ...
+//
+// --requests: the independent-requests benchmark (0.1 to 100 requests/s, the old bursty sessions);
+// --compare adds the baselines (thresholds at window end, Flagger-style counter, failureLimit 3).
+//   npm run bench:judge -- --requests [--runs 50 --aa-runs 150 --seed 42 --compare]
 // Last line, one line for scripts:
 //   judge aa_false_rollback_max=<f> aa_correlated=<f> unattended_1rps=<f> unattended_10rps=<f>
 //   unattended_100rps=<f> caught_err_1_2_1rps=<f> caught_err_1_2_10rps=<f>
