@@ -10,7 +10,9 @@ import { seededRandom } from '../src/demo/random';
 import { ConversationCounters } from '../src/gateway/conversations';
 import { VersionSeries } from '../src/gateway/metrics-store';
 import type { MetricsWindow, VersionMetrics } from '../src/metrics/types';
+import type { RunningGateway } from '../src/gateway';
 import { analysisWith } from './analysis-fixtures';
+import { adminHeaders, gateway, invoke, startUpstream, waitFor, type Upstream } from './gateway-support';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
@@ -136,5 +138,62 @@ describe('the gateway per-conversation counters', () => {
     for (let i = 0; i < 1000; i++) c.request(`${'x'.repeat(5000)}${i}`, 100, false, T0 + i);
     assert.equal(c.remembered, 100);
     assert.equal(c.query(T0, T0 + 10_000, T0 + 10_000).count, 1000);
+  });
+});
+
+describe('the gateway reports conversations through its metrics API', () => {
+  let up: Upstream;
+  let gw: RunningGateway;
+  beforeEach(async () => {
+    // The upstream fails the requests whose body says so.
+    up = await startUpstream('v1', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.writeHead(Buffer.concat(chunks).toString() === 'fail' ? 503 : 200, {
+          'content-type': 'application/json',
+        });
+        res.end('{}');
+      });
+    });
+    gw = await gateway({ config: { agents: { bot: { stable: 'v1', versions: { v1: up.url } } } } });
+  });
+  afterEach(async () => {
+    await gw.close();
+    await up.close();
+  });
+
+  it('per conversation counts beside the request counts, and a late outcome in its request second', async () => {
+    const since = Date.now();
+    await invoke(gw, 'bot', 'a');
+    await invoke(gw, 'bot', 'a', 'fail');
+    const last = await invoke(gw, 'bot', 'a', 'fail');
+    await invoke(gw, 'bot', 'b');
+    await invoke(gw, 'bot'); // no session id: a conversation of one
+    const requestSecond = Math.floor(Date.now() / 1000);
+    // The outcome arrives in a later second than its request; it counts in the request's.
+    await waitFor('the next second', () =>
+      Math.floor(Date.now() / 1000) > requestSecond ? true : undefined,
+    );
+    const res = await fetch(`${gw.url}/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId: last.requestId, taskSuccess: false }),
+    });
+    assert.equal(res.status, 200);
+    const read = async (until: number) => {
+      const r = await fetch(`${gw.url}/v1/admin/agents/bot/metrics?since=${since}&until=${until}`, {
+        headers: adminHeaders(),
+      });
+      return ((await r.json()) as { versions: Record<string, VersionMetrics> }).versions.v1;
+    };
+    const v1 = await read((requestSecond + 1) * 1000);
+    assert.equal(v1.requests, 5);
+    assert.equal(v1.errors, 2);
+    const c = v1.conversations!;
+    assert.deepEqual([c.count, c.errored, c.tasked, c.failedTask], [3, 1, 1, 1]);
+    // "a": 3 requests, 2 errors; "b": 1 and 0; the session-less one: 1 and 0.
+    assert.deepEqual([c.requestsSq, c.errorsSq, c.errorsRequests], [9 + 1 + 1, 4, 6]);
+    assert.equal(v1.taskSuccess.total, 1, 'the outcome counts in its request second');
   });
 });
