@@ -146,6 +146,15 @@ async function runParallel(jobs: Job[]): Promise<JobResult[]> {
           };
           w.on('message', (r: JobResult) => {
             results.push(r);
+            if (r.traffic) {
+              // Each cell as it ends (stderr), so a long run shows its figures as they come.
+              const x = r.summary;
+              const fr = x.rolledBack - x.undecided;
+              console.error(
+                `cell ${r.traffic.id} ${r.rps} req/s: runs=${x.runs} false_rb=${fr} rolled_back=${x.rolledBack} ` +
+                  `promoted=${x.promoted} undecided=${x.undecided} median_min=${x.medianMinutes ?? '-'}`,
+              );
+            }
             feed();
           });
           w.once('error', reject);
