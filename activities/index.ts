@@ -12,6 +12,7 @@ import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types
 import type { CheckOutcome } from '../workflows/policy';
 import type { AnalysisConfig, NotifyTarget } from '../src/plan/schema';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
+import type { RolloutObserver } from '../src/temporal/rollout-metrics';
 
 export interface ActivityDeps {
   router: Router;
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   judge?: (window: MetricsWindow, analysis: AnalysisConfig) => Verdict;
   /** Aborted when the worker starts shutting down: checks waiting for their time hand back at once. */
   stopping?: AbortSignal;
+  /** Sees every split, check and decision this worker carries out (the worker's /metrics). */
+  observe?: RolloutObserver;
 }
 
 export interface SetSplitInput {
@@ -73,7 +76,9 @@ export function createActivities(deps: ActivityDeps) {
     ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
-        return await persist(() => deps.router.setSplit(agent, desired));
+        const applied = await persist(() => deps.router.setSplit(agent, desired));
+        deps.observe?.observeSplit(agent, desired);
+        return applied;
       } catch (err) {
         if (err instanceof RouterConfigError) {
           throw ApplicationFailure.nonRetryable(err.message, 'RouterConfigError');
@@ -142,15 +147,19 @@ export function createActivities(deps: ActivityDeps) {
             err.name,
           );
         }
-        return { metrics: 'outage', message: (err as Error).message };
+        const out: CheckOutcome = { metrics: 'outage', message: (err as Error).message };
+        deps.observe?.observeCheck(input, out);
+        return out;
       }
-      return {
+      const outcome: CheckOutcome = {
         metrics: 'ok',
         verdict: judge(window, input.analysis),
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
       };
+      deps.observe?.observeCheck(input, outcome);
+      return outcome;
     },
 
     /**
@@ -184,6 +193,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Best effort: never throws, so a broken channel cannot hold up a decision. */
     async notify({ event, targets }: NotifyInput): Promise<DeliveryFailure[]> {
+      deps.observe?.observeDecision(event);
       const failures: DeliveryFailure[] = [];
       const notifiers = deps.notifiers(targets);
       await Promise.all(

@@ -30,6 +30,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   'install-temporal': () => import('./commands/install-temporal'),
   ui: () => import('./commands/ui'),
   export: () => import('./commands/export'),
+  operator: () => import('./commands/operator'),
 };
 
 /** The verbs named on the command line; all of them for help, --version or a typo (so help lists all). */
