@@ -1,7 +1,7 @@
 // The AgentRollout custom resource: a rollout declared in git. `spec` is a plan exactly as
 // `agent-canary start -f` reads it; `status` is what the operator (src/kubernetes/operator.ts) saw of
 // the rollout it started. Both CRD schemas are generated from the zod schemas here, never written by
-// hand: `npm run gen:crd` writes deploy/kubernetes/crd/agentrollouts.yaml and the Helm chart's copy,
+// hand: `npm run gen:deploy` writes deploy/kubernetes/crd/agentrollouts.yaml and the Helm chart's copy,
 // and test/agent-rollout-crd.test.ts checks both against this module.
 import { z } from 'zod';
 import { stringify } from 'yaml';
@@ -187,7 +187,7 @@ export function agentRolloutCrd(): Record<string, unknown> {
 }
 
 export const CRD_HEADER =
-  '# Generated from the zod plan schema by `npm run gen:crd` (src/kubernetes/agent-rollout.ts): do not edit.\n';
+  '# Generated from the zod plan schema by `npm run gen:deploy` (src/kubernetes/agent-rollout.ts): do not edit.\n';
 
 /** The CRD as the YAML file committed under deploy/. */
 export function agentRolloutCrdYaml(): string {
