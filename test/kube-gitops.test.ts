@@ -85,6 +85,26 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     });
   const statusOf = (name: string) =>
     JSON.parse(cluster.kubectl(['get', 'agentrollout', name, '-n', NS, '-o', 'json'])).status ?? {};
+  /**
+   * `kubectl wait --for=condition=X` as a user runs it, once the operator has written conditions
+   * (before any exist, kubectl wait fails at once with a status.conditions accessor error).
+   */
+  const kubectlWait = async (name: string, condition: string) => {
+    await waitFor(
+      'the operator to write conditions',
+      () => (statusOf(name).conditions ? true : undefined),
+      60_000,
+    );
+    const r = kubectlRaw([
+      'wait',
+      `agentrollout/${name}`,
+      '-n',
+      NS,
+      `--for=condition=${condition}`,
+      '--timeout=120s',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+  };
   const kubectlRaw = (args: string[], input?: string) =>
     spawnSync(KUBECTL, [`--kubeconfig=${cluster.adminKubeconfig}`, ...args], {
       encoding: 'utf8',

@@ -278,27 +278,24 @@ export class AgentRolloutOperator {
         };
     }
     const msg = `started: ${plan.stable} -> ${plan.canary}`;
-    await this.writeStatus(
-      ar,
-      {},
-      {
-        workflowId,
-        runId,
-        stable: plan.stable,
-        canary: plan.canary,
-        state: 'progressing',
-        stage: 1,
-        stageCount: plan.stages.length,
-        weight: 0,
-        commands,
-        conditions: [
-          { type: 'Progressing', status: 'True', reason: 'Started', message: msg },
-          { type: 'Promoted', status: 'False', reason: 'Started', message: msg },
-          { type: 'RolledBack', status: 'False', reason: 'Started', message: msg },
-          { type: 'Ready', status: 'False', reason: 'Started', message: msg },
-        ],
-      },
-    );
+    await this.writeStatus(ar, status, {
+      replace: true,
+      workflowId,
+      runId,
+      stable: plan.stable,
+      canary: plan.canary,
+      state: 'progressing',
+      stage: 1,
+      stageCount: plan.stages.length,
+      weight: 0,
+      commands,
+      conditions: [
+        { type: 'Progressing', status: 'True', reason: 'Started', message: msg },
+        { type: 'Promoted', status: 'False', reason: 'Started', message: msg },
+        { type: 'RolledBack', status: 'False', reason: 'Started', message: msg },
+        { type: 'Ready', status: 'False', reason: 'Started', message: msg },
+      ],
+    });
   }
 
   /** The annotation commands not yet carried out, each once per value. */
@@ -403,6 +400,8 @@ export class AgentRolloutOperator {
     ar: AgentRollout,
     prev: AgentRolloutStatus,
     next: Omit<AgentRolloutStatus, 'conditions'> & {
+      /** A new rollout: nothing of the status before it is kept. */
+      replace?: boolean;
       conditions?: {
         type: 'Progressing' | 'Promoted' | 'RolledBack' | 'Ready';
         status: 'True' | 'False' | 'Unknown';
@@ -412,9 +411,9 @@ export class AgentRolloutOperator {
     },
   ): Promise<void> {
     const now = new Date().toISOString();
-    const { conditions, ...fields } = next;
+    const { conditions, replace, ...fields } = next;
     const merged: AgentRolloutStatus = {
-      ...prev,
+      ...(replace ? {} : prev),
       ...fields,
       observedGeneration: ar.metadata.generation,
       ...(conditions

@@ -52,8 +52,18 @@ export function toStructural(schema: JsonSchema): JsonSchema {
       if (typeof v === 'object' && v !== null) out.additionalProperties = toStructural(v as JsonSchema);
     } else out[k] = v;
   }
-  const keys = propertyNamesRule(s.propertyNames as JsonSchema | undefined);
-  if (keys) out['x-kubernetes-validations'] = [keys];
+  const names = s.propertyNames as JsonSchema | undefined;
+  if (names && Array.isArray(names.enum)) {
+    // Keys from a closed list: a CEL rule over them, and no more keys than the list has (which also
+    // bounds the rule's cost, as the API server requires).
+    const list = (names.enum as string[]).map((v) => `'${v}'`).join(', ');
+    out['x-kubernetes-validations'] = [
+      { rule: `self.all(k, k in [${list}])`, message: `keys must be one of ${list}` },
+    ];
+    out.maxProperties = names.enum.length;
+  }
+  // Keys by pattern (onFail's metric names): no bound to give the rule's cost; the operator's zod
+  // parse checks them.
   return out;
 }
 
@@ -84,22 +94,6 @@ function normalize(schema: JsonSchema): JsonSchema {
     s.exclusiveMaximum = true;
   }
   return s;
-}
-
-/** A map's key rule (propertyNames) as a CEL rule over the keys, which Kubernetes does read. */
-function propertyNamesRule(names: JsonSchema | undefined): JsonSchema | undefined {
-  if (!names) return undefined;
-  if (Array.isArray(names.enum)) {
-    const list = (names.enum as string[]).map((v) => `'${v}'`).join(', ');
-    return { rule: `self.all(k, k in [${list}])`, message: `keys must be one of ${list}` };
-  }
-  if (typeof names.pattern === 'string') {
-    return {
-      rule: `self.all(k, k.matches('${names.pattern.replace(/\\/g, '\\\\')}'))`,
-      message: `keys must match ${names.pattern}`,
-    };
-  }
-  return undefined;
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

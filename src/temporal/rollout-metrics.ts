@@ -6,6 +6,9 @@
 // counters are exact summed over workers; gauges are this worker's latest sight of the rollout, kept
 // while its checks keep arriving (three check intervals, at least five minutes) and for an hour after
 // the rollout ends. With several workers, read gauges with `max by (agent)`.
+// Decisions reach the worker as the notify activity, which the workflow calls only for plans with a
+// `notify` target (`{ type: log }` is enough): without one there are no decision series, and a
+// rollback or abort leaves the state unsaid (a promotion is seen in the split).
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { NotifyEvent, NotifyEventType } from '../notify/types';
 import type { DesiredSplit } from '../router/types';
@@ -165,18 +168,32 @@ export class RolloutMetrics implements RolloutObserver {
   observeCheck(input: CheckSeen, outcome: CheckOutcome): void {
     const verdict = outcome.metrics === 'ok' ? outcome.verdict.verdict : 'outage';
     this.checks.inc({ agent: input.agent, verdict });
+    const prev = this.seen.get(input.agent);
     this.update(input.agent, {
+      // A check means the rollout runs; only a decision says it is paused.
+      ...(prev?.state === 'paused' ? {} : { state: 'progressing' as const }),
+      keepMs: Math.max(MIN_KEEP_MS, 3 * input.analysis.intervalMs),
       stable: input.stable,
       canary: input.canary,
       weight: input.lease.canaryWeight,
       stageStartedAt: input.since,
-      keepMs: Math.max(MIN_KEEP_MS, 3 * input.analysis.intervalMs),
     });
   }
 
-  /** A split written by the setTrafficSplit activity. */
+  /**
+   * A split written by the setTrafficSplit activity. The canary becoming stable is a promotion,
+   * whatever else is known; all traffic back on stable is a rollback or an abort, which only the
+   * decision (a notification) tells apart: until then the state is not said.
+   */
   observeSplit(agent: string, desired: DesiredSplit): void {
-    this.update(agent, { weight: desired.canary ? desired.canaryWeight : 0 });
+    const prev = this.seen.get(agent);
+    if (desired.canary) {
+      this.update(agent, { weight: desired.canaryWeight });
+    } else if (prev?.canary && desired.stable === prev.canary) {
+      this.update(agent, { weight: 100, state: 'promoted', keepMs: FINAL_KEEP_MS });
+    } else if (!prev?.state || !FINAL.has(prev.state)) {
+      this.update(agent, { weight: 0, state: undefined, keepMs: FINAL_KEEP_MS });
+    }
   }
 
   /** A decision, as the notify activity receives it. */
