@@ -196,15 +196,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
 
   it('kubectl apply starts a rollout that promotes through the gateway; kubectl wait returns on Promoted', async () => {
     cluster.kubectl(['apply', '-f', '-'], resource('good', good, '2s'));
-    const waited = kubectlRaw([
-      'wait',
-      `agentrollout/good`,
-      '-n',
-      NS,
-      '--for=condition=Promoted',
-      '--timeout=120s',
-    ]);
-    assert.equal(waited.status, 0, waited.stderr);
+    await kubectlWait('good', 'Promoted');
     const s = statusOf('good');
     assert.equal(s.state, 'promoted');
     assert.equal(s.workflowId, `canary-${good}`);
@@ -221,15 +213,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
 
   it('a bad canary ends RolledBack, with the reason in status, and all traffic on stable', async () => {
     cluster.kubectl(['apply', '-f', '-'], resource('bad', bad, '30s'));
-    const waited = kubectlRaw([
-      'wait',
-      `agentrollout/bad`,
-      '-n',
-      NS,
-      '--for=condition=RolledBack',
-      '--timeout=120s',
-    ]);
-    assert.equal(waited.status, 0, waited.stderr);
+    await kubectlWait('bad', 'RolledBack');
     const s = statusOf('bad');
     assert.equal(s.state, 'rolled_back');
     assert.match(s.reason, /error_rate/);
