@@ -54,16 +54,20 @@ export function toStructural(schema: JsonSchema): JsonSchema {
   }
   const names = s.propertyNames as JsonSchema | undefined;
   if (names && Array.isArray(names.enum)) {
-    // Keys from a closed list: a CEL rule over them, and no more keys than the list has (which also
-    // bounds the rule's cost, as the API server requires).
+    // Keys from a closed list: a CEL rule over them, and no more keys than the list has.
     const list = (names.enum as string[]).map((v) => `'${v}'`).join(', ');
     out['x-kubernetes-validations'] = [
       { rule: `self.all(k, k in [${list}])`, message: `keys must be one of ${list}` },
     ];
     out.maxProperties = names.enum.length;
   }
-  // Keys by pattern (onFail's metric names): no bound to give the rule's cost; the operator's zod
-  // parse checks them.
+  // Keys by pattern (onFail's metric names): a CEL rule with the same pattern (RE2 reads it alike).
+  if (names && typeof names.pattern === 'string') {
+    const literal = names.pattern.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    out['x-kubernetes-validations'] = [
+      { rule: `self.all(k, k.matches('${literal}'))`, message: `keys must match ${names.pattern}` },
+    ];
+  }
   return out;
 }
 
