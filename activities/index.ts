@@ -14,6 +14,7 @@ import type { CheckOutcome } from '../workflows/policy';
 import type { AnalysisConfig, Hook, NotifyTarget } from '../src/plan/schema';
 import { callHooks, type HookCall, type HookOptions, type HookResult } from '../src/hooks';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
+import type { RolloutObserver } from '../src/temporal/rollout-metrics';
 
 export interface ActivityDeps {
   router: Router;
@@ -25,6 +26,8 @@ export interface ActivityDeps {
   stopping?: AbortSignal;
   /** Where the plan's hooks find secretEnv and which hosts they may call (the worker's env). */
   hooks?: HookOptions;
+  /** Sees every split, check and decision this worker carries out (the worker's /metrics). */
+  observe?: RolloutObserver;
 }
 
 export interface HooksInput {
@@ -85,7 +88,9 @@ export function createActivities(deps: ActivityDeps) {
     ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
-        return await persist(() => deps.router.setSplit(agent, desired));
+        const applied = await persist(() => deps.router.setSplit(agent, desired));
+        deps.observe?.observeSplit(agent, desired);
+        return applied;
       } catch (err) {
         if (err instanceof RouterConfigError) {
           throw ApplicationFailure.nonRetryable(err.message, 'RouterConfigError');
@@ -154,15 +159,19 @@ export function createActivities(deps: ActivityDeps) {
             err.name,
           );
         }
-        return { metrics: 'outage', message: (err as Error).message };
+        const out: CheckOutcome = { metrics: 'outage', message: (err as Error).message };
+        deps.observe?.observeCheck(input, out);
+        return out;
       }
-      return {
+      const outcome: CheckOutcome = {
         metrics: 'ok',
         verdict: judge(window, input.analysis),
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
       };
+      deps.observe?.observeCheck(input, outcome);
+      return outcome;
     },
 
     /**
@@ -208,6 +217,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Best effort: never throws, so a broken channel cannot hold up a decision. */
     async notify({ event, targets }: NotifyInput): Promise<DeliveryFailure[]> {
+      deps.observe?.observeDecision(event);
       const failures: DeliveryFailure[] = [];
       const notifiers = deps.notifiers(targets);
       await Promise.all(

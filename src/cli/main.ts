@@ -32,6 +32,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   ui: () => import('./commands/ui'),
   export: () => import('./commands/export'),
   evaluator: () => import('./commands/evaluator'),
+  operator: () => import('./commands/operator'),
 };
 
 /** The verbs named on the command line; all of them for help, --version or a typo (so help lists all). */

@@ -127,6 +127,11 @@ export class KubeClient {
     });
   }
 
+  /** The loaded kubeconfig (cluster, credentials), for @kubernetes/client-node's watches. */
+  loadedConfig(): Promise<KubeConfig> {
+    return this.kubeConfig();
+  }
+
   private kubeConfig(): Promise<KubeConfig> {
     this.config ??= (async () => {
       const { KubeConfig } = await import('@kubernetes/client-node');

@@ -10,6 +10,8 @@ import { createWorker, maxCachedWorkflowsFrom } from '../../temporal/worker';
 import { UsageError } from '../errors';
 import { TASK_QUEUE } from '../../../workflows/messages';
 import { connectionSettings } from '../context';
+import { RolloutMetrics } from '../../temporal/rollout-metrics';
+import { metricsListenProblem, serveRolloutMetrics } from '../../temporal/metrics-server';
 
 export function addBackendOptions(cmd: Command): Command {
   return cmd
@@ -112,19 +114,39 @@ worker) and, cached, about 1.5 MB of memory; AGENT_CANARY_MAX_CACHED_WORKFLOWS (
 how many the worker keeps in memory between checks. Run more workers for more rollouts
 (docs/production.md, "Many rollouts at once").
 
+Rollout metrics (--metrics-listen host:port, env AGENT_CANARY_WORKER_METRICS_LISTEN): GET /metrics
+serves agent_canary_rollout_* (state, stage, weight, time in stage, checks, decisions) for
+Prometheus (docs/gitops.md).
+
 See docs/kubernetes.md for a first rollout on a cluster.
 `;
+
+/** --metrics-listen or its variable, checked before anything starts; undefined = not served. */
+function metricsListen(flag: string | undefined): string | undefined {
+  const value = flag ?? process.env.AGENT_CANARY_WORKER_METRICS_LISTEN;
+  if (value === undefined || value === '') return undefined;
+  const problem = metricsListenProblem(value);
+  if (problem) throw new UsageError(`--metrics-listen: ${problem}`);
+  return value;
+}
 
 export function register(program: Command): void {
   addBackendOptions(
     program
       .command('worker')
       .description('run the agent-canary worker (the canaryRollout workflow and its activities)')
+      .option(
+        '--metrics-listen <host:port>',
+        'serve the rollout metrics at /metrics, e.g. 0.0.0.0:9464 (env AGENT_CANARY_WORKER_METRICS_LISTEN)',
+      )
       .addHelpText('after', BACKENDS_HELP),
-  ).action(async (flags: BackendFlags, cmd: Command) => {
+  ).action(async (flags: BackendFlags & { metricsListen?: string }, cmd: Command) => {
     const settings = connectionSettings(cmd);
+    const listen = metricsListen(flags.metricsListen);
     const deps = createBackends(resolveBackendSettings({ ...flags, namespace: settings.namespace }));
     const maxCachedWorkflows = cacheSetting();
+    const rolloutMetrics = listen ? new RolloutMetrics() : undefined;
+    if (rolloutMetrics) deps.observe = rolloutMetrics;
     installRuntime();
     let connection: NativeConnection;
     try {
@@ -134,9 +156,12 @@ export function register(program: Command): void {
     }
     // Kubernetes has no gateway of ours to let a lapsed lease fall back: the worker sweeps them.
     const sweeper = deps.router instanceof KubernetesRouter ? deps.router.startLeaseSweeper() : undefined;
+    const served = rolloutMetrics && listen ? await serveRolloutMetrics(rolloutMetrics, listen) : undefined;
+    if (served) process.stderr.write(`worker: rollout metrics at ${served.url}/metrics\n`);
     try {
       await runWorker(connection, settings.namespace, deps, maxCachedWorkflows);
     } finally {
+      await served?.close();
       await sweeper?.stop();
       await connection.close();
     }
