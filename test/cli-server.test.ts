@@ -213,6 +213,12 @@ describe('cli against a real server', function () {
     metrics.set(agent, { rps: 200 });
     await withWorker(deps, async () => {
       await json(['start', '-f', slowPlan(agent), '--json']);
+      // A start returns before the router has the stage; the frame below is asserted on stage 1 in place.
+      await eventually(
+        () => json<RolloutStatus>(['status', agent, '--json']),
+        (s) => s.canaryPercent === 10,
+        { what: 'stage 1 in place', timeoutMs: 30_000 },
+      );
       const p = cliProcess(['status', agent, '--watch', '--interval', '60'], {
         env: env(),
         timeoutMs: 60_000,

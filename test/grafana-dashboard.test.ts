@@ -13,6 +13,7 @@ import { DASHBOARD_FILES } from '../src/deploy-files';
 import { DASHBOARD_JSON } from '../src/metrics/grafana-dashboard';
 import { RolloutMetrics } from '../src/temporal/rollout-metrics';
 import { renderPrometheus } from '../src/gateway/metrics-store';
+import { requirePrerequisites } from './support/prerequisites';
 
 const fixture = (f: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'grafana', f), 'utf8'));
 
@@ -104,14 +105,7 @@ describe('Grafana dashboard', () => {
   });
 
   it('every query is valid PromQL (promtool)', function () {
-    const promtool = spawnSync('promtool', ['--version']);
-    if (promtool.error) {
-      if (process.env.CI === 'true') assert.fail('promtool missing: run `bash .ci/install-prometheus.sh`');
-      process.stderr.write(
-        '    skipping the PromQL check: promtool not installed (bash .ci/install-prometheus.sh)\n',
-      );
-      this.skip();
-    }
+    requirePrerequisites(this, 'promtool');
     const dir = mkdtempSync(join(tmpdir(), 'agent-canary-promql-'));
     try {
       const rules = exprs.map((e, i) => ({

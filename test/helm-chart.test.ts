@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { resolveBackendSettings } from '../src/temporal/backends';
 import { metricsListenProblem } from '../src/temporal/metrics-server';
 import { loadGatewayConfig } from '../src/gateway';
-import { CHART, helm, helmMissing, renderChart, type K8sObject } from './helm-support';
+import { CHART, helm, renderChart, type K8sObject } from './helm-support';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { requirePrerequisites } from './support/prerequisites';
 
 type Container = { args: string[]; env?: { name: string; value?: string; valueFrom?: unknown }[] };
 const containerOf = (objects: K8sObject[], name: string): Container => {
@@ -34,12 +35,7 @@ const PRODUCTION = {
 describe('Helm chart', function () {
   this.timeout(60_000);
   before(function () {
-    const why = helmMissing();
-    if (why) {
-      if (process.env.CI === 'true') assert.fail(why);
-      process.stderr.write(`    skipping the Helm chart tests: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'helm');
   });
 
   it('lints (strict) with defaults and with production values', () => {

@@ -19,8 +19,9 @@ import { CRD_FILES } from '../src/deploy-files';
 import { RecordingNotifier } from './fakes';
 import { startWorker, testEnv, uniqueName, type RunningWorker } from './harness';
 import { waitFor } from './gateway-support';
-import { helmMissing, PROMETHEUS_OPERATOR_CRDS, renderChart } from './helm-support';
-import { KUBECTL, kubeMissing, startKubeCluster, waitEstablished, type KubeCluster } from './kube-support';
+import { PROMETHEUS_OPERATOR_CRDS, renderChart } from './helm-support';
+import { KUBECTL, startKubeCluster, waitEstablished, type KubeCluster } from './kube-support';
+import { requirePrerequisites } from './support/prerequisites';
 
 const NS = 'teams';
 const TOKEN = 'gitops-admin-token-0123456789';
@@ -113,12 +114,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     });
 
   before(async function () {
-    const why = kubeMissing();
-    if (why) {
-      if (process.env.CI === 'true') assert.fail(why);
-      process.stderr.write(`    skipping the GitOps tests: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'kube');
     cluster = await startKubeCluster();
     cluster.kubectl(['apply', '--server-side', '-f', CRD_FILES[0]]);
     await waitEstablished(cluster.kubectl, 'agentrollouts.agent-canary.dev');
@@ -277,12 +273,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
   });
 
   it('the Helm chart renders and its manifests pass a server-side dry run', function () {
-    const why = helmMissing();
-    if (why) {
-      if (process.env.CI === 'true') assert.fail(why);
-      process.stderr.write(`    skipping the Helm dry run: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'helm');
     for (const f of readdirSync(PROMETHEUS_OPERATOR_CRDS))
       cluster.kubectl(['apply', '--server-side', '-f', join(PROMETHEUS_OPERATOR_CRDS, f)]);
     cluster.kubectl(['create', 'namespace', 'agent-canary']);

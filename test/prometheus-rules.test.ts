@@ -4,18 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { requirePrerequisites } from './support/prerequisites';
 
 const DIR = join(__dirname, '..', 'deploy', 'prometheus');
 
 describe('Prometheus rules (promtool)', () => {
   before(function () {
-    if (spawnSync('promtool', ['--version']).error) {
-      if (process.env.CI === 'true') assert.fail('promtool missing: run `bash .ci/install-prometheus.sh`');
-      process.stderr.write(
-        '    skipping the rules checks: promtool not installed (bash .ci/install-prometheus.sh)\n',
-      );
-      this.skip();
-    }
+    requirePrerequisites(this, 'promtool');
   });
 
   const promtool = (...args: string[]) => {

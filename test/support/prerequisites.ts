@@ -4,6 +4,7 @@
 // the list. Under CI (CI=true) nothing may be skipped: a missing part fails the suite that needs it.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { helmMissing } from '../helm-support';
 import { kubeMissing } from '../kube-support';
 
 export interface Prerequisite {
@@ -50,6 +51,16 @@ export const PREREQUISITES = {
     what: 'Prometheus (the Prometheus metrics backend)',
     missing: () => (onPath('prometheus') ? null : 'prometheus is not installed'),
     how: `${SYSTEM_PACKAGES} (Debian package prometheus)`,
+  },
+  promtool: {
+    what: "promtool (Prometheus' checker of rules and PromQL)",
+    missing: () => (onPath('promtool') ? null : 'promtool is not installed'),
+    how: `${SYSTEM_PACKAGES} (Debian package prometheus ships it)`,
+  },
+  helm: {
+    what: 'helm (the Helm chart tests)',
+    missing: helmMissing,
+    how: 'bash .ci/helm.sh (builds helm with Go once, ~20 min on a busy 2-core machine)',
   },
   kube: {
     what: 'kube-apiserver, kubectl and etcd (the Kubernetes router, operator and manifests)',
