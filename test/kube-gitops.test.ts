@@ -5,7 +5,7 @@
 // it. The operator runs as a ServiceAccount holding only the chart's operator Role. The Helm chart's
 // rendered manifests pass a server-side dry run.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -96,7 +96,8 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
       () => (statusOf(name).conditions ? true : undefined),
       60_000,
     );
-    const r = kubectlRaw([
+    // Not spawnSync: the worker and the operator run in this process and must go on meanwhile.
+    const r = await kubectlAsync([
       'wait',
       `agentrollout/${name}`,
       '-n',
@@ -106,6 +107,16 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     ]);
     assert.equal(r.status, 0, r.stderr);
   };
+  const kubectlAsync = (args: string[]) =>
+    new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      execFile(
+        KUBECTL,
+        [`--kubeconfig=${cluster.adminKubeconfig}`, ...args],
+        { encoding: 'utf8', timeout: 150_000 },
+        (err, _stdout, stderr) =>
+          resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+      );
+    });
   const kubectlRaw = (args: string[], input?: string) =>
     spawnSync(KUBECTL, [`--kubeconfig=${cluster.adminKubeconfig}`, ...args], {
       encoding: 'utf8',
@@ -190,10 +201,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     await cluster?.stop();
   });
 
-  // NOT YET PASSING (first run against the real API server at 11:35, minutes before the deadline):
-  // the operator writes its first conditions but the rollouts never reach Promoted/RolledBack/the
-  // weight in status; skipped so CI stays green until the operator's status path is debugged.
-  it.skip('kubectl apply starts a rollout that promotes through the gateway; kubectl wait returns on Promoted', async () => {
+  it('kubectl apply starts a rollout that promotes through the gateway; kubectl wait returns on Promoted', async () => {
     cluster.kubectl(['apply', '-f', '-'], resource('good', good, '2s'));
     await kubectlWait('good', 'Promoted');
     const s = statusOf('good');
@@ -210,10 +218,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     assert.equal((await getStatus(testEnv().client, good)).state, 'promoted');
   });
 
-  // NOT YET PASSING (first run against the real API server at 11:35, minutes before the deadline):
-  // the operator writes its first conditions but the rollouts never reach Promoted/RolledBack/the
-  // weight in status; skipped so CI stays green until the operator's status path is debugged.
-  it.skip('a bad canary ends RolledBack, with the reason in status, and all traffic on stable', async () => {
+  it('a bad canary ends RolledBack, with the reason in status, and all traffic on stable', async () => {
     cluster.kubectl(['apply', '-f', '-'], resource('bad', bad, '30s'));
     await kubectlWait('bad', 'RolledBack');
     const s = statusOf('bad');
@@ -228,10 +233,7 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     assert.deepEqual([split.stable, split.canaryWeight], ['v1', 0]);
   });
 
-  // NOT YET PASSING (first run against the real API server at 11:35, minutes before the deadline):
-  // the operator writes its first conditions but the rollouts never reach Promoted/RolledBack/the
-  // weight in status; skipped so CI stays green until the operator's status path is debugged.
-  it.skip('annotations command the rollout once per value; deleting the resource aborts it', async () => {
+  it('annotations command the rollout once per value; deleting the resource aborts it', async () => {
     cluster.kubectl(['apply', '-f', '-'], resource('held', held, '10m'));
     await waitFor('the rollout at 20%', () => (statusOf('held').weight === 20 ? true : undefined), 60_000);
     cluster.kubectl(['annotate', 'agentrollout', 'held', '-n', NS, 'agent-canary.dev/pause=hold for review']);
@@ -245,7 +247,8 @@ describe('GitOps: AgentRollout resources on a real kube-apiserver', function () 
     const d = (await getStatus(testEnv().client, held)).decisions.find((x) => x.action === 'paused')!;
     assert.match(d.by, /kubectl-annotate via agentrollout\/teams\/held/);
 
-    const deleted = kubectlRaw(['delete', 'agentrollout', 'held', '-n', NS, '--timeout=120s']);
+    // Waits for the finalizer, which the operator in this process removes: not spawnSync.
+    const deleted = await kubectlAsync(['delete', 'agentrollout', 'held', '-n', NS, '--timeout=120s']);
     assert.equal(deleted.status, 0, deleted.stderr);
     const after = await getStatus(testEnv().client, held);
     assert.equal(after.state, 'aborted');
