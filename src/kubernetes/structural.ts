@@ -52,6 +52,23 @@ export function toStructural(schema: JsonSchema): JsonSchema {
       if (typeof v === 'object' && v !== null) out.additionalProperties = toStructural(v as JsonSchema);
     } else out[k] = v;
   }
+  if (out.properties && out.additionalProperties) {
+    // A structural schema has named keys or a map, not both: named keys of a map (onFail's
+    // `timeout` beside metric names) join its values' schema, and the plan's own check keeps them apart.
+    let merged = out.additionalProperties as JsonSchema;
+    for (const p of Object.values(out.properties as Record<string, JsonSchema>)) {
+      const kinds = new Set(
+        [merged, p].map((x) => (x['x-kubernetes-int-or-string'] ? 'int-or-string' : x.type)),
+      );
+      // A duration (int or string) beside string values: any int or string, checked by the plan.
+      merged =
+        kinds.size === 2 && kinds.has('int-or-string') && kinds.has('string')
+          ? { 'x-kubernetes-int-or-string': true }
+          : loosest(merged, p);
+    }
+    out.additionalProperties = merged;
+    delete out.properties;
+  }
   const names = s.propertyNames as JsonSchema | undefined;
   if (names && Array.isArray(names.enum)) {
     // Keys from a closed list: a CEL rule over them, and no more keys than the list has.
