@@ -236,7 +236,10 @@ describe('agent-canary ui: the API', function () {
     const errors = bad.history.checks.flatMap((c) => c.metrics.filter((m) => m.metric === 'error_rate'));
     assert.ok(
       errors.some((m) => m.status === 'fail' && (m.canary ?? 0) > (m.stable ?? 0)),
-      'a failing error-rate point with the canary above stable',
+      `a failing error-rate point with the canary above stable; seen: ${errors
+        .map((m) => `${m.status} ${m.canary}/${m.stable}: ${m.reason}`)
+        .join(' | ')
+        .slice(0, 3000)}`,
     );
     assert.ok(bad.decisions.some((d) => d.action === 'rolled_back'));
     const rows = await get<{ rollouts: RolloutRow[] }>('/api/rollouts');
