@@ -266,6 +266,5 @@ function judgeRolloutV4(
       reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
     };
   });
-  // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
-  return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
+  return { verdict: combineVerdict(v.judge, metrics), evidence };
 }
