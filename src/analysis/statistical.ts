@@ -19,21 +19,30 @@
 // what the comparison test does; here the comparison is governed by analysis.minEffect instead.
 import type { MetricsWindow, VersionMetrics } from '../metrics/types';
 import type { AnalysisConfig, Threshold } from '../plan/schema';
-import {
-  meanComparison,
-  meanGuard,
-  proportionComparison,
-  proportionGuard,
-  quantileComparison,
-  quantileGuard,
-  type AbsoluteKind,
-  type Comparison,
-} from './families';
+import { meanGuard, proportionGuard, quantileGuard, type AbsoluteKind, type Comparison } from './families';
 import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import { fmt, histogramMoments, measure } from './values';
+import {
+  countAbove,
+  fmt,
+  histogramMoments,
+  histogramQuantile,
+  measure,
+  mergeHistograms,
+  survivalAt,
+} from './values';
+import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
+import {
+  badConversations,
+  clusterMeanVariance,
+  conversationShift,
+  conversationSurvival,
+  conversationsAbove,
+  conversationsOf,
+  errorInflation,
+} from './conversations';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
 export const PASS_BETA = 0.05;
@@ -61,6 +70,10 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
  * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
+/** Steps of the grid the conversation test's latency threshold is rounded to. */
+const P99_GRID = 1.25;
+/** Share of conversations whose slowest request the conversation latency test looks above, at most. */
+const CONVERSATION_TAIL = 0.1;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
@@ -99,20 +112,122 @@ function badEvents(m: VersionMetrics, metric: 'error_rate' | 'task_success_rate'
 
 function compare(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
   const { stable, canary } = window;
+  const conv = conversationsOf(stable, canary);
   switch (metric) {
     case 'error_rate':
     case 'task_success_rate': {
+      const inflation = metric === 'error_rate' ? errorInflation(canary) : undefined;
+      const cc = conv && badConversations(conv.c, metric);
+      const sc = conv && badConversations(conv.s, metric);
+      if (cc && sc && cc.n > 0 && sc.n > 0) {
+        // One bad event per conversation at most: each is the canary's with its share of the
+        // conversations under "no worse", exactly, however bursty the conversations are inside.
+        const shift = conversationShift(cc, sc);
+        const what =
+          metric === 'error_rate' ? 'conversations with errors' : 'conversations with failed tasks';
+        return {
+          llrAt: (k) => proportionTest(cc.bad, cc.n, sc.bad, sc.n, shift(k * delta)).llr,
+          detail:
+            `${what} ${cc.bad}/${cc.n} vs ${sc.bad}/${sc.n}, min effect +${fmt(delta)} per request ` +
+            `(+${fmt(shift(delta))} per conversation)` +
+            (inflation !== undefined ? `; per-request variance ${fmt(inflation)}x binomial` : ''),
+          canaryBad: cc.bad,
+          unit: 'conversation',
+          ...(inflation !== undefined ? { inflation } : {}),
+        };
+      }
+      const [cb, cn] = badEvents(canary, metric);
+      const [sb, sn] = badEvents(stable, metric);
       const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
-      return proportionComparison(badEvents(canary, metric), badEvents(stable, metric), delta, what);
+      return {
+        llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr,
+        detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, min effect +${fmt(delta)}; per request (no conversation counts)`,
+        canaryBad: cb,
+        unit: 'request',
+      };
     }
-    case 'p99_latency_ms':
-      return quantileComparison(canary.latencyMs, stable.latencyMs, P99_TAIL, delta, {
-        label: 'p99',
-        noun: 'latency',
-        unit: 'ms',
-      });
-    case 'quality_score':
-      return meanComparison(moments(canary), moments(stable), delta, 'lower');
+    case 'p99_latency_ms': {
+      // Sequential quantile test: count requests above t, the pooled p99 (any threshold fixed by the
+      // pooled data is fair under H0), in each version. Under H1 the canary is (1+d) times slower, so
+      // its share above t is the pooled share above t/(1+d).
+      const ch = canary.latencyMs.histogram;
+      const sh = stable.latencyMs.histogram;
+      if (ch.length === 0 || sh.length === 0) {
+        return { llrAt: () => 0, detail: 'p99 only', blocked: 'no latency histogram to compare' };
+      }
+      const pooled = mergeHistograms(ch, sh);
+      let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
+      // When the p99 is the top bucket nothing is above it: use the bucket below.
+      if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
+      if (conv && conv.c.slowest.length > 0 && conv.s.slowest.length > 0) {
+        // Per conversation: did its slowest request go above t? Under H1 every canary request is
+        // (1+d) times slower, so its slowest is too: the pooled share above t/(1+d). t is the
+        // pooled p99 rounded up to a fixed grid, so that it does not move at every look (a
+        // threshold chosen anew each time is a search over thresholds, which the bound does not
+        // allow for).
+        // Where most conversations are long, few go above the requests' p99 and the test would
+        // starve: the threshold is also at most the slowest request of the slowest 10% of
+        // conversations (still the tail, by conversation).
+        const slowest = mergeHistograms(conv.c.slowest, conv.s.slowest);
+        const total = conv.c.count + conv.s.count;
+        const top =
+          slowest.find(([v]) => conversationsAbove(slowest, v) <= CONVERSATION_TAIL * total)?.[0] ?? t;
+        t = Math.min(t, top);
+        t = P99_GRID ** Math.round(Math.log(t) / Math.log(P99_GRID));
+        const c0 = conversationSurvival(slowest, total, t);
+        const c1 = (k: number) => conversationSurvival(slowest, total, t / (1 + k * delta));
+        const cb = conversationsAbove(conv.c.slowest, t);
+        const sb = conversationsAbove(conv.s.slowest, t);
+        const ok = (k: number) => c0 > 0 && c1(k) > c0;
+        return {
+          llrAt: (k) => (ok(k) ? shareTest(cb, conv.c.count, sb, conv.s.count, c1(k), c0).llr : 0),
+          detail: `conversations above ${fmt(t)}ms: ${cb}/${conv.c.count} vs ${sb}/${conv.s.count}, min effect +${fmt(delta * 100)}%`,
+          canaryBad: cb,
+          unit: 'conversation',
+          blocked: ok(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
+        };
+      }
+      const q0 = survivalAt(pooled, t);
+      const q1 = (k: number) => survivalAt(pooled, t / (1 + k * delta));
+      const cb = countAbove(ch, t);
+      const sb = countAbove(sh, t);
+      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, min effect +${fmt(delta * 100)}%`;
+      const usable = (k: number) => q0 > 0 && q1(k) > q0;
+      return {
+        // Buckets too coarse for an effect leave that alternative out of the evidence (LR 1).
+        llrAt: (k) =>
+          usable(k) ? shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1(k), q0).llr : 0,
+        detail,
+        canaryBad: cb,
+        unit: 'request',
+        blocked: usable(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
+      };
+    }
+    case 'quality_score': {
+      const c = moments(canary);
+      const s = moments(stable);
+      // A floor on the variance keeps a run of identical scores from looking like certainty.
+      const floor = (delta * delta) / 4;
+      const iidC = Math.max(c.variance, floor) / c.n;
+      const iidS = Math.max(s.variance, floor) / s.n;
+      // Scores of one conversation resemble each other: the cluster-robust variance of each mean,
+      // never below the independent one (the sums of conversations that began earlier make it
+      // approximate, on the large side).
+      const cc = clusterMeanVariance(canary, iidC);
+      const sc = clusterMeanVariance(stable, iidS);
+      const v = Math.max(iidC, cc?.v ?? 0) + Math.max(iidS, sc?.v ?? 0);
+      const drop = s.mean - c.mean;
+      const inflation = cc && sc ? v / (iidC + iidS) : undefined;
+      return {
+        llrAt: (k) => meanShiftLlr(drop, v, k * delta),
+        detail:
+          `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), min effect -${fmt(delta)}` +
+          (inflation !== undefined
+            ? `; design effect of conversations ${fmt(inflation)}`
+            : '; scores as independent'),
+        ...(inflation !== undefined ? { inflation, unit: 'conversation' as const } : {}),
+      };
+    }
     default:
       return signalComparison(window, metric, delta);
   }
@@ -159,6 +274,24 @@ function guardrailLlr(
   }
 }
 
+/**
+ * What a guardrail's one-sample test on the canary divides its counted evidence by: the measured
+ * variance inflation of the canary's errors when the source counts conversations (a per-request
+ * limit is about requests, so the test stays per request, with its variance as measured), the mean
+ * conversation length for other counts (the worst case of identical turns), 1 without conversations.
+ */
+function guardTemper(window: MetricsWindow, metric: MetricName, cmp: Comparison): number {
+  const conv = window.canary.conversations;
+  if (!conv || conv.count === 0) return 1;
+  if (metric === 'error_rate' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
+  const n = metric === 'task_success_rate' ? window.canary.taskSuccess.total : window.canary.requests;
+  const units = metric === 'task_success_rate' ? conv.tasked : conv.count;
+  return units > 0 ? Math.max(1, n / units) : 1;
+}
+
+/** Metrics whose absolute limits, broken on the stable too, hold the stage (an upstream incident). */
+export const HOLD_ON_STABLE_BEYOND: ReadonlySet<MetricName> = new Set(['error_rate', 'p99_latency_ms']);
+
 /** A fail needs MIN_BAD_EVENTS behind it wherever bad events are counted. */
 const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
@@ -185,14 +318,24 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
+  const temper = guardTemper(window, metric, cmp);
+  const worseThanStable = cmp.llrAt(1) > 0;
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
     const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
+    const stableWithin = g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit;
     return {
       ...g,
       llr,
       bad,
-      failed: enoughBad(bad) && llr >= Math.log(1 / split.guardrail),
+      // An incident on both versions is not the canary's regression: a limit fails the canary only
+      // while the stable keeps it over the same period and the canary is the worse of the two.
+      failed:
+        enoughBad(bad) &&
+        stableWithin &&
+        worseThanStable &&
+        llr / (bad !== undefined ? temper : 1) >= Math.log(1 / split.guardrail),
+      stableWithin,
       within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
       words: `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`,
@@ -209,7 +352,8 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     ...(guards.length > 0
       ? {
           guards: guards.map((g) => ({
-            llr: clampLlr(g.llr),
+            // Tempered as the window's test uses it, so the rollout adds like with like.
+            llr: clampLlr(g.bad !== undefined ? g.llr / temper : g.llr),
             ...(g.bad !== undefined ? { bad: g.bad } : {}),
             within: g.within,
           })),
@@ -217,8 +361,15 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
       : {}),
     ...(cmp.blocked || broken ? { blocked: true } : {}),
     detail: `${metric}: ${evidence}${failedGuard ? `; breaks ${failedGuard.text}` : ''}`,
+    ...(cmp.unit ? { unit: cmp.unit } : {}),
+    ...(cmp.inflation !== undefined ? { inflation: clampLlr(cmp.inflation) } : {}),
+    ...(guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
   };
   const out = { ...base, pValue, stats };
+  // A request metric's limit broken on stable too is an upstream incident: hold. An outcome
+  // metric's limit broken on stable measures how outcomes are reported (failures reported more
+  // often than successes): the canary is judged against the stable alone.
+  const stableOut = HOLD_ON_STABLE_BEYOND.has(metric) ? guards.find((g) => !g.stableWithin) : undefined;
 
   if (broken) {
     // Not the canary's fault and not the stable's cure: hold the split, say where to look.
@@ -241,8 +392,16 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   if (cmp.blocked) {
     return { ...out, status: 'inconclusive', reason: `${metric}: ${cmp.blocked}` };
   }
+  if (stableOut) {
+    // The limit is broken on stable too (an upstream incident): hold whatever its size, say so.
+    return {
+      ...out,
+      status: 'inconclusive',
+      reason: `${metric}: stable is beyond the limit too (${stableOut.words}): ${values}: check the upstreams; holding`,
+    };
+  }
   if (passLlr <= Math.log(PASS_BETA)) {
-    const outside = guards.find((g) => !g.within);
+    const outside = guards.find((g) => !g.within && g.stableWithin);
     if (outside) {
       return {
         ...out,
