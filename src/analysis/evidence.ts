@@ -266,5 +266,6 @@ function judgeRolloutV4(
       reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
     };
   });
-  return { verdict: combineVerdict(v.judge, metrics), evidence };
+  // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
+  return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
 }
