@@ -416,7 +416,11 @@ function simulatePolicy(o: SimOptions): Outcome {
     if (e.type === 'write') pending.push({ type: 'write_done', opId: e.opId });
     if (e.type === 'check') {
       checks++;
-      const verdict = judgeStatistical(source ? source.window() : windowOf(stable, canary), plan.analysis);
+      const verdict = judgeStatistical(
+        source ? source.window() : windowOf(stable, canary),
+        plan.analysis,
+        s.judgeV4 === true,
+      );
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict } });
     }
   };

@@ -70,6 +70,9 @@ class Counts {
   tasked = 0;
   failedTask = 0;
   cleanOutcomes = 0;
+  failuresSq = 0;
+  failuresOutcomes = 0;
+  outcomesSq = 0;
   slowest = new Float64Array(LATENCY_BOUNDS.length);
   qualitySq = 0;
   qualityCross = 0;
@@ -113,6 +116,10 @@ class Counts {
           this.cleanOutcomes -= st.out;
         }
       } else if (st.fail === 0) this.cleanOutcomes++;
+      const f = turn.taskSuccess ? 0 : 1;
+      this.failuresSq += f * (2 * st.fail + 1);
+      this.failuresOutcomes += f * (st.out + 1) + st.fail;
+      this.outcomesSq += 2 * st.out + 1;
       st.out++;
       if (!turn.taskSuccess) st.fail++;
     }
@@ -158,6 +165,9 @@ class Counts {
         tasked: this.tasked,
         failedTask: this.failedTask,
         cleanOutcomes: this.cleanOutcomes,
+        failuresSq: this.failuresSq,
+        failuresOutcomes: this.failuresOutcomes,
+        outcomesSq: this.outcomesSq,
         slowest,
         qualitySq: this.qualitySq,
         qualityCross: this.qualityCross,

@@ -55,7 +55,7 @@ const many = (n: number, turns: number, errorRate: number) =>
 
 describe('the conversation as the unit', () => {
   const a = analysisWith({ metrics: ['error_rate'] });
-  const err = (w: MetricsWindow) => judgeStatistical(w, a).metrics[0];
+  const err = (w: MetricsWindow) => judgeStatistical(w, a, true).metrics[0];
 
   it('one user whose every turn fails is one bad conversation, not a regression', () => {
     const stable = served('v1', many(3000, 10, 0.01), 1);
@@ -72,10 +72,10 @@ describe('the conversation as the unit', () => {
     assert.equal(perConversation.stats!.unit, 'conversation');
     // The burst shows in the measured variance inflation the verdict reports.
     assert.ok(perConversation.stats!.inflation! > 3, perConversation.stats!.detail);
-    assert.match(perConversation.stats!.detail, /per-request variance [\d.]+x binomial/);
+    assert.match(perConversation.stats!.detail, /variance [\d.]+x binomial, allowed for/);
   });
 
-  it('a regression spread over conversations still fails, per conversation', () => {
+  it('a regression spread over conversations still fails, judged with conversations as the unit', () => {
     const stable = served('v1', many(3000, 10, 0.01), 3);
     const canary = served('v2', many(600, 10, 0.05), 4);
     const r = err(windowOf(stable, canary));
@@ -83,10 +83,56 @@ describe('the conversation as the unit', () => {
     assert.equal(r.stats!.unit, 'conversation');
   });
 
+  it('long conversations keep the power of all their requests (nearly every one has an error on both)', () => {
+    // 100 long-lived sessions of 200 turns each: at 1% errors 87% of the stable's conversations
+    // have an error, so "a conversation with an error" could not tell 1% from 3%; their requests can.
+    const stable = served('v1', many(100, 200, 0.01), 11);
+    const canary = served('v2', many(100, 200, 0.03), 12);
+    const r = err(windowOf(stable, canary));
+    assert.equal(r.status, 'fail', r.reason);
+    assert.ok(r.stats!.inflation! < 2, `independent errors show no dispersion: ${r.stats!.detail}`);
+    // The same long conversations, both at 1%, pass.
+    const same = err(windowOf(stable, served('v2', many(100, 200, 0.01), 13)));
+    assert.notEqual(same.status, 'fail', same.reason);
+  });
+
+  it('one user whose every task fails is one bursty conversation, not a regression', () => {
+    const outcomes = (name: string, conversations: { turns: number; failRate: number }[], seed: number) => {
+      const rand = seededRandom(seed);
+      const series = new VersionSeries('agent', name, 6 * 3600);
+      let t = T0;
+      conversations.forEach((c, i) => {
+        for (let turn = 0; turn < c.turns; turn++) {
+          t += 50;
+          series.recordRequest(200, false, t);
+          series.conversations.request(`${name}-${i}`, 200, false, t);
+          const taskSuccess = rand() >= c.failRate;
+          series.recordOutcome({ taskSuccess }, t);
+          series.conversations.outcome(`${name}-${i}`, { taskSuccess }, t);
+        }
+      });
+      return series.query(T0, T0 + HOUR, T0 + HOUR);
+    };
+    const fails = (n: number, turns: number, failRate: number) =>
+      Array.from({ length: n }, () => ({ turns, failRate }));
+    const tasks = analysisWith({ metrics: ['task_success_rate'] });
+    const stable = outcomes('v1', fails(2000, 10, 0.1), 21);
+    const canary = outcomes('v2', [...fails(100, 10, 0.1), { turns: 80, failRate: 1 }], 22);
+    const perRequest = judgeStatistical(
+      windowOf(withoutConversations(stable), withoutConversations(canary)),
+      tasks,
+      true,
+    ).metrics[0];
+    assert.equal(perRequest.status, 'fail', `counted as independent it looks worse: ${perRequest.reason}`);
+    const r = judgeStatistical(windowOf(stable, canary), tasks, true).metrics[0];
+    assert.notEqual(r.status, 'fail', r.reason);
+    assert.ok(r.stats!.inflation! > 3, r.stats!.detail);
+  });
+
   it('a source without conversation counts is judged per request, and the rollout says what it assumes', () => {
     const stable = withoutConversations(served('v1', many(3000, 10, 0.01), 5));
     const canary = withoutConversations(served('v2', many(300, 10, 0.01), 6));
-    const v = judgeStatistical(windowOf(stable, canary), a);
+    const v = judgeStatistical(windowOf(stable, canary), a, true);
     assert.equal(v.metrics[0].stats!.unit, 'request');
     const across = judgeAcrossStages(v, undefined, a, 4, true);
     assert.match(
@@ -99,7 +145,7 @@ describe('the conversation as the unit', () => {
     // An upstream failing for both: 40% errors everywhere, far beyond the 5% limit.
     const stable = served('v1', many(2000, 10, 0.4), 7);
     const canary = served('v2', many(200, 10, 0.4), 8);
-    const v = judgeStatistical(windowOf(stable, canary), a);
+    const v = judgeStatistical(windowOf(stable, canary), a, true);
     const across = judgeAcrossStages(v, undefined, a, 4, true);
     assert.equal(across.verdict.verdict, 'inconclusive', across.verdict.reason);
     assert.match(across.verdict.reason, /stable is beyond the limit too.*check the upstreams/);
@@ -124,6 +170,11 @@ describe('the gateway per-conversation counters', () => {
     assert.deepEqual([all.count, all.errored], [2, 2]);
     // Sums of squares over conversations: "a" has 5 requests, 3 errors; the other 1 and 1.
     assert.deepEqual([all.requestsSq, all.errorsSq, all.errorsRequests], [25 + 1, 9 + 1, 15 + 1]);
+    // Task outcomes: "a" reports 4 (the 2nd and 4th failed), the session-less one 1 success.
+    for (const [i, ok] of [true, false, true, false].entries()) c.outcome('a', { taskSuccess: ok }, T0 + i);
+    c.outcome(undefined, { taskSuccess: true }, T0 + 5);
+    const out = c.query(T0, T0 + 120_000, T0 + 120_000);
+    assert.deepEqual([out.failuresSq, out.failuresOutcomes, out.outcomesSq], [4, 8, 16 + 1]);
     // Its slowest request moved up twice: counted once, at the slowest value.
     const above = (h: [number, number][], x: number) =>
       h.filter(([v]) => v > x).reduce((s, [, n]) => s + n, 0);

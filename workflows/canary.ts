@@ -478,6 +478,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
             until: e.until,
             ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
+            ...(s.judgeV4 ? { judgeVersion: 4 as const } : {}),
             lease: {
               stable: plan.stable,
               canary: plan.canary,

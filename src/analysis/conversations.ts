@@ -2,12 +2,14 @@
 //
 // The gateway randomizes conversations, not requests (it hashes x-session-id), so requests of one
 // conversation are not independent draws: one user whose every turn fails, or one long slow
-// conversation, is one unit of evidence, not two hundred. Counted events are therefore counted at
-// most once per conversation (K = 1: "the conversation had an error", "went above t", "had a failed
-// task"). Under "no worse" every conversation is the canary's with the same probability whatever
-// happens in it, so each such event is the canary's with the canary's share of the conversations, an
-// exact Bernoulli draw, and the share test's likelihood ratio needs no tempering. Means (quality) use
-// the cluster-robust (delta-method) variance of the ratio of sums, from the per-conversation sums.
+// conversation, is one bursty unit, not two hundred independent ones. Counted events (errors, failed
+// tasks) are still counted per request, and the share test's ln LR is divided by the dispersion
+// measured within each version's conversations (the sums of squares the gateway keeps per
+// conversation): the quasi-likelihood answer to clustered counts. Counting "conversations with an
+// error" instead (at most one per conversation) is exact but starves when conversations are long:
+// with 200 turns nearly every conversation has an error on both versions and says nothing. p99 is
+// judged on each conversation's slowest request; means (quality) use the cluster-robust
+// (delta-method) variance of the ratio of sums.
 //
 // What remains assumed: conversations are independent of each other (an incident hitting many at
 // once hits both versions alike, which the share test does not mind), and a conversation seen on a
@@ -28,24 +30,6 @@ export function badConversations(c: ConversationCounts, metric: Counted) {
   return metric === 'error_rate'
     ? { bad: c.errored, n: c.count, clean: c.cleanRequests }
     : { bad: c.failedTask, n: c.tasked, clean: c.cleanOutcomes };
-}
-
-/**
- * How much more often a conversation has a bad event when each of its requests is `delta` likelier
- * to be bad: a clean conversation of L requests stays clean with probability (1 - delta)^L, so the
- * share of bad conversations rises by P(clean) (1 - (1 - delta)^m), m the clean conversations'
- * mean length (pooled over both versions: under "no worse" it says nothing about which is which).
- */
-export function conversationShift(
-  c: { bad: number; n: number; clean: number },
-  s: { bad: number; n: number; clean: number },
-): (delta: number) => number {
-  const n = c.n + s.n;
-  const cleanConversations = Math.max(0, n - c.bad - s.bad);
-  const clean = Math.max(0, c.clean + s.clean);
-  const m = cleanConversations > 0 ? Math.max(1, clean / cleanConversations) : 1;
-  const q = n > 0 ? Math.max(cleanConversations / n, 0.01) : 1;
-  return (delta) => q * (1 - Math.pow(1 - Math.min(delta, 1 - 1e-9), m));
 }
 
 /** Conversations above x from a signed `slowest` histogram (clamped: counts above are >= 0). */
@@ -74,16 +58,41 @@ export function conversationSurvival(h: Histogram, total: number, x: number): nu
 }
 
 /**
- * Variance inflation of a version's error count over the binomial one (1 for independent requests):
- * sum over conversations of (e_i - p n_i)^2 against p (1 - p) n. What a per-request test would have
- * to allow for; shown at each check.
+ * Dispersion of the counted events within conversations (quasi-likelihood): over both versions,
+ * sum over conversations of (e_i - p n_i)^2 against the binomial p (1 - p) n, each version around
+ * its own rate p (so a real difference between the versions is not taken for dispersion). 1 for
+ * independent requests; the share test's ln LR is divided by it. Conversations that began before
+ * the window bring their earlier counts into the squares, which errs on the large side when a
+ * conversation's turns resemble each other, the case it is for.
  */
-export function errorInflation(m: VersionMetrics): number | undefined {
-  const c = m.conversations;
-  if (!c || m.requests < 2 || m.errors === 0 || m.errors === m.requests) return undefined;
-  const p = m.errors / m.requests;
-  const spread = c.errorsSq - 2 * p * c.errorsRequests + p * p * c.requestsSq;
-  return Math.max(1, spread / (p * (1 - p) * m.requests));
+export function withinDispersion(
+  canary: VersionMetrics,
+  stable: VersionMetrics,
+  metric: Counted,
+): { value: number; measured: boolean } {
+  let spread = 0;
+  let binomial = 0;
+  for (const m of [canary, stable]) {
+    const c = m.conversations;
+    if (!c) return { value: 1, measured: false };
+    const [e, n, eSq, eN, nSq] =
+      metric === 'error_rate'
+        ? [m.errors, m.requests, c.errorsSq, c.errorsRequests, c.requestsSq]
+        : [
+            m.taskSuccess.total - m.taskSuccess.successes,
+            m.taskSuccess.total,
+            c.failuresSq,
+            c.failuresOutcomes,
+            c.outcomesSq,
+          ];
+    if (n === 0) continue;
+    const p = e / n;
+    spread += Math.max(0, eSq - 2 * p * eN + p * p * nSq);
+    binomial += p * (1 - p) * n;
+  }
+  return binomial > 0
+    ? { value: Math.max(1, spread / binomial), measured: true }
+    : { value: 1, measured: false };
 }
 
 /**

@@ -19,29 +19,29 @@
 // what the comparison test does; here the comparison is governed by analysis.minEffect instead.
 import type { MetricsWindow, VersionMetrics } from '../metrics/types';
 import type { AnalysisConfig, Threshold } from '../plan/schema';
-import { meanGuard, proportionGuard, quantileGuard, type AbsoluteKind, type Comparison } from './families';
+import {
+  meanComparison,
+  meanGuard,
+  proportionComparison,
+  proportionGuard,
+  quantileComparison,
+  quantileGuard,
+  type AbsoluteKind,
+  type Comparison,
+} from './families';
 import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import {
-  countAbove,
-  fmt,
-  histogramMoments,
-  histogramQuantile,
-  measure,
-  mergeHistograms,
-  survivalAt,
-} from './values';
+import { countAbove, fmt, histogramMoments, histogramQuantile, measure, mergeHistograms } from './values';
 import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
 import {
   badConversations,
   clusterMeanVariance,
-  conversationShift,
   conversationSurvival,
   conversationsAbove,
   conversationsOf,
-  errorInflation,
+  withinDispersion,
 } from './conversations';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
@@ -110,41 +110,57 @@ function badEvents(m: VersionMetrics, metric: 'error_rate' | 'task_success_rate'
     : [m.taskSuccess.total - m.taskSuccess.successes, m.taskSuccess.total];
 }
 
-function compare(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
+/** The comparison of rules 3 before judge-v4: every request an independent draw. */
+function compareV3(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
+  const { stable, canary } = window;
+  switch (metric) {
+    case 'error_rate':
+    case 'task_success_rate': {
+      const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
+      return proportionComparison(badEvents(canary, metric), badEvents(stable, metric), delta, what);
+    }
+    case 'p99_latency_ms':
+      return quantileComparison(canary.latencyMs, stable.latencyMs, P99_TAIL, delta, {
+        label: 'p99',
+        noun: 'latency',
+        unit: 'ms',
+      });
+    case 'quality_score':
+      return meanComparison(moments(canary), moments(stable), delta, 'lower');
+    default:
+      return signalComparison(window, metric, delta);
+  }
+}
+
+function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: boolean): Comparison {
+  if (!v4) return compareV3(window, metric, delta);
   const { stable, canary } = window;
   const conv = conversationsOf(stable, canary);
   switch (metric) {
     case 'error_rate':
     case 'task_success_rate': {
-      const inflation = metric === 'error_rate' ? errorInflation(canary) : undefined;
-      const cc = conv && badConversations(conv.c, metric);
-      const sc = conv && badConversations(conv.s, metric);
-      if (cc && sc && cc.n > 0 && sc.n > 0) {
-        // One bad event per conversation at most: each is the canary's with its share of the
-        // conversations under "no worse", exactly, however bursty the conversations are inside.
-        const shift = conversationShift(cc, sc);
-        const what =
-          metric === 'error_rate' ? 'conversations with errors' : 'conversations with failed tasks';
-        return {
-          llrAt: (k) => proportionTest(cc.bad, cc.n, sc.bad, sc.n, shift(k * delta)).llr,
-          detail:
-            `${what} ${cc.bad}/${cc.n} vs ${sc.bad}/${sc.n}, min effect +${fmt(delta)} per request ` +
-            `(+${fmt(shift(delta))} per conversation)` +
-            (inflation !== undefined ? `; per-request variance ${fmt(inflation)}x binomial` : ''),
-          canaryBad: cc.bad,
-          unit: 'conversation',
-          ...(inflation !== undefined ? { inflation } : {}),
-        };
-      }
       const [cb, cn] = badEvents(canary, metric);
       const [sb, sn] = badEvents(stable, metric);
       const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
-      return {
-        llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr,
-        detail: `${what} ${cb}/${cn} vs ${sb}/${sn}, min effect +${fmt(delta)}; per request (no conversation counts)`,
-        canaryBad: cb,
-        unit: 'request',
-      };
+      if (conv) {
+        // Requests (outcomes) are counted, and the share test's ln LR divided by the dispersion
+        // measured within each version's conversations (quasi-likelihood): a conversation whose
+        // every turn fails weighs as one bursty unit, while long conversations with independent
+        // errors keep the power of all their requests (a per-conversation "any error" would not).
+        const phi = withinDispersion(canary, stable, metric);
+        const bad = badConversations(conv.c, metric);
+        return {
+          llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr / phi.value,
+          detail:
+            `${what} ${cb}/${cn} vs ${sb}/${sn} in ${bad.bad} of ${bad.n} canary conversations, ` +
+            `min effect +${fmt(delta)}; variance ${fmt(phi.value)}x binomial, allowed for`,
+          // A fail needs MIN_BAD_EVENTS conversations behind it, not one user's retries.
+          canaryBad: bad.bad,
+          unit: 'conversation',
+          inflation: phi.value,
+        };
+      }
+      return { ...compareV3(window, metric, delta), canaryBad: cb, unit: 'request' };
     }
     case 'p99_latency_ms': {
       // Sequential quantile test: count requests above t, the pooled p99 (any threshold fixed by the
@@ -152,14 +168,14 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
       // its share above t is the pooled share above t/(1+d).
       const ch = canary.latencyMs.histogram;
       const sh = stable.latencyMs.histogram;
-      if (ch.length === 0 || sh.length === 0) {
-        return { llrAt: () => 0, detail: 'p99 only', blocked: 'no latency histogram to compare' };
+      if (ch.length === 0 || sh.length === 0 || !conv || !conv.c.slowest.length || !conv.s.slowest.length) {
+        return { ...compareV3(window, metric, delta), unit: 'request' };
       }
       const pooled = mergeHistograms(ch, sh);
       let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
       // When the p99 is the top bucket nothing is above it: use the bucket below.
       if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
-      if (conv && conv.c.slowest.length > 0 && conv.s.slowest.length > 0) {
+      {
         // Per conversation: did its slowest request go above t? Under H1 every canary request is
         // (1+d) times slower, so its slowest is too: the pooled share above t/(1+d). t is the
         // pooled p99 rounded up to a fixed grid, so that it does not move at every look (a
@@ -187,21 +203,7 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
           blocked: ok(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
         };
       }
-      const q0 = survivalAt(pooled, t);
-      const q1 = (k: number) => survivalAt(pooled, t / (1 + k * delta));
-      const cb = countAbove(ch, t);
-      const sb = countAbove(sh, t);
-      const detail = `above ${fmt(t)}ms: ${cb}/${canary.latencyMs.count} vs ${sb}/${stable.latencyMs.count}, min effect +${fmt(delta * 100)}%`;
-      const usable = (k: number) => q0 > 0 && q1(k) > q0;
-      return {
-        // Buckets too coarse for an effect leave that alternative out of the evidence (LR 1).
-        llrAt: (k) =>
-          usable(k) ? shareTest(cb, canary.latencyMs.count, sb, stable.latencyMs.count, q1(k), q0).llr : 0,
-        detail,
-        canaryBad: cb,
-        unit: 'request',
-        blocked: usable(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
-      };
+      return { ...compareV3(window, metric, delta), unit: 'request' };
     }
     case 'quality_score': {
       const c = moments(canary);
@@ -283,7 +285,7 @@ function guardrailLlr(
 function guardTemper(window: MetricsWindow, metric: MetricName, cmp: Comparison): number {
   const conv = window.canary.conversations;
   if (!conv || conv.count === 0) return 1;
-  if (metric === 'error_rate' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
+  if (metric !== 'quality_score' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
   const n = metric === 'task_success_rate' ? window.canary.taskSuccess.total : window.canary.requests;
   const units = metric === 'task_success_rate' ? conv.tasked : conv.count;
   return units > 0 ? Math.max(1, n / units) : 1;
@@ -304,7 +306,16 @@ export const clampLlr = (x: number): number => Math.max(-1e6, Math.min(1e6, Numb
  */
 export const BROKEN_STABLE_ERROR_RATE = 0.5;
 
-function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
+/**
+ * One metric's verdict on one window. `v4` (rollouts started under patch judge-v4): conversations as
+ * the unit and incidents on both versions held; without it, rules 3 exactly as they were.
+ */
+function judgeMetric(
+  window: MetricsWindow,
+  analysis: AnalysisConfig,
+  metric: MetricName,
+  v4: boolean,
+): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
   const delta = analysis.minEffect[metric];
@@ -312,18 +323,18 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
   }
   const split = alphaSplit(analysis, metric);
-  const cmp = compare(window, metric, delta);
+  const cmp = compare(window, metric, delta, v4);
   const failLlr = mixtureLlr(cmp.llrAt);
   const passLlr = cmp.llrAt(1);
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
-  const temper = guardTemper(window, metric, cmp);
+  const temper = v4 ? guardTemper(window, metric, cmp) : 1;
   const worseThanStable = cmp.llrAt(1) > 0;
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
     const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
-    const stableWithin = g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit;
+    const stableWithin = !v4 || (g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit);
     return {
       ...g,
       llr,
@@ -333,7 +344,7 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
       failed:
         enoughBad(bad) &&
         stableWithin &&
-        worseThanStable &&
+        (worseThanStable || !v4) &&
         llr / (bad !== undefined ? temper : 1) >= Math.log(1 / split.guardrail),
       stableWithin,
       within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
@@ -363,7 +374,7 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     detail: `${metric}: ${evidence}${failedGuard ? `; breaks ${failedGuard.text}` : ''}`,
     ...(cmp.unit ? { unit: cmp.unit } : {}),
     ...(cmp.inflation !== undefined ? { inflation: clampLlr(cmp.inflation) } : {}),
-    ...(guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
+    ...(v4 && guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
   };
   const out = { ...base, pValue, stats };
   // A request metric's limit broken on stable too is an upstream incident: hold. An outcome
@@ -418,7 +429,8 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   return { ...out, status: 'inconclusive', reason: `${metric}: not yet: ${values}` };
 }
 
-export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig): Verdict {
-  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m));
+/** `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"). */
+export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig, v4 = false): Verdict {
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4));
   return combineVerdict('statistical', metrics);
 }

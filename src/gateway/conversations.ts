@@ -32,6 +32,9 @@ class Slot {
   tasked = 0;
   failedTask = 0;
   cleanOutcomes = 0;
+  failuresSq = 0;
+  failuresOutcomes = 0;
+  outcomesSq = 0;
   slowest = new Map<number, number>();
   qualitySq = 0;
   qualityCross = 0;
@@ -139,6 +142,11 @@ export class ConversationCounters {
           s.cleanOutcomes -= st.out;
         }
       } else if (st.fail === 0) s.cleanOutcomes++;
+      // Increments of the conversation's fail^2, fail x out and out^2 (ConversationCountsSchema).
+      const f = o.taskSuccess ? 0 : 1;
+      s.failuresSq += f * (2 * st.fail + 1);
+      s.failuresOutcomes += f * (st.out + 1) + st.fail;
+      s.outcomesSq += 2 * st.out + 1;
       st.out++;
       if (!o.taskSuccess) st.fail++;
     }
@@ -170,6 +178,9 @@ export class ConversationCounters {
       sum.tasked += s.tasked;
       sum.failedTask += s.failedTask;
       sum.cleanOutcomes += s.cleanOutcomes;
+      sum.failuresSq += s.failuresSq;
+      sum.failuresOutcomes += s.failuresOutcomes;
+      sum.outcomesSq += s.outcomesSq;
       sum.qualitySq += s.qualitySq;
       sum.qualityCross += s.qualityCross;
       sum.qualityCountSq += s.qualityCountSq;
@@ -189,6 +200,9 @@ export class ConversationCounters {
       tasked: sum.tasked,
       failedTask: sum.failedTask,
       cleanOutcomes: sum.cleanOutcomes,
+      failuresSq: sum.failuresSq,
+      failuresOutcomes: sum.failuresOutcomes,
+      outcomesSq: sum.outcomesSq,
       slowest,
       // Rounding can leave a sum a hair under 0; the schema wants them non-negative.
       qualitySq: Math.max(0, sum.qualitySq),

@@ -84,6 +84,13 @@ export const ConversationCountsSchema = z.object({
   /** Task outcomes of conversations without a failed task so far (signed, as cleanRequests). */
   cleanOutcomes: z.number().int(),
   /**
+   * Sums over conversations of failed tasks^2, failed tasks x outcomes and outcomes^2 (dispersion
+   * of task failures); 0 from gateways before them.
+   */
+  failuresSq: z.number().nonnegative().default(0),
+  failuresOutcomes: z.number().nonnegative().default(0),
+  outcomesSq: z.number().nonnegative().default(0),
+  /**
    * The slowest request of each conversation, as [latency bucket value, signed count]: when a
    * conversation's slowest request so far changes, +1 at the new value and -1 at the old, so the
    * count above any bucket value is the number of conversations that first went above it in the range.
