@@ -142,13 +142,13 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: b
       const [cb, cn] = badEvents(canary, metric);
       const [sb, sn] = badEvents(stable, metric);
       const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
-      if (conv) {
+      if (canary.conversations && stable.conversations) {
         // Requests (outcomes) are counted, and the share test's ln LR divided by the dispersion
         // measured within each version's conversations (quasi-likelihood): a conversation whose
         // every turn fails weighs as one bursty unit, while long conversations with independent
         // errors keep the power of all their requests (a per-conversation "any error" would not).
         const phi = withinDispersion(canary, stable, metric);
-        const bad = badConversations(conv.c, metric);
+        const bad = badConversations(canary.conversations, metric);
         return {
           llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr / phi.value,
           detail:
@@ -283,9 +283,11 @@ function guardrailLlr(
  * conversation length for other counts (the worst case of identical turns), 1 without conversations.
  */
 function guardTemper(window: MetricsWindow, metric: MetricName, cmp: Comparison): number {
+  // Judged per request the rollout tempers by DISPERSION already; twice would starve the guardrail.
+  if (cmp.unit === 'request') return 1;
+  if (metric !== 'quality_score' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
   const conv = window.canary.conversations;
   if (!conv || conv.count === 0) return 1;
-  if (metric !== 'quality_score' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
   const n = metric === 'task_success_rate' ? window.canary.taskSuccess.total : window.canary.requests;
   const units = metric === 'task_success_rate' ? conv.tasked : conv.count;
   return units > 0 ? Math.max(1, n / units) : 1;

@@ -355,7 +355,8 @@ export class VersionSeries {
   /** Adds the per-conversation counts of the same range (absent while none were counted). */
   private withConversations(m: VersionMetrics, since: number, until: number, now: number): VersionMetrics {
     const c = this.conversations.query(since, until, now);
-    return c.count > 0 ? { ...m, conversations: c } : m;
+    // Long-lived sessions bring no new conversation into a window but still their sums of squares.
+    return c.count > 0 || c.requestsSq > 0 ? { ...m, conversations: c } : m;
   }
 }
 
