@@ -60,6 +60,7 @@ function digest(s: string): string {
 export class ConversationCounters {
   private readonly states = new Map<string, State>();
   private ring: (Slot | undefined)[] | null = null;
+  private readonly totals = new Slot(-1);
   private readonly size: number;
 
   constructor(
@@ -105,19 +106,8 @@ export class ConversationCounters {
   request(key: string | undefined, latencyMs: number | undefined, error: boolean, now: number): void {
     const st = this.state(key);
     const s = this.slot(now);
-    if (st.req === 0) s.count++;
-    s.requestsSq += 2 * st.req + 1;
-    if (error) {
-      s.errorsSq += 2 * st.err + 1;
-      s.errorsRequests += st.err + st.req + 1;
-      if (st.err === 0) {
-        s.errored++;
-        s.cleanRequests -= st.req;
-      }
-    } else {
-      s.errorsRequests += st.err;
-      if (st.err === 0) s.cleanRequests++;
-    }
+    countRequest(s, st, error);
+    countRequest(this.totals, st, error);
     st.req++;
     if (error) st.err++;
     if (latencyMs !== undefined) {
@@ -134,30 +124,24 @@ export class ConversationCounters {
   outcome(key: string | undefined, o: { taskSuccess?: boolean; qualityScore?: number }, at: number): void {
     const st = this.state(key);
     const s = this.slot(at);
+    countOutcome(s, st, o);
+    countOutcome(this.totals, st, o);
     if (o.taskSuccess !== undefined) {
-      if (st.out === 0) s.tasked++;
-      if (!o.taskSuccess) {
-        if (st.fail === 0) {
-          s.failedTask++;
-          s.cleanOutcomes -= st.out;
-        }
-      } else if (st.fail === 0) s.cleanOutcomes++;
-      // Increments of the conversation's fail^2, fail x out and out^2 (ConversationCountsSchema).
-      const f = o.taskSuccess ? 0 : 1;
-      s.failuresSq += f * (2 * st.fail + 1);
-      s.failuresOutcomes += f * (st.out + 1) + st.fail;
-      s.outcomesSq += 2 * st.out + 1;
       st.out++;
       if (!o.taskSuccess) st.fail++;
     }
     if (o.qualityScore !== undefined) {
-      const q = o.qualityScore;
-      s.qualitySq += 2 * st.qS * q + q * q;
-      s.qualityCross += st.qS + q * (st.qN + 1);
-      s.qualityCountSq += 2 * st.qN + 1;
-      st.qS += q;
+      st.qS += o.qualityScore;
       st.qN++;
     }
+  }
+
+  /**
+   * Every sum since the gateway started, for its Prometheus counters (the signed ones, clean counts
+   * and slowest requests, only per window: a counter cannot go down).
+   */
+  total(): ConversationCounts {
+    return countsOf(this.totals);
   }
 
   /** Sums over [since, until) at one-second resolution, as VersionSeries.query. */
@@ -186,28 +170,73 @@ export class ConversationCounters {
       sum.qualityCountSq += s.qualityCountSq;
       for (const [k, n] of s.slowest) sum.slowest.set(k, (sum.slowest.get(k) ?? 0) + n);
     }
-    const slowest = [...sum.slowest]
-      .filter(([, n]) => n !== 0)
-      .sort((a, b) => a[0] - b[0])
-      .map(([k, n]): [number, number] => [roundMs(FINE_BOUNDS[k]), n]);
-    return {
-      count: sum.count,
-      errored: sum.errored,
-      cleanRequests: sum.cleanRequests,
-      requestsSq: sum.requestsSq,
-      errorsSq: sum.errorsSq,
-      errorsRequests: sum.errorsRequests,
-      tasked: sum.tasked,
-      failedTask: sum.failedTask,
-      cleanOutcomes: sum.cleanOutcomes,
-      failuresSq: sum.failuresSq,
-      failuresOutcomes: sum.failuresOutcomes,
-      outcomesSq: sum.outcomesSq,
-      slowest,
-      // Rounding can leave a sum a hair under 0; the schema wants them non-negative.
-      qualitySq: Math.max(0, sum.qualitySq),
-      qualityCross: Math.max(0, sum.qualityCross),
-      qualityCountSq: sum.qualityCountSq,
-    };
+    return countsOf(sum);
   }
+}
+
+/** What one request adds, given its conversation's state before it (ConversationCountsSchema). */
+function countRequest(s: Slot, st: State, error: boolean): void {
+  if (st.req === 0) s.count++;
+  s.requestsSq += 2 * st.req + 1;
+  if (error) {
+    s.errorsSq += 2 * st.err + 1;
+    s.errorsRequests += st.err + st.req + 1;
+    if (st.err === 0) {
+      s.errored++;
+      s.cleanRequests -= st.req;
+    }
+  } else {
+    s.errorsRequests += st.err;
+    if (st.err === 0) s.cleanRequests++;
+  }
+}
+
+/** What one outcome adds, given its conversation's state before it. */
+function countOutcome(s: Slot, st: State, o: { taskSuccess?: boolean; qualityScore?: number }): void {
+  if (o.taskSuccess !== undefined) {
+    if (st.out === 0) s.tasked++;
+    if (!o.taskSuccess) {
+      if (st.fail === 0) {
+        s.failedTask++;
+        s.cleanOutcomes -= st.out;
+      }
+    } else if (st.fail === 0) s.cleanOutcomes++;
+    // Increments of the conversation's fail^2, fail x out and out^2.
+    const f = o.taskSuccess ? 0 : 1;
+    s.failuresSq += f * (2 * st.fail + 1);
+    s.failuresOutcomes += f * (st.out + 1) + st.fail;
+    s.outcomesSq += 2 * st.out + 1;
+  }
+  if (o.qualityScore !== undefined) {
+    const q = o.qualityScore;
+    s.qualitySq += 2 * st.qS * q + q * q;
+    s.qualityCross += st.qS + q * (st.qN + 1);
+    s.qualityCountSq += 2 * st.qN + 1;
+  }
+}
+
+function countsOf(sum: Slot): ConversationCounts {
+  const slowest = [...sum.slowest]
+    .filter(([, n]) => n !== 0)
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, n]): [number, number] => [roundMs(FINE_BOUNDS[k]), n]);
+  return {
+    count: sum.count,
+    errored: sum.errored,
+    cleanRequests: sum.cleanRequests,
+    requestsSq: sum.requestsSq,
+    errorsSq: sum.errorsSq,
+    errorsRequests: sum.errorsRequests,
+    tasked: sum.tasked,
+    failedTask: sum.failedTask,
+    cleanOutcomes: sum.cleanOutcomes,
+    failuresSq: sum.failuresSq,
+    failuresOutcomes: sum.failuresOutcomes,
+    outcomesSq: sum.outcomesSq,
+    slowest,
+    // Rounding can leave a sum a hair under 0; the schema wants them non-negative.
+    qualitySq: Math.max(0, sum.qualitySq),
+    qualityCross: Math.max(0, sum.qualityCross),
+    qualityCountSq: sum.qualityCountSq,
+  };
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { VersionMetrics } from '../metrics/types';
 import { ConversationCounters } from './conversations';
+import { CONVERSATION_SERIES } from '../metrics/conversation-series';
 import {
   FINE_BOUNDS,
   FINE_TO_PROM,
@@ -381,6 +382,10 @@ export function renderPrometheus(
     'Outcomes reporting task success or failure.',
     (s) => s.taskTotal,
   );
+  for (const c of CONVERSATION_SERIES) {
+    const field = c.field;
+    counter(c.name, c.help, (s) => s.conversations.total()[field]);
+  }
   counter(
     'agent_canary_evaluator_outcomes_total',
     'Outcomes graded by the online evaluator (quality score and task outcome of one request).',
