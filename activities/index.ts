@@ -48,6 +48,8 @@ export interface AnalyzeInput {
   since: number;
   until: number;
   analysis: AnalysisConfig;
+  /** 4: the rollout started under patch judge-v4 (conversations as the unit); absent: before it. */
+  judgeVersion?: 4;
 }
 
 export interface AnalyzeResult {
@@ -80,10 +82,13 @@ export interface NotifyInput {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const baseJudge = deps.judge ?? defaultJudge;
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
-  const judge = (w: MetricsWindow, a: AnalysisConfig) => withEvaluator(judgeWithCustom(baseJudge, w, a), w);
+  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4) =>
+    withEvaluator(
+      judgeWithCustom((win, an) => (deps.judge ? deps.judge(win, an) : defaultJudge(win, an, version)), w, a),
+      w,
+    );
   return {
     ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
@@ -119,7 +124,7 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;
       }
-      const verdict = judge(window, input.analysis);
+      const verdict = judge(window, input.analysis, input.judgeVersion);
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
@@ -129,7 +134,7 @@ export function createActivities(deps: ActivityDeps) {
      * the workflow records it at this check and moves on; configuration errors of either fail for good.
      */
     async checkCanary(input: CheckInput): Promise<CheckOutcome> {
-      const { lease, ...query } = input;
+      const { lease, judgeVersion, ...query } = input;
       try {
         await persist(() => deps.router.setSplit(input.agent, lease));
       } catch (err) {
@@ -165,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       const outcome: CheckOutcome = {
         metrics: 'ok',
-        verdict: judge(window, input.analysis),
+        verdict: judge(window, input.analysis, judgeVersion),
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),

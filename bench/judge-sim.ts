@@ -307,6 +307,19 @@ export interface Outcome {
   undecided?: boolean;
   /** Checks from the rollout's start to its end. */
   checks?: number;
+  /** Why it ended (the policy's result reason). */
+  reason?: string;
+}
+
+/** Traffic drawn by someone else (bench/traffic-sim.ts: conversations) for the policy simulation. */
+export interface TrafficSource {
+  /** Serves [now, now + ms) at the canary's weight `percent`. */
+  serve(ms: number, percent: number, now: number): void;
+  /** Both versions' counts since the stage began. */
+  window(): MetricsWindow;
+  /** A new stage's split landed at `now`: the window starts again. */
+  newStage(now: number): void;
+  canaryRequests: number;
 }
 
 export interface SimOptions {
@@ -322,6 +335,10 @@ export interface SimOptions {
   sessions?: boolean;
   /** Policy rules the rollout starts with: 3 (judge-v3, the default) or the rules before it. */
   rules?: 3 | 'v2';
+  /** Judge v4 (conversations as the unit, incidents held): the default since the patch judge-v4. */
+  v4?: boolean;
+  /** Traffic from elsewhere (conversations); the Generators above when absent. */
+  source?: (rng: Rng) => TrafficSource;
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
@@ -357,6 +374,8 @@ function simulatePolicy(o: SimOptions): Outcome {
   let now = 0;
   let checks = 0;
   let s: PolicyState = initialState(now, o.rules === 'v2' ? undefined : 3);
+  if (o.v4 !== false && s.rules === 3) s.judgeV4 = true;
+  const source = o.source?.(rng);
   let stable = new Acc();
   let canary = new Acc();
   let stageStartedAt = s.stageStartedAt;
@@ -368,15 +387,25 @@ function simulatePolicy(o: SimOptions): Outcome {
   const outcome = (result: Outcome['result']): Outcome => ({
     result,
     minutes: now / 60_000,
-    canaryRequests: canaryTotal,
+    canaryRequests: source ? source.canaryRequests : canaryTotal,
     stage: result === 'promoted' ? stagesBelow100 : s.stageIndex,
     checks,
+    ...(s.result?.reason
+      ? {
+          reason:
+            s.result.reason +
+            (process.env.JUDGE_SIM_REASONS === 'detail'
+              ? ` || ${(s.lastAnalysis?.metrics ?? []).map((m) => m.stats?.detail).join(' || ')}`
+              : ''),
+        }
+      : {}),
     ...(result === 'rolled_back' && !s.result?.reason.startsWith('canary unhealthy')
       ? { undecided: true }
       : {}),
   });
   /** Traffic for the time that passed, split by the share the router was last told. */
   const serve = (ms: number) => {
+    if (source) return source.serve(ms, percentOf(s), now);
     const n = rng.poisson((o.requestsPerSecond * ms) / 1000);
     const nc = rng.binomial(n, percentOf(s) / 100);
     canaryGen.draw(rng, nc, canary);
@@ -387,7 +416,11 @@ function simulatePolicy(o: SimOptions): Outcome {
     if (e.type === 'write') pending.push({ type: 'write_done', opId: e.opId });
     if (e.type === 'check') {
       checks++;
-      const verdict = judgeStatistical(windowOf(stable, canary), plan.analysis);
+      const verdict = judgeStatistical(
+        source ? source.window() : windowOf(stable, canary),
+        plan.analysis,
+        s.judgeV4 === true,
+      );
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict } });
     }
   };
@@ -402,6 +435,7 @@ function simulatePolicy(o: SimOptions): Outcome {
         stageStartedAt = s.stageStartedAt;
         stable = new Acc();
         canary = new Acc();
+        source?.newStage(now);
       }
       for (const e of r.effects) carryOut(e);
       if (s.result) return outcome(s.result.state === 'promoted' ? 'promoted' : 'rolled_back');

@@ -1,8 +1,16 @@
 // Judge simulation benchmark: the shipped policy (workflows/policy.ts `step`) and judge on seeded
-// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute), at 0.1
-// to 100 requests/s, independent requests and correlated sessions; --compare adds the baselines
-// (thresholds at window end, Flagger-style counter, failureLimit 3).
-//   npm run bench:judge [-- --runs 50 --aa-runs 150 --seed 42 --compare]   (about 1-2 min on 2 cores)
+// simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute).
+//
+// Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing
+// users, context-dependent latency, correlated scores, incidents on both versions, biased and late
+// feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
+//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3]
+//   (about 2-4 min on 2 cores; --rps 1,10,100 --runs 400 for the full table, hours)
+// Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f> ...
+//
+// --requests: the independent-requests benchmark (0.1 to 100 requests/s, the old bursty sessions);
+// --compare adds the baselines (thresholds at window end, Flagger-style counter, failureLimit 3).
+//   npm run bench:judge -- --requests [--runs 50 --aa-runs 150 --seed 42 --compare]
 // Last line, one line for scripts:
 //   judge aa_false_rollback_max=<f> aa_correlated=<f> unattended_1rps=<f> unattended_10rps=<f>
 //   unattended_100rps=<f> caught_err_1_2_1rps=<f> caught_err_1_2_10rps=<f>
@@ -11,6 +19,8 @@ import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { sprtExpectedSamples, waldBernoulliAsn } from '../src/analysis/sequential';
+import { builtinModels, type TrafficModel } from './traffic';
+import { runTraffic } from './traffic-sim';
 import {
   DEFAULT_PLAN,
   HEALTHY,
@@ -41,6 +51,8 @@ interface Job {
   runs: number;
   seed: number;
   sessions?: boolean;
+  /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
+  traffic?: { id: string; module?: string; old?: boolean };
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -87,8 +99,8 @@ export function waldReference(scenarioId: string, alpha = DEFAULT_PLAN.analysis.
   }
 }
 
-/** Clopper-Pearson upper 95% bound of a binomial proportion (bisection on the exact CDF). */
-function upper95(k: number, n: number): number {
+/** Clopper-Pearson upper bound of a binomial proportion (bisection on the exact CDF), one-sided 95% by default. */
+function upper95(k: number, n: number, tail = 0.05): number {
   const cdf = (p: number): number => {
     let sum = 0;
     let logC = 0;
@@ -102,11 +114,17 @@ function upper95(k: number, n: number): number {
   let hi = 1;
   for (let it = 0; it < 60; it++) {
     const mid = (lo + hi) / 2;
-    if (cdf(mid) > 0.05) lo = mid;
+    if (cdf(mid) > tail) lo = mid;
     else hi = mid;
   }
   return hi;
 }
+
+/** Ends of the exact (Clopper-Pearson) two-sided 95% interval. */
+function lower95(k: number, n: number): number {
+  return k === 0 ? 0 : 1 - upper95(n - k, n, 0.025);
+}
+const upper95two = (k: number, n: number) => (k === n ? 1 : upper95(k, n, 0.025));
 
 async function runParallel(jobs: Job[]): Promise<JobResult[]> {
   const threads = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4));
@@ -128,6 +146,15 @@ async function runParallel(jobs: Job[]): Promise<JobResult[]> {
           };
           w.on('message', (r: JobResult) => {
             results.push(r);
+            if (r.traffic) {
+              // Each cell as it ends (stderr), so a long run shows its figures as they come.
+              const x = r.summary;
+              const fr = x.rolledBack - x.undecided;
+              console.error(
+                `cell ${r.traffic.id} ${r.rps} req/s: runs=${x.runs} false_rb=${fr} rolled_back=${x.rolledBack} ` +
+                  `promoted=${x.promoted} undecided=${x.undecided} median_min=${x.medianMinutes ?? '-'}`,
+              );
+            }
             feed();
           });
           w.once('error', reject);
@@ -144,7 +171,88 @@ function fmtN(x: number | null, digits = 0): string {
 
 const pct = (k: number, n: number) => `${((100 * k) / n).toFixed(1)}%`;
 
+/** The built-in conversation models, or a team's own (--traffic <module>, see bench/traffic.ts). */
+function loadModels(module?: string): TrafficModel[] {
+  if (!module) return builtinModels();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require(path.resolve(module)) as { default?: TrafficModel; models?: TrafficModel[] };
+  const list = m.models ?? (m.default ? [m.default] : []);
+  if (list.length === 0) throw new Error(`--traffic ${module}: exports neither default nor models`);
+  return list;
+}
+
+function textArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+
+/**
+ * Conversation traffic (the default run): each model at each rate, A/A rows as false rollbacks with
+ * their exact 95% interval, regressions as caught before 100% and promoted. One summary line.
+ */
+async function conversations(): Promise<void> {
+  const runs = Math.round(arg('runs', 20));
+  const seed = Math.round(arg('seed', 42));
+  const module = textArg('traffic');
+  const rates = (textArg('rps') ?? (module ? '1,10,100' : '1,10')).split(',').map(Number);
+  const only = textArg('models')?.split(',');
+  const models = loadModels(module).filter((m) => !only || only.includes(m.id));
+  const old = process.argv.includes('--v3');
+  const started = Date.now();
+  const jobs: Job[] = [];
+  for (const rps of rates) {
+    for (const m of models) {
+      // 100 requests/s costs ten times 10: fewer runs unless asked (--runs-100).
+      const n = rps >= 100 ? Math.round(arg('runs-100', Math.max(5, runs / 4))) : runs;
+      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old } });
+    }
+  }
+  const results = await runParallel(jobs);
+  console.log(
+    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : 'judge v4 (per conversation)'}, seed ${seed}, ` +
+      `${runs} rollouts per cell (${rates.includes(100) ? 'fewer at 100 req/s, ' : ''}--runs for more)`,
+  );
+  console.log(
+    `${'traffic'.padEnd(66)} ${'req/s'.padStart(5)} ${'false rb [95%]'.padStart(20)} ${'caught'.padStart(7)} ${'promoted'.padStart(9)} ${'undecided'.padStart(10)} ${'min p50/p90'.padStart(12)}`,
+  );
+  let worstAa = 0;
+  let worstUpper = 0;
+  const promoted: Record<number, number[]> = {};
+  const caught: Record<string, number> = {};
+  for (const m of models) {
+    for (const rps of rates) {
+      const r = results.find((x) => x.traffic?.id === m.id && x.rps === rps)!.summary;
+      const fr = r.rolledBack - r.undecided;
+      const rb = m.aa
+        ? `${fr}/${r.runs} ${pct(fr, r.runs)} [${(100 * lower95(fr, r.runs)).toFixed(1)}-${(100 * upper95two(fr, r.runs)).toFixed(1)}]`
+        : '-';
+      if (m.aa) {
+        worstAa = Math.max(worstAa, fr / r.runs);
+        worstUpper = Math.max(worstUpper, upper95two(fr, r.runs));
+        (promoted[rps] ??= []).push(r.promoted / r.runs);
+      } else caught[`${m.id}_${rps}`] = r.rolledBack / r.runs;
+      console.log(
+        `${m.label.slice(0, 66).padEnd(66)} ${String(rps).padStart(5)} ${rb.padStart(20)} ` +
+          `${(m.aa ? '-' : pct(r.rolledBack, r.runs)).padStart(7)} ${pct(r.promoted, r.runs).padStart(9)} ` +
+          `${pct(r.undecided, r.runs).padStart(10)} ${`${fmtN(r.medianMinutes)}/${fmtN(r.p90Minutes)}`.padStart(12)}`,
+      );
+    }
+  }
+  console.log(`elapsed ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  const healthy = rates
+    .map((rps) => `promoted_min_${rps}rps=${Math.min(...(promoted[rps] ?? [NaN])).toFixed(4)}`)
+    .join(' ');
+  const err = rates
+    .filter((rps) => caught[`err_1_2_${rps}`] !== undefined)
+    .map((rps) => `caught_err_1_2_${rps}rps=${caught[`err_1_2_${rps}`].toFixed(4)}`)
+    .join(' ');
+  console.log(
+    `judge conversations aa_false_rollback_max=${worstAa.toFixed(4)} aa_upper95_max=${worstUpper.toFixed(4)} ${healthy} ${err}`.trim(),
+  );
+}
+
 async function main(): Promise<void> {
+  if (!process.argv.includes('--requests')) return conversations();
   const runs = Math.round(arg('runs', 50));
   const aaRuns = Math.round(arg('aa-runs', 150));
   const seed = Math.round(arg('seed', 42));
@@ -247,6 +355,14 @@ if (isMainThread) {
   });
 } else {
   parentPort!.on('message', (j: Job) => {
+    if (j.traffic) {
+      const model = loadModels(j.traffic.module).find((m) => m.id === j.traffic!.id)!;
+      const options = j.traffic.old
+        ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
+        : {};
+      parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
+      return;
+    }
     parentPort!.postMessage({
       ...j,
       summary: runScenario(j.judge, j.scenario, j.rps, j.runs, j.seed, j.sessions ?? false),

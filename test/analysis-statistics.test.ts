@@ -230,18 +230,39 @@ describe('statistical judge', () => {
     assert.equal(err.status, 'pass', err.reason);
   });
 
-  it('absolute guardrails still hold when both versions are bad, without single-error flips', () => {
-    // Stable and canary both at 8% errors: the comparison sees no regression, the 5% cap does.
+  it('judge v4: an absolute limit broken on both versions holds the stage; broken by the canary alone it fails', () => {
+    // Stable and canary both at 8% errors: an upstream incident, not the canary's regression.
     const both = judgeStatistical(
       windowOf(healthy(20_000, { errors: 1600 }), healthy(2000, { errors: 160 })),
       a,
+      true,
     );
     const err = both.metrics.find((m) => m.metric === 'error_rate')!;
-    assert.equal(err.status, 'fail', err.reason);
-    assert.match(err.reason, /beyond its limit \(max 5%\): 8% errors against 8% on stable/);
+    assert.equal(err.status, 'inconclusive', err.reason);
+    assert.match(
+      err.reason,
+      /stable is beyond the limit too \(max 5%\): 8% errors against 8% on stable: check the upstreams/,
+    );
+    // The stable inside the cap, the canary at 8%: the canary broke it.
+    const alone = judgeStatistical(
+      windowOf(healthy(20_000, { errors: 800 }), healthy(2000, { errors: 160 })),
+      a,
+      true,
+    );
+    assert.equal(alone.metrics.find((m) => m.metric === 'error_rate')!.status, 'fail');
     // 7% of 200 requests is over the cap too, but 14 errors are not yet evidence of it.
-    const thin = judgeStatistical(windowOf(healthy(4000, { errors: 280 }), healthy(200, { errors: 14 })), a);
+    const thin = judgeStatistical(
+      windowOf(healthy(4000, { errors: 280 }), healthy(200, { errors: 14 })),
+      a,
+      true,
+    );
     assert.notEqual(thin.metrics.find((m) => m.metric === 'error_rate')!.status, 'fail');
+    // A rollout started before judge-v4 keeps the rules it started with: the canary's limit alone.
+    const before = judgeStatistical(
+      windowOf(healthy(20_000, { errors: 1600 }), healthy(2000, { errors: 160 })),
+      a,
+    );
+    assert.equal(before.metrics.find((m) => m.metric === 'error_rate')!.status, 'fail');
   });
 
   it('coarse latency buckets give inconclusive with a reason, not a guess', () => {

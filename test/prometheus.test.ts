@@ -154,7 +154,8 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
     await new Promise((r) => setTimeout(r, 1100));
     const since = Date.now();
     await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 40, leaseMs: 120_000 });
-    const results = await pool(600, 16, (i) => invoke(gw, 'bot', `user-${i}`));
+    // 60 conversations of 10 turns: the per-conversation sums have something to add up.
+    const results = await pool(600, 16, (i) => invoke(gw, 'bot', `user-${i % 60}`));
     for (const r of results.slice(0, 200)) {
       await fetch(`${gw.url}/v1/feedback`, {
         method: 'POST',
@@ -203,6 +204,19 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
         p.latencyMs.histogram.reduce((s, [, n]) => s + n, 0),
         p.latencyMs.count,
       );
+      // The per-conversation sums, through Prometheus as through the gateway's API (the judge's
+      // conversation unit works on either source); only the signed per-window ones stay behind.
+      const { cleanRequests: _r, cleanOutcomes: _o, slowest: _s, ...sums } = g.conversations!;
+      const fromSeries = Object.fromEntries(
+        Object.keys(sums).map((k) => [k, p.conversations![k as keyof typeof sums]]),
+      );
+      for (const [k, v] of Object.entries(sums)) {
+        assert.ok(
+          Math.abs((fromSeries[k] as number) - v) < 1e-6,
+          `${side} conversations.${k}: ${fromSeries[k]} vs ${v}`,
+        );
+      }
+      assert.ok(sums.requestsSq > p.requests, `${side}: conversations of several turns`);
     }
     assert.equal(fromGw.stable.requests + fromGw.canary.requests, 600);
     assert.ok(fromProm.canary.errors > 0);

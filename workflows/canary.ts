@@ -206,6 +206,8 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         patched(DEFERRED_CHECKS_PATCH) ? 'deferred' : undefined,
         patched(GATES_PATCH) ? 1 : undefined,
       );
+  // judge-v4: conversations as the unit, incidents on both versions held (docs/judge.md).
+  if (!carried && s.rules === 3 && patched('judge-v4')) s.judgeV4 = true;
   const stages = plan.stages;
   const queue: PolicyEvent[] = [];
   const effects: Effect[] = [];
@@ -476,6 +478,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
             until: e.until,
             ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
+            ...(s.judgeV4 ? { judgeVersion: 4 as const } : {}),
             lease: {
               stable: plan.stable,
               canary: plan.canary,

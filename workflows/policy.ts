@@ -141,6 +141,11 @@ export interface PolicyState {
    * stage extends while the progress deadline leaves room for the later stages (no pause).
    */
   rules?: 3;
+  /**
+   * Rules 3 judged with conversations as the unit (patch judge-v4, src/analysis/evidence.ts
+   * judgeRolloutV4): untempered per-conversation evidence, incidents on both versions held.
+   */
+  judgeV4?: true;
   /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
   carried?: Evidence;
   evidence?: Evidence;
@@ -852,7 +857,13 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
       f?.kind === 'check' &&
       f.stageIndex === s.stageIndex
     ) {
-      const across = judgeAcrossStages(verdict, s.carried, plan.analysis, passMultiple(plan, s.stageIndex));
+      const across = judgeAcrossStages(
+        verdict,
+        s.carried,
+        plan.analysis,
+        passMultiple(plan, s.stageIndex),
+        s.judgeV4,
+      );
       verdict = across.verdict;
       s.evidence = across.evidence;
     }

@@ -15,7 +15,14 @@
 // itself. A canary worse than minEffect reaches 100% at most PASS_BETA of the time.
 import type { AnalysisConfig, ResolvedPlan } from '../plan/schema';
 import type { MetricName, MetricResult, Verdict } from './types';
-import { COMPARISON_SHARE, EFFECT_GRID, MIN_BAD_EVENTS, PASS_BETA, clampLlr } from './statistical';
+import {
+  COMPARISON_SHARE,
+  EFFECT_GRID,
+  HOLD_ON_STABLE_BEYOND,
+  MIN_BAD_EVENTS,
+  PASS_BETA,
+  clampLlr,
+} from './statistical';
 import { combineVerdict } from './verdict';
 import { fmt } from './values';
 import { againstStable, effectText } from './words';
@@ -23,6 +30,8 @@ import { againstStable, effectText } from './words';
 export interface MetricEvidence {
   /** Summed ln LR at each EFFECT_GRID multiple. */
   llr: number[];
+  /** Judge v4: some stage's counted events were judged per request (no conversation counts). */
+  perRequest?: boolean;
   /** Absent where bad events are not counted (the quality mean). */
   canaryBad?: number;
   guards: { llr: number; bad?: number }[];
@@ -88,8 +97,10 @@ function addTo(carried: MetricEvidence | undefined, r: MetricResult): MetricEvid
   const c = carried ?? zero();
   const st = r.stats;
   if (!st) return c;
+  const perRequest = c.perRequest || st.unit === 'request';
   return {
     llr: EFFECT_GRID.map((_, i) => clampLlr((c.llr[i] ?? 0) + (st.llr[i] ?? 0))),
+    ...(perRequest ? { perRequest } : {}),
     ...(sum(c.canaryBad, st.canaryBad) !== undefined ? { canaryBad: sum(c.canaryBad, st.canaryBad) } : {}),
     guards: (st.guards ?? []).map((g, i) => {
       const bad = sum(c.guards[i]?.bad, g.bad);
@@ -108,7 +119,10 @@ export function judgeAcrossStages(
   carried: Evidence | undefined,
   analysis: AnalysisConfig,
   passAt: number,
+  /** Judge v4 (patch judge-v4): conversations as the unit, incidents held; absent: rules 3 as they were. */
+  v4?: boolean,
 ): { verdict: Verdict; evidence: Evidence } {
+  if (v4) return judgeRolloutV4(v, carried, analysis, passAt);
   const evidence: Evidence = { ...carried };
   const passIndex = Math.max(
     0,
@@ -149,6 +163,97 @@ export function judgeAcrossStages(
     if (r.status === 'nodata') return { ...r, stats };
     const inside = (r.stats?.guards ?? []).every((g) => g.within);
     if (inside && llrAt(passIndex) <= Math.log(PASS_BETA)) {
+      return {
+        ...out,
+        status: 'pass',
+        reason: `${r.metric}: not worse by ${effectText(r.metric, passAt * delta)}: ${values}`,
+      };
+    }
+    return {
+      ...out,
+      status: 'inconclusive',
+      reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
+    };
+  });
+  // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
+  return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
+}
+
+/**
+ * Judge v4 (docs/judge.md, "The unit"): the stages' ln LRs are added as in rules 3, but
+ * - counted events judged per conversation (stats.unit 'conversation') are exact Bernoulli draws
+ *   and are not tempered; per request (a source without conversation counts) both sides, fail and
+ *   pass, are tempered by DISPERSION, the assumption the verdict then states;
+ * - an absolute guardrail fails the canary only while the stable keeps the limit and the rollout's
+ *   evidence leans to the canary being worse; a limit broken on both versions (an upstream
+ *   incident) holds the stage with "check the upstreams", whatever its size.
+ */
+function judgeRolloutV4(
+  v: Verdict,
+  carried: Evidence | undefined,
+  analysis: AnalysisConfig,
+  passAt: number,
+): { verdict: Verdict; evidence: Evidence } {
+  const evidence: Evidence = { ...carried };
+  const passIndex = Math.max(
+    0,
+    EFFECT_GRID.findIndex((e) => e.multiple === passAt),
+  );
+  const metrics = v.metrics.map((r): MetricResult => {
+    const before = carried?.[r.metric];
+    if (!r.stats && !(r.status === 'nodata' && before)) return r;
+    const total = addTo(before, r);
+    evidence[r.metric] = total;
+    if (r.stats?.blocked) return r;
+    const split = rolloutAlpha(analysis, r.metric);
+    const phi = total.canaryBad !== undefined && total.perRequest ? DISPERSION : 1;
+    const failLlr = rolloutMixture(total.llr, phi);
+    const passLlr = (total.llr[passIndex] ?? 0) / phi;
+    const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
+    const delta = analysis.minEffect[r.metric];
+    const values = againstStable(r.metric, r.canary, r.stable);
+    const unit =
+      total.canaryBad === undefined
+        ? r.stats?.inflation !== undefined
+          ? `mean's design effect ${fmt(r.stats.inflation)}, allowed for`
+          : 'scores taken as independent'
+        : total.perRequest
+          ? `judged per request (no conversation counts): assumes variance at most ${DISPERSION}x binomial, not measured`
+          : `judged per conversation${r.stats?.inflation !== undefined ? `: per-request variance ${fmt(r.stats.inflation)}x binomial, allowed for` : ''}`;
+    const detail =
+      `${r.metric}: rollout so far LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}, ` +
+      `${total.canaryBad ?? 'uncounted'} canary bad ${total.perRequest ? 'events' : 'conversations'}; ${unit}; ` +
+      `ruling out ${effectText(r.metric, passAt * delta)}` +
+      (r.stats ? `; this stage: ${r.stats.detail.replace(`${r.metric}: `, '')}` : '');
+    const stats = { ...(r.stats ?? { llr: [] }), detail };
+    const out = { ...r, pValue, stats };
+    if ((total.canaryBad ?? MIN_BAD_EVENTS) >= MIN_BAD_EVENTS && failLlr >= Math.log(1 / split.comparison)) {
+      return { ...out, status: 'fail', reason: `${r.metric}: worse: ${values}` };
+    }
+    const stableBeyond = (r.stats?.stableBeyond ?? []).some(Boolean);
+    const leansWorse = (total.llr[0] ?? 0) > 0;
+    const guard = total.guards.findIndex(
+      (g) =>
+        !stableBeyond &&
+        leansWorse &&
+        (g.bad ?? MIN_BAD_EVENTS) >= MIN_BAD_EVENTS &&
+        split.guardrail > 0 &&
+        g.llr / (g.bad !== undefined && total.perRequest ? DISPERSION : 1) >= Math.log(1 / split.guardrail),
+    );
+    if (guard >= 0) {
+      return { ...out, status: 'fail', reason: `${r.metric}: beyond its absolute limit: ${values}` };
+    }
+    if (r.status === 'nodata') return { ...r, stats };
+    if (stableBeyond && HOLD_ON_STABLE_BEYOND.has(r.metric)) {
+      return {
+        ...out,
+        status: 'inconclusive',
+        reason: `${r.metric}: stable is beyond the limit too: ${values}: check the upstreams; holding`,
+      };
+    }
+    // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
+    const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
+    if (inside && passLlr <= Math.log(PASS_BETA)) {
       return {
         ...out,
         status: 'pass',

@@ -19,6 +19,10 @@ export interface Comparison {
   canaryBad?: number;
   /** Set when the data cannot show the minimum effect, so the metric cannot pass (e.g. coarse buckets). */
   blocked?: string;
+  /** Counted events judged per conversation (exact) or per request (tempered by the rollout). */
+  unit?: 'conversation' | 'request';
+  /** Measured inflation of the canary's per-request variance (errors) or its mean's design effect. */
+  inflation?: number;
 }
 
 /** Bad events against samples, H1: the canary's rate is the stable's + delta (absolute). */

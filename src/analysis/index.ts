@@ -17,9 +17,12 @@ export {
 } from './predict';
 export { metricValue, histogramQuantile } from './values';
 
-/** The plan's judge, on cumulative data since the stage began. */
-export function judge(window: MetricsWindow, analysis: AnalysisConfig): Verdict {
+/**
+ * The plan's judge, on cumulative data since the stage began. `judgeVersion` 4: the rollout started
+ * under patch judge-v4 (conversations as the unit); absent: the rules it started with.
+ */
+export function judge(window: MetricsWindow, analysis: AnalysisConfig, judgeVersion?: 4): Verdict {
   return analysis.judge === 'thresholds'
     ? judgeThresholds(window, analysis)
-    : judgeStatistical(window, analysis);
+    : judgeStatistical(window, analysis, judgeVersion === 4);
 }

@@ -32,8 +32,17 @@ import {
 import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import { fmt, histogramMoments, measure } from './values';
+import { countAbove, fmt, histogramMoments, histogramQuantile, measure, mergeHistograms } from './values';
+import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
+import {
+  badConversations,
+  clusterMeanVariance,
+  conversationSurvival,
+  conversationsAbove,
+  conversationsOf,
+  withinDispersion,
+} from './conversations';
 
 /** Miss rate behind a pass: a canary worse by the minimum effect passes a check at most this often. */
 export const PASS_BETA = 0.05;
@@ -61,6 +70,10 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
  * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
+/** Steps of the grid the conversation test's latency threshold is rounded to. */
+const P99_GRID = 1.25;
+/** Share of conversations whose slowest request the conversation latency test looks above, at most. */
+const CONVERSATION_TAIL = 0.1;
 /** Exceedance rate of the p99 (1%) and the rate a guardrail treats as clearly above it. */
 const P99_TAIL = 0.01;
 
@@ -97,7 +110,8 @@ function badEvents(m: VersionMetrics, metric: 'error_rate' | 'task_success_rate'
     : [m.taskSuccess.total - m.taskSuccess.successes, m.taskSuccess.total];
 }
 
-function compare(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
+/** The comparison of rules 3 before judge-v4: every request an independent draw. */
+function compareV3(window: MetricsWindow, metric: MetricName, delta: number): Comparison {
   const { stable, canary } = window;
   switch (metric) {
     case 'error_rate':
@@ -113,6 +127,109 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number): Comp
       });
     case 'quality_score':
       return meanComparison(moments(canary), moments(stable), delta, 'lower');
+    default:
+      return signalComparison(window, metric, delta);
+  }
+}
+
+function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: boolean): Comparison {
+  if (!v4) return compareV3(window, metric, delta);
+  const { stable, canary } = window;
+  const conv = conversationsOf(stable, canary);
+  switch (metric) {
+    case 'error_rate':
+    case 'task_success_rate': {
+      const [cb, cn] = badEvents(canary, metric);
+      const [sb, sn] = badEvents(stable, metric);
+      const what = metric === 'error_rate' ? 'errors' : 'failed tasks';
+      if (canary.conversations && stable.conversations) {
+        // Requests (outcomes) are counted, and the share test's ln LR divided by the dispersion
+        // measured within each version's conversations (quasi-likelihood): a conversation whose
+        // every turn fails weighs as one bursty unit, while long conversations with independent
+        // errors keep the power of all their requests (a per-conversation "any error" would not).
+        const phi = withinDispersion(canary, stable, metric);
+        const bad = badConversations(canary.conversations, metric);
+        return {
+          llrAt: (k) => proportionTest(cb, cn, sb, sn, k * delta).llr / phi.value,
+          detail:
+            `${what} ${cb}/${cn} vs ${sb}/${sn} in ${bad.bad} of ${bad.n} canary conversations, ` +
+            `min effect +${fmt(delta)}; variance ${fmt(phi.value)}x binomial, allowed for`,
+          // A fail needs MIN_BAD_EVENTS conversations behind it, not one user's retries.
+          canaryBad: bad.bad,
+          unit: 'conversation',
+          inflation: phi.value,
+        };
+      }
+      return { ...compareV3(window, metric, delta), canaryBad: cb, unit: 'request' };
+    }
+    case 'p99_latency_ms': {
+      // Sequential quantile test: count requests above t, the pooled p99 (any threshold fixed by the
+      // pooled data is fair under H0), in each version. Under H1 the canary is (1+d) times slower, so
+      // its share above t is the pooled share above t/(1+d).
+      const ch = canary.latencyMs.histogram;
+      const sh = stable.latencyMs.histogram;
+      if (ch.length === 0 || sh.length === 0 || !conv || !conv.c.slowest.length || !conv.s.slowest.length) {
+        return { ...compareV3(window, metric, delta), unit: 'request' };
+      }
+      const pooled = mergeHistograms(ch, sh);
+      let t = histogramQuantile(pooled, 1 - P99_TAIL)!;
+      // When the p99 is the top bucket nothing is above it: use the bucket below.
+      if (countAbove(pooled, t) === 0) t = [...pooled].reverse().find(([v]) => v < t)?.[0] ?? t;
+      {
+        // Per conversation: did its slowest request go above t? Under H1 every canary request is
+        // (1+d) times slower, so its slowest is too: the pooled share above t/(1+d). t is the
+        // pooled p99 rounded up to a fixed grid, so that it does not move at every look (a
+        // threshold chosen anew each time is a search over thresholds, which the bound does not
+        // allow for).
+        // Where most conversations are long, few go above the requests' p99 and the test would
+        // starve: the threshold is also at most the slowest request of the slowest 10% of
+        // conversations (still the tail, by conversation).
+        const slowest = mergeHistograms(conv.c.slowest, conv.s.slowest);
+        const total = conv.c.count + conv.s.count;
+        const top =
+          slowest.find(([v]) => conversationsAbove(slowest, v) <= CONVERSATION_TAIL * total)?.[0] ?? t;
+        t = Math.min(t, top);
+        t = P99_GRID ** Math.round(Math.log(t) / Math.log(P99_GRID));
+        const c0 = conversationSurvival(slowest, total, t);
+        const c1 = (k: number) => conversationSurvival(slowest, total, t / (1 + k * delta));
+        const cb = conversationsAbove(conv.c.slowest, t);
+        const sb = conversationsAbove(conv.s.slowest, t);
+        const ok = (k: number) => c0 > 0 && c1(k) > c0;
+        return {
+          llrAt: (k) => (ok(k) ? shareTest(cb, conv.c.count, sb, conv.s.count, c1(k), c0).llr : 0),
+          detail: `conversations above ${fmt(t)}ms: ${cb}/${conv.c.count} vs ${sb}/${conv.s.count}, min effect +${fmt(delta * 100)}%`,
+          canaryBad: cb,
+          unit: 'conversation',
+          blocked: ok(1) ? undefined : 'latency buckets too coarse to see the minimum effect',
+        };
+      }
+      return { ...compareV3(window, metric, delta), unit: 'request' };
+    }
+    case 'quality_score': {
+      const c = moments(canary);
+      const s = moments(stable);
+      // A floor on the variance keeps a run of identical scores from looking like certainty.
+      const floor = (delta * delta) / 4;
+      const iidC = Math.max(c.variance, floor) / c.n;
+      const iidS = Math.max(s.variance, floor) / s.n;
+      // Scores of one conversation resemble each other: the cluster-robust variance of each mean,
+      // never below the independent one (the sums of conversations that began earlier make it
+      // approximate, on the large side).
+      const cc = clusterMeanVariance(canary, iidC);
+      const sc = clusterMeanVariance(stable, iidS);
+      const v = Math.max(iidC, cc?.v ?? 0) + Math.max(iidS, sc?.v ?? 0);
+      const drop = s.mean - c.mean;
+      const inflation = cc && sc ? v / (iidC + iidS) : undefined;
+      return {
+        llrAt: (k) => meanShiftLlr(drop, v, k * delta),
+        detail:
+          `mean ${fmt(c.mean)} vs ${fmt(s.mean)} (drop ${fmt(drop)} +- ${fmt(Math.sqrt(v))}), min effect -${fmt(delta)}` +
+          (inflation !== undefined
+            ? `; design effect of conversations ${fmt(inflation)}`
+            : '; scores as independent'),
+        ...(inflation !== undefined ? { inflation, unit: 'conversation' as const } : {}),
+      };
+    }
     default:
       return signalComparison(window, metric, delta);
   }
@@ -159,6 +276,26 @@ function guardrailLlr(
   }
 }
 
+/**
+ * What a guardrail's one-sample test on the canary divides its counted evidence by: the measured
+ * variance inflation of the canary's errors when the source counts conversations (a per-request
+ * limit is about requests, so the test stays per request, with its variance as measured), the mean
+ * conversation length for other counts (the worst case of identical turns), 1 without conversations.
+ */
+function guardTemper(window: MetricsWindow, metric: MetricName, cmp: Comparison): number {
+  // Judged per request the rollout tempers by DISPERSION already; twice would starve the guardrail.
+  if (cmp.unit === 'request') return 1;
+  if (metric !== 'quality_score' && cmp.inflation !== undefined) return Math.max(1, cmp.inflation);
+  const conv = window.canary.conversations;
+  if (!conv || conv.count === 0) return 1;
+  const n = metric === 'task_success_rate' ? window.canary.taskSuccess.total : window.canary.requests;
+  const units = metric === 'task_success_rate' ? conv.tasked : conv.count;
+  return units > 0 ? Math.max(1, n / units) : 1;
+}
+
+/** Metrics whose absolute limits, broken on the stable too, hold the stage (an upstream incident). */
+export const HOLD_ON_STABLE_BEYOND: ReadonlySet<MetricName> = new Set(['error_rate', 'p99_latency_ms']);
+
 /** A fail needs MIN_BAD_EVENTS behind it wherever bad events are counted. */
 const enoughBad = (bad: number | undefined): boolean => bad === undefined || bad >= MIN_BAD_EVENTS;
 
@@ -171,7 +308,16 @@ export const clampLlr = (x: number): number => Math.max(-1e6, Math.min(1e6, Numb
  */
 export const BROKEN_STABLE_ERROR_RATE = 0.5;
 
-function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: MetricName): MetricResult {
+/**
+ * One metric's verdict on one window. `v4` (rollouts started under patch judge-v4): conversations as
+ * the unit and incidents on both versions held; without it, rules 3 exactly as they were.
+ */
+function judgeMetric(
+  window: MetricsWindow,
+  analysis: AnalysisConfig,
+  metric: MetricName,
+  v4: boolean,
+): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
   const delta = analysis.minEffect[metric];
@@ -179,20 +325,30 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
   }
   const split = alphaSplit(analysis, metric);
-  const cmp = compare(window, metric, delta);
+  const cmp = compare(window, metric, delta, v4);
   const failLlr = mixtureLlr(cmp.llrAt);
   const passLlr = cmp.llrAt(1);
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
+  const temper = v4 ? guardTemper(window, metric, cmp) : 1;
+  const worseThanStable = cmp.llrAt(1) > 0;
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
     const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
+    const stableWithin = !v4 || (g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit);
     return {
       ...g,
       llr,
       bad,
-      failed: enoughBad(bad) && llr >= Math.log(1 / split.guardrail),
+      // An incident on both versions is not the canary's regression: a limit fails the canary only
+      // while the stable keeps it over the same period and the canary is the worse of the two.
+      failed:
+        enoughBad(bad) &&
+        stableWithin &&
+        (worseThanStable || !v4) &&
+        llr / (bad !== undefined ? temper : 1) >= Math.log(1 / split.guardrail),
+      stableWithin,
       within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
       words: `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`,
@@ -209,7 +365,8 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
     ...(guards.length > 0
       ? {
           guards: guards.map((g) => ({
-            llr: clampLlr(g.llr),
+            // Tempered as the window's test uses it, so the rollout adds like with like.
+            llr: clampLlr(g.bad !== undefined ? g.llr / temper : g.llr),
             ...(g.bad !== undefined ? { bad: g.bad } : {}),
             within: g.within,
           })),
@@ -217,8 +374,15 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
       : {}),
     ...(cmp.blocked || broken ? { blocked: true } : {}),
     detail: `${metric}: ${evidence}${failedGuard ? `; breaks ${failedGuard.text}` : ''}`,
+    ...(cmp.unit ? { unit: cmp.unit } : {}),
+    ...(cmp.inflation !== undefined ? { inflation: clampLlr(cmp.inflation) } : {}),
+    ...(v4 && guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
   };
   const out = { ...base, pValue, stats };
+  // A request metric's limit broken on stable too is an upstream incident: hold. An outcome
+  // metric's limit broken on stable measures how outcomes are reported (failures reported more
+  // often than successes): the canary is judged against the stable alone.
+  const stableOut = HOLD_ON_STABLE_BEYOND.has(metric) ? guards.find((g) => !g.stableWithin) : undefined;
 
   if (broken) {
     // Not the canary's fault and not the stable's cure: hold the split, say where to look.
@@ -241,8 +405,16 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   if (cmp.blocked) {
     return { ...out, status: 'inconclusive', reason: `${metric}: ${cmp.blocked}` };
   }
+  if (stableOut) {
+    // The limit is broken on stable too (an upstream incident): hold whatever its size, say so.
+    return {
+      ...out,
+      status: 'inconclusive',
+      reason: `${metric}: stable is beyond the limit too (${stableOut.words}): ${values}: check the upstreams; holding`,
+    };
+  }
   if (passLlr <= Math.log(PASS_BETA)) {
-    const outside = guards.find((g) => !g.within);
+    const outside = guards.find((g) => !g.within && g.stableWithin);
     if (outside) {
       return {
         ...out,
@@ -259,7 +431,8 @@ function judgeMetric(window: MetricsWindow, analysis: AnalysisConfig, metric: Me
   return { ...out, status: 'inconclusive', reason: `${metric}: not yet: ${values}` };
 }
 
-export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig): Verdict {
-  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m));
+/** `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"). */
+export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig, v4 = false): Verdict {
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4));
   return combineVerdict('statistical', metrics);
 }

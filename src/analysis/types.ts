@@ -65,6 +65,19 @@ export const MetricResultSchema = z.object({
       blocked: z.boolean().optional(),
       /** The numbers behind the verdict (LR, p, counts), for --verbose and --json. */
       detail: z.string().max(2000),
+      /**
+       * The unit the counted events were judged in: 'conversation' (at most one bad event per
+       * conversation: an exact test, no tempering) or 'request' (no conversation counts from the
+       * source: the rollout tempers by DISPERSION). Absent in verdicts from before it.
+       */
+      unit: z.enum(['conversation', 'request']).optional(),
+      /**
+       * Measured variance inflation of the canary's per-request counts over the binomial (errors),
+       * or the design effect of its mean (quality): what a per-request test would have to allow.
+       */
+      inflation: z.number().nonnegative().optional(),
+      /** Per absolute guardrail (as `guards`): the stable is beyond the limit too (an incident on both). */
+      stableBeyond: z.array(z.boolean()).max(4).optional(),
     })
     .optional(),
 });

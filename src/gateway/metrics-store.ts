@@ -2,6 +2,8 @@
 // cumulative totals (for Prometheus scrapes). Recording is a few increments and one Map update.
 import { z } from 'zod';
 import type { VersionMetrics } from '../metrics/types';
+import { ConversationCounters } from './conversations';
+import { CONVERSATION_SERIES } from '../metrics/conversation-series';
 import {
   FINE_BOUNDS,
   FINE_TO_PROM,
@@ -157,6 +159,8 @@ export class VersionSeries {
   evaluatorOutcomes = 0;
   /** The answers' signals since start, for /metrics. */
   readonly signalTotals = new SignalTotals();
+  /** Per-conversation counters (fed by the proxy and the feedback join, which know the session). */
+  readonly conversations: ConversationCounters;
 
   constructor(
     readonly agent: string,
@@ -164,6 +168,7 @@ export class VersionSeries {
     retentionSeconds: number,
   ) {
     this.size = Math.max(2, retentionSeconds);
+    this.conversations = new ConversationCounters(retentionSeconds);
   }
 
   private slot(now: number): Agg {
@@ -313,6 +318,17 @@ export class VersionSeries {
     }
   }
 
+  /**
+   * An outcome counted in its request's second (judge v4: a window compares outcomes of its own
+   * requests, however late each arrives), or now when that second has left the retention. The
+   * Prometheus counters still count on arrival; so do seconds already written to a journal.
+   */
+  recordOutcomeAt(o: Outcome, requestAt: number, now: number): number {
+    const at = requestAt <= now && now - requestAt < (this.size - 1) * 1000 ? requestAt : now;
+    this.recordOutcome(o, at);
+    return at;
+  }
+
   /** Aggregate over [since, until) at one-second resolution (a second counts when it starts inside). */
   query(since: number, until: number, now: number): VersionMetrics {
     const nowSecond = Math.floor(now / 1000);
@@ -334,7 +350,14 @@ export class VersionSeries {
       if (s !== undefined) sum.add(s);
       sec++;
     }
-    return metricsOf(this.version, sum);
+    return this.withConversations(metricsOf(this.version, sum), since, until, now);
+  }
+
+  /** Adds the per-conversation counts of the same range (absent while none were counted). */
+  private withConversations(m: VersionMetrics, since: number, until: number, now: number): VersionMetrics {
+    const c = this.conversations.query(since, until, now);
+    // Long-lived sessions bring no new conversation into a window but still their sums of squares.
+    return c.count > 0 || c.requestsSq > 0 ? { ...m, conversations: c } : m;
   }
 }
 
@@ -359,6 +382,10 @@ export function renderPrometheus(
     'Outcomes reporting task success or failure.',
     (s) => s.taskTotal,
   );
+  for (const c of CONVERSATION_SERIES) {
+    const field = c.field;
+    counter(c.name, c.help, (s) => s.conversations.total()[field]);
+  }
   counter(
     'agent_canary_evaluator_outcomes_total',
     'Outcomes graded by the online evaluator (quality score and task outcome of one request).',

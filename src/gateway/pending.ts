@@ -10,6 +10,8 @@ interface Entry {
   gotQuality: boolean;
   /** The outcome came from the online evaluator, not from feedback (said in a later 409). */
   fromEvaluator?: boolean;
+  /** The request's x-session-id, so its outcome counts for its conversation. */
+  conversation?: string;
 }
 
 export type JoinResult =
@@ -32,7 +34,7 @@ export class PendingRequests {
    * version and state: a second request naming the same x-request-id cannot move it to another
    * version or reset what was already recorded. Returns false then.
    */
-  add(requestId: string, series: VersionSeries, now: number): boolean {
+  add(requestId: string, series: VersionSeries, now: number, conversation?: string): boolean {
     const existing = this.entries.get(requestId);
     if (existing && existing.at >= now - this.ttlMs) return false;
     if (existing) this.entries.delete(requestId);
@@ -40,7 +42,13 @@ export class PendingRequests {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(requestId, { series, at: now, gotTask: false, gotQuality: false });
+    this.entries.set(requestId, {
+      series,
+      at: now,
+      gotTask: false,
+      gotQuality: false,
+      ...(conversation !== undefined ? { conversation } : {}),
+    });
     return true;
   }
 
@@ -84,7 +92,12 @@ export class PendingRequests {
     if (taskSuccess !== undefined) e.gotTask = true;
     if (qualityScore !== undefined) e.gotQuality = true;
     if (source === 'evaluator') e.fromEvaluator = true;
-    e.series.recordOutcome({ taskSuccess, qualityScore, fromEvaluator: source === 'evaluator' }, now);
+    const at = e.series.recordOutcomeAt(
+      { taskSuccess, qualityScore, fromEvaluator: source === 'evaluator' },
+      e.at,
+      now,
+    );
+    e.series.conversations.outcome(e.conversation, { taskSuccess, qualityScore }, at);
     return { ok: true, agent: e.series.agent, version: e.series.version };
   }
 

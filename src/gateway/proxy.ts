@@ -154,12 +154,17 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly started: number,
     private readonly series: VersionSeries = up.series,
     private readonly testRoute = false,
+    /** x-session-id (undefined: none, a conversation of one). */
+    private readonly conversation?: string,
   ) {}
 
   record(error: boolean) {
     if (this.recorded) return;
     this.recorded = true;
-    this.series.recordRequest(performance.now() - this.started, error, Date.now());
+    const latency = performance.now() - this.started;
+    const now = Date.now();
+    this.series.recordRequest(latency, error, now);
+    this.series.conversations.request(this.conversation, latency, error, now);
   }
 
   /** The client hung up before the answer ended: counted without latency and not as an error. */
@@ -169,6 +174,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (!this.recorded) {
       this.recorded = true;
       this.series.recordRequest(undefined, false, Date.now());
+      this.series.conversations.request(this.conversation, undefined, false, Date.now());
     }
     this.controller?.abort(new Error('client closed the connection'));
   }
@@ -319,14 +325,14 @@ export function proxy(
   const series = test && !split.testRoutes!.judged && up.testSeries ? up.testSeries : up.series;
   const given = reqHeaders['x-request-id'];
   const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
-  ctx.pending.add(requestId, series, now);
+  ctx.pending.add(requestId, series, now, key);
 
   const headers = forwardHeaders(reqHeaders);
   headers.host = up.host;
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
 
-  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started, series, test);
+  const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started, series, test, key);
   res.on('close', () => handler.clientClosed());
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
   const body = hasBody ? evaluationTap(rt, handler, key, req) : null;

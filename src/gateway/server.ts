@@ -393,6 +393,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           const series = rt.upstreams.get(o.version)!.series;
           series.recordRequest(o.latencyMs, o.error, now);
           series.recordOutcome(o, now);
+          // Reported without a session: a conversation of one.
+          series.conversations.request(undefined, o.latencyMs, o.error, now);
+          series.conversations.outcome(undefined, o, now);
           // An id already pending keeps its version and state (first one wins).
           if (o.requestId && shared) {
             shared.remember(

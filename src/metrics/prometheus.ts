@@ -2,10 +2,12 @@
 // (agent_canary_*). Counts over [since, until) are the counters' values at `until` minus those at
 // `since` (two instant queries): exact integers, unlike increase(), which extrapolates to the range
 // edges. Resolution is the scrape interval. Series from several gateway replicas are summed.
+import { CONVERSATION_SERIES, conversationsFromSeries } from './conversation-series';
 import { OutboundUrlError, RedirectRefusedError, describeFetchError, outboundFetch } from '../outbound';
 import { printable } from '../text/sanitize';
 import {
   emptyVersionMetrics,
+  type ConversationCounts,
   type Histogram,
   type MetricsQuery,
   type MetricsSource,
@@ -38,6 +40,8 @@ const NAMES = [
   'agent_canary_quality_score_bucket',
   'agent_canary_quality_score_sum',
   'agent_canary_quality_score_count',
+  // Per-conversation sums: with them the judge takes the conversation as its unit (docs/judge.md).
+  ...CONVERSATION_SERIES.map((c) => c.name),
 ];
 
 /** Thrown for queries retrying cannot fix (a bad selector): Prometheus said 400/422. */
@@ -153,8 +157,11 @@ function toVersionMetrics(version: string, d: Map<string, number> | undefined): 
       sum: d.get('agent_canary_quality_score_sum') ?? 0,
       histogram: quality,
     },
+    ...withConversations(conversationsFromSeries((name) => d.get(name))),
   };
 }
+
+const withConversations = (c: ConversationCounts | undefined) => (c ? { conversations: c } : {});
 
 /**
  * Cumulative `le` buckets -> sorted [upperBound, count] pairs, non-cumulative, non-empty only. The +Inf

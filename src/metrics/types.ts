@@ -55,6 +55,53 @@ export const SignalMetricsSchema = z.object({
   finish: z.object({ count: SignalCount, truncated: SignalCount }),
 });
 export type SignalMetrics = z.infer<typeof SignalMetricsSchema>;
+/**
+ * Per-conversation counts of one version over a time range (the gateway's, from x-session-id; a
+ * request without one is a conversation of one), so that the judge can take the conversation, the
+ * unit the gateway randomizes, as its unit of analysis (docs/judge.md, "The unit"). Every field is a
+ * sum of increments counted when the event happens, so windows add up second by second: a
+ * conversation counts once in `count` (its first request in the window's version), once in
+ * `errored` (at its first error), and the squared sums grow by (c+1)^2 - c^2 as a conversation's
+ * own count c grows (exact for conversations inside the window, larger for those that began before).
+ */
+export const ConversationCountsSchema = z.object({
+  /** Conversations whose first request on this version falls in the range. */
+  count: z.number().int().nonnegative(),
+  /** Conversations whose first error falls in the range (each counts once in its life). */
+  errored: z.number().int().nonnegative(),
+  /**
+   * Requests of conversations without an error so far (signed: a conversation's first error takes
+   * its earlier requests back), so a window holds the requests of its clean conversations.
+   */
+  cleanRequests: z.number().int(),
+  /** Sums over conversations of requests^2, errors^2 and errors x requests (variance inflation). */
+  requestsSq: z.number().nonnegative(),
+  errorsSq: z.number().nonnegative(),
+  errorsRequests: z.number().nonnegative(),
+  /** Conversations whose first task outcome, and whose first failed task, fall in the range. */
+  tasked: z.number().int().nonnegative(),
+  failedTask: z.number().int().nonnegative(),
+  /** Task outcomes of conversations without a failed task so far (signed, as cleanRequests). */
+  cleanOutcomes: z.number().int(),
+  /**
+   * Sums over conversations of failed tasks^2, failed tasks x outcomes and outcomes^2 (dispersion
+   * of task failures); 0 from gateways before them.
+   */
+  failuresSq: z.number().nonnegative().default(0),
+  failuresOutcomes: z.number().nonnegative().default(0),
+  outcomesSq: z.number().nonnegative().default(0),
+  /**
+   * The slowest request of each conversation, as [latency bucket value, signed count]: when a
+   * conversation's slowest request so far changes, +1 at the new value and -1 at the old, so the
+   * count above any bucket value is the number of conversations that first went above it in the range.
+   */
+  slowest: z.array(z.tuple([z.number(), z.number().int()])).max(10_000),
+  /** Sums over conversations of scores^2, scores x score count, and score count^2 (cluster variance). */
+  qualitySq: z.number().nonnegative(),
+  qualityCross: z.number().nonnegative(),
+  qualityCountSq: z.number().nonnegative(),
+});
+export type ConversationCounts = z.infer<typeof ConversationCountsSchema>;
 
 /** What one version did over a time range. Counts, not rates: judges need the sample sizes. */
 export const VersionMetricsSchema = z.object({
@@ -80,6 +127,8 @@ export const VersionMetricsSchema = z.object({
   custom: z.record(z.string(), CustomValuesSchema).optional(),
   /** Read from the answers (tokens, cost, TTFT, tools, finish); absent where the source has none. */
   signals: SignalMetricsSchema.optional(),
+  /** Per-conversation counts, from sources that see conversations (the gateway); absent otherwise. */
+  conversations: ConversationCountsSchema.optional(),
 });
 export type VersionMetrics = z.infer<typeof VersionMetricsSchema>;
 

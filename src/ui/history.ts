@@ -123,6 +123,8 @@ function isVerdict(v: unknown): v is Verdict {
  */
 interface AcrossStages {
   rules3: boolean;
+  /** The "judge-v4" marker: conversations as the unit, incidents held (src/analysis/evidence.ts). */
+  v4?: boolean;
   plan?: ResolvedPlan | null;
   stage: number;
   carried?: Evidence;
@@ -151,7 +153,13 @@ function actedOn(st: AcrossStages, plan: unknown, verdict: Verdict, percent: num
     st.evidence = undefined;
     st.stage = stage;
   }
-  const across = judgeAcrossStages(verdict, st.carried, st.plan.analysis, passMultiple(st.plan, stage));
+  const across = judgeAcrossStages(
+    verdict,
+    st.carried,
+    st.plan.analysis,
+    passMultiple(st.plan, stage),
+    st.v4,
+  );
   st.evidence = across.evidence;
   return across.verdict;
 }
@@ -182,6 +190,7 @@ export async function readRun(
     } else if (e.markerRecordedEventAttributes?.markerName === 'core_patch') {
       const [data] = await decode(e.markerRecordedEventAttributes.details?.['patch-data']?.payloads);
       if (obj(data).id === 'judge-v3') st.rules3 = true;
+      if (obj(data).id === 'judge-v4') st.v4 = true;
     } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
       const [input] = await decode(a.input?.payloads);
