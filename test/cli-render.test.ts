@@ -1,7 +1,7 @@
 // The human views: what an operator reads in `status` and `list`.
 import assert from 'node:assert/strict';
 import { renderList, renderStatus } from '../src/cli/render';
-import type { RolloutStatus } from '../workflows/messages';
+import type { RolloutState, RolloutStatus } from '../workflows/messages';
 
 const T = Date.parse('2026-11-26T10:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -183,5 +183,45 @@ describe('cli views', () => {
     // A terminated execution says so in STATE too, whatever it last published.
     assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+Terminated\s+2026-11-26 10:00:00$/);
     assert.equal(renderList([]), 'no rollouts');
+  });
+
+  it('list names the versions that serve now: both while it runs, one after it ends', () => {
+    // As visibility holds them: the canary attribute keeps the plan's canary after the run ends, and a
+    // promotion writes the canary into the stable attribute.
+    const row = (state: RolloutState, status: string, stable: string, percent: number) => ({
+      workflowId: `canary-${state}`,
+      runId: 'r',
+      agent: state.replace('_', '-'),
+      stable,
+      canary: 'v2',
+      state,
+      percent,
+      status,
+      startTime: iso(T),
+      closeTime: status === 'RUNNING' ? null : iso(T + 1000),
+    });
+    const out = renderList([
+      row('progressing', 'RUNNING', 'v1', 25),
+      row('paused', 'RUNNING', 'v1', 25),
+      row('promoted', 'COMPLETED', 'v2', 100),
+      row('rolled_back', 'FAILED', 'v1', 0),
+      row('aborted', 'CANCELLED', 'v1', 0),
+    ]);
+    const versions = out
+      .split('\n')
+      .slice(1)
+      .map((line) =>
+        line
+          .split(/\s{2,}/)
+          .slice(0, 5)
+          .join(' | '),
+      );
+    assert.deepEqual(versions, [
+      'progressing | progressing | 25 | v1 | v2',
+      'paused | paused | 25 | v1 | v2',
+      'promoted | promoted | 100 | v2 | -',
+      'rolled-back | rolled back | 0 | v1 | -',
+      'aborted | aborted | 0 | v1 | -',
+    ]);
   });
 });

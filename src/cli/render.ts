@@ -4,7 +4,7 @@ import { ALL_METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
 import type { RolloutSummary } from '../temporal/rollouts';
-import { listedState } from '../temporal/list-parts';
+import { listedState, listedVersions } from '../temporal/list-parts';
 import { hasEnded } from '../temporal/status-parts';
 import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
@@ -167,18 +167,21 @@ function evaluatorLine(e: NonNullable<RolloutStatus['lastAnalysis']>['evaluator'
 export function renderList(rows: RolloutSummary[]): string {
   if (rows.length === 0) return 'no rollouts';
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
-  const table = rows.map((r) => [
-    r.agent,
-    // A terminated or failed execution is that, whatever state it last published; a rollback or an
-    // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
-    // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
-    listedState(r).replace(/_/g, ' '),
-    r.percent === null ? '-' : String(r.percent),
-    r.stable ?? '-',
-    r.canary ?? '-',
-    webUiStatus(r.status),
-    r.startTime.replace('T', ' ').slice(0, 19),
-  ]);
+  const table = rows.map((r) => {
+    const now = listedVersions(r);
+    return [
+      r.agent,
+      // A terminated or failed execution is that, whatever state it last published; a rollback or an
+      // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
+      // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
+      listedState(r).replace(/_/g, ' '),
+      r.percent === null ? '-' : String(r.percent),
+      now.stable ?? '-',
+      now.canary ?? '-',
+      webUiStatus(r.status),
+      r.startTime.replace('T', ' ').slice(0, 19),
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)) + 2);
   return [header, ...table]
     .map((row) =>
