@@ -11,42 +11,16 @@ import { z } from 'zod';
 import { plainReason } from '../ui/plain';
 import { printable } from '../text/sanitize';
 import { SYSTEM_ACTOR } from '../../workflows/policy';
-import type { Decision } from '../../workflows/messages';
+import { DecisionSchema } from './status-schema';
 
 /** The attribute of the workflow's log entry that carries the event. */
 export const ROLLOUT_EVENT_KEY = 'rolloutEvent';
 
-const ACTIONS = [
-  'started',
-  'stage_started',
-  'paused',
-  'resumed',
-  'promoted_stage',
-  'promoted',
-  'rolled_back',
-  'aborted',
-  'inconclusive_streak',
-  'check_failed',
-  'paused_on_fail',
-  'extended',
-  'dismissed',
-  'awaiting_approval',
-  'approved',
-  'hook_failed',
-] as const satisfies readonly Decision['action'][];
-// Every action the workflow can decide has its line (a new one fails to compile here until it does).
-const everyAction: Decision['action'] extends (typeof ACTIONS)[number] ? true : never = true;
-void everyAction;
-
-/** One decision of a rollout with what a line needs to stand alone. Bounded: it comes through a log. */
-export const RolloutEventSchema = z.object({
-  action: z.enum(ACTIONS),
-  /** ISO time (workflow time) of the decision. */
-  at: z.string().max(40),
-  by: z.string().max(1_000),
-  reason: z.string().max(20_000),
-  stageIndex: z.number().int().min(0).max(1_000),
-  percent: z.number().min(0).max(100),
+/**
+ * One decision of a rollout (the ledger's own schema) with what a line needs to stand alone.
+ * Bounded: it comes through a log.
+ */
+export const RolloutEventSchema = DecisionSchema.extend({
   agent: z.string().max(200),
   stable: z.string().max(200),
   canary: z.string().max(200),
