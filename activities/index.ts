@@ -6,6 +6,7 @@ import { judge as defaultJudge } from '../src/analysis';
 import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { withEvaluator } from '../src/analysis/evaluator';
+import { withSuccessCost } from '../src/analysis/success-cost';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
@@ -83,7 +84,8 @@ export function createActivities(deps: ActivityDeps) {
   const baseJudge = deps.judge ?? defaultJudge;
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
-  const judge = (w: MetricsWindow, a: AnalysisConfig) => withEvaluator(judgeWithCustom(baseJudge, w, a), w);
+  const judge = (w: MetricsWindow, a: AnalysisConfig) =>
+    withSuccessCost(withEvaluator(judgeWithCustom(baseJudge, w, a), w), w);
   return {
     ...endingActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {

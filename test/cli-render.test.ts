@@ -1,5 +1,6 @@
 // The human views: what an operator reads in `status` and `list`.
 import assert from 'node:assert/strict';
+import { withSuccessCost } from '../src/analysis/success-cost';
 import { renderList, renderStatus } from '../src/cli/render';
 import type { RolloutState, RolloutStatus } from '../workflows/messages';
 
@@ -136,6 +137,50 @@ describe('cli views', () => {
     assert.match(done, /ROLLED BACK/);
     assert.match(done, /canary 0%/);
     assert.doesNotMatch(done, /left|observed/);
+  });
+
+  it('status shows the cost per successful task beside the verdict, from the window the check read', () => {
+    const window = (count: number, sum: number) => ({
+      version: 'v',
+      requests: 10,
+      errors: 0,
+      latencyMs: { count: 0, p50: null, p99: null, histogram: [] },
+      taskSuccess: { successes: count, total: count },
+      quality: { count: 0, sum: 0, histogram: [] },
+      signals: {
+        answers: 10,
+        inputTokens: { count: 0, sum: 0 },
+        outputTokens: { count: 0, sum: 0 },
+        cost: { count: 0, sum: 0 },
+        ttftMs: { count: 0, histogram: [] },
+        tools: { calls: 0, errors: 0 },
+        finish: { count: 0, truncated: 0 },
+        successCost: { count, sum },
+      },
+    });
+    const base = status();
+    const verdict = withSuccessCost(base.lastAnalysis!, {
+      agent: 'a',
+      since: 0,
+      until: 1,
+      stable: window(40, 0.084),
+      canary: window(0, 0),
+    });
+    const out = renderStatus({ ...base, lastAnalysis: { ...base.lastAnalysis!, ...verdict } });
+    assert.match(
+      out,
+      /cost per successful task: stable \$0\.0021 \(40 tasks\), canary no priced success yet/,
+    );
+    // Nothing priced succeeded on either side: no line at all.
+    const none = withSuccessCost(base.lastAnalysis!, {
+      agent: 'a',
+      since: 0,
+      until: 1,
+      stable: window(0, 0),
+      canary: window(0, 0),
+    });
+    assert.equal(none.costPerSuccess, undefined);
+    assert.doesNotMatch(renderStatus(base), /cost per successful task/);
   });
 
   it('status mentions failed notifications', () => {

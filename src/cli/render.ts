@@ -122,6 +122,7 @@ export function renderStatus(
       if (opts.verbose && m.stats?.detail) lines.push(`      ${clean(m.stats.detail)}`);
     }
     if (a.evaluator) lines.push(`  ${evaluatorLine(a.evaluator)}`);
+    if (a.costPerSuccess) lines.push(`  ${successCostLine(a.costPerSuccess)}`);
   } else {
     lines.push('no check yet');
   }
@@ -162,6 +163,17 @@ function evaluatorLine(e: NonNullable<RolloutStatus['lastAnalysis']>['evaluator'
   return e.state === 'ok' || e.state === 'waiting'
     ? `evaluator: ${e.state}, ${spend}`
     : `evaluator: ${clean(e.reason ?? e.state)}; ${spend}`;
+}
+
+/** "cost per successful task: stable $0.0021 (40 tasks), canary $0.0034 (38 tasks)"; shown, not judged. */
+function successCostLine(
+  c: NonNullable<NonNullable<RolloutStatus['lastAnalysis']>['costPerSuccess']>,
+): string {
+  const side = (cost: number | null, tasks: number) =>
+    cost === null
+      ? 'no priced success yet'
+      : `${formatMetricValue('cost_per_request', cost)} (${tasks} tasks)`;
+  return `cost per successful task: stable ${side(c.stable, c.stableTasks)}, canary ${side(c.canary, c.canaryTasks)}`;
 }
 
 export function renderList(rows: RolloutSummary[]): string {
