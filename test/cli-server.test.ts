@@ -164,8 +164,12 @@ describe('cli against a real server', function () {
       const r = await cli(['start', '-f', quickPlan(agent), '--wait'], { env: env(), timeoutMs: 60_000 });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stdout, /stage\s+canary/, 'prints the schedule first');
-      assert.match(r.stdout, /rolled_back/);
-      assert.match(r.stderr, /ended rolled_back/);
+      // Each decision as `worker` prints it, then the end in the words the other commands use.
+      assert.match(r.stdout, new RegExp(` ${agent} v1 -> v2: stage 1 of 2: canary at 10%`));
+      assert.match(r.stdout, new RegExp(` ${agent} v1 -> v2: ROLLED BACK, all traffic on v1: `));
+      assert.match(r.stdout, new RegExp(`\\n${agent}: rolled back, stable is v1\\. `));
+      assert.match(r.stderr, /ended rolled back: /);
+      assert.doesNotMatch(r.stdout + r.stderr, /rolled_back/);
       assert.equal(router.canaryWeight(agent), 0);
       // Visibility may trail the run's end by a moment: the row is read until it shows the ending.
       const row = await eventually(
