@@ -6,6 +6,7 @@ import { judge as defaultJudge } from '../src/analysis';
 import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { withEvaluator } from '../src/analysis/evaluator';
+import { withSuccessCost } from '../src/analysis/success-cost';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
@@ -85,8 +86,15 @@ export function createActivities(deps: ActivityDeps) {
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
   const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4) =>
-    withEvaluator(
-      judgeWithCustom((win, an) => (deps.judge ? deps.judge(win, an) : defaultJudge(win, an, version)), w, a),
+    withSuccessCost(
+      withEvaluator(
+        judgeWithCustom(
+          (win, an) => (deps.judge ? deps.judge(win, an) : defaultJudge(win, an, version)),
+          w,
+          a,
+        ),
+        w,
+      ),
       w,
     );
   return {

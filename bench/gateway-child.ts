@@ -2,7 +2,7 @@
 // get their own event loop (as in production) instead of sharing one.
 //   upstream <portA> <portB>   an OpenAI-style chat completion responder on two ports (= 2 versions):
 //                              JSON at .../chat/completions, a streamed answer (12 events and a usage
-//                              chunk, written at once) at .../stream/chat/completions, and the same
+//                              chunk, in OpenAI's include_usage shape, written at once) at .../stream/chat/completions, and the same
 //                              with its first event 20 ms before the rest at .../slow-stream/...
 //   gateway <configJson>       the agent-canary gateway
 //   pipe <port> <path>         reference: a bare Node proxy (http.request + pipe, keep-alive), no
@@ -23,8 +23,10 @@ const COMPLETION = JSON.stringify({
   usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
 });
 
+// As OpenAI streams with `stream_options.include_usage` (which a gateway reading usage needs): every
+// chunk carries `"usage":null` until the last, which carries the counts.
 const chunk = (delta: unknown, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', system_fingerprint: 'fp_bench', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null })}\n\n`;
 const STREAM_HEAD = chunk({ role: 'assistant', content: '' }) + chunk({ content: 'Hello' });
 const STREAM_REST =
   Array.from({ length: 10 }, (_, i) => chunk({ content: ` word${i}` })).join('') +

@@ -9,6 +9,8 @@
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
 //                                    unpacked, node_modules linked): a change measured side by side
 //   BENCH_MODE=evaluation            only the online evaluator's effect on latency (on vs off)
+//   BENCH_MODE=usage                 only usage reading on against off, paired (about a minute);
+//                                    with BENCH_AA=1 off against off (the measurement's own noise)
 //   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
 //   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
 //
@@ -518,6 +520,7 @@ async function main() {
   const pipeRps = tp.get('node-pipe')!.rps;
   const pipeLat = lat.get('node-pipe')!;
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const paired = await usagePairs(targets, verdict);
   process.stdout.write(
     [
       `added latency (gateway - direct): p50 ${p50Added.toFixed(3)} ms [target <= 0.3: ${verdict(p50Added <= 0.3)}], ` +
@@ -531,6 +534,7 @@ async function main() {
           `(against direct in Portkey's own latency phase: p50 ${pkDirect!.p50.toFixed(3)}, p99 ${pkDirect!.p99.toFixed(3)})`
         : `portkey could not be run here: ${portkeyProblem}`,
       ...usageLines(lat, tp, firstChunks, verdict),
+      ...paired.lines,
       `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
       `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     ].join('\n') + '\n',
@@ -539,8 +543,10 @@ async function main() {
     `gateway p50_added_ms=${p50Added.toFixed(3)} p99_added_ms=${p99Added.toFixed(3)} rps=${Math.round(gwRps)} ` +
       `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)} ` +
       `usage_on_p50_added_ms=${(gw.p50 - lat.get('gw-nouse')!.p50).toFixed(3)} ` +
-      `usage_on_off_rps=${(gwRps / tp.get('gw-nouse')!.rps).toFixed(2)} ` +
-      `usage_on_off_rps_sse=${(tp.get('gateway-sse')!.rps / tp.get('gw-nouse-sse')!.rps).toFixed(2)} ` +
+      `usage_on_off_rps=${paired.json.median.toFixed(2)} ` +
+      `usage_on_off_rps_sse=${paired.sse.median.toFixed(2)} ` +
+      `usage_on_off_cpu=${paired.json.cpuRatio?.toFixed(2) ?? 'NA'} ` +
+      `usage_on_off_cpu_sse=${paired.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
       `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} ` +
       `ttfc_added_ms=${(firstChunks.get('gateway')!.p50 - firstChunks.get('direct')!.p50).toFixed(3)}\n`,
   );
@@ -572,6 +578,76 @@ async function readerCost(url: string): Promise<{ json: number; sse: number }> {
   return { json: per(json, 'application/json'), sse: per(sse, 'text/event-stream') };
 }
 
+// Usage reading on against off, paired: each round loads the two gateways back to back (which one
+// first alternates) and takes the ratio of that pair, so the machine's drift between rounds, which
+// on this shared machine swings rps by 2x, falls on both sides of each ratio; the median of the
+// rounds is the figure. The CPU each gateway spent per request over all rounds is the steadier one.
+const PAIR_ROUNDS = QUICK ? 6 : 10;
+const PAIR_SECONDS = QUICK ? 1.5 : 2;
+
+interface Paired {
+  /** Median over the rounds of rps on / rps off. */
+  median: number;
+  ratios: number[];
+  /** CPU per request off / on over all rounds: the throughput ratio the CPU cost implies. */
+  cpuRatio: number | undefined;
+  cpuOn: number | undefined;
+  cpuOff: number | undefined;
+}
+
+async function pairedUsage(on: Target, off: Target): Promise<Paired> {
+  await load(on, 1);
+  await load(off, 1);
+  const ratios: number[] = [];
+  const onRuns: Load[] = [];
+  const offRuns: Load[] = [];
+  for (let r = 0; r < PAIR_ROUNDS; r++) {
+    const first = r % 2 === 0 ? on : off;
+    const a = await load(first, PAIR_SECONDS);
+    const b = await load(first === on ? off : on, PAIR_SECONDS);
+    const [x, y] = first === on ? [a, b] : [b, a];
+    onRuns.push(x);
+    offRuns.push(y);
+    ratios.push(x.rps / y.rps);
+  }
+  const sorted = [...ratios].sort((p, q) => p - q);
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const cpuOn = sumLoads(onRuns).cpuUsPerRequest;
+  const cpuOff = sumLoads(offRuns).cpuUsPerRequest;
+  return {
+    median,
+    ratios,
+    cpuRatio: cpuOn !== undefined && cpuOff !== undefined ? cpuOff / cpuOn : undefined,
+    cpuOn,
+    cpuOff,
+  };
+}
+
+/** The paired figures for JSON and streamed answers, and their lines. */
+async function usagePairs(
+  targets: Target[],
+  verdict: (ok: boolean) => string,
+): Promise<{ json: Paired; sse: Paired; lines: string[] }> {
+  const t = (name: string) => targets.find((x) => x.name === name)!;
+  const json = await pairedUsage(t('gateway'), t('gw-nouse'));
+  const sse = await pairedUsage(t('gateway-sse'), t('gw-nouse-sse'));
+  const side = (name: string, p: Paired) =>
+    `${name} median ${p.median.toFixed(2)} (rounds ${p.ratios.map((r) => r.toFixed(2)).join(' ')}), ` +
+    `CPU per request ${p.cpuOn?.toFixed(0) ?? 'n/a'} vs ${p.cpuOff?.toFixed(0) ?? 'n/a'} us on/off = ${p.cpuRatio?.toFixed(2) ?? 'n/a'}`;
+  const ok = json.median >= 0.9 && sse.median >= 0.9;
+  return {
+    json,
+    sse,
+    lines: [
+      `usage reading, paired throughput on/off (${PAIR_ROUNDS} rounds of ${PAIR_SECONDS}s each side, order alternating) ` +
+        `[target >= 0.9: ${verdict(ok)}]:`,
+      `  ${side('JSON', json)}`,
+      `  ${side('streamed', sse)}`,
+    ],
+  };
+}
+
 /** Reading usage on against off, JSON and streamed, and the time to the first chunk of a stream. */
 function usageLines(
   lat: Map<string, { p50: number; p99: number }>,
@@ -592,8 +668,9 @@ function usageLines(
   return [
     `usage reading: p50 added latency JSON ${on.toFixed(3)} ms on, ${off.toFixed(3)} ms off [target on <= 0.3: ${verdict(on <= 0.3)}]; ` +
       `streamed ${onS.toFixed(3)} ms on, ${offS.toFixed(3)} ms off`,
-    `usage reading: throughput on/off JSON ${rj.toFixed(2)} (${Math.round(tp.get('gateway')!.rps)} vs ${Math.round(tp.get('gw-nouse')!.rps)} req/s), ` +
-      `streamed ${rs.toFixed(2)} (${Math.round(tp.get('gateway-sse')!.rps)} vs ${Math.round(tp.get('gw-nouse-sse')!.rps)}) [target >= 0.9: ${verdict(rj >= 0.9 && rs >= 0.9)}]`,
+    `usage reading: throughput on/off in the table's rounds (not paired, drift included) JSON ${rj.toFixed(2)} ` +
+      `(${Math.round(tp.get('gateway')!.rps)} vs ${Math.round(tp.get('gw-nouse')!.rps)} req/s), ` +
+      `streamed ${rs.toFixed(2)} (${Math.round(tp.get('gateway-sse')!.rps)} vs ${Math.round(tp.get('gw-nouse-sse')!.rps)})`,
     `time to first chunk of a stream (p50/p99 ms): direct ${f('direct').p50.toFixed(3)}/${f('direct').p99.toFixed(3)}, ` +
       `gateway ${f('gateway').p50.toFixed(3)}/${f('gateway').p99.toFixed(3)}, usage off ${f('gw-nouse').p50.toFixed(3)}/${f('gw-nouse').p99.toFixed(3)}; ` +
       `added ${ttfcAdded.toFixed(3)} ms [target <= 2: ${verdict(ttfcAdded <= 2)}]`,
@@ -687,7 +764,61 @@ async function evaluationOnly() {
   process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
 }
 
-(process.env.BENCH_MODE === 'evaluation' ? evaluationOnly() : main()).then(
+/** BENCH_MODE=usage: only usage reading on against off, paired, and the reader's own cost. */
+async function usageOnly() {
+  const childArgs = ['-r', './bin/register.js', 'bench/gateway-child.ts'];
+  const json = (l: string) => (l.startsWith('{') ? JSON.parse(l) : undefined);
+  const upstream = await spawnChild(process.execPath, [...childArgs, 'upstream'], json, 'upstream');
+  const [pa, pb] = (upstream.value as { ports: [number, number] }).ports;
+  const config = {
+    agents: {
+      bot: { stable: 'v1', versions: { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` } },
+    },
+  };
+  const targets: Target[] = [];
+  // BENCH_AA=1: usage off on both sides, to see how far apart two identical gateways measure here.
+  const aa = process.env.BENCH_AA === '1';
+  for (const [name, usage] of [
+    ['gateway', !aa],
+    ['gw-nouse', false],
+  ] as const) {
+    const child = await spawnChild(
+      process.execPath,
+      [...NODE_FLAGS, ...childArgs, 'gateway', JSON.stringify({ ...config, usage })],
+      json,
+      name,
+    );
+    const url = (child.value as { url: string }).url;
+    const put = await fetch(`${url}/v1/admin/agents/bot/split`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
+    });
+    if (!put.ok) throw new Error(`could not set the ${name} split: ${await put.text()}`);
+    const target = (suffix: string, path: string) => ({
+      name: `${name}${suffix}`,
+      url: `${url}/v1/agents/bot/invoke/${path}`,
+      headers: {},
+      pid: child.pid,
+    });
+    targets.push(target('', 'chat/completions'), target('-sse', 'stream/chat/completions'));
+  }
+  const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const paired = await usagePairs(targets, verdict);
+  const reader = await readerCost(`http://127.0.0.1:${pa}`);
+  process.stdout.write(
+    [
+      ...paired.lines,
+      `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
+      `usage usage_on_off_rps=${paired.json.median.toFixed(2)} usage_on_off_rps_sse=${paired.sse.median.toFixed(2)} ` +
+        `usage_on_off_cpu=${paired.json.cpuRatio?.toFixed(2) ?? 'NA'} usage_on_off_cpu_sse=${paired.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
+        `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)}`,
+    ].join('\n') + '\n',
+  );
+}
+
+const modes: Record<string, () => Promise<void>> = { evaluation: evaluationOnly, usage: usageOnly };
+(modes[process.env.BENCH_MODE ?? ''] ?? main)().then(
   () => {
     cleanup();
     process.exit(0);

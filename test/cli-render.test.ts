@@ -1,7 +1,8 @@
 // The human views: what an operator reads in `status` and `list`.
 import assert from 'node:assert/strict';
+import { withSuccessCost } from '../src/analysis/success-cost';
 import { renderList, renderStatus } from '../src/cli/render';
-import type { RolloutStatus } from '../workflows/messages';
+import type { RolloutState, RolloutStatus } from '../workflows/messages';
 
 const T = Date.parse('2026-11-26T10:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -138,6 +139,50 @@ describe('cli views', () => {
     assert.doesNotMatch(done, /left|observed/);
   });
 
+  it('status shows the cost per successful task beside the verdict, from the window the check read', () => {
+    const window = (count: number, sum: number) => ({
+      version: 'v',
+      requests: 10,
+      errors: 0,
+      latencyMs: { count: 0, p50: null, p99: null, histogram: [] },
+      taskSuccess: { successes: count, total: count },
+      quality: { count: 0, sum: 0, histogram: [] },
+      signals: {
+        answers: 10,
+        inputTokens: { count: 0, sum: 0 },
+        outputTokens: { count: 0, sum: 0 },
+        cost: { count: 0, sum: 0 },
+        ttftMs: { count: 0, histogram: [] },
+        tools: { calls: 0, errors: 0 },
+        finish: { count: 0, truncated: 0 },
+        successCost: { count, sum },
+      },
+    });
+    const base = status();
+    const verdict = withSuccessCost(base.lastAnalysis!, {
+      agent: 'a',
+      since: 0,
+      until: 1,
+      stable: window(40, 0.084),
+      canary: window(0, 0),
+    });
+    const out = renderStatus({ ...base, lastAnalysis: { ...base.lastAnalysis!, ...verdict } });
+    assert.match(
+      out,
+      /cost per successful task: stable \$0\.0021 \(40 tasks\), canary no priced success yet/,
+    );
+    // Nothing priced succeeded on either side: no line at all.
+    const none = withSuccessCost(base.lastAnalysis!, {
+      agent: 'a',
+      since: 0,
+      until: 1,
+      stable: window(0, 0),
+      canary: window(0, 0),
+    });
+    assert.equal(none.costPerSuccess, undefined);
+    assert.doesNotMatch(renderStatus(base), /cost per successful task/);
+  });
+
   it('status mentions failed notifications', () => {
     const out = renderStatus(
       status({
@@ -183,5 +228,45 @@ describe('cli views', () => {
     // A terminated execution says so in STATE too, whatever it last published.
     assert.match(lines[2], /^longer-name\s+terminated\s+-\s+v3\s+v4\s+Terminated\s+2026-11-26 10:00:00$/);
     assert.equal(renderList([]), 'no rollouts');
+  });
+
+  it('list names the versions that serve now: both while it runs, one after it ends', () => {
+    // As visibility holds them: the canary attribute keeps the plan's canary after the run ends, and a
+    // promotion writes the canary into the stable attribute.
+    const row = (state: RolloutState, status: string, stable: string, percent: number) => ({
+      workflowId: `canary-${state}`,
+      runId: 'r',
+      agent: state.replace('_', '-'),
+      stable,
+      canary: 'v2',
+      state,
+      percent,
+      status,
+      startTime: iso(T),
+      closeTime: status === 'RUNNING' ? null : iso(T + 1000),
+    });
+    const out = renderList([
+      row('progressing', 'RUNNING', 'v1', 25),
+      row('paused', 'RUNNING', 'v1', 25),
+      row('promoted', 'COMPLETED', 'v2', 100),
+      row('rolled_back', 'FAILED', 'v1', 0),
+      row('aborted', 'CANCELLED', 'v1', 0),
+    ]);
+    const versions = out
+      .split('\n')
+      .slice(1)
+      .map((line) =>
+        line
+          .split(/\s{2,}/)
+          .slice(0, 5)
+          .join(' | '),
+      );
+    assert.deepEqual(versions, [
+      'progressing | progressing | 25 | v1 | v2',
+      'paused | paused | 25 | v1 | v2',
+      'promoted | promoted | 100 | v2 | -',
+      'rolled-back | rolled back | 0 | v1 | -',
+      'aborted | aborted | 0 | v1 | -',
+    ]);
   });
 });

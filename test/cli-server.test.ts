@@ -45,6 +45,15 @@ async function json<T>(args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
+/** The row `list --agent` prints for an agent's one rollout. */
+async function listRow(agent: string): Promise<string> {
+  const r = await cli(['list', '--agent', agent], { env: env() });
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n');
+  assert.equal(rows.length, 2, r.stdout);
+  return rows[1];
+}
+
 describe('cli against a real server', function () {
   this.timeout(120_000);
 
@@ -116,6 +125,7 @@ describe('cli against a real server', function () {
       );
       assert.equal(running[0].status, 'RUNNING');
       assert.equal(running[0].canary, 'v2');
+      assert.match(await listRow(agent), /\s50\s+v1\s+v2\s+Running\s/, 'while it runs: both versions');
 
       const done = await json<RolloutStatus>(['promote', agent, '--full', '--json']);
       assert.equal(done.state, 'promoted');
@@ -127,6 +137,8 @@ describe('cli against a real server', function () {
         { what: 'list --state promoted to show the rollout' },
       );
       assert.ok(promoted.every((r) => r.state === 'promoted'));
+      // The promoted canary is the stable now, and there is no canary (visibility alone says "v2, v2").
+      assert.match(await listRow(agent), /\spromoted\s+100\s+v2\s+-\s+Completed\s/);
       const progressing = await json<RolloutSummary[]>(['list', '--state', 'progressing', '--json']);
       assert.ok(!progressing.some((r) => r.agent === agent));
 
@@ -152,9 +164,22 @@ describe('cli against a real server', function () {
       const r = await cli(['start', '-f', quickPlan(agent), '--wait'], { env: env(), timeoutMs: 60_000 });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stdout, /stage\s+canary/, 'prints the schedule first');
-      assert.match(r.stdout, /rolled_back/);
-      assert.match(r.stderr, /ended rolled_back/);
+      // Each decision as `worker` prints it, then the end in the words the other commands use.
+      assert.match(r.stdout, new RegExp(` ${agent} v1 -> v2: stage 1 of 2: canary at 10%`));
+      assert.match(r.stdout, new RegExp(` ${agent} v1 -> v2: ROLLED BACK, all traffic on v1: `));
+      assert.match(r.stdout, new RegExp(`\\n${agent}: rolled back, stable is v1\\. `));
+      assert.match(r.stderr, /ended rolled back: /);
+      assert.doesNotMatch(r.stdout + r.stderr, /rolled_back/);
       assert.equal(router.canaryWeight(agent), 0);
+      // Visibility may trail the run's end by a moment: the row is read until it shows the ending.
+      const row = await eventually(
+        () => listRow(agent),
+        (line) => /rolled back/.test(line),
+        {
+          what: 'list to show the rollback',
+        },
+      );
+      assert.match(row, /\srolled back\s+0\s+v1\s+-\s+Failed\s/, 'after a rollback: the stable only');
     });
   });
 

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { promises as fs, readFileSync } from 'node:fs';
+import { cli, planFile } from './cli-support';
 import { eventually } from './harness';
 
 const ROOT = path.join(__dirname, '..');
@@ -70,6 +71,38 @@ describe('dev server lifecycle', function () {
         timeoutMs: 60_000,
       },
     );
+    // Each rollout event is one line on dev's terminal; the SDK's own warnings are not.
+    const address = /Temporal: +(127\.0\.0\.1:\d+)/.exec(out)![1];
+    const env = { TEMPORAL_ADDRESS: address };
+    const plan = planFile({
+      agent: 'support-bot',
+      stable: 'v1.3.1',
+      canary: 'v1.3.2',
+      stages: [{ weight: 10, observe: '10m' }, { weight: 100 }],
+      analysis: { interval: '1s' },
+    });
+    // Nothing serves the example's upstreams here: the preflight would say so.
+    const started = await cli(['start', '-f', plan, '--no-preflight'], { env });
+    assert.equal(started.code, 0, started.stderr);
+    const line = (what: RegExp) =>
+      eventually(
+        () => out.split('\n'),
+        (lines) => lines.some((l) => what.test(l)),
+        { what: `dev to print ${what}`, timeoutMs: 30_000 },
+      );
+    await line(/support-bot v1\.3\.1 -> v1\.3\.2: started, 2 stages \(http:/);
+    await line(/support-bot v1\.3\.1 -> v1\.3\.2: stage 1 of 2: canary at 10%$/);
+    const aborted = await cli(['abort', 'support-bot', '--reason', 'wrong build', '--by', 'bob'], { env });
+    assert.equal(aborted.code, 0, aborted.stderr);
+    await line(/support-bot v1\.3\.1 -> v1\.3\.2: aborted by bob, all traffic on v1\.3\.1: wrong build$/);
+    const startLine = out.split('\n').find((l) => / started, 2 stages /.test(l))!;
+    assert.match(
+      startLine,
+      /\(http:\/\/127\.0\.0\.1:\d+\/rollouts\/canary-support-bot\)$/,
+      'a link to its page',
+    );
+    assert.doesNotMatch(out, /temporal WARN|Workflow failed|"msg":/);
+
     const serverPids = (await fs.readdir('/proc'))
       .filter((p) => /^\d+$/.test(p))
       .map(Number)

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { resolvePlan, type PlanInput, type ResolvedPlan } from '../src/plan';
 import { verifySignature } from '../src/signing';
 import { startRollout } from '../src/temporal/rollouts';
+import { rolloutDetail } from '../src/ui/data';
 import { statusQuery, workflowIdFor, type Decision, type RolloutStatus } from '../workflows/messages';
 import { cli } from './cli-support';
 import { HEALTHY, fakeDeps } from './fakes';
@@ -115,6 +116,12 @@ describe('gates on the dev server', function () {
       );
       assert.equal(later.state, 'paused', later.decisions.map((d) => d.reason).join('\n'));
       assert.equal(router.canaryWeight(held), 10, 'the canary keeps its share');
+      // The dashboard offers what the workflow takes while it holds: dismiss, not resume.
+      const view = await rolloutDetail(client, workflowIdFor(held));
+      assert.ok(
+        view.commands.includes('dismiss') && !view.commands.includes('resume'),
+        view.commands.join(', '),
+      );
       // Clearly worse while paused: 20% errors is beyond the absolute limit (5%): rolled back now.
       metrics.set(held, { canary: { ...HEALTHY, errorRate: 0.2 } });
       const ra = await a.result();

@@ -223,4 +223,25 @@ describe('feedback join table', () => {
     assert.deepEqual(m.taskSuccess, { successes: 1, total: 1 });
     assert.equal(m.quality.count, 1);
   });
+  it('cost per successful task: priced answers whose task succeeded, whichever is known first', () => {
+    const series = new VersionSeries('bot', 'v1', 60);
+    const pending = new PendingRequests(60_000, 100);
+    for (const id of ['answered-first', 'judged-first', 'failed', 'unpriced', 'quality-only'])
+      pending.add(id, series, 1000);
+    pending.answered('answered-first', 0.002, 1100);
+    assert.ok(pending.join('answered-first', true, undefined, 1200).ok);
+    // A streamed answer can be judged before it ends: its cost counts when it is read.
+    assert.ok(pending.join('judged-first', true, undefined, 1200).ok);
+    pending.answered('judged-first', 0.004, 1300);
+    pending.answered('failed', 0.1, 1100);
+    assert.ok(pending.join('failed', false, undefined, 1200).ok);
+    assert.ok(pending.join('unpriced', true, undefined, 1200).ok);
+    pending.answered('quality-only', 0.1, 1100);
+    assert.ok(pending.join('quality-only', undefined, 0.9, 1200).ok);
+    // A second answer under the same id (a client reusing x-request-id) changes nothing.
+    pending.answered('answered-first', 5, 1400);
+    const s = series.query(0, 1e9, 20_000).signals!;
+    assert.equal(s.successCost?.count, 2);
+    assert.ok(Math.abs(s.successCost!.sum - 0.006) < 1e-12, String(s.successCost!.sum));
+  });
 });

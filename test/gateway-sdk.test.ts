@@ -135,6 +135,35 @@ describe('gateway with the OpenAI and Anthropic SDKs', function () {
     );
   });
 
+  it('counts the cost of each task that succeeded, per successful task, in the metrics and on /metrics', async () => {
+    const before = (await versionMetrics()).signals?.successCost ?? { count: 0, sum: 0 };
+    const messages = [{ role: 'user' as const, content: 'hi' }];
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { response } = await openai.chat.completions
+        .create({ model: 'test-model', messages })
+        .withResponse();
+      ids.push(response.headers.get('x-request-id')!);
+    }
+    const post = (body: unknown) =>
+      fetch(`${gw.url}/v1/feedback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await post({ requestId: ids[0], taskSuccess: true })).status, 200);
+    assert.equal((await post({ requestId: ids[1], taskSuccess: false })).status, 200);
+    assert.equal((await post({ requestId: ids[2], qualityScore: 0.8 })).status, 200);
+    assert.equal((await post({ requestId: ids[0], taskSuccess: true })).status, 409, 'counted once');
+    const after = (await versionMetrics()).signals!.successCost!;
+    // 30 input tokens at $1 and 70 output at $4 per million: one successful task.
+    assert.equal(after.count - before.count, 1);
+    assert.ok(Math.abs(after.sum - before.sum - 0.00031) < 1e-12, String(after.sum - before.sum));
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /agent_canary_successful_tasks_priced_total\{agent="bot",version="v1"\} [1-9]/);
+    assert.match(text, /agent_canary_successful_task_cost_total\{agent="bot",version="v1"\} 0\.000/);
+  });
+
   it('counts tool calls the client cannot run, and answers cut off', async () => {
     const before = (await versionMetrics()).signals!;
     llm.behaviour = { ...llm.behaviour, toolCall: 'broken', truncated: true, firstTokenMs: 0 };

@@ -3,7 +3,6 @@
 // template kind turns into the window's numbers exactly, placeholders are substituted and escaped,
 // bad templates are refused naming the metric and field, an outage is a plain (retryable) error.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,9 +18,10 @@ import {
 } from '../src/metrics/prometheus-query';
 import { MetricsConfigError, type MetricsWindow } from '../src/metrics/types';
 import { createBackends, resolveBackendSettings } from '../src/temporal/backends';
-import { freePort } from '../src/temporal/devserver';
 import { SettingsError } from '../src/temporal/errors';
+import { freePort } from '../src/temporal/devserver';
 import { waitFor } from './gateway-support';
+import { startPrometheus, type RunningPrometheus } from './prometheus-support';
 import { requirePrerequisites } from './support/prerequisites';
 
 const STABLE = 'v1.3.1';
@@ -136,39 +136,25 @@ const CONFIG = {
 describe('prometheus-query metrics source against a real Prometheus', function () {
   this.timeout(60_000);
   let exporter: Server;
-  let prometheus: ChildProcess | undefined;
+  let prometheus: RunningPrometheus | undefined;
   let promUrl: string;
-  let dir: string;
   let config: QueryConfig;
+  /** For the query files the worker is given below. */
+  let dir: string;
 
   before(async function () {
     requirePrerequisites(this, 'prometheus');
     config = parseQueryConfig(CONFIG);
+    dir = mkdtempSync(join(tmpdir(), 'agent-canary-promq-'));
     exporter = createServer((_, res) => res.end(exposition()));
     await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));
     const target = `127.0.0.1:${(exporter.address() as { port: number }).port}`;
-    dir = mkdtempSync(join(tmpdir(), 'agent-canary-promq-'));
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: agents\n    static_configs: [{ targets: ["${target}"] }]\n`,
-    );
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: 'ignore' },
-    );
+    prometheus = await startPrometheus({ agents: target });
+    promUrl = prometheus.url;
     const source = new PrometheusQueryMetricsSource({ url: promUrl, config });
     await waitFor(
       'prometheus to scrape the exporter',
       async () => {
-        if (prometheus!.exitCode !== null) throw new Error('prometheus exited');
         const w = await fetchWindow(source).catch(() => undefined);
         return w && w.stable.requests > 0 && w.canary.quality.count > 0 ? true : undefined;
       },
@@ -177,11 +163,7 @@ describe('prometheus-query metrics source against a real Prometheus', function (
   });
 
   after(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((r) => prometheus!.once('exit', r));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.close();
     exporter?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -1,6 +1,7 @@
-// A real Prometheus (Debian package `prometheus`, installed by .ci/install-prometheus.sh) on loopback,
+// A real Prometheus (Debian package `prometheus`, installed by .ci/install-system.sh) on loopback,
 // scraping the given targets every second, for tests that check what Prometheus really reads.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Suites call requirePrerequisites(this, 'prometheus') first (test/support/prerequisites.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +17,7 @@ export interface RunningPrometheus {
   close(): Promise<void>;
 }
 
-/** Why Prometheus cannot run here, or null. */
-export function prometheusMissing(): string | null {
-  return spawnSync('prometheus', ['--version']).error
-    ? 'prometheus is not installed: run `bash .ci/install-prometheus.sh` (Debian package prometheus)'
-    : null;
-}
-
 export async function startPrometheus(jobs: Record<string, string>): Promise<RunningPrometheus> {
-  const why = prometheusMissing();
-  if (why) throw new Error(why);
   const dir = mkdtempSync(join(tmpdir(), 'agent-canary-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(

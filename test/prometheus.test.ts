@@ -1,11 +1,6 @@
 // The Prometheus metrics backend against a real Prometheus server (Debian package `prometheus`,
 // installed by .ci/install-system.sh) scraping a real gateway every second.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RunningGateway } from '../src/gateway';
 import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { PrometheusMetricsSource } from '../src/metrics/prometheus';
@@ -21,91 +16,8 @@ import {
   waitFor,
   type Upstream,
 } from './gateway-support';
+import { startPrometheus, type RunningPrometheus } from './prometheus-support';
 import { requirePrerequisites } from './support/prerequisites';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface RunningPrometheus {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Starts Prometheus on loopback with a temp config scraping `target` (host:port) every second. */
-async function startPrometheus(target: string): Promise<RunningPrometheus> {
-  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-  if (found.error) {
-    throw new Error(
-      'prometheus is not installed: run `sudo bash .ci/install-system.sh` (Debian package prometheus)',
-    );
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'agent-canary-prom-'));
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(
-    config,
-    [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'scrape_configs:',
-      '  - job_name: agent-canary-gateway',
-      '    scrape_interval: 1s',
-      `    static_configs: [{ targets: ["${target}"] }]`,
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'prometheus',
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  const close = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(
-      'prometheus to be ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr.slice(-1000)}`);
-        const ok = await fetch(`${url}/-/ready`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        return ok ? true : undefined;
-      },
-      20_000,
-    );
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  return { url, close };
-}
-
-async function promValue(prom: RunningPrometheus, query: string): Promise<number | undefined> {
-  const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const json = (await res.json()) as { data: { result: { value: [number, string] }[] } };
-  const r = json.data.result[0];
-  return r ? Number(r.value[1]) : undefined;
-}
 
 describe('Prometheus metrics backend (real Prometheus)', function () {
   this.timeout(90_000);
@@ -135,7 +47,7 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
     gw = await gateway({
       config: { agents: { bot: { stable: 'v1', versions: { v1: v1.url, v2: v2.url } } } },
     });
-    prom = await startPrometheus(new URL(gw.url).host);
+    prom = await startPrometheus({ 'agent-canary-gateway': new URL(gw.url).host });
   });
   after(async () => {
     await prom?.close();
@@ -146,11 +58,7 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
 
   it('agrees with the gateway API on the same traffic', async () => {
     // A scrape before the traffic, so the window starts from known counter values.
-    await waitFor(
-      'a first scrape',
-      () => promValue(prom, 'agent_canary_requests_total{version="v1"}'),
-      20_000,
-    );
+    await waitFor('a first scrape', () => prom.value('agent_canary_requests_total{version="v1"}'), 20_000);
     await new Promise((r) => setTimeout(r, 1100));
     const since = Date.now();
     await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 40, leaseMs: 120_000 });
@@ -170,8 +78,8 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
     await waitFor(
       'prometheus to scrape the traffic and feedback',
       async () => {
-        const total = await promValue(prom, 'sum(agent_canary_requests_total{agent="bot"})');
-        const fb = await promValue(prom, 'sum(agent_canary_quality_score_count{agent="bot"})');
+        const total = await prom.value('sum(agent_canary_requests_total{agent="bot"})');
+        const fb = await prom.value('sum(agent_canary_quality_score_count{agent="bot"})');
         return total === 600 && fb === 200 ? true : undefined;
       },
       20_000,

@@ -2,11 +2,12 @@
 // .ci/python-client.sh caches) starts a rollout with the plan as written, signals and queries it.
 // Skipped only when python3 itself is missing; a failing venv install fails the test.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fakeDeps } from './fakes';
 import { testEnv, uniqueName, withWorker } from './harness';
+import { requirePrerequisites } from './support/prerequisites';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
@@ -15,10 +16,7 @@ describe('the Temporal Python SDK as a client', function () {
   this.timeout(180_000);
 
   it('starts a rollout with the plan as written, pauses, resumes, extends, queries and aborts it', async function () {
-    if (spawnSync('python3', ['--version']).error) {
-      console.log('      skipped: python3 is not installed, so the Python client cannot be tested here');
-      this.skip();
-    }
+    requirePrerequisites(this, 'python3');
     // Warm: prints the cached venv's python at once; cold: installs temporalio first (tens of seconds).
     const setup = await run('bash', [join(ROOT, '.ci', 'python-client.sh')], { timeout: 170_000 });
     const python = setup.stdout.trim().split('\n').at(-1)!;

@@ -12,7 +12,8 @@ import { serveRolloutMetrics, type MetricsServer } from '../src/temporal/metrics
 import { actorKind, RolloutMetrics } from '../src/temporal/rollout-metrics';
 import { RecordingNotifier } from './fakes';
 import { testEnv, uniqueName, withWorker } from './harness';
-import { prometheusMissing, startPrometheus, type RunningPrometheus } from './prometheus-support';
+import { startPrometheus, type RunningPrometheus } from './prometheus-support';
+import { requirePrerequisites } from './support/prerequisites';
 import { waitFor } from './gateway-support';
 
 const event = (over: Partial<NotifyEvent>): NotifyEvent => ({
@@ -163,12 +164,7 @@ describe('rollout metrics from a real worker, scraped by Prometheus', function (
   const agent = uniqueName('metrics');
 
   before(async function () {
-    const why = prometheusMissing();
-    if (why) {
-      if (process.env.CI === 'true') assert.fail(why);
-      process.stderr.write(`    skipping the Prometheus scrape test: ${why}\n`);
-      this.skip();
-    }
+    requirePrerequisites(this, 'prometheus');
     gateway = await startGateway({
       config: {
         agents: {

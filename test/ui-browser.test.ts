@@ -2,15 +2,15 @@
 // rollouts: the list tells the outcomes apart, a rollout page charts its checks, and the Pause
 // button pauses the workflow. Screenshots are kept in .agent-canary/screenshots for people to look at.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { getStatus } from '../src/temporal/rollouts';
 import { workflowIdFor } from '../workflows/messages';
 import { eventually, testEnv } from './harness';
 import { longPlan, startUiStack, type UiStack } from './ui-support';
-import { CHROMIUM_PATH, requirePrerequisites } from './support/prerequisites';
+import { launchChromium, type Chromium } from './support/chromium';
+import { requirePrerequisites } from './support/prerequisites';
 
 export const SCREENSHOTS = path.join(__dirname, '..', '.agent-canary', 'screenshots');
 
@@ -19,7 +19,7 @@ describe('agent-canary ui in a browser (Chromium)', function () {
   let stack: UiStack;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: Chromium | undefined;
   const ids: Record<string, string> = {};
   const pageErrors: string[] = [];
 
@@ -34,24 +34,8 @@ describe('agent-canary ui in a browser (Chromium)', function () {
     });
     for (const key of Object.keys(stack.agents)) ids[key] = workflowIdFor(stack.agents[key]);
     await Promise.all([stack.start('good'), stack.start('bad'), stack.start('held', longPlan)]);
-    profile = mkdtempSync(path.join(tmpdir(), 'agent-canary-chromium-'));
-    // A fresh, empty profile (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      viewport: { width: 1280, height: 1000 },
-      // The machines' network is closed: without these Chromium keeps dialling Google's hosts.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -60,9 +44,8 @@ describe('agent-canary ui in a browser (Chromium)', function () {
   });
 
   after(async () => {
-    await browser?.close().catch(() => undefined);
+    await chrome?.close();
     await stack?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('lists the rollouts with badges that tell promoted, rolled back and progressing apart', async () => {

@@ -6,17 +6,17 @@
 // rules (no made-up axis, readable p99 ticks, markers that do not overlap) are checked on the page's
 // own chart module. Screenshots are kept in .agent-canary/screenshots.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { resolvePlan, type ResolvedPlan } from '../src/plan';
 import { getStatus, sendCommand } from '../src/temporal/rollouts';
 import { workflowIdFor } from '../workflows/messages';
 import { eventually, testEnv, uniqueName } from './harness';
 import { longPlan, quickPlan, startUiStack, type UiStack } from './ui-support';
+import { launchChromium, type Chromium } from './support/chromium';
+import { requirePrerequisites } from './support/prerequisites';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(__dirname, '..', '.agent-canary', 'screenshots');
 
 /** Three stages that stay in the first for long; quality judged finely enough that it stays "not yet". */
@@ -42,15 +42,14 @@ describe('agent-canary ui: where a rollout is going (Chromium)', function () {
   let stack: UiStack;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: Chromium | undefined;
   const ids: Record<string, string> = {};
   const pageErrors: string[] = [];
   const nowhere = uniqueName('nowhere');
 
   before(async function () {
     this.timeout(120_000);
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: run \`bash .ci/chromium.sh\` (Debian package chromium)`);
+    requirePrerequisites(this, 'chromium');
     mkdirSync(SCREENSHOTS, { recursive: true });
     stack = await startUiStack({
       bad: { name: 'view-bad', regressed: true },
@@ -66,22 +65,8 @@ describe('agent-canary ui: where a rollout is going (Chromium)', function () {
       // An agent the gateway does not know, started without preflight: its first split is refused.
       stack.start('held', () => longPlan(nowhere)),
     ]);
-    profile = mkdtempSync(path.join(tmpdir(), 'agent-canary-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -91,9 +76,8 @@ describe('agent-canary ui: where a rollout is going (Chromium)', function () {
   });
 
   after(async () => {
-    await browser?.close().catch(() => undefined);
+    await chrome?.close();
     await stack?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('names the metric that holds the stage, with a forecast, and lays out the stages to come', async () => {

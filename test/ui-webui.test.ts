@@ -6,12 +6,11 @@
 // Screenshots of the Web UI's list, a rollout's page there, and the dashboard are kept in
 // .agent-canary/screenshots for people to look at.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startDevServer, type DevServer } from '../src/temporal/devserver';
 import { getStatus, sendCommand, type Started } from '../src/temporal/rollouts';
 import { readRolloutHistory } from '../src/ui/history';
@@ -19,7 +18,8 @@ import { workflowIdFor, type RolloutResult } from '../workflows/messages';
 import { eventually, testEnv } from './harness';
 import { saveHistory } from './support/histories';
 import { longPlan, startUiStack, type UiStack } from './ui-support';
-import { CHROMIUM_PATH, requirePrerequisites } from './support/prerequisites';
+import { launchChromium, type Chromium } from './support/chromium';
+import { requirePrerequisites } from './support/prerequisites';
 
 const SCREENSHOTS = path.join(__dirname, '..', '.agent-canary', 'screenshots');
 
@@ -32,7 +32,7 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
   let stack: UiStack;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: Chromium | undefined;
   const ids: Record<string, string> = {};
   const started: Record<string, Started> = {};
   const results: Record<string, RolloutResult> = {};
@@ -78,34 +78,18 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
     ]);
     await saveHistory('v2-outcome-rolled-back', client.workflow.getHandle(ids.bad));
     await saveHistory('v2-outcome-aborted', client.workflow.getHandle(ids.stop));
-    profile = mkdtempSync(path.join(tmpdir(), 'agent-canary-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      // Wide enough for all six default columns of the Web UI list.
-      viewport: { width: 2100, height: 900 },
-      // The machines' network is closed: without these Chromium keeps dialling Google's hosts.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    // Wide enough for all six default columns of the Web UI list.
+    chrome = await launchChromium({ width: 2100, height: 900 });
+    browser = chrome.context;
     page = await browser.newPage();
   });
 
   after(async () => {
-    await browser?.close().catch(() => undefined);
+    await chrome?.close();
     await stack?.stop();
     await nativeConnection?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await server?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('closes each run in Temporal by its outcome, and every client still reads the outcome', async () => {

@@ -33,6 +33,25 @@ describe('dashboard outcome badges', () => {
     assert.equal(tones.size, 4, 'good, bad, warn and live look different');
     assert.deepEqual(allowedCommands('paused'), ['resume', 'promote', 'abort']);
     assert.deepEqual(allowedCommands('promoted'), []);
+    // Paused on a failed check: the workflow refuses resume; dismiss lifts it (docs/gates.md).
+    const held = {
+      at: '2026-12-05T12:00:00.000Z',
+      metrics: ['error_rate'],
+      reason: 'error_rate failed',
+      holds: true,
+    };
+    assert.deepEqual(allowedCommands('paused', { pausedOnFail: held, failedChecks: 1 }), [
+      'dismiss',
+      'promote',
+      'abort',
+    ]);
+    assert.deepEqual(allowedCommands('progressing', { failedChecks: 1 }), [
+      'pause',
+      'dismiss',
+      'promote',
+      'abort',
+    ]);
+    assert.deepEqual(allowedCommands('progressing', { failedChecks: 0 }), ['pause', 'promote', 'abort']);
   });
 });
 

@@ -145,9 +145,15 @@ describe('usage from answers', () => {
       { choices: [], usage: { prompt_tokens: 7, completion_tokens: 9 } },
       '[DONE]',
     ];
+    // As OpenAI sends it with include_usage: `"usage": null` in every chunk before the last.
+    const withNulls = events.map((e) => (typeof e === 'string' || 'usage' in e ? e : { ...e, usage: null }));
     for (const step of [0, 1, 7]) {
-      for (const crlf of [false, true]) {
-        const u = read(sse(events, crlf), SSE_HEADERS, step)!;
+      for (const [crlf, stream] of [
+        [false, events],
+        [true, events],
+        [false, withNulls],
+      ] as const) {
+        const u = read(sse(stream, crlf), SSE_HEADERS, step)!;
         assert.deepEqual([u.inputTokens, u.outputTokens], [7, 9], `step ${step}`);
         assert.equal(u.model, 'gpt-s');
         assert.equal(u.finish, 'length');

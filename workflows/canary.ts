@@ -26,6 +26,7 @@ import type { Activities } from '../activities';
 /** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
 const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
+import { ROLLOUT_EVENT_KEY, type RolloutEvent } from '../src/temporal/rollout-events';
 import { hookBudgetMs } from '../src/plan/hook-budget';
 import { PlanError, planForWorkflow } from '../src/plan/resolve';
 import { plainReason } from '../src/ui/plain';
@@ -58,6 +59,7 @@ import {
   statusQuery,
   isFinal,
   ROLLED_BACK_FAILURE,
+  type Decision,
   type RolloutResult,
   type RolloutStatus,
 } from './messages';
@@ -217,10 +219,30 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   let finished: Extract<Effect, { type: 'finish' }> | null = null;
 
   const feed = (event: PolicyEvent) => {
+    const before = s.decisions.at(-1);
     const r = step(s, plan, event, Date.now());
     s = r.state;
     wakeAt = r.wakeAt;
     effects.push(...r.effects);
+    logDecisions(before);
+  };
+
+  // Each new decision as a log entry, which `dev` and `worker` print as a line for people
+  // (src/temporal/rollout-events.ts). Not a command: histories replay unchanged; skipped on replay.
+  const logDecisions = (before: Decision | undefined) => {
+    const from = before === undefined ? 0 : s.decisions.lastIndexOf(before) + 1;
+    if (before !== undefined && from === 0) return;
+    for (const d of s.decisions.slice(from)) {
+      const rolloutEvent: RolloutEvent = {
+        ...d,
+        agent: plan.agent,
+        stable: plan.stable,
+        canary: plan.canary,
+        stageCount: stages.length,
+        workflowId: info.workflowId,
+      };
+      log.info(`rollout ${d.action}`, { [ROLLOUT_EVENT_KEY]: rolloutEvent });
+    }
   };
 
   // ---- status, details and search attributes --------------------------------------------------

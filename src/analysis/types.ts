@@ -100,5 +100,14 @@ export const VerdictSchema = z.object({
       tokens: z.number(),
     })
     .optional(),
+  /** Cost per successful task in the window, per version (src/analysis/success-cost.ts); shown, not judged. */
+  costPerSuccess: z
+    .object({
+      stable: z.number().nonnegative().nullable(),
+      canary: z.number().nonnegative().nullable(),
+      stableTasks: z.number().int().nonnegative(),
+      canaryTasks: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type Verdict = z.infer<typeof VerdictSchema>;

@@ -1,71 +1,33 @@
-// What `agent-canary dev` tells the person at the terminal: notifications as readable lines with
-// links to the rollout's dashboard page (where the buttons are) and to the Temporal Web UI, and at
-// start a warning for every upstream in the gateway config that nothing answers on, and while it
+// What `agent-canary dev` tells the person at the terminal besides the rollout events (one line
+// each, src/temporal/rollout-events.ts): at start a warning for every upstream in the gateway config that nothing answers on, and while it
 // runs a rate-limited line for the requests an upstream failed.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import type { GatewayConfig } from '../gateway/config';
 import type { UpstreamFailure } from '../gateway/proxy';
-import { createNotifiers, type Notifier, type NotifyEvent } from '../notify';
-import { headline, rolloutUrl, stageLine } from '../notify/format';
+import { createNotifiers, type Notifier } from '../notify';
 import { parsePlan } from '../plan';
 import type { NotifyTarget } from '../plan/schema';
 import { printable } from '../text/sanitize';
-import { plainReason } from '../ui/plain';
 
 export interface RolloutLinks {
-  /** The dashboard page of a rollout, when the dashboard runs. */
-  dashboard?: (workflowId: string) => string;
-  temporalUiUrl?: string;
   /** The dashboard's base URL, for the links of the other channels (Slack, webhooks). */
   dashboardUrl?: string;
+  temporalUiUrl?: string;
   namespace?: string;
 }
 
-/** "12:03:04 notification: support-bot: ROLLED BACK to stable (v1 -> v2), stage 1/3, canary at 20%" + why + links. */
-export function notificationLines(
-  event: NotifyEvent,
-  links: RolloutLinks,
-  now = new Date(event.at),
-): string[] {
-  const time = now.toISOString().slice(11, 19);
-  const who = event.by && event.by !== 'agent-canary' ? ` by ${event.by}` : '';
-  const lines = [`${time} notification: ${headline(event)}, ${stageLine(event)}${who}`];
-  if (event.reason) lines.push(`         why: ${plainReason(event.reason)}`);
-  const page = links.dashboard?.(event.workflowId);
-  const temporal = rolloutUrl(links.temporalUiUrl, links.namespace, event.workflowId);
-  if (page) lines.push(`         dashboard: ${page}`);
-  if (temporal) lines.push(`         Temporal: ${temporal}`);
-  return lines;
-}
-
-/** The log target as readable lines (the plain `log` target prints one JSON line per event). */
-export class ReadableLogNotifier implements Notifier {
-  readonly name = 'log';
-  constructor(
-    private readonly write: (line: string) => void,
-    private readonly links: RolloutLinks,
-  ) {}
-  async send(event: NotifyEvent): Promise<void> {
-    for (const line of notificationLines(event, this.links)) this.write(line);
-  }
-}
-
-/** The plan's notifiers, with its `log` targets written for people instead of log pipelines. */
-export function readableNotifiers(
-  write: (line: string) => void,
-  links: RolloutLinks,
-): (targets: NotifyTarget[]) => Notifier[] {
-  return (targets) => {
-    const others = createNotifiers(
+/**
+ * The plan's notifiers without its `log` targets: `dev` prints every rollout event as a line already
+ * (src/temporal/rollout-events.ts), and a JSON line beside each would say it twice.
+ */
+export function eventsPrintedNotifiers(links: RolloutLinks): (targets: NotifyTarget[]) => Notifier[] {
+  return (targets) =>
+    createNotifiers(
       targets.filter((t) => t.type !== 'log'),
       { uiUrl: links.temporalUiUrl, dashboardUrl: links.dashboardUrl, namespace: links.namespace },
     );
-    return targets.some((t) => t.type === 'log')
-      ? [...others, new ReadableLogNotifier(write, links)]
-      : others;
-  };
 }
 
 export interface DeadUpstream {

@@ -4,7 +4,7 @@ import { ALL_METRICS } from '../analysis/types';
 import { formatMetricValue } from '../notify/format';
 import { formatDuration } from '../plan/duration';
 import type { RolloutSummary } from '../temporal/rollouts';
-import { listedState } from '../temporal/list-parts';
+import { listedState, listedVersions } from '../temporal/list-parts';
 import { hasEnded } from '../temporal/status-parts';
 import { printable } from '../text/sanitize';
 import type { RolloutStatus } from '../../workflows/messages';
@@ -122,6 +122,7 @@ export function renderStatus(
       if (opts.verbose && m.stats?.detail) lines.push(`      ${clean(m.stats.detail)}`);
     }
     if (a.evaluator) lines.push(`  ${evaluatorLine(a.evaluator)}`);
+    if (a.costPerSuccess) lines.push(`  ${successCostLine(a.costPerSuccess)}`);
   } else {
     lines.push('no check yet');
   }
@@ -164,21 +165,35 @@ function evaluatorLine(e: NonNullable<RolloutStatus['lastAnalysis']>['evaluator'
     : `evaluator: ${clean(e.reason ?? e.state)}; ${spend}`;
 }
 
+/** "cost per successful task: stable $0.0021 (40 tasks), canary $0.0034 (38 tasks)"; shown, not judged. */
+function successCostLine(
+  c: NonNullable<NonNullable<RolloutStatus['lastAnalysis']>['costPerSuccess']>,
+): string {
+  const side = (cost: number | null, tasks: number) =>
+    cost === null
+      ? 'no priced success yet'
+      : `${formatMetricValue('cost_per_request', cost)} (${tasks} tasks)`;
+  return `cost per successful task: stable ${side(c.stable, c.stableTasks)}, canary ${side(c.canary, c.canaryTasks)}`;
+}
+
 export function renderList(rows: RolloutSummary[]): string {
   if (rows.length === 0) return 'no rollouts';
   const header = ['AGENT', 'STATE', 'CANARY%', 'STABLE', 'CANARY', 'STATUS', 'STARTED'];
-  const table = rows.map((r) => [
-    r.agent,
-    // A terminated or failed execution is that, whatever state it last published; a rollback or an
-    // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
-    // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
-    listedState(r).replace(/_/g, ' '),
-    r.percent === null ? '-' : String(r.percent),
-    r.stable ?? '-',
-    r.canary ?? '-',
-    webUiStatus(r.status),
-    r.startTime.replace('T', ' ').slice(0, 19),
-  ]);
+  const table = rows.map((r) => {
+    const now = listedVersions(r);
+    return [
+      r.agent,
+      // A terminated or failed execution is that, whatever state it last published; a rollback or an
+      // abort closes as Failed or Canceled by the rollout's own decision and is named by its state.
+      // In the dashboard's words ("rolled back"); the Temporal status as the Web UI writes it.
+      listedState(r).replace(/_/g, ' '),
+      r.percent === null ? '-' : String(r.percent),
+      now.stable ?? '-',
+      now.canary ?? '-',
+      webUiStatus(r.status),
+      r.startTime.replace('T', ' ').slice(0, 19),
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)) + 2);
   return [header, ...table]
     .map((row) =>

@@ -3,7 +3,9 @@
 // closes the workflow as Failed on purpose) as the tool breaking: the rollout's own events are told
 // by our lines, so the SDK's are shown only at the level asked for (AGENT_CANARY_LOG_LEVEL), one
 // line each, without their metadata (task tokens, payloads) below DEBUG.
+import type { Logger, LogMetadata } from '@temporalio/common';
 import { DefaultLogger, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
+import { ROLLOUT_EVENT_KEY, RolloutEventSchema, type RolloutEvent } from '../temporal/rollout-events';
 import { printable } from '../text/sanitize';
 import { UsageError } from './errors';
 
@@ -37,16 +39,53 @@ export function sdkLogLine(level: LogLevel, message: string, meta?: Record<strin
   return `temporal ${level}: ${printable(message, 500)}${printable(extra, 2_000)}`;
 }
 
-/** Runtime options that print the SDK's and core's lines at `level` and above, one line each. */
+/**
+ * Runtime options that print the SDK's and core's lines at `level` and above, one line each, and,
+ * when `events` is given, every rollout event the workflows log as one line for people, whatever
+ * the level (src/temporal/rollout-events.ts).
+ */
 export function sdkLogging(
   level: LogLevel,
   write: (line: string) => void,
+  events?: (event: RolloutEvent) => void,
 ): Pick<RuntimeOptions, 'logger' | 'telemetryOptions'> {
+  const sdk = new DefaultLogger(level, (entry) =>
+    write(sdkLogLine(entry.level, entry.message, entry.meta as Record<string, unknown> | undefined)),
+  );
   return {
-    logger: new DefaultLogger(level, (entry) =>
-      write(sdkLogLine(entry.level, entry.message, entry.meta as Record<string, unknown> | undefined)),
-    ),
+    logger: events ? new RolloutEventLogger(sdk, events) : sdk,
     // Core's lines come through the same logger (no colour codes, no second format).
     telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
   };
+}
+
+/** Hands the workflows' rollout events to `events`; every other entry to the SDK's logger. */
+class RolloutEventLogger implements Logger {
+  constructor(
+    private readonly sdk: Logger,
+    private readonly events: (event: RolloutEvent) => void,
+  ) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const carried = meta?.[ROLLOUT_EVENT_KEY];
+    if (carried !== undefined) {
+      const event = RolloutEventSchema.safeParse(carried);
+      if (event.success) return this.events(event.data);
+    }
+    this.sdk.log(level, message, meta);
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
 }

@@ -292,6 +292,12 @@ export class VersionSeries {
     this.signalTotals.record(a);
   }
 
+  /** The cost of a request whose task succeeded, counted when the second of the two is known. */
+  recordSuccessCost(cost: number, now: number): void {
+    (this.slot(now).sig ??= new SignalAgg()).recordSuccessCost(cost);
+    this.signalTotals.all.recordSuccessCost(cost);
+  }
+
   /** Outcomes count when they arrive, like a Prometheus counter, so both backends agree. */
   recordOutcome(o: Outcome, now: number): void {
     const s = this.slot(now);

@@ -12,6 +12,9 @@ interface Entry {
   fromEvaluator?: boolean;
   /** The request's x-session-id, so its outcome counts for its conversation. */
   conversation?: string;
+  /** Cost per successful task: the answer's cost, once read, and whether its task succeeded. */
+  cost?: number;
+  succeeded?: boolean;
 }
 
 export type JoinResult =
@@ -98,7 +101,23 @@ export class PendingRequests {
       now,
     );
     e.series.conversations.outcome(e.conversation, { taskSuccess, qualityScore }, at);
+    if (taskSuccess === true) {
+      e.succeeded = true;
+      if (e.cost !== undefined) e.series.recordSuccessCost(e.cost, now);
+    }
     return { ok: true, agent: e.series.agent, version: e.series.version };
+  }
+
+  /**
+   * The cost of a proxied request's answer, once read (its first answer only: a second request
+   * reusing the id changes nothing). Counted toward cost per successful task when its task
+   * succeeded, whichever of the two arrives first.
+   */
+  answered(requestId: string, cost: number, now: number): void {
+    const e = this.entries.get(requestId);
+    if (!e || e.cost !== undefined) return;
+    e.cost = cost;
+    if (e.succeeded) e.series.recordSuccessCost(cost, now);
   }
 
   /** Marks outcome kinds already reported with the request itself (POST /outcomes). */

@@ -233,6 +233,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       { usage, ...(cost !== undefined ? { cost } : {}), durationMs: performance.now() - this.started },
       Date.now(),
     );
+    // For cost per successful task, once its feedback or evaluation says it succeeded.
+    if (cost !== undefined) this.ctx.pending.answered(this.requestId, cost, Date.now());
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error) {

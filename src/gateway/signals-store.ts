@@ -31,6 +31,16 @@ export class SignalAgg {
   toolErrors = 0;
   finished = 0;
   truncated = 0;
+  /** Cost per successful task: priced answers whose task got positive feedback or evaluation. */
+  successCostCount = 0;
+  successCostSum = 0;
+  successCostSq = 0;
+
+  recordSuccessCost(cost: number): void {
+    this.successCostCount++;
+    this.successCostSum += cost;
+    this.successCostSq += cost * cost;
+  }
 
   record(a: AnswerSignals): void {
     const u = a.usage;
@@ -76,6 +86,9 @@ export class SignalAgg {
     this.toolErrors += o.toolErrors;
     this.finished += o.finished;
     this.truncated += o.truncated;
+    this.successCostCount += o.successCostCount;
+    this.successCostSum += o.successCostSum;
+    this.successCostSq += o.successCostSq;
   }
 
   /** What the judge reads. */
@@ -89,6 +102,7 @@ export class SignalAgg {
       ttftMs: { count: this.ttftCount, histogram: ttft },
       tools: { calls: this.toolCalls, errors: this.toolErrors },
       finish: { count: this.finished, truncated: this.truncated },
+      successCost: { count: this.successCostCount, sum: this.successCostSum, sumSquares: this.successCostSq },
     };
   }
 
@@ -109,6 +123,13 @@ export class SignalAgg {
       toolErrors: this.toolErrors,
       finished: this.finished,
       truncated: this.truncated,
+      ...(this.successCostCount > 0
+        ? {
+            successCostCount: this.successCostCount,
+            successCostSum: this.successCostSum,
+            successCostSq: this.successCostSq,
+          }
+        : {}),
     };
   }
 
@@ -140,6 +161,10 @@ export const SignalRecordSchema = z.object({
   toolErrors: Count,
   finished: Count,
   truncated: Count,
+  // Absent in records written before cost per successful task was kept.
+  successCostCount: Count.optional(),
+  successCostSum: Sum.optional(),
+  successCostSq: Sum.optional(),
 });
 export type SignalRecord = z.infer<typeof SignalRecordSchema>;
 
@@ -265,6 +290,16 @@ export function renderSignals(all: SignalSeries[], esc: (v: string) => string): 
   );
   counter('agent_canary_cost_total', 'Cost of priced answers (the config price currency).', (a) => a.costSum);
   counter('agent_canary_priced_answers_total', 'Answers with tokens and a price.', (a) => a.costCount);
+  counter(
+    'agent_canary_successful_task_cost_total',
+    'Cost of priced answers whose task got positive feedback or evaluation.',
+    (a) => a.successCostSum,
+  );
+  counter(
+    'agent_canary_successful_tasks_priced_total',
+    'Priced answers whose task got positive feedback or evaluation.',
+    (a) => a.successCostCount,
+  );
   return out;
 }
 

@@ -46,8 +46,10 @@ const MAX_TOOL_CALLS = 1000;
 
 // Events after the first output are parsed only when they contain one of these. One regular
 // expression, compiled once: nine String#includes calls cost seven times as much per event.
+// `"usage": {` and not `"usage"`: OpenAI chat streams with include_usage send `"usage":null` in
+// every chunk before the last, which would have every event parsed.
 const MARKERS =
-  /"(?:usage"|finish_reason": ?"|tool_calls"|tool_use"|response\.(?:completed|incomplete|failed|created)")/;
+  /"(?:usage": ?\{|finish_reason": ?"|tool_calls"|tool_use"|response\.(?:completed|incomplete|failed|created)")/;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

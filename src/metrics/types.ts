@@ -53,6 +53,11 @@ export const SignalMetricsSchema = z.object({
   tools: z.object({ calls: SignalCount, errors: SignalCount }),
   /** Answers with a finish reason, and those cut off (out of tokens, or stopped by a filter). */
   finish: z.object({ count: SignalCount, truncated: SignalCount }),
+  /**
+   * Cost per successful task: the cost of priced answers whose task got positive feedback or
+   * evaluation (count = those tasks). Absent from sources that cannot join the two.
+   */
+  successCost: MeanValuesSchema.optional(),
 });
 export type SignalMetrics = z.infer<typeof SignalMetricsSchema>;
 /**

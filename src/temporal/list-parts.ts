@@ -71,3 +71,20 @@ export function listedState(r: Pick<RolloutSummary, 'status' | 'state'>): string
     (r.status === 'CANCELLED' && r.state === 'aborted');
   return own ? (r.state ?? '-') : r.status.toLowerCase();
 }
+
+/**
+ * The versions a list row should name as stable and canary now. Search attributes keep the plan's
+ * canary after the run ends, and after a promotion the stable attribute holds the canary too, so read
+ * raw they say "v2 stable, v2 canary". By the rollout's own ending: promoted, the canary is the
+ * stable and there is no canary; rolled back or aborted, only the stable serves. A run that ended any
+ * other way (terminated, failed, timed out) keeps what it last published: nobody can say more.
+ */
+export function listedVersions(r: Pick<RolloutSummary, 'status' | 'state' | 'stable' | 'canary'>): {
+  stable: string | null;
+  canary: string | null;
+} {
+  const ending = listedState(r);
+  if (ending === 'promoted') return { stable: r.canary ?? r.stable, canary: null };
+  if (ending === 'rolled_back' || ending === 'aborted') return { stable: r.stable, canary: null };
+  return { stable: r.stable, canary: r.canary };
+}

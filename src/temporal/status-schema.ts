@@ -11,7 +11,8 @@ const text = z.string().max(20_000);
 const count = z.number().int().min(0);
 const percent = z.number().min(0).max(100);
 
-const DecisionSchema = z
+/** One decision of the ledger; also what each rollout event line carries (rollout-events.ts). */
+export const DecisionSchema = z
   .object({
     at: iso,
     action: z.enum([

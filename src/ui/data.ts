@@ -203,12 +203,17 @@ function firstLine(err: unknown): string {
 
 export function allowedCommands(
   state: RolloutState | null,
-  status?: Pick<RolloutStatus, 'approval'> | null,
+  status?: Pick<RolloutStatus, 'approval' | 'pausedOnFail' | 'failedChecks'> | null,
 ): Command[] {
   // A stage's approval gate that is still shut: `approve` opens it (docs/gates.md).
   const approve: Command[] = status?.approval && !status.approval.approvedBy ? ['approve'] : [];
-  if (state === 'paused') return [...approve, 'resume', 'promote', 'abort'];
-  if (state === 'progressing' || state === null) return [...approve, 'pause', 'promote', 'abort'];
+  // Failed checks can be set aside; a pause on a failed check is lifted that way only, never by
+  // `resume`, which the workflow refuses then.
+  const onFail = !!status?.pausedOnFail;
+  const dismiss: Command[] = onFail || (status?.failedChecks ?? 0) > 0 ? ['dismiss'] : [];
+  if (state === 'paused')
+    return [...approve, ...(onFail ? [] : ['resume' as const]), ...dismiss, 'promote', 'abort'];
+  if (state === 'progressing' || state === null) return [...approve, 'pause', ...dismiss, 'promote', 'abort'];
   return [];
 }
 

@@ -57,6 +57,11 @@ export const PREREQUISITES = {
     missing: () => (onPath('promtool') ? null : 'promtool is not installed'),
     how: `${SYSTEM_PACKAGES} (Debian package prometheus ships it)`,
   },
+  python3: {
+    what: 'python3 (the Temporal Python SDK as a client; .ci/python-client.sh makes its venv)',
+    missing: () => (onPath('python3') ? null : 'python3 is not installed'),
+    how: 'sudo apt-get install python3 python3-venv (Debian packages)',
+  },
   helm: {
     what: 'helm (the Helm chart tests)',
     missing: helmMissing,

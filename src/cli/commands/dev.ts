@@ -6,11 +6,12 @@ import { createBackends, resolveBackendSettings, type BackendFlags } from '../..
 import { HTTP_PORT_OFFSET } from '../../temporal/connection';
 import { startDevServer } from '../../temporal/devserver';
 import { dashboardRolloutUrl } from '../../notify/format';
+import { rolloutEventLine } from '../../temporal/rollout-events';
 import { UsageError } from '../errors';
 import { portFlag } from '../flags';
 import {
   deadUpstreams,
-  readableNotifiers,
+  eventsPrintedNotifiers,
   startHint,
   upstreamFailureLog,
   upstreamWarnings,
@@ -75,9 +76,9 @@ export function register(program: Command): void {
     const say = (line: string) => process.stdout.write(`${line}\n`);
     // Before anything starts: a data dir that is a file or not ours is a usage error with a fix.
     ensureDataDir(flags.dataDir);
-    // A rollback closes its workflow as Failed, which the SDK logs as a warning: on this terminal
-    // the rollout's own lines tell it; the SDK's come only at error (or AGENT_CANARY_LOG_LEVEL).
-    installRuntime('ERROR');
+    // One line per rollout event, a rollout's first with its dashboard page once the dashboard runs.
+    let page: ((workflowId: string) => string | undefined) | undefined;
+    installRuntime((e) => say(rolloutEventLine(e, page)));
     const server = await startDevServer({
       port,
       uiPort,
@@ -138,10 +139,10 @@ export function register(program: Command): void {
       }
       const settings = resolveBackendSettings(backendFlags);
       const dashboardUrl = settings.dashboardUrl;
+      if (dashboardUrl) page = (id) => dashboardRolloutUrl(dashboardUrl, id);
       const deps = {
         ...createBackends(settings),
-        notifiers: readableNotifiers(say, {
-          dashboard: dashboardUrl ? (id: string) => dashboardRolloutUrl(dashboardUrl, id)! : undefined,
+        notifiers: eventsPrintedNotifiers({
           dashboardUrl,
           temporalUiUrl: backendFlags.uiUrl,
           namespace: server.namespace,

@@ -15,6 +15,7 @@ import { FailedError } from '../errors';
 import { positiveNumber, renderSchedule, scheduleOf } from '../schedule';
 import { renderForecast } from '../../analysis/forecast';
 import { planForecast, strictCheck } from './validate';
+import { rolloutEventLine } from '../../temporal/rollout-events';
 
 interface StartOpts {
   file: string;
@@ -88,14 +89,19 @@ export function register(program: Command): void {
           printJson({ workflowId: started.workflowId, runId: started.runId, namespace, url, result });
         else
           process.stdout.write(
-            `\n${plan.agent}: ${result.state}, stable is ${result.stable}. ${result.reason}\n`,
+            `\n${plan.agent}: ${stateWords(result.state)}, stable is ${result.stable}. ${result.reason}\n`,
           );
         if (result.state !== 'promoted') {
-          throw new FailedError(`rollout of ${plan.agent} ended ${result.state}: ${result.reason}`);
+          throw new FailedError(
+            `rollout of ${plan.agent} ended ${stateWords(result.state)}: ${result.reason}`,
+          );
         }
       });
     });
 }
+
+/** A state as the other commands print it: "rolled back", not "rolled_back". */
+const stateWords = (state: string) => state.replace(/_/g, ' ');
 
 /** Prints each new decision while waiting for the workflow result. */
 async function followUntilDone(
@@ -113,23 +119,31 @@ async function followUntilDone(
   const finished = result.finally(() => {
     done = true;
   });
+  // The lines `dev` and `worker` print for the same events.
+  const printNew = (s: RolloutStatus) => {
+    if (print) {
+      for (const d of s.decisions.slice(seen)) {
+        const event = { ...d, agent: s.agent, stable: s.stable, canary: s.canary };
+        process.stdout.write(
+          `  ${rolloutEventLine({ ...event, stageCount: s.stageCount, workflowId: s.workflowId })}\n`,
+        );
+      }
+    }
+    seen = s.decisions.length;
+  };
   while (!done) {
     try {
       const s = await status();
-      if (print) {
-        for (const d of s.decisions.slice(seen)) {
-          process.stdout.write(
-            `  ${d.at.slice(11, 19)}  ${d.action} ${d.percent}% by ${d.by}${d.reason ? `: ${d.reason}` : ''}\n`,
-          );
-        }
-      }
-      seen = s.decisions.length;
+      printNew(s);
       if (hasEnded(s)) break;
     } catch {
       // A status query can fail while a worker restarts; the result below is what counts.
     }
     await Promise.race([finished.catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())]);
   }
+  // The decisions since the last look, up to the end (a quick rollout ends between two looks).
+  await finished.catch(() => undefined);
+  await status().then(printNew, () => undefined);
   try {
     return await finished;
   } catch (err) {

@@ -11,6 +11,7 @@ import { UsageError } from '../errors';
 import { TASK_QUEUE } from '../../../workflows/messages';
 import { connectionSettings } from '../context';
 import { RolloutMetrics } from '../../temporal/rollout-metrics';
+import { rolloutEventLine, type RolloutEvent } from '../../temporal/rollout-events';
 import { metricsListenProblem, serveRolloutMetrics } from '../../temporal/metrics-server';
 
 export function addBackendOptions(cmd: Command): Command {
@@ -54,14 +55,19 @@ export function addBackendOptions(cmd: Command): Command {
 let runtimeInstalled = false;
 /**
  * Once per process: Ctrl-C and SIGTERM shut workers down gracefully (in-flight split writes land).
- * `level`: the SDK's own lines at this level and above (AGENT_CANARY_LOG_LEVEL overrides it).
+ * Each rollout event is one line on stdout (`events`, default: rolloutEventLine); the SDK's and
+ * core's own lines, which read as the tool breaking (a rollback closes its workflow as Failed on
+ * purpose), only at ERROR unless AGENT_CANARY_LOG_LEVEL asks for more.
  */
-export function installRuntime(level: LogLevel = 'WARN'): void {
+export function installRuntime(
+  events: (event: RolloutEvent) => void = (e) => process.stdout.write(`${rolloutEventLine(e)}\n`),
+  level: LogLevel = 'ERROR',
+): void {
   if (runtimeInstalled) return;
   const chosen = sdkLogLevel(level);
   runtimeInstalled = true;
   Runtime.install({
-    ...sdkLogging(chosen, (line) => process.stderr.write(`${line}\n`)),
+    ...sdkLogging(chosen, (line) => process.stderr.write(`${line}\n`), events),
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
 }

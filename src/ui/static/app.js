@@ -280,6 +280,11 @@ const BUTTONS = [
   },
   { command: 'resume', label: 'Resume', hint: 'start the observation clock again' },
   {
+    command: 'dismiss',
+    label: 'Dismiss failed checks',
+    hint: 'set the failed checks aside (and lift a pause on a failed check); the stage observes again from now',
+  },
+  {
     command: 'approve',
     label: 'Approve stage',
     hint: 'open this stage’s approval gate (recorded with your name)',
