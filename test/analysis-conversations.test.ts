@@ -11,7 +11,7 @@ import { ConversationCounters } from '../src/gateway/conversations';
 import { VersionSeries } from '../src/gateway/metrics-store';
 import type { MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import type { RunningGateway } from '../src/gateway';
-import { analysisWith } from './analysis-fixtures';
+import { analysisWith, healthy, windowOf as fixtureWindow } from './analysis-fixtures';
 import { adminHeaders, gateway, invoke, startUpstream, waitFor, type Upstream } from './gateway-support';
 
 const HOUR = 3_600_000;
@@ -149,6 +149,28 @@ describe('the conversation as the unit', () => {
     const across = judgeAcrossStages(v, undefined, a, 4, true);
     assert.equal(across.verdict.verdict, 'inconclusive', across.verdict.reason);
     assert.match(across.verdict.reason, /stable is beyond the limit too.*check the upstreams/);
+  });
+});
+
+describe('judge v4 across stages', () => {
+  it('a check with too few samples does not fire a guardrail the stable was breaking too', () => {
+    const a = analysisWith({ metrics: ['task_success_rate'] });
+    // Stage 1: failures reported more often than successes, on both versions: 82% task success
+    // against the 90% floor on stable and canary alike. Held, never the canary's fault.
+    const biased = (n: number, rate: number) => ({
+      ...healthy(n),
+      successes: Math.round(n * rate),
+      total: n,
+    });
+    const first = judgeStatistical(fixtureWindow(biased(4000, 0.82), biased(400, 0.8)), a, true);
+    const stage1 = judgeAcrossStages(first, undefined, a, 2, true);
+    assert.notEqual(stage1.verdict.verdict, 'fail', stage1.verdict.reason);
+    // Stage 2's first check: 9 outcomes on the canary, too few to judge; the carried guardrail
+    // evidence must not fire on a window that cannot say whether the stable keeps the limit.
+    const thin = judgeStatistical(fixtureWindow(biased(20, 0.8), biased(9, 0.78)), a, true);
+    assert.equal(thin.metrics[0].status, 'nodata');
+    const stage2 = judgeAcrossStages(thin, stage1.evidence, a, 1, true);
+    assert.notEqual(stage2.verdict.verdict, 'fail', stage2.verdict.reason);
   });
 });
 

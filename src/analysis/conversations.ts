@@ -58,20 +58,19 @@ export function conversationSurvival(h: Histogram, total: number, x: number): nu
 }
 
 /**
- * Dispersion of the counted events within conversations (quasi-likelihood): over both versions,
- * sum over conversations of (e_i - p n_i)^2 against the binomial p (1 - p) n, each version around
- * its own rate p (so a real difference between the versions is not taken for dispersion). 1 for
- * independent requests; the share test's ln LR is divided by it. Conversations that began before
- * the window bring their earlier counts into the squares, which errs on the large side when a
- * conversation's turns resemble each other, the case it is for.
+ * Dispersion of the counted events within conversations (quasi-likelihood): sum over conversations
+ * of (e_i - p n_i)^2 against the binomial p (1 - p) n, each version around its own rate p (so a
+ * real difference between the versions is not taken for dispersion), the larger of both versions
+ * pooled and the canary's own. 1 for independent requests; the share test's ln LR is divided by
+ * it. Conversations that began before the window bring their earlier counts into the squares,
+ * which errs on the large side when a conversation's turns resemble each other, the case it is for.
  */
 export function withinDispersion(
   canary: VersionMetrics,
   stable: VersionMetrics,
   metric: Counted,
 ): { value: number; measured: boolean } {
-  let spread = 0;
-  let binomial = 0;
+  const parts: { spread: number; binomial: number }[] = [];
   for (const m of [canary, stable]) {
     const c = m.conversations;
     if (!c) return { value: 1, measured: false };
@@ -85,14 +84,16 @@ export function withinDispersion(
             c.failuresOutcomes,
             c.outcomesSq,
           ];
-    if (n === 0) continue;
-    const p = e / n;
-    spread += Math.max(0, eSq - 2 * p * eN + p * p * nSq);
-    binomial += p * (1 - p) * n;
+    const p = n > 0 ? e / n : 0;
+    parts.push({ spread: Math.max(0, eSq - 2 * p * eN + p * p * nSq), binomial: p * (1 - p) * n });
   }
-  return binomial > 0
-    ? { value: Math.max(1, spread / binomial), measured: true }
-    : { value: 1, measured: false };
+  const ratio = (spread: number, binomial: number) => (binomial > 0 ? spread / binomial : 1);
+  const pooled = ratio(parts[0].spread + parts[1].spread, parts[0].binomial + parts[1].binomial);
+  // The share test's variance is mostly the (smaller) canary's: when one bursty user happens to
+  // land on it, the pooled figure, weighted by the stable's many requests, would miss that.
+  const own = ratio(parts[0].spread, parts[0].binomial);
+  const measured = parts[0].binomial + parts[1].binomial > 0;
+  return { value: Math.max(1, pooled, own), measured };
 }
 
 /**

@@ -232,8 +232,11 @@ function judgeRolloutV4(
     }
     const stableBeyond = (r.stats?.stableBeyond ?? []).some(Boolean);
     const leansWorse = (total.llr[0] ?? 0) > 0;
+    // Only a judged window says whether the stable keeps the limit: a check with too few samples
+    // (a new stage's first) does not fire the earlier stages' guardrail evidence on its own.
     const guard = total.guards.findIndex(
       (g) =>
+        r.stats !== undefined &&
         !stableBeyond &&
         leansWorse &&
         (g.bad ?? MIN_BAD_EVENTS) >= MIN_BAD_EVENTS &&
