@@ -6,6 +6,7 @@ import { judge as defaultJudge } from '../src/analysis';
 import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { withEvaluator } from '../src/analysis/evaluator';
+import { judgeShadowStage, weightedAnalysis } from '../src/analysis/shadow';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
@@ -119,7 +120,7 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;
       }
-      const verdict = judge(window, input.analysis);
+      const verdict = judge(window, weightedAnalysis(input.analysis));
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
@@ -163,9 +164,14 @@ export function createActivities(deps: ActivityDeps) {
         deps.observe?.observeCheck(input, out);
         return out;
       }
+      // A shadow stage (the lease mirrors) judges the copies and the pairs; others never `preference`.
+      const verdict =
+        lease.shadow !== undefined
+          ? judgeShadowStage(window, input.analysis, lease.shadow, judge)
+          : judge(window, weightedAnalysis(input.analysis));
       const outcome: CheckOutcome = {
         metrics: 'ok',
-        verdict: judge(window, input.analysis),
+        verdict,
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),

@@ -89,6 +89,12 @@ export const DEFERRED_CHECKS_PATCH = 'deferred-checks';
  */
 export const GATES_PATCH = 'gates-v1';
 
+/**
+ * Rollouts whose plan has a shadow stage (docs/shadow.md) mirror in it: the stage's split and its
+ * lease renewals carry `shadow`. Checked only for such plans, so no earlier history meets it.
+ */
+export const SHADOW_PATCH = 'shadow-v1';
+
 /** Options a client may pass as the workflow's second argument; validated like the plan. */
 const RolloutOptionsSchema = z
   .object({
@@ -207,6 +213,13 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         patched(GATES_PATCH) ? 1 : undefined,
       );
   const stages = plan.stages;
+  // A plan with a shadow stage cannot have run before the patch (its schema refused weight 0).
+  const mirroring = stages[0]?.shadow !== undefined && patched(SHADOW_PATCH);
+  /** The split's `shadow` field for a stage: its share while it is the shadow stage, else nothing. */
+  const shadowOf = (stageIndex: number) => {
+    const share = mirroring ? stages[stageIndex]?.shadow : undefined;
+    return share !== undefined ? { shadow: share } : {};
+  };
   const queue: PolicyEvent[] = [];
   const effects: Effect[] = [];
   const scopes = new Map<number, CancellationScope>();
@@ -430,6 +443,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         canaryWeight: e.write.weight,
         leaseMs: e.leaseMs,
         ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
+        ...shadowOf(e.write.stageIndex),
       };
     }
     const stable = e.write.purpose === 'promote' ? plan.canary : plan.stable;
@@ -485,6 +499,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               decidedAt: Date.now(),
               // A renewal carries the test routes too: the split is written whole each time.
               ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
+              ...shadowOf(e.stageIndex),
             },
           });
           return { type: 'check_done', opId: e.opId, outcome };
