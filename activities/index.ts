@@ -73,6 +73,8 @@ export interface PreflightInput {
   canary: string;
   /** The plan's metrics read from the answers (sent only when it names some): can the traffic give them? */
   metrics?: string[];
+  /** The plan has a shadow stage: may the router mirror this agent's requests? */
+  shadow?: true;
 }
 
 export interface NotifyInput {
@@ -184,7 +186,7 @@ export function createActivities(deps: ActivityDeps) {
      * Before a rollout starts, with this worker's own backends and credentials: one line per problem
      * (unknown agent or version, refused credentials, upstream or metrics source not answering).
      */
-    async preflight({ agent, stable, canary, metrics }: PreflightInput): Promise<string[]> {
+    async preflight({ agent, stable, canary, metrics, shadow }: PreflightInput): Promise<string[]> {
       const problems: string[] = [];
       const versions = { stable, canary };
       try {
@@ -192,6 +194,19 @@ export function createActivities(deps: ActivityDeps) {
         else await deps.router.getSplit(agent);
       } catch (err) {
         problems.push(`router: ${(err as Error).message}`);
+      }
+      if (shadow) {
+        try {
+          problems.push(
+            ...(deps.router.preflightShadow
+              ? await deps.router.preflightShadow(agent)
+              : [
+                  'the plan has a shadow stage, and this router cannot mirror requests (use the agent-canary gateway)',
+                ]),
+          );
+        } catch (err) {
+          problems.push(`router: ${(err as Error).message}`);
+        }
       }
       try {
         if (deps.metrics.preflight) {

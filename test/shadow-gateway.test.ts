@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningGateway } from '../src/gateway';
 import { startLocalEvaluator, type LocalEvaluator } from '../src/demo/evaluator';
 import { eventually } from './harness';
+import { GatewayRouter } from '../src/router/gateway';
 import { TOKEN, gateway, putSplit, startUpstream, type Upstream } from './gateway-support';
 
 const RUBRIC = 'expect: the answer is 42\nexpect: source: manual';
@@ -115,6 +116,7 @@ describe('shadow stage on the gateway', function () {
       shadow: 100,
     });
     assert.equal(split.status, 200, JSON.stringify(split.body));
+    assert.deepEqual(await new GatewayRouter({ url: gw!.url, token: TOKEN }).preflightShadow('bot'), []);
     assert.equal(split.body.shadow, 100);
     for (let i = 0; i < 20; i++) {
       const r = await ask(gw!, i);
@@ -195,6 +197,10 @@ describe('shadow stage on the gateway', function () {
     });
     assert.equal(r.status, 400);
     assert.match(String(r.body.error), /shadow: agents\.bot\.shadow is not "allowed" in the gateway config/);
+    // And preflight says so before a rollout starts (the worker's router asks the gateway).
+    const problems = await new GatewayRouter({ url: gw!.url, token: TOKEN }).preflightShadow('bot');
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /does not allow mirroring bot: set agents\.bot\.shadow: allowed in its config/);
     await ask(gw!, 1);
     assert.equal(canarySeen.length, 0);
   });

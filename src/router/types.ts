@@ -83,6 +83,11 @@ export interface Router {
    * router cannot be reached at all.
    */
   preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
+  /**
+   * Before a rollout whose plan has a shadow stage: what would stop mirroring (the agent's config
+   * does not allow it, no evaluator to judge the pairs). Routers without it cannot mirror.
+   */
+  preflightShadow?(agent: string): Promise<string[]>;
 }
 
 /** Raised by routers for errors retrying cannot fix (unknown agent or version, bad token). */

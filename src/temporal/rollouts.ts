@@ -442,6 +442,7 @@ export async function preflightRollout(
             canary: plan.canary,
             // Only when there are any, so that a worker from before them still runs the checks.
             ...(signals.length > 0 ? { metrics: signals } : {}),
+            ...(plan.stages[0]?.shadow !== undefined ? { shadow: true } : {}),
           },
         ],
         taskQueue,
