@@ -253,7 +253,11 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
       stageIndex: s.stageIndex,
       stageCount: stages.length,
       canaryPercent: percentOf(s),
-      stages: stages.map((st) => ({ weight: st.weight, observeMs: st.observeMs })),
+      stages: stages.map((st) => ({
+        weight: st.weight,
+        observeMs: st.observeMs,
+        ...(st.shadow !== undefined ? { shadow: st.shadow } : {}),
+      })),
       stageStartedAt: new Date(s.stageStartedAt).toISOString(),
       observedMs,
       remainingMs: isFinal(s.state) ? 0 : Math.max(0, observeMs - observedMs),
