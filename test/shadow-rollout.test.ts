@@ -18,6 +18,7 @@ import {
   type RolloutResult,
 } from '../workflows/messages';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
+import { saveHistory } from './support/histories';
 import { TOKEN, gateway, startUpstream, type Upstream } from './gateway-support';
 
 const POINTS = ['the answer is 42', 'checked twice', 'source: manual'];
@@ -125,7 +126,12 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
       { what: 'the worker to poll' },
     );
 
-  async function rollout(observe: string, during: (id: string) => Promise<void>, seen: Set<string>) {
+  async function rollout(
+    observe: string,
+    during: (id: string) => Promise<void>,
+    seen: Set<string>,
+    history?: string,
+  ) {
     const stop = traffic(gw, agent, seen);
     try {
       return await withWorker(deps(), async () => {
@@ -138,6 +144,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
         });
         await during(handle.workflowId);
         const result = (await handle.result()) as RolloutResult;
+        if (history) await saveHistory(history, handle);
         return { result, status: await handle.query(statusQuery) };
       });
     } finally {
@@ -148,7 +155,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
   it('rolls back a canary the evaluator prefers less, in the shadow stage, with no user served by it', async () => {
     await setUp(1, 'tie');
     const seen = new Set<string>();
-    const { result, status } = await rollout('60s', async () => {}, seen);
+    const { result, status } = await rollout('60s', async () => {}, seen, 'v5-shadow-rolled-back');
     assert.equal(result.state, 'rolled_back', JSON.stringify(result));
     assert.equal(status.stageIndex, 0);
     const pref = status.lastAnalysis!.metrics.find((m) => m.metric === 'preference');
