@@ -2,7 +2,10 @@
 // checked by simulation with a look after every pair, and the verdicts people read.
 import assert from 'node:assert/strict';
 import { judgePreference, preferenceTest, MIN_DECIDED_PAIRS } from '../src/analysis/preference';
+import { judge } from '../src/analysis';
+import { judgeShadowStage, weightedAnalysis } from '../src/analysis/shadow';
 import { seededRandom } from '../src/demo/random';
+import { analysisWith, healthy, version, windowOf } from './analysis-fixtures';
 
 /** Share of simulated runs that ever fail / ever pass within `maxPairs` decided pairs. */
 function simulate(p: number, runs: number, maxPairs: number, minEffect: number, alpha: number, beta: number) {
@@ -96,5 +99,78 @@ describe('preference: sequential sign test on shadow pairs', () => {
     );
     assert.equal(bad.status, 'fail');
     assert.equal(judgePreference(undefined, { minEffect, alpha, beta }).status, 'nodata');
+  });
+});
+
+describe('shadow stage judge: copies against served traffic, and the pairs', () => {
+  const analysis = analysisWith({ minSamples: 50, metrics: ['error_rate', 'quality_score'] });
+  const pairs = { wins: 200, ties: 40, losses: 180, mirrored: 500, skipped: 0 };
+  const evaluator = {
+    state: 'ok',
+    unavailable: false,
+    spend: { calls: 840, inputTokens: 1, outputTokens: 1 },
+  };
+  const shadowWindow = (copies: ReturnType<typeof healthy>, p = pairs) => ({
+    ...windowOf(healthy(2000), {}),
+    shadow: { canary: version('v2', copies), pairs: p },
+    evaluator,
+  });
+
+  it('judges the copies and the pairs, never quality_score (no outcome joins a copy)', () => {
+    const v = judgeShadowStage(shadowWindow(healthy(2000)), analysis, 20, judge);
+    assert.deepEqual(
+      v.metrics.map((m) => [m.metric, m.status]),
+      [
+        ['error_rate', 'pass'],
+        ['preference', 'pass'],
+      ],
+    );
+    assert.equal(v.verdict, 'pass');
+    assert.deepEqual(v.shadow, {
+      percent: 20,
+      mirrored: 500,
+      pairs: { judged: 420, wins: 200, ties: 40, losses: 180 },
+    });
+  });
+
+  it('fails on copies that error, and on pairs the canary loses', () => {
+    const erroring = judgeShadowStage(shadowWindow(healthy(2000, { errors: 400 })), analysis, 20, judge);
+    assert.equal(erroring.metrics.find((m) => m.metric === 'error_rate')!.status, 'fail');
+    const losing = judgeShadowStage(
+      shadowWindow(healthy(2000), { wins: 5, ties: 3, losses: 60, mirrored: 70, skipped: 0 }),
+      analysis,
+      20,
+      judge,
+    );
+    assert.equal(losing.verdict, 'fail');
+    assert.match(losing.reason, /preference: worse than stable: canary preferred in 5 of 65 decided pairs/);
+  });
+
+  it('waits, never passes, while the evaluator is over its budget or there is none', () => {
+    const capped = judgeShadowStage(
+      {
+        ...shadowWindow(healthy(2000)),
+        evaluator: {
+          ...evaluator,
+          state: 'over budget',
+          unavailable: true,
+          reason: 'evaluator over its budget of 1000 tokens per day',
+        },
+      },
+      analysis,
+      20,
+      judge,
+    );
+    assert.equal(capped.verdict, 'inconclusive');
+    assert.match(capped.reason, /preference: no data: evaluator over its budget/);
+    const { evaluator: _e, ...without } = shadowWindow(healthy(2000));
+    const none = judgeShadowStage(without, analysis, 20, judge);
+    assert.equal(none.verdict, 'inconclusive');
+    assert.match(none.reason, /no evaluator judges the pairs \(the gateway config's agents\.bot\.evaluate\)/);
+  });
+
+  it('weighted stages never judge preference', () => {
+    const a = { ...analysisWith({ minSamples: 50 }), metrics: ['error_rate', 'preference'] as const };
+    assert.deepEqual(weightedAnalysis({ ...a, metrics: [...a.metrics] }).metrics, ['error_rate']);
   });
 });

@@ -203,5 +203,12 @@ describe('shadow stage on the gateway', function () {
     assert.match(problems[0], /does not allow mirroring bot: set agents\.bot\.shadow: allowed in its config/);
     await ask(gw!, 1);
     assert.equal(canarySeen.length, 0);
+    // A client cannot mark its own request as a shadow copy (an agent honouring it would skip work).
+    await fetch(`${gw!.url}/v1/agents/bot/invoke/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-agent-canary-shadow': '1' },
+      body: '{"messages":[]}',
+    }).then((r) => r.text());
+    assert.equal(stableSeen.at(-1)!.shadow, undefined);
   });
 });

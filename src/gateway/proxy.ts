@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { AgentConfig } from './config';
 import type { AgentEvaluator, EvaluationTap } from './evaluator';
-import type { ShadowMirror, ShadowTap } from './shadow';
+import { SHADOW_HEADER, type ShadowMirror, type ShadowTap } from './shadow';
 import type { VersionSeries } from './metrics-store';
 import type { PendingRequests } from './pending';
 import { canaryActive, chooseVersion, shadowShare, testRouted } from './routing';
@@ -334,6 +334,9 @@ export function proxy(
   ctx.pending.add(requestId, series, now);
 
   const headers = forwardHeaders(reqHeaders);
+  // Only the gateway marks a request as a shadow copy: from a client it would switch off side effects
+  // (an agent that honours it) for a request whose answer a user reads.
+  if (headers[SHADOW_HEADER] !== undefined) delete headers[SHADOW_HEADER];
   headers.host = up.host;
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
