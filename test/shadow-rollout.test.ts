@@ -9,6 +9,8 @@ import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { resolvePlan } from '../src/plan';
 import { GatewayRouter } from '../src/router/gateway';
 import { preflightRollout } from '../src/temporal/rollouts';
+import { stageViews } from '../src/ui/data';
+import { readRolloutHistory } from '../src/ui/history';
 import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
@@ -166,6 +168,13 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
     assert.deepEqual([...seen], ['v1']);
     const split = await deps().router.getSplit(agent);
     assert.deepEqual([split.canary, split.canaryWeight, split.shadow], [null, 0, undefined]);
+    // The dashboard reads the same from the workflow's history: the shadow stage and its pairs.
+    const { client } = testEnv();
+    const { runId } = await client.workflow.getHandle(status.workflowId).describe();
+    const history = await readRolloutHistory(client, status.workflowId, runId);
+    const last = history.checks.at(-1)!;
+    assert.deepEqual(last.shadow, status.lastAnalysis!.shadow);
+    assert.equal(stageViews(history)[0].shadow, 100);
   });
 
   it('refuses at preflight a shadow stage for an agent whose gateway config does not allow it', async () => {
