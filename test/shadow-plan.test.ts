@@ -2,6 +2,11 @@
 import assert from 'node:assert/strict';
 import { PlanError, planForWorkflow, resolvePlan } from '../src/plan';
 import { GatewayConfigError, resolveGatewayConfig } from '../src/gateway/config';
+import { judge } from '../src/analysis';
+import { judgeShadowStage } from '../src/analysis/shadow';
+import { renderStatus } from '../src/cli/render';
+import { emptyVersionMetrics } from '../src/metrics/types';
+import type { RolloutStatus } from '../workflows/messages';
 
 const base = { agent: 'bot', stable: 'v1', canary: 'v2' };
 
@@ -97,6 +102,73 @@ describe('shadow stage: plan and gateway config', () => {
         err instanceof GatewayConfigError &&
         err.problems[0].field === 'agents.bot.shadow' &&
         /"allowed"/.test(err.problems[0].message),
+    );
+  });
+});
+
+describe('shadow stage: what status says', () => {
+  it('shows the shadow stage with pairs judged as win / tie / loss, and the preference row', () => {
+    const at = '2026-12-05T10:00:00.000Z';
+    const status: RolloutStatus = {
+      workflowId: 'canary-bot',
+      agent: 'bot',
+      stable: 'v1',
+      canary: 'v2',
+      state: 'progressing',
+      stageIndex: 0,
+      stageCount: 3,
+      canaryPercent: 0,
+      stages: [
+        { weight: 0, observeMs: 1_800_000, shadow: 20 },
+        { weight: 5, observeMs: 1_800_000 },
+        { weight: 100, observeMs: 0 },
+      ],
+      stageStartedAt: at,
+      observedMs: 600_000,
+      remainingMs: 1_200_000,
+      startedAt: at,
+      deadlineAt: at,
+      failedChecks: 0,
+      failureLimit: 1,
+      inconclusiveStreak: 0,
+      lastAnalysis: {
+        at,
+        windowStart: at,
+        failedChecks: 0,
+        inconclusiveStreak: 0,
+        ...judgeShadowStage(
+          {
+            agent: 'bot',
+            since: 0,
+            until: 1,
+            stable: emptyVersionMetrics('v1'),
+            canary: emptyVersionMetrics('v2'),
+            shadow: {
+              canary: emptyVersionMetrics('v2'),
+              pairs: { wins: 12, ties: 8, losses: 20, mirrored: 44, skipped: 0 },
+            },
+            evaluator: {
+              state: 'ok',
+              unavailable: false,
+              spend: { calls: 80, inputTokens: 1, outputTokens: 1 },
+            },
+          },
+          resolvePlan({ ...base, stages: [{ shadow: 20, observe: '30m' }, { weight: 100 }] }).analysis,
+          20,
+          judge,
+        ),
+      },
+      decisions: [],
+      notifyFailures: [],
+    };
+    const text = renderStatus(status, { now: Date.parse(at) });
+    assert.match(
+      text,
+      /SHADOW STAGE: every user on stable; 20% of requests mirrored to the canary, its answers discarded; 44 mirrored, 40 pair\(s\) judged: 12 win \/ 8 tie \/ 20 loss/,
+    );
+    assert.match(
+      text,
+      /preference\s+62\.5%\s+37\.5%\s+32\/32\s+inconclusive\s+not yet: canary preferred in 12 of 32 decided pairs/,
     );
   });
 });
