@@ -158,7 +158,7 @@ describe('shadow stage on the gateway', function () {
     await start({ canaryGood: true, hold });
     await putSplit(gw!, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 0, leaseMs: 60_000, shadow: 50 });
     // The canary answers nothing until released: every user is answered all the same.
-    for (let s = 0; s < 20; s++) {
+    for (let s = 0; s < 40; s++) {
       for (let turn = 0; turn < 3; turn++) {
         const r = await ask(gw!, turn, `conv-${s}`);
         assert.equal(r.version, 'v1');
@@ -180,9 +180,10 @@ describe('shadow stage on the gateway', function () {
       [...bySession.values()].every((n) => n === 3),
       JSON.stringify([...bySession]),
     );
+    // 40 conversations at 50%: outside 5..35 has a chance below one in a million.
     assert.ok(
-      bySession.size > 2 && bySession.size < 18,
-      `${bySession.size} of 20 conversations mirrored at 50%`,
+      bySession.size >= 5 && bySession.size <= 35,
+      `${bySession.size} of 40 conversations mirrored at 50%`,
     );
   });
 
