@@ -6,6 +6,10 @@ import type { RunningGateway } from '../src/gateway';
 import { startLocalEvaluator, type LocalEvaluator } from '../src/demo/evaluator';
 import { eventually } from './harness';
 import { GatewayRouter } from '../src/router/gateway';
+import { GatewayMetricsSource } from '../src/metrics/gateway';
+import { judge } from '../src/analysis';
+import { judgeShadowStage } from '../src/analysis/shadow';
+import { resolvePlan } from '../src/plan';
 import { TOKEN, gateway, putSplit, startUpstream, type Upstream } from './gateway-support';
 
 const RUBRIC = 'expect: the answer is 42\nexpect: source: manual';
@@ -79,7 +83,12 @@ describe('shadow stage on the gateway', function () {
   const stableSeen: Seen[] = [];
   const canarySeen: Seen[] = [];
 
-  async function start(opts: { canaryGood: boolean; hold?: Promise<void>; allowed?: boolean }) {
+  async function start(opts: {
+    canaryGood: boolean;
+    hold?: Promise<void>;
+    allowed?: boolean;
+    evaluate?: Record<string, unknown>;
+  }) {
     stableSeen.length = 0;
     canarySeen.length = 0;
     evaluator = await startLocalEvaluator();
@@ -93,7 +102,7 @@ describe('shadow stage on the gateway', function () {
             versions: { v1: v1.url, v2: v2.url },
             ...(opts.allowed === false ? {} : { shadow: 'allowed' }),
             // Sampled grading practically off: this suite is about pairs.
-            evaluate: { url: evaluator.url, model: 'judge', rubric: RUBRIC, sample: 1e-9 },
+            evaluate: { url: evaluator.url, model: 'judge', rubric: RUBRIC, sample: 1e-9, ...opts.evaluate },
           },
         },
       },
@@ -156,7 +165,7 @@ describe('shadow stage on the gateway', function () {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));
     await start({ canaryGood: true, hold });
-    await putSplit(gw!, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 0, leaseMs: 60_000, shadow: 50 });
+    await putSplit(gw!, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 0, leaseMs: 60_000, shadow: 25 });
     // The canary answers nothing until released: every user is answered all the same.
     for (let s = 0; s < 40; s++) {
       for (let turn = 0; turn < 3; turn++) {
@@ -164,15 +173,23 @@ describe('shadow stage on the gateway', function () {
         assert.equal(r.version, 'v1');
       }
     }
-    // Every copy is sent once its stable answer ended; all of them reach the (still silent) canary.
-    const mirrored = (await shadowMetrics(gw!)).shadow!.pairs.mirrored;
+    // Every copy is sent once its stable answer ended (which the gateway may see a moment after the
+    // client has read the whole body): wait until the count holds still and all reached the canary.
+    let before = -1;
+    const mirrored = (
+      await eventually(
+        async () => ({ sent: (await shadowMetrics(gw!)).shadow!.pairs.mirrored, seen: canarySeen.length }),
+        (n) => {
+          const still = n.sent === before;
+          before = n.sent;
+          return still && n.sent === n.seen && n.sent > 0;
+        },
+        { what: 'every copy at the canary' },
+      )
+    ).sent;
     assert.ok(mirrored > 0);
-    await eventually(
-      async () => canarySeen.length,
-      (n) => n === mirrored,
-      { what: `${mirrored} copies at the canary` },
-    );
     release();
+    assert.equal((await shadowMetrics(gw!)).shadow!.pairs.skipped, 0);
     const bySession = new Map<string, number>();
     for (const s of canarySeen) bySession.set(s.session!, (bySession.get(s.session!) ?? 0) + 1);
     // Sticky: a conversation's turns are mirrored together or not at all.
@@ -180,11 +197,53 @@ describe('shadow stage on the gateway', function () {
       [...bySession.values()].every((n) => n === 3),
       JSON.stringify([...bySession]),
     );
-    // 40 conversations at 50%: outside 5..35 has a chance below one in a million.
+    // 40 conversations at 25%: none, or more than 21 (63 copies held, near the gateway's bound of 64
+    // in flight), each has a chance of about one in 100,000.
     assert.ok(
-      bySession.size >= 5 && bySession.size <= 35,
-      `${bySession.size} of 40 conversations mirrored at 50%`,
+      bySession.size >= 1 && bySession.size <= 21,
+      `${bySession.size} of 40 conversations mirrored at 25%`,
     );
+  });
+
+  it("at the evaluator's day cap stops mirroring, and preference waits (no data, never a pass)", async () => {
+    // One pair's calls spend more than the day's budget: from then on nothing is sent or judged.
+    await start({ canaryGood: true, evaluate: { maxTokensPerDay: 1 } });
+    await putSplit(gw!, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 0, leaseMs: 60_000, shadow: 100 });
+    await ask(gw!, 0);
+    await eventually(
+      () => shadowMetrics(gw!),
+      (m) =>
+        m.shadow!.pairs.ties + m.shadow!.pairs.skipped + m.shadow!.pairs.wins + m.shadow!.pairs.losses >= 1,
+      { what: 'the first pair over the budget' },
+    );
+    for (let i = 1; i < 10; i++) assert.equal((await ask(gw!, i)).version, 'v1');
+    const m = await eventually(
+      () => shadowMetrics(gw!),
+      (m) => m.shadow!.pairs.mirrored + m.shadow!.pairs.skipped >= 10,
+      { what: 'every request mirrored or skipped' },
+    );
+    assert.ok(m.shadow!.pairs.skipped >= 9, JSON.stringify(m.shadow!.pairs));
+    assert.equal(canarySeen.length, m.shadow!.pairs.mirrored);
+    const now = Date.now();
+    const window = await new GatewayMetricsSource({ url: gw!.url, token: TOKEN }).fetch({
+      agent: 'bot',
+      stable: 'v1',
+      canary: 'v2',
+      since: now - 60_000,
+      until: now + 1,
+    });
+    const plan = resolvePlan({
+      agent: 'bot',
+      stable: 'v1',
+      canary: 'v2',
+      stages: [{ shadow: 100, observe: '1m' }, { weight: 100 }],
+      analysis: { metrics: ['error_rate'], minSamples: 1 },
+    });
+    const v = judgeShadowStage(window, plan.analysis, 100, judge);
+    const pref = v.metrics.find((x) => x.metric === 'preference')!;
+    assert.equal(pref.status, 'nodata');
+    assert.match(pref.reason, /no data: evaluator over its budget of 1 tokens per day/);
+    assert.notEqual(v.verdict, 'pass');
   });
 
   it('refuses a shadow split for an agent whose config does not allow it, naming the setting', async () => {
