@@ -192,7 +192,8 @@ export class ShadowMirror {
         path: (up.basePath + target.sub || '/') + target.query,
         method: target.method as Dispatcher.HttpMethod,
         headers,
-        body: tap.request.bytes(),
+        // A request without a body (GET) is mirrored without one.
+        body: tap.request.bytes().length > 0 ? tap.request.bytes() : null,
         headersTimeout: this.config.timeoutMs,
         bodyTimeout: this.config.timeoutMs,
       });
