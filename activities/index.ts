@@ -7,6 +7,7 @@ import { endingActivities } from './ending';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { withEvaluator } from '../src/analysis/evaluator';
 import { withSuccessCost } from '../src/analysis/success-cost';
+import { judgeShadowStage, weightedAnalysis } from '../src/analysis/shadow';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
@@ -75,6 +76,8 @@ export interface PreflightInput {
   canary: string;
   /** The plan's metrics read from the answers (sent only when it names some): can the traffic give them? */
   metrics?: string[];
+  /** The plan has a shadow stage: may the router mirror this agent's requests? */
+  shadow?: true;
 }
 
 export interface NotifyInput {
@@ -132,7 +135,7 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
         throw err;
       }
-      const verdict = judge(window, input.analysis, input.judgeVersion);
+      const verdict = judge(window, weightedAnalysis(input.analysis), input.judgeVersion);
       return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
@@ -176,9 +179,14 @@ export function createActivities(deps: ActivityDeps) {
         deps.observe?.observeCheck(input, out);
         return out;
       }
+      // A shadow stage (the lease mirrors) judges the copies and the pairs; others never `preference`.
+      const verdict =
+        lease.shadow !== undefined
+          ? judgeShadowStage(window, input.analysis, lease.shadow, (w, a) => judge(w, a, judgeVersion))
+          : judge(window, weightedAnalysis(input.analysis), judgeVersion);
       const outcome: CheckOutcome = {
         metrics: 'ok',
-        verdict: judge(window, input.analysis, judgeVersion),
+        verdict,
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),
@@ -191,7 +199,7 @@ export function createActivities(deps: ActivityDeps) {
      * Before a rollout starts, with this worker's own backends and credentials: one line per problem
      * (unknown agent or version, refused credentials, upstream or metrics source not answering).
      */
-    async preflight({ agent, stable, canary, metrics }: PreflightInput): Promise<string[]> {
+    async preflight({ agent, stable, canary, metrics, shadow }: PreflightInput): Promise<string[]> {
       const problems: string[] = [];
       const versions = { stable, canary };
       try {
@@ -199,6 +207,19 @@ export function createActivities(deps: ActivityDeps) {
         else await deps.router.getSplit(agent);
       } catch (err) {
         problems.push(`router: ${(err as Error).message}`);
+      }
+      if (shadow) {
+        try {
+          problems.push(
+            ...(deps.router.preflightShadow
+              ? await deps.router.preflightShadow(agent)
+              : [
+                  'the plan has a shadow stage, and this router cannot mirror requests (use the agent-canary gateway)',
+                ]),
+          );
+        } catch (err) {
+          problems.push(`router: ${(err as Error).message}`);
+        }
       }
       try {
         if (deps.metrics.preflight) {

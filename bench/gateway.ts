@@ -11,6 +11,7 @@
 //   BENCH_MODE=evaluation            only the online evaluator's effect on latency (on vs off)
 //   BENCH_MODE=usage                 only usage reading on against off, paired (about a minute);
 //                                    with BENCH_AA=1 off against off (the measurement's own noise)
+//   BENCH_MODE=shadow                only a shadow stage's effect on the user's latency (on vs off)
 //   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
 //   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
 //
@@ -551,6 +552,7 @@ async function main() {
       `ttfc_added_ms=${(firstChunks.get('gateway')!.p50 - firstChunks.get('direct')!.p50).toFixed(3)}\n`,
   );
   process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
+  process.stdout.write(await shadowMode(pa, pb, childArgs, json));
 }
 
 /**
@@ -755,6 +757,109 @@ async function evaluationMode(
   );
 }
 
+/**
+ * A shadow stage's cost on the user's path (docs/shadow.md): two gateways over the same upstreams,
+ * one mirroring every request to the canary (shadow 100%, each pair judged by the local evaluator in
+ * its own process, in both orders: the worst case), one with the same split and no mirroring; the
+ * users' latency measured interleaved. Returns the summary line.
+ */
+async function shadowMode(
+  pa: number,
+  pb: number,
+  childArgs: string[],
+  json: (l: string) => unknown,
+): Promise<string> {
+  const evaluator = await spawnChild(
+    process.execPath,
+    [
+      '-r',
+      './bin/register.js',
+      '-e',
+      "require('./src/demo/evaluator').startLocalEvaluator({ pairs: 'hash' }).then((e) => console.log(JSON.stringify({ url: e.url })))",
+    ],
+    json,
+    'local evaluator (pairs)',
+  );
+  const agent = {
+    stable: 'v1',
+    versions: { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` },
+    shadow: 'allowed',
+    evaluate: {
+      url: (evaluator.value as { url: string }).url,
+      model: 'local',
+      rubric: 'expect: hello',
+      // Sampled grading off in effect: only the pairs are judged.
+      sample: 1e-9,
+      maxPerMinute: 100_000,
+      maxTokensPerDay: 1e12,
+    },
+  };
+  const start = async (shadow: number | undefined, what: string) => {
+    const child = await spawnChild(
+      process.execPath,
+      [...NODE_FLAGS, ...childArgs, 'gateway', JSON.stringify({ agents: { bot: agent } })],
+      json,
+      what,
+    );
+    const url = (child.value as { url: string }).url;
+    const res = await fetch(`${url}/v1/admin/agents/bot/split`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer bench-token', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        stable: 'v1',
+        canary: 'v2',
+        canaryWeight: 0,
+        leaseMs: 3_600_000,
+        ...(shadow !== undefined ? { shadow } : {}),
+      }),
+    });
+    if (!res.ok) throw new Error(`${what}: split refused: ${await res.text()}`);
+    return {
+      name: what,
+      url: `${url}/v1/agents/bot/invoke/chat/completions`,
+      headers: {},
+      pid: child.pid,
+      base: url,
+    };
+  };
+  const off = await start(undefined, 'shadow-off');
+  const on20 = await start(20, 'shadow-20%');
+  const on100 = await start(100, 'shadow-100%');
+  const lat = await latency([off, on20, on100]);
+  const a = lat.get('shadow-off')!;
+  const side = async (t: { name: string; base: string }) => {
+    const answer = (await (
+      await fetch(`${t.base}/v1/admin/agents/bot/metrics?since=0&canary=v2`, {
+        headers: { authorization: 'Bearer bench-token' },
+      })
+    ).json()) as {
+      shadow: { pairs: { wins: number; ties: number; losses: number; mirrored: number; skipped: number } };
+    };
+    const p = answer.shadow.pairs;
+    const b = lat.get(t.name)!;
+    const d = b.p50 - a.p50;
+    return (
+      `${t.name}: p50 ${b.p50.toFixed(3)} (${d.toFixed(3)}) [target within 1 ms: ${Math.abs(d) <= 1 ? 'ok' : 'MISSED'}], ` +
+      `p99 ${b.p99.toFixed(3)} (${(b.p99 - a.p99).toFixed(3)}), ${p.mirrored} mirrored, ${p.skipped} skipped, ` +
+      `${p.wins + p.ties + p.losses} pairs judged`
+    );
+  };
+  return (
+    `shadow (users all on stable; copies to the canary, each pair judged twice by the local evaluator in its own ` +
+    `process; ms, difference to off; counts include warm-up): off: p50 ${a.p50.toFixed(3)}, p99 ${a.p99.toFixed(3)}; ` +
+    `${await side(on20)}; ${await side(on100)}\n`
+  );
+}
+
+/** BENCH_MODE=shadow: only the shadow mode (its own upstream). */
+async function shadowOnly() {
+  const childArgs = ['-r', './bin/register.js', 'bench/gateway-child.ts'];
+  const json = (l: string) => (l.startsWith('{') ? JSON.parse(l) : undefined);
+  const upstream = await spawnChild(process.execPath, [...childArgs, 'upstream'], json, 'upstream');
+  const [pa, pb] = (upstream.value as { ports: [number, number] }).ports;
+  process.stdout.write(await shadowMode(pa, pb, childArgs, json));
+}
+
 /** BENCH_MODE=evaluation: only the evaluation mode (its own upstream). */
 async function evaluationOnly() {
   const childArgs = ['-r', './bin/register.js', 'bench/gateway-child.ts'];
@@ -817,7 +922,11 @@ async function usageOnly() {
   );
 }
 
-const modes: Record<string, () => Promise<void>> = { evaluation: evaluationOnly, usage: usageOnly };
+const modes: Record<string, () => Promise<void>> = {
+  evaluation: evaluationOnly,
+  usage: usageOnly,
+  shadow: shadowOnly,
+};
 (modes[process.env.BENCH_MODE ?? ''] ?? main)().then(
   () => {
     cleanup();

@@ -17,7 +17,8 @@ describe('replay of saved rollout histories', function () {
     // The first four ran before the control-loop rework (patch control-loop-v2): they replay on the
     // frozen code in workflows/legacy; the v2-* ones on the policy interpreter; the v3-* ones started
     // after the patch deferred-checks (each check handed to its activity with the time it is due);
-    // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks).
+    // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks); the v5-*
+    // ones with a shadow stage (patch shadow-v1).
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
@@ -38,6 +39,7 @@ describe('replay of saved rollout histories', function () {
       'v3-deferred-promoted.json',
       'v4-gates-approved-hooks.json',
       'v4-paused-on-fail-held-rolled-back.json',
+      'v5-shadow-rolled-back.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

@@ -91,6 +91,12 @@ export const DEFERRED_CHECKS_PATCH = 'deferred-checks';
  */
 export const GATES_PATCH = 'gates-v1';
 
+/**
+ * Rollouts whose plan has a shadow stage (docs/shadow.md) mirror in it: the stage's split and its
+ * lease renewals carry `shadow`. Checked only for such plans, so no earlier history meets it.
+ */
+export const SHADOW_PATCH = 'shadow-v1';
+
 /** Options a client may pass as the workflow's second argument; validated like the plan. */
 const RolloutOptionsSchema = z
   .object({
@@ -211,6 +217,13 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   // judge-v4: conversations as the unit, incidents on both versions held (docs/judge.md).
   if (!carried && s.rules === 3 && patched('judge-v4')) s.judgeV4 = true;
   const stages = plan.stages;
+  // A plan with a shadow stage cannot have run before the patch (its schema refused weight 0).
+  const mirroring = stages[0]?.shadow !== undefined && patched(SHADOW_PATCH);
+  /** The split's `shadow` field for a stage: its share while it is the shadow stage, else nothing. */
+  const shadowOf = (stageIndex: number) => {
+    const share = mirroring ? stages[stageIndex]?.shadow : undefined;
+    return share !== undefined ? { shadow: share } : {};
+  };
   const queue: PolicyEvent[] = [];
   const effects: Effect[] = [];
   const scopes = new Map<number, CancellationScope>();
@@ -264,7 +277,11 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
       stageIndex: s.stageIndex,
       stageCount: stages.length,
       canaryPercent: percentOf(s),
-      stages: stages.map((st) => ({ weight: st.weight, observeMs: st.observeMs })),
+      stages: stages.map((st) => ({
+        weight: st.weight,
+        observeMs: st.observeMs,
+        ...(st.shadow !== undefined ? { shadow: st.shadow } : {}),
+      })),
       stageStartedAt: new Date(s.stageStartedAt).toISOString(),
       observedMs,
       remainingMs: isFinal(s.state) ? 0 : Math.max(0, observeMs - observedMs),
@@ -454,6 +471,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
         canaryWeight: e.write.weight,
         leaseMs: e.leaseMs,
         ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
+        ...shadowOf(e.write.stageIndex),
       };
     }
     const stable = e.write.purpose === 'promote' ? plan.canary : plan.stable;
@@ -510,6 +528,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
               decidedAt: Date.now(),
               // A renewal carries the test routes too: the split is written whole each time.
               ...(plan.testRoutes ? { testRoutes: plan.testRoutes } : {}),
+              ...shadowOf(e.stageIndex),
             },
           });
           return { type: 'check_done', opId: e.opId, outcome };

@@ -99,7 +99,8 @@ export interface RolloutStatus {
   stageIndex: number;
   stageCount: number;
   canaryPercent: number;
-  stages: { weight: number; observeMs: number }[];
+  /** `shadow`: the stage mirrors this percent of requests to the canary (weight 0, docs/shadow.md). */
+  stages: { weight: number; observeMs: number; shadow?: number }[];
   /** ISO time the current stage began, and its observation time so far and still to go (ms). */
   stageStartedAt: string;
   observedMs: number;

@@ -12,6 +12,8 @@ const PreflightInputSchema = z
     stable: z.string().min(1).max(128),
     canary: z.string().min(1).max(128),
     metrics: z.array(z.string().max(64)).max(20).optional(),
+    /** The plan has a shadow stage: the router must mirror for this agent (docs/shadow.md). */
+    shadow: z.literal(true).optional(),
   })
   .strict();
 

@@ -72,7 +72,8 @@ export function forecast(
   const need = Math.log(1 / PASS_BETA);
   const observed = plan.stages
     .map((st, i) => ({ ...st, i }))
-    .filter((st) => st.weight < 100 && st.observeMs > 0);
+    // A shadow stage serves no user from the canary: its pace is the evaluator's (docs/shadow.md).
+    .filter((st) => st.weight < 100 && st.observeMs > 0 && st.shadow === undefined);
   // Per metric: the time each earlier stage lasted, to count its evidence at a later stage's multiple.
   const spent: { w: number; ms: number }[] = [];
   const stages: StageForecast[] = [];

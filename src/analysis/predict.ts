@@ -82,6 +82,9 @@ export function drifts(metric: MetricName, w: number, delta: number, b: Baseline
       const info = ((delta * delta) / (2 * b.qualitySd * b.qualitySd)) * (1 - w) * b.feedbackFraction;
       return { h1: info, h0: -info };
     }
+    case 'preference':
+      // Accrues from judged shadow pairs, not from a weighted stage's traffic: no drift to predict here.
+      return { h1: 0, h0: 0 };
     default:
       return signalDrift(metric, w, delta, b.latencyTailIndex, shareDrift);
   }

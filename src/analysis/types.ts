@@ -14,7 +14,12 @@ export const SIGNAL_METRICS = [
   'truncation_rate',
 ] as const;
 export type SignalMetricName = (typeof SIGNAL_METRICS)[number];
-export const ALL_METRICS = [...METRICS, ...SIGNAL_METRICS] as const;
+/**
+ * Judged on shadow pairs (docs/shadow.md): the canary's win share among the pairs the evaluator
+ * decided, in the shadow stage only.
+ */
+export const SHADOW_METRICS = ['preference'] as const;
+export const ALL_METRICS = [...METRICS, ...SIGNAL_METRICS, ...SHADOW_METRICS] as const;
 export const MetricNameSchema = z.enum(ALL_METRICS);
 export type MetricName = z.infer<typeof MetricNameSchema>;
 
@@ -30,6 +35,7 @@ export const WORSE_WHEN_HIGHER: Record<MetricName, boolean> = {
   ttft_p99_ms: true,
   tool_error_rate: true,
   truncation_rate: true,
+  preference: false,
 };
 
 export const MetricStatusSchema = z.enum(['pass', 'fail', 'nodata', 'inconclusive']);
@@ -91,6 +97,14 @@ export const VerdictSchema = z.object({
   judge: z.enum(['thresholds', 'statistical']),
   reason: z.string(),
   metrics: z.array(MetricResultSchema),
+  /** A shadow stage's check (docs/shadow.md): the share mirrored and the pairs the evaluator judged. */
+  shadow: z
+    .object({
+      percent: z.number(),
+      mirrored: z.number(),
+      pairs: z.object({ judged: z.number(), wins: z.number(), ties: z.number(), losses: z.number() }),
+    })
+    .optional(),
   /** The gateway's online evaluator at this check: its state and what the rollout spent on it. */
   evaluator: z
     .object({

@@ -105,6 +105,9 @@ export function metricValue(m: VersionMetrics, metric: MetricName): MetricValue 
         value: m.quality.count > 0 ? m.quality.sum / m.quality.count : null,
         samples: m.quality.count,
       };
+    case 'preference':
+      // A property of pairs, not of one version's traffic (src/analysis/preference.ts judges it).
+      return { value: null, samples: 0 };
     default:
       return signalValue(m, metric);
   }

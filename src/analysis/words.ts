@@ -19,6 +19,8 @@ export function valueText(metric: MetricName, v: number | null): string {
       return v === null ? 'n/a' : `${fmt(v)}ms`;
     case 'quality_score':
       return fmt(v);
+    case 'preference':
+      return pct(v);
     default:
       return signalValueText(metric, v);
   }
@@ -37,6 +39,8 @@ export function againstStable(metric: MetricName, canary: number | null, stable:
       return `p99 ${c} against ${s} on stable`;
     case 'quality_score':
       return `quality ${c} against ${s} on stable`;
+    case 'preference':
+      return `canary preferred in ${c} of decided pairs, stable in ${s}`;
     default:
       return signalAgainstStable(metric, canary, stable);
   }
@@ -55,6 +59,8 @@ export function effectText(metric: MetricName, delta: number): string {
       return `+${fmt(delta * 100)}% p99`;
     case 'quality_score':
       return `-${fmt(delta)} quality`;
+    case 'preference':
+      return `-${points(delta)} of preference (win share below 50%)`;
     default:
       return signalEffectText(metric, delta);
   }

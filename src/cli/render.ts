@@ -67,6 +67,7 @@ export function renderStatus(
         ? '  (clock stopped: no metrics)'
         : ''),
   ];
+  if (stage?.shadow !== undefined && !finished) lines.push(shadowLine(stage.shadow, s.lastAnalysis?.shadow));
   // Why the stage has not moved on, first: the per-metric table below says it too, but later.
   const holding = finished ? null : holdingOf(s, opts.now ?? Date.now());
   if (holding?.metric) lines.push(clean(holdingText(s, holding, formatDuration)));
@@ -155,6 +156,14 @@ export function webUiStatus(status: string): string {
     CONTINUED_AS_NEW: 'Continued As New',
   };
   return words[status.toUpperCase()] ?? status;
+}
+
+/** The shadow stage: nobody is served by the canary; what was mirrored and how the pairs went. */
+function shadowLine(percent: number, v: NonNullable<RolloutStatus['lastAnalysis']>['shadow']): string {
+  const head = `SHADOW STAGE: every user on stable; ${percent}% of requests mirrored to the canary, its answers discarded`;
+  if (!v) return `${head}; no pairs judged yet`;
+  const p = v.pairs;
+  return `${head}; ${v.mirrored} mirrored, ${p.judged} pair(s) judged: ${p.wins} win / ${p.ties} tie / ${p.losses} loss`;
 }
 
 /** The online evaluator at the last check: its state, and what this rollout spent on it. */

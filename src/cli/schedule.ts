@@ -79,10 +79,13 @@ export function renderSchedule(plan: ResolvedPlan, requestsPerSecond?: number): 
   for (const st of s.stages) {
     const last = st.index === s.stages.length - 1;
     lines.push(
-      `  ${String(st.index + 1).padStart(5)}  ${`${st.weight}%`.padStart(6)}  ${(st.startsAtMs ? `+${formatDuration(st.startsAtMs)}` : '0').padStart(9)}  ` +
+      `  ${String(st.index + 1).padStart(5)}  ${(plan.stages[st.index].shadow !== undefined ? '0%' : `${st.weight}%`).padStart(6)}  ${(st.startsAtMs ? `+${formatDuration(st.startsAtMs)}` : '0').padStart(9)}  ` +
         (last && st.observeMs === 0
           ? 'promotion'
-          : `${formatDuration(st.observeMs).padEnd(8)}  ${st.checks}`),
+          : `${formatDuration(st.observeMs).padEnd(8)}  ${st.checks}`) +
+        (plan.stages[st.index].shadow !== undefined
+          ? `  shadow: ${plan.stages[st.index].shadow}% of requests mirrored, judged on preference (docs/shadow.md)`
+          : ''),
     );
   }
   lines.push(

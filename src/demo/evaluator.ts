@@ -15,6 +15,12 @@ export interface LocalEvaluatorOptions {
   port?: number;
   /** When set, calls must carry `Authorization: Bearer <apiKey>` (401 otherwise), as OpenAI's do. */
   apiKey?: string;
+  /**
+   * Shadow pairs (response_format `preference`): how two equally graded answers are told apart.
+   * 'tie' (default) says tie; 'hash' prefers by a hash of the texts, the same in both orders (an
+   * evaluator with tastes unrelated to the version); 'first' always prefers answer A (a position bias).
+   */
+  pairs?: 'tie' | 'hash' | 'first';
 }
 
 export interface LocalEvaluator {
@@ -71,6 +77,33 @@ export function grade(
   };
 }
 
+/**
+ * The deterministic comparison of a pair transcript ("Answer A:" and "Answer B:" sections): the
+ * better graded answer wins; equal grades per `ties`. Exported for tests and docs.
+ */
+export function comparePair(
+  rubric: string,
+  transcript: string,
+  ties: 'tie' | 'hash' | 'first' = 'tie',
+): { better: 'A' | 'B' | 'tie'; reason: string } {
+  if (ties === 'first') return { better: 'A', reason: 'the first answer reads better' };
+  const m = /^Answer A:\n([\s\S]*?)\n\nAnswer B:\n([\s\S]*)$/m.exec(transcript);
+  if (!m) return { better: 'tie', reason: 'no pair of answers found' };
+  const a = grade(rubric, `Answer:\n${m[1]}`).score;
+  const b = grade(rubric, `Answer:\n${m[2]}`).score;
+  if (a !== b) return { better: a > b ? 'A' : 'B', reason: 'more expected points present' };
+  if (ties === 'hash' && m[1] !== m[2]) {
+    return { better: fnv(m[1]) > fnv(m[2]) ? 'A' : 'B', reason: 'equal points; preferred by taste' };
+  }
+  return { better: 'tie', reason: 'equal points present' };
+}
+
+function fnv(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 export async function startLocalEvaluator(options: LocalEvaluatorOptions = {}): Promise<LocalEvaluator> {
   let calls = 0;
   let junk = false;
@@ -112,7 +145,10 @@ export async function startLocalEvaluator(options: LocalEvaluatorOptions = {}): 
         .filter((m) => m.role === 'user')
         .map((m) => text(m.content))
         .join('\n');
-      const verdict = grade(rubric, transcript);
+      const verdict =
+        body.response_format.json_schema.name === 'preference'
+          ? comparePair(rubric, transcript, options.pairs)
+          : grade(rubric, transcript);
       calls++;
       const content = junk ? 'I think it is pretty good!' : JSON.stringify(verdict);
       const promptTokens = Math.ceil((rubric.length + transcript.length) / 4);

@@ -47,6 +47,16 @@ const AgentInputSchema = z
     timeout: durationSchema(3_600_000).default(60_000),
     /** An evaluator grading sampled answers of every version (docs/evaluation.md). */
     evaluate: EvaluateSchema.optional(),
+    /**
+     * Whether the agent may receive mirrored requests in a shadow stage (docs/shadow.md): only when
+     * its tools are read-only or it honours `x-agent-canary-shadow: 1`. The team's call; off by default.
+     */
+    shadow: z
+      .enum(['allowed', 'not allowed'], {
+        message:
+          'must be "allowed" (its tools are read-only or it honours x-agent-canary-shadow) or "not allowed"',
+      })
+      .default('not allowed'),
   })
   .strict();
 
@@ -94,6 +104,8 @@ export interface AgentConfig {
   evaluate?: EvaluateConfig;
   /** version -> price per million tokens, for the versions that have one. */
   prices?: Map<string, Price>;
+  /** `shadow: allowed`: the agent may receive mirrored requests (absent = not allowed). */
+  shadowAllowed?: boolean;
 }
 
 export interface GatewayConfig {
@@ -171,6 +183,7 @@ export function resolveGatewayConfig(input: unknown, source?: string): GatewayCo
       timeoutMs: a.timeout,
       ...(a.evaluate ? { evaluate: a.evaluate } : {}),
       ...(prices.size > 0 ? { prices } : {}),
+      ...(a.shadow === 'allowed' ? { shadowAllowed: true } : {}),
     });
   }
   if (agents.size === 0) problems.push({ field: 'agents', message: 'configures no agent' });

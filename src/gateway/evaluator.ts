@@ -315,6 +315,64 @@ export class AgentEvaluator {
     else this.counts.refused++;
   }
 
+  /**
+   * One call outside the sampling queue (shadow pairs, src/gateway/shadow.ts), under the same
+   * per-minute budget, day's tokens and circuit breaker as the sampled grading: what it spends is
+   * the agent's evaluation spend. Answers the message's content, or why there is none.
+   */
+  async ask(
+    system: string,
+    user: string,
+    format: { name: string; schema: Record<string, unknown> },
+  ): Promise<{ content: string } | { skipped: string } | { failed: string }> {
+    const c = this.options.config;
+    const now = Date.now();
+    if (this.closed) return { skipped: 'closed' };
+    if (this.budget.exhausted(now)) return { skipped: 'over its tokens per day' };
+    if (!this.breaker.allow(now)) return { skipped: 'down' };
+    if (this.budget.take(now) !== undefined) {
+      this.breaker.release();
+      return { skipped: 'over its calls per minute' };
+    }
+    let completion: OpenAI.Chat.Completions.ChatCompletion;
+    try {
+      completion = await this.client.chat.completions.create({
+        model: c.model,
+        temperature: 0,
+        messages: [
+          { role: 'system', content: system },
+          { role: 'user', content: user },
+        ],
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: format.name, strict: true, schema: format.schema },
+        },
+      });
+    } catch (err) {
+      const reason = describeError(err, c.timeout);
+      this.fail(reason);
+      return { failed: reason };
+    }
+    this.spend(completion.usage?.prompt_tokens ?? 0, completion.usage?.completion_tokens ?? 0);
+    const content = completion.choices?.[0]?.message?.content;
+    if (typeof content !== 'string') {
+      this.fail('answered something other than the verdict JSON');
+      return { failed: 'no content' };
+    }
+    return { content };
+  }
+
+  /** The rubric the team wrote, for prompts built elsewhere (shadow pairs). */
+  get rubric(): string {
+    return this.options.config.rubric;
+  }
+
+  /** Marks a call's answer as the verdict the caller asked for (closes the breaker) or junk. */
+  answered(ok: boolean): void {
+    if (ok) this.breaker.success();
+    else this.fail('answered something other than the verdict JSON');
+  }
+
   private fail(reason: string): void {
     const wasOpen = this.breaker.open;
     this.breaker.failure(reason, Date.now());

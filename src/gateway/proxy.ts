@@ -10,9 +10,10 @@ import { PassThrough } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { AgentConfig } from './config';
 import type { AgentEvaluator, EvaluationTap } from './evaluator';
+import { SHADOW_HEADER, type ShadowMirror, type ShadowTap } from './shadow';
 import type { VersionSeries } from './metrics-store';
 import type { PendingRequests } from './pending';
-import { canaryActive, chooseVersion, testRouted } from './routing';
+import { canaryActive, chooseVersion, shadowShare, testRouted } from './routing';
 import { costOf, type Price } from './price';
 import type { SplitTable } from './splits';
 import { UsageReader } from './usage';
@@ -32,6 +33,8 @@ export interface AgentRuntime {
   upstreams: Map<string, Upstream>;
   /** The agent's online evaluator, when its config has `evaluate`. */
   evaluator?: AgentEvaluator;
+  /** Mirrors requests to the canary in a shadow stage, when the config says `shadow: allowed`. */
+  shadow?: ShadowMirror;
 }
 
 export function makeUpstream(version: string, url: URL, series: VersionSeries, timeoutMs = 60_000): Upstream {
@@ -143,6 +146,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private readonly onDrain = () => this.controller?.resume();
   /** A sampled exchange being captured for the evaluator (after the answer is served). */
   tap: EvaluationTap | undefined;
+  /** A request mirrored to the canary once this (the stable's) answer has ended. */
+  shadow: ShadowTap | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -199,11 +204,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const type = headers['content-type'];
     if (typeof type === 'string' && type.startsWith('text/event-stream')) this.res.flushHeaders();
     if (this.tap) this.tap.contentType = typeof type === 'string' ? type : undefined;
+    if (this.shadow) this.shadow.stableType = typeof type === 'string' ? type : undefined;
     if (this.ctx.usage) this.reader = UsageReader.forAnswer(statusCode, headers, this.started);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
     this.tap?.response.add(chunk);
+    this.shadow?.stableAnswer.add(chunk);
     const written = this.res.write(chunk);
     // Read after the write: the client never waits for the reading.
     this.reader?.push(chunk);
@@ -217,6 +224,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.res.end();
     this.record(this.status >= 500);
     this.tap?.finish(this.requestId, this.version, this.status);
+    this.shadow?.finish(this.status);
     if (this.reader !== undefined) this.readAnswer(this.reader);
   }
 
@@ -285,10 +293,14 @@ function evaluationTap(
   req: IncomingMessage,
 ): IncomingMessage | PassThrough {
   const tap = rt.evaluator?.begin(sessionKey);
-  if (!tap) return req;
+  const shadow = handler.shadow;
+  if (!tap && !shadow) return req;
   handler.tap = tap;
   const body = new PassThrough();
-  req.on('data', (chunk: Buffer) => tap.request.add(chunk));
+  req.on('data', (chunk: Buffer) => {
+    tap?.request.add(chunk);
+    shadow?.request.add(chunk);
+  });
   req.on('error', (err) => body.destroy(err));
   req.pipe(body);
   return body;
@@ -330,12 +342,25 @@ export function proxy(
   ctx.pending.add(requestId, series, now, key);
 
   const headers = forwardHeaders(reqHeaders);
+  // Only the gateway marks a request as a shadow copy: from a client it would switch off side effects
+  // (an agent that honours it) for a request whose answer a user reads.
+  if (headers[SHADOW_HEADER] !== undefined) delete headers[SHADOW_HEADER];
   headers.host = up.host;
   headers[rt.config.versionHeader] = version;
   headers['x-request-id'] = requestId;
 
   const handler = new ProxyHandler(ctx, rt, up, version, requestId, res, started, series, test, key);
   res.on('close', () => handler.clientClosed());
+  // A shadow stage: users are all on the stable; a share of them is mirrored to the canary after.
+  const mirrored = rt.shadow && !test ? shadowShare(split, now) : 0;
+  if (mirrored > 0 && version === split.stable) {
+    handler.shadow = rt.shadow!.begin(split.canary!, mirrored, key, {
+      sub,
+      query,
+      method: req.method ?? 'GET',
+      headers,
+    });
+  }
   const hasBody = reqHeaders['content-length'] !== undefined || reqHeaders['transfer-encoding'] !== undefined;
   const body = hasBody ? evaluationTap(rt, handler, key, req) : null;
   const path = up.basePath + sub;

@@ -71,3 +71,12 @@ export function chooseVersion(split: AppliedSplit, key: string | undefined, now:
   const point = key ? bucketOf(split.agent, key) : Math.random() * 100;
   return point < split.canaryWeight ? split.canary! : split.stable;
 }
+
+/**
+ * The percent of requests mirrored to the canary now (a shadow stage), or 0. The lease bounds it as
+ * it bounds a canary share: mirroring nobody judges stops by itself.
+ */
+export function shadowShare(split: AppliedSplit, now: number): number {
+  if (split.canary === null || split.shadow === undefined) return 0;
+  return split.leaseExpiresAt === null || now < split.leaseExpiresAt ? split.shadow : 0;
+}

@@ -26,6 +26,7 @@ import { Replication } from './replication';
 import { SharedState } from './shared-state';
 import { FileSplitStore, MemorySplitStore, SharedSplitStore, StaleSplit } from './split-store';
 import { SplitRejected, SplitTable } from './splits';
+import { ShadowMirror, renderShadowPrometheus } from './shadow';
 
 export interface GatewayOptions {
   /** A config from `loadGatewayConfig`, or a plain object in the config file's shape. */
@@ -206,6 +207,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       log(`${rt.config.name}: evaluate.apiKeyEnv names ${rt.config.evaluate.apiKeyEnv}, which is not set`);
     }
   }
+  // Shadow stages (docs/shadow.md): only for agents whose config allows mirrored requests.
+  for (const rt of agents.values()) {
+    if (!rt.config.shadowAllowed) continue;
+    rt.shadow = new ShadowMirror(rt.config, rt.upstreams, retentionSeconds, rt.evaluator, rt.config.prices);
+  }
   const checkToken = tokenChecker(options.adminToken);
   const ingest =
     options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken);
@@ -317,6 +323,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         ...(rt.evaluator
           ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
           : {}),
+        // This replica's mirrored copies and judged pairs, apart from served traffic.
+        ...(rt.shadow ? { shadow: rt.shadow.answer(q.get('canary'), since, until, now) } : {}),
       });
     }
     if (action === 'versions') {
@@ -333,7 +341,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       );
       // For the preflight of metrics read from the answers (src/metrics/signal-preflight.ts).
       const reading = { usage: config.usage !== false, modelPrices: config.modelPrices?.size ?? 0 };
-      return sendJson(res, 200, { agent, versions, ...reading });
+      // For the preflight of a shadow stage: the agent must allow mirroring and have an evaluator.
+      const shadow = {
+        shadow: rt.config.shadowAllowed ? 'allowed' : 'not allowed',
+        evaluator: !!rt.evaluator,
+      };
+      return sendJson(res, 200, { agent, versions, ...reading, ...shadow });
     }
     return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
   }
@@ -479,8 +492,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         })),
         { feedbackUnmatched },
       );
+      const mirrors = [...agents.values()].flatMap((a) =>
+        a.shadow ? [{ agent: a.config.name, mirror: a.shadow }] : [],
+      );
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(text);
+      res.end(mirrors.length > 0 ? text + renderShadowPrometheus(mirrors) : text);
       return;
     }
     if (path === '/healthz')
@@ -639,6 +655,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         clearInterval(sweeper);
         clearInterval(journalTimer);
         for (const rt of agents.values()) rt.evaluator?.close();
+        for (const rt of agents.values()) rt.shadow?.close();
         if (requestTimer) clearInterval(requestTimer);
         if (pruneTimer) clearInterval(pruneTimer);
         await new Promise<void>((resolve) => {

@@ -151,6 +151,7 @@ export class SplitTable {
         message: 'a canary share needs a lease, so it falls back to stable if nobody renews it',
       });
     }
+    problems.push(...shadowProblems(agent, config, d));
     if (problems.length > 0) throw new SplitRejected(400, problems);
 
     const previous = this.splits.get(agent);
@@ -174,6 +175,7 @@ export class SplitTable {
       updatedAt: now,
       ...(d.decidedAt !== undefined ? { decidedAt: d.decidedAt } : {}),
       ...(d.testRoutes && d.canary !== null ? { testRoutes: d.testRoutes } : {}),
+      ...(d.shadow !== undefined && d.canary !== null ? { shadow: d.shadow } : {}),
     };
     this.splits.set(agent, applied);
     try {
@@ -235,11 +237,41 @@ export class SplitTable {
 }
 
 function stableOnly(split: AppliedSplit, why: string): AppliedSplit {
+  const { shadow: _mirroring, ...rest } = split;
   return {
-    ...split,
+    ...rest,
     canary: null,
     canaryWeight: 0,
     leaseExpiresAt: null,
     note: `${why}: 100% to stable ${split.stable}`,
   };
+}
+
+/** A shadow split is written only for an agent whose config allows mirroring, at weight 0, on a lease. */
+function shadowProblems(
+  agent: string,
+  config: AgentConfig,
+  d: { canary: string | null; canaryWeight: number; leaseMs: number | null; shadow?: number },
+): { field: string; message: string }[] {
+  if (d.shadow === undefined) return [];
+  const out: { field: string; message: string }[] = [];
+  if (!config.shadowAllowed) {
+    out.push({
+      field: 'shadow',
+      message:
+        `agents.${agent}.shadow is not "allowed" in the gateway config: mirrored requests may have side ` +
+        "effects (set it once the agent's tools are read-only or it honours x-agent-canary-shadow: 1)",
+    });
+  }
+  if (d.canary === null) out.push({ field: 'shadow', message: 'needs a canary to mirror to' });
+  if (d.canaryWeight > 0) {
+    out.push({
+      field: 'canaryWeight',
+      message: 'must be 0 in a shadow stage (no user is served by the canary)',
+    });
+  }
+  if (d.leaseMs === null) {
+    out.push({ field: 'leaseMs', message: 'mirroring needs a lease, so it stops if nobody renews it' });
+  }
+  return out;
 }

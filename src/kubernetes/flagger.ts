@@ -33,6 +33,13 @@ export function flaggerCanary(plan: ResolvedPlan, target: FlaggerTarget): Flagge
   const stepWeights: number[] = [];
   for (const stage of plan.stages) {
     if (stage.weight >= 100) continue; // Flagger promotes after the last step
+    if (stage.shadow !== undefined) {
+      // Flagger mirrors (`mirror: true`) but never compares the answers: the pairs have no equivalent.
+      notExpressed.push(
+        `shadow stage (${stage.shadow}% mirrored, judged on preference): Flagger has no pairwise judging; left out`,
+      );
+      continue;
+    }
     const checks = Math.max(1, Math.ceil(stage.observeMs / a.intervalMs));
     for (let i = 0; i < checks; i++) stepWeights.push(Math.round(stage.weight));
     if (!Number.isInteger(stage.weight)) {

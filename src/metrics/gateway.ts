@@ -11,6 +11,7 @@ import { gatewayPreflight } from '../router/gateway';
 import { signalPreflight } from './signal-preflight';
 import {
   EvaluatorWindowSchema,
+  ShadowWindowSchema,
   VersionMetricsSchema,
   emptyVersionMetrics,
   type MetricsQuery,
@@ -33,6 +34,12 @@ const AnswerSchema = z.object({
   dataSince: z.number().optional(),
   versions: z.record(z.string(), VersionMetricsSchema),
   evaluator: EvaluatorWindowSchema.optional(),
+  shadow: z
+    .object({
+      versions: z.record(z.string(), VersionMetricsSchema),
+      pairs: ShadowWindowSchema.shape.pairs,
+    })
+    .optional(),
 });
 
 /** Thrown for answers retrying cannot fix (bad token, unknown agent): 4xx from the gateway. */
@@ -94,6 +101,14 @@ export class GatewayMetricsSource implements MetricsSource {
         ? { coveredSince: parsed.data.dataSince }
         : {}),
       ...(parsed.data.evaluator ? { evaluator: parsed.data.evaluator } : {}),
+      ...(parsed.data.shadow
+        ? {
+            shadow: {
+              canary: parsed.data.shadow.versions[q.canary] ?? emptyVersionMetrics(q.canary),
+              pairs: parsed.data.shadow.pairs,
+            },
+          }
+        : {}),
     };
   }
 }

@@ -172,8 +172,27 @@ export const MetricsWindowSchema = z.object({
   coveredSince: z.number().optional(),
   /** The agent's online evaluator, when the source has one (the gateway with `evaluate`). */
   evaluator: EvaluatorWindowSchema.optional(),
+  /** A shadow stage's data (docs/shadow.md), when the source mirrors: see ShadowWindowSchema. */
+  shadow: z.lazy(() => ShadowWindowSchema).optional(),
 });
 export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
+
+const PairCount = z.number().int().nonnegative();
+/**
+ * Mirrored copies of a shadow stage: the canary's metrics on them (counted apart from served
+ * traffic), and the pairs its evaluator judged in the window (blind, both orders).
+ */
+export const ShadowWindowSchema = z.object({
+  canary: VersionMetricsSchema,
+  pairs: z.object({
+    wins: PairCount,
+    ties: PairCount,
+    losses: PairCount,
+    mirrored: PairCount,
+    skipped: PairCount,
+  }),
+});
+export type ShadowWindow = z.infer<typeof ShadowWindowSchema>;
 
 export interface MetricsQuery {
   agent: string;

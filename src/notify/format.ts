@@ -14,6 +14,8 @@ export function formatMetricValue(metric: MetricName, value: number | null): str
       return `${Math.round(value)}ms`;
     case 'quality_score':
       return value.toFixed(3);
+    case 'preference':
+      return `${(value * 100).toFixed(1)}%`;
     case 'cost_per_request':
     case 'output_tokens':
     case 'input_tokens':

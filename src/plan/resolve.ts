@@ -98,13 +98,36 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   } else if (plan.stages) {
     stages = plan.stages.map((s, i) => {
       const last = i === plan.stages!.length - 1;
-      if (!last && s.observe === undefined) {
+      if (!last && s.observe === undefined && s.shadow === undefined) {
         problems.push({ field: `stages.${i}.observe`, message: 'is required for every stage but the last' });
       }
-      return { weight: s.weight, observeMs: s.observe ?? 0, ...(s.approval ? { approval: true } : {}) };
+      if (s.shadow !== undefined) {
+        if (i !== 0) {
+          problems.push({
+            field: `stages.${i}.shadow`,
+            message: 'a shadow stage must be the first stage (before any user meets the canary)',
+          });
+        }
+        if (s.observe === undefined) {
+          problems.push({ field: `stages.${i}.observe`, message: 'is required for a shadow stage' });
+        }
+        if (last) {
+          problems.push({
+            field: `stages.${i}.shadow`,
+            message: 'a shadow stage cannot be the last: the last stage must be 100 (the promotion)',
+          });
+        }
+        return {
+          weight: 0,
+          shadow: s.shadow,
+          observeMs: s.observe ?? 0,
+          ...(s.approval ? { approval: true } : {}),
+        };
+      }
+      return { weight: s.weight ?? 0, observeMs: s.observe ?? 0, ...(s.approval ? { approval: true } : {}) };
     });
     stages.forEach((s, i) => {
-      if (i > 0 && s.weight <= stages[i - 1].weight) {
+      if (i > 0 && s.shadow === undefined && s.weight <= stages[i - 1].weight) {
         problems.push({
           field: `stages.${i}.weight`,
           message: `weights must rise strictly: ${s.weight} follows ${stages[i - 1].weight}`,
@@ -125,7 +148,13 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   const thresholds = { ...DEFAULT_THRESHOLDS, ...a.thresholds };
   for (const metric of ALL_METRICS) {
     const t = thresholds[metric];
-    if (t && Object.keys(t).length === 0 && a.metrics.includes(metric) && a.judge === 'thresholds') {
+    if (
+      t &&
+      Object.keys(t).length === 0 &&
+      a.metrics.includes(metric) &&
+      a.judge === 'thresholds' &&
+      metric !== 'preference'
+    ) {
       problems.push({
         field: `analysis.thresholds.${metric}`,
         message: 'has no rule; give at least one or drop the metric from analysis.metrics',
@@ -168,6 +197,13 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   const custom = a.custom ? resolveCustomMetrics(a.custom, a.judge) : undefined;
   if (custom) problems.push(...custom.problems);
   problems.push(...gateProblems(stages));
+  if (a.metrics.includes('preference') && stages[0]?.shadow === undefined) {
+    problems.push({
+      field: 'analysis.metrics',
+      message:
+        'preference is judged on shadow pairs: add a shadow stage first (stages: [{ shadow: 20, observe: 30m }, ...])',
+    });
+  }
   if (problems.length > 0) throw new PlanError(problems);
 
   const resolved = ResolvedPlanSchema.safeParse({

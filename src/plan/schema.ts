@@ -89,6 +89,8 @@ export const DEFAULT_THRESHOLDS: Record<MetricName, Threshold> = {
   ttft_p99_ms: { maxRelativeIncrease: 1.5 },
   tool_error_rate: { maxAbsolute: 0.1, maxRelativeIncrease: 2.0 },
   truncation_rate: { maxAbsolute: 0.1, maxRelativeIncrease: 2.0 },
+  // Shadow pairs: judged by its own sequential test (src/analysis/preference.ts), no threshold rule.
+  preference: {},
 };
 
 /**
@@ -108,6 +110,8 @@ export const DEFAULT_MIN_EFFECT: Record<MetricName, number> = {
   ttft_p99_ms: 0.2,
   tool_error_rate: 0.02,
   truncation_rate: 0.02,
+  // The canary's win share among decided pairs may be at most this far below one half.
+  preference: 0.1,
 };
 
 /**
@@ -120,12 +124,33 @@ export const DEFAULT_FAILURE_LIMIT = { thresholds: 3, statistical: 1 } as const;
 
 const StageInput = z
   .object({
-    weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100'),
+    // Optional only for a shadow stage; the refinement below says which of the two is missing.
+    weight: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100').optional(),
+    /**
+     * A shadow stage (docs/shadow.md): every user is served by the stable, and this percent of
+     * requests (whole conversations) is mirrored to the canary and judged side by side.
+     */
+    shadow: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100').optional(),
     observe: durationSchema(PLAN_LIMITS.maxObserveMs).optional(),
     /** A gate: the stage does not advance, however healthy, until a person runs `approve`. */
     approval: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.weight === undefined && s.shadow === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weight'],
+        message: 'give weight (or shadow for a shadow stage)',
+      });
+    } else if (s.weight !== undefined && s.shadow !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['shadow'],
+        message: 'a stage is either weighted or shadow: give weight or shadow, not both',
+      });
+    }
+  });
 
 const StepsInput = z
   .object({
@@ -366,9 +391,12 @@ export const PlanInputSchema = z
 export type PlanInput = z.input<typeof PlanInputSchema>;
 
 export const StageSchema = z.object({
-  weight: z.number().gt(0).max(100),
+  /** 0 only for a shadow stage: no user is served by the canary. */
+  weight: z.number().min(0).max(100),
   observeMs: z.number().min(0).max(PLAN_LIMITS.maxObserveMs),
   approval: z.boolean().optional(),
+  /** Percent of requests mirrored to the canary (a shadow stage); absent on weighted stages. */
+  shadow: z.number().gt(0).max(100).optional(),
 });
 export type Stage = z.infer<typeof StageSchema>;
 
@@ -418,6 +446,9 @@ export const ResolvedPlanSchema = z
       ctx.addIssue({ code: 'custom', path: ['canary'], message: 'must differ from stable' });
     }
     p.stages.forEach((s, i) => {
+      shadowStageProblems(s, i).forEach((m) =>
+        ctx.addIssue({ code: 'custom', path: ['stages', i], message: m }),
+      );
       if (i > 0 && s.weight <= p.stages[i - 1].weight) {
         ctx.addIssue({
           code: 'custom',
@@ -443,4 +474,23 @@ export const ResolvedPlanSchema = z
     }
   });
 export type ResolvedPlan = z.infer<typeof ResolvedPlanSchema>;
+
+/**
+ * A resolved stage's shadow invariants: weight 0 exactly when it mirrors, only as the first stage
+ * (before any user meets the canary) and with a window to judge in.
+ */
+export function shadowStageProblems(s: Stage, index: number): string[] {
+  if (s.shadow === undefined)
+    return s.weight > 0 ? [] : ['weight must be above 0 (or the stage a shadow stage)'];
+  const out: string[] = [];
+  if (s.weight !== 0) out.push('a shadow stage serves no user from the canary: its weight must be 0');
+  if (index !== 0) out.push('a shadow stage must be the first stage (before any user meets the canary)');
+  if (s.observeMs <= 0) out.push('a shadow stage needs an observe window');
+  return out;
+}
+
+/** The plan's shadow stage, if it has one (always the first). */
+export function shadowStage(plan: Pick<ResolvedPlan, 'stages'>): Stage | undefined {
+  return plan.stages[0]?.shadow !== undefined ? plan.stages[0] : undefined;
+}
 export type AnalysisConfig = ResolvedPlan['analysis'];

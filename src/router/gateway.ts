@@ -62,6 +62,38 @@ export class GatewayRouter implements Router {
     return problems;
   }
 
+  /**
+   * A shadow stage mirrors requests, which may have side effects: the gateway config must say
+   * `shadow: allowed` for the agent, and give it an evaluator to judge the pairs.
+   */
+  async preflightShadow(agent: string): Promise<string[]> {
+    const what = `gateway ${describeUrl(this.base)}`;
+    const res = await fetchWithTimeout(
+      `${this.base}/v1/admin/agents/${encodeURIComponent(agent)}/versions`,
+      { headers: { authorization: `Bearer ${this.options.token}` } },
+      this.timeoutMs,
+      `${what} versions of ${agent}`,
+    );
+    if (!res.ok) return [(await failureFrom(res, `${what} versions of ${agent}`)).message];
+    const parsed = ShadowAnswer.safeParse(await res.json());
+    if (!parsed.success) return [`${what}: unexpected answer`];
+    const problems: string[] = [];
+    if (parsed.data.shadow !== 'allowed') {
+      problems.push(
+        `the plan has a shadow stage, and ${what} does not allow mirroring ${agent}: set ` +
+          `agents.${agent}.shadow: allowed in its config once the agent's tools are read-only or it ` +
+          'honours x-agent-canary-shadow: 1',
+      );
+    }
+    if (!parsed.data.evaluator) {
+      problems.push(
+        `the plan has a shadow stage, and ${what} has no evaluator for ${agent} to judge the pairs: ` +
+          `set agents.${agent}.evaluate in its config (docs/evaluation.md)`,
+      );
+    }
+    return problems;
+  }
+
   private async call(method: 'GET' | 'PUT', agent: string, body?: DesiredSplit): Promise<AppliedSplit> {
     const what = `gateway ${method} split for ${agent}`;
     const res = await fetchWithTimeout(
@@ -83,6 +115,12 @@ export class GatewayRouter implements Router {
     return parsed.data;
   }
 }
+
+/** Gateways from before shadow stages do not say: not allowed. */
+const ShadowAnswer = z.object({
+  shadow: z.string().optional(),
+  evaluator: z.boolean().optional(),
+});
 
 const VersionsAnswer = z.object({
   agent: z.string(),

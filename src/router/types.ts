@@ -47,6 +47,11 @@ export const DesiredSplitSchema = z.object({
   decidedAt: z.number().int().nonnegative().optional(),
   reason: z.string().optional(),
   testRoutes: SplitTestRoutesSchema.optional(),
+  /**
+   * A shadow stage (docs/shadow.md): percent of requests mirrored to the canary, whose answers no
+   * user sees. Needs canaryWeight 0 and a lease; routers that cannot mirror refuse it.
+   */
+  shadow: z.number().gt(0).max(100).optional(),
 });
 export type DesiredSplit = z.infer<typeof DesiredSplitSchema>;
 
@@ -63,6 +68,8 @@ export const AppliedSplitSchema = z.object({
   /** Why the split is what it is now (e.g. "lease expired"), when the router changed it itself. */
   note: z.string().optional(),
   testRoutes: SplitTestRoutesSchema.optional(),
+  /** Percent of requests mirrored to the canary while its lease holds (a shadow stage). */
+  shadow: z.number().optional(),
 });
 export type AppliedSplit = z.infer<typeof AppliedSplitSchema>;
 
@@ -76,6 +83,11 @@ export interface Router {
    * router cannot be reached at all.
    */
   preflight?(agent: string, versions: { stable: string; canary: string }): Promise<string[]>;
+  /**
+   * Before a rollout whose plan has a shadow stage: what would stop mirroring (the agent's config
+   * does not allow it, no evaluator to judge the pairs). Routers without it cannot mirror.
+   */
+  preflightShadow?(agent: string): Promise<string[]>;
 }
 
 /** Raised by routers for errors retrying cannot fix (unknown agent or version, bad token). */

@@ -78,7 +78,10 @@ export const DEFAULT_UPDATE_TIMEOUT_MS = 20_000;
 
 export function staticSummary(plan: ResolvedPlan): string {
   const stages = plan.stages
-    .map((s) => (s.observeMs > 0 ? `${s.weight}% ${formatDuration(s.observeMs)}` : `${s.weight}%`))
+    .map((s) => {
+      const share = s.shadow !== undefined ? `shadow ${s.shadow}%` : `${s.weight}%`;
+      return s.observeMs > 0 ? `${share} ${formatDuration(s.observeMs)}` : share;
+    })
     .join(', ');
   return `${plan.agent}: ${plan.stable} -> ${plan.canary} (${stages})`;
 }
@@ -91,7 +94,8 @@ export function staticDetails(plan: ResolvedPlan): string {
     '| stage | canary % | observe |',
     '|---|---|---|',
     ...plan.stages.map(
-      (s, i) => `| ${i + 1} | ${s.weight} | ${s.observeMs ? formatDuration(s.observeMs) : '-'} |`,
+      (s, i) =>
+        `| ${i + 1} | ${s.shadow !== undefined ? `0 (shadow ${s.shadow}% mirrored)` : s.weight} | ${s.observeMs ? formatDuration(s.observeMs) : '-'} |`,
     ),
     '',
     `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
@@ -442,6 +446,7 @@ export async function preflightRollout(
             canary: plan.canary,
             // Only when there are any, so that a worker from before them still runs the checks.
             ...(signals.length > 0 ? { metrics: signals } : {}),
+            ...(plan.stages[0]?.shadow !== undefined ? { shadow: true } : {}),
           },
         ],
         taskQueue,

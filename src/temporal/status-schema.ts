@@ -93,7 +93,9 @@ export const RolloutStatusSchema = z
     stageIndex: count,
     stageCount: count,
     canaryPercent: percent,
-    stages: z.array(z.object({ weight: percent, observeMs: z.number().min(0) }).loose()).max(100),
+    stages: z
+      .array(z.object({ weight: percent, observeMs: z.number().min(0), shadow: percent.optional() }).loose())
+      .max(100),
     stageStartedAt: iso,
     observedMs: z.number(),
     remainingMs: z.number(),

@@ -56,6 +56,8 @@ export interface DecisionView extends Decision {
 export interface StageView {
   index: number;
   weight: number;
+  /** A shadow stage: percent of requests mirrored to the canary (weight 0). */
+  shadow?: number;
   plannedObserveMs: number;
   startedAt: string | null;
   endedAt: string | null;
@@ -312,6 +314,7 @@ export function stageViews(h: RolloutHistory): StageView[] {
   const views: StageView[] = stages.map((s, index) => ({
     index,
     weight: s.weight,
+    ...(s.shadow !== undefined ? { shadow: s.shadow } : {}),
     plannedObserveMs: s.observeMs,
     startedAt: null,
     endedAt: null,

@@ -26,6 +26,8 @@ export interface CheckPoint {
   canaryRequests: number;
   /** The online evaluator at this check (state, reason, spend), when the agent has one. */
   evaluator?: Verdict['evaluator'];
+  /** A shadow stage's check: the share mirrored and the pairs judged (docs/shadow.md). */
+  shadow?: Verdict['shadow'];
 }
 
 /** A change of the traffic split (lease renewals with the same split are left out). */
@@ -238,6 +240,7 @@ export async function readRun(
           stableRequests: num(r.stableRequests),
           canaryRequests: num(r.canaryRequests),
           ...(v.evaluator ? { evaluator: v.evaluator } : {}),
+          ...(v.shadow ? { shadow: v.shadow } : {}),
         });
       }
     } else if (e.workflowExecutionSignaledEventAttributes) {

@@ -391,8 +391,12 @@ function statusLine(d) {
   const s = d.status;
   if (s && (s.state === 'progressing' || s.state === 'paused')) {
     const st = s.stages[s.stageIndex];
+    const where =
+      st?.shadow !== undefined
+        ? `shadow stage: every user on stable, ${st.shadow}% of requests mirrored to the canary`
+        : `canary at ${s.canaryPercent}%`;
     return (
-      `stage ${s.stageIndex + 1} of ${s.stageCount}: canary at ${s.canaryPercent}%, observed ${duration(s.observedMs)} of ${duration(st?.observeMs ?? 0)}` +
+      `stage ${s.stageIndex + 1} of ${s.stageCount}: ${where}, observed ${duration(s.observedMs)} of ${duration(st?.observeMs ?? 0)}` +
       `, failed checks ${s.failedChecks} of ${s.failureLimit} allowed` +
       (s.state === 'paused' ? ' — the clock is stopped' : '')
     );
@@ -414,6 +418,18 @@ function evaluatorNote(e) {
   );
 }
 
+/** A shadow stage's check: pairs judged blind in both orders, as win / tie / loss. */
+function shadowNote(v) {
+  if (!v) return null;
+  const p = v.pairs;
+  return h(
+    'p',
+    { class: 'note shadow' },
+    `Shadow stage: every user on stable, ${v.percent}% of requests mirrored (${v.mirrored} so far). ` +
+      `${p.judged} pair(s) judged: ${p.wins} win / ${p.ties} tie / ${p.losses} loss for the canary.`,
+  );
+}
+
 function lastCheckTable(d) {
   const c = d.history.checks.at(-1);
   if (!c) return h('p', { class: 'note' }, 'No check yet.');
@@ -428,6 +444,7 @@ function lastCheckTable(d) {
       ` (${c.stableRequests} stable and ${c.canaryRequests} canary requests since the stage began)`,
     ),
     evaluatorNote(c.evaluator),
+    shadowNote(c.shadow),
     h(
       'table',
       { class: 'last-check' },
@@ -502,7 +519,7 @@ function planTable(d) {
           'tr',
           { class: s.startedAt ? '' : 'not-run' },
           h('td', {}, String(s.index + 1)),
-          h('td', { class: 'num' }, `${s.weight}%`),
+          h('td', { class: 'num' }, s.shadow !== undefined ? `shadow ${s.shadow}%` : `${s.weight}%`),
           h('td', {}, s.weight >= 100 ? 'promotion' : duration(s.plannedObserveMs)),
           h(
             'td',
