@@ -231,7 +231,9 @@ function judgeRolloutV4(
       return { ...out, status: 'fail', reason: `${r.metric}: worse: ${values}` };
     }
     const stableBeyond = (r.stats?.stableBeyond ?? []).some(Boolean);
-    const leansWorse = (total.llr[0] ?? 0) > 0;
+    // "Worse than the stable over the same period" needs evidence, not a lean: where both versions
+    // sit at the limit (outcomes reported unevenly), the canary's side of it is a coin toss.
+    const leansWorse = failLlr >= Math.log(1 / PASS_BETA);
     // Only a judged window says whether the stable keeps the limit: a check with too few samples
     // (a new stage's first) does not fire the earlier stages' guardrail evidence on its own.
     const guard = total.guards.findIndex(
