@@ -18,7 +18,8 @@ describe('replay of saved rollout histories', function () {
     // frozen code in workflows/legacy; the v2-* ones on the policy interpreter; the v3-* ones started
     // after the patch deferred-checks (each check handed to its activity with the time it is due);
     // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks); the v5-*
-    // ones with a shadow stage (patch shadow-v1).
+    // ones with a shadow stage (patch shadow-v1); the v6-* ones judged with conversations as the
+    // unit (patch judge-v4).
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
@@ -40,6 +41,7 @@ describe('replay of saved rollout histories', function () {
       'v4-gates-approved-hooks.json',
       'v4-paused-on-fail-held-rolled-back.json',
       'v5-shadow-rolled-back.json',
+      'v6-judge-v4-rolled-back.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

@@ -8,6 +8,7 @@ import { listedState } from '../src/temporal/rollouts';
 import { allowedCommands, type RolloutDetail, type RolloutRow } from '../src/ui/data';
 import { badgeFor, outcomeOf } from '../src/ui/outcome';
 import { eventually, testEnv } from './harness';
+import { saveHistory } from './support/histories';
 import { longPlan, startUiStack, type UiStack } from './ui-support';
 
 describe('dashboard outcome badges', () => {
@@ -235,6 +236,8 @@ describe('agent-canary ui: the API', function () {
         what: 'the regressed canary rolled back',
       },
     );
+    // A judge-v4 rollout (conversations as the unit) on real session traffic, replayed in CI.
+    await saveHistory('v6-judge-v4-rolled-back', testEnv().client.workflow.getHandle(ids.bad));
     assert.ok(good.history.checks.length >= 4, `checks: ${good.history.checks.length}`);
     const percents = new Set(good.history.checks.map((c) => c.percent));
     assert.deepEqual([...percents].sort(), [20, 50], 'checks in both canary stages');
