@@ -269,7 +269,13 @@ describe('shadow stage on the gateway', function () {
         evaluate: { keepLossReasons: 3 },
         gateway: { log: (l) => logs.push(l), dataDir },
       });
-      await putSplit(gw!, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 0, leaseMs: 60_000, shadow: 100 });
+      await putSplit(gw!, 'bot', {
+        stable: 'v1',
+        canary: 'v2',
+        canaryWeight: 0,
+        leaseMs: 60_000,
+        shadow: 100,
+      });
       // Long questions with a line break and an ANSI escape, as a hostile or careless user sends.
       const question = (i: number) => `question ${i}\n\u001b[31mred ${'x'.repeat(400)}`;
       for (let i = 0; i < 10; i++) assert.equal((await ask(gw!, i, undefined, question(i))).version, 'v1');
@@ -283,7 +289,10 @@ describe('shadow stage on the gateway', function () {
       assert.equal(reasons.length, 3, JSON.stringify(reasons));
       for (const r of reasons) {
         // The evaluator quoted the user; only losses (even questions) are kept, cut to 300 characters.
-        assert.match(r, /^more expected points present for the request "user: question \d*[02468] {2}\[31mred x+…$/);
+        assert.match(
+          r,
+          /^more expected points present for the request "user: question \d*[02468] {2}\[31mred x+…$/,
+        );
         assert.equal(r.length, 301);
         assert.ok(![...r].some((c) => c.charCodeAt(0) < 0x20), JSON.stringify(r));
       }

@@ -238,6 +238,9 @@ describe('shadow stage: what status says', () => {
       '    - B is vague about "the refund" [2J now',
     ]);
     const none = render([]);
-    assert.equal(none[none.findIndex((l) => l.startsWith('SHADOW STAGE')) + 1], '  loss reasons: none kept yet');
+    assert.equal(
+      none[none.findIndex((l) => l.startsWith('SHADOW STAGE')) + 1],
+      '  loss reasons: none kept yet',
+    );
   });
 });

@@ -107,9 +107,7 @@ export class GatewayMetricsSource implements MetricsSource {
             shadow: {
               canary: parsed.data.shadow.versions[q.canary] ?? emptyVersionMetrics(q.canary),
               pairs: parsed.data.shadow.pairs,
-              ...(parsed.data.shadow.lossReasons
-                ? { lossReasons: parsed.data.shadow.lossReasons }
-                : {}),
+              ...(parsed.data.shadow.lossReasons ? { lossReasons: parsed.data.shadow.lossReasons } : {}),
             },
           }
         : {}),

@@ -449,7 +449,11 @@ function lossReasonsNote(reasons) {
     'div',
     { class: 'note loss-reasons' },
     `The evaluator's reasons for the latest ${reasons.length} loss(es) (the stable was answer A):`,
-    h('ul', {}, reasons.map((r) => h('li', {}, plain(r)))),
+    h(
+      'ul',
+      {},
+      reasons.map((r) => h('li', {}, plain(r))),
+    ),
   );
 }
 
