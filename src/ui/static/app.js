@@ -448,11 +448,12 @@ function lossReasonsNote(reasons) {
   return h(
     'div',
     { class: 'note loss-reasons' },
-    `The evaluator's reasons for the latest ${reasons.length} loss(es) (the stable was answer A):`,
+    `The evaluator's reasons for the latest ${Math.min(reasons.length, 5)} loss(es) (the stable was answer A):`,
+    // Text nodes only; a reason is the evaluator's words, not statistics for plain() to trim.
     h(
       'ul',
       {},
-      reasons.map((r) => h('li', {}, plain(r))),
+      reasons.slice(-5).map((r) => h('li', {}, String(r))),
     ),
   );
 }
