@@ -296,8 +296,17 @@ describe('shadow stage on the gateway', function () {
         assert.equal(r.length, 301);
         assert.ok(![...r].some((c) => c.charCodeAt(0) < 0x20), JSON.stringify(r));
       }
-      // The check's verdict carries them as the gateway reported them.
+      // Only the window's losses: a window after them has none (an earlier rollout is not this one).
       const now = Date.now();
+      const later = await fetch(
+        `${gw!.url}/v1/admin/agents/bot/metrics?since=${now + 60_000}&until=${now + 120_000}&canary=v2`,
+        { headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      assert.deepEqual(
+        ((await later.json()) as { shadow: { lossReasons: string[] } }).shadow.lossReasons,
+        [],
+      );
+      // The check's verdict carries them as the gateway reported them.
       const window = await new GatewayMetricsSource({ url: gw!.url, token: TOKEN }).fetch({
         agent: 'bot',
         stable: 'v1',

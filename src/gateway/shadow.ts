@@ -74,7 +74,7 @@ export interface ShadowAnswer {
   /** Judged pairs for the canary asked for (`?canary=`), and copies sent or skipped. */
   pairs: PairCounts & { mirrored: number; skipped: number };
   /**
-   * The evaluator's reasons for the canary's latest lost pairs, newest last: only when the agent's
+   * The evaluator's reasons for the canary's latest lost pairs in the window, newest last: only when the agent's
    * `evaluate.keepLossReasons` is above 0 (they may quote the user; absent when off).
    */
   lossReasons?: string[];
@@ -117,7 +117,7 @@ export class ShadowMirror {
    * Per canary, the latest `keepLossReasons` reasons of lost pairs, in memory only: never logged,
    * journaled or exported to Prometheus (they may quote the user).
    */
-  private readonly lossReasons = new Map<string, string[]>();
+  private readonly lossReasons = new Map<string, { at: number; reason: string }[]>();
   /** Per version: the mirrored copies' series (the canary's, in practice). */
   readonly series = new Map<string, VersionSeries>();
 
@@ -282,7 +282,7 @@ export class ShadowMirror {
     const keep = this.config.evaluate?.keepLossReasons ?? 0;
     if (keep <= 0) return;
     const kept = this.lossReasons.get(canary) ?? [];
-    kept.push(printable(reason.trim(), MAX_LOSS_REASON_CHARS));
+    kept.push({ at: Date.now(), reason: printable(reason.trim(), MAX_LOSS_REASON_CHARS) });
     if (kept.length > keep) kept.splice(0, kept.length - keep);
     this.lossReasons.set(canary, kept);
   }
@@ -336,7 +336,10 @@ export class ShadowMirror {
         : { wins: 0, ties: 0, losses: 0, mirrored: 0, skipped: 0 };
     const keep = this.config.evaluate?.keepLossReasons ?? 0;
     if (keep <= 0) return { versions, pairs };
-    const lossReasons = canary !== null ? [...(this.lossReasons.get(canary) ?? [])] : [];
+    // Only losses within the window asked for: an earlier rollout of the same canary is not this one.
+    const lossReasons = (canary !== null ? (this.lossReasons.get(canary) ?? []) : [])
+      .filter((k) => k.at >= since && k.at < until)
+      .map((k) => k.reason);
     return { versions, pairs, lossReasons };
   }
 
