@@ -1,6 +1,9 @@
 // The shadow stage on a real gateway: real upstreams, the local evaluator (OpenAI protocol, through
 // the official SDK) judging pairs. No Temporal: the split is written as the workflow writes it.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningGateway } from '../src/gateway';
 import { startLocalEvaluator, type LocalEvaluator } from '../src/demo/evaluator';
@@ -10,6 +13,7 @@ import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { judge } from '../src/analysis';
 import { judgeShadowStage } from '../src/analysis/shadow';
 import { resolvePlan } from '../src/plan';
+import { resolveGatewayConfig } from '../src/gateway/config';
 import { TOKEN, gateway, putSplit, startUpstream, type Upstream } from './gateway-support';
 
 const RUBRIC = 'expect: the answer is 42\nexpect: source: manual';
@@ -20,19 +24,21 @@ interface Seen {
   body: string;
 }
 
-/** A chat agent that answers well or badly and remembers what reached it. */
-function agent(good: boolean, seen: Seen[], hold?: Promise<void>) {
+/** A chat agent that answers well or badly (by request body, when a function) and remembers what reached it. */
+function agent(good: boolean | ((body: string) => boolean), seen: Seen[], hold?: Promise<void>) {
   let n = 0;
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
       seen.push({
         shadow: req.headers['x-agent-canary-shadow'] as string | undefined,
         session: req.headers['x-session-id'] as string | undefined,
-        body: Buffer.concat(chunks).toString('utf8'),
+        body,
       });
-      const text = `${good ? 'The answer is 42 (source: manual).' : 'The answer is 42, I think.'} #${n++}`;
+      const well = typeof good === 'function' ? good(body) : good;
+      const text = `${well ? 'The answer is 42 (source: manual).' : 'The answer is 42, I think.'} #${n++}`;
       const answer = () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
@@ -60,15 +66,16 @@ async function shadowMetrics(gw: RunningGateway) {
         { requests: number; errors: number; signals?: { outputTokens: { sum: number } } }
       >;
       pairs: { wins: number; ties: number; losses: number; mirrored: number; skipped: number };
+      lossReasons?: string[];
     };
   };
 }
 
-async function ask(gw: RunningGateway, i: number, session?: string) {
+async function ask(gw: RunningGateway, i: number, session?: string, content = `question ${i}`) {
   const res = await fetch(`${gw.url}/v1/agents/bot/invoke/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(session ? { 'x-session-id': session } : {}) },
-    body: JSON.stringify({ messages: [{ role: 'user', content: `question ${i}` }] }),
+    body: JSON.stringify({ messages: [{ role: 'user', content }] }),
   });
   const body = await res.text();
   return { status: res.status, version: res.headers.get('x-agent-version'), body };
@@ -84,17 +91,20 @@ describe('shadow stage on the gateway', function () {
   const canarySeen: Seen[] = [];
 
   async function start(opts: {
-    canaryGood: boolean;
+    canaryGood: boolean | ((body: string) => boolean);
     hold?: Promise<void>;
     allowed?: boolean;
     evaluate?: Record<string, unknown>;
+    quote?: boolean;
+    gateway?: { log: (line: string) => void; dataDir: string };
   }) {
     stableSeen.length = 0;
     canarySeen.length = 0;
-    evaluator = await startLocalEvaluator();
+    evaluator = await startLocalEvaluator({ quote: opts.quote });
     v1 = await startUpstream('v1', agent(true, stableSeen));
     v2 = await startUpstream('v2', agent(opts.canaryGood, canarySeen, opts.hold));
     gw = await gateway({
+      ...opts.gateway,
       config: {
         agents: {
           bot: {
@@ -156,6 +166,8 @@ describe('shadow stage on the gateway', function () {
     assert.ok(stableSeen.every((s) => s.shadow === undefined));
     // Two evaluator calls per pair (A/B and B/A).
     assert.equal(evaluator.calls(), 40);
+    // evaluate.keepLossReasons is off by default: no reason is kept or shown.
+    assert.equal(m.shadow!.lossReasons, undefined);
     const prom = await (await fetch(`${gw!.url}/metrics`)).text();
     assert.match(prom, /agent_canary_shadow_requests_total\{agent="bot",version="v2"\} 20/);
     assert.match(prom, /agent_canary_shadow_pairs_total\{agent="bot",version="v2",outcome="loss"\} 20/);
@@ -244,6 +256,102 @@ describe('shadow stage on the gateway', function () {
     assert.equal(pref.status, 'nodata');
     assert.match(pref.reason, /no data: evaluator over its budget of 1 tokens per day/);
     assert.notEqual(v.verdict, 'pass');
+  });
+
+  it('keepLossReasons: keeps the latest n reasons of lost pairs only, one line each, bounded, in memory only', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shadow-reasons-'));
+    const logs: string[] = [];
+    try {
+      // Even questions the canary answers worse (losses); odd ones as well as the stable (ties).
+      await start({
+        canaryGood: (body) => /question \d*[13579]\b/.test(body),
+        quote: true,
+        evaluate: { keepLossReasons: 3 },
+        gateway: { log: (l) => logs.push(l), dataDir },
+      });
+      await putSplit(gw!, 'bot', {
+        stable: 'v1',
+        canary: 'v2',
+        canaryWeight: 0,
+        leaseMs: 60_000,
+        shadow: 100,
+      });
+      // Long questions with a line break and an ANSI escape, as a hostile or careless user sends.
+      const question = (i: number) => `question ${i}\n\u001b[31mred ${'x'.repeat(400)}`;
+      for (let i = 0; i < 10; i++) assert.equal((await ask(gw!, i, undefined, question(i))).version, 'v1');
+      const m = await eventually(
+        () => shadowMetrics(gw!),
+        (m) => m.shadow!.pairs.wins + m.shadow!.pairs.ties + m.shadow!.pairs.losses === 10,
+        { what: 'every pair judged' },
+      );
+      assert.deepEqual(m.shadow!.pairs, { wins: 0, ties: 5, losses: 5, mirrored: 10, skipped: 0 });
+      const reasons = m.shadow!.lossReasons!;
+      assert.equal(reasons.length, 3, JSON.stringify(reasons));
+      for (const r of reasons) {
+        // The evaluator quoted the user; only losses (even questions) are kept, cut to 300 characters.
+        assert.match(
+          r,
+          /^more expected points present for the request "user: question \d*[02468] {2}\[31mred x+…$/,
+        );
+        assert.equal(r.length, 301);
+        assert.ok(![...r].some((c) => c.charCodeAt(0) < 0x20), JSON.stringify(r));
+      }
+      // Only the window's losses: a window after them has none (an earlier rollout is not this one).
+      const now = Date.now();
+      const later = await fetch(
+        `${gw!.url}/v1/admin/agents/bot/metrics?since=${now + 60_000}&until=${now + 120_000}&canary=v2`,
+        { headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      assert.deepEqual(
+        ((await later.json()) as { shadow: { lossReasons: string[] } }).shadow.lossReasons,
+        [],
+      );
+      // The check's verdict carries them as the gateway reported them.
+      const window = await new GatewayMetricsSource({ url: gw!.url, token: TOKEN }).fetch({
+        agent: 'bot',
+        stable: 'v1',
+        canary: 'v2',
+        since: now - 60_000,
+        until: now + 1,
+      });
+      const plan = resolvePlan({
+        agent: 'bot',
+        stable: 'v1',
+        canary: 'v2',
+        stages: [{ shadow: 100, observe: '1m' }, { weight: 100 }],
+        analysis: { metrics: ['error_rate'], minSamples: 1 },
+      });
+      assert.deepEqual(judgeShadowStage(window, plan.analysis, 100, judge).shadow?.lossReasons, reasons);
+      // Never in /metrics, the log or the journal.
+      assert.doesNotMatch(await (await fetch(`${gw!.url}/metrics`)).text(), /question|xxxx/);
+      await gw!.close();
+      gw = undefined;
+      assert.ok(!logs.some((l) => /question|xxxx/.test(l)), logs.join('\n'));
+      const files = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      assert.ok(files.length > 0, 'the journal was written');
+      for (const f of files) {
+        assert.doesNotMatch(readFileSync(join(f.parentPath, f.name), 'utf8'), /question|xxxx/);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keepLossReasons: bounded and named when wrong', () => {
+    const evaluate = (keepLossReasons: unknown) => () =>
+      resolveGatewayConfig({
+        agents: {
+          bot: {
+            stable: 'v1',
+            versions: { v1: 'http://127.0.0.1:9' },
+            evaluate: { url: 'http://127.0.0.1:9/v1', model: 'm', rubric: 'r', sample: 0.1, keepLossReasons },
+          },
+        },
+      });
+    assert.equal(evaluate(undefined)().agents.get('bot')!.evaluate!.keepLossReasons, 0);
+    assert.throws(evaluate(6), /agents\.bot\.evaluate\.keepLossReasons: must be at most 5/);
+    assert.throws(evaluate(1.5), /evaluate\.keepLossReasons: must be a whole number/);
+    assert.throws(evaluate(-1), /evaluate\.keepLossReasons: must be 0 \(off\) or more/);
   });
 
   it('refuses a shadow split for an agent whose config does not allow it, naming the setting', async () => {

@@ -170,5 +170,77 @@ describe('shadow stage: what status says', () => {
       text,
       /preference\s+62\.5%\s+37\.5%\s+32\/32\s+inconclusive\s+not yet: canary preferred in 12 of 32 decided pairs/,
     );
+    // The gateway keeps no loss reasons unless told to: one line says how, right under the stage.
+    const lines = text.split('\n');
+    const at0 = lines.findIndex((l) => l.startsWith('SHADOW STAGE'));
+    assert.equal(
+      lines[at0 + 1],
+      '  loss reasons: not kept (they may quote users); to see some, set evaluate.keepLossReasons in the gateway config',
+    );
+  });
+
+  it("prints the evaluator's kept loss reasons under the shadow stage, one line each", () => {
+    const at = '2026-12-05T10:00:00.000Z';
+    const window = (lossReasons?: string[]) => ({
+      agent: 'bot',
+      since: 0,
+      until: 1,
+      stable: emptyVersionMetrics('v1'),
+      canary: emptyVersionMetrics('v2'),
+      shadow: {
+        canary: emptyVersionMetrics('v2'),
+        pairs: { wins: 0, ties: 0, losses: 2, mirrored: 2, skipped: 0 },
+        ...(lossReasons ? { lossReasons } : {}),
+      },
+    });
+    const plan = resolvePlan({ ...base, stages: [{ shadow: 20, observe: '30m' }, { weight: 100 }] });
+    const render = (lossReasons?: string[]) =>
+      renderStatus(
+        {
+          workflowId: 'canary-bot',
+          agent: 'bot',
+          stable: 'v1',
+          canary: 'v2',
+          state: 'progressing',
+          stageIndex: 0,
+          stageCount: 2,
+          canaryPercent: 0,
+          stages: [
+            { weight: 0, observeMs: 1_800_000, shadow: 20 },
+            { weight: 100, observeMs: 0 },
+          ],
+          stageStartedAt: at,
+          observedMs: 600_000,
+          remainingMs: 1_200_000,
+          startedAt: at,
+          deadlineAt: at,
+          failedChecks: 0,
+          failureLimit: 1,
+          inconclusiveStreak: 0,
+          lastAnalysis: {
+            at,
+            windowStart: at,
+            failedChecks: 0,
+            inconclusiveStreak: 0,
+            ...judgeShadowStage(window(lossReasons), plan.analysis, 20, judge),
+          },
+          decisions: [],
+          notifyFailures: [],
+        },
+        { now: Date.parse(at) },
+      ).split('\n');
+    // A reason is content from outside: control characters (a terminal escape here) never reach the terminal.
+    const lines = render(['A cites the manual; B does not', 'B is vague about "the refund"\u001b[2J\nnow']);
+    const i = lines.findIndex((l) => l.startsWith('SHADOW STAGE'));
+    assert.deepEqual(lines.slice(i + 1, i + 4), [
+      "  the evaluator's reasons for the latest 2 loss(es) (the stable was answer A):",
+      '    - A cites the manual; B does not',
+      '    - B is vague about "the refund" [2J now',
+    ]);
+    const none = render([]);
+    assert.equal(
+      none[none.findIndex((l) => l.startsWith('SHADOW STAGE')) + 1],
+      '  loss reasons: none kept yet',
+    );
   });
 });

@@ -2,8 +2,14 @@
 // metrics come from the mirrored copies (against the stable's served traffic), and the answers'
 // quality from pairs judged side by side (`preference`). quality_score and task_success_rate are not
 // judged here: no outcome or grade joins a copy nobody saw; the preference takes their place.
-import { emptyVersionMetrics, type MetricsWindow } from '../metrics/types';
+import {
+  emptyVersionMetrics,
+  MAX_LOSS_REASON_CHARS,
+  MAX_LOSS_REASONS,
+  type MetricsWindow,
+} from '../metrics/types';
 import { DEFAULT_MIN_EFFECT, type AnalysisConfig } from '../plan/schema';
+import { printable } from '../text/sanitize';
 import { judgePreference } from './preference';
 import { DEFAULT_OBSERVED_STAGES, PASS_BETA } from './statistical';
 import type { MetricName, Verdict } from './types';
@@ -81,6 +87,14 @@ export function judgeShadowStage(
         ties: pairs?.ties ?? 0,
         losses: pairs?.losses ?? 0,
       },
+      // Only when the gateway keeps them (evaluate.keepLossReasons); one line each, as status prints them.
+      ...(window.shadow?.lossReasons
+        ? {
+            lossReasons: window.shadow.lossReasons
+              .slice(-MAX_LOSS_REASONS)
+              .map((r) => printable(r, MAX_LOSS_REASON_CHARS)),
+          }
+        : {}),
     },
   };
 }

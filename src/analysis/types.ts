@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LOSS_REASON_CHARS, MAX_LOSS_REASONS } from '../metrics/types';
 
 export const METRICS = ['error_rate', 'p99_latency_ms', 'task_success_rate', 'quality_score'] as const;
 /**
@@ -103,6 +104,14 @@ export const VerdictSchema = z.object({
       percent: z.number(),
       mirrored: z.number(),
       pairs: z.object({ judged: z.number(), wins: z.number(), ties: z.number(), losses: z.number() }),
+      /**
+       * The evaluator's reasons for the canary's latest lost pairs, when the gateway keeps them
+       * (`evaluate.keepLossReasons`); absent when it does not.
+       */
+      lossReasons: z
+        .array(z.string().max(MAX_LOSS_REASON_CHARS + 1))
+        .max(MAX_LOSS_REASONS)
+        .optional(),
     })
     .optional(),
   /** The gateway's online evaluator at this check: its state and what the rollout spent on it. */

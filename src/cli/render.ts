@@ -67,7 +67,9 @@ export function renderStatus(
         ? '  (clock stopped: no metrics)'
         : ''),
   ];
-  if (stage?.shadow !== undefined && !finished) lines.push(shadowLine(stage.shadow, s.lastAnalysis?.shadow));
+  if (stage?.shadow !== undefined && !finished) {
+    lines.push(shadowLine(stage.shadow, s.lastAnalysis?.shadow), ...lossReasonLines(s.lastAnalysis?.shadow));
+  }
   // Why the stage has not moved on, first: the per-metric table below says it too, but later.
   const holding = finished ? null : holdingOf(s, opts.now ?? Date.now());
   if (holding?.metric) lines.push(clean(holdingText(s, holding, formatDuration)));
@@ -164,6 +166,21 @@ function shadowLine(percent: number, v: NonNullable<RolloutStatus['lastAnalysis'
   if (!v) return `${head}; no pairs judged yet`;
   const p = v.pairs;
   return `${head}; ${v.mirrored} mirrored, ${p.judged} pair(s) judged: ${p.wins} win / ${p.ties} tie / ${p.losses} loss`;
+}
+
+/** Under the shadow line: the evaluator's reasons for the latest losses, or how to see them. */
+function lossReasonLines(v: NonNullable<RolloutStatus['lastAnalysis']>['shadow']): string[] {
+  if (!v) return [];
+  if (!v.lossReasons) {
+    return [
+      '  loss reasons: not kept (they may quote users); to see some, set evaluate.keepLossReasons in the gateway config',
+    ];
+  }
+  if (v.lossReasons.length === 0) return ['  loss reasons: none kept yet'];
+  return [
+    `  the evaluator's reasons for the latest ${v.lossReasons.length} loss(es) (the stable was answer A):`,
+    ...v.lossReasons.map((r) => `    - ${printable(r, 300)}`),
+  ];
 }
 
 /** The online evaluator at the last check: its state, and what this rollout spent on it. */

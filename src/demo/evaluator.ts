@@ -21,6 +21,11 @@ export interface LocalEvaluatorOptions {
    * evaluator with tastes unrelated to the version); 'first' always prefers answer A (a position bias).
    */
   pairs?: 'tie' | 'hash' | 'first';
+  /**
+   * Pair reasons quote the request, as a real evaluator's often do: what the gateway must treat as
+   * user content (tests of `evaluate.keepLossReasons`).
+   */
+  quote?: boolean;
 }
 
 export interface LocalEvaluator {
@@ -145,10 +150,12 @@ export async function startLocalEvaluator(options: LocalEvaluatorOptions = {}): 
         .filter((m) => m.role === 'user')
         .map((m) => text(m.content))
         .join('\n');
-      const verdict =
-        body.response_format.json_schema.name === 'preference'
-          ? comparePair(rubric, transcript, options.pairs)
-          : grade(rubric, transcript);
+      const pair = body.response_format.json_schema.name === 'preference';
+      const verdict = pair ? comparePair(rubric, transcript, options.pairs) : grade(rubric, transcript);
+      if (pair && options.quote) {
+        const asked = /^Request:\n([\s\S]*?)\n\nAnswer A:/m.exec(transcript)?.[1] ?? '';
+        verdict.reason = `${verdict.reason} for the request "${asked}"`;
+      }
       calls++;
       const content = junk ? 'I think it is pretty good!' : JSON.stringify(verdict);
       const promptTokens = Math.ceil((rubric.length + transcript.length) / 4);

@@ -1,6 +1,7 @@
 // The `evaluate` block of an agent in the gateway config: an OpenAI-compatible evaluator that grades
 // sampled live answers. Its own module so config.ts only gains one field.
 import { z } from 'zod';
+import { MAX_LOSS_REASONS } from '../metrics/types';
 import { checkOutboundUrl, OutboundUrlError } from '../outbound';
 import { durationSchema } from '../plan/schema';
 
@@ -37,6 +38,17 @@ export const EvaluateSchema = z
     maxTokensPerDay: z.number().int().positive().max(1e12).default(1_000_000),
     /** Longest wait for one evaluator answer (the SDK retries twice with backoff within the budget). */
     timeout: durationSchema(300_000).default(30_000),
+    /**
+     * Shadow stages: how many of the evaluator's reasons for the canary's latest lost pairs to keep
+     * (in memory only) and show in `status` and the dashboard. Off (0) by default: a reason may quote
+     * the user, and nothing the user wrote is kept unless the team asks (docs/shadow.md).
+     */
+    keepLossReasons: z
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 (off) or more')
+      .max(MAX_LOSS_REASONS, `must be at most ${MAX_LOSS_REASONS}`)
+      .default(0),
     /** Evaluate whole conversations (`x-session-id`) once they have been idle this long. */
     session: z
       .object({ idle: durationSchema(86_400_000, 100) })

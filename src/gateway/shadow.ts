@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { PairCounts } from '../analysis/preference';
-import type { VersionMetrics } from '../metrics/types';
+import { MAX_LOSS_REASON_CHARS, type VersionMetrics } from '../metrics/types';
+import { printable } from '../text/sanitize';
 import type { AgentConfig } from './config';
 import type { AgentEvaluator } from './evaluator';
 import { Capture, answerText, requestText } from './evaluator-transcript';
@@ -72,6 +73,11 @@ export interface ShadowAnswer {
   versions: Record<string, VersionMetrics>;
   /** Judged pairs for the canary asked for (`?canary=`), and copies sent or skipped. */
   pairs: PairCounts & { mirrored: number; skipped: number };
+  /**
+   * The evaluator's reasons for the canary's latest lost pairs in the window, newest last: only when the agent's
+   * `evaluate.keepLossReasons` is above 0 (they may quote the user; absent when off).
+   */
+  lossReasons?: string[];
 }
 
 /** A request chosen for mirroring, captured as it streams to the stable. */
@@ -107,6 +113,11 @@ export class ShadowMirror {
   private closed = false;
   /** Judged pairs per canary since start, for /metrics (counters never go down). */
   private readonly totals = new Map<string, PairCounts>();
+  /**
+   * Per canary, the latest `keepLossReasons` reasons of lost pairs, in memory only: never logged,
+   * journaled or exported to Prometheus (they may quote the user).
+   */
+  private readonly lossReasons = new Map<string, { at: number; reason: string }[]>();
   /** Per version: the mirrored copies' series (the canary's, in practice). */
   readonly series = new Map<string, VersionSeries>();
 
@@ -253,8 +264,10 @@ export class ShadowMirror {
     if (ab === undefined) return this.count(p.canary).skipped++;
     const ba = await this.ask(p.request, p.candidate, p.stable);
     if (ba === undefined) return this.count(p.canary).skipped++;
-    const canaryFirst = ab === 'B' && ba === 'A';
-    const stableFirst = ab === 'A' && ba === 'B';
+    const canaryFirst = ab.better === 'B' && ba.better === 'A';
+    const stableFirst = ab.better === 'A' && ba.better === 'B';
+    // The first order's reason: there the stable was "A" and the canary "B" (docs/shadow.md).
+    if (stableFirst) this.keepLossReason(p.canary, ab.reason);
     const total = this.totals.get(p.canary) ?? { wins: 0, ties: 0, losses: 0 };
     this.totals.set(p.canary, total);
     for (const c of [this.count(p.canary), total]) {
@@ -264,8 +277,22 @@ export class ShadowMirror {
     }
   }
 
-  /** One order: which of A and B the evaluator prefers, or undefined when it gave no verdict. */
-  private async ask(request: string, a: string, b: string): Promise<'A' | 'B' | 'tie' | undefined> {
+  /** Keeps the last `keepLossReasons` reasons, one line each and bounded; nothing when off. */
+  private keepLossReason(canary: string, reason: string): void {
+    const keep = this.config.evaluate?.keepLossReasons ?? 0;
+    if (keep <= 0) return;
+    const kept = this.lossReasons.get(canary) ?? [];
+    kept.push({ at: Date.now(), reason: printable(reason.trim(), MAX_LOSS_REASON_CHARS) });
+    if (kept.length > keep) kept.splice(0, kept.length - keep);
+    this.lossReasons.set(canary, kept);
+  }
+
+  /** One order: the evaluator's verdict on A and B, or undefined when it gave none. */
+  private async ask(
+    request: string,
+    a: string,
+    b: string,
+  ): Promise<z.infer<typeof PairVerdictSchema> | undefined> {
     const ev = this.evaluator!;
     const answer = await ev.ask(
       `${PAIR_INSTRUCTIONS}\n\nRubric:\n${ev.rubric}`,
@@ -275,7 +302,7 @@ export class ShadowMirror {
     if (!('content' in answer)) return undefined;
     const verdict = parsePairVerdict(answer.content);
     ev.answered(verdict !== undefined);
-    return verdict?.better;
+    return verdict;
   }
 
   /** Pairs judged and copies sent for `canary` in [since, until), at minute resolution. */
@@ -307,7 +334,13 @@ export class ShadowMirror {
       canary !== null
         ? this.pairsBetween(canary, since, until)
         : { wins: 0, ties: 0, losses: 0, mirrored: 0, skipped: 0 };
-    return { versions, pairs };
+    const keep = this.config.evaluate?.keepLossReasons ?? 0;
+    if (keep <= 0) return { versions, pairs };
+    // Only losses within the window asked for: an earlier rollout of the same canary is not this one.
+    const lossReasons = (canary !== null ? (this.lossReasons.get(canary) ?? []) : [])
+      .filter((k) => k.at >= since && k.at < until)
+      .map((k) => k.reason);
+    return { versions, pairs, lossReasons };
   }
 
   /** Resolves once no copy is in flight and no pair waits (tests). */
@@ -320,6 +353,7 @@ export class ShadowMirror {
   close(): void {
     this.closed = true;
     this.pairs.length = 0;
+    this.lossReasons.clear();
   }
 }
 

@@ -38,6 +38,7 @@ const AnswerSchema = z.object({
     .object({
       versions: z.record(z.string(), VersionMetricsSchema),
       pairs: ShadowWindowSchema.shape.pairs,
+      lossReasons: ShadowWindowSchema.shape.lossReasons,
     })
     .optional(),
 });
@@ -106,6 +107,7 @@ export class GatewayMetricsSource implements MetricsSource {
             shadow: {
               canary: parsed.data.shadow.versions[q.canary] ?? emptyVersionMetrics(q.canary),
               pairs: parsed.data.shadow.pairs,
+              ...(parsed.data.shadow.lossReasons ? { lossReasons: parsed.data.shadow.lossReasons } : {}),
             },
           }
         : {}),

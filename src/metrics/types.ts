@@ -177,6 +177,10 @@ export const MetricsWindowSchema = z.object({
 });
 export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
 
+/** Loss reasons a gateway keeps per canary at most, and characters kept of each (docs/shadow.md). */
+export const MAX_LOSS_REASONS = 5;
+export const MAX_LOSS_REASON_CHARS = 300;
+
 const PairCount = z.number().int().nonnegative();
 /**
  * Mirrored copies of a shadow stage: the canary's metrics on them (counted apart from served
@@ -191,6 +195,14 @@ export const ShadowWindowSchema = z.object({
     mirrored: PairCount,
     skipped: PairCount,
   }),
+  /**
+   * The evaluator's reasons for the canary's latest lost pairs, when the gateway keeps them
+   * (`evaluate.keepLossReasons`; absent when off). Bounded: they come over the network.
+   */
+  lossReasons: z
+    .array(z.string().max(MAX_LOSS_REASON_CHARS + 1))
+    .max(MAX_LOSS_REASONS)
+    .optional(),
 });
 export type ShadowWindow = z.infer<typeof ShadowWindowSchema>;
 

@@ -423,10 +423,38 @@ function shadowNote(v) {
   if (!v) return null;
   const p = v.pairs;
   return h(
-    'p',
-    { class: 'note shadow' },
-    `Shadow stage: every user on stable, ${v.percent}% of requests mirrored (${v.mirrored} so far). ` +
-      `${p.judged} pair(s) judged: ${p.wins} win / ${p.ties} tie / ${p.losses} loss for the canary.`,
+    'div',
+    {},
+    h(
+      'p',
+      { class: 'note shadow' },
+      `Shadow stage: every user on stable, ${v.percent}% of requests mirrored (${v.mirrored} so far). ` +
+        `${p.judged} pair(s) judged: ${p.wins} win / ${p.ties} tie / ${p.losses} loss for the canary.`,
+    ),
+    lossReasonsNote(v.lossReasons),
+  );
+}
+
+/** The evaluator's reasons for the latest losses (kept only when the gateway is told to), as text. */
+function lossReasonsNote(reasons) {
+  if (!Array.isArray(reasons)) {
+    return h(
+      'p',
+      { class: 'note' },
+      'Loss reasons are not kept (they may quote users): set evaluate.keepLossReasons in the gateway config to see some.',
+    );
+  }
+  if (reasons.length === 0) return h('p', { class: 'note' }, 'Loss reasons: none kept yet.');
+  return h(
+    'div',
+    { class: 'note loss-reasons' },
+    `The evaluator's reasons for the latest ${Math.min(reasons.length, 5)} loss(es) (the stable was answer A):`,
+    // Text nodes only; a reason is the evaluator's words, not statistics for plain() to trim.
+    h(
+      'ul',
+      {},
+      reasons.slice(-5).map((r) => h('li', {}, String(r))),
+    ),
   );
 }
 
