@@ -4,6 +4,7 @@
 // version exactly as the gateway counts them, the per-conversation counters included.
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { histogramQuantile } from '../src/analysis/values';
+import { countOutcome, countRequest, type ConversationState } from '../src/gateway/conversations';
 import {
   HEALTHY,
   LATENCY_BOUNDS,
@@ -22,16 +23,8 @@ const MIN = 60_000;
 /** Turns later than this after the rollout's start are never served (the deadline is 6 h). */
 const HORIZON_MS = 8 * 3_600_000;
 
-/** What the gateway keeps per conversation and version (src/gateway/conversations.ts). */
-interface ConvState {
-  req: number;
-  err: number;
-  out: number;
-  fail: number;
-  maxIdx: number;
-  qS: number;
-  qN: number;
-}
+/** What the gateway keeps per conversation and version, counted by its own functions. */
+type ConvState = ConversationState;
 const newState = (): ConvState => ({ req: 0, err: 0, out: 0, fail: 0, maxIdx: -1, qS: 0, qN: 0 });
 
 interface Conversation {
@@ -82,20 +75,8 @@ class Counts {
     this.requests++;
     const idx = latencyIndex(latencyMs);
     this.latency[idx]++;
-    if (st.req === 0) this.count++;
-    this.requestsSq += 2 * st.req + 1;
-    if (error) {
-      this.errors++;
-      this.errorsSq += 2 * st.err + 1;
-      this.errorsRequests += st.err + st.req + 1;
-      if (st.err === 0) {
-        this.errored++;
-        this.cleanRequests -= st.req;
-      }
-    } else {
-      this.errorsRequests += st.err;
-      if (st.err === 0) this.cleanRequests++;
-    }
+    if (error) this.errors++;
+    countRequest(this, st, error);
     st.req++;
     if (error) st.err++;
     if (idx > st.maxIdx) {
@@ -109,17 +90,7 @@ class Counts {
     if (turn.taskSuccess !== undefined) {
       this.taskTotal++;
       if (turn.taskSuccess) this.successes++;
-      if (st.out === 0) this.tasked++;
-      if (!turn.taskSuccess) {
-        if (st.fail === 0) {
-          this.failedTask++;
-          this.cleanOutcomes -= st.out;
-        }
-      } else if (st.fail === 0) this.cleanOutcomes++;
-      const f = turn.taskSuccess ? 0 : 1;
-      this.failuresSq += f * (2 * st.fail + 1);
-      this.failuresOutcomes += f * (st.out + 1) + st.fail;
-      this.outcomesSq += 2 * st.out + 1;
+      countOutcome(this, st, { taskSuccess: turn.taskSuccess });
       st.out++;
       if (!turn.taskSuccess) st.fail++;
     }
@@ -128,9 +99,7 @@ class Counts {
       this.quality[Math.round(q * 50)]++;
       this.qualitySum += q;
       this.qualityCount++;
-      this.qualitySq += 2 * st.qS * q + q * q;
-      this.qualityCross += st.qS + q * (st.qN + 1);
-      this.qualityCountSq += 2 * st.qN + 1;
+      countOutcome(this, st, { qualityScore: q });
       st.qS += q;
       st.qN++;
     }

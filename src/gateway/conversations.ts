@@ -11,7 +11,8 @@
 import type { ConversationCounts } from '../metrics/types';
 import { FINE_BOUNDS, fineIndex, roundMs } from './histogram';
 
-interface State {
+/** What is remembered per conversation and version (also the benchmark's simulated gateway). */
+export interface ConversationState {
   req: number;
   err: number;
   out: number;
@@ -22,7 +23,26 @@ interface State {
   qN: number;
 }
 
-class Slot {
+/** The sums a conversation's requests and outcomes add to (ConversationCountsSchema's fields). */
+export interface ConversationSums {
+  count: number;
+  errored: number;
+  cleanRequests: number;
+  requestsSq: number;
+  errorsSq: number;
+  errorsRequests: number;
+  tasked: number;
+  failedTask: number;
+  cleanOutcomes: number;
+  failuresSq: number;
+  failuresOutcomes: number;
+  outcomesSq: number;
+  qualitySq: number;
+  qualityCross: number;
+  qualityCountSq: number;
+}
+
+class Slot implements ConversationSums {
   count = 0;
   errored = 0;
   cleanRequests = 0;
@@ -58,7 +78,7 @@ function digest(s: string): string {
 }
 
 export class ConversationCounters {
-  private readonly states = new Map<string, State>();
+  private readonly states = new Map<string, ConversationState>();
   private ring: (Slot | undefined)[] | null = null;
   private readonly totals = new Slot(-1);
   private readonly size: number;
@@ -84,8 +104,8 @@ export class ConversationCounters {
   }
 
   /** The conversation's state, most recently used last; a fresh one for a request without a key. */
-  private state(key: string | undefined): State {
-    const fresh = (): State => ({ req: 0, err: 0, out: 0, fail: 0, maxIdx: -1, qS: 0, qN: 0 });
+  private state(key: string | undefined): ConversationState {
+    const fresh = (): ConversationState => ({ req: 0, err: 0, out: 0, fail: 0, maxIdx: -1, qS: 0, qN: 0 });
     if (key === undefined) return fresh();
     // Session ids are the client's: a long one is kept as a short digest, so memory stays bounded.
     if (key.length > MAX_KEY) key = `${key.slice(0, 32)}#${key.length}#${digest(key)}`;
@@ -175,7 +195,7 @@ export class ConversationCounters {
 }
 
 /** What one request adds, given its conversation's state before it (ConversationCountsSchema). */
-function countRequest(s: Slot, st: State, error: boolean): void {
+export function countRequest(s: ConversationSums, st: ConversationState, error: boolean): void {
   if (st.req === 0) s.count++;
   s.requestsSq += 2 * st.req + 1;
   if (error) {
@@ -192,7 +212,11 @@ function countRequest(s: Slot, st: State, error: boolean): void {
 }
 
 /** What one outcome adds, given its conversation's state before it. */
-function countOutcome(s: Slot, st: State, o: { taskSuccess?: boolean; qualityScore?: number }): void {
+export function countOutcome(
+  s: ConversationSums,
+  st: ConversationState,
+  o: { taskSuccess?: boolean; qualityScore?: number },
+): void {
   if (o.taskSuccess !== undefined) {
     if (st.out === 0) s.tasked++;
     if (!o.taskSuccess) {
