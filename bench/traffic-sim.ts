@@ -30,6 +30,8 @@ const newState = (): ConvState => ({ req: 0, err: 0, out: 0, fail: 0, maxIdx: -1
 interface Conversation {
   u: number;
   states: [ConvState | null, ConvState | null];
+  /** The stage its states belong to: the gateway starts every conversation afresh at a new split. */
+  stage?: number;
 }
 
 function latencyIndex(ms: number): number {
@@ -179,9 +181,21 @@ export class ConversationTraffic implements TrafficSource {
     this.r = model.rollout(rng);
   }
 
+  private stage = 0;
+
   newStage(now: number): void {
     this.counts = [new Counts(), new Counts()];
     this.stageStart = now;
+    this.stage++;
+  }
+
+  /** A conversation's states in this stage (src/gateway/conversations.ts newStage). */
+  private statesOf(conv: Conversation): [ConvState | null, ConvState | null] {
+    if (conv.stage !== this.stage) {
+      conv.stage = this.stage;
+      conv.states = [null, null];
+    }
+    return conv.states;
   }
 
   window(): MetricsWindow {
@@ -236,7 +250,7 @@ export class ConversationTraffic implements TrafficSource {
       for (let i = 0; i < events.length; i++) {
         const e = events[i];
         if (e.outcomeOf !== undefined) {
-          const st = e.conv.states[e.outcomeOf]!;
+          const st = (this.statesOf(e.conv)[e.outcomeOf] ??= newState());
           const inWindow = this.options.outcomesAt === 'arrival' || e.reqMs >= this.stageStart;
           if (inWindow) this.counts[e.outcomeOf].outcome(st, e.turn);
           else advance(st, e.turn);
@@ -245,7 +259,7 @@ export class ConversationTraffic implements TrafficSource {
         const v = e.conv.u < w ? 1 : 0;
         const t = e.reqMs;
         if (this.r.serve) this.r.serve(e.turn, v === 1 ? 'canary' : 'stable', t, rng);
-        const st = (e.conv.states[v] ??= newState());
+        const st = (this.statesOf(e.conv)[v] ??= newState());
         this.counts[v].request(st, e.turn.error, e.turn.latencyMs);
         if (v === 1) this.canaryRequests++;
         if (e.turn.taskSuccess !== undefined || e.turn.quality !== undefined) {

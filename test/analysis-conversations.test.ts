@@ -12,7 +12,15 @@ import { VersionSeries } from '../src/gateway/metrics-store';
 import type { MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import type { RunningGateway } from '../src/gateway';
 import { analysisWith, healthy, windowOf as fixtureWindow } from './analysis-fixtures';
-import { adminHeaders, gateway, invoke, startUpstream, waitFor, type Upstream } from './gateway-support';
+import {
+  adminHeaders,
+  gateway,
+  invoke,
+  putSplit,
+  startUpstream,
+  waitFor,
+  type Upstream,
+} from './gateway-support';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
@@ -216,6 +224,7 @@ describe('the gateway per-conversation counters', () => {
 
 describe('the gateway reports conversations through its metrics API', () => {
   let up: Upstream;
+  let up2: Upstream | undefined;
   let gw: RunningGateway;
   beforeEach(async () => {
     // The upstream fails the requests whose body says so.
@@ -234,6 +243,8 @@ describe('the gateway reports conversations through its metrics API', () => {
   afterEach(async () => {
     await gw.close();
     await up.close();
+    await up2?.close();
+    up2 = undefined;
   });
 
   it('per conversation counts beside the request counts, and a late outcome in its request second', async () => {
@@ -268,5 +279,30 @@ describe('the gateway reports conversations through its metrics API', () => {
     // "a": 3 requests, 2 errors; "b": 1 and 0; the session-less one: 1 and 0.
     assert.deepEqual([c.requestsSq, c.errorsSq, c.errorsRequests], [9 + 1 + 1, 4, 6]);
     assert.equal(v1.taskSuccess.total, 1, 'the outcome counts in its request second');
+  });
+
+  it('a new split starts every conversation afresh: a stage holds only its own turns', async () => {
+    up2 = await startUpstream('v2', (_req, res) => res.end('{}'));
+    await gw.close();
+    gw = await gateway({
+      config: { agents: { bot: { stable: 'v1', versions: { v1: up.url, v2: up2.url } } } },
+    });
+    for (let i = 0; i < 4; i++) await invoke(gw, 'bot', 'long-lived', 'fail');
+    // Windows are read by the second: the stage starts in a later one than the history.
+    const historySecond = Math.floor(Date.now() / 1000);
+    await waitFor('the next second', () =>
+      Math.floor(Date.now() / 1000) > historySecond ? true : undefined,
+    );
+    await putSplit(gw, 'bot', { stable: 'v1', canary: 'v2', canaryWeight: 1, leaseMs: 60_000 });
+    const stageStart = Date.now();
+    const r = await invoke(gw, 'bot', 'long-lived', 'fail');
+    assert.equal(r.version, 'v1', 'the session stays on the stable at 1%');
+    const res = await fetch(
+      `${gw.url}/v1/admin/agents/bot/metrics?since=${stageStart}&until=${Date.now() + 1000}`,
+      { headers: adminHeaders() },
+    );
+    const c = ((await res.json()) as { versions: Record<string, VersionMetrics> }).versions.v1.conversations!;
+    // Its fifth turn is the first of a new conversation of the stage: 1^2, not 5^2 - 4^2.
+    assert.deepEqual([c.count, c.requestsSq, c.errorsSq, c.errorsRequests], [1, 1, 1, 1]);
   });
 });

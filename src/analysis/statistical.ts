@@ -70,6 +70,8 @@ export const EFFECT_GRID: readonly { multiple: number; weight: number }[] = [
  * a limit. Real regressions reach this within their first few checks.
  */
 export const MIN_BAD_EVENTS = 3;
+/** Mean turns per conversation in a window above which p99 is judged per request (see compare). */
+const LONG_CONVERSATION_TURNS = 20;
 /** Steps of the grid the conversation test's latency threshold is rounded to. */
 const P99_GRID = 1.25;
 /** Share of conversations whose slowest request the conversation latency test looks above, at most. */
@@ -168,7 +170,18 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: b
       // its share above t is the pooled share above t/(1+d).
       const ch = canary.latencyMs.histogram;
       const sh = stable.latencyMs.histogram;
-      if (ch.length === 0 || sh.length === 0 || !conv || !conv.c.slowest.length || !conv.s.slowest.length) {
+      // Each conversation's slowest request is one unit: when conversations are long (a few
+      // long-lived sessions), that leaves too few units to ever decide, and the slowest of many
+      // turns says little about the tail: judged per request then, tempered by the rollout.
+      const turns = conv ? (canary.requests + stable.requests) / Math.max(1, conv.c.count + conv.s.count) : 0;
+      if (
+        ch.length === 0 ||
+        sh.length === 0 ||
+        !conv ||
+        !conv.c.slowest.length ||
+        !conv.s.slowest.length ||
+        turns > LONG_CONVERSATION_TURNS
+      ) {
         return { ...compareV3(window, metric, delta), unit: 'request' };
       }
       const pooled = mergeHistograms(ch, sh);

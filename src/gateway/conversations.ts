@@ -90,6 +90,15 @@ export class ConversationCounters {
     this.size = Math.max(2, retentionSeconds);
   }
 
+  /**
+   * A new split (stage, versions or weight) starts every conversation afresh: its later turns count
+   * as a new conversation of the stage, so a stage's window holds only its own turns in its sums of
+   * squares (a long-lived session's earlier history would otherwise weigh in every window).
+   */
+  newStage(): void {
+    this.states.clear();
+  }
+
   get remembered(): number {
     return this.states.size;
   }

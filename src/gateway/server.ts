@@ -251,6 +251,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (req.method === 'PUT') {
         const body = await readJson(req);
         let applied;
+        const before = splits.get(agent, Date.now());
         try {
           applied = await splits.set(agent, body, Date.now());
         } catch (err) {
@@ -263,6 +264,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           });
         }
         log(`${agent}: split ${applied.stable}/${applied.canary ?? '-'} ${applied.canaryWeight}%`);
+        if (
+          before.stable !== applied.stable ||
+          before.canary !== applied.canary ||
+          before.canaryWeight !== applied.canaryWeight
+        ) {
+          for (const u of rt.upstreams.values()) u.series.conversations.newStage();
+        }
         if (!replication) return sendJson(res, 200, applied);
         // Confirmed only when every live replica routes by it (what a rollback must be sure of).
         const confirmed = await replication.confirm();
