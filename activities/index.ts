@@ -12,7 +12,8 @@ import { fetchWithCustom } from '../src/metrics/prometheus-custom';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
-import type { CheckOutcome } from '../workflows/policy';
+import { rolloutVerdict } from '../src/analysis/evidence';
+import type { CheckOutcome, RolloutAsk } from '../workflows/policy';
 import type { AnalysisConfig, Hook, NotifyTarget } from '../src/plan/schema';
 import { callHooks, type HookCall, type HookOptions, type HookResult } from '../src/hooks';
 import { RouterConfigError, type AppliedSplit, type DesiredSplit, type Router } from '../src/router/types';
@@ -68,6 +69,8 @@ export interface CheckInput extends AnalyzeInput {
    * up while it waits never writes later), then the activity waits until `at` and judges.
    */
   at?: number;
+  /** Rules 3: judge the rollout too, with the earlier stages' evidence (absent: the stage only). */
+  rollout?: RolloutAsk;
 }
 
 export interface PreflightInput {
@@ -145,7 +148,7 @@ export function createActivities(deps: ActivityDeps) {
      * the workflow records it at this check and moves on; configuration errors of either fail for good.
      */
     async checkCanary(input: CheckInput): Promise<CheckOutcome> {
-      const { lease, judgeVersion, ...query } = input;
+      const { lease, judgeVersion, rollout: ask, ...query } = input;
       try {
         await persist(() => deps.router.setSplit(input.agent, lease));
       } catch (err) {
@@ -184,9 +187,13 @@ export function createActivities(deps: ActivityDeps) {
         lease.shadow !== undefined
           ? judgeShadowStage(window, input.analysis, lease.shadow, (w, a) => judge(w, a, judgeVersion))
           : judge(window, weightedAnalysis(input.analysis), judgeVersion);
+      // One verdict per check: the rollout's, judged here so that history records what the rollout
+      // acts on (workflows/policy.ts checkDone); the stage's stays beside it for a held pause.
+      const rollout = rolloutVerdict(verdict, ask, input.analysis, judgeVersion);
       const outcome: CheckOutcome = {
         metrics: 'ok',
         verdict,
+        rollout,
         stableRequests: window.stable.requests,
         canaryRequests: window.canary.requests,
         ...(window.coveredSince !== undefined ? { coveredSince: window.coveredSince } : {}),

@@ -6,6 +6,7 @@ import type { Verdict } from '../src/analysis/types';
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { DEFAULT_FAILURE_LIMIT, resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
 import { histogramQuantile } from '../src/analysis/values';
+import { rolloutVerdict } from '../src/analysis/evidence';
 import {
   initialState,
   percentOf,
@@ -421,7 +422,9 @@ function simulatePolicy(o: SimOptions): Outcome {
         plan.analysis,
         s.judgeV4 === true,
       );
-      pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict } });
+      // As the check activity does: the rollout's verdict beside the stage's, when the policy asks.
+      const rollout = rolloutVerdict(verdict, e.rollout, plan.analysis, s.judgeV4 ? 4 : undefined);
+      pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict, rollout } });
     }
   };
   for (let guard = 0; guard < 1_000_000; guard++) {

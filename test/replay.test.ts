@@ -19,7 +19,8 @@ describe('replay of saved rollout histories', function () {
     // after the patch deferred-checks (each check handed to its activity with the time it is due);
     // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks); the v5-*
     // ones with a shadow stage (patch shadow-v1); the v6-* ones judged with conversations as the
-    // unit (patch judge-v4).
+    // unit (patch judge-v4); v7-* ones recorded the rollout's verdict in each check's result (the
+    // v6 and earlier ones have none: the workflow judges the rollout itself, as it did).
     assert.deepEqual(files, [
       'aborted-by-signal.json',
       'cancelled.json',
@@ -42,6 +43,7 @@ describe('replay of saved rollout histories', function () {
       'v4-paused-on-fail-held-rolled-back.json',
       'v5-shadow-rolled-back.json',
       'v6-judge-v4-rolled-back.json',
+      'v7-rollout-verdict-recorded.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

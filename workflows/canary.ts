@@ -519,6 +519,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
             ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
             ...(s.judgeV4 ? { judgeVersion: 4 as const } : {}),
+            ...(e.rollout ? { rollout: e.rollout } : {}),
             lease: {
               stable: plan.stable,
               canary: plan.canary,

@@ -179,6 +179,14 @@ export interface PolicyState {
   checks?: 'deferred';
 }
 
+/** What the check activity needs to judge the rollout, not only the stage (rules 3). */
+export interface RolloutAsk {
+  /** The summed evidence of the stages before this one. */
+  carried?: Evidence;
+  /** The regression this stage must rule out, in multiples of minEffect (passMultiple). */
+  passAt: number;
+}
+
 /** The result of one check, as the check activity reports it. */
 export type CheckOutcome =
   | {
@@ -189,6 +197,13 @@ export type CheckOutcome =
       canaryRequests?: number;
       /** The source holds data only from here (e.g. a gateway restart lost its metrics before). */
       coveredSince?: number;
+      /**
+       * Rules 3: the rollout's verdict (this check's with the evidence of the earlier stages, judged
+       * by the activity as the check asked) and the summed evidence: what the rollout acts on, so
+       * that history records it. null: not asked for, or not a statistical verdict. Absent: recorded
+       * before the activity judged the rollout (checkDone judges it then, as it did).
+       */
+      rollout?: { verdict: Verdict; evidence: Evidence } | null;
     }
   /** The metrics source did not answer (5xx, timeout, refused): not evidence either way. */
   | { metrics: 'outage'; message: string };
@@ -230,6 +245,8 @@ export type Effect =
       weight: number;
       /** Deferred checks: when the check is due (epoch ms); the activity waits until then. */
       at?: number;
+      /** Rules 3: the activity also judges the rollout, with these stages' evidence (CheckOutcome). */
+      rollout?: RolloutAsk;
     }
   /** Stop waiting for this operation; its late outcome is ignored. */
   | { type: 'drop'; opId: number }
@@ -850,7 +867,16 @@ function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false): void {
     };
   } else {
     verdict = outcome.verdict;
-    if (
+    if (outcome.rollout && !holding(s) && f?.kind === 'check' && f.stageIndex === s.stageIndex) {
+      // The activity judged the rollout: act on exactly the verdict history records.
+      verdict = outcome.rollout.verdict;
+      s.evidence = outcome.rollout.evidence;
+    } else if (
+      // Checks recorded before the activity judged the rollout have no `rollout`: judged here as
+      // they were, so that their histories replay (no patch: the commands are the same). Retire this
+      // branch, and with it the statistics in the workflow bundle, once no supported rollout can
+      // have such a check in its history (the support window of issue 22 item 5).
+      outcome.rollout === undefined &&
       s.rules === 3 &&
       !holding(s) &&
       verdict.judge === 'statistical' &&
@@ -1146,6 +1172,15 @@ function startCheck(ctx: Ctx, weight: number, until: number, at?: number): void 
     stageIndex: s.stageIndex,
     weight,
     ...(at === undefined ? {} : { at }),
+    // A held pause judges the data since the pause on its own (checkDone), not the rollout.
+    ...(s.rules === 3 && ctx.plan.analysis.judge === 'statistical' && !holding(s)
+      ? {
+          rollout: {
+            ...(s.carried ? { carried: s.carried } : {}),
+            passAt: passMultiple(ctx.plan, s.stageIndex),
+          },
+        }
+      : {}),
   });
 }
 

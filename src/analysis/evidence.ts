@@ -180,6 +180,20 @@ export function judgeAcrossStages(
 }
 
 /**
+ * What the check activity returns beside the stage's verdict (CheckOutcome.rollout): the rollout's
+ * verdict when the workflow asked for it (rules 3) and the judge is the statistical one, else null.
+ */
+export function rolloutVerdict(
+  v: Verdict,
+  ask: { carried?: Evidence; passAt: number } | undefined,
+  analysis: AnalysisConfig,
+  judgeVersion: 4 | undefined,
+): { verdict: Verdict; evidence: Evidence } | null {
+  if (!ask || v.judge !== 'statistical') return null;
+  return judgeAcrossStages(v, ask.carried, analysis, ask.passAt, judgeVersion === 4);
+}
+
+/**
  * Judge v4 (docs/judge.md, "The unit"): the stages' ln LRs are added as in rules 3, but
  * - counted events judged per conversation (stats.unit 'conversation') are exact Bernoulli draws
  *   and are not tempered; per request (a source without conversation counts) both sides, fail and

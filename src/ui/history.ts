@@ -167,6 +167,18 @@ function actedOn(st: AcrossStages, plan: unknown, verdict: Verdict, percent: num
 }
 
 /**
+ * The verdict the rollout acted on as its check recorded it (`rollout`, since the check activity
+ * judges the rollout): taken as is. null: the check's own verdict was the one. Absent (checks
+ * recorded before): undefined, and actedOn recomputes it.
+ */
+function recordedRollout(r: Record<string, unknown>): Verdict | undefined {
+  if (!('rollout' in r)) return undefined;
+  const rollout = obj(r.rollout).verdict;
+  if (isVerdict(rollout)) return rollout;
+  return isVerdict(r.verdict) ? r.verdict : undefined;
+}
+
+/**
  * Reads one run's events into `into` (several runs of a continued rollout add up). Pure apart from
  * payload decoding, so it is tested on saved histories.
  */
@@ -228,7 +240,7 @@ export async function readRun(
         const input = obj(task.input);
         const r = obj(result);
         if (!isVerdict(r.verdict)) continue;
-        const v = actedOn(st, into.plan, r.verdict, percent);
+        const v = recordedRollout(r) ?? actedOn(st, into.plan, r.verdict, percent);
         into.checks.push({
           at: iso(num(input.until) || task.at),
           since: iso(num(input.since) || task.at),
