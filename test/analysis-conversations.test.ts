@@ -91,6 +91,26 @@ describe('the conversation as the unit', () => {
     assert.equal(r.stats!.unit, 'conversation');
   });
 
+  it('a failing user on the large stable does not hold a healthy canary; one on the canary counts in full', () => {
+    // About 12% on the canary. The stable's rate is known from 72,000 requests: its failing user
+    // barely moves the difference, while the same user on the canary's 10,000 is 3/4 of its errors.
+    // (A variance pooled over both versions' requests weighed the stable's user 7 times the canary's.)
+    const user = { turns: 300, errorRate: 1 };
+    const stableUser = err(
+      windowOf(served('v1', [user, ...many(10000, 10, 0.01)], 21), served('v2', many(1000, 10, 0.01), 22)),
+    );
+    const canaryUser = err(
+      windowOf(served('v1', many(10000, 10, 0.01), 23), served('v2', [user, ...many(1000, 10, 0.01)], 24)),
+    );
+    assert.equal(stableUser.status, 'pass', stableUser.reason);
+    assert.notEqual(canaryUser.status, 'fail', canaryUser.reason);
+    assert.notEqual(canaryUser.status, 'pass', canaryUser.reason);
+    assert.ok(
+      canaryUser.stats!.inflation! > 5 * stableUser.stats!.inflation!,
+      `${canaryUser.stats!.detail} || ${stableUser.stats!.detail}`,
+    );
+  });
+
   it('long conversations keep the power of all their requests (nearly every one has an error on both)', () => {
     // 100 long-lived sessions of 200 turns each: at 1% errors 87% of the stable's conversations
     // have an error, so "a conversation with an error" could not tell 1% from 3%; their requests can.

@@ -58,19 +58,24 @@ export function conversationSurvival(h: Histogram, total: number, x: number): nu
 }
 
 /**
- * Dispersion of the counted events within conversations (quasi-likelihood): sum over conversations
- * of (e_i - p n_i)^2 against the binomial p (1 - p) n, each version around its own rate p (so a
- * real difference between the versions is not taken for dispersion), the larger of both versions
- * pooled and the canary's own. 1 for independent requests; the share test's ln LR is divided by
- * it. Conversations that began before the window bring their earlier counts into the squares,
- * which errs on the large side when a conversation's turns resemble each other, the case it is for.
+ * Dispersion of the counted events within conversations (quasi-likelihood): the cluster-robust
+ * variance of the difference of the two versions' rates, sum over each version's conversations of
+ * (e_i - p n_i)^2 / n^2 around its own rate p (so a real difference between the versions is not
+ * taken for dispersion), against the binomial variance of that difference under "no worse",
+ * p0 (1 - p0) (1 / n_c + 1 / n_s) at the pooled rate p0. At least 1; the share test's ln LR is
+ * divided by it. Each version weighs by the inverse of its size: at 5% on the canary the variance is
+ * almost all the canary's, so a bursty user on the (large) stable barely counts, and one on the
+ * canary counts in full (a figure pooled over the requests of both weighed them the other way round
+ * and held healthy canaries for a stable's failing user). Conversations that began before the
+ * window bring their earlier counts into the squares, which errs on the large side when a
+ * conversation's turns resemble each other, the case it is for.
  */
 export function withinDispersion(
   canary: VersionMetrics,
   stable: VersionMetrics,
   metric: Counted,
 ): { value: number; measured: boolean } {
-  const parts: { spread: number; binomial: number }[] = [];
+  const parts: { e: number; n: number; spread: number }[] = [];
   for (const m of [canary, stable]) {
     const c = m.conversations;
     if (!c) return { value: 1, measured: false };
@@ -85,15 +90,15 @@ export function withinDispersion(
             c.outcomesSq,
           ];
     const p = n > 0 ? e / n : 0;
-    parts.push({ spread: Math.max(0, eSq - 2 * p * eN + p * p * nSq), binomial: p * (1 - p) * n });
+    parts.push({ e, n, spread: Math.max(0, eSq - 2 * p * eN + p * p * nSq) });
   }
-  const ratio = (spread: number, binomial: number) => (binomial > 0 ? spread / binomial : 1);
-  const pooled = ratio(parts[0].spread + parts[1].spread, parts[0].binomial + parts[1].binomial);
-  // The share test's variance is mostly the (smaller) canary's: when one bursty user happens to
-  // land on it, the pooled figure, weighted by the stable's many requests, would miss that.
-  const own = ratio(parts[0].spread, parts[0].binomial);
-  const measured = parts[0].binomial + parts[1].binomial > 0;
-  return { value: Math.max(1, pooled, own), measured };
+  const [c, s] = parts;
+  if (c.n <= 0 || s.n <= 0) return { value: 1, measured: false };
+  const p0 = (c.e + s.e) / (c.n + s.n);
+  const binomial = p0 * (1 - p0) * (1 / c.n + 1 / s.n);
+  if (!(binomial > 0)) return { value: 1, measured: true };
+  const robust = c.spread / (c.n * c.n) + s.spread / (s.n * s.n);
+  return { value: Math.max(1, robust / binomial), measured: true };
 }
 
 /**
