@@ -43,7 +43,8 @@ describe('prebuilt workflow bundle', function () {
       'workflows/canary.ts',
       'workflows/messages.ts',
       'workflows/policy.ts',
-      'workflows/legacy/canary-v1.ts',
+      'workflows/guards.ts',
+      'src/contract/names.ts',
     ])
       assert.ok(sources.includes(f), `${f} missing from the manifest`);
     // An upgraded dependency changes the bundle too: zod and the SDK's workflow runtime are in it.
@@ -74,7 +75,8 @@ describe('prebuilt workflow bundle', function () {
       stages: [{ weight: 20, observe: '1m' }, { weight: 100 }],
     });
     const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
-      args: [plan],
+      // Resolved here, as agent-canary's clients do: no activity needed to start.
+      args: [plan, { planChecked: true }],
       taskQueue,
       workflowId: workflowIdFor(agent),
     });

@@ -11,6 +11,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  deprecatePatch,
   isCancellation,
   log,
   patched,
@@ -21,27 +22,24 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
-import { z } from 'zod';
 import type { Activities } from '../activities';
-/** Mirrors BACKEND_UNAVAILABLE in activities/index.ts (workflow code imports activities by type only). */
-const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 import type { NotifyEvent } from '../src/notify/types';
-import { ROLLOUT_EVENT_KEY, type RolloutEvent } from '../src/temporal/rollout-events';
+import type { RolloutEvent } from '../src/temporal/rollout-events';
 import { hookBudgetMs } from '../src/plan/hook-budget';
-import { PlanError, planForWorkflow } from '../src/plan/resolve';
 import { plainReason } from '../src/ui/plain';
 import type { ResolvedPlan } from '../src/plan/schema';
+import {
+  BACKEND_UNAVAILABLE,
+  CONFIG_FAILURE,
+  PATCHES,
+  PLAN_FAILURE,
+  ROLLOUT_EVENT_KEY,
+  type RolloutOptions,
+} from '../src/contract';
+import { commandOf, lenientAbort, optionsOf } from './guards';
 import type { DesiredSplit } from '../src/router/types';
-import { canaryRolloutV1, type RolloutOptionsV1 } from './legacy/canary-v1';
 import {
   SA,
-  AbortInputSchema,
-  ApproveInputSchema,
-  DismissInputSchema,
-  ExtendInputSchema,
-  PauseInputSchema,
-  PromoteInputSchema,
-  ResumeInputSchema,
   abortSignal,
   abortUpdate,
   approveSignal,
@@ -72,7 +70,6 @@ import {
   refusal,
   settled,
   step,
-  upgradeCarried,
   windowMs,
   type Command,
   type Effect,
@@ -81,8 +78,6 @@ import {
   type PolicyState,
 } from './policy';
 
-/** Rollouts started before this patch run the frozen code in ./legacy until they end. */
-export const CONTROL_LOOP_PATCH = 'control-loop-v2';
 /** Rollouts started after this patch hand each check to its activity with the time it is due. */
 export const DEFERRED_CHECKS_PATCH = 'deferred-checks';
 /**
@@ -97,33 +92,7 @@ export const GATES_PATCH = 'gates-v1';
  */
 export const SHADOW_PATCH = 'shadow-v1';
 
-/** Options a client may pass as the workflow's second argument; validated like the plan. */
-const RolloutOptionsSchema = z
-  .object({
-    /** State carried over from the previous run (continue-as-new); our own, but still checked. */
-    carried: z
-      .object({ version: z.union([z.literal(1), z.literal(2)]), stageIndex: z.number().int().min(0) })
-      .passthrough()
-      .optional(),
-    /** Continue as new after this many history events (tests force it low); the server's hint otherwise. */
-    continueAsNewAfterEvents: z.number().int().min(10).max(50_000).optional(),
-    /**
-     * End in Temporal's terms of the outcome (docs/web-ui.md): rolled back as Failed, aborted as
-     * Canceled, promoted as Completed. Set by agent-canary's clients; others get Completed always.
-     */
-    outcomeStatus: z.boolean().optional(),
-    /** Set by `retry`: this run starts again a rollout that ended; recorded in the first decision. */
-    retry: z
-      .object({
-        by: z.string().min(1).max(200),
-        reason: z.string().min(1).max(2000),
-        previousRunId: z.string().min(1).max(200),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-export type RolloutOptions = z.infer<typeof RolloutOptionsSchema>;
+export type { RolloutOptions };
 
 // A write is retried inside one activity for a bounded time, then handed back so status can say what
 // it waits for; the workflow asks again at once. Retry intervals stay short so traffic moves within
@@ -180,26 +149,57 @@ const { notify } = proxyActivities<Activities>({
 });
 
 export async function canaryRollout(input: unknown, rawOptions: unknown = {}): Promise<RolloutResult> {
-  if (!patched(CONTROL_LOOP_PATCH)) {
-    return canaryRolloutV1(input as ResolvedPlan, (rawOptions ?? {}) as RolloutOptionsV1);
-  }
-  let plan: ResolvedPlan;
-  let options: RolloutOptions;
-  try {
-    plan = planForWorkflow(input);
-    const parsed = RolloutOptionsSchema.safeParse(rawOptions ?? {});
-    if (!parsed.success) {
-      throw new PlanError(
-        parsed.error.issues.map((i) => ({ field: `options.${i.path.join('.')}`, message: i.message })),
-      );
+  // Code version 1 (before the control loop) is no longer supported: docs/versions.md.
+  deprecatePatch(PATCHES.controlLoop.id);
+  // Another client can start the workflow with anything: fail at once, saying what is wrong.
+  const options = optionsOf(rawOptions);
+  if (!options.ok) throw ApplicationFailure.nonRetryable(options.problem, PLAN_FAILURE);
+  return run(await planOf(input, options.value), options.value);
+}
+
+const { resolvePlan } = proxyActivities<Activities>({
+  startToCloseTimeout: '10s',
+  scheduleToCloseTimeout: '60s',
+  retry: { initialInterval: '200ms', maximumInterval: '5s' },
+  summary: 'resolve the plan as written',
+});
+
+/**
+ * The plan the rollout runs. agent-canary's clients resolve and check it before they start
+ * (`planChecked`), continue-as-new carries the resolved plan; a plan from any other client is resolved
+ * and checked by the first activity, so the sandbox holds no parser (patch plan-at-edge).
+ */
+async function planOf(input: unknown, options: RolloutOptions): Promise<ResolvedPlan> {
+  if (options.carried || options.planChecked) return input as ResolvedPlan;
+  if (patched(PATCHES.planAtEdge.id)) {
+    // Until the plan is known there is no status to tell: say so rather than "no such query".
+    setHandler(statusQuery, () => {
+      throw new Error('the rollout is resolving its plan (its first activity): ask again in a moment');
+    });
+    try {
+      return await resolvePlan(input);
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === PLAN_FAILURE) {
+        throw ApplicationFailure.nonRetryable(cause.message, PLAN_FAILURE);
+      }
+      throw err;
     }
-    options = parsed.data;
+  }
+  // Runs started before the patch checked the plan in the workflow, with no command: a resolved one
+  // (every agent-canary client) needs nothing more; only a plan as written from another client, in
+  // its first run, still loads the parser, in its own sandbox only (gone with the patch's retirement).
+  const looksResolved =
+    typeof (input as { analysis?: { intervalMs?: unknown } } | null)?.analysis?.intervalMs === 'number';
+  if (looksResolved) return input as ResolvedPlan;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const parser = require('../src/plan/resolve') as typeof import('../src/plan/resolve');
+  try {
+    return parser.planForWorkflow(input);
   } catch (err) {
-    // Another client can start the workflow with anything: fail at once, saying what is wrong.
-    if (err instanceof PlanError) throw ApplicationFailure.nonRetryable(err.message, 'PlanError');
+    if (err instanceof parser.PlanError) throw ApplicationFailure.nonRetryable(err.message, PLAN_FAILURE);
     throw err;
   }
-  return run(plan, options);
 }
 
 async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<RolloutResult> {
@@ -207,7 +207,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
   const carried = options.carried as Record<string, unknown> | undefined;
   // judge-v3: evidence carried across stages, graduated passes (policy rules 3); older runs keep theirs.
   let s: PolicyState = carried
-    ? upgradeCarried(carried, plan, Date.now())
+    ? (carried as unknown as PolicyState)
     : initialState(
         Date.now(),
         patched('judge-v3') ? 3 : undefined,
@@ -362,10 +362,23 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
     }
     command(cmd);
   };
-  const validator = (kind: Command['kind'], schema: { parse(v: unknown): unknown }) => (input: unknown) => {
-    const parsed = schema.parse(input ?? {}) as Command['input'];
-    const why = refusal(s, { kind, input: parsed } as Command, plan);
+  /** An Update's validator: a plain guard on the input, then the policy's admission (no zod here). */
+  const validator = (kind: Command['kind']) => (input: unknown) => {
+    const checked = commandOf(kind, input);
+    if (!checked.ok) throw new Error(checked.problem);
+    const why = refusal(s, checked.value, plan);
     if (why) throw new Error(why);
+  };
+  /** The input as the validator accepted it. */
+  const accepted = (kind: Command['kind'], input: unknown): Command => {
+    const checked = commandOf(kind, input);
+    if (!checked.ok) throw ApplicationFailure.nonRetryable(checked.problem);
+    return checked.value;
+  };
+  /** Signals are never refused on shape alone: what cannot be read is taken as no input. */
+  const signalled = (kind: Command['kind'], input: unknown): Command => {
+    const checked = commandOf(kind, input);
+    return checked.ok ? checked.value : ({ kind, input: {} } as Command);
   };
   const viaUpdate = async (cmd: Command) => {
     // Taken at once, in this activation: the main loop is never in the way of a command. The tick
@@ -379,85 +392,53 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
 
   // Signals come from the Web UI and other tooling: never reject them silently on shape alone.
   // An abort always goes through, because stopping a canary must not depend on typing the payload right.
-  setHandler(pauseSignal, (input) =>
-    fromSignal({ kind: 'pause', input: parseOr(PauseInputSchema, input, {}) }),
-  );
-  setHandler(resumeSignal, (input) =>
-    fromSignal({ kind: 'resume', input: parseOr(ResumeInputSchema, input, {}) }),
-  );
-  setHandler(promoteSignal, (input) =>
-    fromSignal({ kind: 'promote', input: parseOr(PromoteInputSchema, input, {}) }),
-  );
-  setHandler(abortSignal, (input) => fromSignal({ kind: 'abort', input: lenientAbort(input) }));
+  setHandler(pauseSignal, (input) => fromSignal(signalled('pause', input)));
+  setHandler(resumeSignal, (input) => fromSignal(signalled('resume', input)));
+  setHandler(promoteSignal, (input) => fromSignal(signalled('promote', input)));
+  setHandler(abortSignal, (input) => fromSignal(lenientAbort(input)));
   // An extend without a valid duration has no meaning to default to: it is logged and ignored.
   setHandler(extendSignal, (input) => {
-    const parsed = ExtendInputSchema.safeParse(input ?? {});
-    if (parsed.success) fromSignal({ kind: 'extend', input: parsed.data });
-    else
-      log.warn(
-        `ignored extend signal: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
+    const checked = commandOf('extend', input);
+    if (checked.ok) fromSignal(checked.value);
+    else log.warn(`ignored extend signal: ${checked.problem}`);
   });
-  setHandler(dismissSignal, (input) =>
-    fromSignal({ kind: 'dismiss', input: parseOr(DismissInputSchema, input, {}) }),
-  );
-  setHandler(approveSignal, (input) =>
-    fromSignal({ kind: 'approve', input: parseOr(ApproveInputSchema, input, {}) }),
-  );
-  setHandler(
-    approveUpdate,
-    (input) => viaUpdate({ kind: 'approve', input: ApproveInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('approve', ApproveInputSchema),
-      description: 'Open the current stage\'s approval gate, e.g. {"by": "me", "reason": "looked at it"}',
-    },
-  );
-  setHandler(
-    pauseUpdate,
-    (input) => viaUpdate({ kind: 'pause', input: PauseInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('pause', PauseInputSchema),
-      description: 'Pause: freeze the observation clock (checks go on; a clear failure still rolls back)',
-    },
-  );
-  setHandler(
-    resumeUpdate,
-    (input) => viaUpdate({ kind: 'resume', input: ResumeInputSchema.parse(input ?? {}) }),
-    { validator: validator('resume', ResumeInputSchema), description: 'Resume a paused rollout' },
-  );
-  setHandler(
-    promoteUpdate,
-    (input) => viaUpdate({ kind: 'promote', input: PromoteInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('promote', PromoteInputSchema),
-      description: 'Next stage now, or {"full": true} for 100%. Answers once the new split is written.',
-    },
-  );
-  setHandler(
-    abortUpdate,
-    (input) => viaUpdate({ kind: 'abort', input: AbortInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('abort', AbortInputSchema),
-      description: 'Abort: all traffic back to stable, e.g. {"reason": "bad answers", "by": "me"}',
-    },
-  );
-  setHandler(
-    extendUpdate,
-    (input) => viaUpdate({ kind: 'extend', input: ExtendInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('extend', ExtendInputSchema),
-      description:
-        'More observation for the current stage, e.g. {"duration": "30m", "reason": "why", "by": "me"}',
-    },
-  );
-  setHandler(
-    dismissUpdate,
-    (input) => viaUpdate({ kind: 'dismiss', input: DismissInputSchema.parse(input ?? {}) }),
-    {
-      validator: validator('dismiss', DismissInputSchema),
-      description: "Clear the stage's failed checks (and a pause on failure) and go on, judging fresh data",
-    },
-  );
+  setHandler(dismissSignal, (input) => fromSignal(signalled('dismiss', input)));
+  setHandler(approveSignal, (input) => fromSignal(signalled('approve', input)));
+  const updates = [
+    [
+      approveUpdate,
+      'approve',
+      'Open the current stage\'s approval gate, e.g. {"by": "me", "reason": "looked at it"}',
+    ],
+    [
+      pauseUpdate,
+      'pause',
+      'Pause: freeze the observation clock (checks go on; a clear failure still rolls back)',
+    ],
+    [resumeUpdate, 'resume', 'Resume a paused rollout'],
+    [
+      promoteUpdate,
+      'promote',
+      'Next stage now, or {"full": true} for 100%. Answers once the new split is written.',
+    ],
+    [abortUpdate, 'abort', 'Abort: all traffic back to stable, e.g. {"reason": "bad answers", "by": "me"}'],
+    [
+      extendUpdate,
+      'extend',
+      'More observation for the current stage, e.g. {"duration": "30m", "reason": "why", "by": "me"}',
+    ],
+    [
+      dismissUpdate,
+      'dismiss',
+      "Clear the stage's failed checks (and a pause on failure) and go on, judging fresh data",
+    ],
+  ] as const;
+  for (const [def, kind, description] of updates) {
+    setHandler(def as typeof pauseUpdate, (input: unknown) => viaUpdate(accepted(kind, input)), {
+      validator: validator(kind),
+      description,
+    });
+  }
   setHandler(statusQuery, status);
 
   // ---- effects ----------------------------------------------------------------------------------
@@ -687,7 +668,7 @@ async function run(plan: ResolvedPlan, options: RolloutOptions): Promise<Rollout
 
   const end = finished as unknown as Extract<Effect, { type: 'finish' }>;
   if (end.cancelled && cancellation) throw cancellation;
-  if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, 'RolloutConfigError');
+  if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, CONFIG_FAILURE);
   if (!options.outcomeStatus || end.result.state === 'promoted' || !patched(OUTCOME_STATUS_PATCH)) {
     return end.result;
   }
@@ -800,31 +781,6 @@ function currentDetails(plan: ResolvedPlan, s: PolicyState): string {
     '---',
   );
   return lines.join('\n');
-}
-
-function parseOr<T>(
-  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
-  value: unknown,
-  fallback: T,
-): T {
-  const parsed = schema.safeParse(value ?? {});
-  return parsed.success ? (parsed.data as T) : fallback;
-}
-
-function lenientAbort(input: unknown): { reason: string; by?: string } {
-  const parsed = AbortInputSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as {
-    reason?: unknown;
-    by?: unknown;
-  };
-  return {
-    reason:
-      typeof raw.reason === 'string' && raw.reason
-        ? raw.reason.slice(0, 2000)
-        : 'aborted by signal (no reason given)',
-    by: typeof raw.by === 'string' ? raw.by.slice(0, 200) : undefined,
-  };
 }
 
 function fmt(v: number | null): string {

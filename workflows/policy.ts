@@ -14,7 +14,7 @@ import { judgeAcrossStages, passMultiple, type Evidence } from '../src/analysis/
 import type { NotifyEventType } from '../src/notify/types';
 import { formatDuration } from '../src/plan/duration';
 import { onFailForCheck, onFailTimeoutMs } from '../src/plan/on-fail';
-import { PLAN_LIMITS, type HookType, type ResolvedPlan } from '../src/plan/schema';
+import type { HookType, ResolvedPlan } from '../src/plan/schema';
 import { clearWorsening, regressions } from './hold';
 import {
   isFinal,
@@ -30,11 +30,12 @@ import {
   type ResumeInput,
   type RolloutResult,
   type RolloutState,
-} from './messages';
+} from '../src/contract';
+import { MAX_OBSERVE_MS, SYSTEM_ACTOR } from '../src/contract/names';
 
+export { SYSTEM_ACTOR };
 export const MAX_DECISIONS = 200;
 export const MAX_NOTIFY_FAILURES = 20;
-export const SYSTEM_ACTOR = 'agent-canary';
 const UNKNOWN_ACTOR = 'unknown';
 
 export type Command =
@@ -279,45 +280,6 @@ export function initialState(now: number, rules?: 3, checks?: 'deferred', gates?
   };
 }
 
-/** The carried state of a run before the control-loop rework (version 1), brought to version 2. */
-export function upgradeCarried(
-  carried: Record<string, unknown>,
-  plan: ResolvedPlan,
-  now: number,
-): PolicyState {
-  if (carried.version === 2) return carried as unknown as PolicyState;
-  const v1 = carried as unknown as Omit<
-    PolicyState,
-    | 'version'
-    | 'stageApplied'
-    | 'appliedWeight'
-    | 'observedAtCoveredCheck'
-    | 'covered'
-    | 'outageStreak'
-    | 'nextCheckAt'
-    | 'ending'
-    | 'inflight'
-    | 'opSeq'
-    | 'result'
-  >;
-  return {
-    ...initialState(now),
-    ...v1,
-    version: 2,
-    // v1 continued as new only after a confirmed split, at a check.
-    stageApplied: true,
-    appliedWeight: plan.stages[v1.stageIndex]?.weight ?? 0,
-    observedAtCoveredCheck: v1.observedMs,
-    covered: true,
-    outageStreak: 0,
-    nextCheckAt: now,
-    ending: null,
-    inflight: null,
-    opSeq: 0,
-    result: null,
-  };
-}
-
 /** The canary's share of traffic right now, as the router has been told. */
 export function percentOf(s: PolicyState): number {
   if (s.state === 'promoted') return 100;
@@ -376,8 +338,8 @@ function extendRefusal(s: PolicyState, plan: ResolvedPlan | undefined, input: Ex
   if (s.pendingPromote) return 'a promotion is under way: there is no stage to observe longer';
   if (!plan) return null;
   const window = windowMs(s, plan) + input.duration;
-  if (window > PLAN_LIMITS.maxObserveMs) {
-    return `the stage would observe for ${formatDuration(window)}, above the limit of ${formatDuration(PLAN_LIMITS.maxObserveMs)}`;
+  if (window > MAX_OBSERVE_MS) {
+    return `the stage would observe for ${formatDuration(window)}, above the limit of ${formatDuration(MAX_OBSERVE_MS)}`;
   }
   const needed = Math.max(0, window - s.observedMs);
   const left = Math.max(0, plan.progressDeadlineMs - s.activeMs);

@@ -10,11 +10,11 @@
 import { z } from 'zod';
 import { plainReason } from '../ui/plain';
 import { printable } from '../text/sanitize';
-import { SYSTEM_ACTOR } from '../../workflows/policy';
+import { ROLLOUT_EVENT_KEY, SYSTEM_ACTOR } from '../contract/names';
 import { DecisionSchema } from './status-schema';
 
 /** The attribute of the workflow's log entry that carries the event. */
-export const ROLLOUT_EVENT_KEY = 'rolloutEvent';
+export { ROLLOUT_EVENT_KEY };
 
 /**
  * One decision of a rollout (the ledger's own schema) with what a line needs to stand alone.

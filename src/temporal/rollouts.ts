@@ -24,19 +24,12 @@ import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type Resol
 import {
   isFinal,
   ROLLED_BACK_FAILURE,
-  AbortInputSchema,
   abortUpdate,
-  DismissInputSchema,
   dismissUpdate,
   approveUpdate,
-  ApproveInputSchema,
-  ExtendInputSchema,
   extendUpdate,
-  PauseInputSchema,
   pauseUpdate,
-  PromoteInputSchema,
   promoteUpdate,
-  ResumeInputSchema,
   resumeUpdate,
   SA,
   statusQuery,
@@ -46,7 +39,16 @@ import {
   type RolloutResult,
   type RolloutStatus,
 } from '../../workflows/messages';
-import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
+import { CODE_VERSION, PREFLIGHT_WORKFLOW_TYPE } from '../contract';
+import {
+  AbortInputSchema,
+  ApproveInputSchema,
+  DismissInputSchema,
+  ExtendInputSchema,
+  PauseInputSchema,
+  PromoteInputSchema,
+  ResumeInputSchema,
+} from './command-schemas';
 import { SIGNAL_METRICS } from '../analysis/types';
 import {
   ABNORMAL_CLOSE,
@@ -175,8 +177,9 @@ export async function startRollout(
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md).
-      args: [plan, { outcomeStatus: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
+      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md);
+      // planChecked: resolved and checked above, so the workflow needs no activity to resolve it.
+      args: [plan, { outcomeStatus: true, planChecked: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -185,6 +188,8 @@ export async function startRollout(
         { key: SA.percent, value: 0 },
         { key: SA.canaryVersion, value: plan.canary },
         { key: SA.stableVersion, value: plan.stable },
+        // The code version it starts on, so `list --code-version-below` can count old rollouts.
+        { key: SA.codeVersion, value: CODE_VERSION },
       ],
       staticSummary: staticSummary(plan),
       staticDetails: staticDetails(plan),
@@ -202,7 +207,8 @@ export async function startRollout(
         `the Temporal server does not know agent-canary's search attributes: ${errDetail(err)}.\n` +
           '  Fix: `agent-canary dev` registers them; on your own server run ' +
           '`temporal operator search-attribute create --name CanaryAgent --type Keyword` ' +
-          '(and CanaryState Keyword, CanaryPercent Int, CanaryVersion Keyword, StableVersion Keyword).',
+          '(and CanaryState Keyword, CanaryPercent Int, CanaryVersion Keyword, StableVersion Keyword, ' +
+          'CanaryCodeVersion Int).',
       );
     }
     throw mapServiceError(err, `start the rollout for "${plan.agent}"`);
