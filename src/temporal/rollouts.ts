@@ -40,6 +40,8 @@ import {
   type RolloutStatus,
 } from '../../workflows/messages';
 import { CODE_VERSION, PREFLIGHT_WORKFLOW_TYPE } from '../contract';
+import { admission, admissionViewOfStatus } from '../../workflows/policy/admission';
+import type { Command as PolicyCommand } from '../../workflows/policy/types';
 import {
   AbortInputSchema,
   ApproveInputSchema,
@@ -526,6 +528,20 @@ const COMMAND_DEFS = {
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
 
+/**
+ * Whether the rollout, as its status shows it, takes this command now: the workflow's own admission
+ * rule (workflows/policy/admission.ts) asked of the status, so a refusal reads the same from the CLI,
+ * the dashboard and the workflow. Null when it is taken (the workflow still has the last word).
+ */
+export function admitCommand<C extends Command>(
+  status: RolloutStatus,
+  command: C,
+  input: CommandInput<C>,
+): string | null {
+  const data = parseCommandInput(command, input);
+  return admission(admissionViewOfStatus(status), { kind: command, input: data } as PolicyCommand);
+}
+
 /** Checks a command's input before anything is sent; CommandInputError names each bad field. */
 export function parseCommandInput<C extends Command>(command: C, input: CommandInput<C>) {
   const parsed = COMMAND_DEFS[command].schema.safeParse(input);
@@ -552,10 +568,12 @@ export async function sendCommand<C extends Command>(
   agent: string,
   command: C,
   input: CommandInput<C>,
-  opts: RpcOptions = {},
+  opts: RpcOptions & { status?: RolloutStatus } = {},
 ): Promise<RolloutStatus> {
   const def = COMMAND_DEFS[command];
   const data = parseCommandInput(command, input);
+  const known = opts.status ? admitCommand(opts.status, command, input) : null;
+  if (known) throw new CommandRefusedError(`${command} refused for "${agent}": ${known}`);
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;

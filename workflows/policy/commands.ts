@@ -1,76 +1,17 @@
-// Commands (pause, resume, promote, abort, extend, dismiss, approve): their admission, which the
-// workflow's Update validators, the client and the dashboard all ask (`refusal`), and their effect.
-import type { ExtendInput } from '../../src/contract';
-import { MAX_OBSERVE_MS, isFinal } from '../../src/contract';
+// Commands (pause, resume, promote, abort, extend, dismiss, approve): their admission (the one rule
+// in ./admission.ts, which the client and the dashboard ask too) and their effect on the rollout.
+import { isFinal } from '../../src/contract';
 import { formatDuration } from '../../src/plan/duration';
 import type { ResolvedPlan } from '../../src/plan/schema';
 import { UNKNOWN_ACTOR, decide, drop, notify, preempt, windowMs } from './context';
 import type { Ctx } from './context';
+import { admission, admissionViewOfState } from './admission';
 import { nextStage } from './scheduling';
 import type { Command, PolicyState } from './types';
 
-/** Why a command cannot be taken now, or null when it can. Updates turn this into a refusal. */
+/** Why a command cannot be taken now, or null when it can: the one admission rule (./admission.ts). */
 export function refusal(s: PolicyState, cmd: Command, plan?: ResolvedPlan): string | null {
-  if (isFinal(s.state)) return `the rollout is already ${s.state.replace('_', ' ')}; nothing to ${cmd.kind}`;
-  if (s.pendingAbort) return `the rollout is being aborted (${s.pendingAbort.reason})`;
-  if (s.ending) return `the rollout is being ${s.ending.final.replace('_', ' ')} (${s.ending.reason})`;
-  switch (cmd.kind) {
-    case 'pause':
-      return s.state === 'paused' ? 'the rollout is already paused' : null;
-    case 'resume':
-      if (s.pausedOnFail) {
-        return s.gates
-          ? 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `promote` moves on, `abort` ends it'
-          : 'the rollout is paused on a failed check: `dismiss` clears the failure and continues, `abort` ends it';
-      }
-      return s.state !== 'paused' ? 'the rollout is not paused' : null;
-    case 'promote':
-      return s.pendingPromote ? 'a promotion is already under way' : null;
-    case 'abort':
-      return null;
-    case 'extend':
-      return extendRefusal(s, plan, cmd.input);
-    case 'dismiss':
-      return s.failedChecks === 0 && !s.pausedOnFail
-        ? 'there is nothing to dismiss: no check failed in this stage'
-        : null;
-    case 'approve':
-      return approveRefusal(s, plan);
-  }
-}
-
-export function approveRefusal(s: PolicyState, plan: ResolvedPlan | undefined): string | null {
-  if (!s.gates || !plan) return 'this rollout has no approval gates (it started before they existed)';
-  if (s.pendingPromote) return 'a promotion is under way: there is no stage to approve';
-  const index = s.stageApplied ? s.stageIndex : 0;
-  if (!plan.stages[index]?.approval) {
-    return `stage ${index + 1} has no approval gate (approval: true in the plan); nothing to approve`;
-  }
-  if (s.approved?.stageIndex === index) return `stage ${index + 1} is already approved (by ${s.approved.by})`;
-  return null;
-}
-
-export function extendRefusal(
-  s: PolicyState,
-  plan: ResolvedPlan | undefined,
-  input: ExtendInput,
-): string | null {
-  if (!s.stageApplied) return "nothing is being observed yet: the first stage's split is not in place";
-  if (s.pendingPromote) return 'a promotion is under way: there is no stage to observe longer';
-  if (!plan) return null;
-  const window = windowMs(s, plan) + input.duration;
-  if (window > MAX_OBSERVE_MS) {
-    return `the stage would observe for ${formatDuration(window)}, above the limit of ${formatDuration(MAX_OBSERVE_MS)}`;
-  }
-  const needed = Math.max(0, window - s.observedMs);
-  const left = Math.max(0, plan.progressDeadlineMs - s.activeMs);
-  if (needed > left) {
-    return (
-      `the stage would need ${formatDuration(needed)} more, past the progress deadline ` +
-      `(${formatDuration(left)} of ${formatDuration(plan.progressDeadlineMs)} left); extend by less`
-    );
-  }
-  return null;
+  return admission(admissionViewOfState(s, plan), cmd);
 }
 
 /** True once the effect of an accepted command has happened (what an Update waits for). */
