@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
+import { instrumentedBundle } from '../src/temporal/workflow-bundle';
 
 const BUNDLE = join(__dirname, '..', 'lib', 'workflow-bundle.js');
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
@@ -30,17 +31,8 @@ try {
   process.stderr.write(`no ${BUNDLE}: run npm run build:workflows first\n`);
   process.exit(2);
 }
-// The bundle keeps its module loader to itself; expose it so one module can be required alone, and
-// note which modules a rollout instantiates (a module bundled but never required costs it nothing).
-code = code
-  .replace(
-    'exports.importWorkflows = function importWorkflows() {',
-    'globalThis.__benchRequire = __webpack_require__;\nexports.importWorkflows = function importWorkflows() {',
-  )
-  .replace(
-    'function __webpack_require__(moduleId) {',
-    'function __webpack_require__(moduleId) {\n(globalThis.__benchLoaded ??= new Set()).add(moduleId);',
-  );
+// The bundle keeps its module loader to itself: expose it, and note which modules a rollout requires.
+code = instrumentedBundle(code);
 
 type Context = vm.Context & { __benchRequire: (id: string) => unknown; __benchLoaded?: Set<string> };
 
