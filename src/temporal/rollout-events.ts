@@ -3,7 +3,7 @@
 // it has a notify target.
 //
 // The workflow logs each new decision through the SDK's workflow logger with the decision under
-// ROLLOUT_EVENT_KEY (workflows/canary.ts). A log call is not a command, so saved histories replay
+// ROLLOUT_EVENT_KEY (workflows/rollout.ts). A log call is not a command, so saved histories replay
 // unchanged, and the SDK skips it while replaying, so a worker restart does not print old events
 // again. `dev` and `worker` install a logger that turns these entries into lines (src/cli/sdk-log.ts);
 // any other worker sees them as ordinary INFO entries with structured attributes.
