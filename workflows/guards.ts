@@ -1,6 +1,6 @@
 // Plain guards for what reaches the workflow from outside: command inputs (Signals and Update
 // validators) and start options. They check the contract's shapes (src/contract/types.ts) as the
-// clients' zod schemas do (src/temporal/command-schemas.ts), without zod in the sandox: synchronous,
+// clients' zod schemas do (src/temporal/command-schemas.ts), without zod in the sandbox: synchronous,
 // and answering with a problem that names the field, as in Temporal's safe-message-handlers sample.
 import {
   MAX_BY_CHARS,

@@ -8,11 +8,13 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { PATCHES, PLAN_FAILURE, type RolloutOptions } from '../src/contract';
 import type { ResolvedPlan } from '../src/plan/schema';
 import { statusQuery } from './messages';
+import { resolvingStatus } from './view';
 
 const { resolvePlan } = proxyActivities<Activities>({
   startToCloseTimeout: '10s',
@@ -46,10 +48,9 @@ export function knownPlan(input: unknown, options: RolloutOptions): ResolvedPlan
 
 /** The first activity resolves and checks a plan as written; a bad one fails the run at once. */
 export async function resolveAtEdge(input: unknown): Promise<ResolvedPlan> {
-  // Until the plan is known there is no status to tell: say so rather than "no such query".
-  setHandler(statusQuery, () => {
-    throw new Error('the rollout is resolving its plan (its first activity): ask again in a moment');
-  });
+  // Until the plan is known, status says what the rollout waits for (not "no such query").
+  const since = Date.now();
+  setHandler(statusQuery, () => resolvingStatus(input, since, Date.now(), workflowInfo().workflowId));
   try {
     return await resolvePlan(input);
   } catch (err) {

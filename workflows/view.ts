@@ -78,6 +78,51 @@ export function statusOf(plan: ResolvedPlan, s: PolicyState, now: number, workfl
   };
 }
 
+/**
+ * The status while the first activity resolves a plan as written: nothing decided, no traffic moved,
+ * and what it waits for. The names come from the plan as written when they are text.
+ */
+export function resolvingStatus(
+  input: unknown,
+  since: number,
+  now: number,
+  workflowId: string,
+): RolloutStatus {
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const name = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : '');
+  const at = new Date(since).toISOString();
+  return {
+    asOf: new Date(now).toISOString(),
+    workflowId,
+    agent: name(raw.agent),
+    stable: name(raw.stable),
+    canary: name(raw.canary),
+    state: 'progressing',
+    stageIndex: 0,
+    stageCount: 0,
+    canaryPercent: 0,
+    stages: [],
+    stageStartedAt: at,
+    observedMs: 0,
+    remainingMs: 0,
+    observing: false,
+    startedAt: at,
+    deadlineAt: at,
+    failedChecks: 0,
+    failureLimit: 0,
+    inconclusiveStreak: 0,
+    lastAnalysis: null,
+    decisions: [],
+    notifyFailures: [],
+    applying: {
+      what: 'resolving the plan as written (first activity)',
+      since: at,
+      attempts: 0,
+      lastError: null,
+    },
+  };
+}
+
 /** The search attributes the rollout publishes, by key of messages.ts's SA (upserted on change only). */
 export function searchAttributesOf(plan: ResolvedPlan, s: PolicyState) {
   return {
