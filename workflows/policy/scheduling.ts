@@ -67,7 +67,10 @@ export function advance(ctx: Ctx): void {
   const windowDue = s.state === 'progressing' && s.observedMs >= window && s.observedAtCoveredCheck < window;
   if (s.checks === 'deferred') {
     // Handed out at once, due when the timer would have fired: the activity waits until then.
-    const at = windowDue ? now : wakeAt(s, plan, now);
+    // A slot already past (a run that started late, e.g. the first task after a continue-as-new on a
+    // busy machine) is checked at once but keeps its place on the grid: the activity does not wait
+    // for a time gone by, and the checks after it stay on the stage's cadence.
+    const at = windowDue ? now : s.nextCheckAt <= now ? s.nextCheckAt : wakeAt(s, plan, now);
     startCheck(ctx, stage.weight, at, at);
     return;
   }
