@@ -26,10 +26,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({
-            name,
-            message: 'no Node built-ins in workflow code (determinism)',
-          })),
+          paths: [
+            ...nodeBuiltins.map((name) => ({
+              name,
+              message: 'no Node built-ins in workflow code (determinism)',
+            })),
+            // Every cached rollout would hold its own instance (issue 22): check inputs with plain
+            // guards (workflows/guards.ts); zod stays at the edge.
+            { name: 'zod', message: 'no zod in the workflow sandbox: use workflows/guards.ts' },
+          ],
         },
       ],
     },

@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { judge as defaultJudge } from '../src/analysis';
 import { endingActivities } from './ending';
+import { planActivities, preflightInputProblems } from './plan';
 import { judgeWithCustom } from '../src/analysis/custom';
 import { withEvaluator } from '../src/analysis/evaluator';
 import { withSuccessCost } from '../src/analysis/success-cost';
@@ -105,6 +106,7 @@ export function createActivities(deps: ActivityDeps) {
     );
   return {
     ...endingActivities(),
+    ...planActivities(),
     async setTrafficSplit({ agent, desired }: SetSplitInput): Promise<AppliedSplit> {
       try {
         const applied = await persist(() => deps.router.setSplit(agent, desired));
@@ -206,7 +208,11 @@ export function createActivities(deps: ActivityDeps) {
      * Before a rollout starts, with this worker's own backends and credentials: one line per problem
      * (unknown agent or version, refused credentials, upstream or metrics source not answering).
      */
-    async preflight({ agent, stable, canary, metrics, shadow }: PreflightInput): Promise<string[]> {
+    async preflight(input: PreflightInput): Promise<string[]> {
+      // The preflight workflow passes its input on as it came (any client can start it).
+      const invalid = preflightInputProblems(input);
+      if (invalid.length > 0) return invalid;
+      const { agent, stable, canary, metrics, shadow } = input;
       const problems: string[] = [];
       const versions = { stable, canary };
       try {

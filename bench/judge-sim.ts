@@ -346,7 +346,7 @@ export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v
 export const THRESHOLDS_FAILURE_LIMIT = DEFAULT_FAILURE_LIMIT.thresholds;
 
 /**
- * One rollout. "ours" is the shipped policy itself (workflows/policy.ts `step`), driven with
+ * One rollout. "ours" is the shipped policy itself (workflows/policy `step`), driven with
  * simulated time and traffic, a router that applies every write at once and the judge run on the
  * data since the stage began. "original" checks once at each window's end and reads no data as
  * healthy; "flagger" checks each interval's own data, counts failed or empty checks over the whole

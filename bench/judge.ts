@@ -1,4 +1,4 @@
-// Judge simulation benchmark: the shipped policy (workflows/policy.ts `step`) and judge on seeded
+// Judge simulation benchmark: the shipped policy (workflows/policy `step`) and judge on seeded
 // simulated traffic with the default plan (5%/30m, 25%/60m, 50%/120m, checks every minute).
 //
 // Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
+import { instrumentedBundle } from '../src/temporal/workflow-bundle';
 
 const BUNDLE = join(__dirname, '..', 'lib', 'workflow-bundle.js');
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
@@ -30,13 +31,10 @@ try {
   process.stderr.write(`no ${BUNDLE}: run npm run build:workflows first\n`);
   process.exit(2);
 }
-// The bundle keeps its module loader to itself; expose it so one module can be required alone.
-code = code.replace(
-  'exports.importWorkflows = function importWorkflows() {',
-  'globalThis.__benchRequire = __webpack_require__;\nexports.importWorkflows = function importWorkflows() {',
-);
+// The bundle keeps its module loader to itself: expose it, and note which modules a rollout requires.
+code = instrumentedBundle(code);
 
-type Context = vm.Context & { __benchRequire: (id: string) => unknown };
+type Context = vm.Context & { __benchRequire: (id: string) => unknown; __benchLoaded?: Set<string> };
 
 function instance(): Context {
   const ctx = vm.createContext({
@@ -77,19 +75,33 @@ const ZOD = './node_modules/zod/v4/classic/schemas.js';
 const PLAN = './src/plan/schema.ts';
 const ALL = './workflows/index.ts';
 
+// What a rollout's sandbox instantiates: the workflows' entry and everything it requires.
+const probe = instance();
+probe.__benchRequire(ALL);
+const loaded = [...(probe.__benchLoaded ?? [])];
+const loads = (prefix: string) => loaded.some((id) => id.startsWith(prefix));
+const zodLoaded = loads('./node_modules/zod/');
+const planLoaded = loaded.includes(PLAN);
+
 const base = kbPer([]);
 const sdk = kbPer([SDK]) - base;
-const zod = kbPer([SDK, ZOD]) - base - sdk;
-const plan = kbPer([SDK, ZOD, PLAN]) - base - sdk - zod;
+// zod and the plan schemas count only when a rollout instantiates them (the bundle may hold them for
+// a path no current rollout takes: they cost the worker the bundle's text once, not a rollout).
+const zod = zodLoaded ? kbPer([SDK, ZOD]) - base - sdk : 0;
+const plan = planLoaded ? kbPer([SDK, ZOD, PLAN]) - base - sdk - zod : 0;
 const all = kbPer([ALL]) - base;
 const rest = all - sdk - zod - plan;
+const ours = loaded.filter((id) => !id.startsWith('./node_modules/')).sort();
 const rows: [string, number][] = [
   ['@temporalio/workflow (the SDK in the sandbox)', sdk],
   ['zod (its own instance)', zod],
   ['plan schemas (src/plan/schema.ts)', plan],
-  ['the rest (policy, analysis, messages, legacy)', rest],
+  ['the rest (contract, policy, analysis, messages)', rest],
   ['per cached rollout', all],
 ];
+process.stdout.write(
+  `modules a rollout instantiates: ${loaded.length} (${ours.length} of ours: ${ours.join(' ')})\n`,
+);
 process.stdout.write(`module instances kept per cached rollout (${INSTANCES} instances, after GC):\n`);
 for (const [what, kb] of rows) process.stdout.write(`  ${what.padEnd(48)} ${kb.toFixed(0).padStart(6)} KB\n`);
 process.stdout.write(

@@ -28,7 +28,7 @@ has() { temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" --
 create() {
   has "$1" || temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" --namespace "$ns" --name "$1" --type "$2"
 }
-for sa in CanaryAgent=Keyword CanaryState=Keyword CanaryPercent=Int CanaryVersion=Keyword StableVersion=Keyword; do
+for sa in CanaryAgent=Keyword CanaryState=Keyword CanaryPercent=Int CanaryVersion=Keyword StableVersion=Keyword CanaryCodeVersion=Int; do
   retry create "${sa%=*}" "${sa#*=}"
   echo "search attribute ${sa%=*} (${sa#*=}) ready"
 done

@@ -1,10 +1,14 @@
 // Any Temporal client can start and steer a rollout: here the plain `temporal` CLI, with the plan as
-// a team writes it (JSON of the YAML), defaults applied inside the workflow.
+// a team writes it (JSON of the YAML), resolved and checked by the rollout's first activity (patch
+// plan-at-edge: the workflow sandbox holds no plan parser).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { findTemporalCli } from '../src/temporal/cli-finder';
-import { statusQuery, workflowIdFor } from '../workflows/messages';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TASK_QUEUE, WORKFLOW_TYPE, statusQuery, workflowIdFor } from '../workflows/messages';
+import { saveHistory } from './support/histories';
 import { fakeDeps } from './fakes';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
 
@@ -59,6 +63,30 @@ describe('any Temporal client', function () {
       ]);
       const result = await handle.result();
       assert.deepEqual([result.state, result.stable], ['aborted', 'v1']);
+      assert.equal(router.canaryWeight(agent), 0);
+      await saveHistory('v7-plan-at-edge-aborted', handle);
+    });
+  });
+
+  it('a plan as written with a mistake fails the run at once, naming the field, with no traffic moved', async () => {
+    const { client } = testEnv();
+    const { deps, router } = fakeDeps();
+    const agent = uniqueName('bad-plan');
+    await withWorker(deps, async () => {
+      const handle = await client.workflow.start(WORKFLOW_TYPE, {
+        args: [{ agent, stable: 'v1', canary: 'v2', stages: [{ weight: 150, observe: '1m' }] }],
+        taskQueue: TASK_QUEUE,
+        workflowId: workflowIdFor(agent),
+      });
+      const err = await handle.result().then(
+        () => assert.fail('a plan with weight 150 ran'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      const cause = err.cause;
+      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      assert.equal(cause.type, 'PlanError');
+      assert.match(cause.message, /stages\.0\.weight/);
       assert.equal(router.canaryWeight(agent), 0);
     });
   });

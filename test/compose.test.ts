@@ -141,14 +141,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('the namespace job creates all five search attributes with the types the workflow declares', () => {
+  it('the namespace job creates all six search attributes with the types the workflow declares', () => {
     const script = read('deploy/temporal-namespace.sh');
     const list = /for sa in ([^;]+); do/.exec(script)![1].trim().split(/\s+/);
     const created = Object.fromEntries(list.map((pair) => pair.split('=')));
     const typeName: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
     const expected = Object.fromEntries(Object.values(SA).map((k) => [k.name, typeName[k.type]]));
     assert.deepEqual(created, expected);
-    assert.equal(Object.keys(created).length, 5);
+    assert.equal(Object.keys(created).length, 6);
   });
 
   it('starts things in order: worker after a healthy server, the search attributes and a healthy gateway', () => {

@@ -2,12 +2,8 @@
 // grades sampled answers through the local evaluator (OpenAI protocol, `openai` SDK client), the
 // workflow runs on the dev server with the gateway as router and metrics source.
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startLocalEvaluator, type LocalEvaluator } from '../src/demo/evaluator';
-import type { RunningGateway } from '../src/gateway';
-import { GatewayMetricsSource } from '../src/metrics/gateway';
+import { startLocalEvaluator } from '../src/demo/evaluator';
 import { resolvePlan } from '../src/plan';
-import { GatewayRouter } from '../src/router/gateway';
 import { readRolloutHistory } from '../src/ui/history';
 import {
   TASK_QUEUE,
@@ -17,90 +13,41 @@ import {
   type RolloutResult,
 } from '../workflows/messages';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
-import { TOKEN, gateway, startUpstream, type Upstream } from './gateway-support';
+import {
+  agentAnswering,
+  closeEvaluatedAgent,
+  gatewayDeps,
+  rubricFor,
+  startEvaluatedAgent,
+  traffic,
+  type EvaluatedAgent,
+} from './support/evaluated-agent';
 
 const POINTS = ['the answer is 42', 'checked twice', 'source: manual', 'next step: none'];
-const RUBRIC = `Correct, checked, sourced and complete.\n${POINTS.map((p) => `expect: ${p}`).join('\n')}`;
 
-/** An agent whose answers carry `base` or `base + 1` of the expected points, alternately. */
-function agentAnswering(base: number) {
-  let n = 0;
-  return (req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
-    req.on('end', () => {
-      const k = base + (n++ % 2);
-      const content = `Here you go: ${POINTS.slice(0, k).join('; ')}.`;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content } }] }));
-    });
-  };
-}
-
-/** Users calling the agent through the gateway until stopped; nobody posts feedback. */
-function traffic(gw: RunningGateway, agent: string) {
-  let stopped = false;
-  const clients = Array.from({ length: 3 }, async (_, c) => {
-    for (let i = 0; !stopped; i++) {
-      const res = await fetch(`${gw.url}/v1/agents/${agent}/invoke/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-session-id': `u${c}-${i}` },
-        body: JSON.stringify({ messages: [{ role: 'user', content: 'What is the answer?' }] }),
-      }).catch(() => undefined);
-      await res?.text();
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  });
-  return async () => {
-    stopped = true;
-    await Promise.all(clients);
-  };
-}
+/** Answers carrying `base` or `base + 1` of the expected points, alternately. */
+const answersWith = (base: number) =>
+  agentAnswering((n) => `Here you go: ${POINTS.slice(0, base + (n % 2)).join('; ')}.`);
 
 describe('rollouts judged by the online evaluator (no feedback posted)', function () {
   this.timeout(120_000);
-  let evaluator: LocalEvaluator;
-  let stable: Upstream;
-  let canary: Upstream;
-  let gw: RunningGateway;
-  let agent: string;
+  let a: EvaluatedAgent;
 
   async function setUp(canaryPoints: number) {
-    agent = uniqueName('evalroll');
-    evaluator = await startLocalEvaluator();
-    stable = await startUpstream('v1', agentAnswering(3));
-    canary = await startUpstream('v2', agentAnswering(canaryPoints));
-    gw = await gateway({
-      config: {
-        agents: {
-          [agent]: {
-            stable: 'v1',
-            versions: { v1: stable.url, v2: canary.url },
-            evaluate: {
-              url: evaluator.url,
-              model: 'local',
-              rubric: RUBRIC,
-              sample: 0.5,
-              maxPerMinute: 100_000,
-            },
-          },
-        },
-      },
-      leaseSweepMs: 200,
+    a = await startEvaluatedAgent({
+      agent: uniqueName('evalroll'),
+      rubric: rubricFor('Correct, checked, sourced and complete.', POINTS),
+      stable: answersWith(3),
+      canary: answersWith(canaryPoints),
+      sample: 0.5,
     });
   }
-  afterEach(async () => {
-    await gw?.close();
-    await Promise.all([stable?.close(), canary?.close(), evaluator?.close()]);
-  });
+  afterEach(() => closeEvaluatedAgent(a));
 
-  const deps = () => ({
-    router: new GatewayRouter({ url: gw.url, token: TOKEN }),
-    metrics: new GatewayMetricsSource({ url: gw.url, token: TOKEN }),
-    notifiers: () => [],
-  });
+  const deps = () => gatewayDeps(a.gw);
   const plan = (observe: string) =>
     resolvePlan({
-      agent,
+      agent: a.agent,
       stable: 'v1',
       canary: 'v2',
       stages: [{ weight: 50, observe }, { weight: 100 }],
@@ -114,13 +61,13 @@ describe('rollouts judged by the online evaluator (no feedback posted)', functio
     });
 
   async function rollout(observe: string, during?: (id: string) => Promise<void>) {
-    const stop = traffic(gw, agent);
+    const stop = traffic(a.gw, a.agent);
     try {
       return await withWorker(deps(), async () => {
         const handle = await testEnv().client.workflow.start(WORKFLOW_TYPE, {
           args: [plan(observe)],
           taskQueue: TASK_QUEUE,
-          workflowId: workflowIdFor(agent),
+          workflowId: workflowIdFor(a.agent),
         });
         await during?.(handle.workflowId);
         const result = (await handle.result()) as RolloutResult;
@@ -139,7 +86,7 @@ describe('rollouts judged by the online evaluator (no feedback posted)', functio
     const quality = status.lastAnalysis?.metrics.find((m) => m.metric === 'quality_score');
     assert.equal(quality?.status, 'fail', JSON.stringify(status.lastAnalysis));
     assert.ok(status.lastAnalysis!.evaluator!.calls > 0);
-    const split = await deps().router.getSplit(agent);
+    const split = await deps().router.getSplit(a.agent);
     assert.deepEqual([split.canary, split.canaryWeight], [null, 0]);
   });
 
@@ -152,8 +99,8 @@ describe('rollouts judged by the online evaluator (no feedback posted)', functio
         (s) => (s.lastAnalysis?.metrics.find((m) => m.metric === 'quality_score')?.canarySamples ?? 0) > 5,
         { what: 'scores for the canary', timeoutMs: 60_000 },
       );
-      const port = evaluator.port;
-      await evaluator.close();
+      const port = a.evaluator.port;
+      await a.evaluator.close();
       const down = await eventually(
         () => handle.query(statusQuery),
         (s) => s.lastAnalysis?.evaluator?.state === 'down',
@@ -172,7 +119,7 @@ describe('rollouts judged by the online evaluator (no feedback posted)', functio
         checks.some((c) => c.evaluator?.state === 'down' && /down since/.test(c.evaluator.reason ?? '')),
         'a check on the dashboard says the evaluator is down',
       );
-      evaluator = await startLocalEvaluator({ port });
+      a.evaluator = await startLocalEvaluator({ port });
     });
     assert.equal(result.state, 'promoted', JSON.stringify(result));
   });

@@ -14,18 +14,16 @@ describe('replay of saved rollout histories', function () {
   it('replays every saved history without a determinism error', async function () {
     const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
     // The set of scenarios is part of the contract of this test: losing one silently would hide breakage.
-    // The first four ran before the control-loop rework (patch control-loop-v2): they replay on the
-    // frozen code in workflows/legacy; the v2-* ones on the policy interpreter; the v3-* ones started
+    // One per supported code version (docs/versions.md): the v2-* ones ran on the policy interpreter
+    // (patch control-loop-v2; code version 1, before it, is retired with workflows/legacy, and its
+    // four histories are kept in test/histories/retired/, out of the replay set); the v3-* ones started
     // after the patch deferred-checks (each check handed to its activity with the time it is due);
     // the v4-* ones after the patch gates-v1 (a held pause on fail, approval gates, hooks); the v5-*
     // ones with a shadow stage (patch shadow-v1); the v6-* ones judged with conversations as the
-    // unit (patch judge-v4); v7-* ones recorded the rollout's verdict in each check's result (the
-    // v6 and earlier ones have none: the workflow judges the rollout itself, as it did).
+    // unit (patch judge-v4); the v7-* ones with the plan as another client wrote it, resolved by
+    // the first activity (patch plan-at-edge); the v8-* ones recorded the rollout's verdict in each
+    // check's result (earlier ones have none: the workflow judges the rollout itself, as it did).
     assert.deepEqual(files, [
-      'aborted-by-signal.json',
-      'cancelled.json',
-      'promoted.json',
-      'rolled-back.json',
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
       'v2-cancelled.json',
@@ -43,7 +41,8 @@ describe('replay of saved rollout histories', function () {
       'v4-paused-on-fail-held-rolled-back.json',
       'v5-shadow-rolled-back.json',
       'v6-judge-v4-rolled-back.json',
-      'v7-rollout-verdict-recorded.json',
+      'v7-plan-at-edge-aborted.json',
+      'v8-rollout-verdict-recorded.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

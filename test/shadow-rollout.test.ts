@@ -2,12 +2,7 @@
 // the canary and its evaluator (the local one: OpenAI protocol through the `openai` SDK) judges the
 // pairs blind in both orders; the workflow judges `preference` and acts on it.
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startLocalEvaluator, type LocalEvaluator } from '../src/demo/evaluator';
-import type { RunningGateway } from '../src/gateway';
-import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { resolvePlan } from '../src/plan';
-import { GatewayRouter } from '../src/router/gateway';
 import { preflightRollout } from '../src/temporal/rollouts';
 import { stageViews } from '../src/ui/data';
 import { readRolloutHistory } from '../src/ui/history';
@@ -21,93 +16,43 @@ import {
 } from '../workflows/messages';
 import { eventually, testEnv, uniqueName, withWorker } from './harness';
 import { saveHistory } from './support/histories';
-import { TOKEN, gateway, startUpstream, type Upstream } from './gateway-support';
+import {
+  agentAnswering,
+  closeEvaluatedAgent,
+  gatewayDeps,
+  rubricFor,
+  startEvaluatedAgent,
+  traffic,
+  type EvaluatedAgent,
+} from './support/evaluated-agent';
 
 const POINTS = ['the answer is 42', 'checked twice', 'source: manual'];
-const RUBRIC = `Correct, checked and sourced.\n${POINTS.map((p) => `expect: ${p}`).join('\n')}`;
 
-/** An agent whose answers carry `points` of the expected points, each answer worded a little apart. */
-function agentAnswering(points: number) {
-  let n = 0;
-  return (req: IncomingMessage, res: ServerResponse) => {
-    req.resume();
-    req.on('end', () => {
-      const content = `Answer #${n++}: ${POINTS.slice(0, points).join('; ')}.`;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content } }] }));
-    });
-  };
-}
-
-/** Users calling through the gateway until stopped; every x-agent-version they see is kept. */
-function traffic(gw: RunningGateway, agent: string, seen: Set<string>) {
-  let stopped = false;
-  const clients = Array.from({ length: 3 }, async (_, c) => {
-    for (let i = 0; !stopped; i++) {
-      const res = await fetch(`${gw.url}/v1/agents/${agent}/invoke/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-session-id': `u${c}-${i}` },
-        body: JSON.stringify({ messages: [{ role: 'user', content: `What is the answer? (${c}.${i})` }] }),
-      }).catch(() => undefined);
-      if (res) {
-        seen.add(res.headers.get('x-agent-version') ?? 'none');
-        await res.text();
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  });
-  return async () => {
-    stopped = true;
-    await Promise.all(clients);
-  };
-}
+/** Answers carrying `points` of the expected points, each answer worded a little apart. */
+const answersWith = (points: number) =>
+  agentAnswering((n) => `Answer #${n}: ${POINTS.slice(0, points).join('; ')}.`);
 
 describe('shadow stage: rollouts judged on mirrored pairs', function () {
   this.timeout(90_000);
-  let evaluator: LocalEvaluator;
-  let stable: Upstream;
-  let canary: Upstream;
-  let gw: RunningGateway;
-  let agent: string;
+  let a: EvaluatedAgent;
 
   async function setUp(canaryPoints: number, pairs: 'tie' | 'hash' | 'first', allowed = true) {
-    agent = uniqueName('shadow');
-    evaluator = await startLocalEvaluator({ pairs });
-    stable = await startUpstream('v1', agentAnswering(3));
-    canary = await startUpstream('v2', agentAnswering(canaryPoints));
-    gw = await gateway({
-      config: {
-        agents: {
-          [agent]: {
-            stable: 'v1',
-            versions: { v1: stable.url, v2: canary.url },
-            ...(allowed ? { shadow: 'allowed' } : {}),
-            evaluate: {
-              url: evaluator.url,
-              model: 'local',
-              rubric: RUBRIC,
-              sample: 1e-9,
-              maxPerMinute: 100_000,
-            },
-          },
-        },
-      },
-      leaseSweepMs: 200,
+    a = await startEvaluatedAgent({
+      agent: uniqueName('shadow'),
+      rubric: rubricFor('Correct, checked and sourced.', POINTS),
+      stable: answersWith(3),
+      canary: answersWith(canaryPoints),
+      sample: 1e-9,
+      evaluator: { pairs },
+      extra: allowed ? { shadow: 'allowed' } : {},
     });
   }
-  afterEach(async () => {
-    await gw?.close();
-    await Promise.all([stable?.close(), canary?.close(), evaluator?.close()]);
-  });
+  afterEach(() => closeEvaluatedAgent(a));
 
-  const deps = () => ({
-    router: new GatewayRouter({ url: gw.url, token: TOKEN }),
-    metrics: new GatewayMetricsSource({ url: gw.url, token: TOKEN }),
-    notifiers: () => [],
-  });
+  const deps = () => gatewayDeps(a.gw);
   const plan = (observe: string) =>
     resolvePlan({
-      agent,
+      agent: a.agent,
       stable: 'v1',
       canary: 'v2',
       stages: [{ shadow: 100, observe }, { weight: 50, observe: '30s' }, { weight: 100 }],
@@ -134,7 +79,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
     seen: Set<string>,
     history?: string,
   ) {
-    const stop = traffic(gw, agent, seen);
+    const stop = traffic(a.gw, a.agent, seen);
     try {
       return await withWorker(deps(), async () => {
         const { client } = testEnv();
@@ -142,7 +87,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
         const handle = await client.workflow.start(WORKFLOW_TYPE, {
           args: [plan(observe)],
           taskQueue: TASK_QUEUE,
-          workflowId: workflowIdFor(agent),
+          workflowId: workflowIdFor(a.agent),
         });
         await during(handle.workflowId);
         const result = (await handle.result()) as RolloutResult;
@@ -166,7 +111,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
     assert.ok(status.lastAnalysis!.shadow!.pairs.losses >= 10, JSON.stringify(status.lastAnalysis!.shadow));
     // No user request was answered by the canary, and the rollback left no mirroring behind.
     assert.deepEqual([...seen], ['v1']);
-    const split = await deps().router.getSplit(agent);
+    const split = await deps().router.getSplit(a.agent);
     assert.deepEqual([split.canary, split.canaryWeight, split.shadow], [null, 0, undefined]);
     // The dashboard reads the same from the workflow's history: the shadow stage and its pairs.
     const { client } = testEnv();
@@ -181,7 +126,7 @@ describe('shadow stage: rollouts judged on mirrored pairs', function () {
     await setUp(3, 'hash', false);
     const { problems } = await withWorker(deps(), () => preflight('2s'));
     assert.equal(problems.length, 1, problems.join('\n'));
-    assert.match(problems[0], new RegExp(`set agents\\.${agent}\\.shadow: allowed in its config`));
+    assert.match(problems[0], new RegExp(`set agents\\.${a.agent}\\.shadow: allowed in its config`));
   });
 
   it('moves a canary as good as the stable on to its first weighted stage', async () => {

@@ -121,6 +121,13 @@ describe('agent-canary ui in a browser (Chromium)', function () {
       { timeoutMs: 20_000, what: 'points on the paused rollout chart' },
     );
     await page.screenshot({ path: path.join(SCREENSHOTS, 'paused.png'), fullPage: true });
+    // More observation from the dashboard, admitted by the workflow's own rule.
+    await page.click('button[data-command="extend"]');
+    await page
+      .locator('.message.good', { hasText: 'Observe 10 min longer: done' })
+      .waitFor({ timeout: 30_000 });
+    const extended = await getStatus(testEnv().client, stack.agents.held, { workflowId: ids.held });
+    assert.equal(extended.extendedMs, 600_000, 'the stage observes 10 minutes longer');
   });
 
   it('refuses a button press without the token, saying how to get one', async () => {

@@ -32,7 +32,7 @@ describe('dashboard outcome badges', () => {
       ),
     );
     assert.equal(tones.size, 4, 'good, bad, warn and live look different');
-    assert.deepEqual(allowedCommands('paused'), ['resume', 'promote', 'abort']);
+    assert.deepEqual(allowedCommands('paused'), ['resume', 'extend', 'promote', 'abort']);
     assert.deepEqual(allowedCommands('promoted'), []);
     // Paused on a failed check: the workflow refuses resume; dismiss lifts it (docs/gates.md).
     const held = {
@@ -43,16 +43,23 @@ describe('dashboard outcome badges', () => {
     };
     assert.deepEqual(allowedCommands('paused', { pausedOnFail: held, failedChecks: 1 }), [
       'dismiss',
+      'extend',
       'promote',
       'abort',
     ]);
     assert.deepEqual(allowedCommands('progressing', { failedChecks: 1 }), [
       'pause',
       'dismiss',
+      'extend',
       'promote',
       'abort',
     ]);
-    assert.deepEqual(allowedCommands('progressing', { failedChecks: 0 }), ['pause', 'promote', 'abort']);
+    assert.deepEqual(allowedCommands('progressing', { failedChecks: 0 }), [
+      'pause',
+      'extend',
+      'promote',
+      'abort',
+    ]);
   });
 });
 
@@ -180,7 +187,16 @@ describe('agent-canary ui: the API', function () {
     );
     const again = await post(`${base}/pause`, { by: 'alice' });
     assert.equal(again.status, 409, 'pause on a paused rollout is refused');
-    assert.match(again.body.error!, /possible now: resume, promote, abort/);
+    assert.match(again.body.error!, /possible now: resume, extend, promote, abort/);
+    // extend and dismiss go through the workflow's own admission rule, as from the CLI.
+    const extended = await post(`${base}/extend`, { by: 'alice', duration: '10m' });
+    assert.equal(extended.status, 200, JSON.stringify(extended.body));
+    assert.equal((extended.body as { status?: { extendedMs?: number } }).status?.extendedMs, 600_000);
+    const noDuration = await post(`${base}/extend`, { by: 'alice' });
+    assert.equal(noDuration.status, 400, JSON.stringify(noDuration.body));
+    const dismissed = await post(`${base}/dismiss`, { by: 'alice' });
+    assert.equal(dismissed.status, 409, JSON.stringify(dismissed.body));
+    assert.match(dismissed.body.error!, /nothing to dismiss: no check failed in this stage/);
     const aborted = await post(`${base}/abort`, { by: 'bob', reason: 'bad answers in #support' });
     assert.equal(aborted.status, 200, JSON.stringify(aborted.body));
     const d = await eventually(

@@ -76,7 +76,7 @@ describe('one verdict per check, read from history', function () {
       metrics.set(agent, { canary: BROKEN });
       const result = await h.result();
       assert.equal(result.state, 'rolled_back', result.reason);
-      await saveHistory('v7-rollout-verdict-recorded', h);
+      await saveHistory('v8-rollout-verdict-recorded', h);
     });
 
     const recorded = await activities(workflowId);

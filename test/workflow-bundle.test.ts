@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { Worker } from '@temporalio/worker';
 import {
   bundleStaleness,
+  instrumentedBundle,
   prebuiltWorkflowBundle,
   writeWorkflowBundle,
   type BundleFiles,
@@ -42,8 +44,9 @@ describe('prebuilt workflow bundle', function () {
     for (const f of [
       'workflows/canary.ts',
       'workflows/messages.ts',
-      'workflows/policy.ts',
-      'workflows/legacy/canary-v1.ts',
+      'workflows/policy/index.ts',
+      'workflows/guards.ts',
+      'src/contract/names.ts',
     ])
       assert.ok(sources.includes(f), `${f} missing from the manifest`);
     // An upgraded dependency changes the bundle too: zod and the SDK's workflow runtime are in it.
@@ -52,6 +55,27 @@ describe('prebuilt workflow bundle', function () {
         sources.some((f) => f.startsWith(dep)),
         `nothing from ${dep} in the manifest`,
       );
+  });
+
+  it('a rollout instantiates the contract, the policy and the SDK: no zod, no plan parser', () => {
+    const ctx = vm.createContext({
+      console,
+      setTimeout,
+      clearTimeout,
+      TextEncoder,
+      TextDecoder,
+      URL,
+      URLSearchParams,
+      AbortController,
+      queueMicrotask,
+      __webpack_module_cache__: {},
+    }) as vm.Context & { __benchRequire: (id: string) => unknown; __benchLoaded?: Set<string> };
+    vm.runInContext(instrumentedBundle(testEnv().workflowBundle.code), ctx);
+    ctx.__benchRequire('./workflows/index.ts');
+    const loaded = [...(ctx.__benchLoaded ?? [])];
+    assert.ok(loaded.includes('./workflows/canary.ts'), loaded.join(' '));
+    const heavy = loaded.filter((id) => /node_modules\/zod\/|src\/plan\/(schema|resolve)\.ts/.test(id));
+    assert.deepEqual(heavy, [], 'modules every cached rollout would hold');
   });
 
   it('is fresh as built, and a worker created from it runs a workflow task', async () => {
@@ -74,7 +98,8 @@ describe('prebuilt workflow bundle', function () {
       stages: [{ weight: 20, observe: '1m' }, { weight: 100 }],
     });
     const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
-      args: [plan],
+      // Resolved here, as agent-canary's clients do: no activity needed to start.
+      args: [plan, { planChecked: true }],
       taskQueue,
       workflowId: workflowIdFor(agent),
     });

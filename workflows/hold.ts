@@ -10,7 +10,8 @@
 //   3. a metric failing that did not pause it and whose onFail is rollback (it never asked to wait).
 // The progress deadline and analysis.onFail.timeout are enforced by the policy itself.
 // Pure: the workflow bundle runs it.
-import { WORSE_WHEN_HIGHER, type MetricName, type MetricResult, type Verdict } from '../src/analysis/types';
+import type { MetricName, MetricResult, Verdict } from '../src/analysis/types';
+import { WORSE_WHEN_HIGHER } from '../src/analysis/directions';
 import { onFailFor } from '../src/plan/on-fail';
 import type { ResolvedPlan } from '../src/plan/schema';
 

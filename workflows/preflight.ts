@@ -1,21 +1,9 @@
 // canaryPreflight: runs the preflight activity on a worker, so the checks use that worker's own
 // backends and credentials (the CLI that starts a rollout may have neither). One activity, one try.
+// The input is checked by the activity (activities/plan.ts): no zod in the workflow sandbox.
 import { proxyActivities } from '@temporalio/workflow';
-import { z } from 'zod';
-import type { Activities } from '../activities';
-
-export const PREFLIGHT_WORKFLOW_TYPE = 'canaryPreflight';
-
-const PreflightInputSchema = z
-  .object({
-    agent: z.string().min(1).max(100),
-    stable: z.string().min(1).max(128),
-    canary: z.string().min(1).max(128),
-    metrics: z.array(z.string().max(64)).max(20).optional(),
-    /** The plan has a shadow stage: the router must mirror for this agent (docs/shadow.md). */
-    shadow: z.literal(true).optional(),
-  })
-  .strict();
+import type { Activities, PreflightInput } from '../activities';
+export { PREFLIGHT_WORKFLOW_TYPE } from '../src/contract/names';
 
 const { preflight } = proxyActivities<Activities>({
   startToCloseTimeout: '25s',
@@ -24,8 +12,5 @@ const { preflight } = proxyActivities<Activities>({
 });
 
 export async function canaryPreflight(input: unknown): Promise<{ problems: string[] }> {
-  const parsed = PreflightInputSchema.safeParse(input);
-  if (!parsed.success)
-    return { problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) };
-  return { problems: await preflight(parsed.data) };
+  return { problems: await preflight(input as PreflightInput) };
 }

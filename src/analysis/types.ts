@@ -24,20 +24,7 @@ export const ALL_METRICS = [...METRICS, ...SIGNAL_METRICS, ...SHADOW_METRICS] as
 export const MetricNameSchema = z.enum(ALL_METRICS);
 export type MetricName = z.infer<typeof MetricNameSchema>;
 
-/** Direction in which a metric gets worse: used by every judge and by the CLI to draw arrows. */
-export const WORSE_WHEN_HIGHER: Record<MetricName, boolean> = {
-  error_rate: true,
-  p99_latency_ms: true,
-  task_success_rate: false,
-  quality_score: false,
-  cost_per_request: true,
-  output_tokens: true,
-  input_tokens: true,
-  ttft_p99_ms: true,
-  tool_error_rate: true,
-  truncation_rate: true,
-  preference: false,
-};
+export { WORSE_WHEN_HIGHER } from './directions';
 
 export const MetricStatusSchema = z.enum(['pass', 'fail', 'nodata', 'inconclusive']);
 export type MetricStatus = z.infer<typeof MetricStatusSchema>;

@@ -1,6 +1,9 @@
 // analysis.onFail: which metrics pause a rollout for a person instead of rolling it back, when
 // their failed checks reach the failure limit. Pure: the policy (in the workflow) reads it too.
-import { ON_FAIL_TIMEOUT, type OnFail } from './schema';
+import type { OnFail } from './schema';
+
+/** The key of analysis.onFail that is a duration, not a metric (here: the workflow reads it without zod). */
+export const ON_FAIL_TIMEOUT = 'timeout';
 
 export type OnFailAction = 'rollback' | 'pause';
 

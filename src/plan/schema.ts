@@ -4,6 +4,8 @@ import { BuiltinQueriesSchema, CustomMetricsSchema } from '../metrics/prometheus
 import { notifyEnvProblem } from '../notify/env-policy';
 import { AgentName } from './agent-name';
 import { formatDuration, parseDuration } from './duration';
+import { MAX_OBSERVE_MS } from '../contract/names';
+import { ON_FAIL_TIMEOUT } from './on-fail';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -18,7 +20,7 @@ export const PLAN_LIMITS = {
   minIntervalMs: 100,
   /** Checks renew the lease, which must be at least twice the interval and at most an hour. */
   maxIntervalMs: 30 * 60_000,
-  maxObserveMs: 7 * DAY,
+  maxObserveMs: MAX_OBSERVE_MS,
   maxProgressDeadlineMs: 30 * DAY,
   /** A canary share that nobody renews must lapse soon: the guarantee behind terminate. */
   maxLeaseTtlMs: HOUR,
@@ -238,7 +240,7 @@ const OnFailAction = z.enum(ON_FAIL_ACTIONS, { message: 'must be rollback or pau
  * `timeout`: how long a pause on a failed check waits for a person (dismiss, promote, abort) before
  * it rolls back; absent = until the progress deadline. Not a metric name: every other key is one.
  */
-export const ON_FAIL_TIMEOUT = 'timeout';
+export { ON_FAIL_TIMEOUT };
 type OnFailAction = (typeof ON_FAIL_ACTIONS)[number];
 /** As written: metric (or `default`) -> action, and `timeout` as a duration. */
 export interface OnFailInput {

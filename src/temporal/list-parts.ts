@@ -25,6 +25,11 @@ export interface ListOptions {
   /** Only the workflows still running. */
   running?: boolean;
   limit?: number;
+  /**
+   * Only rollouts started on a code version below this one (src/contract/patches.ts), including those
+   * that recorded none (started before code versions were recorded, or by another client).
+   */
+  codeVersionBelow?: number;
 }
 
 function quote(value: string): string {
@@ -38,6 +43,10 @@ export function listQuery(opts: ListOptions = {}): string {
   // A closed execution is not progressing or paused, whatever it last published (terminated, failed).
   const live = opts.state === 'progressing' || opts.state === 'paused';
   if (opts.running || live) parts.push(`ExecutionStatus = 'Running'`);
+  if (opts.codeVersionBelow !== undefined) {
+    const v = Math.floor(opts.codeVersionBelow);
+    parts.push(`(${SA_NAMES.codeVersion} < ${v} OR ${SA_NAMES.codeVersion} IS NULL)`);
+  }
   return parts.join(' AND ');
 }
 

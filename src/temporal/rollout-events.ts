@@ -3,18 +3,18 @@
 // it has a notify target.
 //
 // The workflow logs each new decision through the SDK's workflow logger with the decision under
-// ROLLOUT_EVENT_KEY (workflows/canary.ts). A log call is not a command, so saved histories replay
+// ROLLOUT_EVENT_KEY (workflows/rollout.ts). A log call is not a command, so saved histories replay
 // unchanged, and the SDK skips it while replaying, so a worker restart does not print old events
 // again. `dev` and `worker` install a logger that turns these entries into lines (src/cli/sdk-log.ts);
 // any other worker sees them as ordinary INFO entries with structured attributes.
 import { z } from 'zod';
 import { plainReason } from '../ui/plain';
 import { printable } from '../text/sanitize';
-import { SYSTEM_ACTOR } from '../../workflows/policy';
+import { ROLLOUT_EVENT_KEY, SYSTEM_ACTOR } from '../contract/names';
 import { DecisionSchema } from './status-schema';
 
 /** The attribute of the workflow's log entry that carries the event. */
-export const ROLLOUT_EVENT_KEY = 'rolloutEvent';
+export { ROLLOUT_EVENT_KEY };
 
 /**
  * One decision of a rollout (the ledger's own schema) with what a line needs to stand alone.

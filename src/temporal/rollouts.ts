@@ -24,19 +24,12 @@ import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type Resol
 import {
   isFinal,
   ROLLED_BACK_FAILURE,
-  AbortInputSchema,
   abortUpdate,
-  DismissInputSchema,
   dismissUpdate,
   approveUpdate,
-  ApproveInputSchema,
-  ExtendInputSchema,
   extendUpdate,
-  PauseInputSchema,
   pauseUpdate,
-  PromoteInputSchema,
   promoteUpdate,
-  ResumeInputSchema,
   resumeUpdate,
   SA,
   statusQuery,
@@ -46,7 +39,18 @@ import {
   type RolloutResult,
   type RolloutStatus,
 } from '../../workflows/messages';
-import { PREFLIGHT_WORKFLOW_TYPE } from '../../workflows/preflight';
+import { CODE_VERSION, PREFLIGHT_WORKFLOW_TYPE } from '../contract';
+import { admission, admissionViewOfStatus } from '../../workflows/policy/admission';
+import type { Command as PolicyCommand } from '../../workflows/policy/types';
+import {
+  AbortInputSchema,
+  ApproveInputSchema,
+  DismissInputSchema,
+  ExtendInputSchema,
+  PauseInputSchema,
+  PromoteInputSchema,
+  ResumeInputSchema,
+} from './command-schemas';
 import { SIGNAL_METRICS } from '../analysis/types';
 import {
   ABNORMAL_CLOSE,
@@ -175,8 +179,9 @@ export async function startRollout(
   const workflowId = opts.workflowId ?? workflowIdFor(plan.agent);
   try {
     const handle = await client.workflow.start(WORKFLOW_TYPE, {
-      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md).
-      args: [plan, { outcomeStatus: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
+      // outcomeStatus: the run closes as Completed, Failed or Canceled by outcome (docs/web-ui.md);
+      // planChecked: resolved and checked above, so the workflow needs no activity to resolve it.
+      args: [plan, { outcomeStatus: true, planChecked: true, ...(opts.retry ? { retry: opts.retry } : {}) }],
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
       workflowId,
       typedSearchAttributes: [
@@ -185,6 +190,8 @@ export async function startRollout(
         { key: SA.percent, value: 0 },
         { key: SA.canaryVersion, value: plan.canary },
         { key: SA.stableVersion, value: plan.stable },
+        // The code version it starts on, so `list --code-version-below` can count old rollouts.
+        { key: SA.codeVersion, value: CODE_VERSION },
       ],
       staticSummary: staticSummary(plan),
       staticDetails: staticDetails(plan),
@@ -202,7 +209,8 @@ export async function startRollout(
         `the Temporal server does not know agent-canary's search attributes: ${errDetail(err)}.\n` +
           '  Fix: `agent-canary dev` registers them; on your own server run ' +
           '`temporal operator search-attribute create --name CanaryAgent --type Keyword` ' +
-          '(and CanaryState Keyword, CanaryPercent Int, CanaryVersion Keyword, StableVersion Keyword).',
+          '(and CanaryState Keyword, CanaryPercent Int, CanaryVersion Keyword, StableVersion Keyword, ' +
+          'CanaryCodeVersion Int).',
       );
     }
     throw mapServiceError(err, `start the rollout for "${plan.agent}"`);
@@ -520,6 +528,20 @@ const COMMAND_DEFS = {
 
 export type CommandInput<C extends Command> = z.input<(typeof COMMAND_DEFS)[C]['schema']>;
 
+/**
+ * Whether the rollout, as its status shows it, takes this command now: the workflow's own admission
+ * rule (workflows/policy/admission.ts) asked of the status, so a refusal reads the same from the CLI,
+ * the dashboard and the workflow. Null when it is taken (the workflow still has the last word).
+ */
+export function admitCommand<C extends Command>(
+  status: RolloutStatus,
+  command: C,
+  input: CommandInput<C>,
+): string | null {
+  const data = parseCommandInput(command, input);
+  return admission(admissionViewOfStatus(status), { kind: command, input: data } as PolicyCommand);
+}
+
 /** Checks a command's input before anything is sent; CommandInputError names each bad field. */
 export function parseCommandInput<C extends Command>(command: C, input: CommandInput<C>) {
   const parsed = COMMAND_DEFS[command].schema.safeParse(input);
@@ -546,10 +568,12 @@ export async function sendCommand<C extends Command>(
   agent: string,
   command: C,
   input: CommandInput<C>,
-  opts: RpcOptions = {},
+  opts: RpcOptions & { status?: RolloutStatus } = {},
 ): Promise<RolloutStatus> {
   const def = COMMAND_DEFS[command];
   const data = parseCommandInput(command, input);
+  const known = opts.status ? admitCommand(opts.status, command, input) : null;
+  if (known) throw new CommandRefusedError(`${command} refused for "${agent}": ${known}`);
   const workflowId = opts.workflowId ?? workflowIdFor(agent);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_UPDATE_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;

@@ -1,10 +1,9 @@
 // The status query's answer as zod checks it when it arrives as JSON over the HTTP API (the SDK
 // path trusts its own data converter). Objects are loose: a field a newer workflow adds passes
 // through, so --json prints what the SDK path prints. The type check below keeps it in step with
-// RolloutStatus (workflows/messages.ts).
+// RolloutStatus (src/contract/types.ts).
 import { z } from 'zod';
-import type { RolloutStatus } from '../../workflows/messages';
-import { ROLLOUT_STATE_NAMES } from './names';
+import { DECISION_ACTIONS, ROLLOUT_STATES, type RolloutStatus } from '../contract';
 
 const iso = z.string().max(40);
 const text = z.string().max(20_000);
@@ -15,24 +14,7 @@ const percent = z.number().min(0).max(100);
 export const DecisionSchema = z
   .object({
     at: iso,
-    action: z.enum([
-      'started',
-      'stage_started',
-      'paused',
-      'resumed',
-      'promoted_stage',
-      'promoted',
-      'rolled_back',
-      'aborted',
-      'inconclusive_streak',
-      'check_failed',
-      'paused_on_fail',
-      'extended',
-      'dismissed',
-      'awaiting_approval',
-      'approved',
-      'hook_failed',
-    ]),
+    action: z.enum(DECISION_ACTIONS),
     by: text,
     reason: text,
     stageIndex: count,
@@ -80,7 +62,7 @@ const LastAnalysisSchema = z
   })
   .loose();
 
-const State = z.enum(ROLLOUT_STATE_NAMES);
+const State = z.enum(ROLLOUT_STATES);
 
 export const RolloutStatusSchema = z
   .object({

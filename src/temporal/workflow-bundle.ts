@@ -112,6 +112,25 @@ export async function prebuiltWorkflowBundle(
   return (await bundleStaleness(files)) === null ? { codePath: files.code } : undefined;
 }
 
+/**
+ * Bundled workflow code made to tell what a rollout's sandbox instantiates, for the memory bench and
+ * the bundle's test: evaluated in a vm context, it sets `__benchRequire` (the bundle's module loader,
+ * to require one module alone) and fills `__benchLoaded` with the id of every module required
+ * (e.g. "./node_modules/zod/v4/classic/schemas.js"). A module bundled but never required costs no
+ * rollout anything.
+ */
+export function instrumentedBundle(code: string): string {
+  return code
+    .replace(
+      'exports.importWorkflows = function importWorkflows() {',
+      'globalThis.__benchRequire = __webpack_require__;\nexports.importWorkflows = function importWorkflows() {',
+    )
+    .replace(
+      'function __webpack_require__(moduleId) {',
+      'function __webpack_require__(moduleId) {\n(globalThis.__benchLoaded ??= new Set()).add(moduleId);',
+    );
+}
+
 if (require.main === module) {
   const started = Date.now();
   writeWorkflowBundle().then(

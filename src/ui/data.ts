@@ -213,9 +213,12 @@ export function allowedCommands(
   // `resume`, which the workflow refuses then.
   const onFail = !!status?.pausedOnFail;
   const dismiss: Command[] = onFail || (status?.failedChecks ?? 0) > 0 ? ['dismiss'] : [];
+  // More observation of the stage; the workflow's admission rule (on the status it answers) says
+  // when the stage cannot take it (no split yet, past the progress deadline), naming why.
   if (state === 'paused')
-    return [...approve, ...(onFail ? [] : ['resume' as const]), ...dismiss, 'promote', 'abort'];
-  if (state === 'progressing' || state === null) return [...approve, 'pause', ...dismiss, 'promote', 'abort'];
+    return [...approve, ...(onFail ? [] : ['resume' as const]), ...dismiss, 'extend', 'promote', 'abort'];
+  if (state === 'progressing' || state === null)
+    return [...approve, 'pause', ...dismiss, 'extend', 'promote', 'abort'];
   return [];
 }
 

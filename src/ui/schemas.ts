@@ -31,6 +31,8 @@ export const CommandBodySchema = z
     by: z.string().trim().min(1, 'say who acts').max(200, 'at most 200 characters').optional(),
     reason: z.string().trim().max(2000, 'at most 2000 characters').optional(),
     full: z.boolean().optional(),
+    /** extend: more observation, as written ("30m") or ms; checked by the command's own schema. */
+    duration: z.union([z.string().max(40), z.number()]).optional(),
   })
   .strict();
 export type CommandBody = z.infer<typeof CommandBodySchema>;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { z } from 'zod';
 import { PlanError } from '../plan';
-import { sendCommand, type Command } from '../temporal/rollouts';
+import { admitCommand, sendCommand, type Command } from '../temporal/rollouts';
 import { CommandRefusedError, RolloutError, UnknownAgentError } from '../temporal/errors';
 import { sendJson, tokenChecker } from '../gateway/http-util';
 import { listRows, rolloutDetail, RolloutNotFoundError } from './data';
@@ -193,18 +193,29 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
         throw new HttpError(400, 'invalid body: body.reason: an abort needs a reason', { problems });
       }
       const detail = await rolloutDetail(o.client, workflowId, { queryTimeoutMs: 1_000 });
-      if (!detail.commands.includes(command)) {
-        throw new HttpError(
-          409,
-          `cannot ${command} ${workflowId}: it is ${detail.badge.label}` +
-            (detail.commands.length ? ` (possible now: ${detail.commands.join(', ')})` : ''),
-        );
-      }
       const input = {
         by: body.by ?? 'dashboard',
         ...(body.reason ? { reason: body.reason } : {}),
         ...(command === 'promote' && body.full !== undefined ? { full: body.full } : {}),
+        ...(command === 'extend' ? { duration: body.duration } : {}),
       };
+      // A run that ended (or an older run) takes no command. A running one is admitted by the
+      // workflow's own rule (admitCommand) on the status just read; the workflow has the last word.
+      const why =
+        detail.commands.length === 0
+          ? `it is ${detail.badge.label}`
+          : detail.status
+            ? admitCommand(detail.status, command, input as never)
+            : detail.commands.includes(command)
+              ? null
+              : `it is ${detail.badge.label}`;
+      if (why) {
+        throw new HttpError(
+          409,
+          `cannot ${command} ${workflowId}: ${why}` +
+            (detail.commands.length ? ` (possible now: ${detail.commands.join(', ')})` : ''),
+        );
+      }
       const status = await sendCommand(o.client, detail.agent, command, input as never, { workflowId });
       return sendJson(res, 200, { ok: true, status }, SECURITY_HEADERS);
     }

@@ -10,6 +10,7 @@ interface ListOpts {
   agent?: string;
   running?: boolean;
   limit: number;
+  codeVersionBelow?: number;
   json?: boolean;
 }
 
@@ -27,6 +28,11 @@ export function register(program: Command): void {
     .option('--agent <agent>', 'only rollouts of this agent')
     .option('--running', 'only rollouts whose workflow is still running')
     .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .option(
+      '--code-version-below <n>',
+      'only rollouts started on an older code version (or none recorded): what a release that retires it would strand (docs/versions.md)',
+      positiveInt,
+    )
     .option('--json', 'machine-readable output')
     .action(async (opts: ListOpts, cmd: Command) => {
       const agent = opts.agent ? parseAgent(opts.agent) : undefined;
@@ -35,6 +41,7 @@ export function register(program: Command): void {
         agent,
         running: opts.running,
         limit: opts.limit,
+        ...(opts.codeVersionBelow !== undefined ? { codeVersionBelow: opts.codeVersionBelow } : {}),
       });
       if (opts.json) printJson(rows);
       else process.stdout.write(`${renderList(rows)}\n`);

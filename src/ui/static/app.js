@@ -289,6 +289,12 @@ const BUTTONS = [
     label: 'Approve stage',
     hint: 'open this stage’s approval gate (recorded with your name)',
   },
+  {
+    command: 'extend',
+    duration: '10m',
+    label: 'Observe 10 min longer',
+    hint: 'add 10 minutes to this stage’s observation window (within the progress deadline)',
+  },
   { command: 'promote', label: 'Next stage now', hint: 'skip the rest of this stage' },
   { command: 'promote', full: true, label: 'Promote to 100%', hint: 'make the canary the new stable now' },
   { command: 'abort', label: 'Abort', hint: 'all traffic back to stable; needs a reason', danger: true },
@@ -686,6 +692,7 @@ function detailView(main, workflowId, runId) {
         ...(by ? { by } : {}),
         ...(why ? { reason: why } : {}),
         ...(b.full ? { full: true } : {}),
+        ...(b.duration ? { duration: b.duration } : {}),
       };
       const r = await api(`/api/rollouts/${encodeURIComponent(workflowId)}/${b.command}`, {
         method: 'POST',
