@@ -17,6 +17,7 @@ import { SIGNAL_METRICS } from '../analysis/types';
 import { errorKind, isRetryable, statusKind } from '../http-failure';
 import { checkOutboundUrl, describeFetchError, outboundFetch } from '../outbound';
 import { printable } from '../text/sanitize';
+import { problemLines, problemsFromZod } from '../text/zod-problems';
 import {
   emptySignalMetrics,
   emptyVersionMetrics,
@@ -46,8 +47,7 @@ export type QueryConfig = z.infer<typeof QueryConfigSchema>;
 export function parseQueryConfig(raw: unknown, source = 'prometheus queries'): QueryConfig {
   const parsed = QueryConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new MetricsConfigError(`${source}:\n${lines.join('\n')}`);
+    throw new MetricsConfigError(`${source}:\n${problemLines(problemsFromZod(parsed.error, '(top level)'))}`);
   }
   return parsed.data;
 }
