@@ -452,7 +452,7 @@ describe('prometheus-query metrics source against a real Prometheus', function (
     assert.match(err({ metrics: {} }), /at least one metric/);
     assert.throws(
       () => new PrometheusQueryMetricsSource({ url: 'file:///etc/passwd', config }),
-      /http or https/,
+      /must be http:\/\/ or https:\/\//,
     );
   });
 
