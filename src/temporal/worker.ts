@@ -40,8 +40,7 @@ export const MAX_CONCURRENT_ACTIVITIES = 5_000;
  * only moves the queue from the server into the worker, where it times out. 200 rollouts started at
  * once on a busy machine (bench:scale): with the SDK's 40, tasks waited 8 s (p50) in the worker and
  * some timed out; with 10, none did and first checks came sooner. A new rollout's first task costs
- * tens of ms of CPU
- * (the sandbox's modules are instantiated per rollout).
+ * tens of ms of CPU (the sandbox's modules are instantiated per rollout).
  */
 export const MAX_CONCURRENT_WORKFLOW_TASKS = 10;
 
