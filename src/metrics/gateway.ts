@@ -14,6 +14,7 @@ import {
   type MetricsWindow,
   MetricsConfigError,
 } from './types';
+import { describeZodError } from '../text/zod-problems';
 
 export interface GatewayMetricsOptions {
   url: string;
@@ -84,7 +85,7 @@ export class GatewayMetricsSource implements MetricsSource {
       throw isRetryable(statusKind(res.status)) ? new Error(message) : new MetricsQueryError(message);
     }
     const parsed = AnswerSchema.safeParse(await res.json());
-    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${parsed.error.message}`);
+    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${describeZodError(parsed.error)}`);
     const v = parsed.data.versions;
     return {
       agent: q.agent,
