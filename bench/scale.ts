@@ -165,6 +165,12 @@ function lateness(values: (number | null)[], limitS: number): Lateness {
   };
 }
 
+/** An event's kind from its attributes' name ("activityTaskScheduled"). */
+function eventKind(e: HistoryEvent): string {
+  const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof HistoryEvent]);
+  return (key ?? '?').replace('EventAttributes', '');
+}
+
 function firstCheckAt(events: HistoryEvent[]): number {
   const check = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
@@ -206,11 +212,7 @@ function logFirstTasks(histories: HistoryEvent[][]): void {
   const upTo = slowest.findIndex(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
   );
-  const kind = (e: HistoryEvent) =>
-    (Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof HistoryEvent]) ?? '?').replace(
-      'EventAttributes',
-      '',
-    );
+  const kind = eventKind;
   log(
     `  slowest start: ${slowest
       .slice(0, upTo < 0 ? 20 : upTo + 1)
@@ -360,6 +362,14 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
     const timeouts = (hs: HistoryEvent[][]) =>
       hs.reduce((t, events) => t + events.filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0);
     log(`  workflow tasks timed out (each one a replay): ${timeouts(started)}`);
+    if (process.env.BENCH_FIRST_DETAIL === '1') {
+      // When they timed out (s after the first start): all at once is a stalled worker.
+      const at = started
+        .flatMap((events) => events.filter((e) => e.workflowTaskTimedOutEventAttributes).map(eventMs))
+        .sort((a, b) => a - b)
+        .map((t) => ((t - t0) / 1000).toFixed(0));
+      log(`  timed out at (s): ${at.join(' ')}`);
+    }
     const startCpuS = (await Promise.all(workerProcs.map((w) => usage(w.pid!)))).reduce(
       (t, u, i) => t + u.cpuS - idle[i].cpuS,
       0,
@@ -488,6 +498,20 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       }
       const afterRestart = await allHistories(client, agents);
       log(`  workflow tasks timed out since the start: ${timeouts(afterRestart)}`);
+      if (process.env.BENCH_FIRST_DETAIL === '1') {
+        // What a rollout without a check since the kill went through (ms after the new worker polled).
+        const stuck = afterRestart.find(
+          (events) => !checksDone(events).checks.some((c) => c.doneMs > killedAt),
+        );
+        if (stuck) {
+          log(
+            `  no check since the kill: ${stuck
+              .filter((e) => eventMs(e) > killedAt - 5000)
+              .map((e) => `${eventKind(e)}@${eventMs(e) - freshAt}`)
+              .join(' ')}`,
+          );
+        }
+      }
       restarted = lateness(
         afterRestart.map((events) => {
           const { checks } = checksDone(events);
