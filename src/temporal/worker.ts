@@ -37,10 +37,10 @@ export const MAX_CONCURRENT_ACTIVITIES = 5_000;
 /**
  * Workflow tasks a worker takes at once. They run one after another on the workflow thread, and a
  * task not done within its timeout (10 s) is thrown away and replayed from history, so taking many
- * only moves the queue from the server into the worker, where it times out. 200 rollouts started at
- * once on a busy machine (bench:scale): with the SDK's 40, tasks waited 8 s (p50) in the worker and
- * some timed out; with 10, none did and first checks came sooner. A new rollout's first task costs
- * tens of ms of CPU (the sandbox's modules are instantiated per rollout).
+ * only moves the queue from the server into the worker, where it times out. 1,000 rollouts started at
+ * once on a busy machine (bench:scale, with the lean sandbox): with the SDK's 40, 43 workflow tasks
+ * timed out and first checks came 106 s late (p50); with 10, 10 and 72 s. A new rollout's first task
+ * costs tens of ms of CPU (the sandbox's modules are instantiated per rollout).
  */
 export const MAX_CONCURRENT_WORKFLOW_TASKS = 10;
 
