@@ -237,7 +237,11 @@ describe('usage from answers', () => {
       usage,
       ...extra,
     });
-    const delta = (d: unknown, finish: unknown = null, index = 0) => ({ index, delta: d, finish_reason: finish });
+    const delta = (d: unknown, finish: unknown = null, index = 0) => ({
+      index,
+      delta: d,
+      finish_reason: finish,
+    });
     const streams: Record<string, unknown[]> = {
       'include_usage, tricky text': [
         chunk([delta({ role: 'assistant', content: '' })]),
@@ -289,7 +293,10 @@ describe('usage from answers', () => {
     assert.deepEqual([u.inputTokens, u.outputTokens, u.cachedInputTokens, u.finish], [7, 9, 3, 'stop']);
     const two = read(sse(streams['two choices, the second ends first']), SSE_HEADERS)!;
     assert.equal(two.finish, 'filtered');
-    assert.equal(read(sse(streams['an escaped finish reason, a usage that is no object']), SSE_HEADERS)!.finish, 'other');
+    assert.equal(
+      read(sse(streams['an escaped finish reason, a usage that is no object']), SSE_HEADERS)!.finish,
+      'other',
+    );
   });
 
   it('an event stream of another shape is no usage', () => {

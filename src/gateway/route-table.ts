@@ -51,7 +51,10 @@ export class RouteTable {
     // Origin-form only: an absolute URL (a proxy's request-target) routes nowhere.
     const found =
       path.charCodeAt(0) === 47
-        ? this.router.find((req.method ?? 'GET') as FindMyWay.HTTPMethod, path.includes('%') ? path.replaceAll('%', '%25') : path)
+        ? this.router.find(
+            (req.method ?? 'GET') as FindMyWay.HTTPMethod,
+            path.includes('%') ? path.replaceAll('%', '%25') : path,
+          )
         : null;
     const handler = found ? (found.store as RouteHandler) : this.notFound;
     return handler({ req, res, params: found ? (found.params as RouteParams) : {}, path, query });

@@ -20,6 +20,16 @@ export function isChatChunk(ev: string): boolean {
   return CHAT_CHUNK.test(ev);
 }
 
+const CHOICES = /"choices": ?\[/;
+const MODEL = /"model": ?"([^"\\]{1,128})"/;
+
+/** The model of a chat chunk that has `choices`, as a plain string; undefined otherwise. */
+export function chatModelIn(ev: string): string | undefined {
+  if (!CHOICES.test(ev)) return undefined;
+  const m = MODEL.exec(ev);
+  return m === null ? undefined : m[1];
+}
+
 /** True when a delta in the event carries text or a refusal. */
 export function hasOutput(ev: string): boolean {
   return OUTPUT.test(ev);

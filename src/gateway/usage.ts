@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { hasOutput, isChatChunk, objectAt, stringValueAt } from './usage-scan';
+import { chatModelIn, hasOutput, isChatChunk, objectAt, stringValueAt } from './usage-scan';
 
 /** How an answer ended: `length` ran out of tokens, `filtered` was cut by a content filter or refused. */
 export type FinishKind = 'stop' | 'length' | 'filtered' | 'tool_calls' | 'other';
@@ -308,13 +308,14 @@ export class UsageReader {
       this.rest = null;
       this.restBytes = 0;
     }
+    const s = buf.toString('latin1');
     let start = 0;
     // The current event's one data line, buf[a, b), while it has only one.
     let a = -1;
     let b = -1;
     for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
       if (nl === start) {
-        if (a >= 0) this.eventAt(buf, a, b);
+        if (a >= 0) this.eventAt(buf, s, a, b);
         else if (this.data !== null) this.event(this.data);
         this.data = null;
         a = -1;
@@ -344,12 +345,13 @@ export class UsageReader {
   }
 
   /**
-   * One event whose data is buf[a, b), looked at as a one-byte string (latin1: offsets are byte
-   * offsets; UTF-8 sequences never hold an ASCII marker) and decoded as UTF-8 only to be parsed.
+   * One event whose data is buf[a, b), looked at in `s`, the chunk as a one-byte string (latin1:
+   * offsets are byte offsets; UTF-8 sequences never hold an ASCII marker), and decoded as UTF-8
+   * only to be parsed.
    */
-  private eventAt(buf: Buffer, a: number, b: number): void {
+  private eventAt(buf: Buffer, s: string, a: number, b: number): void {
     const first = this.u.firstTokenMs === undefined;
-    const ev = buf.toString('latin1', a, b);
+    const ev = s.slice(a, b);
     let kinds = 0;
     let finishAt = 0;
     let usageAt = 0;
@@ -363,7 +365,7 @@ export class UsageReader {
       kinds |= k;
     }
     if (!first && kinds === 0) return;
-    if (this.chat && (kinds & ~(K_USAGE | K_FINISH)) === 0) {
+    if ((this.chat || !this.known) && (kinds & ~(K_USAGE | K_FINISH)) === 0) {
       if (this.chatChunk(buf, ev, a, kinds, finishAt, usageAt, first)) return;
     }
     if (ev === '[DONE]') return;
@@ -385,7 +387,15 @@ export class UsageReader {
     first: boolean,
   ): boolean {
     const u = this.u;
-    if (u.model === undefined || !isChatChunk(ev)) return false;
+    if (!isChatChunk(ev)) return false;
+    let model: string | undefined;
+    if (!this.chat) {
+      // The stream's first event: a chat chunk by its `object`, with `choices` and a model.
+      model = modelOf(chatModelIn(ev));
+      if (model === undefined) return false;
+    } else if (u.model === undefined) {
+      return false;
+    }
     let finish: FinishKind | undefined;
     if ((kinds & K_FINISH) !== 0 && u.finish === undefined) {
       const reason = stringValueAt(ev, finishAt);
@@ -401,6 +411,12 @@ export class UsageReader {
       } catch {
         return false;
       }
+    }
+    if (model !== undefined) {
+      this.known = true;
+      this.chat = true;
+      u.provider = 'openai';
+      u.model = model;
     }
     if (first && hasOutput(ev)) u.firstTokenMs = performance.now() - this.started;
     if (finish !== undefined) u.finish = finish;

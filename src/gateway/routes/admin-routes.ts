@@ -100,7 +100,9 @@ const metrics =
       dataSince: ctx.metricsSince,
       versions,
       testRoutes,
-      ...(rt.evaluator ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) } : {}),
+      ...(rt.evaluator
+        ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
+        : {}),
       // This replica's mirrored copies and judged pairs, apart from served traffic.
       ...(rt.shadow ? { shadow: rt.shadow.answer(q.get('canary'), since, until, now) } : {}),
     });
@@ -152,7 +154,13 @@ export function adminRoutes(ctx: GatewayContext): Route[] {
 }
 
 /** The evaluator's state and its spend over the window, beside the metrics the judge reads. */
-function evaluatorAnswer(ev: AgentEvaluator, since: number, until: number, now: number, canary: string | null) {
+function evaluatorAnswer(
+  ev: AgentEvaluator,
+  since: number,
+  until: number,
+  now: number,
+  canary: string | null,
+) {
   const status = ev.status(now);
   const rollout = canary ? ev.rolloutSpend(canary) : undefined;
   return {

@@ -7,7 +7,14 @@ import { proxy } from '../proxy';
 import { chooseVersion } from '../routing';
 import type { Route, RouteHandler } from '../route-table';
 import { OutcomeListSchema, OutcomeSchema, zodReason } from './schemas';
-import { forAgent, refuseIngest, refuseMethod, shown, type AgentHandler, type GatewayContext } from './context';
+import {
+  forAgent,
+  refuseIngest,
+  refuseMethod,
+  shown,
+  type AgentHandler,
+  type GatewayContext,
+} from './context';
 
 /** Any method, any path below /invoke: streamed to the version the split picks. */
 const invoke =
