@@ -20,21 +20,21 @@ export interface RouteRequest {
   query: string;
 }
 
-export type RouteHandler = (r: RouteRequest) => Promise<void> | void;
+export type RouteHandler<R extends RouteRequest = RouteRequest> = (r: R) => Promise<void> | void;
 
 /** A route for every method (the handler answers 405 itself), or only for those named. */
-export interface Route {
+export interface Route<R extends RouteRequest = RouteRequest> {
   path: string;
-  handler: RouteHandler;
+  handler: RouteHandler<R>;
   methods?: FindMyWay.HTTPMethod[];
 }
 
-export class RouteTable {
+export class RouteTable<R extends RouteRequest = RouteRequest> {
   private readonly router = FindMyWay({ maxParamLength: 4096 });
 
   constructor(
-    routes: Route[],
-    private readonly notFound: RouteHandler,
+    routes: Route<R>[],
+    private readonly notFound: RouteHandler<R>,
   ) {
     for (const r of routes) {
       if (r.methods) this.router.on(r.methods, r.path, noop, r.handler);
@@ -42,23 +42,30 @@ export class RouteTable {
     }
   }
 
-  /** Runs the request's route, or the table's answer for no route. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
-    const raw = req.url ?? '/';
-    const qi = raw.indexOf('?');
-    const path = qi < 0 ? raw : raw.slice(0, qi);
-    const query = qi < 0 ? '' : raw.slice(qi);
+  /** The route of an origin-form path (no query), or the table's answer for no route. */
+  find(method: string | undefined, path: string): { handler: RouteHandler<R>; params: RouteParams } {
     // Origin-form only: an absolute URL (a proxy's request-target) routes nowhere.
     const found =
       path.charCodeAt(0) === 47
         ? this.router.find(
-            (req.method ?? 'GET') as FindMyWay.HTTPMethod,
+            (method ?? 'GET') as FindMyWay.HTTPMethod,
             path.includes('%') ? path.replaceAll('%', '%25') : path,
           )
         : null;
-    const handler = found ? (found.store as RouteHandler) : this.notFound;
-    return handler({ req, res, params: found ? (found.params as RouteParams) : {}, path, query });
+    return found
+      ? { handler: found.store as RouteHandler<R>, params: found.params as RouteParams }
+      : { handler: this.notFound, params: {} };
   }
+}
+
+/** Runs the request's route in a table whose handlers take the plain request. */
+export function route(table: RouteTable, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+  const raw = req.url ?? '/';
+  const qi = raw.indexOf('?');
+  const path = qi < 0 ? raw : raw.slice(0, qi);
+  const query = qi < 0 ? '' : raw.slice(qi);
+  const { handler, params } = table.find(req.method, path);
+  return handler({ req, res, params, path, query });
 }
 
 function noop(): void {}

@@ -10,6 +10,7 @@ import { PendingRequests, type JoinResult } from './pending';
 import { makeUpstream, type AgentRuntime, type ProxyContext } from './proxy';
 import { canaryActive } from './routing';
 import { Replication } from './replication';
+import { route } from './route-table';
 import { gatewayRoutes, type GatewayContext } from './routes';
 import { SharedState } from './shared-state';
 import { FileSplitStore, MemorySplitStore, SharedSplitStore } from './split-store';
@@ -176,7 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const routes = gatewayRoutes(ctx);
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    (async () => routes.handle(req, res))().catch((err: unknown) => {
+    (async () => route(routes, req, res))().catch((err: unknown) => {
       // A client that hung up mid-body is not the gateway's problem: nothing to answer, nothing to log.
       if (err instanceof ClientGone || res.destroyed) return;
       if (res.headersSent) {

@@ -35,15 +35,15 @@ export function hasOutput(ev: string): boolean {
   return OUTPUT.test(ev);
 }
 
-/** The position after `"key":` and an optional space, `key` starting at `at` with its quote. */
+/** The position after `"key":` and an optional space, `at` inside the key. */
 function valueStart(s: string, at: number): number {
   const colon = s.indexOf(':', at + 1);
   return s.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1;
 }
 
 /**
- * The plain string value (no escapes, at most 64 characters) of the key whose opening quote is at
- * `at`, or undefined.
+ * The plain string value (no escapes, at most 64 characters) of the key `at` is inside of, or
+ * undefined.
  */
 export function stringValueAt(s: string, at: number): string | undefined {
   const v = valueStart(s, at);
@@ -57,12 +57,10 @@ export function stringValueAt(s: string, at: number): string | undefined {
   return undefined;
 }
 
-/** [start, end) of the object value of the key whose opening quote is at `at`, or undefined. */
+/** [start, end) of the object whose `{` is at `at`, or undefined when it does not close. */
 export function objectAt(s: string, at: number): [number, number] | undefined {
-  const v = valueStart(s, at);
-  if (s.charCodeAt(v) !== 123) return undefined;
-  const close = valueEnd(s, v);
-  return close < 0 ? undefined : [v, close];
+  const close = valueEnd(s, at);
+  return close < 0 ? undefined : [at, close];
 }
 
 /** The end (exclusive) of the object or array opening at `start`, skipping strings; -1 if open. */

@@ -49,14 +49,23 @@ const MAX_TOOL_CALLS = 1000;
 // expression, compiled once: nine String#includes calls cost seven times as much per event.
 // `"usage": {` and not `"usage"`: OpenAI chat streams with include_usage send `"usage":null` in
 // every chunk before the last, which would have every event parsed.
+// Each marker is found at its rarest character (`_`, `{` or `.`, the rest in a lookbehind): JSON
+// is full of quotes, and a pattern that starts at `"` runs over twice as slowly.
 const MARKERS =
-  /"(?:usage": ?\{|finish_reason": ?"|tool_calls"|tool_use"|response\.(?:completed|incomplete|failed|created)")/;
+  /(?<="finish)_reason": ?"|(?<="tool)_(?:calls|use)"|(?<="usage": ?)\{|(?<="response)\.(?:completed|incomplete|failed|created)"/;
 
-// The same markers, all found in an event; each hit's kind is a bit, by its first letter.
+// The same markers, all found in an event; each hit's kind is a bit: a finish reason's hit is at the
+// `_` of its key, a usage object's at its `{`.
 const MARKERS_ALL = new RegExp(MARKERS.source, 'g');
 const K_USAGE = 1;
 const K_FINISH = 2;
-const KIND: Record<number, number> = { 117: K_USAGE, 102: K_FINISH, 116: 4, 114: 8 };
+const K_TOOL = 4;
+const K_RESPONSE = 8;
+const kindOf = (hit: string): number => {
+  const c = hit.charCodeAt(0);
+  if (c === 95) return hit.charCodeAt(1) === 114 ? K_FINISH : K_TOOL;
+  return c === 123 ? K_USAGE : K_RESPONSE;
+};
 
 /** Ends the last event of a stream that stopped without a blank line. */
 const END_OF_STREAM = Buffer.from('\n\n');
@@ -357,7 +366,7 @@ export class UsageReader {
     let usageAt = 0;
     MARKERS_ALL.lastIndex = 0;
     for (let m = MARKERS_ALL.exec(ev); m !== null; m = MARKERS_ALL.exec(ev)) {
-      const k = KIND[m[0].charCodeAt(1)];
+      const k = kindOf(m[0]);
       if ((kinds & k) === 0) {
         if (k === K_FINISH) finishAt = m.index;
         else if (k === K_USAGE) usageAt = m.index;
