@@ -1,9 +1,12 @@
 // What an answer used and how it ended, read from the bytes the gateway already forwards: tokens,
 // tool calls, finish reason, model and, for streams, the time to the first output. The reader only
 // looks at chunks after they were written to the client, so the answer is never held back; a JSON
-// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended, a stream is read
-// event by event and only the few events that can carry usage, a finish reason or a tool call are
-// parsed (a substring test first, JSON.parse only on a hit).
+// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream is read
+// event by event on its bytes (lines found in the Buffer, the chunk seen as a one-byte string, an
+// event decoded as UTF-8 only to be parsed); after the first output only the events holding a
+// marker (usage, finish reason, tool call) are looked at again, and OpenAI chat chunks, the common
+// case, are read as text without JSON.parse (usage-scan.ts): a stream of them parses only its usage
+// object.
 //
 // Shapes read: OpenAI chat completions (`choices`, `usage.prompt_tokens`; streams with
 // `stream_options.include_usage`), the OpenAI Responses API (`object: "response"`; streams end with
