@@ -2,11 +2,19 @@
 // file), then the same on two workers. Per N it prints how late checks are against the plan's
 // cadence, the checks per second sustained, worker CPU per check, worker and gateway RSS and history
 // events per check, and one summary line for scripts:
-//   scale n=<N> late_p99_s=<x> worker_rss_mb=<x> events_per_check=<x> two_worker_speedup=<x>
+//   scale n=<N> first_p50_s=<x> first_p90_s=<x> first_max_s=<x> first_missing=<k> restart_p50_s=<x>
+//     restart_max_s=<x> restart_missing=<k> late_p99_s=<x> worker_rss_mb=<x> events_per_check=<x>
+//     two_worker_speedup=<x>
+// first_*: how long after it was due (the rollout's start plus one interval) each rollout's first
+// check was done, over every rollout; first_missing counts those with none within two intervals of
+// it. restart_*: the worker is SIGKILLed after the steady window and a new one started; how long
+// after it was due (or after the new worker polled, if later) each rollout's next check was done.
 //
 //   npm run bench:scale                       N = 100, 300, 1000 at 30 s checks, 150 s each
 //   BENCH_QUICK=1 npm run bench:scale         N = 30 at 5 s checks, 40 s (a smoke run)
 //   BENCH_N=200 BENCH_INTERVAL_S=10 BENCH_WINDOW_S=120 npm run bench:scale
+//   BENCH_HOG=1 ...                           with a CPU-heavy process beside (one core busy)
+//   BENCH_RESTART=0 ...                       without the worker restart
 //
 // Plans have one 2 h stage and no traffic, so every check reads an empty window: what is measured is
 // the shape of the work (activities, timers, history), not the judge.
@@ -38,6 +46,10 @@ const satIntervalS = Number(process.env.BENCH_SAT_INTERVAL_S ?? 1);
 const satWindowS = Number(process.env.BENCH_SAT_WINDOW_S ?? (quick ? 30 : 60));
 /** Histories read per run to measure lateness and events (reading all 1,000 would load the server). */
 const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 40);
+/** A CPU-heavy process beside the run (as a build on the same machine): one core kept busy. */
+const hog = process.env.BENCH_HOG === '1';
+/** After the steady window: SIGKILL the worker, start another, time every rollout's next check. */
+const restartRuns = process.env.BENCH_RESTART !== '0';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -99,8 +111,140 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
+/** A checkCanary done: when it completed, and the time it was handed to wait for (deferred checks). */
+interface CheckDone {
+  doneMs: number;
+  at?: number;
+}
+
+/** The start of a rollout's history and its checks done, in order. */
+function checksDone(events: HistoryEvent[]): { startMs: number; checks: CheckDone[] } {
+  const byId = new Map(events.map((e) => [String(e.eventId), e] as const));
+  const checks: CheckDone[] = [];
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done) continue;
+    const scheduled = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name !== 'checkCanary') continue;
+    const input = decodeInput(scheduled.input?.payloads?.[0]?.data);
+    checks.push({ doneMs: eventMs(e), ...(typeof input?.at === 'number' ? { at: input.at } : {}) });
+  }
+  return { startMs: events.length > 0 ? eventMs(events[0]) : NaN, checks };
+}
+
+/** Every rollout's history, a few reads at a time (all at once would load the server). */
+async function allHistories(client: Client, agents: string[]): Promise<HistoryEvent[][]> {
+  const out: HistoryEvent[][] = new Array(agents.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < agents.length) {
+        const i = next++;
+        out[i] = (await client.workflow.getHandle(`canary-${agents[i]}`).fetchHistory()).events ?? [];
+      }
+    }),
+  );
+  return out;
+}
+
+/** Seconds late per rollout (null: no check); missing counts those beyond the limit or with none. */
+interface Lateness {
+  p50: number;
+  p90: number;
+  max: number;
+  missing: number;
+}
+
+function lateness(values: (number | null)[], limitS: number): Lateness {
+  const done = values.filter((v): v is number => v !== null);
+  return {
+    p50: pct(done, 0.5),
+    p90: pct(done, 0.9),
+    max: done.length > 0 ? Math.max(...done) : NaN,
+    missing: values.filter((v) => v === null || v > limitS).length,
+  };
+}
+
+/** An event's kind from its attributes' name ("activityTaskScheduled"). */
+function eventKind(e: HistoryEvent): string {
+  const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof HistoryEvent]);
+  return (key ?? '?').replace('EventAttributes', '');
+}
+
+function firstCheckAt(events: HistoryEvent[]): number {
+  const check = events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
+  );
+  return check && events.length > 0 ? eventMs(check) - eventMs(events[0]) : Infinity;
+}
+
+/**
+ * Where a first check's time goes, over every rollout (BENCH_FIRST_DETAIL=1): the first workflow
+ * task's wait in the queue and its run, and each activity's wait before a worker picked it up.
+ */
+function logFirstTasks(histories: HistoryEvent[][]): void {
+  const queued: number[] = [];
+  const ran: number[] = [];
+  const pickup: number[] = [];
+  const firstCheckScheduled: number[] = [];
+  for (const events of histories) {
+    const byId = new Map(events.map((e) => [String(e.eventId), e] as const));
+    const start = events.length > 0 ? eventMs(events[0]) : NaN;
+    for (const e of events) {
+      const wftStarted = e.workflowTaskStartedEventAttributes;
+      const scheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
+      if (scheduled && queued.length < histories.length * 3) queued.push(eventMs(e) - eventMs(scheduled));
+      const wftDone = e.workflowTaskCompletedEventAttributes;
+      const picked = wftDone && byId.get(String(wftDone.startedEventId));
+      if (picked) ran.push(eventMs(e) - eventMs(picked));
+      const actStarted = e.activityTaskStartedEventAttributes;
+      const actScheduled = actStarted && byId.get(String(actStarted.scheduledEventId));
+      if (actScheduled) pickup.push(eventMs(e) - eventMs(actScheduled));
+    }
+    const check = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
+    );
+    if (check) firstCheckScheduled.push(eventMs(check) - start);
+  }
+  // The events up to the first check of the rollout whose check came last: where it waited.
+  const slowest = histories.reduce((a, b) => (firstCheckAt(b) > firstCheckAt(a) ? b : a));
+  const t0 = slowest.length > 0 ? eventMs(slowest[0]) : 0;
+  const upTo = slowest.findIndex(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
+  );
+  const kind = eventKind;
+  log(
+    `  slowest start: ${slowest
+      .slice(0, upTo < 0 ? 20 : upTo + 1)
+      .map((e) => `${kind(e)}@${eventMs(e) - t0}`)
+      .join(' ')}`,
+  );
+  const ms = (v: number[]) =>
+    `${pct(v, 0.5).toFixed(0)}/${pct(v, 0.9).toFixed(0)}/${Math.max(0, ...v).toFixed(0)} ms`;
+  log(
+    `  first tasks (p50/p90/max): workflow task queued ${ms(queued)}, run ${ms(ran)}; ` +
+      `activity pickup ${ms(pickup)}; first check scheduled ${ms(firstCheckScheduled)} after the start`,
+  );
+}
+
+const fmtLate = (l: Lateness) =>
+  `${l.p50.toFixed(1)}/${l.p90.toFixed(1)}/${l.max.toFixed(1)} s late (p50/p90/max), ${l.missing} beyond 2 intervals`;
+
+async function sleepUntil(at: number, alive: () => void): Promise<void> {
+  while (Date.now() < at) {
+    alive();
+    await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(0, at - Date.now()))));
+  }
+}
+
 interface RunResult {
   n: number;
+  /** First checks of the rollouts started at once: against start + one interval. */
+  first: Lateness;
+  /** The next check of every rollout after the worker was killed and replaced (null: not run). */
+  restart: Lateness | null;
+  /** The replacement worker's peak RSS (MB) while it took the rollouts over. */
+  restartRssMb: number;
   workers: number;
   lateP50: number;
   lateP99: number;
@@ -119,12 +263,19 @@ interface RunShape {
   workers: number;
   intervalS: number;
   windowS: number;
+  /** Kill and replace the worker after the steady window (one-worker runs at the plan's cadence). */
+  restart?: boolean;
 }
 
-async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunResult> {
+async function run({ n, workers, intervalS, windowS, restart = false }: RunShape): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ac-bench-scale-'));
   const server = await startDevServer({ ui: false, dbFilename: join(dir, 'temporal.db'), log: () => {} });
   const procs: ChildProcess[] = [];
+  if (hog) {
+    procs.push(
+      spawn(process.execPath, ['-e', 'let x = 0; for (;;) x += Math.sqrt(x + 1);'], { stdio: 'ignore' }),
+    );
+  }
   try {
     const agents = Array.from({ length: n }, (_, i) => `scale-${i}`);
     const config = join(dir, 'gateway.json');
@@ -181,44 +332,7 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
         analysis: { interval: `${intervalS}s`, inconclusiveLimit: 10_000 },
         progressDeadline: '6h',
       });
-    const t0 = Date.now();
-    for (let i = 0; i < n; i += 50) {
-      await Promise.all(agents.slice(i, i + 50).map((a) => startRollout(client, plan(a))));
-    }
-    log(`n=${n} workers=${workers}: ${n} rollouts started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // Start-up (the first split and first check of every rollout, a burst nobody has in production)
-    // is not the steady shape being measured: wait until every sampled rollout has done a check.
-    const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
-    const warm = Date.now();
-    await until(
-      'a first check in every sampled rollout',
-      async () => {
-        for (const agent of sample) {
-          const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
-          const done = (history.events ?? []).some(
-            (e) =>
-              e.activityTaskCompletedEventAttributes &&
-              (history.events ?? []).some(
-                (s) =>
-                  String(s.eventId) === String(e.activityTaskCompletedEventAttributes!.scheduledEventId) &&
-                  s.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
-              ),
-          );
-          if (!done) return false;
-        }
-        return true;
-      },
-      15 * 60_000,
-      5_000,
-    );
-    log(`  start-up done ${((Date.now() - warm) / 1000).toFixed(0)} s after the last start`);
-    const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
-    const server0 = await usage(server.pid);
-    const steadyFrom = Date.now();
-    let peakWorker = 0;
-    let peakGateway = 0;
-    while (Date.now() - steadyFrom < windowS * 1000) {
-      await new Promise((r) => setTimeout(r, 5000));
+    const alive = () => {
       for (const p of [...workerProcs, gateway]) {
         if (p.exitCode !== null || p.signalCode !== null) {
           const out = (p as ChildProcess & { output: () => string }).output();
@@ -227,6 +341,53 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
           );
         }
       }
+    };
+    const idle = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+    const t0 = Date.now();
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(agents.slice(i, i + 50).map((a) => startRollout(client, plan(a))));
+    }
+    const lastStart = Date.now();
+    log(`n=${n} workers=${workers}: ${n} rollouts started in ${((lastStart - t0) / 1000).toFixed(1)} s`);
+    // Every rollout's first check is due one interval after its start and allowed two more.
+    await sleepUntil(lastStart + 3 * intervalS * 1000 + 2000, alive);
+    const started = await allHistories(client, agents);
+    const first = lateness(
+      started.map((events) => {
+        const { startMs, checks } = checksDone(events);
+        return checks.length > 0 ? (checks[0].doneMs - startMs) / 1000 - intervalS : null;
+      }),
+      2 * intervalS,
+    );
+    const timeouts = (hs: HistoryEvent[][]) =>
+      hs.reduce((t, events) => t + events.filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0);
+    log(`  workflow tasks timed out (each one a replay): ${timeouts(started)}`);
+    if (process.env.BENCH_FIRST_DETAIL === '1') {
+      // When they timed out (s after the first start): all at once is a stalled worker.
+      const at = started
+        .flatMap((events) => events.filter((e) => e.workflowTaskTimedOutEventAttributes).map(eventMs))
+        .sort((a, b) => a - b)
+        .map((t) => ((t - t0) / 1000).toFixed(0));
+      log(`  timed out at (s): ${at.join(' ')}`);
+    }
+    const startCpuS = (await Promise.all(workerProcs.map((w) => usage(w.pid!)))).reduce(
+      (t, u, i) => t + u.cpuS - idle[i].cpuS,
+      0,
+    );
+    log(
+      `  first checks: ${fmtLate(first)}; worker RSS idle ${idle.map((u) => u.rssMb.toFixed(0)).join('/')} MB, ` +
+        `worker CPU ${((startCpuS * 1000) / n).toFixed(0)} ms per started rollout`,
+    );
+    if (process.env.BENCH_FIRST_DETAIL === '1') logFirstTasks(started);
+    const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
+    const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
+    const server0 = await usage(server.pid);
+    const steadyFrom = Date.now();
+    let peakWorker = 0;
+    let peakGateway = 0;
+    while (Date.now() - steadyFrom < windowS * 1000) {
+      await new Promise((r) => setTimeout(r, 5000));
+      alive();
       const ws = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
       peakWorker = Math.max(peakWorker, ...ws.map((u) => u.rssMb));
       peakGateway = Math.max(peakGateway, (await usage(gateway.pid!)).rssMb);
@@ -313,9 +474,62 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
     const scale = n / sample.length;
     const seconds = (steadyTo - steadyFrom) / 1000;
     const cpuS = cpu1.reduce((t, u, i) => t + u.cpuS - cpu0[i].cpuS, 0);
+
+    let restarted: Lateness | null = null;
+    let restartRssMb = NaN;
+    if (restart && workers === 1) {
+      const killedAt = Date.now();
+      workerProcs[0].kill('SIGKILL');
+      await new Promise((r) => workerProcs[0].once('exit', r));
+      const fresh = agentCanary(['worker'], workerEnv, workerNodeArgs);
+      procs.push(fresh);
+      workerProcs[0] = fresh;
+      await until('the new worker polling', () =>
+        (fresh as ChildProcess & { output: () => string }).output().includes('polling'),
+      );
+      const freshAt = Date.now();
+      log(`  worker killed; the new one polls ${((freshAt - killedAt) / 1000).toFixed(1)} s later`);
+      // Every next check is due within an interval of the new worker's start, and allowed two more.
+      const until3 = freshAt + 3 * intervalS * 1000 + 2000;
+      restartRssMb = 0;
+      while (Date.now() < until3) {
+        await sleepUntil(Math.min(until3, Date.now() + 5000), alive);
+        restartRssMb = Math.max(restartRssMb, (await usage(fresh.pid!)).rssMb);
+      }
+      const afterRestart = await allHistories(client, agents);
+      log(`  workflow tasks timed out since the start: ${timeouts(afterRestart)}`);
+      if (process.env.BENCH_FIRST_DETAIL === '1') {
+        // What a rollout without a check since the kill went through (ms after the new worker polled).
+        const stuck = afterRestart.find(
+          (events) => !checksDone(events).checks.some((c) => c.doneMs > killedAt),
+        );
+        if (stuck) {
+          log(
+            `  no check since the kill: ${stuck
+              .filter((e) => eventMs(e) > killedAt - 5000)
+              .map((e) => `${eventKind(e)}@${eventMs(e) - freshAt}`)
+              .join(' ')}`,
+          );
+        }
+      }
+      restarted = lateness(
+        afterRestart.map((events) => {
+          const { checks } = checksDone(events);
+          const i = checks.findIndex((c) => c.doneMs > killedAt);
+          if (i < 0) return null;
+          const due = checks[i].at ?? (i > 0 ? checks[i - 1].doneMs + intervalS * 1000 : freshAt);
+          return (checks[i].doneMs - Math.max(due, freshAt)) / 1000;
+        }),
+        2 * intervalS,
+      );
+      log(`  after the restart: ${fmtLate(restarted)}, new worker RSS ${restartRssMb.toFixed(0)} MB`);
+    }
     await connection.close();
     return {
       n,
+      first,
+      restart: restarted,
+      restartRssMb,
       workers,
       lateP50: pct(late, 0.5),
       lateP99: pct(late, 0.99),
@@ -330,7 +544,10 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(
-      procs.map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))),
+      procs.map(
+        (p) =>
+          new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r))),
+      ),
     );
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -340,7 +557,7 @@ async function run({ n, workers, intervalS, windowS }: RunShape): Promise<RunRes
 async function main(): Promise<void> {
   log(`bench:scale: N=${sizes.join(',')}, checks every ${intervalS} s, ${windowS} s measured per run`);
   const rows: RunResult[] = [];
-  for (const n of sizes) rows.push(await run({ n, workers: 1, intervalS, windowS }));
+  for (const n of sizes) rows.push(await run({ n, workers: 1, intervalS, windowS, restart: restartRuns }));
   const biggest = sizes[sizes.length - 1];
   // Scale-out: at the plan's cadence one worker keeps up, so the checks done per second are the
   // demand, the same for two. What a second worker adds shows when checks are asked for faster than
@@ -365,6 +582,15 @@ async function main(): Promise<void> {
         `${r.eventsPerCheck.toFixed(1).padEnd(14)}${r.serverCpuPct.toFixed(0)}%\n`,
     );
   }
+  for (const r of rows.filter((r) => r.workers === 1)) {
+    process.stdout.write(
+      `${r.n} rollouts started at once: first checks ${fmtLate(r.first)}` +
+        (r.restart
+          ? `; worker killed and replaced: next checks ${fmtLate(r.restart)}, new worker ${r.restartRssMb.toFixed(0)} MB`
+          : '') +
+        '\n',
+    );
+  }
   for (const r of saturated) {
     process.stdout.write(
       `saturated: ${r.n} rollouts at ${satIntervalS} s checks, ${r.workers} worker(s): ${r.checksPerS.toFixed(1)} checks/s, ` +
@@ -375,8 +601,16 @@ async function main(): Promise<void> {
   const speedup =
     saturated.length === 2 ? (saturated[1].checksPerS / saturated[0].checksPerS).toFixed(2) : 'n/a';
   const one = rows.find((r) => r.n === biggest && r.workers === 1)!;
+  const r = one.restart;
   process.stdout.write(
-    `scale n=${biggest} late_p99_s=${one.lateP99.toFixed(2)} worker_rss_mb=${one.workerRssMb.toFixed(0)} ` +
+    `scale n=${biggest}${hog ? ' hog=1' : ''} first_p50_s=${one.first.p50.toFixed(1)} ` +
+      `first_p90_s=${one.first.p90.toFixed(1)} first_max_s=${one.first.max.toFixed(1)} ` +
+      `first_missing=${one.first.missing} ` +
+      (r
+        ? `restart_p50_s=${r.p50.toFixed(1)} restart_max_s=${r.max.toFixed(1)} restart_missing=${r.missing} ` +
+          `restart_rss_mb=${one.restartRssMb.toFixed(0)} `
+        : '') +
+      `late_p99_s=${one.lateP99.toFixed(2)} worker_rss_mb=${one.workerRssMb.toFixed(0)} ` +
       `events_per_check=${one.eventsPerCheck.toFixed(1)} two_worker_speedup=${speedup}\n`,
   );
 }

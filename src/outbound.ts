@@ -76,7 +76,7 @@ export function describeFetchError(err: unknown, timeoutMs?: number): string {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
     return timeoutMs ? `no answer within ${timeoutMs} ms` : 'timed out';
   }
-  if (e instanceof OutboundUrlError) return e.message;
+  if (e instanceof OutboundUrlError || e instanceof RedirectRefusedError) return e.message;
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
   if (code && KNOWN_CODES.test(code)) {
     const words: Record<string, string> = {

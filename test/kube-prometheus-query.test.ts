@@ -425,7 +425,7 @@ describe('prometheus-query metrics source against a real Prometheus', function (
       (e: Error) => e,
     );
     assert.ok(!(err instanceof MetricsConfigError), String(err));
-    assert.match(err.message, /prometheus unreachable: ECONNREFUSED/);
+    assert.match(err.message, /prometheus unreachable: connection refused \(ECONNREFUSED\)/);
   });
 
   it('validates the configuration with messages naming each field', () => {
@@ -452,7 +452,7 @@ describe('prometheus-query metrics source against a real Prometheus', function (
     assert.match(err({ metrics: {} }), /at least one metric/);
     assert.throws(
       () => new PrometheusQueryMetricsSource({ url: 'file:///etc/passwd', config }),
-      /http or https/,
+      /must be http:\/\/ or https:\/\//,
     );
   });
 

@@ -226,6 +226,79 @@ describe('usage from answers', () => {
     assert.ok(u.firstTokenMs !== undefined);
   });
 
+  it('reads chat chunks as text exactly as it would parse them (LF streams against CRLF, any split)', () => {
+    // LF streams take the byte path, which reads later chat chunks without JSON.parse; CRLF streams
+    // are decoded and every marked event parsed. Both must say the same of every stream.
+    const chunk = (choices: unknown[], usage: unknown = null, extra: Record<string, unknown> = {}) => ({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      model: 'gpt-s',
+      choices,
+      usage,
+      ...extra,
+    });
+    const delta = (d: unknown, finish: unknown = null, index = 0) => ({
+      index,
+      delta: d,
+      finish_reason: finish,
+    });
+    const streams: Record<string, unknown[]> = {
+      'include_usage, tricky text': [
+        chunk([delta({ role: 'assistant', content: '' })]),
+        chunk([delta({ content: 'héllo "finish_reason":"length" "usage":{"prompt_tokens":99} \\ ✓' })]),
+        chunk([delta({}, 'stop')]),
+        chunk([], { prompt_tokens: 7, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 3 } }),
+        '[DONE]',
+      ],
+      'two choices, the second ends first': [
+        chunk([delta({ content: 'a' }), delta({ content: 'b' }, null, 1)]),
+        chunk([delta({}, null), delta({}, 'content_filter', 1)]),
+        chunk([delta({}, 'stop')]),
+        chunk([], { prompt_tokens: 1, completion_tokens: 2 }),
+      ],
+      'an escaped finish reason, a usage that is no object': [
+        chunk([delta({ content: 'x' })]),
+        chunk([delta({}, 'we"ird')]),
+        chunk([], 5),
+      ],
+      'refusal first, tool calls later': [
+        chunk([delta({ refusal: 'no' })]),
+        chunk([delta({ tool_calls: [{ index: 0, id: 't', function: { name: 'f', arguments: '{}' } }] })]),
+        chunk([delta({}, 'tool_calls')], { prompt_tokens: 4, completion_tokens: 5 }),
+      ],
+      'later chunks without object or model': [
+        chunk([delta({ content: '' })]),
+        { choices: [delta({ content: 'late' })], usage: null },
+        { choices: [delta({}, 'length')], usage: null },
+        { choices: [], usage: { prompt_tokens: 2, completion_tokens: 3 } },
+      ],
+      'no model': [
+        { object: 'chat.completion.chunk', choices: [delta({ content: 'a' })] },
+        { object: 'chat.completion.chunk', model: 'late-model', choices: [delta({}, 'stop')] },
+      ],
+    };
+    const strip = (u: Usage | undefined) => {
+      if (u === undefined) return u;
+      const { firstTokenMs, ...rest } = u;
+      return { ...rest, ttft: firstTokenMs !== undefined };
+    };
+    for (const [name, events] of Object.entries(streams)) {
+      const parsed = strip(read(sse(events, true), SSE_HEADERS));
+      assert.ok(parsed !== undefined, name);
+      for (const step of [0, 1, 13, 100]) {
+        assert.deepEqual(strip(read(sse(events), SSE_HEADERS, step)), parsed, `${name}, step ${step}`);
+      }
+    }
+    const u = read(sse(streams['include_usage, tricky text']), SSE_HEADERS)!;
+    assert.deepEqual([u.inputTokens, u.outputTokens, u.cachedInputTokens, u.finish], [7, 9, 3, 'stop']);
+    const two = read(sse(streams['two choices, the second ends first']), SSE_HEADERS)!;
+    assert.equal(two.finish, 'filtered');
+    assert.equal(
+      read(sse(streams['an escaped finish reason, a usage that is no object']), SSE_HEADERS)!.finish,
+      'other',
+    );
+  });
+
   it('an event stream of another shape is no usage', () => {
     assert.equal(read(sse([{ hello: 'world' }, '[DONE]']), SSE_HEADERS), undefined);
   });

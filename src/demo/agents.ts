@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AgentProfileSchema, type AgentProfile } from './profiles';
 import { hashSeed, logNormalFromQuantiles, normal, seededRandom } from './random';
+import { describeZodError } from '../text/zod-problems';
 
 export interface Outcome {
   taskSuccess: boolean;
@@ -34,7 +35,7 @@ export interface SimulatedAgentOptions extends AgentProfile {
 
 /** Zod problems as "field: reason" lines, so a bad option names what to fix. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.map(String).join('.') || '(options)'}: ${i.message}`).join('; ');
+  return describeZodError(error, '(options)');
 }
 
 /** The per-request draws of a profile, separate from HTTP so the distribution can be checked exactly. */

@@ -1,32 +1,21 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
-import { z } from 'zod';
-import type { VersionMetrics } from '../metrics/types';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolveGatewayConfig, type GatewayConfig } from './config';
-import { printable } from '../text/sanitize';
 import { GatewayConfigError } from './config';
-import { QUALITY_LIMIT } from './histogram';
-import {
-  BadRequest,
-  ClientGone,
-  queryParams,
-  readJson,
-  sendError,
-  sendJson,
-  tokenChecker,
-} from './http-util';
+import { BadRequest, ClientGone, sendError, sendJson, tokenChecker } from './http-util';
 import { AgentEvaluator } from './evaluator';
-import { ExportLogsSchema, parseEvaluations } from './evaluator-otlp';
 import { FileMetricsJournal, type MetricsJournal } from './metrics-journal';
-import { VersionSeries, metricsFromRecords, renderPrometheus, type SecondRecord } from './metrics-store';
+import { VersionSeries, type SecondRecord } from './metrics-store';
 import { PendingRequests, type JoinResult } from './pending';
-import { REQUEST_ID, makeUpstream, proxy, type AgentRuntime, type ProxyContext } from './proxy';
-import { canaryActive, chooseVersion } from './routing';
+import { makeUpstream, type AgentRuntime, type ProxyContext } from './proxy';
+import { canaryActive } from './routing';
 import { Replication } from './replication';
+import { route } from './route-table';
+import { gatewayRoutes, type GatewayContext } from './routes';
 import { SharedState } from './shared-state';
-import { FileSplitStore, MemorySplitStore, SharedSplitStore, StaleSplit } from './split-store';
+import { FileSplitStore, MemorySplitStore, SharedSplitStore } from './split-store';
 import { SplitRejected, SplitTable } from './splits';
-import { ShadowMirror, renderShadowPrometheus } from './shadow';
+import { ShadowMirror } from './shadow';
 
 export interface GatewayOptions {
   /** A config from `loadGatewayConfig`, or a plain object in the config file's shape. */
@@ -66,56 +55,6 @@ export interface RunningGateway {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** Bounded so a sum of them can never overflow (1e308 * 1000 was Infinity, then null in JSON). */
-const QualityScore = z
-  .number({ error: 'must be a number' })
-  .min(-QUALITY_LIMIT, `must be between -${QUALITY_LIMIT} and ${QUALITY_LIMIT}`)
-  .max(QUALITY_LIMIT, `must be between -${QUALITY_LIMIT} and ${QUALITY_LIMIT}`);
-const RequestId = z
-  .string({ error: 'must be a string' })
-  .regex(REQUEST_ID, 'must be 1-128 of A-Z a-z 0-9 . _ : -');
-
-const FeedbackSchema = z
-  .object({
-    requestId: RequestId,
-    taskSuccess: z.boolean({ error: 'must be true or false' }).optional(),
-    qualityScore: QualityScore.optional(),
-  })
-  .refine((f) => f.taskSuccess !== undefined || f.qualityScore !== undefined, {
-    message: 'give taskSuccess or qualityScore (or both)',
-  });
-
-const OutcomeSchema = z.object({
-  version: z
-    .string({ error: 'must be a string' })
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters'),
-  /** Lets later POST /v1/feedback calls join this request. */
-  requestId: RequestId.optional(),
-  latencyMs: z
-    .number({ error: 'must be a number' })
-    .nonnegative()
-    .max(86_400_000, 'must be at most 86400000 (a day)')
-    .optional(),
-  error: z.boolean({ error: 'must be true or false' }).default(false),
-  taskSuccess: z.boolean({ error: 'must be true or false' }).optional(),
-  qualityScore: QualityScore.optional(),
-});
-// One schema per shape (not a union), so an error names the field instead of "(body): Invalid input".
-const OutcomeListSchema = z.array(OutcomeSchema).min(1).max(1000, 'at most 1000 outcomes per request');
-
-function zodReason(err: z.ZodError): string {
-  return err.issues
-    .slice(0, 10)
-    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`)
-    .join('; ');
-}
-
-/** Names from a request echoed in an error: short and printable. */
-function shown(name: string): string {
-  return JSON.stringify(printable(name, 100));
 }
 
 function isResolved(c: unknown): c is GatewayConfig {
@@ -212,348 +151,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (!rt.config.shadowAllowed) continue;
     rt.shadow = new ShadowMirror(rt.config, rt.upstreams, retentionSeconds, rt.evaluator, rt.config.prices);
   }
-  const checkToken = tokenChecker(options.adminToken);
-  const ingest =
-    options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken);
-  let feedbackUnmatched = 0;
+  const ctx: GatewayContext = {
+    config,
+    agents,
+    series,
+    splits,
+    pending,
+    shared,
+    replication,
+    log,
+    metricsSince,
+    proxy: {
+      splits,
+      pending,
+      onUpstreamFailure: options.onUpstreamFailure,
+      ...(config.usage !== false ? { usage: { modelPrices: config.modelPrices } } : {}),
+    },
+    checkAdmin: tokenChecker(options.adminToken),
+    checkIngest:
+      options.ingestToken === null ? undefined : tokenChecker(options.ingestToken ?? options.adminToken),
+    counts: { feedbackUnmatched: 0 },
+    join: joinEvaluated,
+    recordJoined,
+  };
+  const routes = gatewayRoutes(ctx);
 
-  /** 401 unless the ingest credential is given (or ingest is open); true when answered. */
-  function refuseIngest(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!ingest) return false;
-    const auth = ingest(req.headers.authorization);
-    if (auth === 'ok') return false;
-    sendJson(
-      res,
-      401,
-      {
-        error:
-          auth === 'missing'
-            ? 'outcomes and feedback need "Authorization: Bearer <ingest token>"'
-            : 'wrong ingest token',
-      },
-      { 'www-authenticate': 'Bearer' },
-    );
-    return true;
-  }
-
-  const allSeries = () => [...agents.values()].flatMap((a) => [...a.upstreams.values()].map((u) => u.series));
-
-  async function admin(
-    rt: AgentRuntime,
-    action: string,
-    query: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    const agent = rt.config.name;
-    if (action === 'split') {
-      if (req.method === 'GET') return sendJson(res, 200, splits.get(agent, Date.now()));
-      if (req.method === 'PUT') {
-        const body = await readJson(req);
-        let applied;
-        const before = splits.get(agent, Date.now());
-        try {
-          applied = await splits.set(agent, body, Date.now());
-        } catch (err) {
-          if (!(err instanceof StaleSplit)) throw err;
-          // Another replica holds a newer decision: it stands, as on a single gateway.
-          splits.applyRemote(agent, err.current);
-          return sendJson(res, 200, {
-            ...err.current,
-            note: 'ignored a write older than the decision in place',
-          });
-        }
-        log(`${agent}: split ${applied.stable}/${applied.canary ?? '-'} ${applied.canaryWeight}%`);
-        if (
-          before.stable !== applied.stable ||
-          before.canary !== applied.canary ||
-          before.canaryWeight !== applied.canaryWeight
-        ) {
-          for (const u of rt.upstreams.values()) u.series.conversations.newStage();
-        }
-        if (!replication) return sendJson(res, 200, applied);
-        // Confirmed only when every live replica routes by it (what a rollback must be sure of).
-        const confirmed = await replication.confirm();
-        if (confirmed.lagging.length > 0) {
-          return sendJson(res, 503, {
-            error:
-              `split stored, but replica(s) ${confirmed.lagging.join(', ')} have not applied it within ` +
-              `${confirmed.waitedMs} ms; they apply it when they catch up, or drop out after ` +
-              `${confirmed.liveMs} ms without a heartbeat`,
-            replicas: { live: confirmed.live, confirmed: confirmed.live - confirmed.lagging.length },
-          });
-        }
-        return sendJson(res, 200, {
-          ...applied,
-          replicas: { live: confirmed.live, confirmed: confirmed.live },
-        });
-      }
-      return sendError(res, 405, 'use GET or PUT');
-    }
-    if (action === 'metrics') {
-      if (req.method !== 'GET') return sendError(res, 405, 'use GET');
-      const q = queryParams(query);
-      const now = Date.now();
-      const since = q.has('since') ? Number(q.get('since')) : now - 60_000;
-      const until = q.has('until') ? Number(q.get('until')) : now + 1;
-      if (!Number.isFinite(since) || !Number.isFinite(until)) {
-        throw new BadRequest(400, 'since and until must be epoch milliseconds');
-      }
-      if (since >= until) throw new BadRequest(400, `since (${since}) must be before until (${until})`);
-      const versions: Record<string, VersionMetrics> = {};
-      if (shared) {
-        // The sum over replicas of their finished seconds (a second counts when it starts inside).
-        const first = Math.floor(since / 1000);
-        const last = Math.min(Math.ceil(until / 1000) - 1, Math.floor(now / 1000));
-        const byVersion = new Map<string, SecondRecord[]>();
-        for (const r of await shared.seconds(agent, first, last)) {
-          const list = byVersion.get(r.version) ?? [];
-          list.push(r);
-          byVersion.set(r.version, list);
-        }
-        for (const v of rt.upstreams.keys()) versions[v] = metricsFromRecords(v, byVersion.get(v) ?? []);
-      } else {
-        for (const [v, up] of rt.upstreams) versions[v] = up.series.query(since, until, now);
-      }
-      // Test-routed traffic, counted apart from the versions above (this replica's own).
-      const testRoutes: Record<string, unknown> = {};
-      for (const [v, up] of rt.upstreams) {
-        const m = up.testSeries?.query(since, until, now);
-        if (m && m.requests > 0) testRoutes[v] = m;
-      }
-      return sendJson(res, 200, {
-        agent,
-        since,
-        until,
-        dataSince: metricsSince,
-        versions,
-        testRoutes,
-        ...(rt.evaluator
-          ? { evaluator: evaluatorAnswer(rt.evaluator, since, until, now, q.get('canary')) }
-          : {}),
-        // This replica's mirrored copies and judged pairs, apart from served traffic.
-        ...(rt.shadow ? { shadow: rt.shadow.answer(q.get('canary'), since, until, now) } : {}),
-      });
-    }
-    if (action === 'versions') {
-      // For preflight: which versions exist and whether their upstreams accept a connection (a TCP
-      // connect only: no request reaches the agent).
-      if (req.method !== 'GET') return sendError(res, 405, 'use GET');
-      const versions = await Promise.all(
-        [...rt.config.versions].map(async ([name, url]) => ({
-          name,
-          upstream: url.origin,
-          ...(await connects(url)),
-          priced: rt.config.prices?.has(name) ?? false,
-        })),
-      );
-      // For the preflight of metrics read from the answers (src/metrics/signal-preflight.ts).
-      const reading = { usage: config.usage !== false, modelPrices: config.modelPrices?.size ?? 0 };
-      // For the preflight of a shadow stage: the agent must allow mirroring and have an evaluator.
-      const shadow = {
-        shadow: rt.config.shadowAllowed ? 'allowed' : 'not allowed',
-        evaluator: !!rt.evaluator,
-      };
-      return sendJson(res, 200, { agent, versions, ...reading, ...shadow });
-    }
-    return sendError(res, 404, `no admin resource "${action}" (use split, metrics or versions)`);
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = req.url ?? '/';
-    const qi = raw.indexOf('?');
-    const path = qi < 0 ? raw : raw.slice(0, qi);
-    const query = qi < 0 ? '' : raw.slice(qi);
-
-    if (path.startsWith('/v1/agents/')) {
-      const slash = path.indexOf('/', 11);
-      const name = decode(slash < 0 ? path.slice(11) : path.slice(11, slash));
-      const rest = slash < 0 ? '' : path.slice(slash);
-      const rt = agents.get(name);
-      // Unauthenticated: say what is wrong without listing what is configured.
-      if (!rt) return sendError(res, 404, `unknown agent ${shown(name)}`);
-      if (rest === '/invoke' || rest.startsWith('/invoke/')) {
-        return proxy(
-          (proxyCtx ??= {
-            splits,
-            pending,
-            onUpstreamFailure: options.onUpstreamFailure,
-            ...(config.usage !== false ? { usage: { modelPrices: config.modelPrices } } : {}),
-          }),
-          rt,
-          rest.slice(7),
-          query,
-          req,
-          res,
-        );
-      }
-      if (rest === '/route') {
-        if (req.method !== 'GET') return sendError(res, 405, 'use GET');
-        const key = queryParams(query).get('key') || undefined;
-        return sendJson(res, 200, {
-          agent: name,
-          version: chooseVersion(splits.peek(name)!, key, Date.now()),
-        });
-      }
-      if (rest === '/outcomes') {
-        if (req.method !== 'POST') return sendError(res, 405, 'use POST');
-        if (refuseIngest(req, res)) return;
-        const body = await readJson(req);
-        const parsed = Array.isArray(body)
-          ? OutcomeListSchema.safeParse(body)
-          : OutcomeSchema.safeParse(body);
-        if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
-        const items = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
-        const unknown = items.findIndex((o) => !rt.upstreams.has(o.version));
-        if (unknown >= 0) {
-          const field = Array.isArray(body) ? `${unknown}.version` : 'version';
-          throw new BadRequest(400, `${field}: unknown version ${shown(items[unknown].version)} for ${name}`);
-        }
-        const now = Date.now();
-        for (const o of items) {
-          const series = rt.upstreams.get(o.version)!.series;
-          series.recordRequest(o.latencyMs, o.error, now);
-          series.recordOutcome(o, now);
-          // Reported without a session: a conversation of one.
-          series.conversations.request(undefined, o.latencyMs, o.error, now);
-          series.conversations.outcome(undefined, o, now);
-          // An id already pending keeps its version and state (first one wins).
-          if (o.requestId && shared) {
-            shared.remember(
-              o.requestId,
-              name,
-              o.version,
-              now,
-              o.taskSuccess !== undefined,
-              o.qualityScore !== undefined,
-            );
-          } else if (o.requestId && pending.add(o.requestId, series, now)) {
-            pending.markReported(o.requestId, o.taskSuccess !== undefined, o.qualityScore !== undefined);
-          }
-        }
-        return sendJson(res, 200, { accepted: items.length });
-      }
-      return sendError(
-        res,
-        404,
-        `no route ${req.method} ${printable(path, 100)} (use /invoke, /route or /outcomes)`,
-      );
-    }
-
-    if (path === '/v1/feedback') {
-      if (req.method !== 'POST') return sendError(res, 405, 'use POST');
-      if (refuseIngest(req, res)) return;
-      const parsed = FeedbackSchema.safeParse(await readJson(req));
-      if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
-      const f = parsed.data;
-      const joined = shared
-        ? await shared.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now(), config.feedback.ttlMs)
-        : pending.join(f.requestId, f.taskSuccess, f.qualityScore, Date.now());
-      recordJoined(joined, f);
-      if (!joined.ok) {
-        if (joined.status === 404) feedbackUnmatched++;
-        return sendError(res, joined.status, joined.reason);
-      }
-      return sendJson(res, 200, { requestId: f.requestId, agent: joined.agent, version: joined.version });
-    }
-
-    if (path === '/v1/logs') {
-      if (req.method !== 'POST') return sendError(res, 405, 'use POST');
-      if (refuseIngest(req, res)) return;
-      return otlpLogs(req, res);
-    }
-
-    if (path.startsWith('/v1/admin/agents/')) {
-      const auth = checkToken(req.headers.authorization);
-      if (auth !== 'ok') {
-        return sendJson(
-          res,
-          401,
-          {
-            error:
-              auth === 'missing' ? 'admin API needs "Authorization: Bearer <token>"' : 'wrong admin token',
-          },
-          { 'www-authenticate': 'Bearer' },
-        );
-      }
-      const parts = path.slice(17).split('/');
-      const rt = agents.get(decode(parts[0]));
-      if (!rt) {
-        return sendError(
-          res,
-          404,
-          `unknown agent ${shown(decode(parts[0]))} (configured: ${[...agents.keys()].join(', ')})`,
-        );
-      }
-      return admin(rt, parts.slice(1).join('/'), query, req, res);
-    }
-
-    if (path === '/metrics' && req.method === 'GET') {
-      const now = Date.now();
-      const text = renderPrometheus(
-        allSeries(),
-        splits.all().map((s) => ({
-          agent: s.agent,
-          stable: s.stable,
-          canary: canaryActive(s, now) ? s.canary : null,
-          weight: canaryActive(s, now) ? s.canaryWeight : 0,
-        })),
-        { feedbackUnmatched },
-      );
-      const mirrors = [...agents.values()].flatMap((a) =>
-        a.shadow ? [{ agent: a.config.name, mirror: a.shadow }] : [],
-      );
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(mirrors.length > 0 ? text + renderShadowPrometheus(mirrors) : text);
-      return;
-    }
-    if (path === '/healthz')
-      return sendJson(res, 200, {
-        ok: true,
-        agents: agents.size,
-        pendingFeedback: shared ? shared.queuedRequestCount : pending.size,
-        ...(replication ? { replica: replication.status() } : {}),
-      });
-    return sendError(res, 404, `no route ${req.method} ${printable(path, 100)}`);
-  }
-
-  /**
-   * OTLP/HTTP JSON logs: `gen_ai.evaluation.result` events joined to their requests as outcomes.
-   * The answer is OTLP's: 200 with partialSuccess naming what was rejected and why.
-   */
-  async function otlpLogs(req: IncomingMessage, res: ServerResponse) {
-    const type = req.headers['content-type'] ?? '';
-    if (!type.startsWith('application/json')) {
-      throw new BadRequest(415, 'send OTLP/HTTP JSON (content-type: application/json); protobuf is not read');
-    }
-    const parsed = ExportLogsSchema.safeParse(await readJson(req));
-    if (!parsed.success) throw new BadRequest(400, zodReason(parsed.error));
-    const { outcomes, rejected } = parseEvaluations(parsed.data, config.evaluationNames ?? {});
-    for (const o of outcomes) {
-      const joined = await joinEvaluated(o.requestId, o, 'feedback');
-      if (!joined.ok) {
-        if (joined.status === 404) feedbackUnmatched++;
-        rejected.push(`${o.name}: ${joined.reason}`);
-      }
-    }
-    return sendJson(
-      res,
-      200,
-      rejected.length > 0
-        ? {
-            partialSuccess: {
-              rejectedLogRecords: rejected.length,
-              errorMessage: [...new Set(rejected)].slice(0, 5).join('; '),
-            },
-          }
-        : {},
-    );
-  }
-
-  // One context for every proxied request (built at the first, when splits and pending are set).
-  let proxyCtx: ProxyContext | undefined;
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    (async () => route(routes, req, res))().catch((err: unknown) => {
       // A client that hung up mid-body is not the gateway's problem: nothing to answer, nothing to log.
       if (err instanceof ClientGone || res.destroyed) return;
       if (res.headersSent) {
@@ -685,29 +309,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
 }
 
-/** The evaluator's state and its spend over the window, beside the metrics the judge reads. */
-function evaluatorAnswer(
-  ev: AgentEvaluator,
-  since: number,
-  until: number,
-  now: number,
-  canary: string | null,
-) {
-  const status = ev.status(now);
-  const rollout = canary ? ev.rolloutSpend(canary) : undefined;
-  return {
-    state: status.state,
-    ...(status.reason ? { reason: status.reason } : {}),
-    unavailable: ev.unavailable(now) !== undefined,
-    sample: status.sample,
-    counts: status.counts,
-    tokensToday: status.tokensToday,
-    maxTokensPerDay: status.maxTokensPerDay,
-    spend: ev.spendBetween(since, until),
-    ...(rollout ? { rollout } : {}),
-  };
-}
-
 /** Requests waiting for feedback, kept where every replica can join them. */
 class SharedPending extends PendingRequests {
   constructor(
@@ -770,28 +371,4 @@ async function openSplits(
     throw new GatewayConfigError([{ field: 'dataDir', message: `cannot keep splits in ${dataDir}: ${why}` }]);
   }
   return splits;
-}
-
-function decode(s: string): string {
-  if (!s.includes('%')) return s;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/** Whether a TCP connection to the URL's host and port opens within 2 s. */
-function connects(url: URL): Promise<{ answers: boolean; detail?: string }> {
-  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: url.hostname, port });
-    const done = (answers: boolean, detail?: string) => {
-      socket.destroy();
-      resolve(detail ? { answers, detail } : { answers });
-    };
-    socket.setTimeout(2_000, () => done(false, 'no connection within 2 s'));
-    socket.once('connect', () => done(true));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code ?? err.message));
-  });
 }

@@ -1,9 +1,12 @@
 // What an answer used and how it ended, read from the bytes the gateway already forwards: tokens,
 // tool calls, finish reason, model and, for streams, the time to the first output. The reader only
 // looks at chunks after they were written to the client, so the answer is never held back; a JSON
-// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended, a stream is read
-// event by event and only the few events that can carry usage, a finish reason or a tool call are
-// parsed (a substring test first, JSON.parse only on a hit).
+// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream is read
+// event by event on its bytes (lines found in the Buffer, the chunk seen as a one-byte string, an
+// event decoded as UTF-8 only to be parsed); after the first output only the events holding a
+// marker (usage, finish reason, tool call) are looked at again, and OpenAI chat chunks, the common
+// case, are read as text without JSON.parse (usage-scan.ts): a stream of them parses only its usage
+// object.
 //
 // Shapes read: OpenAI chat completions (`choices`, `usage.prompt_tokens`; streams with
 // `stream_options.include_usage`), the OpenAI Responses API (`object: "response"`; streams end with
@@ -14,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { chatModelIn, hasOutput, isChatChunk, objectAt, stringValueAt } from './usage-scan';
 
 /** How an answer ended: `length` ran out of tokens, `filtered` was cut by a content filter or refused. */
 export type FinishKind = 'stop' | 'length' | 'filtered' | 'tool_calls' | 'other';
@@ -48,8 +52,30 @@ const MAX_TOOL_CALLS = 1000;
 // expression, compiled once: nine String#includes calls cost seven times as much per event.
 // `"usage": {` and not `"usage"`: OpenAI chat streams with include_usage send `"usage":null` in
 // every chunk before the last, which would have every event parsed.
+// Each marker is found at its rarest character (`_`, `{` or `.`, the rest in a lookbehind): JSON
+// is full of quotes, and a pattern that starts at `"` runs over twice as slowly.
 const MARKERS =
-  /"(?:usage": ?\{|finish_reason": ?"|tool_calls"|tool_use"|response\.(?:completed|incomplete|failed|created)")/;
+  /(?<="finish)_reason": ?"|(?<="tool)_(?:calls|use)"|(?<="usage": ?)\{|(?<="response)\.(?:completed|incomplete|failed|created)"/;
+
+// The same markers, all found in an event; each hit's kind is a bit: a finish reason's hit is at the
+// `_` of its key, a usage object's at its `{`.
+const MARKERS_ALL = new RegExp(MARKERS.source, 'g');
+const K_USAGE = 1;
+const K_FINISH = 2;
+const K_TOOL = 4;
+const K_RESPONSE = 8;
+const kindOf = (hit: string): number => {
+  const c = hit.charCodeAt(0);
+  if (c === 95) return hit.charCodeAt(1) === 114 ? K_FINISH : K_TOOL;
+  return c === 123 ? K_USAGE : K_RESPONSE;
+};
+
+/** Ends the last event of a stream that stopped without a blank line. */
+const END_OF_STREAM = Buffer.from('\n\n');
+
+/** The line at `at` starts with `data:`. */
+const isData = (buf: Buffer, at: number) =>
+  buf[at] === 100 && buf[at + 1] === 97 && buf[at + 2] === 116 && buf[at + 3] === 97 && buf[at + 4] === 58;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -202,9 +228,16 @@ export class UsageReader {
   private bytes = 0;
   private dead = false;
   private known = false;
-  // Streams only.
+  // Streams only. Lines are found in the bytes; only the events that are parsed are decoded.
+  /** Bytes of a line not yet ended, from earlier chunks. */
+  private rest: Buffer[] | null = null;
+  private restBytes = 0;
+  /** The stream's events are chat-completions chunks: read as text where they allow it. */
+  private chat = false;
+  /** Set once a chunk holds a CR: from then on the answer is decoded and split as text. */
   private decoder: StringDecoder | null = null;
   private partial = '';
+  /** The current event's data, when it spans lines or chunks (decoded). */
   private data: string | null = null;
   private sawCr = false;
   /** OpenAI chat streams: a tool call's arguments arrive in pieces, keyed by the call's index. */
@@ -217,8 +250,7 @@ export class UsageReader {
     private readonly encoding: string | undefined,
   ) {
     this.u = { toolCalls: 0, toolErrors: 0, streamed: stream };
-    if (stream) this.decoder = new StringDecoder('utf8');
-    else this.parts = [];
+    if (!stream) this.parts = [];
   }
 
   /**
@@ -255,14 +287,161 @@ export class UsageReader {
       }
       return;
     }
-    this.lines(this.decoder!.write(chunk));
+    if (this.decoder === null && chunk.indexOf(13) >= 0) this.toText();
+    if (this.decoder !== null) this.lines(this.decoder.write(chunk));
+    else this.readBytes(chunk);
+  }
+
+  /** CR line ends (rare): the text path from here on, starting with the line not yet ended. */
+  private toText(): void {
+    this.decoder = new StringDecoder('utf8');
+    if (this.rest !== null) {
+      const rest = Buffer.concat(this.rest, this.restBytes);
+      this.rest = null;
+      this.lines(this.decoder.write(rest));
+    }
+  }
+
+  /**
+   * LF-only streams, on the bytes. The chunk is looked at as a one-byte string (latin1: offsets
+   * are byte offsets; UTF-8 sequences never hold an LF or an ASCII marker), and an event is decoded
+   * as UTF-8 only when it is parsed.
+   */
+  private readBytes(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest !== null) {
+      this.rest.push(chunk);
+      this.restBytes += chunk.length;
+      if (chunk.indexOf(10) < 0) {
+        if (this.restBytes > MAX_LINE) this.dead = true;
+        return;
+      }
+      buf = Buffer.concat(this.rest, this.restBytes);
+      this.rest = null;
+      this.restBytes = 0;
+    }
+    const s = buf.toString('latin1');
+    let start = 0;
+    // The current event's one data line, buf[a, b), while it has only one.
+    let a = -1;
+    let b = -1;
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+      if (nl === start) {
+        if (a >= 0) this.eventAt(buf, s, a, b);
+        else if (this.data !== null) this.event(this.data);
+        this.data = null;
+        a = -1;
+      } else if (isData(buf, start)) {
+        const v = buf[start + 5] === 32 ? start + 6 : start + 5;
+        if (nl - v > MAX_LINE) {
+          this.dead = true;
+        } else if (a < 0 && this.data === null) {
+          a = v;
+          b = nl;
+        } else {
+          if (a >= 0) this.data = buf.toString('utf8', a, b);
+          a = -1;
+          this.data += '\n' + buf.toString('utf8', v, nl);
+          if (this.data!.length > MAX_LINE) this.dead = true;
+        }
+      }
+      start = nl + 1;
+      if (this.dead) return;
+    }
+    if (a >= 0) this.data = buf.toString('utf8', a, b);
+    if (start < buf.length) {
+      this.rest = [buf.subarray(start)];
+      this.restBytes = buf.length - start;
+      if (this.restBytes > MAX_LINE) this.dead = true;
+    }
+  }
+
+  /**
+   * One event whose data is buf[a, b), looked at in `s`, the chunk as a one-byte string (latin1:
+   * offsets are byte offsets; UTF-8 sequences never hold an ASCII marker), and decoded as UTF-8
+   * only to be parsed.
+   */
+  private eventAt(buf: Buffer, s: string, a: number, b: number): void {
+    const first = this.u.firstTokenMs === undefined;
+    const ev = s.slice(a, b);
+    let kinds = 0;
+    let finishAt = 0;
+    let usageAt = 0;
+    MARKERS_ALL.lastIndex = 0;
+    for (let m = MARKERS_ALL.exec(ev); m !== null; m = MARKERS_ALL.exec(ev)) {
+      const k = kindOf(m[0]);
+      if ((kinds & k) === 0) {
+        if (k === K_FINISH) finishAt = m.index;
+        else if (k === K_USAGE) usageAt = m.index;
+      }
+      kinds |= k;
+    }
+    if (!first && kinds === 0) return;
+    if ((this.chat || !this.known) && (kinds & ~(K_USAGE | K_FINISH)) === 0) {
+      if (this.chatChunk(buf, ev, a, kinds, finishAt, usageAt, first)) return;
+    }
+    if (ev === '[DONE]') return;
+    this.parse(buf.toString('utf8', a, b), first);
+  }
+
+  /**
+   * A chat chunk without tool calls, read without parsing it: whether it is the first output, its
+   * finish reason and its usage object, where the marker search found them. False (nothing
+   * recorded) when the text does not allow it: the caller parses the event.
+   */
+  private chatChunk(
+    buf: Buffer,
+    ev: string,
+    a: number,
+    kinds: number,
+    finishAt: number,
+    usageAt: number,
+    first: boolean,
+  ): boolean {
+    const u = this.u;
+    if (!isChatChunk(ev)) return false;
+    let model: string | undefined;
+    if (!this.chat) {
+      // The stream's first event: a chat chunk by its `object`, with `choices` and a model.
+      model = modelOf(chatModelIn(ev));
+      if (model === undefined) return false;
+    } else if (u.model === undefined) {
+      return false;
+    }
+    let finish: FinishKind | undefined;
+    if ((kinds & K_FINISH) !== 0 && u.finish === undefined) {
+      const reason = stringValueAt(ev, finishAt);
+      if (reason === undefined) return false;
+      finish = finishOf(reason);
+    }
+    let usage: unknown;
+    if ((kinds & K_USAGE) !== 0) {
+      const at = objectAt(ev, usageAt);
+      if (at === undefined) return false;
+      try {
+        usage = JSON.parse(buf.toString('utf8', a + at[0], a + at[1]));
+      } catch {
+        return false;
+      }
+    }
+    if (model !== undefined) {
+      this.known = true;
+      this.chat = true;
+      u.provider = 'openai';
+      u.model = model;
+    }
+    if (first && hasOutput(ev)) u.firstTokenMs = performance.now() - this.started;
+    if (finish !== undefined) u.finish = finish;
+    if (usage !== undefined) readTokens(usage, u);
+    return true;
   }
 
   /** The answer ended: what it used, or undefined when its shape was unknown. */
   finish(): Usage | undefined {
     if (this.dead) return undefined;
     if (this.parts !== null) return this.finishJson();
-    this.lines(this.decoder!.end() + '\n\n');
+    if (this.decoder !== null) this.lines(this.decoder.end() + '\n\n');
+    else this.readBytes(END_OF_STREAM);
     if (this.args !== null) {
       for (const a of this.args.values()) if (!runnable(a)) this.u.toolErrors++;
     }
@@ -358,6 +537,10 @@ export class UsageReader {
     const first = this.u.firstTokenMs === undefined;
     if (!first && !MARKERS.test(data)) return;
     if (data === '[DONE]') return;
+    this.parse(data, first);
+  }
+
+  private parse(data: string, first: boolean): void {
     let o: unknown;
     try {
       o = JSON.parse(data);
@@ -374,6 +557,7 @@ export class UsageReader {
     const u = this.u;
     if (Array.isArray(o.choices)) {
       this.known = true;
+      if (o.object === 'chat.completion.chunk') this.chat = true;
       u.provider = 'openai';
       u.model ??= modelOf(o.model);
       if (o.usage !== undefined && o.usage !== null) readTokens(o.usage, u);

@@ -2,6 +2,7 @@
 // route or CRD, refused credentials: RouterConfigError, never retried), "someone else changed it
 // first" (RouteConflictError: re-read and try again) and "the API server is unwell" (plain Error,
 // retried by the activity).
+import { isRetryable, statusKind } from '../http-failure';
 import { RouterConfigError } from '../router/types';
 import { KubeClient, KubeConfigError, statusMessage, type KubeResponse } from './client';
 import { GATEWAY_GROUP, HTTPRouteSchema, type HTTPRoute, type JsonPatchOp } from './httproute';
@@ -157,9 +158,8 @@ function failure(res: KubeResponse, what: string, t: Target): Error {
         `kubernetes router: ${what}: the API server refused the change (HTTP 422: ${message})`,
       );
     default:
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        return new RouterConfigError(`kubernetes router: ${what}: HTTP ${res.status}: ${message}`);
-      }
-      return new Error(`kubernetes router: ${what}: HTTP ${res.status}: ${message}`);
+      return isRetryable(statusKind(res.status))
+        ? new Error(`kubernetes router: ${what}: HTTP ${res.status}: ${message}`)
+        : new RouterConfigError(`kubernetes router: ${what}: HTTP ${res.status}: ${message}`);
   }
 }

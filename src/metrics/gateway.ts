@@ -1,12 +1,7 @@
 // Metrics backend over the agent-canary gateway's admin API: per-version aggregates by time range.
 import { z } from 'zod';
-import {
-  OutboundUrlError,
-  RedirectRefusedError,
-  describeFetchError,
-  outboundFetch,
-  safeErrorReason,
-} from '../outbound';
+import { errorKind, isRetryable, statusKind } from '../http-failure';
+import { OutboundUrlError, describeFetchError, outboundFetch, safeErrorReason } from '../outbound';
 import { gatewayPreflight } from '../router/gateway';
 import { signalPreflight } from './signal-preflight';
 import {
@@ -19,6 +14,7 @@ import {
   type MetricsWindow,
   MetricsConfigError,
 } from './types';
+import { describeZodError } from '../text/zod-problems';
 
 export interface GatewayMetricsOptions {
   url: string;
@@ -80,17 +76,16 @@ export class GatewayMetricsSource implements MetricsSource {
       });
     } catch (err) {
       if (err instanceof OutboundUrlError) throw new MetricsQueryError(`${what}: the URL ${err.message}`);
-      if (err instanceof RedirectRefusedError) throw new MetricsQueryError(`${what}: ${err.message}`);
-      throw new Error(`${what}: ${describeFetchError(err, timeoutMs)}`);
+      const message = `${what}: ${describeFetchError(err, timeoutMs)}`;
+      throw isRetryable(errorKind(err)) ? new Error(message) : new MetricsQueryError(message);
     }
     if (!res.ok) {
       const reason = safeErrorReason(await res.text().catch(() => ''), 300);
       const message = `${what}: HTTP ${res.status}${reason ? ` ${reason}` : ''}`;
-      const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-      throw retryable ? new Error(message) : new MetricsQueryError(message);
+      throw isRetryable(statusKind(res.status)) ? new Error(message) : new MetricsQueryError(message);
     }
     const parsed = AnswerSchema.safeParse(await res.json());
-    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${parsed.error.message}`);
+    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${describeZodError(parsed.error)}`);
     const v = parsed.data.versions;
     return {
       agent: q.agent,

@@ -14,6 +14,10 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SIGNAL_METRICS } from '../analysis/types';
+import { errorKind, isRetryable, statusKind } from '../http-failure';
+import { checkOutboundUrl, describeFetchError, outboundFetch } from '../outbound';
+import { printable } from '../text/sanitize';
+import { problemLines, problemsFromZod } from '../text/zod-problems';
 import {
   emptySignalMetrics,
   emptyVersionMetrics,
@@ -43,8 +47,7 @@ export type QueryConfig = z.infer<typeof QueryConfigSchema>;
 export function parseQueryConfig(raw: unknown, source = 'prometheus queries'): QueryConfig {
   const parsed = QueryConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new MetricsConfigError(`${source}:\n${lines.join('\n')}`);
+    throw new MetricsConfigError(`${source}:\n${problemLines(problemsFromZod(parsed.error, '(top level)'))}`);
   }
   return parsed.data;
 }
@@ -82,9 +85,11 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
   private readonly base: string;
 
   constructor(private readonly options: PrometheusQueryOptions) {
-    const u = new URL(options.url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-      throw new MetricsConfigError(`prometheus url must be http or https, not ${u.protocol}`);
+    let u: URL;
+    try {
+      u = checkOutboundUrl(options.url);
+    } catch (err) {
+      throw new MetricsConfigError(`prometheus url ${(err as Error).message}`);
     }
     this.base = u.href.replace(/\/+$/, '');
   }
@@ -238,30 +243,33 @@ export class PrometheusQueryMetricsSource implements MetricsSource {
 
   private async query(query: string, atMs: number): Promise<Sample[]> {
     let res: Response;
+    const timeoutMs = this.options.config.timeoutMs;
     try {
-      res = await fetch(`${this.base}/api/v1/query`, {
+      // Through the outbound policy: a redirect is refused, never followed with our headers.
+      res = await outboundFetch(`${this.base}/api/v1/query`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.options.headers },
         body: new URLSearchParams({ query, time: (atMs / 1000).toFixed(3) }),
-        signal: AbortSignal.timeout(this.options.config.timeoutMs),
+        timeoutMs,
       });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      throw new Error(
-        `prometheus unreachable: ${e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message)}`,
-      );
+      const message = `prometheus unreachable: ${describeFetchError(err, timeoutMs)}`;
+      throw isRetryable(errorKind(err)) ? new Error(message) : new MetricsConfigError(message);
     }
+    // Bad credentials, a wrong URL, a query that is wrong (400/422: syntax, types): retrying cannot
+    // fix them (src/http-failure.ts).
+    const Failure = isRetryable(statusKind(res.status)) ? Error : MetricsConfigError;
     const text = await res.text();
     let json: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
     try {
       json = JSON.parse(text);
     } catch {
-      throw new Error(`prometheus answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`);
+      // The body is not ours to echo (a proxy's error page may quote anything).
+      throw new Failure(`prometheus answered HTTP ${res.status} with non-JSON (${text.length} bytes)`);
     }
     if (json.status !== 'success' || !json.data) {
-      const message = `HTTP ${res.status} ${json.error ?? ''}`.trim();
-      // 400/422: the query itself is wrong (syntax, types); retrying cannot fix it.
-      throw res.status === 400 || res.status === 422 ? new MetricsConfigError(message) : new Error(message);
+      const reason = typeof json.error === 'string' ? printable(json.error, 300) : '';
+      throw new Failure(`HTTP ${res.status} ${reason}`.trim());
     }
     const { resultType, result } = json.data;
     if (resultType === 'scalar' && Array.isArray(result))

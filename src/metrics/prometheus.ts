@@ -3,7 +3,8 @@
 // `since` (two instant queries): exact integers, unlike increase(), which extrapolates to the range
 // edges. Resolution is the scrape interval. Series from several gateway replicas are summed.
 import { CONVERSATION_SERIES, conversationsFromSeries } from './conversation-series';
-import { OutboundUrlError, RedirectRefusedError, describeFetchError, outboundFetch } from '../outbound';
+import { errorKind, isRetryable, statusKind } from '../http-failure';
+import { OutboundUrlError, describeFetchError, outboundFetch } from '../outbound';
 import { printable } from '../text/sanitize';
 import {
   emptyVersionMetrics,
@@ -108,11 +109,12 @@ export class PrometheusMetricsSource implements MetricsSource {
       });
     } catch (err) {
       if (err instanceof OutboundUrlError) throw new PrometheusQueryError(`prometheus URL ${err.message}`);
-      if (err instanceof RedirectRefusedError) throw new PrometheusQueryError(`prometheus ${err.message}`);
-      throw new Error(`prometheus query failed: ${describeFetchError(err, timeoutMs)}`);
+      const message = `prometheus query failed: ${describeFetchError(err, timeoutMs)}`;
+      throw isRetryable(errorKind(err)) ? new Error(message) : new PrometheusQueryError(message);
     }
-    // Bad credentials or a wrong URL (401/403/404): retrying cannot fix them.
-    const refused = res.status === 401 || res.status === 403 || res.status === 404;
+    // Bad credentials, a wrong URL, a bad selector (400/422: Prometheus's bad_data and execution
+    // errors): retrying cannot fix them (src/http-failure.ts).
+    const refused = !isRetryable(statusKind(res.status));
     const text = await res.text();
     let json: { status?: string; error?: string; data?: { resultType: string; result: Sample[] } };
     try {
@@ -124,9 +126,7 @@ export class PrometheusMetricsSource implements MetricsSource {
     if (json.status !== 'success' || !json.data) {
       const reason = typeof json.error === 'string' ? printable(json.error, 300) : '';
       const message = `prometheus query ${printable(query, 300)} failed: HTTP ${res.status} ${reason}`;
-      throw refused || res.status === 400 || res.status === 422
-        ? new PrometheusQueryError(message)
-        : new Error(message);
+      throw refused ? new PrometheusQueryError(message) : new Error(message);
     }
     return json.data.result;
   }

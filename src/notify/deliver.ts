@@ -3,7 +3,9 @@
 // Targets come from plans, so every call goes through the outbound policy (src/outbound.ts) and a
 // failure is recorded as status code or error kind only: never the answer's body, never the URL.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorKind, isRetryable, statusKind } from '../http-failure';
 import {
+  OutboundUrlError,
   RedirectRefusedError,
   describeFetchError,
   describeUrl,
@@ -29,15 +31,11 @@ export const DEFAULT_DELIVERY: DeliveryPolicy = {
   budgetMs: 10_000,
 };
 
-/** A response that retrying cannot fix (4xx other than 408/429, a redirect, a refused URL). */
+/** A response that retrying cannot fix (a configuration failure in src/http-failure.ts). */
 class PermanentError extends Error {}
 
-function retryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
-}
-
 /**
- * POSTs `body` to `url`, retrying network errors, timeouts, 5xx, 408 and 429. Headers are rebuilt
+ * POSTs `body` to `url`, retrying what src/http-failure.ts calls retryable or an outage. Headers are rebuilt
  * per attempt (a signature carries a timestamp). Throws the last error, naming the target (redacted)
  * and the attempts made, when every attempt failed or the budget ran out.
  */
@@ -70,15 +68,17 @@ export async function postWithRetry(
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return;
       lastError = `HTTP ${res.status}`;
-      if (!retryableStatus(res.status)) throw new PermanentError(lastError);
+      if (!isRetryable(statusKind(res.status))) throw new PermanentError(lastError);
     } catch (err) {
+      if (err instanceof OutboundUrlError) {
+        throw new Error(`${redact(url)} not called: the URL ${err.message}`);
+      }
       if (err instanceof PermanentError || err instanceof RedirectRefusedError) {
         throw new Error(`${redact(url)} refused the notification: ${err.message}`);
       }
       lastError = describeFetchError(err);
-      if ((err as Error).name === 'OutboundUrlError') {
-        throw new Error(`${redact(url)} not called: the URL ${lastError}`);
-      }
+      // An untrusted certificate: no attempt will pass until the target or the trust store changes.
+      if (!isRetryable(errorKind(err))) throw new Error(`${redact(url)} not called: ${lastError}`);
     }
   }
   throw new Error(

@@ -1,6 +1,5 @@
 // Resolving and checking plans, without the YAML parser: the workflow bundle imports this module,
 // and every cached workflow holds its own copy of what the bundle evaluates.
-import { z } from 'zod';
 import { ALL_METRICS } from '../analysis/types';
 
 const PROPORTIONS = new Set<string>([
@@ -22,6 +21,7 @@ import {
   type Stage,
 } from './schema';
 import { onFailProblems } from './on-fail';
+import { problemsFromZod } from '../text/zod-problems';
 
 export * from './schema';
 export { parseDuration, formatDuration } from './duration';
@@ -47,13 +47,7 @@ export class PlanError extends Error {
   }
 }
 
-function fieldOf(path: PropertyKey[]): string {
-  return path.map(String).join('.');
-}
-
-export function problemsFromZod(error: z.ZodError): PlanProblem[] {
-  return error.issues.map((issue) => ({ field: fieldOf(issue.path), message: issue.message }));
-}
+export { problemsFromZod };
 
 function expandSteps(steps: { stepWeight: number; maxWeight: number; interval: number }): Stage[] {
   const stages: Stage[] = [];

@@ -4,6 +4,7 @@ import { describeUrl, safeErrorReason } from '../outbound';
 import { failureFrom, fetchWithTimeout } from './http';
 import { z } from 'zod';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
+import { describeZodError } from '../text/zod-problems';
 
 export interface GatewayRouterOptions {
   /** Gateway base URL, e.g. http://127.0.0.1:8080 */
@@ -111,7 +112,7 @@ export class GatewayRouter implements Router {
     );
     if (!res.ok) throw await failureFrom(res, what);
     const parsed = AppliedSplitSchema.safeParse(await res.json());
-    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${parsed.error.message}`);
+    if (!parsed.success) throw new Error(`${what}: unexpected answer: ${describeZodError(parsed.error)}`);
     return parsed.data;
   }
 }

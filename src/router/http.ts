@@ -1,16 +1,12 @@
-// Shared by HTTP routers: one place that turns an HTTP answer into "retry" or "give up". Calls go
-// through the outbound policy (src/outbound.ts): http(s) only, redirects refused, and of an error
-// answer only the JSON `error` field is kept (one printable line), never the raw body.
-import {
-  OutboundUrlError,
-  RedirectRefusedError,
-  describeFetchError,
-  outboundFetch,
-  safeErrorReason,
-} from '../outbound';
+// Shared by HTTP routers: an HTTP answer or error as "retry" or "give up", by the one failure table
+// (src/http-failure.ts). Calls go through the outbound policy (src/outbound.ts): http(s) only,
+// redirects refused, and of an error answer only the JSON `error` field is kept (one printable
+// line), never the raw body.
+import { errorKind, isRetryable, statusKind } from '../http-failure';
+import { OutboundUrlError, describeFetchError, outboundFetch, safeErrorReason } from '../outbound';
 import { RouterConfigError } from './types';
 
-/** 4xx: the request is wrong (unknown agent, bad token, refused split) and retrying cannot help. */
+/** A configuration failure (unknown agent, bad token, refused split) is one retrying cannot help. */
 export async function failureFrom(res: Response, what: string): Promise<Error> {
   let reason = '';
   try {
@@ -19,14 +15,13 @@ export async function failureFrom(res: Response, what: string): Promise<Error> {
     // body unreadable: the status says enough
   }
   const message = `${what}: HTTP ${res.status}${reason ? ` ${reason}` : ''}`;
-  return res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429
-    ? new RouterConfigError(message)
-    : new Error(message);
+  return isRetryable(statusKind(res.status)) ? new Error(message) : new RouterConfigError(message);
 }
 
 /**
  * fetch with a deadline under the outbound policy. Network errors and timeouts surface as plain
- * (retryable) errors; a URL the policy refuses or a redirect is a RouterConfigError (fix the URL).
+ * (retryable) errors; a URL the policy refuses, a redirect or an untrusted certificate is a
+ * RouterConfigError (fix the URL or the trust store).
  */
 export async function fetchWithTimeout(
   url: string,
@@ -38,7 +33,7 @@ export async function fetchWithTimeout(
     return await outboundFetch(url, { ...init, timeoutMs });
   } catch (err) {
     if (err instanceof OutboundUrlError) throw new RouterConfigError(`${what}: the URL ${err.message}`);
-    if (err instanceof RedirectRefusedError) throw new RouterConfigError(`${what}: ${err.message}`);
-    throw new Error(`${what}: ${describeFetchError(err, timeoutMs)}`);
+    const message = `${what}: ${describeFetchError(err, timeoutMs)}`;
+    throw isRetryable(errorKind(err)) ? new Error(message) : new RouterConfigError(message);
   }
 }

@@ -12,6 +12,7 @@ import { describeUrl } from '../outbound';
 import { requestSignatureHeaders } from '../signing';
 import { failureFrom, fetchWithTimeout } from './http';
 import { AppliedSplitSchema, type AppliedSplit, type DesiredSplit, type Router } from './types';
+import { describeZodError } from '../text/zod-problems';
 
 export interface WebhookRouterOptions {
   url: string;
@@ -91,6 +92,7 @@ function parseApplied(text: string, what: string): AppliedSplit {
     throw new Error(`${what}: answer is not JSON (${text.length} bytes)`);
   }
   const parsed = AppliedSplitSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${what}: answer is not an AppliedSplit: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(`${what}: answer is not an AppliedSplit: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

@@ -11,6 +11,7 @@ import { KubernetesRouter } from '../router/kubernetes';
 import { WebhookRouter } from '../router/webhook';
 import { SettingsError } from './errors';
 import { checkOutboundUrl } from '../outbound';
+import { problemLines, problemsFromZod } from '../text/zod-problems';
 
 /** A URL the worker will call: checked at start (http(s), no credentials), not at the first call. */
 const OutboundUrlSetting = z.string().superRefine((raw, ctx) => {
@@ -127,9 +128,7 @@ export function resolveBackendSettings(
     raw[key] = flags[key] ?? (env[ENV[key]] || undefined);
   const parsed = BackendSettingsSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new SettingsError(
-      `worker backends:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.') || 'settings'}: ${i.message}`).join('\n')}`,
-    );
+    throw new SettingsError(`worker backends:\n${problemLines(problemsFromZod(parsed.error, 'settings'))}`);
   }
   return parsed.data;
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { findServerBinaries } from './postgres-binaries';
 import { startLocalStack } from './postgres-stack';
+import { problemsFromZod } from '../text/zod-problems';
 
 const USAGE = `usage: scripts/temporal-postgres.sh build
        scripts/temporal-postgres.sh up [--state-dir DIR] [--port N] [--postgres-port N] [--namespace NAME]
@@ -52,7 +53,9 @@ async function main(argv: string[]): Promise<number> {
   });
   const parsed = UpFlags.safeParse(values);
   if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ');
+    const why = problemsFromZod(parsed.error)
+      .map((p) => `--${p.field}: ${p.message}`)
+      .join('; ');
     process.stderr.write(`${why}\n${USAGE}\n`);
     return 2;
   }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { TASK_QUEUE } from '../../workflows/messages';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { describeZodError } from '../text/zod-problems';
 
 export const workflowsPath = require.resolve('../../workflows');
 
@@ -34,6 +35,16 @@ export interface WorkerOptions {
 export const MAX_CONCURRENT_ACTIVITIES = 5_000;
 
 /**
+ * Workflow tasks a worker takes at once. They run one after another on the workflow thread, and a
+ * task not done within its timeout (10 s) is thrown away and replayed from history, so taking many
+ * only moves the queue from the server into the worker, where it times out. 1,000 rollouts started at
+ * once on a busy machine (bench:scale, with the lean sandbox): with the SDK's 40, 43 workflow tasks
+ * timed out and first checks came 106 s late (p50); with 10, 10 and 72 s. A new rollout's first task
+ * costs tens of ms of CPU (the sandbox's modules are instantiated per rollout).
+ */
+export const MAX_CONCURRENT_WORKFLOW_TASKS = 10;
+
+/**
  * The SDK sizes its workflow cache from the heap limit, so a worker in a small container would keep
  * a few dozen rollouts and replay every other one from its history at each check. Each cached
  * rollout takes well under a megabyte (see docs/production.md, "Many rollouts"), so the default keeps
@@ -52,7 +63,7 @@ export function maxCachedWorkflowsFrom(env: NodeJS.ProcessEnv = process.env): nu
   const parsed = MaxCachedSchema.safeParse(raw);
   if (!parsed.success) {
     throw new Error(
-      `AGENT_CANARY_MAX_CACHED_WORKFLOWS: ${parsed.error.issues[0].message} (got "${raw.slice(0, 40)}")`,
+      `AGENT_CANARY_MAX_CACHED_WORKFLOWS: ${describeZodError(parsed.error)} (got "${raw.slice(0, 40)}")`,
     );
   }
   return parsed.data;
@@ -95,6 +106,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: options.maxCachedWorkflows ?? maxCachedWorkflowsFrom(),
+    maxConcurrentWorkflowTaskExecutions: MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxConcurrentWorkflowTaskPolls: Math.max(2, MAX_CONCURRENT_WORKFLOW_TASKS / 2),
   })) as CanaryWorker;
   worker.stopping = stopping;
   return worker;

@@ -2,6 +2,7 @@
 // command bodies. Bad input is a 400 naming the field, before anything reaches Temporal.
 import { z } from 'zod';
 import { COMMANDS } from '../temporal/rollouts';
+import { problemsFromZod, type FieldProblem } from '../text/zod-problems';
 
 export const WorkflowIdSchema = z
   .string()
@@ -38,6 +39,6 @@ export const CommandBodySchema = z
 export type CommandBody = z.infer<typeof CommandBodySchema>;
 
 /** Field -> message, for the page to show beside the field. */
-export function fieldProblems(error: z.ZodError): { field: string; message: string }[] {
-  return error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message }));
+export function fieldProblems(error: z.ZodError): FieldProblem[] {
+  return problemsFromZod(error, '(input)');
 }

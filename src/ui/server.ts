@@ -13,6 +13,8 @@ import { admitCommand, sendCommand, type Command } from '../temporal/rollouts';
 import { CommandRefusedError, RolloutError, UnknownAgentError } from '../temporal/errors';
 import { sendJson, tokenChecker } from '../gateway/http-util';
 import { listRows, rolloutDetail, RolloutNotFoundError } from './data';
+import { HttpError } from './http-error';
+import { dashboardRoutes } from './routes';
 import { slackActionsHandler, type SlackActionsConfig } from './slack-actions';
 import {
   CommandBodySchema,
@@ -64,16 +66,6 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const r = schema.safeParse(value);
@@ -233,6 +225,29 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
     out.followUp?.().catch((err: unknown) => log(`slack: ${(err as Error)?.stack ?? err}`));
   };
 
+  const pages = dashboardRoutes({
+    api: ({ req, res, url }) => api(req, res, url),
+    file: ({ req, res, url }) => {
+      const file = files.get(url.pathname)!;
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': STATIC_FILES[url.pathname],
+        'content-length': file.length,
+      });
+      res.end(req.method === 'HEAD' ? undefined : file);
+    },
+    index: ({ req, res }) => {
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': index.length,
+      });
+      res.end(req.method === 'HEAD' ? undefined : index);
+    },
+    healthz: ({ res }) => sendJson(res, 200, { ok: true }, SECURITY_HEADERS),
+    files: Object.keys(STATIC_FILES),
+  });
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Signed by Slack (not a browser's request): served whatever the Host header says.
     if (req.url === '/slack/actions') return slackActions(req, res);
@@ -240,28 +255,8 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
       throw new HttpError(421, 'this dashboard answers only to localhost addresses');
     }
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
-    if (url.pathname.startsWith('/api/')) return api(req, res, url);
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'pages are read-only');
-    const file = files.get(url.pathname);
-    if (file) {
-      res.writeHead(200, {
-        ...SECURITY_HEADERS,
-        'content-type': STATIC_FILES[url.pathname],
-        'content-length': file.length,
-      });
-      return void res.end(req.method === 'HEAD' ? undefined : file);
-    }
-    // The page routes on the client: the list at /, a rollout at /rollouts/<workflow id>.
-    if (url.pathname === '/' || /^\/rollouts\/[^/]+\/?$/.test(url.pathname)) {
-      res.writeHead(200, {
-        ...SECURITY_HEADERS,
-        'content-type': 'text/html; charset=utf-8',
-        'content-length': index.length,
-      });
-      return void res.end(req.method === 'HEAD' ? undefined : index);
-    }
-    if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true }, SECURITY_HEADERS);
-    throw new HttpError(404, `no page at ${url.pathname}`);
+    const { handler, params } = pages.find(req.method, url.pathname);
+    return handler({ req, res, params, path: url.pathname, query: url.search, url });
   };
 
   const server = createServer((req, res) => {

@@ -7,6 +7,7 @@ import { SlackActionsConfigSchema, type SlackActionsConfig } from '../../ui/slac
 import { uiUrl, withClient } from '../context';
 import { UsageError } from '../errors';
 import { portFlag } from '../flags';
+import { problemsFromZod } from '../../text/zod-problems';
 
 interface UiOpts {
   host: string;
@@ -35,10 +36,10 @@ function slackConfig(file: string): SlackActionsConfig {
       : {}),
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) =>
-      i.path[0] === 'signingSecret'
-        ? `AGENT_CANARY_SLACK_SIGNING_SECRET: ${i.message}`
-        : `${file}: ${i.path.join('.')}: ${i.message}`,
+    const problems = problemsFromZod(parsed.error).map((p) =>
+      p.field.split('.')[0] === 'signingSecret'
+        ? `AGENT_CANARY_SLACK_SIGNING_SECRET: ${p.message}`
+        : `${file}: ${p.field}: ${p.message}`,
     );
     throw new UsageError(`--slack: ${problems.join('; ')}`);
   }
