@@ -12,8 +12,11 @@
 // Summary line: workflow_memory per_workflow_kb=<x> zod_kb=<x> plan_schemas_kb=<x> rollouts_1000_mb=<x>
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import vm from 'node:vm';
-import { instrumentedBundle } from '../src/temporal/workflow-bundle';
+import {
+  instrumentedBundle,
+  instrumentedContext,
+  type InstrumentedContext,
+} from '../src/temporal/workflow-bundle';
 
 const BUNDLE = join(__dirname, '..', 'lib', 'workflow-bundle.js');
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 20);
@@ -34,31 +37,14 @@ try {
 // The bundle keeps its module loader to itself: expose it, and note which modules a rollout requires.
 code = instrumentedBundle(code);
 
-type Context = vm.Context & { __benchRequire: (id: string) => unknown; __benchLoaded?: Set<string> };
-
-function instance(): Context {
-  const ctx = vm.createContext({
-    console,
-    setTimeout,
-    clearTimeout,
-    TextEncoder,
-    TextDecoder,
-    URL,
-    URLSearchParams,
-    AbortController,
-    queueMicrotask,
-    __webpack_module_cache__: {},
-  }) as Context;
-  vm.runInContext(code, ctx);
-  return ctx;
-}
+const instance = () => instrumentedContext(code);
 
 /** KB of heap kept per instance that required `ids` (nothing: the context and the entry alone). */
 function kbPer(ids: string[]): number {
   instance();
   gc!();
   const before = process.memoryUsage().heapUsed;
-  const kept: Context[] = [];
+  const kept: InstrumentedContext[] = [];
   for (let i = 0; i < INSTANCES; i++) {
     const ctx = instance();
     for (const id of ids) ctx.__benchRequire(id);

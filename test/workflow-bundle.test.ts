@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
 import { Worker } from '@temporalio/worker';
 import {
   bundleStaleness,
   instrumentedBundle,
+  instrumentedContext,
   prebuiltWorkflowBundle,
   writeWorkflowBundle,
   type BundleFiles,
@@ -58,19 +58,7 @@ describe('prebuilt workflow bundle', function () {
   });
 
   it('a rollout instantiates the contract, the policy and the SDK: no zod, no plan parser', () => {
-    const ctx = vm.createContext({
-      console,
-      setTimeout,
-      clearTimeout,
-      TextEncoder,
-      TextDecoder,
-      URL,
-      URLSearchParams,
-      AbortController,
-      queueMicrotask,
-      __webpack_module_cache__: {},
-    }) as vm.Context & { __benchRequire: (id: string) => unknown; __benchLoaded?: Set<string> };
-    vm.runInContext(instrumentedBundle(testEnv().workflowBundle.code), ctx);
+    const ctx = instrumentedContext(instrumentedBundle(testEnv().workflowBundle.code));
     ctx.__benchRequire('./workflows/index.ts');
     const loaded = [...(ctx.__benchLoaded ?? [])];
     assert.ok(loaded.includes('./workflows/canary.ts'), loaded.join(' '));

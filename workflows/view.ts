@@ -1,7 +1,7 @@
 // What the rollout shows: its status (the query's answer), the Web UI's current details and the
 // search attributes, each a pure function of the plan, the policy's state and the time. No workflow
 // APIs here: the interpreter (workflows/rollout.ts) calls these and publishes the results.
-import { isFinal, type RolloutStatus } from '../src/contract';
+import { blankStatus, isFinal, type RolloutStatus } from '../src/contract';
 import type { ResolvedPlan } from '../src/plan/schema';
 import { plainReason } from '../src/ui/plain';
 import { applying, holdDueAt, percentOf, windowMs, type PolicyState } from './policy';
@@ -92,28 +92,12 @@ export function resolvingStatus(
   const name = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : '');
   const at = new Date(since).toISOString();
   return {
+    ...blankStatus(
+      { workflowId, agent: name(raw.agent), stable: name(raw.stable), canary: name(raw.canary) },
+      at,
+    ),
     asOf: new Date(now).toISOString(),
-    workflowId,
-    agent: name(raw.agent),
-    stable: name(raw.stable),
-    canary: name(raw.canary),
-    state: 'progressing',
-    stageIndex: 0,
-    stageCount: 0,
-    canaryPercent: 0,
-    stages: [],
-    stageStartedAt: at,
-    observedMs: 0,
-    remainingMs: 0,
     observing: false,
-    startedAt: at,
-    deadlineAt: at,
-    failedChecks: 0,
-    failureLimit: 0,
-    inconclusiveStreak: 0,
-    lastAnalysis: null,
-    decisions: [],
-    notifyFailures: [],
     applying: {
       what: 'resolving the plan as written (first activity)',
       since: at,

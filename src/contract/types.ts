@@ -142,3 +142,33 @@ export interface RolloutResult {
   stable: string;
   reason: string;
 }
+
+/**
+ * The status of a rollout nothing has been decided for yet (no stage, no check): what the workflow
+ * answers while its plan is being resolved, and what a client shows from visibility alone.
+ */
+export function blankStatus(
+  id: Pick<RolloutStatus, 'workflowId' | 'agent' | 'stable' | 'canary'>,
+  at: string,
+): RolloutStatus {
+  return {
+    asOf: at,
+    ...id,
+    state: 'progressing',
+    stageIndex: 0,
+    stageCount: 0,
+    canaryPercent: 0,
+    stages: [],
+    stageStartedAt: at,
+    observedMs: 0,
+    remainingMs: 0,
+    startedAt: at,
+    deadlineAt: at,
+    failedChecks: 0,
+    failureLimit: 0,
+    inconclusiveStreak: 0,
+    lastAnalysis: null,
+    decisions: [],
+    notifyFailures: [],
+  };
+}

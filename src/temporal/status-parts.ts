@@ -3,6 +3,7 @@
 // outcome reads, the status of an execution no worker answers for, the no-worker message.
 import type { RolloutState, RolloutStatus } from '../../workflows/messages';
 import { NoWorkerError } from './errors';
+import { blankStatus } from '../contract';
 import { isFinal, ROLLED_BACK_FAILURE, ROLLOUT_STATE_NAMES, TASK_QUEUE } from './names';
 
 /** How long a query may wait for a worker before we tell the user none is answering. */
@@ -56,28 +57,21 @@ export function noWorkerError(d: DescribedExecution): NoWorkerError {
 export function statusFromVisibility(d: DescribedExecution, agent: string): RolloutStatus {
   const sa = d.attributes;
   const at = (d.closeTime ?? new Date()).toISOString();
+  const started = d.startTime.toISOString();
   return {
-    asOf: at,
-    workflowId: d.workflowId,
-    agent: sa.agent ?? agent,
-    stable: sa.stableVersion ?? '?',
-    canary: sa.canaryVersion ?? '?',
+    ...blankStatus(
+      {
+        workflowId: d.workflowId,
+        agent: sa.agent ?? agent,
+        stable: sa.stableVersion ?? '?',
+        canary: sa.canaryVersion ?? '?',
+      },
+      at,
+    ),
     state: (sa.state as RolloutState | undefined) ?? 'progressing',
-    stageIndex: 0,
-    stageCount: 0,
     canaryPercent: sa.percent ?? 0,
-    stages: [],
-    stageStartedAt: d.startTime.toISOString(),
-    observedMs: 0,
-    remainingMs: 0,
-    startedAt: d.startTime.toISOString(),
-    deadlineAt: at,
-    failedChecks: 0,
-    failureLimit: 0,
-    inconclusiveStreak: 0,
-    lastAnalysis: null,
-    decisions: [],
-    notifyFailures: [],
+    stageStartedAt: started,
+    startedAt: started,
   };
 }
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import vm from 'node:vm';
 import { bundleWorkflowCode, type WorkflowBundlePath } from '@temporalio/worker';
 import { z } from 'zod';
 
@@ -129,6 +130,30 @@ export function instrumentedBundle(code: string): string {
       'function __webpack_require__(moduleId) {',
       'function __webpack_require__(moduleId) {\n(globalThis.__benchLoaded ??= new Set()).add(moduleId);',
     );
+}
+
+/** A vm context holding instrumented workflow code (see instrumentedBundle), as a rollout's sandbox would. */
+export type InstrumentedContext = vm.Context & {
+  __benchRequire: (id: string) => unknown;
+  __benchLoaded?: Set<string>;
+};
+
+/** One sandbox-like context running `instrumented` (the output of instrumentedBundle). */
+export function instrumentedContext(instrumented: string): InstrumentedContext {
+  const ctx = vm.createContext({
+    console,
+    setTimeout,
+    clearTimeout,
+    TextEncoder,
+    TextDecoder,
+    URL,
+    URLSearchParams,
+    AbortController,
+    queueMicrotask,
+    __webpack_module_cache__: {},
+  }) as InstrumentedContext;
+  vm.runInContext(instrumented, ctx);
+  return ctx;
 }
 
 if (require.main === module) {
