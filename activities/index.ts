@@ -44,7 +44,8 @@ export interface SetSplitInput {
   desired: DesiredSplit;
 }
 
-export interface AnalyzeInput {
+/** The window a check judges, and how. */
+export interface CheckWindow {
   agent: string;
   stable: string;
   canary: string;
@@ -56,13 +57,7 @@ export interface AnalyzeInput {
   judgeVersion?: 4;
 }
 
-export interface AnalyzeResult {
-  verdict: Verdict;
-  stableRequests: number;
-  canaryRequests: number;
-}
-
-export interface CheckInput extends AnalyzeInput {
+export interface CheckInput extends CheckWindow {
   /** The lease renewal for the current stage, written before the metrics are read. */
   lease: DesiredSplit;
   /**
@@ -118,30 +113,6 @@ export function createActivities(deps: ActivityDeps) {
         }
         throw outage(err);
       }
-    },
-
-    async analyzeCanary(input: AnalyzeInput): Promise<AnalyzeResult> {
-      let window: MetricsWindow;
-      try {
-        window = await fetchWithCustom(
-          deps.metrics,
-          {
-            agent: input.agent,
-            stable: input.stable,
-            canary: input.canary,
-            since: input.since,
-            until: input.until,
-            ...(input.analysis.queries ? { queries: input.analysis.queries } : {}),
-          },
-          input.analysis.custom,
-        );
-      } catch (err) {
-        // A wrong token or unknown agent will not heal by retrying: fail the check at once.
-        if (err instanceof MetricsConfigError) throw ApplicationFailure.nonRetryable(err.message, err.name);
-        throw err;
-      }
-      const verdict = judge(window, weightedAnalysis(input.analysis), input.judgeVersion);
-      return { verdict, stableRequests: window.stable.requests, canaryRequests: window.canary.requests };
     },
 
     /**

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, type AnalyzeResult } from '../activities';
+import { createActivities } from '../activities';
 import { MetricsConfigError } from '../src/metrics/types';
 import { resolvePlan } from '../src/plan';
 import { RouterConfigError } from '../src/router/types';
+import type { CheckOutcome } from '../workflows/policy';
 import { FakeRouter, SteerableMetrics } from './fakes';
 
 const plan = resolvePlan({ agent: 'bot', stable: 'v1', canary: 'v2' });
@@ -28,41 +29,41 @@ describe('activities', function () {
     );
   });
 
-  it('turns a metrics refusal (bad token) into a non-retryable failure, but lets outages retry', async function () {
+  const checkInput = (analysis = plan.analysis) => ({
+    agent: 'bot',
+    stable: 'v1',
+    canary: 'v2',
+    since: 0,
+    until: 60_000,
+    analysis,
+    lease: { stable: 'v1', canary: 'v2', canaryWeight: 5, leaseMs: 60_000 },
+  });
+
+  it('turns a metrics refusal (bad token) into a non-retryable failure, and an outage into an outage outcome', async function () {
     const metrics = new SteerableMetrics();
     const acts = createActivities({ router: new FakeRouter(), metrics, notifiers: () => [] });
-    const input = {
-      agent: 'bot',
-      stable: 'v1',
-      canary: 'v2',
-      since: 0,
-      until: 1000,
-      analysis: plan.analysis,
-    };
     metrics.fetch = async () => Promise.reject(new MetricsConfigError('401 from gateway: bad token'));
     await assert.rejects(
-      env.run(acts.analyzeCanary, input),
-      (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable,
+      env.run(acts.checkCanary, checkInput()),
+      (err: unknown) =>
+        err instanceof ApplicationFailure && err.nonRetryable && /bad token/.test(err.message),
     );
+    // Not evidence either way: the workflow records the outage at this check and moves on.
     metrics.fetch = async () => Promise.reject(new Error('ECONNREFUSED'));
-    await assert.rejects(
-      env.run(acts.analyzeCanary, input),
-      (err: unknown) => !(err instanceof ApplicationFailure) && /ECONNREFUSED/.test(String(err)),
-    );
+    const out = await env.run(acts.checkCanary, checkInput());
+    assert.deepEqual(out, { metrics: 'outage', message: 'ECONNREFUSED' });
   });
 
   it('judges what the metrics source returns, with the plan judge', async function () {
     const metrics = new SteerableMetrics();
     metrics.set('bot', { rps: 1000 });
     const acts = createActivities({ router: new FakeRouter(), metrics, notifiers: () => [] });
-    const res: AnalyzeResult = await env.run(acts.analyzeCanary, {
-      agent: 'bot',
-      stable: 'v1',
-      canary: 'v2',
-      since: 0,
-      until: 60_000,
-      analysis: { ...plan.analysis, judge: 'thresholds' as const },
-    });
+    const res: CheckOutcome = await env.run(
+      acts.checkCanary,
+      checkInput({ ...plan.analysis, judge: 'thresholds' as const }),
+    );
+    assert.equal(res.metrics, 'ok');
+    if (res.metrics !== 'ok') return;
     assert.equal(res.verdict.judge, 'thresholds');
     assert.equal(res.verdict.verdict, 'pass');
     assert.equal(res.canaryRequests, 60_000);
