@@ -8,6 +8,7 @@ import type { MetricResult, Verdict } from '../analysis/types';
 import { judgeAcrossStages, passMultiple, type Evidence } from '../analysis/evidence';
 import { planForWorkflow } from '../plan';
 import type { ResolvedPlan } from '../plan/schema';
+import { PATCHES } from '../contract';
 import { ROLLED_BACK_FAILURE, type RolloutResult, type RolloutState } from '../../workflows/messages';
 
 /** One check of the canary: the judge's verdict on the window [since, at]. */
@@ -204,7 +205,7 @@ export async function readRun(
     } else if (e.markerRecordedEventAttributes?.markerName === 'core_patch') {
       const [data] = await decode(e.markerRecordedEventAttributes.details?.['patch-data']?.payloads);
       if (obj(data).id === 'judge-v3') st.rules3 = true;
-      if (obj(data).id === 'judge-v4') st.v4 = true;
+      if (obj(data).id === PATCHES.judgeV4.id) st.v4 = true;
     } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
       const [input] = await decode(a.input?.payloads);
