@@ -162,21 +162,29 @@ export function judgeAcrossStages(
     }
     if (r.status === 'nodata') return { ...r, stats };
     const inside = (r.stats?.guards ?? []).every((g) => g.within);
-    if (inside && llrAt(passIndex) <= Math.log(PASS_BETA)) {
-      return {
-        ...out,
-        status: 'pass',
-        reason: `${r.metric}: not worse by ${effectText(r.metric, passAt * delta)}: ${values}`,
-      };
-    }
-    return {
-      ...out,
-      status: 'inconclusive',
-      reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
-    };
+    const ruledOut = effectText(r.metric, passAt * delta);
+    return passOrNotYet(out, inside, llrAt(passIndex) <= Math.log(PASS_BETA), ruledOut, values);
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
+}
+
+/** A metric that did not fail: a pass once `ruledOut` is ruled out inside its limits, else not yet. */
+function passOrNotYet(
+  out: MetricResult,
+  inside: boolean,
+  ruledOutNow: boolean,
+  ruledOut: string,
+  values: string,
+): MetricResult {
+  if (inside && ruledOutNow) {
+    return { ...out, status: 'pass', reason: `${out.metric}: not worse by ${ruledOut}: ${values}` };
+  }
+  return {
+    ...out,
+    status: 'inconclusive',
+    reason: `${out.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${ruledOut}`,
+  };
 }
 
 /**
@@ -272,18 +280,8 @@ function judgeRolloutV4(
     }
     // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
     const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
-    if (inside && passLlr <= Math.log(PASS_BETA)) {
-      return {
-        ...out,
-        status: 'pass',
-        reason: `${r.metric}: not worse by ${effectText(r.metric, passAt * delta)}: ${values}`,
-      };
-    }
-    return {
-      ...out,
-      status: 'inconclusive',
-      reason: `${r.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${effectText(r.metric, passAt * delta)}`,
-    };
+    const ruledOut = effectText(r.metric, passAt * delta);
+    return passOrNotYet(out, inside, passLlr <= Math.log(PASS_BETA), ruledOut, values);
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
