@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { PLAN_FAILURE } from '../src/contract';
 import { PlanError, planForWorkflow, type ResolvedPlan } from '../src/plan/resolve';
+import { problemsFromZod } from '../src/text/zod-problems';
 
 export const PreflightInputSchema = z
   .object({
@@ -21,7 +22,7 @@ export const PreflightInputSchema = z
 /** The problems of a preflight input, each naming its field; empty when it is good. */
 export function preflightInputProblems(input: unknown): string[] {
   const parsed = PreflightInputSchema.safeParse(input);
-  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  return parsed.success ? [] : problemsFromZod(parsed.error).map((p) => `${p.field}: ${p.message}`);
 }
 
 export function planActivities() {

@@ -11,6 +11,7 @@ import {
   type ConnectionSettings,
 } from '../temporal/connection';
 import { UsageError } from './errors';
+import { describeZodError } from '../text/zod-problems';
 
 /** Connection flags live on the root program, so they work before or after the verb. */
 export function addConnectionOptions(program: Command): void {
@@ -66,7 +67,7 @@ export function defaultBy(): string {
 
 export function parseAgent(name: string): string {
   const r = AgentName.safeParse(name);
-  if (!r.success) throw new UsageError(`agent "${name}": ${r.error.issues[0]?.message ?? 'invalid name'}`);
+  if (!r.success) throw new UsageError(`agent "${name}": ${describeZodError(r.error)}`);
   return r.data;
 }
 

@@ -10,6 +10,7 @@ import {
   type EvaluationTarget,
 } from './evaluator-config';
 import { PriceSchema, type Price } from './price';
+import { problemsFromZod } from '../text/zod-problems';
 
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
@@ -142,10 +143,7 @@ export class GatewayConfigError extends Error {
 export function resolveGatewayConfig(input: unknown, source?: string): GatewayConfig {
   const parsed = GatewayConfigInputSchema.safeParse(input);
   if (!parsed.success) {
-    throw new GatewayConfigError(
-      parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
-      source,
-    );
+    throw new GatewayConfigError(problemsFromZod(parsed.error), source);
   }
   const problems: ConfigProblem[] = [];
   const agents = new Map<string, AgentConfig>();

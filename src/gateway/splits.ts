@@ -2,6 +2,7 @@
 import { DesiredSplitSchema, type AppliedSplit } from '../router/types';
 import type { AgentConfig } from './config';
 import type { SplitStore } from './split-store';
+import { problemsFromZod } from '../text/zod-problems';
 
 /** The longest canary lease the gateway grants (the same bound as a plan's leaseTtl). */
 export const MAX_LEASE_MS = 3_600_000;
@@ -113,10 +114,7 @@ export class SplitTable {
     if (!config) throw this.unknownAgent(agent);
     const parsed = DesiredSplitSchema.safeParse(body);
     if (!parsed.success) {
-      throw new SplitRejected(
-        400,
-        parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.'), message: i.message })),
-      );
+      throw new SplitRejected(400, problemsFromZod(parsed.error));
     }
     const d = parsed.data;
     const problems: { field: string; message: string }[] = [];

@@ -13,6 +13,7 @@ import {
 } from './http-api';
 import { attributesOf, statusName } from './http-status';
 import { listQuery, summaryOf, type ListOptions, type RolloutSummary } from './list-parts';
+import { describeZodError } from '../text/zod-problems';
 
 const iso = z
   .string()
@@ -68,7 +69,7 @@ export async function listOverHttp(
     });
     if (a.status !== 200) throw new HttpApiUnusableError(`list: HTTP ${a.status}`);
     const r = PageSchema.safeParse(a.body);
-    if (!r.success) throw new HttpApiUnusableError(`list: ${r.error.issues[0]?.message ?? 'invalid'}`);
+    if (!r.success) throw new HttpApiUnusableError(`list: ${describeZodError(r.error)}`);
     for (const wf of r.data.executions ?? []) {
       out.push(
         summaryOf({

@@ -32,6 +32,7 @@ import {
   type PublishedAttributes,
 } from './status-parts';
 import { RolloutStatusSchema } from './status-schema';
+import { describeZodError } from '../text/zod-problems';
 
 export interface HttpStatusOptions {
   namespace: string;
@@ -114,7 +115,7 @@ export function statusName(apiStatus: string): string {
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const r = schema.safeParse(body);
-  if (!r.success) throw new HttpApiUnusableError(`${what}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  if (!r.success) throw new HttpApiUnusableError(`${what}: ${describeZodError(r.error)}`);
   return r.data;
 }
 

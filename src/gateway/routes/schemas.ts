@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { QUALITY_LIMIT } from '../histogram';
 import { REQUEST_ID } from '../proxy';
+import { problemsFromZod } from '../../text/zod-problems';
 
 /** Bounded so a sum of them can never overflow (1e308 * 1000 was Infinity, then null in JSON). */
 const QualityScore = z
@@ -42,8 +43,8 @@ export const OutcomeSchema = z.object({
 export const OutcomeListSchema = z.array(OutcomeSchema).min(1).max(1000, 'at most 1000 outcomes per request');
 
 export function zodReason(err: z.ZodError): string {
-  return err.issues
+  return problemsFromZod(err, '(body)')
     .slice(0, 10)
-    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`)
+    .map((p) => `${p.field}: ${p.message}`)
     .join('; ');
 }
