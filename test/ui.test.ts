@@ -172,6 +172,12 @@ describe('agent-canary ui: the API', function () {
     });
     assert.equal(rebinding, 421);
     assert.equal((await get('/api/rollouts/canary-no-such-agent-ui')).status, 404);
+    // Each API route takes its own method; a path the API does not have is a 404, not a 405.
+    assert.equal((await get(`${base}/pause`)).status, 405);
+    assert.equal((await post('/api/rollouts', {})).status, 405);
+    assert.equal((await post(base, {})).status, 405);
+    assert.equal((await get('/api/agents')).status, 404);
+    assert.equal((await get(`${base}/pause/now`)).status, 404);
     const d = await detail('held');
     assert.equal(d.badge.outcome, 'progressing', 'nothing above reached the workflow');
   });

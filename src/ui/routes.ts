@@ -9,9 +9,18 @@ export interface PageRequest extends RouteRequest {
   url: URL;
 }
 
+/** The JSON API, a handler per route; each refuses the methods it does not take (405). */
+export interface ApiHandlers {
+  /** GET /api/rollouts */
+  list: RouteHandler<PageRequest>;
+  /** GET /api/rollouts/:id */
+  detail: RouteHandler<PageRequest>;
+  /** POST /api/rollouts/:id/:command */
+  command: RouteHandler<PageRequest>;
+}
+
 export interface PageHandlers {
-  /** Everything under /api/. */
-  api: RouteHandler<PageRequest>;
+  api: ApiHandlers;
   /** One of `files`. */
   file: RouteHandler<PageRequest>;
   index: RouteHandler<PageRequest>;
@@ -31,6 +40,10 @@ const noPage = readOnly(({ url }) => {
   throw new HttpError(404, `no page at ${url.pathname}`);
 });
 
+const noApi: RouteHandler<PageRequest> = ({ url }) => {
+  throw new HttpError(404, `no such API: ${url.pathname}`);
+};
+
 /** A rollout's page: its id is one non-empty segment. */
 const rolloutPage =
   (index: RouteHandler<PageRequest>): RouteHandler<PageRequest> =>
@@ -41,7 +54,12 @@ export function dashboardRoutes(h: PageHandlers): RouteTable<PageRequest> {
   const index = readOnly(h.index);
   return new RouteTable<PageRequest>(
     [
-      { path: '/api/*', handler: h.api },
+      { path: '/api/rollouts', handler: h.api.list },
+      { path: '/api/rollouts/', handler: h.api.list },
+      { path: '/api/rollouts/:id', handler: h.api.detail },
+      { path: '/api/rollouts/:id/', handler: h.api.detail },
+      { path: '/api/rollouts/:id/:command', handler: h.api.command },
+      { path: '/api/*', handler: noApi },
       ...h.files.map((path) => ({ path, handler: readOnly(h.file) })),
       { path: '/', handler: index },
       { path: '/rollouts/:id', handler: rolloutPage(index) },

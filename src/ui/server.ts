@@ -14,7 +14,7 @@ import { CommandRefusedError, RolloutError, UnknownAgentError } from '../tempora
 import { sendJson, tokenChecker } from '../gateway/http-util';
 import { listRows, rolloutDetail, RolloutNotFoundError } from './data';
 import { HttpError } from './http-error';
-import { dashboardRoutes } from './routes';
+import { dashboardRoutes, type ApiHandlers } from './routes';
 import { slackActionsHandler, type SlackActionsConfig } from './slack-actions';
 import {
   CommandBodySchema,
@@ -136,6 +136,11 @@ function hostOf(header: string | undefined): string {
   return (m?.[1] ?? '').toLowerCase();
 }
 
+/** A method the API does not take at a path it has (the path's own method is named by the docs). */
+function notInApi(req: IncomingMessage, url: URL): HttpError {
+  return new HttpError(405, `${req.method} ${url.pathname} is not part of the dashboard API`);
+}
+
 export async function startDashboard(o: DashboardOptions): Promise<RunningDashboard> {
   if (o.token.length < 16) throw new Error('the dashboard token must be at least 16 characters');
   const host = o.host ?? '127.0.0.1';
@@ -146,24 +151,24 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   for (const name of Object.keys(STATIC_FILES))
     files.set(name, await readFile(path.join(STATIC_DIR, path.basename(name))));
 
-  const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // api, rollouts, ...
-    const query = Object.fromEntries(url.searchParams);
-    if (parts[1] !== 'rollouts') throw new HttpError(404, `no such API: ${url.pathname}`);
-    if (parts.length === 2 && req.method === 'GET') {
-      const q = parse(ListQuerySchema, query, 'query');
+  const api: ApiHandlers = {
+    list: async ({ req, res, url }) => {
+      if (req.method !== 'GET') throw notInApi(req, url);
+      const q = parse(ListQuerySchema, Object.fromEntries(url.searchParams), 'query');
       return sendJson(res, 200, { rollouts: await listRows(o.client, q.limit) }, SECURITY_HEADERS);
-    }
-    if (parts.length === 3 && req.method === 'GET') {
-      const workflowId = parse(WorkflowIdSchema, parts[2], 'workflowId');
-      const q = parse(DetailQuerySchema, query, 'query');
+    },
+    detail: async ({ req, res, url, params }) => {
+      if (req.method !== 'GET') throw notInApi(req, url);
+      const workflowId = parse(WorkflowIdSchema, decodeURIComponent(params.id ?? ''), 'workflowId');
+      const q = parse(DetailQuerySchema, Object.fromEntries(url.searchParams), 'query');
       const detail = await rolloutDetail(o.client, workflowId, {
         runId: q.runId,
         temporalUiUrl: o.temporalUiUrl,
       });
       return sendJson(res, 200, detail, SECURITY_HEADERS);
-    }
-    if (parts.length === 4 && req.method === 'POST') {
+    },
+    command: async ({ req, res, url, params }) => {
+      if (req.method !== 'POST') throw notInApi(req, url);
       const auth = checkToken(req.headers.authorization);
       if (auth !== 'ok') {
         const where = o.tokenHint ?? 'open the link `agent-canary ui` printed (it carries the token)';
@@ -175,8 +180,8 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
           { token: auth },
         );
       }
-      const workflowId = parse(WorkflowIdSchema, parts[2], 'workflowId');
-      const command: Command = parse(CommandNameSchema, parts[3], 'command');
+      const workflowId = parse(WorkflowIdSchema, decodeURIComponent(params.id ?? ''), 'workflowId');
+      const command: Command = parse(CommandNameSchema, decodeURIComponent(params.command ?? ''), 'command');
       if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
         throw new HttpError(415, 'send the command as application/json');
       const body = parse(CommandBodySchema, await readBody(req), 'body');
@@ -210,8 +215,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
       }
       const status = await sendCommand(o.client, detail.agent, command, input as never, { workflowId });
       return sendJson(res, 200, { ok: true, status }, SECURITY_HEADERS);
-    }
-    throw new HttpError(405, `${req.method} ${url.pathname} is not part of the dashboard API`);
+    },
   };
 
   const slack = o.slack ? slackActionsHandler(o.client, o.slack, log) : undefined;
@@ -226,7 +230,7 @@ export async function startDashboard(o: DashboardOptions): Promise<RunningDashbo
   };
 
   const pages = dashboardRoutes({
-    api: ({ req, res, url }) => api(req, res, url),
+    api,
     file: ({ req, res, url }) => {
       const file = files.get(url.pathname)!;
       res.writeHead(200, {
