@@ -17,7 +17,17 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { chatModelIn, hasOutput, isChatChunk, objectAt, stringValueAt } from './usage-scan';
+import {
+  chatModelIn,
+  hasOutput,
+  isChatChunk,
+  K_FINISH,
+  K_USAGE,
+  MarkerScan,
+  markersIn,
+  objectAt,
+  stringValueAt,
+} from './usage-scan';
 
 /** How an answer ended: `length` ran out of tokens, `filtered` was cut by a content filter or refused. */
 export type FinishKind = 'stop' | 'length' | 'filtered' | 'tool_calls' | 'other';
@@ -48,27 +58,11 @@ const MAX_TOKENS = 1e9;
 /** Distinct tool calls counted per answer (a hostile stream cannot grow the map without bound). */
 const MAX_TOOL_CALLS = 1000;
 
-// Events after the first output are parsed only when they contain one of these. One regular
-// expression, compiled once: nine String#includes calls cost seven times as much per event.
-// `"usage": {` and not `"usage"`: OpenAI chat streams with include_usage send `"usage":null` in
-// every chunk before the last, which would have every event parsed.
-// Each marker is found at its rarest character (`_`, `{` or `.`, the rest in a lookbehind): JSON
-// is full of quotes, and a pattern that starts at `"` runs over twice as slowly.
-const MARKERS =
-  /(?<="finish)_reason": ?"|(?<="tool)_(?:calls|use)"|(?<="usage": ?)\{|(?<="response)\.(?:completed|incomplete|failed|created)"/;
-
-// The same markers, all found in an event; each hit's kind is a bit: a finish reason's hit is at the
-// `_` of its key, a usage object's at its `{`.
-const MARKERS_ALL = new RegExp(MARKERS.source, 'g');
-const K_USAGE = 1;
-const K_FINISH = 2;
-const K_TOOL = 4;
-const K_RESPONSE = 8;
-const kindOf = (hit: string): number => {
-  const c = hit.charCodeAt(0);
-  if (c === 95) return hit.charCodeAt(1) === 114 ? K_FINISH : K_TOOL;
-  return c === 123 ? K_USAGE : K_RESPONSE;
-};
+/**
+ * The markers of the chunk being read. One for all readers: a chunk is read from start to end in one
+ * call, so no two readers ever use it at the same time (and no reader allocates its own).
+ */
+const chunkScan = new MarkerScan();
 
 /** Ends the last event of a stream that stopped without a blank line. */
 const END_OF_STREAM = Buffer.from('\n\n');
@@ -287,19 +281,8 @@ export class UsageReader {
       }
       return;
     }
-    if (this.decoder === null && chunk.indexOf(13) >= 0) this.toText();
     if (this.decoder !== null) this.lines(this.decoder.write(chunk));
     else this.readBytes(chunk);
-  }
-
-  /** CR line ends (rare): the text path from here on, starting with the line not yet ended. */
-  private toText(): void {
-    this.decoder = new StringDecoder('utf8');
-    if (this.rest !== null) {
-      const rest = Buffer.concat(this.rest, this.restBytes);
-      this.rest = null;
-      this.lines(this.decoder.write(rest));
-    }
   }
 
   /**
@@ -312,7 +295,8 @@ export class UsageReader {
     if (this.rest !== null) {
       this.rest.push(chunk);
       this.restBytes += chunk.length;
-      if (chunk.indexOf(10) < 0) {
+      // Still inside one line (a long event in small chunks): nothing to look at yet.
+      if (chunk.indexOf(10) < 0 && chunk.indexOf(13) < 0) {
         if (this.restBytes > MAX_LINE) this.dead = true;
         return;
       }
@@ -320,12 +304,20 @@ export class UsageReader {
       this.rest = null;
       this.restBytes = 0;
     }
+    // Searched as a string: String#indexOf is a builtin, Buffer#indexOf a call into C++ each time.
     const s = buf.toString('latin1');
+    if (s.indexOf('\r') >= 0) {
+      // CR line ends (rare): the text path from here on, starting with the line not yet ended.
+      this.decoder = new StringDecoder('utf8');
+      this.lines(this.decoder.write(buf));
+      return;
+    }
+    chunkScan.reset(s);
     let start = 0;
     // The current event's one data line, buf[a, b), while it has only one.
     let a = -1;
     let b = -1;
-    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+    for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', start)) {
       if (nl === start) {
         if (a >= 0) this.eventAt(buf, s, a, b);
         else if (this.data !== null) this.event(this.data);
@@ -363,22 +355,13 @@ export class UsageReader {
    */
   private eventAt(buf: Buffer, s: string, a: number, b: number): void {
     const first = this.u.firstTokenMs === undefined;
-    const ev = s.slice(a, b);
-    let kinds = 0;
-    let finishAt = 0;
-    let usageAt = 0;
-    MARKERS_ALL.lastIndex = 0;
-    for (let m = MARKERS_ALL.exec(ev); m !== null; m = MARKERS_ALL.exec(ev)) {
-      const k = kindOf(m[0]);
-      if ((kinds & k) === 0) {
-        if (k === K_FINISH) finishAt = m.index;
-        else if (k === K_USAGE) usageAt = m.index;
-      }
-      kinds |= k;
-    }
+    const kinds = chunkScan.kinds(a, b);
+    // After the first output, an event without a marker is not even sliced out of the chunk.
     if (!first && kinds === 0) return;
+    const ev = s.slice(a, b);
     if ((this.chat || !this.known) && (kinds & ~(K_USAGE | K_FINISH)) === 0) {
-      if (this.chatChunk(buf, ev, a, kinds, finishAt, usageAt, first)) return;
+      const at = (i: number) => (i < 0 ? 0 : i - a);
+      if (this.chatChunk(buf, ev, a, kinds, at(chunkScan.finishAt), at(chunkScan.usageAt), first)) return;
     }
     if (ev === '[DONE]') return;
     this.parse(buf.toString('utf8', a, b), first);
@@ -535,7 +518,7 @@ export class UsageReader {
 
   private event(data: string): void {
     const first = this.u.firstTokenMs === undefined;
-    if (!first && !MARKERS.test(data)) return;
+    if (!first && markersIn(data) === 0) return;
     if (data === '[DONE]') return;
     this.parse(data, first);
   }
