@@ -33,9 +33,23 @@ const isChatObject = (s: string, v: number) => s.startsWith('"chat.completion.ch
 const isArray = (s: string, v: number) => s.charCodeAt(v) === 91;
 const isNonEmptyString = (s: string, v: number) => s.charCodeAt(v) === 34 && s.charCodeAt(v + 1) !== 34;
 
-/** True when the event says `"object":"chat.completion.chunk"`. */
-export function isChatChunk(ev: string): boolean {
-  return someValue(ev, 'object":', isChatObject);
+/**
+ * Where the value `"chat.completion.chunk"` of the event's `"object"` key starts, trying `hint` (its
+ * place in the stream's last chat chunk: OpenAI repeats the same id, so the same place) before
+ * searching; -1 when the event says no such thing.
+ */
+export function chatChunkAt(ev: string, hint: number): number {
+  if (hint > 0 && isChatObject(ev, hint)) {
+    const k = ev.charCodeAt(hint - 1) === 32 ? hint - 1 : hint;
+    if (k >= 9 && ev.startsWith('"object":', k - 9)) return hint;
+  }
+  let at = -1;
+  someValue(ev, 'object":', (s, v) => {
+    if (!isChatObject(s, v)) return false;
+    at = v;
+    return true;
+  });
+  return at;
 }
 
 /** The model of a chat chunk that has `choices`, as a plain string; undefined otherwise. */
@@ -169,6 +183,16 @@ export class MarkerScan {
       this.hit = m.index;
       this.hitLength = m[0].length;
     }
+  }
+
+  /** Where the pattern's next hit is (not yet checked: it may turn out no marker), or -1. */
+  next(): number {
+    return this.hit;
+  }
+
+  /** Passes over the hits before `to`. */
+  skip(to: number): void {
+    while (this.hit >= 0 && this.hit < to) this.advance();
   }
 
   /** The kinds (bits) of the markers in s[from, to); ranges must come in order, not overlapping. */

@@ -20,7 +20,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import {
   chatModelIn,
   hasOutput,
-  isChatChunk,
+  chatChunkAt,
   K_FINISH,
   K_USAGE,
   MarkerScan,
@@ -215,6 +215,43 @@ export function readAnswer(o: unknown, into: Usage): boolean {
   return false;
 }
 
+/**
+ * The usage object whose `{` is at ev[at] (ev = buf[a, ...) as a one-byte string), parsed; undefined
+ * when it is no JSON. Tried first as the event's last member, where OpenAI puts it (a slice that
+ * parses as one value starting at that `{` is that object), so the braces are counted only for
+ * other orders.
+ */
+function usageObject(buf: Buffer, ev: string, a: number, at: number): unknown {
+  if (ev.charCodeAt(ev.length - 1) === 125) {
+    try {
+      return JSON.parse(buf.toString('utf8', a + at, a + ev.length - 1));
+    } catch {
+      // Not the last member: counted below.
+    }
+  }
+  const range = objectAt(ev, at);
+  if (range === undefined) return undefined;
+  try {
+    return JSON.parse(buf.toString('utf8', a + range[0], a + range[1]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first LF of a blank-line pair (`\n\n`) at or after `from`, or -1. */
+function blankAfter(s: string, from: number): number {
+  for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1)) if (s.charCodeAt(i + 1) === 10) return i;
+  return -1;
+}
+
+/** The first LF of the last blank-line pair (`\n\n`) starting at or before `at`, or -1. */
+function blankBefore(s: string, at: number): number {
+  for (let i = s.lastIndexOf('\n', at + 1); i > 0; i = s.lastIndexOf('\n', i - 1)) {
+    if (s.charCodeAt(i - 1) === 10) return i - 1;
+  }
+  return -1;
+}
+
 /** The answer, read as it passes: push() each chunk after it was written, finish() at its end. */
 export class UsageReader {
   private readonly u: Usage;
@@ -228,6 +265,8 @@ export class UsageReader {
   private restBytes = 0;
   /** The stream's events are chat-completions chunks: read as text where they allow it. */
   private chat = false;
+  /** Where the last chat chunk's `object` value was, from the event's start (-1: not yet). */
+  private chatAt = -1;
   /** Set once a chunk holds a CR: from then on the answer is decoded and split as text. */
   private decoder: StringDecoder | null = null;
   private partial = '';
@@ -314,10 +353,37 @@ export class UsageReader {
     }
     chunkScan.reset(s);
     let start = 0;
+    if (this.u.firstTokenMs !== undefined && this.data === null) {
+      // After the first output, only events holding a marker are looked at, so only they are split
+      // into lines: each is found around the marker's hit. The chunk starts at a line start (rest
+      // was prepended) with no event data pending, so the events up to its last blank line are
+      // whole; the rest of it is read line by line below.
+      const lastBlank = blankBefore(s, s.length);
+      const whole = lastBlank < 0 ? 0 : lastBlank + 2;
+      for (let h = chunkScan.next(); h >= 0 && h < whole; h = chunkScan.next()) {
+        const before = blankBefore(s, h);
+        const from = before < start ? start : before + 2;
+        const to = blankAfter(s, h) + 2;
+        this.readLines(buf, s, from, to);
+        if (this.dead) return;
+        chunkScan.skip(to);
+        start = to;
+      }
+      if (whole > start) start = whole;
+    }
+    this.readLines(buf, s, start, buf.length);
+  }
+
+  /**
+   * The lines of buf[from, to) (`from` at a line start), events dispatched at their blank line; a
+   * line not ended by `to` is kept for the next chunk.
+   */
+  private readLines(buf: Buffer, s: string, from: number, to: number): void {
+    let start = from;
     // The current event's one data line, buf[a, b), while it has only one.
     let a = -1;
     let b = -1;
-    for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', start)) {
+    for (let nl = s.indexOf('\n', start); nl >= 0 && nl < to; nl = s.indexOf('\n', start)) {
       if (nl === start) {
         if (a >= 0) this.eventAt(buf, s, a, b);
         else if (this.data !== null) this.event(this.data);
@@ -341,9 +407,9 @@ export class UsageReader {
       if (this.dead) return;
     }
     if (a >= 0) this.data = buf.toString('utf8', a, b);
-    if (start < buf.length) {
-      this.rest = [buf.subarray(start)];
-      this.restBytes = buf.length - start;
+    if (start < to) {
+      this.rest = [buf.subarray(start, to)];
+      this.restBytes = to - start;
       if (this.restBytes > MAX_LINE) this.dead = true;
     }
   }
@@ -382,7 +448,9 @@ export class UsageReader {
     first: boolean,
   ): boolean {
     const u = this.u;
-    if (!isChatChunk(ev)) return false;
+    const at = chatChunkAt(ev, this.chatAt);
+    if (at < 0) return false;
+    this.chatAt = at;
     let model: string | undefined;
     if (!this.chat) {
       // The stream's first event: a chat chunk by its `object`, with `choices` and a model.
@@ -399,13 +467,8 @@ export class UsageReader {
     }
     let usage: unknown;
     if ((kinds & K_USAGE) !== 0) {
-      const at = objectAt(ev, usageAt);
-      if (at === undefined) return false;
-      try {
-        usage = JSON.parse(buf.toString('utf8', a + at[0], a + at[1]));
-      } catch {
-        return false;
-      }
+      usage = usageObject(buf, ev, a, usageAt);
+      if (usage === undefined) return false;
     }
     if (model !== undefined) {
       this.known = true;
