@@ -40,7 +40,11 @@ const STREAM_REST =
 // message_start and the output tokens in message_delta.
 const event = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 const textDelta = (text: string) =>
-  event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
+  event('content_block_delta', {
+    type: 'content_block_delta',
+    index: 0,
+    delta: { type: 'text_delta', text },
+  });
 const ANTHROPIC_HEAD =
   event('message_start', {
     type: 'message_start',
@@ -52,10 +56,19 @@ const ANTHROPIC_HEAD =
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      usage: {
+        input_tokens: 5,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 1,
+      },
     },
   }) +
-  event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
+  event('content_block_start', {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'text', text: '' },
+  }) +
   'event: ping\ndata: {"type": "ping"}\n\n' +
   textDelta('Hello');
 const ANTHROPIC_REST =

@@ -240,7 +240,8 @@ function usageObject(buf: Buffer, ev: string, a: number, at: number): unknown {
 
 /** The first LF of a blank-line pair (`\n\n`) at or after `from`, or -1. */
 function blankAfter(s: string, from: number): number {
-  for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1)) if (s.charCodeAt(i + 1) === 10) return i;
+  for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1))
+    if (s.charCodeAt(i + 1) === 10) return i;
   return -1;
 }
 
