@@ -238,6 +238,17 @@ function usageObject(buf: Buffer, ev: string, a: number, at: number): unknown {
   }
 }
 
+/** The value of `"type"` when it is the event's first key (`{"type":"ping",...`), as a plain string. */
+function typeFirst(ev: string): string | undefined {
+  if (!ev.startsWith('{"type":')) return undefined;
+  const v = ev.charCodeAt(8) === 32 ? 9 : 8;
+  if (ev.charCodeAt(v) !== 34) return undefined;
+  const end = ev.indexOf('"', v + 1);
+  if (end < 0 || end - v > 64) return undefined;
+  const type = ev.slice(v + 1, end);
+  return type.includes('\\') ? undefined : type;
+}
+
 /** The first LF of a blank-line pair (`\n\n`) at or after `from`, or -1. */
 function blankAfter(s: string, from: number): number {
   for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1))
@@ -431,7 +442,28 @@ export class UsageReader {
       if (this.chatChunk(buf, ev, a, kinds, at(chunkScan.finishAt), at(chunkScan.usageAt), first)) return;
     }
     if (ev === '[DONE]') return;
+    if (kinds === 0 && this.typedEvent(ev)) return;
     this.parse(buf.toString('utf8', a, b), first);
+  }
+
+  /**
+   * Before the first output, an event without a marker that names its type first (Anthropic's and
+   * the Responses API's do) and is one of those whose parse would only tell whether it is output:
+   * read from its type alone. False for any other event: the caller parses it.
+   */
+  private typedEvent(ev: string): boolean {
+    const type = typeFirst(ev);
+    if (type === undefined) return false;
+    if (type === 'content_block_delta' || (type.startsWith('response.') && type.endsWith('.delta'))) {
+      this.u.firstTokenMs ??= performance.now() - this.started;
+      return true;
+    }
+    return (
+      type === 'ping' ||
+      type === 'content_block_start' ||
+      type === 'content_block_stop' ||
+      type === 'message_stop'
+    );
   }
 
   /**
@@ -488,7 +520,7 @@ export class UsageReader {
     if (this.dead) return undefined;
     if (this.parts !== null) return this.finishJson();
     if (this.decoder !== null) this.lines(this.decoder.end() + '\n\n');
-    else this.readBytes(END_OF_STREAM);
+    else if (this.rest !== null || this.data !== null) this.readBytes(END_OF_STREAM);
     if (this.args !== null) {
       for (const a of this.args.values()) if (!runnable(a)) this.u.toolErrors++;
     }
