@@ -722,7 +722,7 @@ async function usagePairs(
     const p = out[kind];
     const r = p.ratios;
     return (
-      `  ${PAIRED_PATHS[kind][0].padEnd(16)} median ${p.median.toFixed(2)} [${verdict(p.median >= 0.9)}], ` +
+      `  ${PAIRED_PATHS[kind][0].padEnd(16)} median ${p.median.toFixed(3)} [${verdict(p.median >= 0.9)}], ` +
       `middle half ${quantileOf(r, 0.25).toFixed(2)}-${quantileOf(r, 0.75).toFixed(2)}, ` +
       `all ${r[0].toFixed(2)}-${r[r.length - 1].toFixed(2)}; ${Math.round(p.rpsOn)} vs ${Math.round(p.rpsOff)} req/s; ` +
       `CPU per request ${p.cpuOn?.toFixed(0) ?? 'n/a'} vs ${p.cpuOff?.toFixed(0) ?? 'n/a'} us = ${p.cpuRatio?.toFixed(2) ?? 'n/a'}`
@@ -743,8 +743,8 @@ async function usagePairs(
 
 /** key=value fields of the paired figures for a summary line. */
 const pairedFields = (p: Record<PairedKind, Paired>) =>
-  `usage_on_off_rps=${p.json.median.toFixed(2)} usage_on_off_rps_sse=${p.sse.median.toFixed(2)} ` +
-  `usage_on_off_rps_anthropic=${p.anthropic.median.toFixed(2)} ` +
+  `usage_on_off_rps=${p.json.median.toFixed(3)} usage_on_off_rps_sse=${p.sse.median.toFixed(3)} ` +
+  `usage_on_off_rps_anthropic=${p.anthropic.median.toFixed(3)} ` +
   `usage_on_off_rps_sse_range=${p.sse.ratios[0].toFixed(2)}-${p.sse.ratios[p.sse.ratios.length - 1].toFixed(2)} ` +
   `usage_on_off_cpu=${p.json.cpuRatio?.toFixed(2) ?? 'NA'} usage_on_off_cpu_sse=${p.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
   `usage_on_off_cpu_anthropic=${p.anthropic.cpuRatio?.toFixed(2) ?? 'NA'}`;
