@@ -3,14 +3,19 @@
 // weighted routing. Same machine, same upstream, same requests, one run, loopback only.
 // Reading usage from the answers is measured side by side: `gateway` reads them (the default),
 // `gw-nouse` is the same gateway with `usage: false`, both for JSON answers and for streamed ones
-// (`-sse` targets), and the time to the first chunk of a stream is measured through each.
+// (`-sse` targets), and the time to the first chunk of a stream is measured through each; the
+// throughput with reading on against off is then measured paired (ABBA rounds, see pairedUsage) for
+// JSON answers, an OpenAI chat stream and an Anthropic messages stream.
 //
-//   npm run bench:gateway            (about two minutes; BENCH_QUICK=1 for a shorter smoke run)
+//   npm run bench:gateway            (about four minutes; BENCH_QUICK=1 for a shorter smoke run)
+//                                    Run it with the Node the gateway runs on (24 in the image;
+//                                    V8 versions differ a lot on regular expressions).
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
 //                                    unpacked, node_modules linked): a change measured side by side
 //   BENCH_MODE=evaluation            only the online evaluator's effect on latency (on vs off)
-//   BENCH_MODE=usage                 only usage reading on against off, paired (about a minute);
-//                                    with BENCH_AA=1 off against off (the measurement's own noise)
+//   BENCH_MODE=usage                 only usage reading on against off, paired (about 2.5 minutes);
+//                                    with BENCH_AA=1 off against off (the measurement's own noise);
+//                                    BENCH_USAGE_KINDS=sse (json, sse, anthropic) only those pairs
 //   BENCH_MODE=shadow                only a shadow stage's effect on the user's latency (on vs off)
 //   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
 //   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
