@@ -5,16 +5,11 @@ const ALL = chunk({ role: 'assistant', content: '' }) + chunk({ content: 'Hello'
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 5, completion_tokens: 12, total_tokens: 17 } })}\n\n` + 'data: [DONE]\n\n';
 const s = Buffer.from(ALL).latin1Slice();
 const res: Record<string, RegExp> = {
-  LB: /(?<="finish)_reason": ?"|(?<="tool)_(?:calls|use)"|(?<="usage": ?)\{|(?<="response)\.(?:completed|incomplete|failed|created)"/g,
-  R2: /_reason": ?"|_(?:calls|use)"|usage": ?\{|response\.(?:completed|incomplete|failed|created)"/g,
-  R3: /reason": ?"|tool_(?:calls|use)"|usage": ?\{|\.(?:completed|incomplete|failed|created)"/g,
-  R4: /(?:reason|usage)": ?["{]|tool_(?:calls|use)"|\.(?:completed|incomplete|failed|created)"/g,
   R5: /_reason":"|_reason": "|_calls"|_use"|usage":\{|usage": \{|\.completed"|\.incomplete"|\.failed"|\.created"/g,
-  R6: /[_.{](?:reason": ?"|calls"|use"|completed"|incomplete"|failed"|created")|(?<=usage": ?)\{/g,
-  R7: /(?<=": ?)\{|_reason": ?"|_(?:calls|use)"|\.(?:completed|incomplete|failed|created)"/g,
-  JUSTU: /_/g,
-  JUSTQ: /"/g,
-  LIT: /_reason":"/g,
+  R8: /_(?:reason": ?"|calls"|use")|usage": ?\{|\.(?:completed|incomplete|failed|created)"/g,
+  R9: /[_.u](?:reason": ?"|calls"|use"|sage": ?\{|completed"|incomplete"|failed"|created")/g,
+  R10: /_reason":"|_reason": "|_calls"|_use"|e":\{|e": \{|\.completed"|\.incomplete"|\.failed"|\.created"/g,
+  R11: /(?:_reason": ?|_calls|_use|\.completed|\.incomplete|\.failed|\.created)"|e": ?\{/g,
 };
 let sink = 0;
 for (const [name, re] of Object.entries(res)) {
