@@ -1,12 +1,13 @@
 // What an answer used and how it ended, read from the bytes the gateway already forwards: tokens,
 // tool calls, finish reason, model and, for streams, the time to the first output. The reader only
 // looks at chunks after they were written to the client, so the answer is never held back; a JSON
-// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream is read
-// event by event on its bytes (lines found in the Buffer, the chunk seen as a one-byte string, an
-// event decoded as UTF-8 only to be parsed); after the first output only the events holding a
-// marker (usage, finish reason, tool call) are looked at again, and OpenAI chat chunks, the common
-// case, are read as text without JSON.parse (usage-scan.ts): a stream of them parses only its usage
-// object.
+// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream's
+// chunk is looked at as one one-byte string (latin1: offsets are byte offsets), searched once for
+// the markers (usage, finish reason, tool call; usage-scan.ts); an event is decoded as UTF-8 only to
+// be parsed. Until the first output every event is read; after it, only the events around a marker
+// are even split into lines. OpenAI chat chunks, the common case, are read as text without
+// JSON.parse (a stream of them parses only its usage object), and Anthropic's typed events that
+// only tell whether they are output, by their type.
 //
 // Shapes read: OpenAI chat completions (`choices`, `usage.prompt_tokens`; streams with
 // `stream_options.include_usage`), the OpenAI Responses API (`object: "response"`; streams end with
