@@ -7,7 +7,7 @@
 // throughput with reading on against off is then measured paired (ABBA rounds, see pairedUsage) for
 // JSON answers, an OpenAI chat stream and an Anthropic messages stream.
 //
-//   npm run bench:gateway            (about four minutes; BENCH_QUICK=1 for a shorter smoke run)
+//   npm run bench:gateway            (about five minutes; BENCH_QUICK=1 for a shorter smoke run)
 //                                    Run it with the Node the gateway runs on (24 in the image;
 //                                    V8 versions differ a lot on regular expressions).
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
