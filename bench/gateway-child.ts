@@ -142,10 +142,19 @@ async function pipe(port: string, path: string): Promise<void> {
   );
 }
 
-const [role, arg, arg2] = process.argv.slice(2);
-(role === 'upstream' ? upstream() : role === 'pipe' ? pipe(arg, arg2) : gateway(arg)).catch((err) => {
-  process.stderr.write(String(err) + '\n');
-  process.exit(1);
-});
-// Exit cleanly on a signal (so `node --cpu-prof` can write its profile when profiling the gateway).
-for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(0));
+/** The upstream's answers, whole (bench/usage-reader.ts reads them in-process). */
+export const ANSWERS = {
+  json: COMPLETION,
+  openaiStream: STREAM_HEAD + STREAM_REST,
+  anthropicStream: ANTHROPIC_HEAD + ANTHROPIC_REST,
+};
+
+if (require.main === module) {
+  const [role, arg, arg2] = process.argv.slice(2);
+  (role === 'upstream' ? upstream() : role === 'pipe' ? pipe(arg, arg2) : gateway(arg)).catch((err) => {
+    process.stderr.write(String(err) + '\n');
+    process.exit(1);
+  });
+  // Exit cleanly on a signal (so `node --cpu-prof` can write its profile when profiling the gateway).
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(0));
+}
