@@ -3,14 +3,19 @@
 // weighted routing. Same machine, same upstream, same requests, one run, loopback only.
 // Reading usage from the answers is measured side by side: `gateway` reads them (the default),
 // `gw-nouse` is the same gateway with `usage: false`, both for JSON answers and for streamed ones
-// (`-sse` targets), and the time to the first chunk of a stream is measured through each.
+// (`-sse` targets), and the time to the first chunk of a stream is measured through each; the
+// throughput with reading on against off is then measured paired (ABBA rounds, see pairedUsage) for
+// JSON answers, an OpenAI chat stream and an Anthropic messages stream.
 //
-//   npm run bench:gateway            (about two minutes; BENCH_QUICK=1 for a shorter smoke run)
+//   npm run bench:gateway            (about five minutes; BENCH_QUICK=1 for a shorter smoke run)
+//                                    Run it with the Node the gateway runs on (24 in the image;
+//                                    V8 versions differ a lot on regular expressions).
 //   BENCH_BASELINE=<dir> ...         also another checkout's gateway (e.g. `git archive <commit>`
 //                                    unpacked, node_modules linked): a change measured side by side
 //   BENCH_MODE=evaluation            only the online evaluator's effect on latency (on vs off)
-//   BENCH_MODE=usage                 only usage reading on against off, paired (about a minute);
-//                                    with BENCH_AA=1 off against off (the measurement's own noise)
+//   BENCH_MODE=usage                 only usage reading on against off, paired (about 2.5 minutes);
+//                                    with BENCH_AA=1 off against off (the measurement's own noise);
+//                                    BENCH_USAGE_KINDS=sse (json, sse, anthropic) only those pairs
 //   BENCH_MODE=shadow                only a shadow stage's effect on the user's latency (on vs off)
 //   BENCH_NODE_FLAGS='...'           Node flags for the proxies (default --max-semi-space-size=64);
 //   BENCH_BASELINE_NODE_FLAGS='...'  for the baseline only (default: the same)
@@ -24,6 +29,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
@@ -521,7 +527,10 @@ async function main() {
   const pipeRps = tp.get('node-pipe')!.rps;
   const pipeLat = lat.get('node-pipe')!;
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
-  const paired = await usagePairs(targets, verdict);
+  const paired = await usagePairs(
+    { on: { url: gwUrl, pid: gwChild.pid }, off: { url: offUrl, pid: offChild.pid } },
+    verdict,
+  );
   process.stdout.write(
     [
       `added latency (gateway - direct): p50 ${p50Added.toFixed(3)} ms [target <= 0.3: ${verdict(p50Added <= 0.3)}], ` +
@@ -536,7 +545,7 @@ async function main() {
         : `portkey could not be run here: ${portkeyProblem}`,
       ...usageLines(lat, tp, firstChunks, verdict),
       ...paired.lines,
-      `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
+      readerLine(reader),
       `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     ].join('\n') + '\n',
   );
@@ -544,111 +553,206 @@ async function main() {
     `gateway p50_added_ms=${p50Added.toFixed(3)} p99_added_ms=${p99Added.toFixed(3)} rps=${Math.round(gwRps)} ` +
       `portkey_rps=${pkRps === undefined ? 'NA' : Math.round(pkRps)} direct_rps=${Math.round(directRps)} ` +
       `usage_on_p50_added_ms=${(gw.p50 - lat.get('gw-nouse')!.p50).toFixed(3)} ` +
-      `usage_on_off_rps=${paired.json.median.toFixed(2)} ` +
-      `usage_on_off_rps_sse=${paired.sse.median.toFixed(2)} ` +
-      `usage_on_off_cpu=${paired.json.cpuRatio?.toFixed(2) ?? 'NA'} ` +
-      `usage_on_off_cpu_sse=${paired.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
-      `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} ` +
+      `${pairedFields(paired)} ` +
+      `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} reader_us_anthropic=${reader.anthropic.toFixed(1)} ` +
       `ttfc_added_ms=${(firstChunks.get('gateway')!.p50 - firstChunks.get('direct')!.p50).toFixed(3)}\n`,
   );
   process.stdout.write(await evaluationMode(pa, pb, childArgs, json));
   process.stdout.write(await shadowMode(pa, pb, childArgs, json));
 }
 
+/** The reader's own CPU per answer of each kind, in microseconds. */
+interface ReaderCost {
+  json: number;
+  sse: number;
+  anthropic: number;
+}
+
 /**
- * The usage reader's own CPU per answer, in this process, on the bench upstream's two answers: the
- * figure that load on the machine disturbs least (the proxies' rps on a busy machine swing by 2x).
+ * The usage reader's own CPU per answer, in this process, on the bench upstream's answers, each read
+ * in the two chunks the upstream writes it in: the figure that load on the machine disturbs least
+ * (the proxies' rps on a busy machine swing by 2x). Best of several runs.
  */
-async function readerCost(url: string): Promise<{ json: number; sse: number }> {
+async function readerCost(url: string): Promise<ReaderCost> {
   const body = async (path: string) =>
     Buffer.from(await (await fetch(`${url}${path}`, { method: 'POST', body: CHAT_BODY })).arrayBuffer());
-  const json = await body('/v1/chat/completions');
-  const sse = await body('/v1/stream/chat/completions');
-  const per = (b: Buffer, type: string) => {
+  const halves = (b: Buffer) => {
+    // The first two events (as the upstream's first write), then the rest.
+    const cut = b.indexOf('\n\n', b.indexOf('\n\n') + 2) + 2;
+    return [b.subarray(0, cut), b.subarray(cut)];
+  };
+  const answers = {
+    json: { type: 'application/json', chunks: [await body('/v1/chat/completions')] },
+    sse: { type: 'text/event-stream', chunks: halves(await body('/v1/stream/chat/completions')) },
+    anthropic: { type: 'text/event-stream', chunks: halves(await body('/v1/anthropic-stream/messages')) },
+  };
+  const per = ({ type, chunks }: { type: string; chunks: Buffer[] }) => {
     const headers = { 'content-type': type };
-    const n = 20_000;
+    const n = 10_000;
     const t = performance.now();
     for (let i = 0; i < n; i++) {
       const r = UsageReader.forAnswer(200, headers, 0)!;
-      r.push(b);
-      if (!r.finish()) throw new Error(`the bench answer (${type}) was not read`);
+      for (const c of chunks) r.push(c);
+      const u = r.finish();
+      if (u?.outputTokens !== 12 && u?.outputTokens !== 5)
+        throw new Error(`the bench answer (${type}) was not read`);
     }
     return ((performance.now() - t) * 1000) / n;
   };
-  per(json, 'application/json');
-  per(sse, 'text/event-stream');
-  return { json: per(json, 'application/json'), sse: per(sse, 'text/event-stream') };
+  const best: ReaderCost = { json: Infinity, sse: Infinity, anthropic: Infinity };
+  for (let round = 0; round < 5; round++) {
+    for (const k of ['json', 'sse', 'anthropic'] as const) best[k] = Math.min(best[k], per(answers[k]));
+  }
+  return best;
 }
 
-// Usage reading on against off, paired: each round loads the two gateways back to back (which one
-// first alternates) and takes the ratio of that pair, so the machine's drift between rounds, which
-// on this shared machine swings rps by 2x, falls on both sides of each ratio; the median of the
-// rounds is the figure. The CPU each gateway spent per request over all rounds is the steadier one.
-const PAIR_ROUNDS = QUICK ? 6 : 10;
-const PAIR_SECONDS = QUICK ? 1.5 : 2;
+const readerLine = (r: ReaderCost) =>
+  `usage reader CPU per answer (in-process, best of 5): JSON ${r.json.toFixed(1)} us, ` +
+  `OpenAI stream (14 events, 3.2 KB) ${r.sse.toFixed(1)} us, Anthropic stream (18 events) ${r.anthropic.toFixed(1)} us`;
+
+// Usage reading on against off, paired. Each round loads the two gateways for PAIR_SECONDS each in
+// the order on, off, off, on (or off, on, on, off: the first alternates), and its ratio is on's
+// requests over off's: a drift of the machine's other load that is linear over the round falls
+// equally on both sides. The figure is the median of the rounds' ratios, printed with their spread;
+// beside it, the CPU each gateway spent per request over all rounds (steadier under other load).
+// Same answers, same concurrency, same warm-up on both sides.
+const PAIR_ROUNDS = QUICK ? 5 : 10;
+const PAIR_SECONDS = 1;
+const PAIR_WARMUP_SECONDS = QUICK ? 1 : 2;
 
 interface Paired {
-  /** Median over the rounds of rps on / rps off. */
+  /** Median over the rounds of requests on / requests off. */
   median: number;
+  /** The rounds' ratios, sorted. */
   ratios: number[];
+  /** Requests per second on and off, over all rounds. */
+  rpsOn: number;
+  rpsOff: number;
   /** CPU per request off / on over all rounds: the throughput ratio the CPU cost implies. */
   cpuRatio: number | undefined;
   cpuOn: number | undefined;
   cpuOff: number | undefined;
 }
 
+const quantileOf = (sorted: number[], q: number) => {
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  return sorted[lo] + (sorted[Math.ceil(i)] - sorted[lo]) * (i - lo);
+};
+
 async function pairedUsage(on: Target, off: Target): Promise<Paired> {
-  await load(on, 1);
-  await load(off, 1);
+  await load(on, PAIR_WARMUP_SECONDS);
+  await load(off, PAIR_WARMUP_SECONDS);
   const ratios: number[] = [];
   const onRuns: Load[] = [];
   const offRuns: Load[] = [];
   for (let r = 0; r < PAIR_ROUNDS; r++) {
-    const first = r % 2 === 0 ? on : off;
-    const a = await load(first, PAIR_SECONDS);
-    const b = await load(first === on ? off : on, PAIR_SECONDS);
-    const [x, y] = first === on ? [a, b] : [b, a];
-    onRuns.push(x);
-    offRuns.push(y);
-    ratios.push(x.rps / y.rps);
+    const order = r % 2 === 0 ? [on, off, off, on] : [off, on, on, off];
+    let onTotal = 0;
+    let offTotal = 0;
+    for (const t of order) {
+      const run = await load(t, PAIR_SECONDS);
+      if (run.non2xx + run.errors > 0)
+        throw new Error(`${t.name}: ${run.non2xx + run.errors} failed requests`);
+      if (t === on) {
+        onRuns.push(run);
+        onTotal += run.total;
+      } else {
+        offRuns.push(run);
+        offTotal += run.total;
+      }
+    }
+    ratios.push(onTotal / offTotal);
   }
-  const sorted = [...ratios].sort((p, q) => p - q);
-  const mid = sorted.length / 2;
-  const median = sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
-  const cpuOn = sumLoads(onRuns).cpuUsPerRequest;
-  const cpuOff = sumLoads(offRuns).cpuUsPerRequest;
+  ratios.sort((p, q) => p - q);
+  const sumOn = sumLoads(onRuns);
+  const sumOff = sumLoads(offRuns);
+  const cpuOn = sumOn.cpuUsPerRequest;
+  const cpuOff = sumOff.cpuUsPerRequest;
   return {
-    median,
+    median: quantileOf(ratios, 0.5),
     ratios,
+    rpsOn: sumOn.rps,
+    rpsOff: sumOff.rps,
     cpuRatio: cpuOn !== undefined && cpuOff !== undefined ? cpuOff / cpuOn : undefined,
     cpuOn,
     cpuOff,
   };
 }
 
-/** The paired figures for JSON and streamed answers, and their lines. */
+/** The two gateways (reading on and off) the paired figures compare. */
+interface Gateways {
+  on: { url: string; pid: number };
+  off: { url: string; pid: number };
+}
+
+type PairedKind = 'json' | 'sse' | 'anthropic';
+const PAIRED_PATHS: Record<PairedKind, [label: string, path: string]> = {
+  json: ['JSON', 'chat/completions'],
+  sse: ['OpenAI stream', 'stream/chat/completions'],
+  anthropic: ['Anthropic stream', 'anthropic-stream/messages'],
+};
+
+// BENCH_USAGE_KINDS=sse (or json, anthropic, comma-separated): only those pairs, to look at one.
+const PAIRED_KINDS = (process.env.BENCH_USAGE_KINDS ?? 'json,sse,anthropic')
+  .split(',')
+  .filter((k): k is PairedKind => k in PAIRED_PATHS);
+const NO_PAIR: Paired = {
+  median: NaN,
+  ratios: [NaN],
+  rpsOn: NaN,
+  rpsOff: NaN,
+  cpuRatio: undefined,
+  cpuOn: undefined,
+  cpuOff: undefined,
+};
+
+/** The paired figures for JSON answers and both streams, and their lines. */
 async function usagePairs(
-  targets: Target[],
+  gws: Gateways,
   verdict: (ok: boolean) => string,
-): Promise<{ json: Paired; sse: Paired; lines: string[] }> {
-  const t = (name: string) => targets.find((x) => x.name === name)!;
-  const json = await pairedUsage(t('gateway'), t('gw-nouse'));
-  const sse = await pairedUsage(t('gateway-sse'), t('gw-nouse-sse'));
-  const side = (name: string, p: Paired) =>
-    `${name} median ${p.median.toFixed(2)} (rounds ${p.ratios.map((r) => r.toFixed(2)).join(' ')}), ` +
-    `CPU per request ${p.cpuOn?.toFixed(0) ?? 'n/a'} vs ${p.cpuOff?.toFixed(0) ?? 'n/a'} us on/off = ${p.cpuRatio?.toFixed(2) ?? 'n/a'}`;
-  const ok = json.median >= 0.9 && sse.median >= 0.9;
+): Promise<Record<PairedKind, Paired> & { lines: string[]; ok: boolean }> {
+  const out: Record<PairedKind, Paired> = { json: NO_PAIR, sse: NO_PAIR, anthropic: NO_PAIR };
+  for (const kind of PAIRED_KINDS) {
+    const path = PAIRED_PATHS[kind][1];
+    const target = (side: 'on' | 'off') => ({
+      name: `${side}-${kind}`,
+      url: `${gws[side].url}/v1/agents/bot/invoke/${path}`,
+      headers: {},
+      pid: gws[side].pid,
+    });
+    out[kind] = await pairedUsage(target('on'), target('off'));
+  }
+  const side = (kind: PairedKind) => {
+    const p = out[kind];
+    const r = p.ratios;
+    return (
+      `  ${PAIRED_PATHS[kind][0].padEnd(16)} median ${p.median.toFixed(3)} [${verdict(p.median >= 0.9)}], ` +
+      `middle half ${quantileOf(r, 0.25).toFixed(2)}-${quantileOf(r, 0.75).toFixed(2)}, ` +
+      `all ${r[0].toFixed(2)}-${r[r.length - 1].toFixed(2)}; ${Math.round(p.rpsOn)} vs ${Math.round(p.rpsOff)} req/s; ` +
+      `CPU per request ${p.cpuOn?.toFixed(0) ?? 'n/a'} vs ${p.cpuOff?.toFixed(0) ?? 'n/a'} us = ${p.cpuRatio?.toFixed(2) ?? 'n/a'}`
+    );
+  };
+  const ok = PAIRED_KINDS.every((k) => out[k].median >= 0.9);
   return {
-    json,
-    sse,
+    ...out,
+    ok,
     lines: [
-      `usage reading, paired throughput on/off (${PAIR_ROUNDS} rounds of ${PAIR_SECONDS}s each side, order alternating) ` +
+      `usage reading, throughput on/off paired (${PAIR_ROUNDS} rounds of on,off,off,on or off,on,on,off, ` +
+        `${PAIR_SECONDS} s each, after ${PAIR_WARMUP_SECONDS} s of warm-up each; ratio of the rounds) ` +
         `[target >= 0.9: ${verdict(ok)}]:`,
-      `  ${side('JSON', json)}`,
-      `  ${side('streamed', sse)}`,
+      ...PAIRED_KINDS.map(side),
     ],
   };
 }
+
+/** key=value fields of the paired figures for a summary line. */
+const pairedFields = (p: Record<PairedKind, Paired>) =>
+  `usage_on_off_rps=${p.json.median.toFixed(3)} usage_on_off_rps_sse=${p.sse.median.toFixed(3)} ` +
+  `usage_on_off_rps_anthropic=${p.anthropic.median.toFixed(3)} ` +
+  `usage_on_off_rps_sse_range=${p.sse.ratios[0].toFixed(2)}-${p.sse.ratios[p.sse.ratios.length - 1].toFixed(2)} ` +
+  `usage_on_off_cpu=${p.json.cpuRatio?.toFixed(2) ?? 'NA'} usage_on_off_cpu_sse=${p.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
+  `usage_on_off_cpu_anthropic=${p.anthropic.cpuRatio?.toFixed(2) ?? 'NA'}`;
 
 /** Reading usage on against off, JSON and streamed, and the time to the first chunk of a stream. */
 function usageLines(
@@ -880,12 +984,12 @@ async function usageOnly() {
       bot: { stable: 'v1', versions: { v1: `http://127.0.0.1:${pa}/v1`, v2: `http://127.0.0.1:${pb}/v1` } },
     },
   };
-  const targets: Target[] = [];
+  const gws: Partial<Gateways> = {};
   // BENCH_AA=1: usage off on both sides, to see how far apart two identical gateways measure here.
   const aa = process.env.BENCH_AA === '1';
-  for (const [name, usage] of [
-    ['gateway', !aa],
-    ['gw-nouse', false],
+  for (const [side, name, usage] of [
+    ['on', 'gateway', !aa],
+    ['off', 'gw-nouse', false],
   ] as const) {
     const child = await spawnChild(
       process.execPath,
@@ -900,24 +1004,22 @@ async function usageOnly() {
       body: JSON.stringify({ stable: 'v1', canary: 'v2', canaryWeight: CANARY_WEIGHT, leaseMs: 3_600_000 }),
     });
     if (!put.ok) throw new Error(`could not set the ${name} split: ${await put.text()}`);
-    const target = (suffix: string, path: string) => ({
-      name: `${name}${suffix}`,
-      url: `${url}/v1/agents/bot/invoke/${path}`,
-      headers: {},
-      pid: child.pid,
-    });
-    targets.push(target('', 'chat/completions'), target('-sse', 'stream/chat/completions'));
+    gws[side] = { url, pid: child.pid };
   }
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
-  const paired = await usagePairs(targets, verdict);
+  const t0 = Date.now();
+  const paired = await usagePairs(gws as Gateways, verdict);
   const reader = await readerCost(`http://127.0.0.1:${pa}`);
   process.stdout.write(
     [
+      `node ${process.version}, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the end${aa ? ', A/A: reading off on both sides' : ''}`,
       ...paired.lines,
-      `usage reader CPU per answer (in-process): JSON ${reader.json.toFixed(1)} us, streamed (14 events) ${reader.sse.toFixed(1)} us`,
-      `usage usage_on_off_rps=${paired.json.median.toFixed(2)} usage_on_off_rps_sse=${paired.sse.median.toFixed(2)} ` +
-        `usage_on_off_cpu=${paired.json.cpuRatio?.toFixed(2) ?? 'NA'} usage_on_off_cpu_sse=${paired.sse.cpuRatio?.toFixed(2) ?? 'NA'} ` +
-        `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)}`,
+      readerLine(reader),
+      `took ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      `usage ${pairedFields(paired)} ` +
+        `reader_us_json=${reader.json.toFixed(1)} reader_us_sse=${reader.sse.toFixed(1)} reader_us_anthropic=${reader.anthropic.toFixed(1)}`,
     ].join('\n') + '\n',
   );
 }

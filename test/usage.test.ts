@@ -299,6 +299,69 @@ describe('usage from answers', () => {
     );
   });
 
+  it('finds markers anywhere after the first output: split across chunks, spaced, on a second data line', () => {
+    // After the first output the reader splits only the events around a marker into lines; here
+    // the markers sit where that is easiest to get wrong. Spaced JSON as Python's json.dumps writes
+    // it (`"finish_reason": "length"`, `"usage": {`); an event whose usage is on its second data
+    // line, with `event:`, `id:` and comment lines around; text that looks like markers (escaped, never
+    // counted); and the same stream with LF, CRLF and CR line ends, whole and in pieces of 1, 5
+    // and 64 bytes (which split every marker at every place).
+    const spaced = (o: unknown) => JSON.stringify(o, null, 1).replace(/\n */g, ' ');
+    const chunk = (choices: unknown[], usage: unknown = null) =>
+      spaced({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-s', choices, usage });
+    const lines = [
+      `data: ${chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }])}`,
+      '',
+      `data: ${chunk([{ index: 0, delta: { content: 'a "usage": {"prompt_tokens": 1} "finish_reason": "stop"' }, finish_reason: null }])}`,
+      '',
+      ...Array.from({ length: 5 }, (_, i) => [
+        ...(i === 2 ? ['event: chunk'] : []),
+        `data: ${chunk([{ index: 0, delta: { content: ` w${i}` }, finish_reason: null }])}`,
+        ...(i === 2 ? ['id: 7'] : []),
+        '',
+      ]).flat(),
+      `data: ${chunk([{ index: 0, delta: {}, finish_reason: 'length' }])}`,
+      '',
+      ': a comment',
+      'data: {"id": "c", "object": "chat.completion.chunk", "model": "gpt-s", "choices": [],',
+      'data:  "usage": {"prompt_tokens": 21, "completion_tokens": 34}}',
+      'id: 8',
+      '',
+      'data: [DONE]',
+      '',
+      '',
+    ];
+    // Also in two pieces, cut after the first output (the rest of the stream in one chunk, as a
+    // server that writes it at once sends it) or anywhere later.
+    const twoPieces = (body: string, cut: number) => {
+      const r = UsageReader.forAnswer(200, SSE_HEADERS, 0)!;
+      r.push(Buffer.from(body.slice(0, cut)));
+      r.push(Buffer.from(body.slice(cut)));
+      return r.finish();
+    };
+    for (const end of ['\n', '\r\n', '\r']) {
+      const body = lines.join(end);
+      const afterFirst = body.indexOf('data:', body.indexOf(' w0'));
+      const reads: [string, Usage | undefined][] = [0, 1, 5, 64].map((step) => [
+        `step ${step}`,
+        read(body, SSE_HEADERS, step),
+      ]);
+      for (let cut = afterFirst; cut < body.length; cut += 37)
+        reads.push([`cut at ${cut}`, twoPieces(body, cut)]);
+      for (const [how, u] of reads) {
+        const where = `${JSON.stringify(end)}, ${how}`;
+        assert.ok(u !== undefined, where);
+        assert.deepEqual(
+          [u.inputTokens, u.outputTokens, u.finish, u.model],
+          [21, 34, 'length', 'gpt-s'],
+          where,
+        );
+        assert.equal(u.toolCalls, 0, where);
+        assert.ok(u.firstTokenMs !== undefined, where);
+      }
+    }
+  });
+
   it('an event stream of another shape is no usage', () => {
     assert.equal(read(sse([{ hello: 'world' }, '[DONE]']), SSE_HEADERS), undefined);
   });

@@ -1,12 +1,13 @@
 // What an answer used and how it ended, read from the bytes the gateway already forwards: tokens,
 // tool calls, finish reason, model and, for streams, the time to the first output. The reader only
 // looks at chunks after they were written to the client, so the answer is never held back; a JSON
-// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream is read
-// event by event on its bytes (lines found in the Buffer, the chunk seen as a one-byte string, an
-// event decoded as UTF-8 only to be parsed); after the first output only the events holding a
-// marker (usage, finish reason, tool call) are looked at again, and OpenAI chat chunks, the common
-// case, are read as text without JSON.parse (usage-scan.ts): a stream of them parses only its usage
-// object.
+// answer is kept (by reference, up to MAX_JSON_BYTES) and parsed once it has ended. A stream's
+// chunk is looked at as one one-byte string (latin1: offsets are byte offsets), searched once for
+// the markers (usage, finish reason, tool call; usage-scan.ts); an event is decoded as UTF-8 only to
+// be parsed. Until the first output every event is read; after it, only the events around a marker
+// are even split into lines. OpenAI chat chunks, the common case, are read as text without
+// JSON.parse (a stream of them parses only its usage object), and Anthropic's typed events that
+// only tell whether they are output, by their type.
 //
 // Shapes read: OpenAI chat completions (`choices`, `usage.prompt_tokens`; streams with
 // `stream_options.include_usage`), the OpenAI Responses API (`object: "response"`; streams end with
@@ -17,7 +18,17 @@
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { chatModelIn, hasOutput, isChatChunk, objectAt, stringValueAt } from './usage-scan';
+import {
+  chatModelIn,
+  hasOutput,
+  chatChunkAt,
+  K_FINISH,
+  K_USAGE,
+  MarkerScan,
+  markersIn,
+  objectAt,
+  stringValueAt,
+} from './usage-scan';
 
 /** How an answer ended: `length` ran out of tokens, `filtered` was cut by a content filter or refused. */
 export type FinishKind = 'stop' | 'length' | 'filtered' | 'tool_calls' | 'other';
@@ -48,27 +59,11 @@ const MAX_TOKENS = 1e9;
 /** Distinct tool calls counted per answer (a hostile stream cannot grow the map without bound). */
 const MAX_TOOL_CALLS = 1000;
 
-// Events after the first output are parsed only when they contain one of these. One regular
-// expression, compiled once: nine String#includes calls cost seven times as much per event.
-// `"usage": {` and not `"usage"`: OpenAI chat streams with include_usage send `"usage":null` in
-// every chunk before the last, which would have every event parsed.
-// Each marker is found at its rarest character (`_`, `{` or `.`, the rest in a lookbehind): JSON
-// is full of quotes, and a pattern that starts at `"` runs over twice as slowly.
-const MARKERS =
-  /(?<="finish)_reason": ?"|(?<="tool)_(?:calls|use)"|(?<="usage": ?)\{|(?<="response)\.(?:completed|incomplete|failed|created)"/;
-
-// The same markers, all found in an event; each hit's kind is a bit: a finish reason's hit is at the
-// `_` of its key, a usage object's at its `{`.
-const MARKERS_ALL = new RegExp(MARKERS.source, 'g');
-const K_USAGE = 1;
-const K_FINISH = 2;
-const K_TOOL = 4;
-const K_RESPONSE = 8;
-const kindOf = (hit: string): number => {
-  const c = hit.charCodeAt(0);
-  if (c === 95) return hit.charCodeAt(1) === 114 ? K_FINISH : K_TOOL;
-  return c === 123 ? K_USAGE : K_RESPONSE;
-};
+/**
+ * The markers of the chunk being read. One for all readers: a chunk is read from start to end in one
+ * call, so no two readers ever use it at the same time (and no reader allocates its own).
+ */
+const chunkScan = new MarkerScan();
 
 /** Ends the last event of a stream that stopped without a blank line. */
 const END_OF_STREAM = Buffer.from('\n\n');
@@ -221,6 +216,55 @@ export function readAnswer(o: unknown, into: Usage): boolean {
   return false;
 }
 
+/**
+ * The usage object whose `{` is at ev[at] (ev = buf[a, ...) as a one-byte string), parsed; undefined
+ * when it is no JSON. Tried first as the event's last member, where OpenAI puts it (a slice that
+ * parses as one value starting at that `{` is that object), so the braces are counted only for
+ * other orders.
+ */
+function usageObject(buf: Buffer, ev: string, a: number, at: number): unknown {
+  if (ev.charCodeAt(ev.length - 1) === 125) {
+    try {
+      return JSON.parse(buf.toString('utf8', a + at, a + ev.length - 1));
+    } catch {
+      // Not the last member: counted below.
+    }
+  }
+  const range = objectAt(ev, at);
+  if (range === undefined) return undefined;
+  try {
+    return JSON.parse(buf.toString('utf8', a + range[0], a + range[1]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The value of `"type"` when it is the event's first key (`{"type":"ping",...`), as a plain string. */
+function typeFirst(ev: string): string | undefined {
+  if (!ev.startsWith('{"type":')) return undefined;
+  const v = ev.charCodeAt(8) === 32 ? 9 : 8;
+  if (ev.charCodeAt(v) !== 34) return undefined;
+  const end = ev.indexOf('"', v + 1);
+  if (end < 0 || end - v > 64) return undefined;
+  const type = ev.slice(v + 1, end);
+  return type.includes('\\') ? undefined : type;
+}
+
+/** The first LF of a blank-line pair (`\n\n`) at or after `from`, or -1. */
+function blankAfter(s: string, from: number): number {
+  for (let i = s.indexOf('\n', from); i >= 0; i = s.indexOf('\n', i + 1))
+    if (s.charCodeAt(i + 1) === 10) return i;
+  return -1;
+}
+
+/** The first LF of the last blank-line pair (`\n\n`) starting at or before `at`, or -1. */
+function blankBefore(s: string, at: number): number {
+  for (let i = s.lastIndexOf('\n', at + 1); i > 0; i = s.lastIndexOf('\n', i - 1)) {
+    if (s.charCodeAt(i - 1) === 10) return i - 1;
+  }
+  return -1;
+}
+
 /** The answer, read as it passes: push() each chunk after it was written, finish() at its end. */
 export class UsageReader {
   private readonly u: Usage;
@@ -234,6 +278,8 @@ export class UsageReader {
   private restBytes = 0;
   /** The stream's events are chat-completions chunks: read as text where they allow it. */
   private chat = false;
+  /** Where the last chat chunk's `object` value was, from the event's start (-1: not yet). */
+  private chatAt = -1;
   /** Set once a chunk holds a CR: from then on the answer is decoded and split as text. */
   private decoder: StringDecoder | null = null;
   private partial = '';
@@ -287,19 +333,8 @@ export class UsageReader {
       }
       return;
     }
-    if (this.decoder === null && chunk.indexOf(13) >= 0) this.toText();
     if (this.decoder !== null) this.lines(this.decoder.write(chunk));
     else this.readBytes(chunk);
-  }
-
-  /** CR line ends (rare): the text path from here on, starting with the line not yet ended. */
-  private toText(): void {
-    this.decoder = new StringDecoder('utf8');
-    if (this.rest !== null) {
-      const rest = Buffer.concat(this.rest, this.restBytes);
-      this.rest = null;
-      this.lines(this.decoder.write(rest));
-    }
   }
 
   /**
@@ -312,7 +347,8 @@ export class UsageReader {
     if (this.rest !== null) {
       this.rest.push(chunk);
       this.restBytes += chunk.length;
-      if (chunk.indexOf(10) < 0) {
+      // Still inside one line (a long event in small chunks): nothing to look at yet.
+      if (chunk.indexOf(10) < 0 && chunk.indexOf(13) < 0) {
         if (this.restBytes > MAX_LINE) this.dead = true;
         return;
       }
@@ -320,12 +356,47 @@ export class UsageReader {
       this.rest = null;
       this.restBytes = 0;
     }
+    // Searched as a string: String#indexOf is a builtin, Buffer#indexOf a call into C++ each time.
     const s = buf.toString('latin1');
+    if (s.indexOf('\r') >= 0) {
+      // CR line ends (rare): the text path from here on, starting with the line not yet ended.
+      this.decoder = new StringDecoder('utf8');
+      this.lines(this.decoder.write(buf));
+      return;
+    }
+    chunkScan.reset(s);
     let start = 0;
+    if (this.u.firstTokenMs !== undefined && this.data === null) {
+      // After the first output, only events holding a marker are looked at, so only they are split
+      // into lines: each is found around the marker's hit. The chunk starts at a line start (rest
+      // was prepended) with no event data pending, so the events up to its last blank line are
+      // whole; the rest of it is read line by line below.
+      const lastBlank = blankBefore(s, s.length);
+      const whole = lastBlank < 0 ? 0 : lastBlank + 2;
+      for (let h = chunkScan.next(); h >= 0 && h < whole; h = chunkScan.next()) {
+        const before = blankBefore(s, h);
+        const from = before < start ? start : before + 2;
+        const to = blankAfter(s, h) + 2;
+        this.readLines(buf, s, from, to);
+        if (this.dead) return;
+        chunkScan.skip(to);
+        start = to;
+      }
+      if (whole > start) start = whole;
+    }
+    this.readLines(buf, s, start, buf.length);
+  }
+
+  /**
+   * The lines of buf[from, to) (`from` at a line start), events dispatched at their blank line; a
+   * line not ended by `to` is kept for the next chunk.
+   */
+  private readLines(buf: Buffer, s: string, from: number, to: number): void {
+    let start = from;
     // The current event's one data line, buf[a, b), while it has only one.
     let a = -1;
     let b = -1;
-    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+    for (let nl = s.indexOf('\n', start); nl >= 0 && nl < to; nl = s.indexOf('\n', start)) {
       if (nl === start) {
         if (a >= 0) this.eventAt(buf, s, a, b);
         else if (this.data !== null) this.event(this.data);
@@ -349,9 +420,9 @@ export class UsageReader {
       if (this.dead) return;
     }
     if (a >= 0) this.data = buf.toString('utf8', a, b);
-    if (start < buf.length) {
-      this.rest = [buf.subarray(start)];
-      this.restBytes = buf.length - start;
+    if (start < to) {
+      this.rest = [buf.subarray(start, to)];
+      this.restBytes = to - start;
       if (this.restBytes > MAX_LINE) this.dead = true;
     }
   }
@@ -363,25 +434,37 @@ export class UsageReader {
    */
   private eventAt(buf: Buffer, s: string, a: number, b: number): void {
     const first = this.u.firstTokenMs === undefined;
-    const ev = s.slice(a, b);
-    let kinds = 0;
-    let finishAt = 0;
-    let usageAt = 0;
-    MARKERS_ALL.lastIndex = 0;
-    for (let m = MARKERS_ALL.exec(ev); m !== null; m = MARKERS_ALL.exec(ev)) {
-      const k = kindOf(m[0]);
-      if ((kinds & k) === 0) {
-        if (k === K_FINISH) finishAt = m.index;
-        else if (k === K_USAGE) usageAt = m.index;
-      }
-      kinds |= k;
-    }
+    const kinds = chunkScan.kinds(a, b);
+    // After the first output, an event without a marker is not even sliced out of the chunk.
     if (!first && kinds === 0) return;
+    const ev = s.slice(a, b);
     if ((this.chat || !this.known) && (kinds & ~(K_USAGE | K_FINISH)) === 0) {
-      if (this.chatChunk(buf, ev, a, kinds, finishAt, usageAt, first)) return;
+      const at = (i: number) => (i < 0 ? 0 : i - a);
+      if (this.chatChunk(buf, ev, a, kinds, at(chunkScan.finishAt), at(chunkScan.usageAt), first)) return;
     }
     if (ev === '[DONE]') return;
+    if (kinds === 0 && this.typedEvent(ev)) return;
     this.parse(buf.toString('utf8', a, b), first);
+  }
+
+  /**
+   * Before the first output, an event without a marker that names its type first (Anthropic's and
+   * the Responses API's do) and is one of those whose parse would only tell whether it is output:
+   * read from its type alone. False for any other event: the caller parses it.
+   */
+  private typedEvent(ev: string): boolean {
+    const type = typeFirst(ev);
+    if (type === undefined) return false;
+    if (type === 'content_block_delta' || (type.startsWith('response.') && type.endsWith('.delta'))) {
+      this.u.firstTokenMs ??= performance.now() - this.started;
+      return true;
+    }
+    return (
+      type === 'ping' ||
+      type === 'content_block_start' ||
+      type === 'content_block_stop' ||
+      type === 'message_stop'
+    );
   }
 
   /**
@@ -399,7 +482,9 @@ export class UsageReader {
     first: boolean,
   ): boolean {
     const u = this.u;
-    if (!isChatChunk(ev)) return false;
+    const at = chatChunkAt(ev, this.chatAt);
+    if (at < 0) return false;
+    this.chatAt = at;
     let model: string | undefined;
     if (!this.chat) {
       // The stream's first event: a chat chunk by its `object`, with `choices` and a model.
@@ -416,13 +501,8 @@ export class UsageReader {
     }
     let usage: unknown;
     if ((kinds & K_USAGE) !== 0) {
-      const at = objectAt(ev, usageAt);
-      if (at === undefined) return false;
-      try {
-        usage = JSON.parse(buf.toString('utf8', a + at[0], a + at[1]));
-      } catch {
-        return false;
-      }
+      usage = usageObject(buf, ev, a, usageAt);
+      if (usage === undefined) return false;
     }
     if (model !== undefined) {
       this.known = true;
@@ -441,7 +521,7 @@ export class UsageReader {
     if (this.dead) return undefined;
     if (this.parts !== null) return this.finishJson();
     if (this.decoder !== null) this.lines(this.decoder.end() + '\n\n');
-    else this.readBytes(END_OF_STREAM);
+    else if (this.rest !== null || this.data !== null) this.readBytes(END_OF_STREAM);
     if (this.args !== null) {
       for (const a of this.args.values()) if (!runnable(a)) this.u.toolErrors++;
     }
@@ -535,7 +615,7 @@ export class UsageReader {
 
   private event(data: string): void {
     const first = this.u.firstTokenMs === undefined;
-    if (!first && !MARKERS.test(data)) return;
+    if (!first && markersIn(data) === 0) return;
     if (data === '[DONE]') return;
     this.parse(data, first);
   }
