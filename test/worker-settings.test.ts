@@ -1,6 +1,7 @@
 // Worker settings read from the environment: bounded, and refused with the variable's name.
 import assert from 'node:assert/strict';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, maxCachedWorkflowsFrom } from '../src/temporal/worker';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_SEMI_SPACE_FLAG, workerRelaunch } from '../src/cli/commands/worker';
 
 describe('worker settings', () => {
   it('keeps 2,000 rollouts cached unless told otherwise, whatever the heap', () => {
@@ -18,5 +19,29 @@ describe('worker settings', () => {
         bad,
       );
     }
+  });
+});
+
+describe('worker process settings', () => {
+  const argv: string[] = [];
+  it('relaunches a Linux worker with 2 malloc arenas and a small young generation', () => {
+    const r = workerRelaunch({ PATH: '/bin' }, argv, 'linux', true);
+    assert.deepEqual(r, {
+      env: { PATH: '/bin', MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
+      nodeFlags: [WORKER_SEMI_SPACE_FLAG],
+    });
+    assert.equal(WORKER_MALLOC_ARENA_MAX, '2');
+  });
+
+  it('keeps what the operator chose, and runs as it is where it cannot relaunch', () => {
+    assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '8' }, argv, 'linux', true), undefined);
+    assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '' }, argv, 'linux', true), undefined);
+    assert.equal(workerRelaunch({}, argv, 'linux', false), undefined);
+    assert.equal(workerRelaunch({}, argv, 'darwin', true), undefined);
+    assert.deepEqual(workerRelaunch({}, ['--max-semi-space-size=32'], 'linux', true)?.nodeFlags, []);
+    assert.deepEqual(
+      workerRelaunch({ NODE_OPTIONS: '--max_semi_space_size=64' }, argv, 'linux', true)?.nodeFlags,
+      [],
+    );
   });
 });
