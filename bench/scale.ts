@@ -15,6 +15,7 @@
 //   BENCH_N=200 BENCH_INTERVAL_S=10 BENCH_WINDOW_S=120 npm run bench:scale
 //   BENCH_HOG=1 ...                           with a CPU-heavy process beside (one core busy)
 //   BENCH_RESTART=0 ...                       without the worker restart
+//   MALLOC_ARENA_MAX=16 ...                   the worker as it is (no relaunch with its settings)
 //
 // Plans have one 2 h stage and no traffic, so every check reads an empty window: what is measured is
 // the shape of the work (activities, timers, history), not the judge.
@@ -24,6 +25,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { workerRelaunch } from '../src/cli/commands/worker';
 import { resolvePlan } from '../src/plan';
 import { startDevServer } from '../src/temporal/devserver';
 import { startRollout } from '../src/temporal/rollouts';
@@ -40,6 +42,19 @@ const intervalS = Number(process.env.BENCH_INTERVAL_S ?? (quick ? 5 : 30));
 const windowS = Number(process.env.BENCH_WINDOW_S ?? (quick ? 40 : 150));
 /** Node flags for the workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * The worker relaunches itself with its memory settings where Node can (process.execve, 22.15+);
+ * on an older Node the bench gives them by hand, as docs/production.md tells operators to.
+ */
+const selfTuned = typeof (process as unknown as { execve?: unknown }).execve === 'function';
+const byHand =
+  selfTuned || process.env.MALLOC_ARENA_MAX !== undefined
+    ? undefined
+    : workerRelaunch({ NODE_OPTIONS: process.env.NODE_OPTIONS }, workerNodeArgs, 'linux', true);
+const settingsByHand = byHand && {
+  env: { MALLOC_ARENA_MAX: byHand.env.MALLOC_ARENA_MAX ?? '' },
+  nodeFlags: byHand.nodeFlags,
+};
 /** The saturated runs: more checks asked for than one worker can do (see main). */
 const satN = Number(process.env.BENCH_SAT_N ?? (quick ? 60 : 300));
 const satIntervalS = Number(process.env.BENCH_SAT_INTERVAL_S ?? 1);
@@ -370,9 +385,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       TEMPORAL_ADDRESS: server.address,
       AGENT_CANARY_GATEWAY_URL: `http://127.0.0.1:${gwPort}`,
       AGENT_CANARY_ADMIN_TOKEN: TOKEN,
+      ...settingsByHand?.env,
     };
     const workerProcs = Array.from({ length: workers }, () =>
-      agentCanary(['worker'], workerEnv, workerNodeArgs),
+      agentCanary(['worker'], workerEnv, [...workerNodeArgs, ...(settingsByHand?.nodeFlags ?? [])]),
     );
     procs.push(...workerProcs);
     for (const w of workerProcs) {
@@ -380,7 +396,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
         (w as ChildProcess & { output: () => string }).output().includes('polling'),
       );
     }
-    log(`  worker process: ${await processSettings(workerProcs[0].pid!)}`);
+    log(
+      `  worker process: ${await processSettings(workerProcs[0].pid!)}` +
+        (settingsByHand ? ' (given by the bench: this Node cannot relaunch itself)' : ''),
+    );
 
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
@@ -548,7 +567,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       const killedAt = Date.now();
       workerProcs[0].kill('SIGKILL');
       await new Promise((r) => workerProcs[0].once('exit', r));
-      const fresh = agentCanary(['worker'], workerEnv, workerNodeArgs);
+      const fresh = agentCanary(['worker'], workerEnv, [
+        ...workerNodeArgs,
+        ...(settingsByHand?.nodeFlags ?? []),
+      ]);
       procs.push(fresh);
       workerProcs[0] = fresh;
       await until('the new worker polling', () =>
