@@ -173,7 +173,7 @@ Metrics (--metrics):
                     reads the plan's analysis.custom metrics (cost, tokens per task...)
 
 Capacity: each running rollout holds one activity slot while its next check waits (5,000 per
-worker) and, cached, about 0.2 MB of memory plus about 14 KB per check its run has done;
+worker) and, cached, about 0.2 MB of memory plus 14-28 KB per check its run has done;
 AGENT_CANARY_MAX_CACHED_WORKFLOWS (default 2000) sets how many the worker keeps in memory between
 checks. The worker relaunches itself with MALLOC_ARENA_MAX=2 and --max-semi-space-size=8 unless
 MALLOC_ARENA_MAX is set. Run more workers for more rollouts (docs/production.md, "Many rollouts at
