@@ -3,8 +3,8 @@
 // cadence, the checks per second sustained, worker CPU per check, worker and gateway RSS and history
 // events per check, and one summary line for scripts:
 //   scale n=<N> first_p50_s=<x> first_p90_s=<x> first_max_s=<x> first_missing=<k> restart_p50_s=<x>
-//     restart_max_s=<x> restart_missing=<k> late_p99_s=<x> worker_rss_mb=<x> events_per_check=<x>
-//     two_worker_speedup=<x>
+//     restart_max_s=<x> restart_missing=<k> late_p99_s=<x> worker_rss_mb=<x> worker_malloc_mb=<x>
+//     worker_v8_other_mb=<x> events_per_check=<x> two_worker_speedup=<x>
 // first_*: how long after it was due (the rollout's start plus one interval) each rollout's first
 // check was done, over every rollout; first_missing counts those with none within two intervals of
 // it. restart_*: the worker is SIGKILLed after the steady window and a new one started; how long
@@ -15,6 +15,7 @@
 //   BENCH_N=200 BENCH_INTERVAL_S=10 BENCH_WINDOW_S=120 npm run bench:scale
 //   BENCH_HOG=1 ...                           with a CPU-heavy process beside (one core busy)
 //   BENCH_RESTART=0 ...                       without the worker restart
+//   MALLOC_ARENA_MAX=16 ...                   the worker as it is (no relaunch with its settings)
 //
 // Plans have one 2 h stage and no traffic, so every check reads an empty window: what is measured is
 // the shape of the work (activities, timers, history), not the judge.
@@ -24,6 +25,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { workerRelaunch } from '../src/cli/commands/worker';
 import { resolvePlan } from '../src/plan';
 import { startDevServer } from '../src/temporal/devserver';
 import { startRollout } from '../src/temporal/rollouts';
@@ -40,6 +42,19 @@ const intervalS = Number(process.env.BENCH_INTERVAL_S ?? (quick ? 5 : 30));
 const windowS = Number(process.env.BENCH_WINDOW_S ?? (quick ? 40 : 150));
 /** Node flags for the workers, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * The worker relaunches itself with its memory settings where Node can (process.execve, 22.15+);
+ * on an older Node the bench gives them by hand, as docs/production.md tells operators to.
+ */
+const selfTuned = typeof (process as unknown as { execve?: unknown }).execve === 'function';
+const byHand =
+  selfTuned || process.env.MALLOC_ARENA_MAX !== undefined
+    ? undefined
+    : workerRelaunch({ NODE_OPTIONS: process.env.NODE_OPTIONS }, workerNodeArgs, 'linux', true);
+const settingsByHand = byHand && {
+  env: { MALLOC_ARENA_MAX: byHand.env.MALLOC_ARENA_MAX ?? '' },
+  nodeFlags: byHand.nodeFlags,
+};
 /** The saturated runs: more checks asked for than one worker can do (see main). */
 const satN = Number(process.env.BENCH_SAT_N ?? (quick ? 60 : 300));
 const satIntervalS = Number(process.env.BENCH_SAT_INTERVAL_S ?? 1);
@@ -89,6 +104,64 @@ async function usage(pid: number): Promise<{ rssMb: number; cpuS: number }> {
   const ticks = Number(stat[11]) + Number(stat[12]);
   return { rssMb: rssKb / 1024, cpuS: ticks / 100 };
 }
+
+/**
+ * Where a process's resident memory is, from /proc/<pid>/smaps: malloc (glibc's main heap and its
+ * per-thread arenas, 64 MB-aligned regions: the Rust core's and Node's native allocations), files
+ * (node, the core's library, other mapped code) and the rest of the anonymous memory (the V8 heaps
+ * of the main and workflow threads, stacks).
+ */
+interface MemoryParts {
+  mallocMb: number;
+  arenas: number;
+  filesMb: number;
+  v8AndOtherMb: number;
+}
+
+async function memoryParts(pid: number): Promise<MemoryParts> {
+  const ARENA = 64n * 1024n * 1024n;
+  const regions: { start: bigint; end: bigint; perm: string; name: string; rssKb: number }[] = [];
+  for (const line of (await readFile(`/proc/${pid}/smaps`, 'utf8')).split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m)
+      regions.push({
+        start: BigInt(`0x${m[1]}`),
+        end: BigInt(`0x${m[2]}`),
+        perm: m[3],
+        name: m[4],
+        rssKb: 0,
+      });
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss && regions.length > 0) regions[regions.length - 1].rssKb = Number(rss[1]);
+  }
+  const kb = { malloc: 0, files: 0, other: 0 };
+  let arenas = 0;
+  regions.forEach((r, i) => {
+    const next = regions[i + 1];
+    // A glibc arena: an anonymous read-write region at a 64 MB boundary, its unused rest reserved.
+    const rest =
+      next && next.start === r.end && next.perm === '---p' && !next.name ? next.end - next.start : 0n;
+    const arena = !r.name && r.perm === 'rw-p' && r.start % ARENA === 0n && r.end - r.start + rest === ARENA;
+    if (arena) arenas += 1;
+    if (r.name === '[heap]' || arena) kb.malloc += r.rssKb;
+    else if (r.name.startsWith('/')) kb.files += r.rssKb;
+    else kb.other += r.rssKb;
+  });
+  return { mallocMb: kb.malloc / 1024, arenas, filesMb: kb.files / 1024, v8AndOtherMb: kb.other / 1024 };
+}
+
+/** The worker's Node, its flags and malloc setting, as it runs (it may have relaunched itself). */
+async function processSettings(pid: number): Promise<string> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  const env = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+  const flags = argv.slice(1).filter((a) => a.startsWith('--'));
+  const arenas = env.find((e) => e.startsWith('MALLOC_ARENA_MAX='));
+  return `${argv[0]} ${flags.join(' ') || '(no flags)'}, ${arenas ?? 'MALLOC_ARENA_MAX unset'}`;
+}
+
+const fmtParts = (p: MemoryParts) =>
+  `malloc ${p.mallocMb.toFixed(0)} MB (${p.arenas} arenas beside the main heap), ` +
+  `V8 heaps and other anonymous ${p.v8AndOtherMb.toFixed(0)} MB, files ${p.filesMb.toFixed(0)} MB`;
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
 
@@ -252,6 +325,8 @@ interface RunResult {
   checksPerS: number;
   cpuMsPerCheck: number;
   workerRssMb: number;
+  /** Where the worker's memory was at its peak. */
+  workerParts?: MemoryParts;
   gatewayRssMb: number;
   eventsPerCheck: number;
   /** The Temporal dev server's CPU over the window, in % of one core. */
@@ -310,9 +385,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       TEMPORAL_ADDRESS: server.address,
       AGENT_CANARY_GATEWAY_URL: `http://127.0.0.1:${gwPort}`,
       AGENT_CANARY_ADMIN_TOKEN: TOKEN,
+      ...settingsByHand?.env,
     };
     const workerProcs = Array.from({ length: workers }, () =>
-      agentCanary(['worker'], workerEnv, workerNodeArgs),
+      agentCanary(['worker'], workerEnv, [...workerNodeArgs, ...(settingsByHand?.nodeFlags ?? [])]),
     );
     procs.push(...workerProcs);
     for (const w of workerProcs) {
@@ -320,6 +396,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
         (w as ChildProcess & { output: () => string }).output().includes('polling'),
       );
     }
+    log(
+      `  worker process: ${await processSettings(workerProcs[0].pid!)}` +
+        (settingsByHand ? ' (given by the bench: this Node cannot relaunch itself)' : ''),
+    );
 
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
@@ -384,18 +464,24 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
     const server0 = await usage(server.pid);
     const steadyFrom = Date.now();
     let peakWorker = 0;
+    let peakParts: MemoryParts | undefined;
     let peakGateway = 0;
     while (Date.now() - steadyFrom < windowS * 1000) {
       await new Promise((r) => setTimeout(r, 5000));
       alive();
       const ws = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
-      peakWorker = Math.max(peakWorker, ...ws.map((u) => u.rssMb));
+      if (Math.max(...ws.map((u) => u.rssMb)) > peakWorker) {
+        peakWorker = Math.max(...ws.map((u) => u.rssMb));
+        const biggest = workerProcs[ws.findIndex((u) => u.rssMb === peakWorker)];
+        peakParts = await memoryParts(biggest.pid!);
+      }
       peakGateway = Math.max(peakGateway, (await usage(gateway.pid!)).rssMb);
       log(
         `  ${Math.round((Date.now() - steadyFrom) / 1000)} s: worker RSS ${ws.map((u) => u.rssMb.toFixed(0)).join('/')} MB`,
       );
     }
     const steadyTo = Date.now();
+    if (peakParts) log(`  worker at its peak (${peakWorker.toFixed(0)} MB): ${fmtParts(peakParts)}`);
     const cpu1 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
     const server1 = await usage(server.pid);
 
@@ -481,7 +567,10 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       const killedAt = Date.now();
       workerProcs[0].kill('SIGKILL');
       await new Promise((r) => workerProcs[0].once('exit', r));
-      const fresh = agentCanary(['worker'], workerEnv, workerNodeArgs);
+      const fresh = agentCanary(['worker'], workerEnv, [
+        ...workerNodeArgs,
+        ...(settingsByHand?.nodeFlags ?? []),
+      ]);
       procs.push(fresh);
       workerProcs[0] = fresh;
       await until('the new worker polling', () =>
@@ -537,6 +626,7 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       checksPerS: (checks * scale) / seconds,
       cpuMsPerCheck: (cpuS * 1000) / Math.max(1, checks * scale),
       workerRssMb: peakWorker,
+      ...(peakParts ? { workerParts: peakParts } : {}),
       gatewayRssMb: peakGateway,
       eventsPerCheck: checks ? events / checks : NaN,
       serverCpuPct: ((server1.cpuS - server0.cpuS) / ((steadyTo - steadyFrom) / 1000)) * 100,
@@ -611,6 +701,10 @@ async function main(): Promise<void> {
           `restart_rss_mb=${one.restartRssMb.toFixed(0)} `
         : '') +
       `late_p99_s=${one.lateP99.toFixed(2)} worker_rss_mb=${one.workerRssMb.toFixed(0)} ` +
+      (one.workerParts
+        ? `worker_malloc_mb=${one.workerParts.mallocMb.toFixed(0)} ` +
+          `worker_v8_other_mb=${one.workerParts.v8AndOtherMb.toFixed(0)} `
+        : '') +
       `events_per_check=${one.eventsPerCheck.toFixed(1)} two_worker_speedup=${speedup}\n`,
   );
 }

@@ -1,6 +1,12 @@
 // Worker settings read from the environment: bounded, and refused with the variable's name.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, maxCachedWorkflowsFrom } from '../src/temporal/worker';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_SEMI_SPACE_FLAG, workerRelaunch } from '../src/cli/commands/worker';
+import { eventually } from './harness';
 
 describe('worker settings', () => {
   it('keeps 2,000 rollouts cached unless told otherwise, whatever the heap', () => {
@@ -18,5 +24,85 @@ describe('worker settings', () => {
         bad,
       );
     }
+  });
+});
+
+describe('worker process settings', () => {
+  const argv: string[] = [];
+  it('relaunches a Linux worker with 2 malloc arenas and a small young generation', () => {
+    const r = workerRelaunch({ PATH: '/bin' }, argv, 'linux', true);
+    assert.deepEqual(r, {
+      env: { PATH: '/bin', MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
+      nodeFlags: [WORKER_SEMI_SPACE_FLAG],
+    });
+    assert.equal(WORKER_MALLOC_ARENA_MAX, '2');
+  });
+
+  it('keeps what the operator chose, and runs as it is where it cannot relaunch', () => {
+    assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '8' }, argv, 'linux', true), undefined);
+    assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '' }, argv, 'linux', true), undefined);
+    assert.equal(workerRelaunch({}, argv, 'linux', false), undefined);
+    assert.equal(workerRelaunch({}, argv, 'darwin', true), undefined);
+    assert.deepEqual(workerRelaunch({}, ['--max-semi-space-size=32'], 'linux', true)?.nodeFlags, []);
+    assert.deepEqual(
+      workerRelaunch({ NODE_OPTIONS: '--max_semi_space_size=64' }, argv, 'linux', true)?.nodeFlags,
+      [],
+    );
+  });
+});
+
+describe('agent-canary worker process', () => {
+  const canRelaunch =
+    process.platform === 'linux' && typeof (process as unknown as { execve?: unknown }).execve === 'function';
+
+  /**
+   * What a worker process runs as, read once it connects to its server (past any relaunch): a server
+   * that accepts and never answers keeps it connecting meanwhile.
+   */
+  async function readWorker(env: NodeJS.ProcessEnv): Promise<{ argv: string[]; env: string[] }> {
+    let connections = 0;
+    const silent = net.createServer(() => (connections += 1));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(__dirname, '..', 'bin', 'agent-canary.js'),
+        'worker',
+        '--address',
+        `127.0.0.1:${port}`,
+        '--gateway-url',
+        'http://127.0.0.1:9',
+      ],
+      { env: { ...process.env, ...env, AGENT_CANARY_ADMIN_TOKEN: 'x'.repeat(32) }, stdio: 'ignore' },
+    );
+    try {
+      await eventually(
+        () => connections,
+        (n) => n > 0,
+        { what: 'the worker connecting to its server' },
+      );
+      return {
+        argv: (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0'),
+        env: (await readFile(`/proc/${child.pid}/environ`, 'utf8')).split('\0'),
+      };
+    } finally {
+      child.kill('SIGKILL');
+      silent.close();
+    }
+  }
+
+  it('runs with 2 malloc arenas and a small young generation when started plainly', async function () {
+    if (!canRelaunch) this.skip(); // Node before 22.15: the operator sets them (docs/production.md)
+    const { argv, env } = await readWorker({ MALLOC_ARENA_MAX: undefined, NODE_OPTIONS: '' });
+    assert.ok(env.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in its environment');
+    assert.ok(argv.includes(WORKER_SEMI_SPACE_FLAG), argv.join(' '));
+  });
+
+  it("keeps an operator's MALLOC_ARENA_MAX and runs as it was started", async function () {
+    if (!canRelaunch) this.skip();
+    const { argv, env } = await readWorker({ MALLOC_ARENA_MAX: '4' });
+    assert.ok(env.includes('MALLOC_ARENA_MAX=4'));
+    assert.ok(!argv.includes(WORKER_SEMI_SPACE_FLAG), argv.join(' '));
   });
 });

@@ -52,6 +52,63 @@ export function addBackendOptions(cmd: Command): Command {
     );
 }
 
+/**
+ * What the worker process is started with, unless its environment says otherwise (measured in
+ * docs/production.md, "Many rollouts at once"):
+ * - MALLOC_ARENA_MAX=2: glibc gives every thread that allocates its own malloc arena (up to 8 per
+ *   core), and each arena keeps what it once held; the worker allocates from many threads (the Rust
+ *   core's, Node's, V8's), so its native memory grew with its threads rather than with its rollouts.
+ * - --max-semi-space-size=8 (MB): each of the worker's two V8 heaps (main thread, workflow thread)
+ *   keeps a young generation of up to twice that; Node 24's default lets each grow to 128 MB.
+ * glibc reads its variable only when a process starts, so a worker started without it replaces itself
+ * (process.execve, Node 22.15+) by the same command with both; MALLOC_ARENA_MAX set in the
+ * environment, even empty, means "as it is", and a semi-space size already given is kept.
+ */
+export const WORKER_MALLOC_ARENA_MAX = '2';
+export const WORKER_SEMI_SPACE_FLAG = '--max-semi-space-size=8';
+
+export interface Relaunch {
+  env: NodeJS.ProcessEnv;
+  /** Node flags to add before the script. */
+  nodeFlags: string[];
+}
+
+/** How to restart the worker process, or undefined to run as it is. */
+export function workerRelaunch(
+  env: NodeJS.ProcessEnv,
+  execArgv: readonly string[],
+  platform: NodeJS.Platform,
+  canReplace: boolean,
+): Relaunch | undefined {
+  if (platform !== 'linux' || !canReplace || env.MALLOC_ARENA_MAX !== undefined) return undefined;
+  const given = [...execArgv, env.NODE_OPTIONS ?? ''].some((f) => /--max[-_]semi[-_]space[-_]size/.test(f));
+  return {
+    env: { ...env, MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
+    nodeFlags: given ? [] : [WORKER_SEMI_SPACE_FLAG],
+  };
+}
+
+type Execve = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => never;
+
+/** Restarts this process as workerRelaunch says, when it says so and Node can. */
+function relaunchTuned(): void {
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  const relaunch = workerRelaunch(
+    process.env,
+    process.execArgv,
+    process.platform,
+    typeof execve === 'function',
+  );
+  if (!relaunch || !execve) return;
+  const args = [process.execPath, ...process.execArgv, ...relaunch.nodeFlags, ...process.argv.slice(1)];
+  try {
+    // The same node, flags and command line; on success this call does not return.
+    execve.call(process, process.execPath, args, relaunch.env);
+  } catch {
+    // Not replaced (the binary moved, a sandbox refused): run as it is, with the defaults.
+  }
+}
+
 let runtimeInstalled = false;
 /**
  * Once per process: Ctrl-C and SIGTERM shut workers down gracefully (in-flight split writes land).
@@ -116,9 +173,11 @@ Metrics (--metrics):
                     reads the plan's analysis.custom metrics (cost, tokens per task...)
 
 Capacity: each running rollout holds one activity slot while its next check waits (5,000 per
-worker) and, cached, about 1.5 MB of memory; AGENT_CANARY_MAX_CACHED_WORKFLOWS (default 2000) sets
-how many the worker keeps in memory between checks. Run more workers for more rollouts
-(docs/production.md, "Many rollouts at once").
+worker) and, cached, about 0.2 MB of memory plus 14-28 KB per check its run has done;
+AGENT_CANARY_MAX_CACHED_WORKFLOWS (default 2000) sets how many the worker keeps in memory between
+checks. The worker relaunches itself with MALLOC_ARENA_MAX=2 and --max-semi-space-size=8 unless
+MALLOC_ARENA_MAX is set. Run more workers for more rollouts (docs/production.md, "Many rollouts at
+once").
 
 Rollout metrics (--metrics-listen host:port, env AGENT_CANARY_WORKER_METRICS_LISTEN): GET /metrics
 serves agent_canary_rollout_* (state, stage, weight, time in stage, checks, decisions) for
@@ -147,6 +206,7 @@ export function register(program: Command): void {
       )
       .addHelpText('after', BACKENDS_HELP),
   ).action(async (flags: BackendFlags & { metricsListen?: string }, cmd: Command) => {
+    relaunchTuned();
     const settings = connectionSettings(cmd);
     const listen = metricsListen(flags.metricsListen);
     const deps = createBackends(resolveBackendSettings({ ...flags, namespace: settings.namespace }));
