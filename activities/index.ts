@@ -10,6 +10,7 @@ import { withEvaluator } from '../src/analysis/evaluator';
 import { withSuccessCost } from '../src/analysis/success-cost';
 import { judgeShadowStage, weightedAnalysis } from '../src/analysis/shadow';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
+import { readSettled, settledHorizon } from '../src/metrics/settled';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
@@ -135,13 +136,19 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (input.at !== undefined) await waitUntil(input.at, deps.stopping);
       let window: MetricsWindow;
+      // Absolute limits on outcomes read requests older than the feedback horizon (a second read).
+      const horizon = lease.shadow === undefined ? settledHorizon(input.analysis) : undefined;
       try {
         window = await withDeadline(
-          fetchWithCustom(
-            deps.metrics,
-            input.analysis.queries ? { ...query, queries: input.analysis.queries } : query,
-            input.analysis.custom,
-          ),
+          (async () => {
+            const w = await fetchWithCustom(
+              deps.metrics,
+              input.analysis.queries ? { ...query, queries: input.analysis.queries } : query,
+              input.analysis.custom,
+            );
+            if (horizon === undefined) return w;
+            return { ...w, settled: await readSettled(deps.metrics, query, w, horizon) };
+          })(),
           metricsBudgetMs(),
         );
       } catch (err) {

@@ -163,7 +163,7 @@ export function judgeAcrossStages(
     if (r.status === 'nodata') return { ...r, stats };
     const inside = (r.stats?.guards ?? []).every((g) => g.within);
     const ruledOut = effectText(r.metric, passAt * delta);
-    return passOrNotYet(out, inside, llrAt(passIndex) <= Math.log(PASS_BETA), ruledOut, values);
+    return passOrNotYet(out, inside, llrAt(passIndex) <= Math.log(PASS_BETA), ruledOut, values, waitingOf(r));
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
@@ -176,16 +176,21 @@ function passOrNotYet(
   ruledOutNow: boolean,
   ruledOut: string,
   values: string,
+  /** An outcome limit has no request older than the feedback horizon yet (src/analysis/settled.ts). */
+  waiting = false,
 ): MetricResult {
-  if (inside && ruledOutNow) {
+  if (inside && ruledOutNow && !waiting) {
     return { ...out, status: 'pass', reason: `${out.metric}: not worse by ${ruledOut}: ${values}` };
   }
+  const why = waiting ? ' (waiting for feedback on older requests)' : inside ? '' : ' (outside its limit)';
   return {
     ...out,
     status: 'inconclusive',
-    reason: `${out.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${ruledOut}`,
+    reason: `${out.metric}: not yet${why}: ${values}; ruling out ${ruledOut}`,
   };
 }
+
+const waitingOf = (r: MetricResult): boolean => (r.stats?.guards ?? []).some((g) => g.waiting === true);
 
 /**
  * What the check activity returns beside the stage's verdict (CheckOutcome.rollout): the rollout's
@@ -281,7 +286,7 @@ function judgeRolloutV4(
     // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
     const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
     const ruledOut = effectText(r.metric, passAt * delta);
-    return passOrNotYet(out, inside, passLlr <= Math.log(PASS_BETA), ruledOut, values);
+    return passOrNotYet(out, inside, passLlr <= Math.log(PASS_BETA), ruledOut, values, waitingOf(r));
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };

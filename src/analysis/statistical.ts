@@ -35,6 +35,7 @@ import { combineVerdict } from './verdict';
 import { countAbove, fmt, histogramMoments, histogramQuantile, measure, mergeHistograms } from './values';
 import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
+import { guardWindow } from './settled';
 import {
   badConversations,
   clusterMeanVariance,
@@ -344,11 +345,30 @@ function judgeMetric(
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
-  const temper = v4 ? guardTemper(window, metric, cmp) : 1;
+  // Absolute limits on outcomes read only requests older than the feedback horizon (settled.ts).
+  const gw = guardWindow(window, analysis, metric);
+  const gv = gw.kind === 'waiting' ? null : gw.kind === 'settled' ? measure(gw.window, 1, metric) : { s, c };
+  const temper = v4 ? guardTemper(gw.kind === 'waiting' ? window : gw.window, metric, cmp) : 1;
   const worseThanStable = cmp.llrAt(1) > 0;
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
-    const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
+    const words = `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`;
+    if (!gv || gw.kind === 'waiting') {
+      // No outcome old enough yet: the limit neither fires nor counts as kept.
+      return {
+        ...g,
+        llr: 0,
+        bad: metric === 'quality_score' ? undefined : 0,
+        failed: false,
+        stableWithin: true,
+        within: false,
+        waiting: true,
+        text: `guardrail ${sign} ${fmt(g.limit)} (waiting for feedback)`,
+        words,
+      };
+    }
+    const { s, c } = gv;
+    const { llr, bad } = guardrailLlr(gw.window.canary, metric, g.kind, g.limit, delta);
     const stableWithin = !v4 || (g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit);
     return {
       ...g,
@@ -363,13 +383,25 @@ function judgeMetric(
         llr / (bad !== undefined ? temper : 1) >= Math.log(1 / split.guardrail),
       stableWithin,
       within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
+      waiting: false,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
-      words: `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`,
+      words,
     };
   });
   const failedGuard = guards.find((g) => g.failed);
   const values = againstStable(metric, c.value, s.value);
-  const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}`;
+  // Where the limits read something else than the comparison, the verdict says what.
+  const guardWords =
+    guards.length === 0
+      ? ''
+      : gw.kind === 'waiting'
+        ? `; limits: ${gw.reason}`
+        : gw.kind === 'settled' && gv
+          ? `; limits on ${gw.words}: ${againstStable(metric, gv.c.value, gv.s.value)}`
+          : gw.kind === 'window' && gw.note
+            ? `; ${gw.note}`
+            : '';
+  const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}${guardWords}`;
   const broken =
     metric === 'error_rate' && s.value >= BROKEN_STABLE_ERROR_RATE && c.value >= BROKEN_STABLE_ERROR_RATE;
   const stats = {
@@ -382,6 +414,7 @@ function judgeMetric(
             llr: clampLlr(g.bad !== undefined ? g.llr / temper : g.llr),
             ...(g.bad !== undefined ? { bad: g.bad } : {}),
             within: g.within,
+            ...(g.waiting ? { waiting: true } : {}),
           })),
         }
       : {}),
@@ -409,11 +442,11 @@ function judgeMetric(
     return { ...out, status: 'fail', reason: `${metric}: worse: ${values}` };
   }
   if (failedGuard) {
-    return {
-      ...out,
-      status: 'fail',
-      reason: `${metric}: beyond its limit (${failedGuard.words}): ${values}`,
-    };
+    const on =
+      gw.kind === 'settled' && gv
+        ? ` on ${gw.words}: ${againstStable(metric, gv.c.value, gv.s.value)}`
+        : `: ${values}`;
+    return { ...out, status: 'fail', reason: `${metric}: beyond its limit (${failedGuard.words})${on}` };
   }
   if (cmp.blocked) {
     return { ...out, status: 'inconclusive', reason: `${metric}: ${cmp.blocked}` };
@@ -427,6 +460,9 @@ function judgeMetric(
     };
   }
   if (passLlr <= Math.log(PASS_BETA)) {
+    if (gw.kind === 'waiting' && guards.length > 0) {
+      return { ...out, status: 'inconclusive', reason: `${metric}: ${gw.reason}: ${values}` };
+    }
     const outside = guards.find((g) => !g.within && g.stableWithin);
     if (outside) {
       return {

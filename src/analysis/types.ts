@@ -52,7 +52,15 @@ export const MetricResultSchema = z.object({
       canaryBad: z.number().optional(),
       /** Per absolute guardrail: ln LR of "beyond the limit", its bad events, point value inside. */
       guards: z
-        .array(z.object({ llr: z.number(), bad: z.number().optional(), within: z.boolean() }))
+        .array(
+          z.object({
+            llr: z.number(),
+            bad: z.number().optional(),
+            within: z.boolean(),
+            /** An outcome limit with no request older than the feedback horizon yet: not judged. */
+            waiting: z.boolean().optional(),
+          }),
+        )
         .max(4)
         .optional(),
       /** The comparison cannot pass on these data (coarse buckets, stable broken, no minEffect). */
