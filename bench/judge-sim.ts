@@ -7,6 +7,7 @@ import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/ty
 import { DEFAULT_FAILURE_LIMIT, resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
 import { histogramQuantile } from '../src/analysis/values';
 import { rolloutVerdict } from '../src/analysis/evidence';
+import { settledHorizon } from '../src/metrics/settled';
 import {
   initialState,
   percentOf,
@@ -316,8 +317,11 @@ export interface Outcome {
 export interface TrafficSource {
   /** Serves [now, now + ms) at the canary's weight `percent`. */
   serve(ms: number, percent: number, now: number): void;
-  /** Both versions' counts since the stage began. */
-  window(): MetricsWindow;
+  /**
+   * Both versions' counts since the stage began; with a feedback horizon, also those of requests
+   * older than it (MetricsWindow.settled), as the check's second read.
+   */
+  window(now?: number, horizonMs?: number): MetricsWindow;
   /** A new stage's split landed at `now`: the window starts again. */
   newStage(now: number): void;
   canaryRequests: number;
@@ -418,7 +422,7 @@ function simulatePolicy(o: SimOptions): Outcome {
     if (e.type === 'check') {
       checks++;
       const verdict = judgeStatistical(
-        source ? source.window() : windowOf(stable, canary),
+        source ? source.window(now, settledHorizon(plan.analysis)) : windowOf(stable, canary),
         plan.analysis,
         s.judgeV4 === true,
       );
