@@ -54,8 +54,11 @@ export interface CheckWindow {
   since: number;
   until: number;
   analysis: AnalysisConfig;
-  /** 4: the rollout started under patch judge-v4 (conversations as the unit); absent: before it. */
-  judgeVersion?: 4;
+  /**
+   * 4: the rollout started under patch judge-v4 (conversations as the unit); 5: under judge-v5 too
+   * (early stages may pass on the means of conversations' own rates); absent: before them.
+   */
+  judgeVersion?: 4 | 5;
 }
 
 export interface CheckInput extends CheckWindow {
@@ -88,7 +91,7 @@ export interface NotifyInput {
 export function createActivities(deps: ActivityDeps) {
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
-  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4) =>
+  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4 | 5) =>
     withSuccessCost(
       withEvaluator(
         judgeWithCustom(

@@ -72,6 +72,13 @@ class Counts {
   qualitySq = 0;
   qualityCross = 0;
   qualityCountSq = 0;
+  errorRateSum = 0;
+  errorRateSq = 0;
+  failureRateSum = 0;
+  failureRateSq = 0;
+  scored = 0;
+  qualityMeanSum = 0;
+  qualityMeanSq = 0;
 
   /** A request, counted into each of `into` (the stage's window, its minute), then the state moves on. */
   static request(into: Counts[], st: ConvState, error: boolean, latencyMs: number): void {
@@ -161,6 +168,13 @@ class Counts {
         qualitySq: this.qualitySq,
         qualityCross: this.qualityCross,
         qualityCountSq: this.qualityCountSq,
+        errorRateSum: this.errorRateSum,
+        errorRateSq: this.errorRateSq,
+        failureRateSum: this.failureRateSum,
+        failureRateSq: this.failureRateSq,
+        scored: this.scored,
+        qualityMeanSum: this.qualityMeanSum,
+        qualityMeanSq: this.qualityMeanSq,
       },
     };
   }
@@ -188,6 +202,13 @@ const SCALARS = [
   'qualitySq',
   'qualityCross',
   'qualityCountSq',
+  'errorRateSum',
+  'errorRateSq',
+  'failureRateSum',
+  'failureRateSq',
+  'scored',
+  'qualityMeanSum',
+  'qualityMeanSq',
 ] as const;
 const ARRAYS = ['latency', 'quality', 'slowest'] as const;
 
@@ -394,7 +415,7 @@ export function runTraffic(
   rps: number,
   runs: number,
   baseSeed = 42,
-  options: ConversationOptions & { v4?: boolean } = {},
+  options: ConversationOptions & { v4?: boolean; v5?: boolean } = {},
 ): Summary {
   const outcomes: Outcome[] = [];
   for (let r = 0; r < runs; r++) {
@@ -406,6 +427,7 @@ export function runTraffic(
         requestsPerSecond: rps,
         seed: seedOf(baseSeed + 7_000_003, hashId(model.id), Math.round(rps * 10), r),
         ...(options.v4 === false ? { v4: false } : {}),
+        ...(options.v5 === false ? { v5: false } : {}),
         source: (rng) => new ConversationTraffic(model, rps, rng, options),
       }),
     );

@@ -249,6 +249,47 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: b
   }
 }
 
+/** Conversations per version below which the mean of their own rates is not read (judge v5). */
+export const MIN_MEAN_CONVERSATIONS = 30;
+
+/**
+ * Judge v5: ln LR of "worse by k x delta" against "no worse" on the difference of the two versions'
+ * means of per-conversation means (each conversation's error rate, failure rate or mean score, every
+ * conversation one unit), a Gaussian test with each mean's variance from the spread of its
+ * conversations. One user whose every turn fails weighs 1/N of the canary's mean, not its share of
+ * the requests; a few long conversations carry one unit each. Undefined without the gateway's
+ * per-conversation means or with fewer than MIN_MEAN_CONVERSATIONS on either version.
+ */
+export function conversationMeanLlr(
+  window: MetricsWindow,
+  metric: MetricName,
+  delta: number,
+): ((k: number) => number) | undefined {
+  const of = (m: VersionMetrics) => {
+    const c = m.conversations;
+    if (!c) return undefined;
+    const [sum, sq, n] =
+      metric === 'error_rate'
+        ? [c.errorRateSum, c.errorRateSq, c.count]
+        : metric === 'task_success_rate'
+          ? [c.failureRateSum, c.failureRateSq, c.tasked]
+          : metric === 'quality_score'
+            ? [c.qualityMeanSum, c.qualityMeanSq, c.scored]
+            : [undefined, undefined, 0];
+    if (sum === undefined || sq === undefined || n === undefined || n < MIN_MEAN_CONVERSATIONS)
+      return undefined;
+    const mean = sum / n;
+    // A floor keeps a run of identical conversations from looking like certainty (as for scores).
+    const variance = Math.max(((sq / n - mean * mean) * n) / (n - 1), (delta * delta) / 4);
+    return { mean, v: variance / n };
+  };
+  const c = of(window.canary);
+  const s = of(window.stable);
+  if (!c || !s) return undefined;
+  const worse = metric === 'quality_score' ? s.mean - c.mean : c.mean - s.mean;
+  return (k) => meanShiftLlr(worse, c.v + s.v, k * delta);
+}
+
 /** ln of the weighted mixture of the likelihood ratios at each effect in EFFECT_GRID. */
 export function mixtureLlr(llrAt: (k: number) => number): number {
   const l = EFFECT_GRID.map((e) => Math.log(e.weight) + llrAt(e.multiple));
@@ -331,6 +372,7 @@ function judgeMetric(
   analysis: AnalysisConfig,
   metric: MetricName,
   v4: boolean,
+  v5 = false,
 ): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
@@ -404,8 +446,10 @@ function judgeMetric(
   const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}${guardWords}`;
   const broken =
     metric === 'error_rate' && s.value >= BROKEN_STABLE_ERROR_RATE && c.value >= BROKEN_STABLE_ERROR_RATE;
+  const means = v5 ? conversationMeanLlr(window, metric, delta) : undefined;
   const stats = {
     llr: EFFECT_GRID.map((e) => clampLlr(cmp.llrAt(e.multiple))),
+    ...(means ? { meanLlr: EFFECT_GRID.map((e) => clampLlr(means(e.multiple))) } : {}),
     ...(cmp.canaryBad !== undefined ? { canaryBad: cmp.canaryBad } : {}),
     ...(guards.length > 0
       ? {
@@ -480,8 +524,16 @@ function judgeMetric(
   return { ...out, status: 'inconclusive', reason: `${metric}: not yet: ${values}` };
 }
 
-/** `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"). */
-export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig, v4 = false): Verdict {
-  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4));
+/**
+ * `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"); `v5`: under judge-v5
+ * too (the early stages may pass on the means of conversations' own rates, stats.meanLlr).
+ */
+export function judgeStatistical(
+  window: MetricsWindow,
+  analysis: AnalysisConfig,
+  v4 = false,
+  v5 = false,
+): Verdict {
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4, v4 && v5));
   return combineVerdict('statistical', metrics);
 }

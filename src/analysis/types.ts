@@ -78,6 +78,11 @@ export const MetricResultSchema = z.object({
        * or the design effect of its mean (quality): what a per-request test would have to allow.
        */
       inflation: z.number().nonnegative().optional(),
+      /**
+       * Judge v5: ln LR at each EFFECT_GRID multiple on the means of the conversations' own rates
+       * (or mean scores), one unit per conversation; what an early stage may also pass on.
+       */
+      meanLlr: z.array(z.number()).max(16).optional(),
       /** Per absolute guardrail (as `guards`): the stable is beyond the limit too (an incident on both). */
       stableBeyond: z.array(z.boolean()).max(4).optional(),
     })

@@ -105,6 +105,20 @@ export const ConversationCountsSchema = z.object({
   qualitySq: z.number().nonnegative(),
   qualityCross: z.number().nonnegative(),
   qualityCountSq: z.number().nonnegative(),
+  /**
+   * Judge v5: sums over conversations of each one's own error rate (errors per request), failure
+   * rate (failed per task outcome) and mean score, and of their squares, and the conversations with
+   * a score: the mean of the conversations' means, each conversation one unit. Signed increments (a
+   * conversation's mean moves both ways as it goes on), so per window only, not Prometheus
+   * counters; absent from gateways before them.
+   */
+  errorRateSum: z.number().optional(),
+  errorRateSq: z.number().optional(),
+  failureRateSum: z.number().optional(),
+  failureRateSq: z.number().optional(),
+  scored: z.number().int().optional(),
+  qualityMeanSum: z.number().optional(),
+  qualityMeanSq: z.number().optional(),
 });
 export type ConversationCounts = z.infer<typeof ConversationCountsSchema>;
 

@@ -34,9 +34,21 @@ export const PLAN_LIMITS = {
  * Default `analysis.feedbackHorizon`: outcomes (task success, quality) of requests younger than this
  * may still be on their way, so absolute limits on outcomes read only requests at least this old.
  * 30 min covers feedback that takes up to half an hour (the benchmark's late-feedback traffic, good
- * outcomes 5-30 min late); a team whose evaluator scores within seconds can set it lower.
+ * outcomes 5-30 min late); a team whose evaluator scores within seconds can set it lower. A plan
+ * whose shortest observed stage is shorter gets that stage's window instead (defaultFeedbackHorizon).
  */
 export const DEFAULT_FEEDBACK_HORIZON_MS = 30 * 60_000;
+
+/**
+ * The horizon of a plan that does not set one: 30 min, or the shortest observed stage's window when
+ * shorter (a plan of minutes-long stages expects its outcomes within minutes), and under half the
+ * progress deadline; at least 1 s.
+ */
+export function defaultFeedbackHorizon(observeMs: readonly number[], progressDeadlineMs: number): number {
+  const observed = observeMs.filter((ms) => ms > 0);
+  const shortest = observed.length > 0 ? Math.min(...observed) : DEFAULT_FEEDBACK_HORIZON_MS;
+  return Math.max(1_000, Math.min(DEFAULT_FEEDBACK_HORIZON_MS, shortest, Math.floor(progressDeadlineMs / 2)));
+}
 
 /** A duration as written ("30s", "5m", "1h30m" or ms), turned into positive milliseconds <= max. */
 export function durationSchema(maxMs: number, minMs = 0) {
@@ -378,9 +390,7 @@ const AnalysisInput = z
      * How late outcomes may arrive: absolute limits on task success and quality read only requests
      * at least this old (docs/judge.md, "Outcomes and the feedback horizon").
      */
-    feedbackHorizon: durationSchema(PLAN_LIMITS.maxFeedbackHorizonMs, 1_000).default(
-      DEFAULT_FEEDBACK_HORIZON_MS,
-    ),
+    feedbackHorizon: durationSchema(PLAN_LIMITS.maxFeedbackHorizonMs, 1_000).optional(),
   })
   .strict();
 
