@@ -42,6 +42,14 @@ describe('outcome limits and the feedback horizon (pure)', () => {
     assert.equal(analysis.feedbackHorizonMs, 30 * MIN);
     assert.equal(settledHorizon(analysis), 30 * MIN);
     assert.equal(settledHorizon(analysisWith({ feedbackHorizon: '10m' })), 10 * MIN);
+    // Unset, a plan of short stages gets its shortest window: it expects outcomes within it.
+    const short = resolvePlan({
+      agent: 'bot',
+      stable: 'v1',
+      canary: 'v2',
+      stages: [{ weight: 10, observe: '2s' }, { weight: 50, observe: '1m' }, { weight: 100 }],
+    });
+    assert.equal(short.analysis.feedbackHorizonMs, 2_000);
     assert.equal(settledHorizon(analysisWith({ judge: 'thresholds' })), undefined);
     assert.equal(settledHorizon(analysisWith({ metrics: ['error_rate', 'quality_score'] })), undefined);
     // A rollout started before the key: its plan has none, and its checks read as they did.
