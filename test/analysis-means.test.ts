@@ -73,6 +73,41 @@ describe("judge v5: early stages may pass on the conversations' means", () => {
     assert.notEqual(r.status, 'pass', r.reason);
   });
 
+  it("quality is judged on the conversations' mean scores: one long bad conversation is one unit", () => {
+    const scored = (name: string, convs: { turns: number; score: number }[]) => {
+      const series = new VersionSeries('bot', name, 6 * 3600);
+      let t = T0;
+      convs.forEach((c, i) => {
+        for (let turn = 0; turn < c.turns; turn++) {
+          t += 50;
+          series.recordRequest(300, false, t);
+          series.conversations.request(`${name}-${i}`, 300, false, t);
+          const score = turn % 2 === 0 ? c.score : Math.min(1, c.score + 0.2);
+          series.recordOutcome({ qualityScore: score }, t);
+          series.conversations.outcome(`${name}-${i}`, { qualityScore: score }, t);
+        }
+      });
+      return series.query(T0, T0 + HOUR, T0 + HOUR);
+    };
+    const q = analysisWith({ metrics: ['quality_score'] });
+    const stableQ = scored(
+      'v1',
+      Array.from({ length: 400 }, () => ({ turns: 8, score: 0.7 })),
+    );
+    // 100 canary conversations like the stable's, and one of 300 turns that scores 0 throughout.
+    const canaryQ = scored('v2', [
+      ...Array.from({ length: 100 }, () => ({ turns: 8, score: 0.7 })),
+      { turns: 300, score: 0 },
+    ]);
+    const wq = windowOf(stableQ, canaryQ);
+    const quality = (v: Verdict) => v.metrics.find((m) => m.metric === 'quality_score')!;
+    // Judge v4 weighs its 300 scores: the mean of all scores drops by a fifth.
+    assert.ok(quality(judgeStatistical(wq, q, true)).canary! < 0.65);
+    const r = quality(judgeStatistical(wq, q, true, true));
+    assert.notEqual(r.status, 'fail', r.reason);
+    assert.match(r.stats!.detail, /conversations' own means 0\.79\d* vs 0\.8 in 101 vs 400 conversations/);
+  });
+
   it("the gateway keeps each conversation's own rate and mean score, adding up by second", () => {
     const c = new ConversationCounters(3600);
     // "a": error, ok, error (2/3) over two seconds; "b": ok (0); scores of "a": 1 then 0 (mean 0.5).

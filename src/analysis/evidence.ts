@@ -251,9 +251,11 @@ function judgeRolloutV4(
     const values = againstStable(r.metric, r.canary, r.stable);
     const unit =
       total.canaryBad === undefined
-        ? r.stats?.inflation !== undefined
-          ? `mean's design effect ${fmt(r.stats.inflation)}, allowed for`
-          : 'scores taken as independent'
+        ? r.stats?.unit === 'conversation' && r.stats.inflation === undefined
+          ? "judged on the conversations' mean scores, each conversation one unit"
+          : r.stats?.inflation !== undefined
+            ? `mean's design effect ${fmt(r.stats.inflation)}, allowed for`
+            : 'scores taken as independent'
         : total.perRequest
           ? `judged per request (no conversation counts): assumes variance at most ${DISPERSION}x binomial, not measured`
           : `judged per conversation${r.stats?.inflation !== undefined ? `: per-request variance ${fmt(r.stats.inflation)}x binomial, allowed for` : ''}`;

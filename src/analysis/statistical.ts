@@ -264,7 +264,7 @@ export function conversationMeanLlr(
   window: MetricsWindow,
   metric: MetricName,
   delta: number,
-): ((k: number) => number) | undefined {
+): { llrAt: (k: number) => number; detail: string } | undefined {
   const of = (m: VersionMetrics) => {
     const c = m.conversations;
     if (!c) return undefined;
@@ -281,13 +281,18 @@ export function conversationMeanLlr(
     const mean = sum / n;
     // A floor keeps a run of identical conversations from looking like certainty (as for scores).
     const variance = Math.max(((sq / n - mean * mean) * n) / (n - 1), (delta * delta) / 4);
-    return { mean, v: variance / n };
+    return { mean, v: variance / n, n };
   };
   const c = of(window.canary);
   const s = of(window.stable);
   if (!c || !s) return undefined;
   const worse = metric === 'quality_score' ? s.mean - c.mean : c.mean - s.mean;
-  return (k) => meanShiftLlr(worse, c.v + s.v, k * delta);
+  return {
+    llrAt: (k) => meanShiftLlr(worse, c.v + s.v, k * delta),
+    detail:
+      `conversations' own means ${fmt(c.mean)} vs ${fmt(s.mean)} in ${c.n} vs ${s.n} conversations ` +
+      `(${metric === 'quality_score' ? 'drop' : 'rise'} ${fmt(worse)} +- ${fmt(Math.sqrt(c.v + s.v))})`,
+  };
 }
 
 /** ln of the weighted mixture of the likelihood ratios at each effect in EFFECT_GRID. */
@@ -381,7 +386,17 @@ function judgeMetric(
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
   }
   const split = alphaSplit(analysis, metric);
-  const cmp = compare(window, metric, delta, v4);
+  const means = v5 ? conversationMeanLlr(window, metric, delta) : undefined;
+  // Judge v5: quality is judged on the conversations' mean scores, each conversation one unit (a
+  // few long conversations no longer carry most of the scores); counted events keep judge v4's test.
+  const cmp: Comparison =
+    metric === 'quality_score' && means
+      ? {
+          llrAt: means.llrAt,
+          detail: `quality: ${means.detail}, min effect -${fmt(delta)}`,
+          unit: 'conversation',
+        }
+      : compare(window, metric, delta, v4);
   const failLlr = mixtureLlr(cmp.llrAt);
   const passLlr = cmp.llrAt(1);
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
@@ -446,10 +461,9 @@ function judgeMetric(
   const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}${guardWords}`;
   const broken =
     metric === 'error_rate' && s.value >= BROKEN_STABLE_ERROR_RATE && c.value >= BROKEN_STABLE_ERROR_RATE;
-  const means = v5 ? conversationMeanLlr(window, metric, delta) : undefined;
   const stats = {
     llr: EFFECT_GRID.map((e) => clampLlr(cmp.llrAt(e.multiple))),
-    ...(means ? { meanLlr: EFFECT_GRID.map((e) => clampLlr(means(e.multiple))) } : {}),
+    ...(means ? { meanLlr: EFFECT_GRID.map((e) => clampLlr(means.llrAt(e.multiple))) } : {}),
     ...(cmp.canaryBad !== undefined ? { canaryBad: cmp.canaryBad } : {}),
     ...(guards.length > 0
       ? {
