@@ -10,6 +10,7 @@ import { withEvaluator } from '../src/analysis/evaluator';
 import { withSuccessCost } from '../src/analysis/success-cost';
 import { judgeShadowStage, weightedAnalysis } from '../src/analysis/shadow';
 import { fetchWithCustom } from '../src/metrics/prometheus-custom';
+import { readSettled, settledHorizon } from '../src/metrics/settled';
 import type { Verdict } from '../src/analysis/types';
 import { MetricsConfigError, type MetricsSource, type MetricsWindow } from '../src/metrics/types';
 import type { DeliveryFailure, Notifier, NotifyEvent } from '../src/notify/types';
@@ -53,8 +54,11 @@ export interface CheckWindow {
   since: number;
   until: number;
   analysis: AnalysisConfig;
-  /** 4: the rollout started under patch judge-v4 (conversations as the unit); absent: before it. */
-  judgeVersion?: 4;
+  /**
+   * 4: the rollout started under patch judge-v4 (conversations as the unit); 5: under judge-v5 too
+   * (early stages may pass on the means of conversations' own rates); absent: before them.
+   */
+  judgeVersion?: 4 | 5;
 }
 
 export interface CheckInput extends CheckWindow {
@@ -87,7 +91,7 @@ export interface NotifyInput {
 export function createActivities(deps: ActivityDeps) {
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
-  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4) =>
+  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4 | 5) =>
     withSuccessCost(
       withEvaluator(
         judgeWithCustom(
@@ -135,13 +139,19 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (input.at !== undefined) await waitUntil(input.at, deps.stopping);
       let window: MetricsWindow;
+      // Absolute limits on outcomes read requests older than the feedback horizon (a second read).
+      const horizon = lease.shadow === undefined ? settledHorizon(input.analysis) : undefined;
       try {
         window = await withDeadline(
-          fetchWithCustom(
-            deps.metrics,
-            input.analysis.queries ? { ...query, queries: input.analysis.queries } : query,
-            input.analysis.custom,
-          ),
+          (async () => {
+            const w = await fetchWithCustom(
+              deps.metrics,
+              input.analysis.queries ? { ...query, queries: input.analysis.queries } : query,
+              input.analysis.custom,
+            );
+            if (horizon === undefined) return w;
+            return { ...w, settled: await readSettled(deps.metrics, query, w, horizon) };
+          })(),
           metricsBudgetMs(),
         );
       } catch (err) {

@@ -7,6 +7,7 @@ import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/ty
 import { DEFAULT_FAILURE_LIMIT, resolvePlan, type AnalysisConfig, type ResolvedPlan } from '../src/plan';
 import { histogramQuantile } from '../src/analysis/values';
 import { rolloutVerdict } from '../src/analysis/evidence';
+import { settledHorizon } from '../src/metrics/settled';
 import {
   initialState,
   percentOf,
@@ -316,8 +317,11 @@ export interface Outcome {
 export interface TrafficSource {
   /** Serves [now, now + ms) at the canary's weight `percent`. */
   serve(ms: number, percent: number, now: number): void;
-  /** Both versions' counts since the stage began. */
-  window(): MetricsWindow;
+  /**
+   * Both versions' counts since the stage began; with a feedback horizon, also those of requests
+   * older than it (MetricsWindow.settled), as the check's second read.
+   */
+  window(now?: number, horizonMs?: number): MetricsWindow;
   /** A new stage's split landed at `now`: the window starts again. */
   newStage(now: number): void;
   canaryRequests: number;
@@ -338,6 +342,8 @@ export interface SimOptions {
   rules?: 3 | 'v2';
   /** Judge v4 (conversations as the unit, incidents held): the default since the patch judge-v4. */
   v4?: boolean;
+  /** Judge v5 (early stages may pass on conversations' means): the default since the patch judge-v5. */
+  v5?: boolean;
   /** Traffic from elsewhere (conversations); the Generators above when absent. */
   source?: (rng: Rng) => TrafficSource;
 }
@@ -376,6 +382,7 @@ function simulatePolicy(o: SimOptions): Outcome {
   let checks = 0;
   let s: PolicyState = initialState(now, o.rules === 'v2' ? undefined : 3);
   if (o.v4 !== false && s.rules === 3) s.judgeV4 = true;
+  if (o.v5 !== false && s.judgeV4) s.judgeV5 = true;
   const source = o.source?.(rng);
   let stable = new Acc();
   let canary = new Acc();
@@ -418,12 +425,18 @@ function simulatePolicy(o: SimOptions): Outcome {
     if (e.type === 'check') {
       checks++;
       const verdict = judgeStatistical(
-        source ? source.window() : windowOf(stable, canary),
+        source ? source.window(now, settledHorizon(plan.analysis)) : windowOf(stable, canary),
         plan.analysis,
         s.judgeV4 === true,
+        s.judgeV5 === true,
       );
       // As the check activity does: the rollout's verdict beside the stage's, when the policy asks.
-      const rollout = rolloutVerdict(verdict, e.rollout, plan.analysis, s.judgeV4 ? 4 : undefined);
+      const rollout = rolloutVerdict(
+        verdict,
+        e.rollout,
+        plan.analysis,
+        s.judgeV4 ? (s.judgeV5 ? 5 : 4) : undefined,
+      );
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict, rollout } });
     }
   };

@@ -4,7 +4,7 @@
 // Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing
 // users, context-dependent latency, correlated scores, incidents on both versions, biased and late
 // feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
-//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3]
+//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4]
 //   (about 2-4 min on 2 cores; --rps 1,10,100 --runs 400 for the full table, hours)
 // Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f> ...
 //
@@ -52,7 +52,8 @@ interface Job {
   seed: number;
   sessions?: boolean;
   /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
-  traffic?: { id: string; module?: string; old?: boolean };
+  /** old: judge v3 (--v3); v4: judge v4 without v5's early passes on conversations' means (--v4). */
+  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean };
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -198,18 +199,19 @@ async function conversations(): Promise<void> {
   const only = textArg('models')?.split(',');
   const models = loadModels(module).filter((m) => !only || only.includes(m.id));
   const old = process.argv.includes('--v3');
+  const v4 = process.argv.includes('--v4');
   const started = Date.now();
   const jobs: Job[] = [];
   for (const rps of rates) {
     for (const m of models) {
       // 100 requests/s costs ten times 10: fewer runs unless asked (--runs-100).
       const n = rps >= 100 ? Math.round(arg('runs-100', Math.max(5, runs / 4))) : runs;
-      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old } });
+      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old, v4 } });
     }
   }
   const results = await runParallel(jobs);
   console.log(
-    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : 'judge v4 (per conversation)'}, seed ${seed}, ` +
+    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : "judge v5 (per conversation; early stages may pass on conversations' means)"}, seed ${seed}, ` +
       `${runs} rollouts per cell (${rates.includes(100) ? 'fewer at 100 req/s, ' : ''}--runs for more)`,
   );
   console.log(
@@ -359,7 +361,9 @@ if (isMainThread) {
       const model = loadModels(j.traffic.module).find((m) => m.id === j.traffic!.id)!;
       const options = j.traffic.old
         ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
-        : {};
+        : j.traffic.v4
+          ? { v5: false }
+          : {};
       parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
       return;
     }

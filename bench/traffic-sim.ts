@@ -72,38 +72,63 @@ class Counts {
   qualitySq = 0;
   qualityCross = 0;
   qualityCountSq = 0;
+  errorRateSum = 0;
+  errorRateSq = 0;
+  failureRateSum = 0;
+  failureRateSq = 0;
+  scored = 0;
+  qualityMeanSum = 0;
+  qualityMeanSq = 0;
 
-  request(st: ConvState, error: boolean, latencyMs: number): void {
-    this.requests++;
+  /** A request, counted into each of `into` (the stage's window, its minute), then the state moves on. */
+  static request(into: Counts[], st: ConvState, error: boolean, latencyMs: number): void {
     const idx = latencyIndex(latencyMs);
-    this.latency[idx]++;
-    if (error) this.errors++;
-    countRequest(this, st, error);
+    for (const c of into) {
+      c.requests++;
+      c.latency[idx]++;
+      if (error) c.errors++;
+      countRequest(c, st, error);
+      if (idx > st.maxIdx) {
+        c.slowest[idx]++;
+        if (st.maxIdx >= 0) c.slowest[st.maxIdx]--;
+      }
+    }
     st.req++;
     if (error) st.err++;
-    if (idx > st.maxIdx) {
-      this.slowest[idx]++;
-      if (st.maxIdx >= 0) this.slowest[st.maxIdx]--;
-      st.maxIdx = idx;
-    }
+    if (idx > st.maxIdx) st.maxIdx = idx;
   }
 
-  outcome(st: ConvState, turn: Turn): void {
+  /** An outcome, counted into each of `into`, then the state moves on (see request). */
+  static outcome(into: Counts[], st: ConvState, turn: Turn): void {
     if (turn.taskSuccess !== undefined) {
-      this.taskTotal++;
-      if (turn.taskSuccess) this.successes++;
-      countOutcome(this, st, { taskSuccess: turn.taskSuccess });
+      for (const c of into) {
+        c.taskTotal++;
+        if (turn.taskSuccess) c.successes++;
+        countOutcome(c, st, { taskSuccess: turn.taskSuccess });
+      }
       st.out++;
       if (!turn.taskSuccess) st.fail++;
     }
     if (turn.quality !== undefined) {
       const q = Math.round(turn.quality * 50) / 50;
-      this.quality[Math.round(q * 50)]++;
-      this.qualitySum += q;
-      this.qualityCount++;
-      countOutcome(this, st, { qualityScore: q });
+      for (const c of into) {
+        c.quality[Math.round(q * 50)]++;
+        c.qualitySum += q;
+        c.qualityCount++;
+        countOutcome(c, st, { qualityScore: q });
+      }
       st.qS += q;
       st.qN++;
+    }
+  }
+
+  /** Adds another range's counts (every field is a sum of increments, as the gateway's seconds). */
+  add(o: Counts): void {
+    for (const k of SCALARS) this[k] += o[k];
+    for (const k of ARRAYS) {
+      const a = this[k];
+      const b = o[k];
+      for (let i = 0; i < a.length; i++) a[i] += b[i];
     }
   }
 
@@ -143,8 +168,83 @@ class Counts {
         qualitySq: this.qualitySq,
         qualityCross: this.qualityCross,
         qualityCountSq: this.qualityCountSq,
+        errorRateSum: this.errorRateSum,
+        errorRateSq: this.errorRateSq,
+        failureRateSum: this.failureRateSum,
+        failureRateSq: this.failureRateSq,
+        scored: this.scored,
+        qualityMeanSum: this.qualityMeanSum,
+        qualityMeanSq: this.qualityMeanSq,
       },
     };
+  }
+}
+
+const SCALARS = [
+  'requests',
+  'errors',
+  'successes',
+  'taskTotal',
+  'qualitySum',
+  'qualityCount',
+  'count',
+  'errored',
+  'cleanRequests',
+  'requestsSq',
+  'errorsSq',
+  'errorsRequests',
+  'tasked',
+  'failedTask',
+  'cleanOutcomes',
+  'failuresSq',
+  'failuresOutcomes',
+  'outcomesSq',
+  'qualitySq',
+  'qualityCross',
+  'qualityCountSq',
+  'errorRateSum',
+  'errorRateSq',
+  'failureRateSum',
+  'failureRateSq',
+  'scored',
+  'qualityMeanSum',
+  'qualityMeanSq',
+] as const;
+const ARRAYS = ['latency', 'quality', 'slowest'] as const;
+
+/**
+ * The gateway's view of requests older than the feedback horizon: counts kept per minute of the
+ * request (outcomes included, however late), summed over [stage start - horizon, now - horizon),
+ * as the check's second read (src/metrics/settled.ts). Minutes, not seconds: a simulation's grain.
+ */
+class Settled {
+  private readonly minutes: [Counts, Counts][] = [];
+  private sum: [Counts, Counts] = [new Counts(), new Counts()];
+  private from = 0;
+  private to = 0;
+
+  /** The minute's counts of a version, and the running sum's when that minute is already in it. */
+  targets(reqMs: number, v: 0 | 1): Counts[] {
+    const m = Math.floor(reqMs / MIN);
+    const minute = (this.minutes[m] ??= [new Counts(), new Counts()])[v];
+    return m >= this.from && m < this.to ? [minute, this.sum[v]] : [minute];
+  }
+
+  window(stageStart: number, now: number, horizonMs: number): [Counts, Counts] {
+    const from = Math.max(0, Math.floor((stageStart - horizonMs) / MIN));
+    const to = Math.max(from, Math.floor((now - horizonMs) / MIN));
+    if (from !== this.from || to < this.to) {
+      this.sum = [new Counts(), new Counts()];
+      this.from = from;
+      this.to = from;
+    }
+    for (; this.to < to; this.to++) {
+      const m = this.minutes[this.to];
+      if (!m) continue;
+      this.sum[0].add(m[0]);
+      this.sum[1].add(m[1]);
+    }
+    return this.sum;
   }
 }
 
@@ -179,9 +279,12 @@ export class ConversationTraffic implements TrafficSource {
     private readonly options: ConversationOptions = {},
   ) {
     this.r = model.rollout(rng);
+    if (options.outcomesAt !== 'arrival') this.settled = new Settled();
   }
 
   private stage = 0;
+  /** Per-minute counts for the feedback horizon's read (absent where outcomes count on arrival). */
+  private readonly settled?: Settled;
 
   newStage(now: number): void {
     this.counts = [new Counts(), new Counts()];
@@ -198,18 +301,34 @@ export class ConversationTraffic implements TrafficSource {
     return conv.states;
   }
 
-  window(): MetricsWindow {
+  window(now = 0, horizonMs?: number): MetricsWindow {
     const [s, c] = this.counts;
     const strip = (m: VersionMetrics) => {
       if (this.options.noConversations) delete m.conversations;
       return m;
     };
-    return {
+    const w: MetricsWindow = {
       agent: 'sim',
       since: this.stageStart,
-      until: 0,
+      until: now,
       stable: strip(s.toMetrics('stable')),
       canary: strip(c.toMetrics('canary')),
+    };
+    if (horizonMs === undefined) return w;
+    // As the check's second read: only a source that counts outcomes at request time can give it.
+    if (this.options.outcomesAt === 'arrival') {
+      return { ...w, settled: { horizonMs, unavailable: 'the simulated source counts outcomes on arrival' } };
+    }
+    const [ss, sc] = this.settled!.window(this.stageStart, now, horizonMs);
+    return {
+      ...w,
+      settled: {
+        horizonMs,
+        since: this.stageStart - horizonMs,
+        until: now - horizonMs,
+        stable: strip(ss.toMetrics('stable')),
+        canary: strip(sc.toMetrics('canary')),
+      },
     };
   }
 
@@ -252,7 +371,9 @@ export class ConversationTraffic implements TrafficSource {
         if (e.outcomeOf !== undefined) {
           const st = (this.statesOf(e.conv)[e.outcomeOf] ??= newState());
           const inWindow = this.options.outcomesAt === 'arrival' || e.reqMs >= this.stageStart;
-          if (inWindow) this.counts[e.outcomeOf].outcome(st, e.turn);
+          const into = this.settled ? this.settled.targets(e.reqMs, e.outcomeOf) : [];
+          if (inWindow) into.push(this.counts[e.outcomeOf]);
+          if (into.length > 0) Counts.outcome(into, st, e.turn);
           else advance(st, e.turn);
           continue;
         }
@@ -260,7 +381,9 @@ export class ConversationTraffic implements TrafficSource {
         const t = e.reqMs;
         if (this.r.serve) this.r.serve(e.turn, v === 1 ? 'canary' : 'stable', t, rng);
         const st = (this.statesOf(e.conv)[v] ??= newState());
-        this.counts[v].request(st, e.turn.error, e.turn.latencyMs);
+        const into = this.settled ? this.settled.targets(t, v) : [];
+        into.push(this.counts[v]);
+        Counts.request(into, st, e.turn.error, e.turn.latencyMs);
         if (v === 1) this.canaryRequests++;
         if (e.turn.taskSuccess !== undefined || e.turn.quality !== undefined) {
           const at = t + (e.turn.feedbackDelayMs ?? 0);
@@ -292,7 +415,7 @@ export function runTraffic(
   rps: number,
   runs: number,
   baseSeed = 42,
-  options: ConversationOptions & { v4?: boolean } = {},
+  options: ConversationOptions & { v4?: boolean; v5?: boolean } = {},
 ): Summary {
   const outcomes: Outcome[] = [];
   for (let r = 0; r < runs; r++) {
@@ -304,6 +427,7 @@ export function runTraffic(
         requestsPerSecond: rps,
         seed: seedOf(baseSeed + 7_000_003, hashId(model.id), Math.round(rps * 10), r),
         ...(options.v4 === false ? { v4: false } : {}),
+        ...(options.v5 === false ? { v5: false } : {}),
         source: (rng) => new ConversationTraffic(model, rps, rng, options),
       }),
     );

@@ -22,7 +22,8 @@ describe('replay of saved rollout histories', function () {
     // ones with a shadow stage (patch shadow-v1); the v6-* ones judged with conversations as the
     // unit (patch judge-v4); the v7-* ones with the plan as another client wrote it, resolved by
     // the first activity (patch plan-at-edge); the v8-* ones recorded the rollout's verdict in each
-    // check's result (earlier ones have none: the workflow judges the rollout itself, as it did).
+    // check's result (earlier ones have none: the workflow judges the rollout itself, as it did),
+    // and v8-judge-v5-rolled-back started under the patch judge-v5 (code version 8).
     assert.deepEqual(files, [
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
@@ -42,6 +43,7 @@ describe('replay of saved rollout histories', function () {
       'v5-shadow-rolled-back.json',
       'v6-judge-v4-rolled-back.json',
       'v7-plan-at-edge-aborted.json',
+      'v8-judge-v5-rolled-back.json',
       'v8-rollout-verdict-recorded.json',
     ]);
     for (const file of files) {

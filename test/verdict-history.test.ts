@@ -76,7 +76,9 @@ describe('one verdict per check, read from history', function () {
       metrics.set(agent, { canary: BROKEN });
       const result = await h.result();
       assert.equal(result.state, 'rolled_back', result.reason);
-      await saveHistory('v8-rollout-verdict-recorded', h);
+      // Recorded again on code version 8 (patch judge-v5) under its own name; the earlier
+      // v8-rollout-verdict-recorded (started on code version 7) stays in the replay set as it is.
+      await saveHistory('v8-judge-v5-rolled-back', h);
     });
 
     const recorded = await activities(workflowId);

@@ -66,6 +66,8 @@ function firstState(options: RolloutOptions): PolicyState {
   );
   // judge-v4: conversations as the unit, incidents on both versions held (docs/judge.md).
   if (s.rules === 3 && patched(PATCHES.judgeV4.id)) s.judgeV4 = true;
+  // judge-v5: early stages may also pass on the means of conversations' own rates (docs/judge.md).
+  if (s.judgeV4 && patched(PATCHES.judgeV5.id)) s.judgeV5 = true;
   return s;
 }
 

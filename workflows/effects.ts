@@ -113,7 +113,9 @@ export class Effects {
             until: e.until,
             ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
-            ...(this.host.state().judgeV4 ? { judgeVersion: 4 as const } : {}),
+            ...(this.host.state().judgeV4
+              ? { judgeVersion: this.host.state().judgeV5 ? (5 as const) : (4 as const) }
+              : {}),
             ...(e.rollout ? { rollout: e.rollout } : {}),
             lease: {
               stable: plan.stable,

@@ -121,8 +121,10 @@ export function judgeAcrossStages(
   passAt: number,
   /** Judge v4 (patch judge-v4): conversations as the unit, incidents held; absent: rules 3 as they were. */
   v4?: boolean,
+  /** Judge v5 (patch judge-v5): early stages may also pass on the means of conversations' own rates. */
+  v5?: boolean,
 ): { verdict: Verdict; evidence: Evidence } {
-  if (v4) return judgeRolloutV4(v, carried, analysis, passAt);
+  if (v4) return judgeRolloutV4(v, carried, analysis, passAt, v5 === true);
   const evidence: Evidence = { ...carried };
   const passIndex = Math.max(
     0,
@@ -163,7 +165,7 @@ export function judgeAcrossStages(
     if (r.status === 'nodata') return { ...r, stats };
     const inside = (r.stats?.guards ?? []).every((g) => g.within);
     const ruledOut = effectText(r.metric, passAt * delta);
-    return passOrNotYet(out, inside, llrAt(passIndex) <= Math.log(PASS_BETA), ruledOut, values);
+    return passOrNotYet(out, inside, llrAt(passIndex) <= Math.log(PASS_BETA), ruledOut, values, waitingOf(r));
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
@@ -176,16 +178,21 @@ function passOrNotYet(
   ruledOutNow: boolean,
   ruledOut: string,
   values: string,
+  /** An outcome limit has no request older than the feedback horizon yet (src/analysis/settled.ts). */
+  waiting = false,
 ): MetricResult {
-  if (inside && ruledOutNow) {
+  if (inside && ruledOutNow && !waiting) {
     return { ...out, status: 'pass', reason: `${out.metric}: not worse by ${ruledOut}: ${values}` };
   }
+  const why = waiting ? ' (waiting for feedback on older requests)' : inside ? '' : ' (outside its limit)';
   return {
     ...out,
     status: 'inconclusive',
-    reason: `${out.metric}: not yet${inside ? '' : ' (outside its limit)'}: ${values}; ruling out ${ruledOut}`,
+    reason: `${out.metric}: not yet${why}: ${values}; ruling out ${ruledOut}`,
   };
 }
+
+const waitingOf = (r: MetricResult): boolean => (r.stats?.guards ?? []).some((g) => g.waiting === true);
 
 /**
  * What the check activity returns beside the stage's verdict (CheckOutcome.rollout): the rollout's
@@ -195,10 +202,17 @@ export function rolloutVerdict(
   v: Verdict,
   ask: { carried?: Evidence; passAt: number } | undefined,
   analysis: AnalysisConfig,
-  judgeVersion: 4 | undefined,
+  judgeVersion: 4 | 5 | undefined,
 ): { verdict: Verdict; evidence: Evidence } | null {
   if (!ask || v.judge !== 'statistical') return null;
-  return judgeAcrossStages(v, ask.carried, analysis, ask.passAt, judgeVersion === 4);
+  return judgeAcrossStages(
+    v,
+    ask.carried,
+    analysis,
+    ask.passAt,
+    judgeVersion !== undefined,
+    judgeVersion === 5,
+  );
 }
 
 /**
@@ -215,6 +229,7 @@ function judgeRolloutV4(
   carried: Evidence | undefined,
   analysis: AnalysisConfig,
   passAt: number,
+  v5: boolean,
 ): { verdict: Verdict; evidence: Evidence } {
   const evidence: Evidence = { ...carried };
   const passIndex = Math.max(
@@ -236,9 +251,11 @@ function judgeRolloutV4(
     const values = againstStable(r.metric, r.canary, r.stable);
     const unit =
       total.canaryBad === undefined
-        ? r.stats?.inflation !== undefined
-          ? `mean's design effect ${fmt(r.stats.inflation)}, allowed for`
-          : 'scores taken as independent'
+        ? r.stats?.unit === 'conversation' && r.stats.inflation === undefined
+          ? "judged on the conversations' mean scores, each conversation one unit"
+          : r.stats?.inflation !== undefined
+            ? `mean's design effect ${fmt(r.stats.inflation)}, allowed for`
+            : 'scores taken as independent'
         : total.perRequest
           ? `judged per request (no conversation counts): assumes variance at most ${DISPERSION}x binomial, not measured`
           : `judged per conversation${r.stats?.inflation !== undefined ? `: per-request variance ${fmt(r.stats.inflation)}x binomial, allowed for` : ''}`;
@@ -281,7 +298,19 @@ function judgeRolloutV4(
     // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
     const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
     const ruledOut = effectText(r.metric, passAt * delta);
-    return passOrNotYet(out, inside, passLlr <= Math.log(PASS_BETA), ruledOut, values);
+    // Judge v5: a stage before the last may also pass when its own conversations' means rule out
+    // the regression it must (one failing user is 1/N of them, not a burst of requests). The last
+    // stage before 100% keeps the rollout's test alone: the promise about minEffect is decided there.
+    const meanLlr = r.stats?.meanLlr?.[passIndex];
+    const byMeans = v5 && passAt > 1 && meanLlr !== undefined && meanLlr <= Math.log(PASS_BETA);
+    return passOrNotYet(
+      out,
+      inside,
+      passLlr <= Math.log(PASS_BETA) || byMeans,
+      ruledOut,
+      values,
+      waitingOf(r),
+    );
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };

@@ -19,10 +19,11 @@ export { metricValue, histogramQuantile } from './values';
 
 /**
  * The plan's judge, on cumulative data since the stage began. `judgeVersion` 4: the rollout started
- * under patch judge-v4 (conversations as the unit); absent: the rules it started with.
+ * under patch judge-v4 (conversations as the unit), 5 under judge-v5 too (early stages may pass on
+ * the means of conversations' own rates); absent: the rules it started with.
  */
-export function judge(window: MetricsWindow, analysis: AnalysisConfig, judgeVersion?: 4): Verdict {
+export function judge(window: MetricsWindow, analysis: AnalysisConfig, judgeVersion?: 4 | 5): Verdict {
   return analysis.judge === 'thresholds'
     ? judgeThresholds(window, analysis)
-    : judgeStatistical(window, analysis, judgeVersion === 4);
+    : judgeStatistical(window, analysis, judgeVersion !== undefined, judgeVersion === 5);
 }

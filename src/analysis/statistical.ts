@@ -35,6 +35,7 @@ import { combineVerdict } from './verdict';
 import { countAbove, fmt, histogramMoments, histogramQuantile, measure, mergeHistograms } from './values';
 import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
+import { guardWindow } from './settled';
 import {
   badConversations,
   clusterMeanVariance,
@@ -248,6 +249,52 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: b
   }
 }
 
+/** Conversations per version below which the mean of their own rates is not read (judge v5). */
+export const MIN_MEAN_CONVERSATIONS = 30;
+
+/**
+ * Judge v5: ln LR of "worse by k x delta" against "no worse" on the difference of the two versions'
+ * means of per-conversation means (each conversation's error rate, failure rate or mean score, every
+ * conversation one unit), a Gaussian test with each mean's variance from the spread of its
+ * conversations. One user whose every turn fails weighs 1/N of the canary's mean, not its share of
+ * the requests; a few long conversations carry one unit each. Undefined without the gateway's
+ * per-conversation means or with fewer than MIN_MEAN_CONVERSATIONS on either version.
+ */
+export function conversationMeanLlr(
+  window: MetricsWindow,
+  metric: MetricName,
+  delta: number,
+): { llrAt: (k: number) => number; detail: string } | undefined {
+  const of = (m: VersionMetrics) => {
+    const c = m.conversations;
+    if (!c) return undefined;
+    const [sum, sq, n] =
+      metric === 'error_rate'
+        ? [c.errorRateSum, c.errorRateSq, c.count]
+        : metric === 'task_success_rate'
+          ? [c.failureRateSum, c.failureRateSq, c.tasked]
+          : metric === 'quality_score'
+            ? [c.qualityMeanSum, c.qualityMeanSq, c.scored]
+            : [undefined, undefined, 0];
+    if (sum === undefined || sq === undefined || n === undefined || n < MIN_MEAN_CONVERSATIONS)
+      return undefined;
+    const mean = sum / n;
+    // A floor keeps a run of identical conversations from looking like certainty (as for scores).
+    const variance = Math.max(((sq / n - mean * mean) * n) / (n - 1), (delta * delta) / 4);
+    return { mean, v: variance / n, n };
+  };
+  const c = of(window.canary);
+  const s = of(window.stable);
+  if (!c || !s) return undefined;
+  const worse = metric === 'quality_score' ? s.mean - c.mean : c.mean - s.mean;
+  return {
+    llrAt: (k) => meanShiftLlr(worse, c.v + s.v, k * delta),
+    detail:
+      `conversations' own means ${fmt(c.mean)} vs ${fmt(s.mean)} in ${c.n} vs ${s.n} conversations ` +
+      `(${metric === 'quality_score' ? 'drop' : 'rise'} ${fmt(worse)} +- ${fmt(Math.sqrt(c.v + s.v))})`,
+  };
+}
+
 /** ln of the weighted mixture of the likelihood ratios at each effect in EFFECT_GRID. */
 export function mixtureLlr(llrAt: (k: number) => number): number {
   const l = EFFECT_GRID.map((e) => Math.log(e.weight) + llrAt(e.multiple));
@@ -330,6 +377,7 @@ function judgeMetric(
   analysis: AnalysisConfig,
   metric: MetricName,
   v4: boolean,
+  v5 = false,
 ): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
@@ -338,17 +386,46 @@ function judgeMetric(
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
   }
   const split = alphaSplit(analysis, metric);
-  const cmp = compare(window, metric, delta, v4);
+  const means = v5 ? conversationMeanLlr(window, metric, delta) : undefined;
+  // Judge v5: quality is judged on the conversations' mean scores, each conversation one unit (a
+  // few long conversations no longer carry most of the scores); counted events keep judge v4's test.
+  const cmp: Comparison =
+    metric === 'quality_score' && means
+      ? {
+          llrAt: means.llrAt,
+          detail: `quality: ${means.detail}, min effect -${fmt(delta)}`,
+          unit: 'conversation',
+        }
+      : compare(window, metric, delta, v4);
   const failLlr = mixtureLlr(cmp.llrAt);
   const passLlr = cmp.llrAt(1);
   // Shown on the rollout's scale: fail when pValue <= analysis.alpha.
   const pValue = Math.min(1, Math.exp(-failLlr) * (analysis.alpha / split.comparison));
 
-  const temper = v4 ? guardTemper(window, metric, cmp) : 1;
+  // Absolute limits on outcomes read only requests older than the feedback horizon (settled.ts).
+  const gw = guardWindow(window, analysis, metric);
+  const gv = gw.kind === 'waiting' ? null : gw.kind === 'settled' ? measure(gw.window, 1, metric) : { s, c };
+  const temper = v4 ? guardTemper(gw.kind === 'waiting' ? window : gw.window, metric, cmp) : 1;
   const worseThanStable = cmp.llrAt(1) > 0;
   const guards = absoluteRules(analysis.thresholds[metric]).map((g) => {
-    const { llr, bad } = guardrailLlr(window.canary, metric, g.kind, g.limit, delta);
     const sign = g.kind === 'maxAbsolute' ? '<=' : '>=';
+    const words = `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`;
+    if (!gv || gw.kind === 'waiting') {
+      // No outcome old enough yet: the limit neither fires nor counts as kept.
+      return {
+        ...g,
+        llr: 0,
+        bad: metric === 'quality_score' ? undefined : 0,
+        failed: false,
+        stableWithin: true,
+        within: false,
+        waiting: true,
+        text: `guardrail ${sign} ${fmt(g.limit)} (waiting for feedback)`,
+        words,
+      };
+    }
+    const { s, c } = gv;
+    const { llr, bad } = guardrailLlr(gw.window.canary, metric, g.kind, g.limit, delta);
     const stableWithin = !v4 || (g.kind === 'maxAbsolute' ? s.value <= g.limit : s.value >= g.limit);
     return {
       ...g,
@@ -363,17 +440,30 @@ function judgeMetric(
         llr / (bad !== undefined ? temper : 1) >= Math.log(1 / split.guardrail),
       stableWithin,
       within: g.kind === 'maxAbsolute' ? c.value <= g.limit : c.value >= g.limit,
+      waiting: false,
       text: `guardrail ${sign} ${fmt(g.limit)} (LR ${fmt(Math.exp(llr))})`,
-      words: `${g.kind === 'maxAbsolute' ? 'max' : 'min'} ${valueText(metric, g.limit)}`,
+      words,
     };
   });
   const failedGuard = guards.find((g) => g.failed);
   const values = againstStable(metric, c.value, s.value);
-  const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}`;
+  // Where the limits read something else than the comparison, the verdict says what.
+  const guardWords =
+    guards.length === 0
+      ? ''
+      : gw.kind === 'waiting'
+        ? `; limits: ${gw.reason}`
+        : gw.kind === 'settled' && gv
+          ? `; limits on ${gw.words}: ${againstStable(metric, gv.c.value, gv.s.value)}`
+          : gw.kind === 'window' && gw.note
+            ? `; ${gw.note}`
+            : '';
+  const evidence = `LR ${fmt(Math.exp(failLlr))}, p=${fmt(pValue)}; ${cmp.detail}${guardWords}`;
   const broken =
     metric === 'error_rate' && s.value >= BROKEN_STABLE_ERROR_RATE && c.value >= BROKEN_STABLE_ERROR_RATE;
   const stats = {
     llr: EFFECT_GRID.map((e) => clampLlr(cmp.llrAt(e.multiple))),
+    ...(means ? { meanLlr: EFFECT_GRID.map((e) => clampLlr(means.llrAt(e.multiple))) } : {}),
     ...(cmp.canaryBad !== undefined ? { canaryBad: cmp.canaryBad } : {}),
     ...(guards.length > 0
       ? {
@@ -382,6 +472,7 @@ function judgeMetric(
             llr: clampLlr(g.bad !== undefined ? g.llr / temper : g.llr),
             ...(g.bad !== undefined ? { bad: g.bad } : {}),
             within: g.within,
+            ...(g.waiting ? { waiting: true } : {}),
           })),
         }
       : {}),
@@ -409,11 +500,11 @@ function judgeMetric(
     return { ...out, status: 'fail', reason: `${metric}: worse: ${values}` };
   }
   if (failedGuard) {
-    return {
-      ...out,
-      status: 'fail',
-      reason: `${metric}: beyond its limit (${failedGuard.words}): ${values}`,
-    };
+    const on =
+      gw.kind === 'settled' && gv
+        ? ` on ${gw.words}: ${againstStable(metric, gv.c.value, gv.s.value)}`
+        : `: ${values}`;
+    return { ...out, status: 'fail', reason: `${metric}: beyond its limit (${failedGuard.words})${on}` };
   }
   if (cmp.blocked) {
     return { ...out, status: 'inconclusive', reason: `${metric}: ${cmp.blocked}` };
@@ -427,6 +518,9 @@ function judgeMetric(
     };
   }
   if (passLlr <= Math.log(PASS_BETA)) {
+    if (gw.kind === 'waiting' && guards.length > 0) {
+      return { ...out, status: 'inconclusive', reason: `${metric}: ${gw.reason}: ${values}` };
+    }
     const outside = guards.find((g) => !g.within && g.stableWithin);
     if (outside) {
       return {
@@ -444,8 +538,16 @@ function judgeMetric(
   return { ...out, status: 'inconclusive', reason: `${metric}: not yet: ${values}` };
 }
 
-/** `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"). */
-export function judgeStatistical(window: MetricsWindow, analysis: AnalysisConfig, v4 = false): Verdict {
-  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4));
+/**
+ * `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"); `v5`: under judge-v5
+ * too (the early stages may pass on the means of conversations' own rates, stats.meanLlr).
+ */
+export function judgeStatistical(
+  window: MetricsWindow,
+  analysis: AnalysisConfig,
+  v4 = false,
+  v5 = false,
+): Verdict {
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4, v4 && v5));
   return combineVerdict('statistical', metrics);
 }

@@ -52,7 +52,15 @@ export const MetricResultSchema = z.object({
       canaryBad: z.number().optional(),
       /** Per absolute guardrail: ln LR of "beyond the limit", its bad events, point value inside. */
       guards: z
-        .array(z.object({ llr: z.number(), bad: z.number().optional(), within: z.boolean() }))
+        .array(
+          z.object({
+            llr: z.number(),
+            bad: z.number().optional(),
+            within: z.boolean(),
+            /** An outcome limit with no request older than the feedback horizon yet: not judged. */
+            waiting: z.boolean().optional(),
+          }),
+        )
         .max(4)
         .optional(),
       /** The comparison cannot pass on these data (coarse buckets, stable broken, no minEffect). */
@@ -70,6 +78,11 @@ export const MetricResultSchema = z.object({
        * or the design effect of its mean (quality): what a per-request test would have to allow.
        */
       inflation: z.number().nonnegative().optional(),
+      /**
+       * Judge v5: ln LR at each EFFECT_GRID multiple on the means of the conversations' own rates
+       * (or mean scores), one unit per conversation; what an early stage may also pass on.
+       */
+      meanLlr: z.array(z.number()).max(16).optional(),
       /** Per absolute guardrail (as `guards`): the stable is beyond the limit too (an incident on both). */
       stableBeyond: z.array(z.boolean()).max(4).optional(),
     })

@@ -69,6 +69,14 @@ export const PATCHES = {
       'no plan parser in the workflow: a plan not checked by an agent-canary client is resolved by a ' +
       'first activity; the run records its code version (search attribute CanaryCodeVersion)',
   },
+  judgeV5: {
+    id: 'judge-v5',
+    version: 8,
+    since: '2026-12-05',
+    reason:
+      "a stage before the last may also pass on the means of its conversations' own rates and scores " +
+      '(one failing user is one unit, not a burst of requests)',
+  },
 } as const satisfies Record<string, Patch>;
 
 /** The code version new runs start on: the newest patch's. */

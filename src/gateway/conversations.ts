@@ -40,7 +40,26 @@ export interface ConversationSums {
   qualitySq: number;
   qualityCross: number;
   qualityCountSq: number;
+  /** Sums over conversations of their own error rate, failure rate and mean score, and squares (judge v5). */
+  errorRateSum: number;
+  errorRateSq: number;
+  failureRateSum: number;
+  failureRateSq: number;
+  scored: number;
+  qualityMeanSum: number;
+  qualityMeanSq: number;
 }
+
+/** The per-conversation means judge v5 reads (signed sums: a conversation's mean moves both ways). */
+const MEAN_FIELDS = [
+  'errorRateSum',
+  'errorRateSq',
+  'failureRateSum',
+  'failureRateSq',
+  'scored',
+  'qualityMeanSum',
+  'qualityMeanSq',
+] as const;
 
 class Slot implements ConversationSums {
   count = 0;
@@ -59,6 +78,13 @@ class Slot implements ConversationSums {
   qualitySq = 0;
   qualityCross = 0;
   qualityCountSq = 0;
+  errorRateSum = 0;
+  errorRateSq = 0;
+  failureRateSum = 0;
+  failureRateSq = 0;
+  scored = 0;
+  qualityMeanSum = 0;
+  qualityMeanSq = 0;
   constructor(public second: number) {}
 }
 
@@ -197,6 +223,7 @@ export class ConversationCounters {
       sum.qualitySq += s.qualitySq;
       sum.qualityCross += s.qualityCross;
       sum.qualityCountSq += s.qualityCountSq;
+      for (const f of MEAN_FIELDS) sum[f] += s[f];
       for (const [k, n] of s.slowest) sum.slowest.set(k, (sum.slowest.get(k) ?? 0) + n);
     }
     return countsOf(sum);
@@ -205,6 +232,7 @@ export class ConversationCounters {
 
 /** What one request adds, given its conversation's state before it (ConversationCountsSchema). */
 export function countRequest(s: ConversationSums, st: ConversationState, error: boolean): void {
+  moveMean(s, 'errorRateSum', 'errorRateSq', st.err, st.req, error ? 1 : 0);
   if (st.req === 0) s.count++;
   s.requestsSq += 2 * st.req + 1;
   if (error) {
@@ -227,6 +255,7 @@ export function countOutcome(
   o: { taskSuccess?: boolean; qualityScore?: number },
 ): void {
   if (o.taskSuccess !== undefined) {
+    moveMean(s, 'failureRateSum', 'failureRateSq', st.fail, st.out, o.taskSuccess ? 0 : 1);
     if (st.out === 0) s.tasked++;
     if (!o.taskSuccess) {
       if (st.fail === 0) {
@@ -242,10 +271,30 @@ export function countOutcome(
   }
   if (o.qualityScore !== undefined) {
     const q = o.qualityScore;
+    if (st.qN === 0) s.scored++;
+    moveMean(s, 'qualityMeanSum', 'qualityMeanSq', st.qS, st.qN, q);
     s.qualitySq += 2 * st.qS * q + q * q;
     s.qualityCross += st.qS + q * (st.qN + 1);
     s.qualityCountSq += 2 * st.qN + 1;
   }
+}
+
+/**
+ * A conversation's own mean (errors per request, failures per outcome, score per score) moves from
+ * sum/n to (sum + x)/(n + 1): the window's sums of means and of squared means move by as much.
+ */
+function moveMean(
+  s: ConversationSums,
+  sumField: 'errorRateSum' | 'failureRateSum' | 'qualityMeanSum',
+  sqField: 'errorRateSq' | 'failureRateSq' | 'qualityMeanSq',
+  sum: number,
+  n: number,
+  x: number,
+): void {
+  const before = n > 0 ? sum / n : 0;
+  const after = (sum + x) / (n + 1);
+  s[sumField] += after - before;
+  s[sqField] += after * after - before * before;
 }
 
 function countsOf(sum: Slot): ConversationCounts {
@@ -271,5 +320,12 @@ function countsOf(sum: Slot): ConversationCounts {
     qualitySq: Math.max(0, sum.qualitySq),
     qualityCross: Math.max(0, sum.qualityCross),
     qualityCountSq: sum.qualityCountSq,
+    errorRateSum: sum.errorRateSum,
+    errorRateSq: sum.errorRateSq,
+    failureRateSum: sum.failureRateSum,
+    failureRateSq: sum.failureRateSq,
+    scored: sum.scored,
+    qualityMeanSum: sum.qualityMeanSum,
+    qualityMeanSq: sum.qualityMeanSq,
   };
 }

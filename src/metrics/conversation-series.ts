@@ -5,7 +5,20 @@
 // Prometheus p99 is judged per request.
 import type { ConversationCounts } from './types';
 
-type Monotonic = Exclude<keyof ConversationCounts, 'cleanRequests' | 'cleanOutcomes' | 'slowest'>;
+type Monotonic = Exclude<
+  keyof ConversationCounts,
+  | 'cleanRequests'
+  | 'cleanOutcomes'
+  | 'slowest'
+  // Judge v5's per-conversation means: signed, per window only (Prometheus keeps judge v4's unit).
+  | 'errorRateSum'
+  | 'errorRateSq'
+  | 'failureRateSum'
+  | 'failureRateSq'
+  | 'scored'
+  | 'qualityMeanSum'
+  | 'qualityMeanSq'
+>;
 
 export const CONVERSATION_SERIES: readonly { field: Monotonic; name: string; help: string }[] = [
   {

@@ -28,6 +28,8 @@ const AnswerSchema = z.object({
   until: z.number(),
   /** When the gateway's metrics begin (its start, metrics being in memory). */
   dataSince: z.number().optional(),
+  /** Where late outcomes count (absent from gateways before it: on arrival, as far as we know). */
+  outcomesAt: z.enum(['request', 'arrival']).optional(),
   versions: z.record(z.string(), VersionMetricsSchema),
   evaluator: EvaluatorWindowSchema.optional(),
   shadow: z
@@ -97,6 +99,7 @@ export class GatewayMetricsSource implements MetricsSource {
         ? { coveredSince: parsed.data.dataSince }
         : {}),
       ...(parsed.data.evaluator ? { evaluator: parsed.data.evaluator } : {}),
+      ...(parsed.data.outcomesAt ? { outcomesAt: parsed.data.outcomesAt } : {}),
       ...(parsed.data.shadow
         ? {
             shadow: {

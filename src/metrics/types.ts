@@ -105,6 +105,20 @@ export const ConversationCountsSchema = z.object({
   qualitySq: z.number().nonnegative(),
   qualityCross: z.number().nonnegative(),
   qualityCountSq: z.number().nonnegative(),
+  /**
+   * Judge v5: sums over conversations of each one's own error rate (errors per request), failure
+   * rate (failed per task outcome) and mean score, and of their squares, and the conversations with
+   * a score: the mean of the conversations' means, each conversation one unit. Signed increments (a
+   * conversation's mean moves both ways as it goes on), so per window only, not Prometheus
+   * counters; absent from gateways before them.
+   */
+  errorRateSum: z.number().optional(),
+  errorRateSq: z.number().optional(),
+  failureRateSum: z.number().optional(),
+  failureRateSq: z.number().optional(),
+  scored: z.number().int().optional(),
+  qualityMeanSum: z.number().optional(),
+  qualityMeanSq: z.number().optional(),
 });
 export type ConversationCounts = z.infer<typeof ConversationCountsSchema>;
 
@@ -174,6 +188,14 @@ export const MetricsWindowSchema = z.object({
   evaluator: EvaluatorWindowSchema.optional(),
   /** A shadow stage's data (docs/shadow.md), when the source mirrors: see ShadowWindowSchema. */
   shadow: z.lazy(() => ShadowWindowSchema).optional(),
+  /**
+   * 'request': late outcomes (task success, quality) count in their request's time (one gateway's
+   * metrics API), so a window shifted back by the feedback horizon holds all outcomes of its
+   * requests. Absent: on arrival (Prometheus counters, replicas sharing state, older gateways).
+   */
+  outcomesAt: z.enum(['request', 'arrival']).optional(),
+  /** The feedback horizon's read (analysis.feedbackHorizon), when the check made one: see SettledSchema. */
+  settled: z.lazy(() => SettledSchema).optional(),
 });
 export type MetricsWindow = z.infer<typeof MetricsWindowSchema>;
 
@@ -205,6 +227,26 @@ export const ShadowWindowSchema = z.object({
     .optional(),
 });
 export type ShadowWindow = z.infer<typeof ShadowWindowSchema>;
+
+/**
+ * Outcomes old enough to judge against an absolute limit: both versions over the window shifted back
+ * by the feedback horizon, [since - horizon, until - horizon), from a source that counts an outcome
+ * in its request's second (all of a request's outcomes have arrived by then). Shifted rather than
+ * cut, so that the stages' reads follow each other without overlap and every request's outcomes
+ * count in exactly one stage's evidence. `unavailable`: why the horizon cannot apply (a source that
+ * counts outcomes on arrival); the absolute limits then read the whole window and the verdict says so.
+ */
+export const SettledSchema = z.union([
+  z.object({
+    horizonMs: z.number().positive(),
+    since: z.number(),
+    until: z.number(),
+    stable: VersionMetricsSchema,
+    canary: VersionMetricsSchema,
+  }),
+  z.object({ horizonMs: z.number().positive(), unavailable: z.string().max(300) }),
+]);
+export type Settled = z.infer<typeof SettledSchema>;
 
 export interface MetricsQuery {
   agent: string;

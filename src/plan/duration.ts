@@ -56,6 +56,7 @@ const PLAN_DURATION_PATHS: readonly (readonly string[])[] = [
   ['stages', '*', 'observe'],
   ['steps', 'interval'],
   ['analysis', 'interval'],
+  ['analysis', 'feedbackHorizon'],
   ['progressDeadline'],
   ['leaseTtl'],
 ];

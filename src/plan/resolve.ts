@@ -13,6 +13,7 @@ import {
   DEFAULT_FAILURE_LIMIT,
   DEFAULT_MIN_EFFECT,
   DEFAULT_THRESHOLDS,
+  defaultFeedbackHorizon,
   PLAN_LIMITS,
   PlanInputSchema,
   ResolvedPlanSchema,
@@ -172,6 +173,12 @@ export function resolvePlan(input: unknown): ResolvedPlan {
   if (a.interval > plan.progressDeadline) {
     problems.push({ field: 'analysis.interval', message: 'is longer than progressDeadline' });
   }
+  if (a.feedbackHorizon !== undefined && a.feedbackHorizon >= plan.progressDeadline) {
+    problems.push({
+      field: 'analysis.feedbackHorizon',
+      message: 'is not shorter than progressDeadline: no request would be old enough to judge its outcomes',
+    });
+  }
   const observeTotal = stages.reduce((sum, s) => sum + s.observeMs, 0);
   if (observeTotal > plan.progressDeadline) {
     problems.push({
@@ -219,6 +226,12 @@ export function resolvePlan(input: unknown): ResolvedPlan {
       ...(a.onFail ? { onFail: a.onFail } : {}),
       ...(custom && custom.custom.length > 0 ? { custom: custom.custom } : {}),
       ...(a.queries ? { queries: a.queries } : {}),
+      feedbackHorizonMs:
+        a.feedbackHorizon ??
+        defaultFeedbackHorizon(
+          stages.map((st) => st.observeMs),
+          plan.progressDeadline,
+        ),
     },
     progressDeadlineMs: plan.progressDeadline,
     leaseTtlMs,

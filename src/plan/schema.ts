@@ -26,7 +26,29 @@ export const PLAN_LIMITS = {
   maxLeaseTtlMs: HOUR,
   maxNotifyTargets: 20,
   maxUrlLength: 2048,
+  /** The gateway keeps at most 24 h of per-second metrics: a horizon beyond it would never be read. */
+  maxFeedbackHorizonMs: DAY,
 } as const;
+
+/**
+ * Default `analysis.feedbackHorizon`: outcomes (task success, quality) of requests younger than this
+ * may still be on their way, so absolute limits on outcomes read only requests at least this old.
+ * 30 min covers feedback that takes up to half an hour (the benchmark's late-feedback traffic, good
+ * outcomes 5-30 min late); a team whose evaluator scores within seconds can set it lower. A plan
+ * whose shortest observed stage is shorter gets that stage's window instead (defaultFeedbackHorizon).
+ */
+export const DEFAULT_FEEDBACK_HORIZON_MS = 30 * 60_000;
+
+/**
+ * The horizon of a plan that does not set one: 30 min, or the shortest observed stage's window when
+ * shorter (a plan of minutes-long stages expects its outcomes within minutes), and under half the
+ * progress deadline; at least 1 s.
+ */
+export function defaultFeedbackHorizon(observeMs: readonly number[], progressDeadlineMs: number): number {
+  const observed = observeMs.filter((ms) => ms > 0);
+  const shortest = observed.length > 0 ? Math.min(...observed) : DEFAULT_FEEDBACK_HORIZON_MS;
+  return Math.max(1_000, Math.min(DEFAULT_FEEDBACK_HORIZON_MS, shortest, Math.floor(progressDeadlineMs / 2)));
+}
 
 /** A duration as written ("30s", "5m", "1h30m" or ms), turned into positive milliseconds <= max. */
 export function durationSchema(maxMs: number, minMs = 0) {
@@ -364,6 +386,11 @@ const AnalysisInput = z
     custom: CustomMetricsSchema.optional(),
     /** PromQL templates for the built-in metrics, for --metrics prometheus-query (over the worker's). */
     queries: BuiltinQueriesSchema.optional(),
+    /**
+     * How late outcomes may arrive: absolute limits on task success and quality read only requests
+     * at least this old (docs/judge.md, "Outcomes and the feedback horizon").
+     */
+    feedbackHorizon: durationSchema(PLAN_LIMITS.maxFeedbackHorizonMs, 1_000).optional(),
   })
   .strict();
 
@@ -433,6 +460,8 @@ export const ResolvedPlanSchema = z
       /** Custom metrics (helper k8s); absent in plans without them and in older histories. */
       custom: CustomMetricsSchema.optional(),
       queries: BuiltinQueriesSchema.optional(),
+      /** analysis.feedbackHorizon; absent in rollouts started before it: outcome limits read every request. */
+      feedbackHorizonMs: z.number().positive().max(PLAN_LIMITS.maxFeedbackHorizonMs).optional(),
     }),
     progressDeadlineMs: z.number().positive().max(PLAN_LIMITS.maxProgressDeadlineMs),
     leaseTtlMs: z.number().positive().max(PLAN_LIMITS.maxLeaseTtlMs),

@@ -128,6 +128,11 @@ export interface PolicyState {
    * judgeRolloutV4): untempered per-conversation evidence, incidents on both versions held.
    */
   judgeV4?: true;
+  /**
+   * Judge v4 plus: a stage before the last may also pass on the means of its conversations' own
+   * rates and scores (patch judge-v5, src/analysis/evidence.ts judgeRolloutV4, stats.meanLlr).
+   */
+  judgeV5?: true;
   /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
   carried?: Evidence;
   evidence?: Evidence;

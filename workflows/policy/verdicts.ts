@@ -52,6 +52,7 @@ export function checkDone(ctx: Ctx, outcome: CheckOutcome, leaseFailed = false):
         plan.analysis,
         passMultiple(plan, s.stageIndex),
         s.judgeV4,
+        s.judgeV5,
       );
       verdict = across.verdict;
       s.evidence = across.evidence;

@@ -98,6 +98,8 @@ const metrics =
       since,
       until,
       dataSince: ctx.metricsSince,
+      // One gateway adds a late outcome to its request's second; replicas count it where it arrives.
+      outcomesAt: ctx.shared ? 'arrival' : 'request',
       versions,
       testRoutes,
       ...(rt.evaluator
