@@ -113,8 +113,21 @@ describe('Prometheus metrics backend (real Prometheus)', function () {
         p.latencyMs.count,
       );
       // The per-conversation sums, through Prometheus as through the gateway's API (the judge's
-      // conversation unit works on either source); only the signed per-window ones stay behind.
-      const { cleanRequests: _r, cleanOutcomes: _o, slowest: _s, ...sums } = g.conversations!;
+      // conversation unit works on either source); only the signed per-window ones stay behind
+      // (judge v5's conversation means among them: a source without them is judged as under v4).
+      const {
+        cleanRequests: _r,
+        cleanOutcomes: _o,
+        slowest: _s,
+        errorRateSum: _ers,
+        errorRateSq: _erq,
+        failureRateSum: _frs,
+        failureRateSq: _frq,
+        scored: _sc,
+        qualityMeanSum: _qms,
+        qualityMeanSq: _qmq,
+        ...sums
+      } = g.conversations!;
       const fromSeries = Object.fromEntries(
         Object.keys(sums).map((k) => [k, p.conversations![k as keyof typeof sums]]),
       );
