@@ -4,7 +4,12 @@
 // version exactly as the gateway counts them, the per-conversation counters included.
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { histogramQuantile } from '../src/analysis/values';
-import { countOutcome, countRequest, type ConversationState } from '../src/gateway/conversations';
+import {
+  CONVERSATION_SUM_FIELDS,
+  countOutcome,
+  countRequest,
+  type ConversationState,
+} from '../src/gateway/conversations';
 import {
   HEALTHY,
   LATENCY_BOUNDS,
@@ -187,28 +192,7 @@ const SCALARS = [
   'taskTotal',
   'qualitySum',
   'qualityCount',
-  'count',
-  'errored',
-  'cleanRequests',
-  'requestsSq',
-  'errorsSq',
-  'errorsRequests',
-  'tasked',
-  'failedTask',
-  'cleanOutcomes',
-  'failuresSq',
-  'failuresOutcomes',
-  'outcomesSq',
-  'qualitySq',
-  'qualityCross',
-  'qualityCountSq',
-  'errorRateSum',
-  'errorRateSq',
-  'failureRateSum',
-  'failureRateSq',
-  'scored',
-  'qualityMeanSum',
-  'qualityMeanSq',
+  ...CONVERSATION_SUM_FIELDS,
 ] as const;
 const ARRAYS = ['latency', 'quality', 'slowest'] as const;
 

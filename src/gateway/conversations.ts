@@ -23,35 +23,28 @@ export interface ConversationState {
   qN: number;
 }
 
-/** The sums a conversation's requests and outcomes add to (ConversationCountsSchema's fields). */
-export interface ConversationSums {
-  count: number;
-  errored: number;
-  cleanRequests: number;
-  requestsSq: number;
-  errorsSq: number;
-  errorsRequests: number;
-  tasked: number;
-  failedTask: number;
-  cleanOutcomes: number;
-  failuresSq: number;
-  failuresOutcomes: number;
-  outcomesSq: number;
-  qualitySq: number;
-  qualityCross: number;
-  qualityCountSq: number;
-  /** Sums over conversations of their own error rate, failure rate and mean score, and squares (judge v5). */
-  errorRateSum: number;
-  errorRateSq: number;
-  failureRateSum: number;
-  failureRateSq: number;
-  scored: number;
-  qualityMeanSum: number;
-  qualityMeanSq: number;
-}
-
-/** The per-conversation means judge v5 reads (signed sums: a conversation's mean moves both ways). */
-const MEAN_FIELDS = [
+/**
+ * The sums a conversation's requests and outcomes add to (ConversationCountsSchema's fields), each a
+ * sum of increments so that a range adds up from its seconds. The last seven are judge v5's: sums over
+ * conversations of their own error rate, failure rate and mean score, and their squares (signed: a
+ * conversation's mean moves both ways).
+ */
+export const CONVERSATION_SUM_FIELDS = [
+  'count',
+  'errored',
+  'cleanRequests',
+  'requestsSq',
+  'errorsSq',
+  'errorsRequests',
+  'tasked',
+  'failedTask',
+  'cleanOutcomes',
+  'failuresSq',
+  'failuresOutcomes',
+  'outcomesSq',
+  'qualitySq',
+  'qualityCross',
+  'qualityCountSq',
   'errorRateSum',
   'errorRateSq',
   'failureRateSum',
@@ -60,6 +53,8 @@ const MEAN_FIELDS = [
   'qualityMeanSum',
   'qualityMeanSq',
 ] as const;
+
+export type ConversationSums = Record<(typeof CONVERSATION_SUM_FIELDS)[number], number>;
 
 class Slot implements ConversationSums {
   count = 0;
@@ -208,22 +203,7 @@ export class ConversationCounters {
     for (let sec = first; sec <= last && this.ring; sec++) {
       const s = this.ring[sec % this.size];
       if (s === undefined || s.second !== sec) continue;
-      sum.count += s.count;
-      sum.errored += s.errored;
-      sum.cleanRequests += s.cleanRequests;
-      sum.requestsSq += s.requestsSq;
-      sum.errorsSq += s.errorsSq;
-      sum.errorsRequests += s.errorsRequests;
-      sum.tasked += s.tasked;
-      sum.failedTask += s.failedTask;
-      sum.cleanOutcomes += s.cleanOutcomes;
-      sum.failuresSq += s.failuresSq;
-      sum.failuresOutcomes += s.failuresOutcomes;
-      sum.outcomesSq += s.outcomesSq;
-      sum.qualitySq += s.qualitySq;
-      sum.qualityCross += s.qualityCross;
-      sum.qualityCountSq += s.qualityCountSq;
-      for (const f of MEAN_FIELDS) sum[f] += s[f];
+      for (const f of CONVERSATION_SUM_FIELDS) sum[f] += s[f];
       for (const [k, n] of s.slowest) sum.slowest.set(k, (sum.slowest.get(k) ?? 0) + n);
     }
     return countsOf(sum);
