@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { resolvePlan } from '../src/plan';
 import { GatewayMetricsSource } from '../src/metrics/gateway';
 import { GatewayRouter } from '../src/router/gateway';
-import { preflightRollout } from '../src/temporal/rollouts';
+import { TASK_QUEUE } from '../src/contract';
+import { preflightRollout, workerPolls } from '../src/temporal/rollouts';
 import { createNotifiers } from '../src/notify';
 import { fakeDeps } from './fakes';
 import { TOKEN, gateway, startUpstream, twoVersionConfig } from './gateway-support';
-import { testEnv, uniqueName, withWorker } from './harness';
+import { eventually, testEnv, uniqueName, withWorker } from './harness';
 
 const plan = (agent: string, stable = 'v1', canary = 'v2') =>
   resolvePlan({ agent, stable, canary, stages: [{ weight: 5, observe: '1m' }, { weight: 100 }] });
@@ -28,6 +29,8 @@ describe('preflight', function () {
       };
       await withWorker(deps, async () => {
         const { client } = testEnv();
+        // The server lists a worker once it has polled: a worker started a moment ago may not have.
+        await eventually(() => workerPolls(client, TASK_QUEUE), Boolean, { what: 'the worker polling' });
         assert.deepEqual(await preflightRollout(client, plan('bot')), { problems: [] });
 
         // One line per problem, each naming it: an unknown version, a dead upstream, an unknown agent.
