@@ -20,7 +20,7 @@
 // Plans have one 2 h stage and no traffic, so every check reads an empty window: what is measured is
 // the shape of the work (activities, timers, history), not the judge.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,8 @@ const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 40);
 const hog = process.env.BENCH_HOG === '1';
 /** After the steady window: SIGKILL the worker, start another, time every rollout's next check. */
 const restartRuns = process.env.BENCH_RESTART !== '0';
+/** Every process's output appended to this file (with BENCH_WORKER_NODE_ARGS=--trace-gc, the GCs). */
+const workerLog = process.env.BENCH_WORKER_LOG;
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -79,6 +81,10 @@ function agentCanary(args: string[], env: Record<string, string>, nodeArgs: stri
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-4000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  if (workerLog) {
+    child.stdout!.on('data', (d: Buffer) => appendFileSync(workerLog, d));
+    child.stderr!.on('data', (d: Buffer) => appendFileSync(workerLog, d));
+  }
   (child as ChildProcess & { output: () => string }).output = () => out;
   return child;
 }

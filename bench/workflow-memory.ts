@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   instrumentedBundle,
   instrumentedContext,
+  sharedModuleIds,
   type InstrumentedContext,
 } from '../src/temporal/workflow-bundle';
 
@@ -37,16 +38,21 @@ try {
 // The bundle keeps its module loader to itself: expose it, and note which modules a rollout requires.
 code = instrumentedBundle(code);
 
-const instance = () => instrumentedContext(code);
+/** The modules the worker preloads once (SHARED_WORKFLOW_MODULES), as the SDK shares them. */
+const preloaded = instrumentedContext(code);
+for (const id of sharedModuleIds()) preloaded.__benchRequire(id);
+const shared = { ...preloaded.__webpack_module_cache__ };
+
+const instance = (sharing = true) => instrumentedContext(code, sharing ? shared : {});
 
 /** KB of heap kept per instance that required `ids` (nothing: the context and the entry alone). */
-function kbPer(ids: string[]): number {
-  instance();
+function kbPer(ids: string[], sharing = true): number {
+  instance(sharing);
   gc!();
   const before = process.memoryUsage().heapUsed;
   const kept: InstrumentedContext[] = [];
   for (let i = 0; i < INSTANCES; i++) {
-    const ctx = instance();
+    const ctx = instance(sharing);
     for (const id of ids) ctx.__benchRequire(id);
     kept.push(ctx);
   }
@@ -62,7 +68,7 @@ const PLAN = './src/plan/schema.ts';
 const ALL = './workflows/index.ts';
 
 // What a rollout's sandbox instantiates: the workflows' entry and everything it requires.
-const probe = instance();
+const probe = instance(false);
 probe.__benchRequire(ALL);
 const loaded = [...(probe.__benchLoaded ?? [])];
 const loads = (prefix: string) => loaded.some((id) => id.startsWith(prefix));
@@ -77,20 +83,26 @@ const zod = zodLoaded ? kbPer([SDK, ZOD]) - base - sdk : 0;
 const plan = planLoaded ? kbPer([SDK, ZOD, PLAN]) - base - sdk - zod : 0;
 const all = kbPer([ALL]) - base;
 const rest = all - sdk - zod - plan;
+const unshared = kbPer([ALL], false) - kbPer([], false);
+const sharedIds = Object.keys(shared);
 const ours = loaded.filter((id) => !id.startsWith('./node_modules/')).sort();
 const rows: [string, number][] = [
   ['@temporalio/workflow (the SDK in the sandbox)', sdk],
   ['zod (its own instance)', zod],
   ['plan schemas (src/plan/schema.ts)', plan],
-  ['the rest (contract, policy, analysis, messages)', rest],
+  ['the rest (handlers, effects, messages)', rest],
   ['per cached rollout', all],
+  [`the same without the ${sharedIds.length} shared modules`, unshared],
 ];
 process.stdout.write(
   `modules a rollout instantiates: ${loaded.length} (${ours.length} of ours: ${ours.join(' ')})\n`,
+);
+process.stdout.write(
+  `shared once per worker (the policy and what it requires, preloaded): ${sharedIds.length} modules\n`,
 );
 process.stdout.write(`module instances kept per cached rollout (${INSTANCES} instances, after GC):\n`);
 for (const [what, kb] of rows) process.stdout.write(`  ${what.padEnd(48)} ${kb.toFixed(0).padStart(6)} KB\n`);
 process.stdout.write(
   `workflow_memory per_workflow_kb=${all.toFixed(0)} zod_kb=${zod.toFixed(0)} plan_schemas_kb=${plan.toFixed(0)} ` +
-    `rollouts_1000_mb=${((all * 1000) / 1024).toFixed(0)}\n`,
+    `unshared_kb=${unshared.toFixed(0)} rollouts_1000_mb=${((all * 1000) / 1024).toFixed(0)}\n`,
 );

@@ -10,6 +10,7 @@ import {
   instrumentedBundle,
   instrumentedContext,
   prebuiltWorkflowBundle,
+  sharedModuleIds,
   writeWorkflowBundle,
   type BundleFiles,
 } from '../src/temporal/workflow-bundle';
@@ -21,7 +22,7 @@ describe('prebuilt workflow bundle', function () {
   this.timeout(120_000);
   let dir: string;
   let files: BundleFiles;
-  let manifest: { sdkVersion: string; sources: Record<string, string> };
+  let manifest: { sdkVersion: string; sources: Record<string, string>; shared: string[] };
 
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'agent-canary-bundle-'));
@@ -64,6 +65,40 @@ describe('prebuilt workflow bundle', function () {
     assert.ok(loaded.includes('./workflows/canary.ts'), loaded.join(' '));
     const heavy = loaded.filter((id) => /node_modules\/zod\/|src\/plan\/(schema|resolve)\.ts/.test(id));
     assert.deepEqual(heavy, [], 'modules every cached rollout would hold');
+  });
+
+  it('shares the policy between rollouts only where no rollout state can live', async () => {
+    const ctx = instrumentedContext(instrumentedBundle(testEnv().workflowBundle.code));
+    const atStart = new Set(ctx.__benchLoaded);
+    for (const id of sharedModuleIds()) ctx.__benchRequire(id);
+    const shared = [...(ctx.__benchLoaded ?? [])].filter((id) => !atStart.has(id));
+    assert.ok(shared.includes('./workflows/policy/index.ts') && shared.length > 10, shared.join(' '));
+    // The SDK's workflow API reads the running rollout: a shared module must not reach it, nor
+    // anything else outside the project's own pure code.
+    assert.deepEqual(
+      shared.filter((id) => id.startsWith('./node_modules/')),
+      [],
+    );
+    // Module-level variables would be one value for every rollout on the worker.
+    for (const id of shared) {
+      const source = await fs.readFile(path.join(__dirname, '..', id), 'utf8');
+      const mutable = source.split('\n').filter((line) => /^(export )?(let|var) /.test(line));
+      assert.deepEqual(mutable, [], `${id} keeps module state`);
+    }
+    // A rollout makes its own instances of the rest and takes the shared ones as they are.
+    const rollout = instrumentedContext(instrumentedBundle(testEnv().workflowBundle.code), {
+      ...ctx.__webpack_module_cache__,
+    });
+    rollout.__benchRequire('./workflows/index.ts');
+    const cache = rollout.__webpack_module_cache__;
+    assert.ok(cache['./workflows/canary.ts'] && !ctx.__webpack_module_cache__['./workflows/canary.ts']);
+    for (const id of shared) assert.equal(cache[id], ctx.__webpack_module_cache__[id], id);
+    assert.deepEqual(manifest.shared, sharedModuleIds().map((id) => id.slice(2)));
+  });
+
+  it('is stale once the shared modules differ', async () => {
+    const other = await withManifest((m) => (m.shared = ['workflows/view.ts']));
+    assert.equal(await bundleStaleness(other), 'the shared modules changed since the build');
   });
 
   it('is fresh as built, and a worker created from it runs a workflow task', async () => {

@@ -9,10 +9,9 @@ import {
 import { z } from 'zod';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { TASK_QUEUE } from '../../workflows/messages';
-import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { prebuiltWorkflowBundle, WORKFLOW_BUNDLER_OPTIONS } from './workflow-bundle';
 import { describeZodError } from '../text/zod-problems';
 
-export const workflowsPath = require.resolve('../../workflows');
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -79,7 +78,7 @@ class CanaryWorker extends Worker {
 }
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, logger: quietBundlerLogger });
 }
 
 const noop = () => undefined;
@@ -100,7 +99,12 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath }),
+    ...(workflowBundle
+      ? { workflowBundle }
+      : {
+          workflowsPath: WORKFLOW_BUNDLER_OPTIONS.workflowsPath,
+          bundlerOptions: { preloadModules: WORKFLOW_BUNDLER_OPTIONS.preloadModules },
+        }),
     activities: createActivities({ ...options.deps, stopping: stopping.signal }),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
