@@ -482,8 +482,11 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
         peakParts = await memoryParts(biggest.pid!);
       }
       peakGateway = Math.max(peakGateway, (await usage(gateway.pid!)).rssMb);
+      // The split of the first worker's memory as it goes: growth per check shows in one of them.
+      const split = await memoryParts(workerProcs[0].pid!);
       log(
-        `  ${Math.round((Date.now() - steadyFrom) / 1000)} s: worker RSS ${ws.map((u) => u.rssMb.toFixed(0)).join('/')} MB`,
+        `  ${Math.round((Date.now() - steadyFrom) / 1000)} s: worker RSS ${ws.map((u) => u.rssMb.toFixed(0)).join('/')} MB ` +
+          `(malloc ${split.mallocMb.toFixed(0)}, V8 and other ${split.v8AndOtherMb.toFixed(0)})`,
       );
     }
     const steadyTo = Date.now();

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, maxCachedWorkflowsFrom } from '../src/temporal/worker';
-import { WORKER_MALLOC_ARENA_MAX, WORKER_SEMI_SPACE_FLAG, workerRelaunch } from '../src/cli/commands/worker';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_NODE_FLAGS, workerRelaunch } from '../src/cli/commands/worker';
 import { eventually } from './harness';
 
 describe('worker settings', () => {
@@ -29,11 +29,11 @@ describe('worker settings', () => {
 
 describe('worker process settings', () => {
   const argv: string[] = [];
-  it('relaunches a Linux worker with 2 malloc arenas and a small young generation', () => {
+  it('relaunches a Linux worker with 2 malloc arenas, a small young generation and tight heaps', () => {
     const r = workerRelaunch({ PATH: '/bin' }, argv, 'linux', true);
     assert.deepEqual(r, {
       env: { PATH: '/bin', MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
-      nodeFlags: [WORKER_SEMI_SPACE_FLAG],
+      nodeFlags: ['--max-semi-space-size=8', '--heap-growing-percent=25'],
     });
     assert.equal(WORKER_MALLOC_ARENA_MAX, '2');
   });
@@ -43,9 +43,15 @@ describe('worker process settings', () => {
     assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '' }, argv, 'linux', true), undefined);
     assert.equal(workerRelaunch({}, argv, 'linux', false), undefined);
     assert.equal(workerRelaunch({}, argv, 'darwin', true), undefined);
-    assert.deepEqual(workerRelaunch({}, ['--max-semi-space-size=32'], 'linux', true)?.nodeFlags, []);
+    assert.deepEqual(workerRelaunch({}, ['--max-semi-space-size=32'], 'linux', true)?.nodeFlags, [
+      '--heap-growing-percent=25',
+    ]);
     assert.deepEqual(
-      workerRelaunch({ NODE_OPTIONS: '--max_semi_space_size=64' }, argv, 'linux', true)?.nodeFlags,
+      workerRelaunch({ NODE_OPTIONS: '--inspect --max_semi_space_size=64' }, argv, 'linux', true)?.nodeFlags,
+      ['--heap-growing-percent=25'],
+    );
+    assert.deepEqual(
+      workerRelaunch({}, ['--heap_growing_percent=50', '--max-semi-space-size=4'], 'linux', true)?.nodeFlags,
       [],
     );
   });
@@ -92,17 +98,17 @@ describe('agent-canary worker process', () => {
     }
   }
 
-  it('runs with 2 malloc arenas and a small young generation when started plainly', async function () {
+  it('runs with 2 malloc arenas and its heap flags when started plainly', async function () {
     if (!canRelaunch) this.skip(); // Node before 22.15: the operator sets them (docs/production.md)
     const { argv, env } = await readWorker({ MALLOC_ARENA_MAX: undefined, NODE_OPTIONS: '' });
     assert.ok(env.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in its environment');
-    assert.ok(argv.includes(WORKER_SEMI_SPACE_FLAG), argv.join(' '));
+    for (const flag of WORKER_NODE_FLAGS) assert.ok(argv.includes(flag), argv.join(' '));
   });
 
   it("keeps an operator's MALLOC_ARENA_MAX and runs as it was started", async function () {
     if (!canRelaunch) this.skip();
     const { argv, env } = await readWorker({ MALLOC_ARENA_MAX: '4' });
     assert.ok(env.includes('MALLOC_ARENA_MAX=4'));
-    assert.ok(!argv.includes(WORKER_SEMI_SPACE_FLAG), argv.join(' '));
+    for (const flag of WORKER_NODE_FLAGS) assert.ok(!argv.includes(flag), argv.join(' '));
   });
 });
