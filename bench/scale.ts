@@ -65,6 +65,8 @@ const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 40);
 const hog = process.env.BENCH_HOG === '1';
 /** After the steady window: SIGKILL the worker, start another, time every rollout's next check. */
 const restartRuns = process.env.BENCH_RESTART !== '0';
+/** The server suggests continuing as new after this many events (its default is thousands). */
+const canEvents = process.env.BENCH_CAN_EVENTS ? Number(process.env.BENCH_CAN_EVENTS) : undefined;
 /** Every process's output appended to this file (with BENCH_WORKER_NODE_ARGS=--trace-gc, the GCs). */
 const workerLog = process.env.BENCH_WORKER_LOG;
 
@@ -196,30 +198,50 @@ interface CheckDone {
   at?: number;
 }
 
+/**
+ * A rollout's history: the events of each of its runs, oldest run first (a run that continued as
+ * new is followed back to the first). Event ids restart in each run, so runs stay apart.
+ */
+type Runs = HistoryEvent[][];
+
 /** The start of a rollout's history and its checks done, in order. */
-function checksDone(events: HistoryEvent[]): { startMs: number; checks: CheckDone[] } {
-  const byId = new Map(events.map((e) => [String(e.eventId), e] as const));
+function checksDone(runs: Runs): { startMs: number; checks: CheckDone[] } {
   const checks: CheckDone[] = [];
-  for (const e of events) {
-    const done = e.activityTaskCompletedEventAttributes;
-    if (!done) continue;
-    const scheduled = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name !== 'checkCanary') continue;
-    const input = decodeInput(scheduled.input?.payloads?.[0]?.data);
-    checks.push({ doneMs: eventMs(e), ...(typeof input?.at === 'number' ? { at: input.at } : {}) });
+  for (const events of runs) {
+    const byId = new Map(events.map((e) => [String(e.eventId), e] as const));
+    for (const e of events) {
+      const done = e.activityTaskCompletedEventAttributes;
+      if (!done) continue;
+      const scheduled = byId.get(String(done.scheduledEventId))?.activityTaskScheduledEventAttributes;
+      if (scheduled?.activityType?.name !== 'checkCanary') continue;
+      const input = decodeInput(scheduled.input?.payloads?.[0]?.data);
+      checks.push({ doneMs: eventMs(e), ...(typeof input?.at === 'number' ? { at: input.at } : {}) });
+    }
   }
-  return { startMs: events.length > 0 ? eventMs(events[0]) : NaN, checks };
+  const first = runs[0]?.[0];
+  return { startMs: first ? eventMs(first) : NaN, checks };
+}
+
+async function rolloutRuns(client: Client, workflowId: string): Promise<Runs> {
+  const runs: Runs = [];
+  let runId: string | undefined;
+  for (;;) {
+    const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    runs.unshift(events);
+    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+    if (!runId) return runs;
+  }
 }
 
 /** Every rollout's history, a few reads at a time (all at once would load the server). */
-async function allHistories(client: Client, agents: string[]): Promise<HistoryEvent[][]> {
-  const out: HistoryEvent[][] = new Array(agents.length);
+async function allHistories(client: Client, agents: string[]): Promise<Runs[]> {
+  const out: Runs[] = new Array(agents.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < agents.length) {
         const i = next++;
-        out[i] = (await client.workflow.getHandle(`canary-${agents[i]}`).fetchHistory()).events ?? [];
+        out[i] = await rolloutRuns(client, `canary-${agents[i]}`);
       }
     }),
   );
@@ -350,7 +372,12 @@ interface RunShape {
 
 async function run({ n, workers, intervalS, windowS, restart = false }: RunShape): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ac-bench-scale-'));
-  const server = await startDevServer({ ui: false, dbFilename: join(dir, 'temporal.db'), log: () => {} });
+  const server = await startDevServer({
+    ui: false,
+    dbFilename: join(dir, 'temporal.db'),
+    log: () => {},
+    ...(canEvents ? { dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': canEvents } } : {}),
+  });
   const procs: ChildProcess[] = [];
   if (hog) {
     procs.push(
@@ -445,13 +472,13 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       }),
       2 * intervalS,
     );
-    const timeouts = (hs: HistoryEvent[][]) =>
-      hs.reduce((t, events) => t + events.filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0);
+    const timeouts = (hs: Runs[]) =>
+      hs.reduce((t, runs) => t + runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0);
     log(`  workflow tasks timed out (each one a replay): ${timeouts(started)}`);
     if (process.env.BENCH_FIRST_DETAIL === '1') {
       // When they timed out (s after the first start): all at once is a stalled worker.
       const at = started
-        .flatMap((events) => events.filter((e) => e.workflowTaskTimedOutEventAttributes).map(eventMs))
+        .flatMap((runs) => runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes).map(eventMs))
         .sort((a, b) => a - b)
         .map((t) => ((t - t0) / 1000).toFixed(0));
       log(`  timed out at (s): ${at.join(' ')}`);
@@ -464,7 +491,8 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       `  first checks: ${fmtLate(first)}; worker RSS idle ${idle.map((u) => u.rssMb.toFixed(0)).join('/')} MB, ` +
         `worker CPU ${((startCpuS * 1000) / n).toFixed(0)} ms per started rollout`,
     );
-    if (process.env.BENCH_FIRST_DETAIL === '1') logFirstTasks(started);
+    // A rollout's first tasks are in its first run.
+    if (process.env.BENCH_FIRST_DETAIL === '1') logFirstTasks(started.map((runs) => runs[0] ?? []));
     const sample = agents.filter((_, i) => i % Math.max(1, Math.floor(n / SAMPLE)) === 0).slice(0, SAMPLE);
     const cpu0 = await Promise.all(workerProcs.map((w) => usage(w.pid!)));
     const server0 = await usage(server.pid);
@@ -506,47 +534,51 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
     const wftQueue: number[] = [];
     const wftRun: number[] = [];
     for (const agent of sample) {
-      const history = await client.workflow.getHandle(`canary-${agent}`).fetchHistory();
-      const all = history.events ?? [];
-      const inWindow = all.filter((e) => {
-        const t = eventMs(e);
-        return t >= steadyFrom && t < steadyTo;
-      });
-      const due = new Map<string, number>();
+      const runs = await rolloutRuns(client, `canary-${agent}`);
+      const inWindow: HistoryEvent[] = [];
       const schedules: number[] = [];
-      for (const e of all) {
-        const a = e.activityTaskScheduledEventAttributes;
-        if (!a?.activityType?.name?.match(/check|analyze/i)) continue;
-        const input = decodeInput(a.input?.payloads?.[0]?.data);
-        if (typeof input?.at === 'number') due.set(String(e.eventId), input.at);
-        else if (eventMs(e) >= steadyFrom && eventMs(e) < steadyTo) schedules.push(eventMs(e));
+      const doneAt: number[] = [];
+      let deferred = false;
+      for (const all of runs) {
+        const due = new Map<string, number>();
+        for (const e of all) {
+          const a = e.activityTaskScheduledEventAttributes;
+          if (!a?.activityType?.name?.match(/check|analyze/i)) continue;
+          const input = decodeInput(a.input?.payloads?.[0]?.data);
+          if (typeof input?.at === 'number') due.set(String(e.eventId), input.at);
+          else if (eventMs(e) >= steadyFrom && eventMs(e) < steadyTo) schedules.push(eventMs(e));
+        }
+        deferred ||= due.size > 0;
+        doneAt.push(
+          ...all.filter((e) => due.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId))).map(eventMs),
+        );
+        const byId = new Map(all.map((e) => [String(e.eventId), e] as const));
+        for (const e of all) {
+          const t = eventMs(e);
+          if (t < steadyFrom || t >= steadyTo) continue;
+          inWindow.push(e);
+          const started = e.activityTaskStartedEventAttributes;
+          const scheduled = started && byId.get(String(started.scheduledEventId));
+          if (scheduled) pickup.push(eventMs(e) - eventMs(scheduled));
+          const wftStarted = e.workflowTaskStartedEventAttributes;
+          const wftScheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
+          if (wftScheduled) wftQueue.push(eventMs(e) - eventMs(wftScheduled));
+          const wftDone = e.workflowTaskCompletedEventAttributes;
+          const wftPicked = wftDone && byId.get(String(wftDone.startedEventId));
+          if (wftPicked) wftRun.push(eventMs(e) - eventMs(wftPicked));
+        }
       }
-      const byId = new Map(all.map((e) => [String(e.eventId), e] as const));
       // Deferred checks: how much later than one interval after the last check each check was done
       // (a check handed out late is due at a later slot, so its due time alone would hide that), and
       // the one still missing at the end of the window.
-      const doneAt = all
-        .filter((e) => due.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))
-        .map(eventMs);
       for (let i = 1; i < doneAt.length; i++) {
         if (doneAt[i] < steadyFrom || doneAt[i] >= steadyTo) continue;
         late.push(Math.max(0, (doneAt[i] - doneAt[i - 1]) / 1000 - intervalS));
         checks += 1;
       }
       const lastDone = doneAt.filter((t) => t < steadyTo).at(-1);
-      if (due.size > 0 && lastDone !== undefined && steadyTo - lastDone > intervalS * 1000) {
+      if (deferred && lastDone !== undefined && steadyTo - lastDone > intervalS * 1000) {
         late.push((steadyTo - lastDone) / 1000 - intervalS);
-      }
-      for (const e of inWindow) {
-        const started = e.activityTaskStartedEventAttributes;
-        const scheduled = started && byId.get(String(started.scheduledEventId));
-        if (scheduled) pickup.push(eventMs(e) - eventMs(scheduled));
-        const wftStarted = e.workflowTaskStartedEventAttributes;
-        const wftScheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
-        if (wftScheduled) wftQueue.push(eventMs(e) - eventMs(wftScheduled));
-        const wftDone = e.workflowTaskCompletedEventAttributes;
-        const wftPicked = wftDone && byId.get(String(wftDone.startedEventId));
-        if (wftPicked) wftRun.push(eventMs(e) - eventMs(wftPicked));
       }
       for (let i = 1; i < schedules.length; i++)
         late.push(Math.max(0, (schedules[i] - schedules[i - 1]) / 1000 - intervalS));
@@ -604,6 +636,7 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
         if (stuck) {
           log(
             `  no check since the kill: ${stuck
+              .flat()
               .filter((e) => eventMs(e) > killedAt - 5000)
               .map((e) => `${eventKind(e)}@${eventMs(e) - freshAt}`)
               .join(' ')}`,
