@@ -1,7 +1,8 @@
 // A long rollout stays under the history size Temporal suggests: the workflow continues as new when
 // the server says so, mid-stage, with a check waiting in its activity, and nothing of the rollout is
 // lost or late. The server's suggestion (4,096 events by default; a default plan at 10 s checks for
-// 6 h makes about 13,000) is lowered so that a few seconds of checks cross it several times.
+// 6 h makes about 13,000) is lowered so that a few seconds of checks cross it several times. New
+// runs also continue as new on their own after RUN_EVENT_LIMIT events (patch bounded-runs).
 import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -16,7 +17,8 @@ import {
   type RolloutResult,
 } from '../workflows/messages';
 import { fakeDeps } from './fakes';
-import { testEnv, uniqueName } from './harness';
+import { startWorker, testEnv, uniqueName } from './harness';
+import { RUN_EVENT_LIMIT } from '../workflows/rollout';
 import { saveHistory } from './support/histories';
 
 const SUGGEST_AFTER_EVENTS = 100;
@@ -159,6 +161,59 @@ describe('continue-as-new at the server’s suggestion', function () {
     } finally {
       worker.shutdown();
       await running;
+    }
+  });
+});
+
+describe('continue-as-new within a bounded history (patch bounded-runs)', function () {
+  this.timeout(120_000);
+
+  it('starts a new run every RUN_EVENT_LIMIT events without being told, and the rollout goes on', async () => {
+    const agent = uniqueName('bounded');
+    const { deps, metrics } = fakeDeps();
+    metrics.set(agent, { rps: 300 });
+    const env = testEnv();
+    const taskQueue = uniqueName('bounded');
+    const w = await startWorker(deps, { taskQueue });
+    try {
+      // About 7 events a check: a 6 s stage at 100 ms crosses the bound a few times.
+      const plan = resolvePlan({
+        agent,
+        stable: 'v1',
+        canary: 'v2',
+        stages: [{ weight: 10, observe: '6s' }, { weight: 100 }],
+        analysis: { interval: '100ms', judge: 'thresholds', minSamples: 20 },
+        leaseTtl: '10s',
+      });
+      // No continueAsNewAfterEvents, and the server's suggestion at its default (4,096 events).
+      await env.client.workflow.start(WORKFLOW_TYPE, {
+        args: [plan],
+        taskQueue,
+        workflowId: workflowIdFor(agent),
+      });
+      const result = (await env.client.workflow.getHandle(workflowIdFor(agent)).result()) as RolloutResult;
+      assert.equal(result.state, 'promoted');
+      const runs: { runId: string; events: number; continued: boolean }[] = [];
+      for await (const x of env.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(agent)}'` })) {
+        const events =
+          (await env.client.workflow.getHandle(workflowIdFor(agent), x.runId).fetchHistory()).events ?? [];
+        runs.push({
+          runId: x.runId,
+          events: events.length,
+          continued: events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes != null,
+        });
+      }
+      assert.ok(runs.length >= 2, `a 6 s stage of 100 ms checks stayed in ${runs.length} run`);
+      for (const r of runs) {
+        assert.ok(r.events <= RUN_EVENT_LIMIT + 12, `run ${r.runId} has ${r.events} events`);
+      }
+      const first = runs.find((r) => r.continued)!;
+      await saveHistory(
+        'v9-bounded-runs-continued',
+        env.client.workflow.getHandle(workflowIdFor(agent), first.runId),
+      );
+    } finally {
+      await w.stop();
     }
   });
 });

@@ -23,7 +23,8 @@ describe('replay of saved rollout histories', function () {
     // unit (patch judge-v4); the v7-* ones with the plan as another client wrote it, resolved by
     // the first activity (patch plan-at-edge); the v8-* ones recorded the rollout's verdict in each
     // check's result (earlier ones have none: the workflow judges the rollout itself, as it did),
-    // and v8-judge-v5-rolled-back started under the patch judge-v5 (code version 8).
+    // and v8-judge-v5-rolled-back started under the patch judge-v5 (code version 8); the v9-* one
+    // continued as new at the bound of its history (patch bounded-runs).
     assert.deepEqual(files, [
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
@@ -45,6 +46,7 @@ describe('replay of saved rollout histories', function () {
       'v7-plan-at-edge-aborted.json',
       'v8-judge-v5-rolled-back.json',
       'v8-rollout-verdict-recorded.json',
+      'v9-bounded-runs-continued.json',
     ]);
     for (const file of files) {
       const history = JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8'));

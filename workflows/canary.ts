@@ -28,7 +28,7 @@ import { plainReason } from '../src/ui/plain';
 import { optionsOf } from './guards';
 import { installSignals, installUpdates } from './handlers';
 import { initialState, type PolicyState } from './policy';
-import { Rollout } from './rollout';
+import { Rollout, RUN_EVENT_LIMIT } from './rollout';
 import { knownPlan, resolveAtEdge } from './start';
 
 export type { RolloutOptions };
@@ -79,7 +79,11 @@ async function run(
   const s = firstState(options);
   // A plan with a shadow stage cannot have run before the patch (its schema refused weight 0).
   const mirroring = plan.stages[0]?.shadow !== undefined && patched(PATCHES.shadow.id);
-  const r = new Rollout(plan, options, s, mirroring);
+  // bounded-runs: every new run, a continued one too, has a bound on its history; older runs only
+  // the server's suggestion (thousands of events), as before.
+  const eventLimit =
+    options.continueAsNewAfterEvents ?? (patched(PATCHES.boundedRuns.id) ? RUN_EVENT_LIMIT : undefined);
+  const r = new Rollout(plan, options, s, mirroring, eventLimit);
   ready(r);
   installSignals(r);
 

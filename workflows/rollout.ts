@@ -30,6 +30,16 @@ import { detailsOf, searchAttributesOf, statusOf } from './view';
 
 export type Finish = Extract<Effect, { type: 'finish' }>;
 
+/**
+ * History events after which a run continues as new (patch bounded-runs). The SDK keeps, per cached
+ * run, every command the run issued (each check's activity with its input) and the workflow's own
+ * bookkeeping until the run ends: about 10 KB a check, which a 2 h stage at 30 s checks would let
+ * reach megabytes per rollout before the server's suggestion (4,096 events). A check makes about 7
+ * events, so this is a new run every 20-odd checks: a short first task each time, and at most a few
+ * hundred KB per cached rollout (bench:scale, docs/production.md).
+ */
+export const RUN_EVENT_LIMIT = 150;
+
 export class Rollout implements EffectHost {
   readonly queue: PolicyEvent[] = [];
   readonly notifications: Promise<void>[] = [];
@@ -48,6 +58,8 @@ export class Rollout implements EffectHost {
     readonly options: RolloutOptions,
     private s: PolicyState,
     readonly mirroring: boolean,
+    /** Continue as new after this many history events (undefined: at the server's suggestion only). */
+    private readonly eventLimit: number | undefined,
   ) {
     const info = workflowInfo();
     this.workflowId = info.workflowId;
@@ -121,7 +133,7 @@ export class Rollout implements EffectHost {
   async maybeContinueAsNew(): Promise<void> {
     const busy = () => (this.s.inflight && !this.waitingCheck()) || this.s.ending || this.queue.length > 0;
     if (busy() || this.s.pendingPromote) return;
-    const limit = this.options.continueAsNewAfterEvents;
+    const limit = this.eventLimit;
     const suggested =
       workflowInfo().continueAsNewSuggested || (limit !== undefined && workflowInfo().historyLength >= limit);
     if (!suggested) return;

@@ -77,6 +77,14 @@ export const PATCHES = {
       "a stage before the last may also pass on the means of its conversations' own rates and scores " +
       '(one failing user is one unit, not a burst of requests)',
   },
+  boundedRuns: {
+    id: 'bounded-runs',
+    version: 9,
+    since: '2026-12-05',
+    reason:
+      'a run continues as new after RUN_EVENT_LIMIT history events unless told otherwise: the SDK ' +
+      'keeps every command a cached run issued until the run ends, so memory grew with each check',
+  },
 } as const satisfies Record<string, Patch>;
 
 /** The code version new runs start on: the newest patch's. */
