@@ -5,7 +5,12 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, maxCachedWorkflowsFrom } from '../src/temporal/worker';
-import { WORKER_MALLOC_ARENA_MAX, WORKER_NODE_FLAGS, workerRelaunch } from '../src/cli/commands/worker';
+import {
+  WORKER_MALLOC_ARENA_MAX,
+  WORKER_MALLOC_ENV,
+  WORKER_NODE_FLAGS,
+  workerRelaunch,
+} from '../src/cli/commands/worker';
 import { eventually } from './harness';
 
 describe('worker settings', () => {
@@ -29,10 +34,15 @@ describe('worker settings', () => {
 
 describe('worker process settings', () => {
   const argv: string[] = [];
-  it('relaunches a Linux worker with 2 malloc arenas, a small young generation and tight heaps', () => {
+  it('relaunches a Linux worker with 2 malloc arenas, fixed malloc thresholds, a small young generation and tight heaps', () => {
     const r = workerRelaunch({ PATH: '/bin' }, argv, 'linux', true);
     assert.deepEqual(r, {
-      env: { PATH: '/bin', MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
+      env: {
+        PATH: '/bin',
+        MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,
+        MALLOC_MMAP_THRESHOLD_: '131072',
+        MALLOC_TRIM_THRESHOLD_: '131072',
+      },
       nodeFlags: ['--max-semi-space-size=8', '--heap-growing-percent=25'],
     });
     assert.equal(WORKER_MALLOC_ARENA_MAX, '2');
@@ -43,6 +53,10 @@ describe('worker process settings', () => {
     assert.equal(workerRelaunch({ MALLOC_ARENA_MAX: '' }, argv, 'linux', true), undefined);
     assert.equal(workerRelaunch({}, argv, 'linux', false), undefined);
     assert.equal(workerRelaunch({}, argv, 'darwin', true), undefined);
+    assert.equal(
+      workerRelaunch({ MALLOC_MMAP_THRESHOLD_: '1048576' }, argv, 'linux', true)?.env.MALLOC_MMAP_THRESHOLD_,
+      '1048576',
+    );
     assert.deepEqual(workerRelaunch({}, ['--max-semi-space-size=32'], 'linux', true)?.nodeFlags, [
       '--heap-growing-percent=25',
     ]);
@@ -101,7 +115,8 @@ describe('agent-canary worker process', () => {
   it('runs with 2 malloc arenas and its heap flags when started plainly', async function () {
     if (!canRelaunch) this.skip(); // Node before 22.15: the operator sets them (docs/production.md)
     const { argv, env } = await readWorker({ MALLOC_ARENA_MAX: undefined, NODE_OPTIONS: '' });
-    assert.ok(env.includes('MALLOC_ARENA_MAX=2'), 'MALLOC_ARENA_MAX=2 in its environment');
+    for (const [name, value] of Object.entries(WORKER_MALLOC_ENV))
+      assert.ok(env.includes(`${name}=${value}`), `${name}=${value} in its environment`);
     for (const flag of WORKER_NODE_FLAGS) assert.ok(argv.includes(flag), argv.join(' '));
   });
 

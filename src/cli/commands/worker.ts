@@ -58,6 +58,7 @@ export function addBackendOptions(cmd: Command): Command {
  * - MALLOC_ARENA_MAX=2: glibc gives every thread that allocates its own malloc arena (up to 8 per
  *   core), and each arena keeps what it once held; the worker allocates from many threads (the Rust
  *   core's, Node's, V8's), so its native memory grew with its threads rather than with its rollouts.
+ * - MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ at 128 KB (WORKER_MALLOC_ENV, below).
  * - --max-semi-space-size=8 (MB): each of the worker's two V8 heaps (main thread, workflow thread)
  *   keeps a young generation of up to twice that; Node 24's default lets each grow to 128 MB.
  * - --heap-growing-percent=25: after each full collection V8 lets a heap grow to up to 4 times what
@@ -70,6 +71,18 @@ export function addBackendOptions(cmd: Command): Command {
  * is kept as given.
  */
 export const WORKER_MALLOC_ARENA_MAX = '2';
+/**
+ * glibc's malloc otherwise raises its mmap threshold (and with it the trim threshold) each time a
+ * large block is freed, up to 32 MB: the core's and Node's large buffers (histories, activations,
+ * gRPC frames) then come from the arenas and stay there, fragmented, after they are freed. Fixed at
+ * glibc's own starting value, blocks of 128 KB or more are mapped and unmapped, and the arenas' free
+ * tops go back to the system.
+ */
+export const WORKER_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
 export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=25'];
 
 export interface Relaunch {
@@ -90,7 +103,8 @@ export function workerRelaunch(
   const name = (flag: string) => flag.split('=')[0].replaceAll('_', '-');
   const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].map(name));
   return {
-    env: { ...env, MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
+    // An operator's own setting of either threshold stays.
+    env: { ...WORKER_MALLOC_ENV, ...env, MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX },
     nodeFlags: WORKER_NODE_FLAGS.filter((flag) => !given.has(name(flag))),
   };
 }
