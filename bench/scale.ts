@@ -117,7 +117,8 @@ async function usage(pid: number): Promise<{ rssMb: number; cpuS: number }> {
  * Where a process's resident memory is, from /proc/<pid>/smaps: malloc (glibc's main heap and its
  * per-thread arenas, 64 MB-aligned regions: the Rust core's and Node's native allocations), files
  * (node, the core's library, other mapped code) and the rest of the anonymous memory (the V8 heaps
- * of the main and workflow threads, stacks).
+ * of the main and workflow threads, stacks, and malloc's blocks above its mmap threshold, which the
+ * worker sets to 128 KB).
  */
 interface MemoryParts {
   mallocMb: number;
@@ -163,8 +164,8 @@ async function processSettings(pid: number): Promise<string> {
   const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
   const env = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
   const flags = argv.slice(1).filter((a) => a.startsWith('--'));
-  const arenas = env.find((e) => e.startsWith('MALLOC_ARENA_MAX='));
-  return `${argv[0]} ${flags.join(' ') || '(no flags)'}, ${arenas ?? 'MALLOC_ARENA_MAX unset'}`;
+  const malloc = env.filter((e) => e.startsWith('MALLOC_'));
+  return `${argv[0]} ${flags.join(' ') || '(no flags)'}, ${malloc.join(' ') || 'MALLOC_* unset'}`;
 }
 
 const fmtParts = (p: MemoryParts) =>
