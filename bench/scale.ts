@@ -193,6 +193,30 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
+/**
+ * The wait an event ends: an activity scheduled -> picked up (pickup), a workflow task scheduled ->
+ * picked up (queued), picked up -> completed (ran).
+ */
+function taskGap(
+  e: HistoryEvent,
+  byId: Map<string, HistoryEvent>,
+): { kind: 'pickup' | 'queued' | 'ran'; ms: number } | undefined {
+  const since = (id: unknown) => {
+    const from = byId.get(String(id));
+    return from ? eventMs(e) - eventMs(from) : undefined;
+  };
+  const pairs = [
+    ['pickup', e.activityTaskStartedEventAttributes?.scheduledEventId],
+    ['queued', e.workflowTaskStartedEventAttributes?.scheduledEventId],
+    ['ran', e.workflowTaskCompletedEventAttributes?.startedEventId],
+  ] as const;
+  for (const [kind, id] of pairs) {
+    const ms = id == null ? undefined : since(id);
+    if (ms !== undefined) return { kind, ms };
+  }
+  return undefined;
+}
+
 /** A checkCanary done: when it completed, and the time it was handed to wait for (deferred checks). */
 interface CheckDone {
   doneMs: number;
@@ -293,15 +317,10 @@ function logFirstTasks(histories: HistoryEvent[][]): void {
     const byId = new Map(events.map((e) => [String(e.eventId), e] as const));
     const start = events.length > 0 ? eventMs(events[0]) : NaN;
     for (const e of events) {
-      const wftStarted = e.workflowTaskStartedEventAttributes;
-      const scheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
-      if (scheduled && queued.length < histories.length * 3) queued.push(eventMs(e) - eventMs(scheduled));
-      const wftDone = e.workflowTaskCompletedEventAttributes;
-      const picked = wftDone && byId.get(String(wftDone.startedEventId));
-      if (picked) ran.push(eventMs(e) - eventMs(picked));
-      const actStarted = e.activityTaskStartedEventAttributes;
-      const actScheduled = actStarted && byId.get(String(actStarted.scheduledEventId));
-      if (actScheduled) pickup.push(eventMs(e) - eventMs(actScheduled));
+      const gap = taskGap(e, byId);
+      if (gap?.kind === 'queued' && queued.length < histories.length * 3) queued.push(gap.ms);
+      if (gap?.kind === 'ran') ran.push(gap.ms);
+      if (gap?.kind === 'pickup') pickup.push(gap.ms);
     }
     const check = events.find(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkCanary',
@@ -479,7 +498,12 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
     if (process.env.BENCH_FIRST_DETAIL === '1') {
       // When they timed out (s after the first start): all at once is a stalled worker.
       const at = started
-        .flatMap((runs) => runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes).map(eventMs))
+        .flatMap((runs) =>
+          runs
+            .flat()
+            .filter((e) => e.workflowTaskTimedOutEventAttributes)
+            .map(eventMs),
+        )
         .sort((a, b) => a - b)
         .map((t) => ((t - t0) / 1000).toFixed(0));
       log(`  timed out at (s): ${at.join(' ')}`);
@@ -551,22 +575,17 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
         }
         deferred ||= due.size > 0;
         doneAt.push(
-          ...all.filter((e) => due.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId))).map(eventMs),
+          ...all
+            .filter((e) => due.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))
+            .map(eventMs),
         );
         const byId = new Map(all.map((e) => [String(e.eventId), e] as const));
         for (const e of all) {
           const t = eventMs(e);
           if (t < steadyFrom || t >= steadyTo) continue;
           inWindow.push(e);
-          const started = e.activityTaskStartedEventAttributes;
-          const scheduled = started && byId.get(String(started.scheduledEventId));
-          if (scheduled) pickup.push(eventMs(e) - eventMs(scheduled));
-          const wftStarted = e.workflowTaskStartedEventAttributes;
-          const wftScheduled = wftStarted && byId.get(String(wftStarted.scheduledEventId));
-          if (wftScheduled) wftQueue.push(eventMs(e) - eventMs(wftScheduled));
-          const wftDone = e.workflowTaskCompletedEventAttributes;
-          const wftPicked = wftDone && byId.get(String(wftDone.startedEventId));
-          if (wftPicked) wftRun.push(eventMs(e) - eventMs(wftPicked));
+          const gap = taskGap(e, byId);
+          if (gap) ({ pickup, queued: wftQueue, ran: wftRun })[gap.kind].push(gap.ms);
         }
       }
       // Deferred checks: how much later than one interval after the last check each check was done
