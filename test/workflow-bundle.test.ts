@@ -93,7 +93,10 @@ describe('prebuilt workflow bundle', function () {
     const cache = rollout.__webpack_module_cache__;
     assert.ok(cache['./workflows/canary.ts'] && !ctx.__webpack_module_cache__['./workflows/canary.ts']);
     for (const id of shared) assert.equal(cache[id], ctx.__webpack_module_cache__[id], id);
-    assert.deepEqual(manifest.shared, sharedModuleIds().map((id) => id.slice(2)));
+    assert.deepEqual(
+      manifest.shared,
+      sharedModuleIds().map((id) => id.slice(2)),
+    );
   });
 
   it('is stale once the shared modules differ', async () => {

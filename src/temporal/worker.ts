@@ -12,7 +12,6 @@ import { TASK_QUEUE } from '../../workflows/messages';
 import { prebuiltWorkflowBundle, WORKFLOW_BUNDLER_OPTIONS } from './workflow-bundle';
 import { describeZodError } from '../text/zod-problems';
 
-
 export interface WorkerOptions {
   connection: NativeConnection;
   namespace: string;

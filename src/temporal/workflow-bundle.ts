@@ -125,7 +125,8 @@ export async function bundleStaleness(files: BundleFiles = DEFAULT_BUNDLE): Prom
   }
   if (manifest.sdkVersion !== sdkVersion())
     return `bundle made with @temporalio/worker ${manifest.sdkVersion}, this is ${sdkVersion()}`;
-  if (manifest.shared.join('\n') !== sharedRelative().join('\n')) return 'the shared modules changed since the build';
+  if (manifest.shared.join('\n') !== sharedRelative().join('\n'))
+    return 'the shared modules changed since the build';
   for (const [rel, hash] of Object.entries(manifest.sources)) {
     if ((await sha256(path.join(ROOT, rel)).catch(() => 'missing')) !== hash)
       return `${rel} changed since the build`;
