@@ -199,8 +199,13 @@ describe('the Temporal Web UI list tells rollout outcomes apart (Chromium)', fun
       .first()
       .waitFor();
     // The Details text (the plan, set at start) is not cut off at the bottom of its frame: the Web UI
-    // sizes the frame on load without the body's margin, so the text ends on a rule it may cut.
-    const detailsFrame = await page.locator('iframe[title="output"]').nth(1).contentFrame();
+    // sizes the frame on load without the body's margin, so the text ends on a rule it may cut. A
+    // run continued as new (every 150 events: this one checks every second) has no Details of its
+    // own; its Current Details (the last frame) carry the plan instead.
+    const first = (await client.workflow.getHandle(ids.held, runId).fetchHistory()).events?.[0];
+    const continued = Boolean(first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId);
+    const frames = page.locator('iframe[title="output"]');
+    const detailsFrame = await (continued ? frames.last() : frames.nth(1)).contentFrame();
     await detailsFrame.getByText(/deadline 1h/).waitFor();
     const cut = await detailsFrame.locator('main').evaluate((main) => {
       const texts = [...main.querySelectorAll('p, table')];

@@ -164,7 +164,7 @@ export class Rollout implements EffectHost {
       upsertSearchAttributes(changes);
       for (const pair of changes) this.upserted.set(pair.key.name, pair.value);
     }
-    setCurrentDetails(detailsOf(this.plan, this.s));
+    setCurrentDetails(detailsOf(this.plan, this.s, this.options.carried !== undefined));
   }
 
   // Each new decision as a log entry, which `dev` and `worker` print as a line for people

@@ -3,6 +3,7 @@
 // APIs here: the interpreter (workflows/rollout.ts) calls these and publishes the results.
 import { blankStatus, isFinal, type RolloutStatus } from '../src/contract';
 import type { ResolvedPlan } from '../src/plan/schema';
+import { formatDuration } from '../src/plan/duration';
 import { plainReason } from '../src/ui/plain';
 import { applying, holdDueAt, percentOf, windowMs, type PolicyState } from './policy';
 
@@ -118,8 +119,11 @@ export function searchAttributesOf(plan: ResolvedPlan, s: PolicyState) {
   } as const;
 }
 
-/** The Web UI's "current details": markdown for people at a glance. */
-export function detailsOf(plan: ResolvedPlan, s: PolicyState): string {
+/**
+ * The Web UI's "current details": markdown for people at a glance. `withPlan` for a run continued
+ * as new, which shows no Details of its own: the plan's text (staticDetails) comes first.
+ */
+export function detailsOf(plan: ResolvedPlan, s: PolicyState, withPlan = false): string {
   const a = s.lastAnalysis;
   const write = applying(s);
   const lines = [
@@ -180,10 +184,60 @@ export function detailsOf(plan: ResolvedPlan, s: PolicyState): string {
     '',
     '---',
   );
-  return lines.join('\n');
+  return withPlan ? `${staticDetails(plan)}\n\n${lines.join('\n')}` : lines.join('\n');
 }
 
 function fmt(v: number | null): string {
   if (v === null) return 'n/a';
   return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
+}
+
+/** The Web UI's Summary of a rollout, set by the client at start. */
+export function staticSummary(plan: ResolvedPlan): string {
+  const stages = plan.stages
+    .map((s) => {
+      const share = s.shadow !== undefined ? `shadow ${s.shadow}%` : `${s.weight}%`;
+      return s.observeMs > 0 ? `${share} ${formatDuration(s.observeMs)}` : share;
+    })
+    .join(', ');
+  return `${plan.agent}: ${plan.stable} -> ${plan.canary} (${stages})`;
+}
+
+/**
+ * The Web UI's Details of a rollout (its plan), set by the client at start. A run continued as new
+ * has no Summary or Details of its own (the SDK's continueAsNew cannot give them), so its Current
+ * Details carry this text too (detailsOf).
+ */
+export function staticDetails(plan: ResolvedPlan): string {
+  const a = plan.analysis;
+  return [
+    `**${plan.agent}** canary \`${plan.canary}\` against stable \`${plan.stable}\``,
+    '',
+    '| stage | canary % | observe |',
+    '|---|---|---|',
+    ...plan.stages.map(
+      (s, i) =>
+        `| ${i + 1} | ${s.shadow !== undefined ? `0 (shadow ${s.shadow}% mirrored)` : s.weight} | ${s.observeMs ? formatDuration(s.observeMs) : '-'} |`,
+    ),
+    '',
+    `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
+      `rollback after ${a.failureLimit} failed check${a.failureLimit === 1 ? '' : 's'}; deadline ${formatDuration(plan.progressDeadlineMs)}`,
+    ...(a.onFail
+      ? [
+          `on a failed check: ${Object.entries(a.onFail)
+            .map(([metric, action]) =>
+              metric === 'timeout' && typeof action === 'number'
+                ? `waits at most ${formatDuration(action)}`
+                : `${metric} ${action}`,
+            )
+            .join(
+              ', ',
+            )} (pause waits for a person and keeps judging; a clearly worse canary still rolls back)`,
+        ]
+      : []),
+    // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
+    // ~16px are cut off: a rule there is what gets cut, not the text (docs/web-ui.md).
+    '',
+    '---',
+  ].join('\n');
 }

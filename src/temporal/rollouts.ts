@@ -19,7 +19,6 @@ import {
 } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
-import { formatDuration } from '../plan/duration';
 import { planForWorkflow, problemsFromZod, PlanError, type PlanInput, type ResolvedPlan } from '../plan';
 import {
   isFinal,
@@ -41,6 +40,7 @@ import {
 } from '../../workflows/messages';
 import { CODE_VERSION, PREFLIGHT_WORKFLOW_TYPE } from '../contract';
 import { admission, admissionViewOfStatus } from '../../workflows/policy/admission';
+import { staticDetails, staticSummary } from '../../workflows/view';
 import type { Command as PolicyCommand } from '../../workflows/policy/types';
 import {
   AbortInputSchema,
@@ -79,50 +79,6 @@ import {
 export { DEFAULT_QUERY_TIMEOUT_MS };
 /** Updates wait for their effect (promote: the new split written), so they get longer. */
 export const DEFAULT_UPDATE_TIMEOUT_MS = 20_000;
-
-export function staticSummary(plan: ResolvedPlan): string {
-  const stages = plan.stages
-    .map((s) => {
-      const share = s.shadow !== undefined ? `shadow ${s.shadow}%` : `${s.weight}%`;
-      return s.observeMs > 0 ? `${share} ${formatDuration(s.observeMs)}` : share;
-    })
-    .join(', ');
-  return `${plan.agent}: ${plan.stable} -> ${plan.canary} (${stages})`;
-}
-
-export function staticDetails(plan: ResolvedPlan): string {
-  const a = plan.analysis;
-  return [
-    `**${plan.agent}** canary \`${plan.canary}\` against stable \`${plan.stable}\``,
-    '',
-    '| stage | canary % | observe |',
-    '|---|---|---|',
-    ...plan.stages.map(
-      (s, i) =>
-        `| ${i + 1} | ${s.shadow !== undefined ? `0 (shadow ${s.shadow}% mirrored)` : s.weight} | ${s.observeMs ? formatDuration(s.observeMs) : '-'} |`,
-    ),
-    '',
-    `checks every ${formatDuration(a.intervalMs)}, ${a.judge} judge on ${a.metrics.join(', ')}; ` +
-      `rollback after ${a.failureLimit} failed check${a.failureLimit === 1 ? '' : 's'}; deadline ${formatDuration(plan.progressDeadlineMs)}`,
-    ...(a.onFail
-      ? [
-          `on a failed check: ${Object.entries(a.onFail)
-            .map(([metric, action]) =>
-              metric === 'timeout' && typeof action === 'number'
-                ? `waits at most ${formatDuration(action)}`
-                : `${metric} ${action}`,
-            )
-            .join(
-              ', ',
-            )} (pause waits for a person and keeps judging; a clearly worse canary still rolls back)`,
-        ]
-      : []),
-    // Web UI 2.42 sizes its markdown frame to the body without the body's margin, so the last
-    // ~16px are cut off: a rule there is what gets cut, not the text (docs/web-ui.md).
-    '',
-    '---',
-  ].join('\n');
-}
 
 function grpcCode(err: unknown): number | undefined {
   const cause = (err as { cause?: { code?: unknown } }).cause;

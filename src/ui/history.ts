@@ -351,8 +351,45 @@ function command(
   };
 }
 
-/** Runs followed back through continue-as-new; past this the oldest checks are left out. */
-export const MAX_RUNS = 20;
+/**
+ * Runs followed back through continue-as-new; past this the oldest checks are left out. A run
+ * continues as new every 150 events or so (about 20 checks), so 400 runs hold about 8,000 checks:
+ * a 6 h plan at 3 s checks.
+ */
+export const MAX_RUNS = 400;
+
+/**
+ * Runs that have closed never change: their events are read once. A dashboard that follows a long
+ * rollout then fetches only its live run at each refresh. Bounded by runs kept (each ~150 events).
+ */
+const closedRuns = new Map<string, HistoryEvent[]>();
+const CLOSED_RUNS_KEPT = 2_000;
+
+function closed(events: HistoryEvent[]): boolean {
+  const last = events.at(-1);
+  return Boolean(
+    last &&
+    (last.workflowExecutionContinuedAsNewEventAttributes ||
+      last.workflowExecutionCompletedEventAttributes ||
+      last.workflowExecutionFailedEventAttributes ||
+      last.workflowExecutionCanceledEventAttributes ||
+      last.workflowExecutionTerminatedEventAttributes ||
+      last.workflowExecutionTimedOutEventAttributes),
+  );
+}
+
+async function runEvents(client: Client, workflowId: string, runId: string): Promise<HistoryEvent[]> {
+  const key = `${workflowId}/${runId}`;
+  const kept = closedRuns.get(key);
+  if (kept) return kept;
+  const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const events: HistoryEvent[] = history.events ?? [];
+  if (closed(events)) {
+    closedRuns.set(key, events);
+    if (closedRuns.size > CLOSED_RUNS_KEPT) closedRuns.delete(closedRuns.keys().next().value!);
+  }
+  return events;
+}
 
 export function emptyHistory(workflowId: string): RolloutHistory {
   return {
@@ -378,8 +415,7 @@ export async function readRolloutHistory(
   const runs: { runId: string; events: HistoryEvent[] }[] = [];
   let next: string | null = runId;
   while (next && runs.length < MAX_RUNS) {
-    const history: History = await client.workflow.getHandle(workflowId, next).fetchHistory();
-    const events: HistoryEvent[] = history.events ?? [];
+    const events = await runEvents(client, workflowId, next);
     runs.unshift({ runId: next, events });
     next = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || null;
   }
