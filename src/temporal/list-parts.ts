@@ -37,7 +37,8 @@ function quote(value: string): string {
 }
 
 export function listQuery(opts: ListOptions = {}): string {
-  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`];
+  // A run that continued as new is one step of a rollout whose next run is listed (every 150 events).
+  const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.agent) parts.push(`${SA_NAMES.agent} = ${quote(opts.agent)}`);
   if (opts.state) parts.push(`${SA_NAMES.state} = ${quote(opts.state)}`);
   // A closed execution is not progressing or paused, whatever it last published (terminated, failed).

@@ -27,9 +27,9 @@ export function neverRouted(h: RolloutHistory): boolean {
 /** History reads per list request: a long list fills in over a few polls instead of one slow answer. */
 const REASON_READS_PER_LIST = 10;
 
-/** Rollouts newest first; runs that only handed over to a new run (continue-as-new) are left out. */
+/** Rollouts newest first (runs that only handed over to a new one are left out by the query). */
 export async function listRows(client: Client, limit = 200): Promise<RolloutRow[]> {
-  const rows = (await listRollouts(client, { limit })).filter((r) => r.status !== 'CONTINUED_AS_NEW');
+  const rows = await listRollouts(client, { limit });
   const missing = rows.filter((r) => r.closeTime && !reasonCache.has(`${r.workflowId}/${r.runId}`));
   await Promise.all(
     missing.slice(0, REASON_READS_PER_LIST).map(async (r) => {
