@@ -53,7 +53,7 @@ interface Job {
   sessions?: boolean;
   /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
   /** old: judge v3 (--v3); v4: judge v4 without v5's early passes on conversations' means (--v4). */
-  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean };
+  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean; v5?: boolean };
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -200,18 +200,19 @@ async function conversations(): Promise<void> {
   const models = loadModels(module).filter((m) => !only || only.includes(m.id));
   const old = process.argv.includes('--v3');
   const v4 = process.argv.includes('--v4');
+  const v5 = process.argv.includes('--v5');
   const started = Date.now();
   const jobs: Job[] = [];
   for (const rps of rates) {
     for (const m of models) {
       // 100 requests/s costs ten times 10: fewer runs unless asked (--runs-100).
       const n = rps >= 100 ? Math.round(arg('runs-100', Math.max(5, runs / 4))) : runs;
-      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old, v4 } });
+      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old, v4, v5 } });
     }
   }
   const results = await runParallel(jobs);
   console.log(
-    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : "judge v5 (per conversation; early stages may pass on conversations' means)"}, seed ${seed}, ` +
+    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : v5 ? "judge v5 (per conversation; early stages may pass on conversations' means)" : "judge v6 (judge v5 with the stages' feedback reads and means summed)"}, seed ${seed}, ` +
       `${runs} rollouts per cell (${rates.includes(100) ? 'fewer at 100 req/s, ' : ''}--runs for more)`,
   );
   console.log(
@@ -363,7 +364,9 @@ if (isMainThread) {
         ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
         : j.traffic.v4
           ? { v5: false }
-          : {};
+          : j.traffic.v5
+            ? { v6: false }
+            : {};
       parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
       return;
     }

@@ -22,8 +22,14 @@ export { metricValue, histogramQuantile } from './values';
  * under patch judge-v4 (conversations as the unit), 5 under judge-v5 too (early stages may pass on
  * the means of conversations' own rates); absent: the rules it started with.
  */
-export function judge(window: MetricsWindow, analysis: AnalysisConfig, judgeVersion?: 4 | 5): Verdict {
+export function judge(window: MetricsWindow, analysis: AnalysisConfig, judgeVersion?: 4 | 5 | 6): Verdict {
   return analysis.judge === 'thresholds'
     ? judgeThresholds(window, analysis)
-    : judgeStatistical(window, analysis, judgeVersion !== undefined, judgeVersion === 5);
+    : judgeStatistical(
+        window,
+        analysis,
+        judgeVersion !== undefined,
+        judgeVersion !== undefined && judgeVersion >= 5,
+        judgeVersion === 6,
+      );
 }
