@@ -292,8 +292,7 @@ export function conversationMeanLlr(
           : metric === 'quality_score'
             ? [c.qualityMeanSum, c.qualityMeanSq, c.scored]
             : [undefined, undefined, 0];
-    if (sum === undefined || sq === undefined || n === undefined || n < minConversations)
-      return undefined;
+    if (sum === undefined || sq === undefined || n === undefined || n < minConversations) return undefined;
     const mean = sum / n;
     // A floor keeps a run of identical conversations from looking like certainty (as for scores).
     const variance = Math.max(((sq / n - mean * mean) * n) / (n - 1), (delta * delta) / 4);
