@@ -344,8 +344,15 @@ export interface SimOptions {
   v4?: boolean;
   /** Judge v5 (early stages may pass on conversations' means): the default since the patch judge-v5. */
   v5?: boolean;
+  /**
+   * Judge v6 (the stages' feedback-horizon reads and conversations' means summed, early passes on
+   * fewer conversations): the default here; false for judge v5 as on main.
+   */
+  v6?: boolean;
   /** Traffic from elsewhere (conversations); the Generators above when absent. */
   source?: (rng: Rng) => TrafficSource;
+  /** Called with every check's rollout verdict (tracing a rollout: bench/judge-trace.ts). */
+  onCheck?: (at: number, stageIndex: number, verdict: Verdict) => void;
 }
 
 export const DEFAULT_PLAN: ResolvedPlan = resolvePlan({ agent: 'sim', stable: 'v1', canary: 'v2' });
@@ -429,14 +436,19 @@ function simulatePolicy(o: SimOptions): Outcome {
         plan.analysis,
         s.judgeV4 === true,
         s.judgeV5 === true,
+        s.judgeV5 === true && o.v6 !== false,
       );
       // As the check activity does: the rollout's verdict beside the stage's, when the policy asks.
+      // Judge v6 needs the stage's latest evidence beside the carried one (which metrics passed in
+      // this stage already): what the policy would hand the check under a judge-v6 patch.
+      const ask = e.rollout && o.v6 !== false && s.judgeV5 ? { ...e.rollout, latest: s.evidence } : e.rollout;
       const rollout = rolloutVerdict(
         verdict,
-        e.rollout,
+        ask,
         plan.analysis,
-        s.judgeV4 ? (s.judgeV5 ? 5 : 4) : undefined,
+        s.judgeV4 ? (s.judgeV5 ? (o.v6 !== false ? 6 : 5) : 4) : undefined,
       );
+      o.onCheck?.(now, s.stageIndex, rollout?.verdict ?? verdict);
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict, rollout } });
     }
   };

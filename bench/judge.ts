@@ -4,9 +4,11 @@
 // Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing
 // users, context-dependent latency, correlated scores, incidents on both versions, biased and late
 // feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
-//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4]
-//   (about 2-4 min on 2 cores; --rps 1,10,100 --runs 400 for the full table, hours)
-// Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f> ...
+//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4|--v5]
+//   (judge v6 unless --v3/--v4/--v5; about 2-4 min on 2 cores; --runs 400 --rps 10 about 20 min)
+//   Why a rollout ended: JUDGE_SIM_REASONS=detail; check by check: bench/judge-trace.ts
+// Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f>
+//   caught_err_1_2_<rps>rps=<f> promoted_err_1_2_<rps>rps=<f> promoted_quality_min_<rps>rps=<f>
 //
 // --requests: the independent-requests benchmark (0.1 to 100 requests/s, the old bursty sessions);
 // --compare adds the baselines (thresholds at window end, Flagger-style counter, failureLimit 3).
@@ -53,7 +55,7 @@ interface Job {
   sessions?: boolean;
   /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
   /** old: judge v3 (--v3); v4: judge v4 without v5's early passes on conversations' means (--v4). */
-  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean };
+  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean; v5?: boolean };
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -200,18 +202,26 @@ async function conversations(): Promise<void> {
   const models = loadModels(module).filter((m) => !only || only.includes(m.id));
   const old = process.argv.includes('--v3');
   const v4 = process.argv.includes('--v4');
+  const v5 = process.argv.includes('--v5');
   const started = Date.now();
   const jobs: Job[] = [];
   for (const rps of rates) {
     for (const m of models) {
       // 100 requests/s costs ten times 10: fewer runs unless asked (--runs-100).
       const n = rps >= 100 ? Math.round(arg('runs-100', Math.max(5, runs / 4))) : runs;
-      jobs.push({ judge: 'ours', scenario: 0, rps, runs: n, seed, traffic: { id: m.id, module, old, v4 } });
+      jobs.push({
+        judge: 'ours',
+        scenario: 0,
+        rps,
+        runs: n,
+        seed,
+        traffic: { id: m.id, module, old, v4, v5 },
+      });
     }
   }
   const results = await runParallel(jobs);
   console.log(
-    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : "judge v5 (per conversation; early stages may pass on conversations' means)"}, seed ${seed}, ` +
+    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : v5 ? "judge v5 (per conversation; early stages may pass on conversations' means)" : "judge v6 (judge v5 with the stages' feedback reads and means summed)"}, seed ${seed}, ` +
       `${runs} rollouts per cell (${rates.includes(100) ? 'fewer at 100 req/s, ' : ''}--runs for more)`,
   );
   console.log(
@@ -221,6 +231,8 @@ async function conversations(): Promise<void> {
   let worstUpper = 0;
   const promoted: Record<number, number[]> = {};
   const caught: Record<string, number> = {};
+  /** Regressions of exactly minEffect: promoted at most PASS_BETA (5%) of the time is the promise. */
+  const atMinEffect: Record<string, number> = {};
   for (const m of models) {
     for (const rps of rates) {
       const r = results.find((x) => x.traffic?.id === m.id && x.rps === rps)!.summary;
@@ -232,7 +244,10 @@ async function conversations(): Promise<void> {
         worstAa = Math.max(worstAa, fr / r.runs);
         worstUpper = Math.max(worstUpper, upper95two(fr, r.runs));
         (promoted[rps] ??= []).push(r.promoted / r.runs);
-      } else caught[`${m.id}_${rps}`] = r.rolledBack / r.runs;
+      } else {
+        caught[`${m.id}_${rps}`] = r.rolledBack / r.runs;
+        if (m.id === 'err_1_2' || m.id === 'quality_min') atMinEffect[`${m.id}_${rps}`] = r.promoted / r.runs;
+      }
       console.log(
         `${m.label.slice(0, 66).padEnd(66)} ${String(rps).padStart(5)} ${rb.padStart(20)} ` +
           `${(m.aa ? '-' : pct(r.rolledBack, r.runs)).padStart(7)} ${pct(r.promoted, r.runs).padStart(9)} ` +
@@ -249,7 +264,10 @@ async function conversations(): Promise<void> {
     .map((rps) => `caught_err_1_2_${rps}rps=${caught[`err_1_2_${rps}`].toFixed(4)}`)
     .join(' ');
   console.log(
-    `judge conversations aa_false_rollback_max=${worstAa.toFixed(4)} aa_upper95_max=${worstUpper.toFixed(4)} ${healthy} ${err}`.trim(),
+    `judge conversations aa_false_rollback_max=${worstAa.toFixed(4)} aa_upper95_max=${worstUpper.toFixed(4)} ${healthy} ${err} ` +
+      Object.entries(atMinEffect)
+        .map(([k, v]) => `promoted_${k.replace(/_([0-9.]+)$/, '_$1rps')}=${v.toFixed(4)}`)
+        .join(' '),
   );
 }
 
@@ -363,7 +381,9 @@ if (isMainThread) {
         ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
         : j.traffic.v4
           ? { v5: false }
-          : {};
+          : j.traffic.v5
+            ? { v6: false }
+            : {};
       parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
       return;
     }

@@ -399,7 +399,7 @@ export function runTraffic(
   rps: number,
   runs: number,
   baseSeed = 42,
-  options: ConversationOptions & { v4?: boolean; v5?: boolean } = {},
+  options: ConversationOptions & { v4?: boolean; v5?: boolean; v6?: boolean } = {},
 ): Summary {
   const outcomes: Outcome[] = [];
   for (let r = 0; r < runs; r++) {
@@ -412,6 +412,7 @@ export function runTraffic(
         seed: seedOf(baseSeed + 7_000_003, hashId(model.id), Math.round(rps * 10), r),
         ...(options.v4 === false ? { v4: false } : {}),
         ...(options.v5 === false ? { v5: false } : {}),
+        ...(options.v6 === false ? { v6: false } : {}),
         source: (rng) => new ConversationTraffic(model, rps, rng, options),
       }),
     );

@@ -265,6 +265,17 @@ export function builtinModels(): TrafficModel[] {
       { regression: { errors: 0.04 } },
     ),
     conversationModel('p99_150', 'p99 +50%', {}, { regression: { latencyFactor: 1.5 } }),
+    // Exactly the default minEffect.p99_latency_ms (+20%): promoted at most 5%.
+    conversationModel('p99_120', 'p99 +20% (minEffect)', {}, { regression: { latencyFactor: 1.2 } }),
+    // Exactly the default minEffect.quality_score (0.02) below the stable: promoted at most 5%.
+    conversationModel(
+      'quality_min',
+      'quality -0.02 (minEffect) on heavy-tailed traffic',
+      {},
+      {
+        regression: { qualityDrop: 0.02 },
+      },
+    ),
     conversationModel(
       'long_only',
       'errors +5 points from the 10th turn on (long conversations only)',

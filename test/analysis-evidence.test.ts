@@ -105,7 +105,22 @@ describe('forecast (validate/start --rps)', () => {
   it('at 100 requests/s every stage decides in its window: no warning', () => {
     const f = forecast(plan, 100);
     assert.deepEqual(f.warnings, []);
-    assert.equal(f.totalMs, 210 * 60_000);
+    // Stage 1 waits for 100 canary outcomes older than the 30m feedback horizon (20 s of them at
+    // 5 requests/s), checked on the minute: 31m; then the windows.
+    assert.equal(f.totalMs, (31 + 60 + 120) * 60_000);
+  });
+
+  it('counts the wait for data: minSamples, and outcomes older than the feedback horizon', () => {
+    const f = forecast(plan, 1);
+    const task = f.stages[0].metrics.find((m) => m.metric === 'task_success_rate')!;
+    // 100 outcomes at 5% of 1 request/s (2,000 s) after the 30m horizon.
+    assert.equal(task.dataMs, 30 * 60_000 + 2_000_000);
+    const errors = f.stages[0].metrics.find((m) => m.metric === 'error_rate')!;
+    assert.equal(errors.dataMs, 2_000_000);
+    // Stage 2's read begins 30m before it, at stage 1's 5% (90 outcomes), then 10 more at 25%.
+    const task2 = f.stages[1].metrics.find((m) => m.metric === 'task_success_rate')!;
+    assert.equal(task2.dataMs, 30 * 60_000 + 40_000);
+    assert.equal(f.stages[0].expectedMs, 64 * 60_000);
   });
 
   it('at 1 request/s stage 1 needs longer than 30m: a warning with concrete fixes', () => {

@@ -35,6 +35,16 @@ export interface MetricEvidence {
   /** Absent where bad events are not counted (the quality mean). */
   canaryBad?: number;
   guards: { llr: number; bad?: number }[];
+  /** Judge v6: the stages' ln LRs on conversations' means, summed (early passes). */
+  meanLlr?: number[];
+  /** Judge v6: the stages' reads of requests older than the feedback horizon, summed (outcome limits). */
+  settled?: { canary: { sum: number; n: number }; stable: { sum: number; n: number } };
+  /**
+   * Judge v6: the comparison has ruled out the stage's multiple at some check of this stage. A
+   * sequential test's pass is its first crossing (Ville's bound under "worse" holds for "ever
+   * crossed"): a later check whose statistic drifts back above the bound does not undo it.
+   */
+  passed?: true;
 }
 
 /**
@@ -93,12 +103,31 @@ const zero = (): MetricEvidence => ({ llr: EFFECT_GRID.map(() => 0), guards: [] 
 const sum = (a: number | undefined, b: number | undefined) =>
   a === undefined && b === undefined ? undefined : (a ?? 0) + (b ?? 0);
 
-function addTo(carried: MetricEvidence | undefined, r: MetricResult): MetricEvidence {
-  const c = carried ?? zero();
+function addTo(carried: MetricEvidence | undefined, r: MetricResult, v6 = false): MetricEvidence {
+  // `passed` belongs to the stage that set it: never carried into the next one.
+  const { passed: _stage, ...c } = carried ?? zero();
+  void _stage;
   const st = r.stats;
   if (!st) return c;
   const perRequest = c.perRequest || st.unit === 'request';
+  const meanLlr =
+    v6 && (c.meanLlr || st.meanLlr)
+      ? EFFECT_GRID.map((_, i) => clampLlr((c.meanLlr?.[i] ?? 0) + (st.meanLlr?.[i] ?? 0)))
+      : undefined;
+  const add = (a?: { sum: number; n: number }, b?: { sum: number; n: number }) => ({
+    sum: (a?.sum ?? 0) + (b?.sum ?? 0),
+    n: (a?.n ?? 0) + (b?.n ?? 0),
+  });
+  const settled =
+    v6 && (c.settled || st.settled)
+      ? {
+          canary: add(c.settled?.canary, st.settled?.canary),
+          stable: add(c.settled?.stable, st.settled?.stable),
+        }
+      : undefined;
   return {
+    ...(meanLlr ? { meanLlr } : {}),
+    ...(settled ? { settled } : {}),
     llr: EFFECT_GRID.map((_, i) => clampLlr((c.llr[i] ?? 0) + (st.llr[i] ?? 0))),
     ...(perRequest ? { perRequest } : {}),
     ...(sum(c.canaryBad, st.canaryBad) !== undefined ? { canaryBad: sum(c.canaryBad, st.canaryBad) } : {}),
@@ -123,8 +152,14 @@ export function judgeAcrossStages(
   v4?: boolean,
   /** Judge v5 (patch judge-v5): early stages may also pass on the means of conversations' own rates. */
   v5?: boolean,
+  /** Judge v6: the stages' means and feedback-horizon reads summed (see judgeRolloutV4). */
+  v6?: boolean,
+  /** Judge v6: the evidence as of this stage's previous check (which metrics already passed in it). */
+  latest?: Evidence,
 ): { verdict: Verdict; evidence: Evidence } {
-  if (v4) return judgeRolloutV4(v, carried, analysis, passAt, v5 === true);
+  if (v4) {
+    return judgeRolloutV4(v, carried, analysis, passAt, v5 === true, v5 === true && v6 === true, latest);
+  }
   const evidence: Evidence = { ...carried };
   const passIndex = Math.max(
     0,
@@ -200,9 +235,9 @@ const waitingOf = (r: MetricResult): boolean => (r.stats?.guards ?? []).some((g)
  */
 export function rolloutVerdict(
   v: Verdict,
-  ask: { carried?: Evidence; passAt: number } | undefined,
+  ask: { carried?: Evidence; passAt: number; latest?: Evidence } | undefined,
   analysis: AnalysisConfig,
-  judgeVersion: 4 | 5 | undefined,
+  judgeVersion: 4 | 5 | 6 | undefined,
 ): { verdict: Verdict; evidence: Evidence } | null {
   if (!ask || v.judge !== 'statistical') return null;
   return judgeAcrossStages(
@@ -211,7 +246,9 @@ export function rolloutVerdict(
     analysis,
     ask.passAt,
     judgeVersion !== undefined,
-    judgeVersion === 5,
+    judgeVersion !== undefined && judgeVersion >= 5,
+    judgeVersion === 6,
+    ask.latest,
   );
 }
 
@@ -230,6 +267,8 @@ function judgeRolloutV4(
   analysis: AnalysisConfig,
   passAt: number,
   v5: boolean,
+  v6 = false,
+  latest?: Evidence,
 ): { verdict: Verdict; evidence: Evidence } {
   const evidence: Evidence = { ...carried };
   const passIndex = Math.max(
@@ -239,7 +278,7 @@ function judgeRolloutV4(
   const metrics = v.metrics.map((r): MetricResult => {
     const before = carried?.[r.metric];
     if (!r.stats && !(r.status === 'nodata' && before)) return r;
-    const total = addTo(before, r);
+    const total = addTo(before, r, v6);
     evidence[r.metric] = total;
     if (r.stats?.blocked) return r;
     const split = rolloutAlpha(analysis, r.metric);
@@ -296,22 +335,51 @@ function judgeRolloutV4(
       };
     }
     // Outside a limit the stable breaks too counts as inside: judged against the stable alone.
-    const inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
+    let inside = (r.stats?.guards ?? []).every((g, i) => g.within || r.stats?.stableBeyond?.[i]);
+    let waiting = waitingOf(r);
+    // Judge v6: outcome limits read the rollout's requests older than the horizon, every stage's
+    // read added (they are contiguous), so a later stage does not wait for minSamples again.
+    const settled = v6 && r.stats?.guards ? settledLimits(total, analysis, r.metric) : undefined;
+    if (settled) ({ inside, waiting } = settled);
     const ruledOut = effectText(r.metric, passAt * delta);
     // Judge v5: a stage before the last may also pass when its own conversations' means rule out
-    // the regression it must (one failing user is 1/N of them, not a burst of requests). The last
-    // stage before 100% keeps the rollout's test alone: the promise about minEffect is decided there.
-    const meanLlr = r.stats?.meanLlr?.[passIndex];
+    // the regression it must (one failing user is 1/N of them, not a burst of requests); judge v6
+    // adds the earlier stages' means. The last stage before 100% keeps the rollout's test alone:
+    // the promise about minEffect is decided there.
+    const meanLlr = v6 ? total.meanLlr?.[passIndex] : r.stats?.meanLlr?.[passIndex];
     const byMeans = v5 && passAt > 1 && meanLlr !== undefined && meanLlr <= Math.log(PASS_BETA);
-    return passOrNotYet(
-      out,
-      inside,
-      passLlr <= Math.log(PASS_BETA) || byMeans,
-      ruledOut,
-      values,
-      waitingOf(r),
-    );
+    // Judge v6: in a stage before the last, a pass once crossed stays crossed (see
+    // MetricEvidence.passed). Not in the last: there the promise about minEffect is decided, and
+    // the dispersion measured at each look makes "ever crossed" likelier than Ville's bound allows
+    // (measured: a canary worse by minEffect promoted 15% of the time at 1 request/s, not 3%).
+    const sticky = v6 && passAt > 1 && latest?.[r.metric]?.passed === true;
+    const passed = passLlr <= Math.log(PASS_BETA) || byMeans || sticky;
+    if (v6 && passAt > 1 && passed) evidence[r.metric] = { ...total, passed: true };
+    return passOrNotYet(out, inside, passed, ruledOut, values, waiting);
   });
   // Fields beside the metrics (the evaluator's state) stay as the stage's verdict had them.
   return { verdict: { ...v, ...combineVerdict(v.judge, metrics) }, evidence };
+}
+
+/**
+ * Judge v6: an outcome's absolute limits on the rollout's summed reads of requests older than the
+ * feedback horizon: waiting until they hold minSamples on both versions, and inside when the
+ * canary's value keeps each limit (or the stable breaks it too: judged against the stable alone).
+ * Undefined when no stage's read was counted (a source without the horizon's read).
+ */
+function settledLimits(
+  total: MetricEvidence,
+  analysis: AnalysisConfig,
+  metric: MetricName,
+): { inside: boolean; waiting: boolean } | undefined {
+  const s = total.settled;
+  if (!s) return undefined;
+  const t = analysis.thresholds[metric];
+  const waiting = s.canary.n < analysis.minSamples || s.stable.n < analysis.minSamples;
+  if (waiting) return { inside: false, waiting };
+  const c = s.canary.sum / s.canary.n;
+  const st = s.stable.sum / s.stable.n;
+  const keepsMax = (v: number) => t?.maxAbsolute === undefined || v <= t.maxAbsolute;
+  const keepsMin = (v: number) => t?.minAbsolute === undefined || v >= t.minAbsolute;
+  return { inside: (keepsMax(c) || !keepsMax(st)) && (keepsMin(c) || !keepsMin(st)), waiting };
 }

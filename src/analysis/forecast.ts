@@ -7,6 +7,8 @@ import type { ResolvedPlan } from '../plan/schema';
 import { passMultiple } from './evidence';
 import { DEFAULT_BASELINE, drifts, type Baseline } from './predict';
 import { PASS_BETA } from './statistical';
+import { OUTCOME_METRICS } from './settled';
+import { settledHorizon } from '../metrics/settled';
 import type { MetricName } from './types';
 import { effectText } from './words';
 
@@ -21,6 +23,11 @@ export interface StageForecast {
     rulesOutText: string;
     /** Expected time in this stage for a healthy canary to rule it out (evidence of earlier stages counted). */
     healthyMs: number;
+    /**
+     * What the data alone take, whatever the test: minSamples on the canary and, for an outcome with
+     * an absolute limit, as many outcomes of requests older than the feedback horizon (judge v5).
+     */
+    dataMs: number;
   }[];
   /** The slowest metric's time, or the window when that is longer. */
   expectedMs: number;
@@ -79,6 +86,8 @@ export function forecast(
   const stages: StageForecast[] = [];
   const warnings: string[] = [];
   let total = 0;
+  const horizon = settledHorizon(a);
+  let prevW = 0;
   for (const st of observed) {
     const w = st.weight / 100;
     const k = passMultiple(plan, st.i);
@@ -88,12 +97,17 @@ export function forecast(
       const rate = (ww: number) => -drifts(metric, ww, delta, b).h0 * ((rpsOf(metric) * ww) / 1000);
       const carried = spent.reduce((sum, s) => sum + rate(s.w) * s.ms, 0);
       const here = rate(w);
-      const healthyMs =
-        carried >= need ? 0 : here > 0 && canaryPerMs > 0 ? (need - carried) / here : Infinity;
-      return { metric, rulesOut: delta, rulesOutText: effectText(metric, delta), healthyMs };
+      const tested = carried >= need ? 0 : here > 0 && canaryPerMs > 0 ? (need - carried) / here : Infinity;
+      const dataMs = dataTime(metric, (rpsOf(metric) * w) / 1000, (rpsOf(metric) * prevW) / 1000);
+      return {
+        metric,
+        rulesOut: delta,
+        rulesOutText: effectText(metric, delta),
+        healthyMs: tested,
+        dataMs,
+      };
     });
-    const slowest = metrics.reduce((m, x) => (x.healthyMs > m.healthyMs ? x : m));
-    const expectedMs = Math.max(st.observeMs, slowest.healthyMs);
+    const expectedMs = Math.max(st.observeMs, ...metrics.map((m) => Math.max(m.healthyMs, m.dataMs)));
     // Checks happen at the interval: round up to the next one.
     const rounded = Number.isFinite(expectedMs)
       ? Math.ceil(expectedMs / a.intervalMs) * a.intervalMs
@@ -107,6 +121,10 @@ export function forecast(
     });
     total += rounded;
     spent.push({ w, ms: rounded });
+    prevW = w;
+    // Warned about: what the test needs (a larger minEffect or weight helps); the data's own wait
+    // (minSamples, the feedback horizon) shows in the table and the total.
+    const slowest = metrics.reduce((m, x) => (x.healthyMs > m.healthyMs ? x : m));
     if (slowest.healthyMs > st.observeMs) {
       const needs = Number.isFinite(slowest.healthyMs)
         ? formatDuration(roundUp(slowest.healthyMs))
@@ -128,6 +146,23 @@ export function forecast(
         `stage ${st.i + 1} cannot rule out ${slowest.rulesOutText} in ${formatDuration(st.observeMs)} at ${at} (a healthy canary needs ~${needs}): ${fixes.join(', or ')}`,
       );
     }
+  }
+  /**
+   * The time the canary's data take to be judged at all, at `perMs` samples a millisecond in this
+   * stage and `prevPerMs` in the one before: minSamples, and for an outcome with an absolute limit
+   * minSamples outcomes of requests older than the horizon, whose read begins a horizon before the
+   * stage (so partly at the previous stage's weight). Each stage waits again under judge v5.
+   */
+  function dataTime(metric: MetricName, perMs: number, prevPerMs: number): number {
+    if (!(perMs > 0)) return Infinity;
+    const samples = a.minSamples / perMs;
+    const t = a.thresholds[metric];
+    const limited = t?.maxAbsolute !== undefined || t?.minAbsolute !== undefined;
+    if (horizon === undefined || !OUTCOME_METRICS.has(metric) || !limited) return samples;
+    const before = prevPerMs * horizon;
+    const wait =
+      a.minSamples <= before ? a.minSamples / prevPerMs : horizon + (a.minSamples - before) / perMs;
+    return Math.max(samples, wait);
   }
   if (total > plan.progressDeadlineMs) {
     warnings.push(
@@ -196,10 +231,13 @@ export function renderForecast(f: Forecast): string[] {
         i === 0
           ? `${String(st.stageIndex + 1).padEnd(7)}${`${st.weight}%`.padEnd(8)}${formatDuration(st.observeMs).padEnd(9)}`
           : ' '.repeat(24);
-      const needs = Number.isFinite(m.healthyMs)
-        ? m.healthyMs === 0
+      // The data's own wait (minSamples, feedback older than the horizon) when it is the longer.
+      const ms = Math.max(m.healthyMs, m.dataMs);
+      const waits = m.dataMs > m.healthyMs && m.dataMs > st.observeMs ? ', waiting for data' : '';
+      const needs = Number.isFinite(ms)
+        ? ms === 0
           ? 'already shown'
-          : `~${formatDuration(roundUp(m.healthyMs))}${m.healthyMs > st.observeMs ? ' (longer than the window)' : ''}`
+          : `~${formatDuration(roundUp(ms))}${ms > st.observeMs ? ` (longer than the window${waits})` : ''}`
         : 'never';
       lines.push(`    ${head}${m.metric.padEnd(19)}${m.rulesOutText.padEnd(32)}${needs}`);
     });

@@ -32,10 +32,18 @@ import {
 import { signalComparison, signalGuard } from './signals';
 import type { MetricName, MetricResult, Verdict } from './types';
 import { combineVerdict } from './verdict';
-import { countAbove, fmt, histogramMoments, histogramQuantile, measure, mergeHistograms } from './values';
+import {
+  countAbove,
+  fmt,
+  histogramMoments,
+  histogramQuantile,
+  measure,
+  mergeHistograms,
+  metricValue,
+} from './values';
 import { meanShiftLlr, proportionTest, shareTest } from './sequential';
 import { againstStable, effectText, valueText } from './words';
-import { guardWindow } from './settled';
+import { guardWindow, OUTCOME_METRICS } from './settled';
 import {
   badConversations,
   clusterMeanVariance,
@@ -251,6 +259,13 @@ function compare(window: MetricsWindow, metric: MetricName, delta: number, v4: b
 
 /** Conversations per version below which the mean of their own rates is not read (judge v5). */
 export const MIN_MEAN_CONVERSATIONS = 30;
+/**
+ * Judge v6: conversations per version from which an early stage may pass on their means (the pass
+ * side only: a canary worse by the stage's multiple leaves the stage a little more often, to be
+ * judged by the later stages; quality's fail side keeps MIN_MEAN_CONVERSATIONS). At 1 request/s a
+ * 5% stage sees 0.3 conversations a minute: 30 take 100 minutes, 15 take 50.
+ */
+export const MIN_PASS_CONVERSATIONS = 15;
 
 /**
  * Judge v5: ln LR of "worse by k x delta" against "no worse" on the difference of the two versions'
@@ -264,7 +279,8 @@ export function conversationMeanLlr(
   window: MetricsWindow,
   metric: MetricName,
   delta: number,
-): { llrAt: (k: number) => number; detail: string } | undefined {
+  minConversations = MIN_MEAN_CONVERSATIONS,
+): { llrAt: (k: number) => number; detail: string; n: number } | undefined {
   const of = (m: VersionMetrics) => {
     const c = m.conversations;
     if (!c) return undefined;
@@ -276,8 +292,7 @@ export function conversationMeanLlr(
           : metric === 'quality_score'
             ? [c.qualityMeanSum, c.qualityMeanSq, c.scored]
             : [undefined, undefined, 0];
-    if (sum === undefined || sq === undefined || n === undefined || n < MIN_MEAN_CONVERSATIONS)
-      return undefined;
+    if (sum === undefined || sq === undefined || n === undefined || n < minConversations) return undefined;
     const mean = sum / n;
     // A floor keeps a run of identical conversations from looking like certainty (as for scores).
     const variance = Math.max(((sq / n - mean * mean) * n) / (n - 1), (delta * delta) / 4);
@@ -289,6 +304,7 @@ export function conversationMeanLlr(
   const worse = metric === 'quality_score' ? s.mean - c.mean : c.mean - s.mean;
   return {
     llrAt: (k) => meanShiftLlr(worse, c.v + s.v, k * delta),
+    n: Math.min(c.n, s.n),
     detail:
       `conversations' own means ${fmt(c.mean)} vs ${fmt(s.mean)} in ${c.n} vs ${s.n} conversations ` +
       `(${metric === 'quality_score' ? 'drop' : 'rise'} ${fmt(worse)} +- ${fmt(Math.sqrt(c.v + s.v))})`,
@@ -378,6 +394,7 @@ function judgeMetric(
   metric: MetricName,
   v4: boolean,
   v5 = false,
+  v6 = false,
 ): MetricResult {
   const { s, c, base, nodata } = measure(window, analysis.minSamples, metric);
   if (nodata) return nodata;
@@ -386,11 +403,13 @@ function judgeMetric(
     return { ...base, status: 'inconclusive', reason: `${metric}: no minimum effect configured` };
   }
   const split = alphaSplit(analysis, metric);
-  const means = v5 ? conversationMeanLlr(window, metric, delta) : undefined;
+  const means = v5
+    ? conversationMeanLlr(window, metric, delta, v6 ? MIN_PASS_CONVERSATIONS : MIN_MEAN_CONVERSATIONS)
+    : undefined;
   // Judge v5: quality is judged on the conversations' mean scores, each conversation one unit (a
   // few long conversations no longer carry most of the scores); counted events keep judge v4's test.
   const cmp: Comparison =
-    metric === 'quality_score' && means
+    metric === 'quality_score' && means && means.n >= MIN_MEAN_CONVERSATIONS
       ? {
           llrAt: means.llrAt,
           detail: `quality: ${means.detail}, min effect -${fmt(delta)}`,
@@ -481,6 +500,7 @@ function judgeMetric(
     ...(cmp.unit ? { unit: cmp.unit } : {}),
     ...(cmp.inflation !== undefined ? { inflation: clampLlr(cmp.inflation) } : {}),
     ...(v4 && guards.length > 0 ? { stableBeyond: guards.map((g) => !g.stableWithin) } : {}),
+    ...(v6 && guards.length > 0 ? settledSums(window, metric) : {}),
   };
   const out = { ...base, pValue, stats };
   // A request metric's limit broken on stable too is an upstream incident: hold. An outcome
@@ -539,6 +559,21 @@ function judgeMetric(
 }
 
 /**
+ * Judge v6: the values and samples an outcome limit read on requests older than the feedback
+ * horizon, however few: the rollout adds the stages' reads (contiguous: each ends where the next
+ * begins) so that a later stage does not wait for the horizon's minSamples all over again.
+ */
+function settledSums(window: MetricsWindow, metric: MetricName) {
+  const settled = window.settled;
+  if (!OUTCOME_METRICS.has(metric) || !settled || 'unavailable' in settled) return {};
+  const of = (m: VersionMetrics) => {
+    const v = metricValue(m, metric);
+    return { sum: v.value === null ? 0 : v.value * v.samples, n: v.value === null ? 0 : v.samples };
+  };
+  return { settled: { canary: of(settled.canary), stable: of(settled.stable) } };
+}
+
+/**
  * `v4`: the rollout started under patch judge-v4 (docs/judge.md, "The unit"); `v5`: under judge-v5
  * too (the early stages may pass on the means of conversations' own rates, stats.meanLlr).
  */
@@ -547,7 +582,9 @@ export function judgeStatistical(
   analysis: AnalysisConfig,
   v4 = false,
   v5 = false,
+  /** Judge v6: the rollout adds up the feedback horizon's reads; early passes on fewer conversations. */
+  v6 = false,
 ): Verdict {
-  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4, v4 && v5));
+  const metrics = analysis.metrics.map((m) => judgeMetric(window, analysis, m, v4, v4 && v5, v4 && v5 && v6));
   return combineVerdict('statistical', metrics);
 }

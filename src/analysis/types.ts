@@ -85,6 +85,16 @@ export const MetricResultSchema = z.object({
       meanLlr: z.array(z.number()).max(16).optional(),
       /** Per absolute guardrail (as `guards`): the stable is beyond the limit too (an incident on both). */
       stableBeyond: z.array(z.boolean()).max(4).optional(),
+      /**
+       * Judge v6: what an outcome limit read on requests older than the feedback horizon (sum of the
+       * values and samples per version), however few, so the rollout adds the stages' reads up.
+       */
+      settled: z
+        .object({
+          canary: z.object({ sum: z.number(), n: z.number() }),
+          stable: z.object({ sum: z.number(), n: z.number() }),
+        })
+        .optional(),
     })
     .optional(),
 });
