@@ -346,7 +346,7 @@ export interface SimOptions {
   v5?: boolean;
   /**
    * Judge v6 (the stages' feedback-horizon reads and conversations' means summed, early passes on
-   * fewer conversations): the candidate, true with --v6; rollouts run judge v5 until it is wired in.
+   * fewer conversations): the default here; false for judge v5 as on main.
    */
   v6?: boolean;
   /** Traffic from elsewhere (conversations); the Generators above when absent. */
@@ -436,17 +436,17 @@ function simulatePolicy(o: SimOptions): Outcome {
         plan.analysis,
         s.judgeV4 === true,
         s.judgeV5 === true,
-        s.judgeV5 === true && o.v6 === true,
+        s.judgeV5 === true && o.v6 !== false,
       );
       // As the check activity does: the rollout's verdict beside the stage's, when the policy asks.
       // Judge v6 needs the stage's latest evidence beside the carried one (which metrics passed in
       // this stage already): what the policy would hand the check under a judge-v6 patch.
-      const ask = e.rollout && o.v6 === true && s.judgeV5 ? { ...e.rollout, latest: s.evidence } : e.rollout;
+      const ask = e.rollout && o.v6 !== false && s.judgeV5 ? { ...e.rollout, latest: s.evidence } : e.rollout;
       const rollout = rolloutVerdict(
         verdict,
         ask,
         plan.analysis,
-        s.judgeV4 ? (s.judgeV5 ? (o.v6 === true ? 6 : 5) : 4) : undefined,
+        s.judgeV4 ? (s.judgeV5 ? (o.v6 !== false ? 6 : 5) : 4) : undefined,
       );
       o.onCheck?.(now, s.stageIndex, rollout?.verdict ?? verdict);
       pending.push({ type: 'check_done', opId: e.opId, outcome: { metrics: 'ok', verdict, rollout } });

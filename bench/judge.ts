@@ -4,8 +4,8 @@
 // Default: conversations (bench/traffic.ts, bench/traffic-sim.ts): heavy-tailed lengths, failing
 // users, context-dependent latency, correlated scores, incidents on both versions, biased and late
 // feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
-//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4|--v6]
-//   (judge v5, what rollouts run, unless --v3/--v4, or --v6 for the candidate not yet wired in; about 2-4 min on 2 cores; --runs 400 --rps 10 about 20 min)
+//   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4|--v5]
+//   (judge v6 unless --v3/--v4/--v5; about 2-4 min on 2 cores; --runs 400 --rps 10 about 20 min)
 //   Why a rollout ended: JUDGE_SIM_REASONS=detail; check by check: bench/judge-trace.ts
 // Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f>
 //   caught_err_1_2_<rps>rps=<f> promoted_err_1_2_<rps>rps=<f> promoted_quality_min_<rps>rps=<f>
@@ -55,7 +55,7 @@ interface Job {
   sessions?: boolean;
   /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
   /** old: judge v3 (--v3); v4: judge v4 without v5's early passes on conversations' means (--v4). */
-  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean; v6?: boolean };
+  traffic?: { id: string; module?: string; old?: boolean; v4?: boolean; v5?: boolean };
 }
 interface JobResult extends Job {
   summary: Summary;
@@ -202,7 +202,7 @@ async function conversations(): Promise<void> {
   const models = loadModels(module).filter((m) => !only || only.includes(m.id));
   const old = process.argv.includes('--v3');
   const v4 = process.argv.includes('--v4');
-  const v6 = process.argv.includes('--v6');
+  const v5 = process.argv.includes('--v5');
   const started = Date.now();
   const jobs: Job[] = [];
   for (const rps of rates) {
@@ -215,13 +215,13 @@ async function conversations(): Promise<void> {
         rps,
         runs: n,
         seed,
-        traffic: { id: m.id, module, old, v4, v6 },
+        traffic: { id: m.id, module, old, v4, v5 },
       });
     }
   }
   const results = await runParallel(jobs);
   console.log(
-    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : v6 ? "judge v6, not yet in rollouts (judge v5 with the stages' feedback reads and means summed)" : "judge v5 (per conversation; early stages may pass on conversations' means)"}, seed ${seed}, ` +
+    `judge on conversations: default plan, ${old ? 'judge v3 (per request, outcomes on arrival)' : v4 ? 'judge v4 (per conversation)' : v5 ? "judge v5 (per conversation; early stages may pass on conversations' means)" : "judge v6 (judge v5 with the stages' feedback reads and means summed)"}, seed ${seed}, ` +
       `${runs} rollouts per cell (${rates.includes(100) ? 'fewer at 100 req/s, ' : ''}--runs for more)`,
   );
   console.log(
@@ -381,8 +381,8 @@ if (isMainThread) {
         ? { v4: false, noConversations: true, outcomesAt: 'arrival' as const }
         : j.traffic.v4
           ? { v5: false }
-          : j.traffic.v6
-            ? { v6: true }
+          : j.traffic.v5
+            ? { v6: false }
             : {};
       parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
       return;

@@ -412,7 +412,7 @@ export function runTraffic(
         seed: seedOf(baseSeed + 7_000_003, hashId(model.id), Math.round(rps * 10), r),
         ...(options.v4 === false ? { v4: false } : {}),
         ...(options.v5 === false ? { v5: false } : {}),
-        ...(options.v6 === true ? { v6: true } : {}),
+        ...(options.v6 === false ? { v6: false } : {}),
         source: (rng) => new ConversationTraffic(model, rps, rng, options),
       }),
     );
