@@ -56,9 +56,10 @@ export interface CheckWindow {
   analysis: AnalysisConfig;
   /**
    * 4: the rollout started under patch judge-v4 (conversations as the unit); 5: under judge-v5 too
-   * (early stages may pass on the means of conversations' own rates); absent: before them.
+   * (early stages may pass on the means of conversations' own rates); 6: under judge-v6 too (a
+   * stage's passes kept, the stages' reads summed); absent: before them.
    */
-  judgeVersion?: 4 | 5;
+  judgeVersion?: 4 | 5 | 6;
 }
 
 export interface CheckInput extends CheckWindow {
@@ -91,7 +92,7 @@ export interface NotifyInput {
 export function createActivities(deps: ActivityDeps) {
   // The plan's custom metrics are read with the window and judged beside the built-ins.
   // An evaluator that is down or out of budget leaves the metrics it feeds without data.
-  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: 4 | 5) =>
+  const judge = (w: MetricsWindow, a: AnalysisConfig, version?: CheckWindow['judgeVersion']) =>
     withSuccessCost(
       withEvaluator(
         judgeWithCustom(

@@ -346,7 +346,7 @@ export interface SimOptions {
   v5?: boolean;
   /**
    * Judge v6 (the stages' feedback-horizon reads and conversations' means summed, early passes on
-   * fewer conversations): the default here; false for judge v5 as on main.
+   * fewer conversations): the default here and in rollouts since code version 10; false for judge v5 (--v5).
    */
   v6?: boolean;
   /** Traffic from elsewhere (conversations); the Generators above when absent. */

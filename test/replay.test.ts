@@ -24,8 +24,10 @@ describe('replay of saved rollout histories', function () {
     // the first activity (patch plan-at-edge); the v8-* ones recorded the rollout's verdict in each
     // check's result (earlier ones have none: the workflow judges the rollout itself, as it did),
     // and v8-judge-v5-rolled-back started under the patch judge-v5 (code version 8); the v9-* one
-    // continued as new at the bound of its history (patch bounded-runs).
+    // continued as new at the bound of its history (patch bounded-runs); the v10-* one was judged by
+    // judge v6 (patch judge-v6: a stage's passes kept, the stages' reads summed).
     assert.deepEqual(files, [
+      'v10-judge-v6-rolled-back.json',
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
       'v2-cancelled.json',

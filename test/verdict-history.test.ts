@@ -3,6 +3,7 @@
 // from a real rollout's history on the dev server: what each check recorded, what the next check was
 // handed, and what the rollout did.
 import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { resolvePlan } from '../src/plan';
 import type { Verdict } from '../src/analysis/types';
@@ -18,10 +19,32 @@ interface Recorded {
   result: Record<string, unknown>;
 }
 
-/** Every completed activity of the run, with its input and result as history holds them. */
-async function activities(workflowId: string): Promise<Recorded[]> {
+/** The rollout's runs, oldest first (a run continues as new every 150 events). */
+async function runIds(workflowId: string): Promise<string[]> {
   const { client } = testEnv();
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const ids: string[] = [];
+  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+  while (runId) {
+    ids.unshift(runId);
+    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    runId =
+      history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  }
+  return ids;
+}
+
+/** Every completed activity of the rollout, with its input and result as history holds them. */
+async function activities(workflowId: string): Promise<Recorded[]> {
+  const out: Recorded[] = [];
+  for (const runId of await runIds(workflowId)) out.push(...(await runActivities(workflowId, runId)));
+  return out;
+}
+
+async function runActivities(workflowId: string, runId: string): Promise<Recorded[]> {
+  const { client } = testEnv();
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   const decode = payloadDecoder(client.options.loadedDataConverter);
   const scheduled = new Map<string, { name: string; input: Record<string, unknown> }>();
   const out: Recorded[] = [];
@@ -76,9 +99,11 @@ describe('one verdict per check, read from history', function () {
       metrics.set(agent, { canary: BROKEN });
       const result = await h.result();
       assert.equal(result.state, 'rolled_back', result.reason);
-      // Recorded again on code version 8 (patch judge-v5) under its own name; the earlier
-      // v8-rollout-verdict-recorded (started on code version 7) stays in the replay set as it is.
-      await saveHistory('v8-judge-v5-rolled-back', h);
+      // Recorded again on each code version that changes the judge, under its own name (code version
+      // 10, patch judge-v6); the earlier ones (v8-rollout-verdict-recorded, v8-judge-v5-rolled-back)
+      // stay in the replay set as they are.
+      const [first] = await runIds(workflowId);
+      await saveHistory('v10-judge-v6-rolled-back', testEnv().client.workflow.getHandle(workflowId, first));
     });
 
     const recorded = await activities(workflowId);

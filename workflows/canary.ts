@@ -68,6 +68,8 @@ function firstState(options: RolloutOptions): PolicyState {
   if (s.rules === 3 && patched(PATCHES.judgeV4.id)) s.judgeV4 = true;
   // judge-v5: early stages may also pass on the means of conversations' own rates (docs/judge.md).
   if (s.judgeV4 && patched(PATCHES.judgeV5.id)) s.judgeV5 = true;
+  // judge-v6: what a stage has shown is kept, and the stages' reads summed (docs/judge.md).
+  if (s.judgeV5 && patched(PATCHES.judgeV6.id)) s.judgeV6 = true;
   return s;
 }
 

@@ -69,6 +69,11 @@ const { notify } = proxyActivities<Activities>({
   summary: 'notify',
 });
 
+/** The judge a rollout's checks use, by the patches it started under (judgeV4 set). */
+function judgeVersionOf(s: PolicyState): 4 | 5 | 6 {
+  return s.judgeV6 ? 6 : s.judgeV5 ? 5 : 4;
+}
+
 /** What the interpreter needs of the running rollout. */
 export interface EffectHost {
   readonly plan: ResolvedPlan;
@@ -113,9 +118,7 @@ export class Effects {
             until: e.until,
             ...(e.at === undefined ? {} : { at: e.at }),
             analysis: plan.analysis,
-            ...(this.host.state().judgeV4
-              ? { judgeVersion: this.host.state().judgeV5 ? (5 as const) : (4 as const) }
-              : {}),
+            ...(this.host.state().judgeV4 ? { judgeVersion: judgeVersionOf(this.host.state()) } : {}),
             ...(e.rollout ? { rollout: e.rollout } : {}),
             lease: {
               stable: plan.stable,

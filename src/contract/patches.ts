@@ -85,6 +85,14 @@ export const PATCHES = {
       'a run continues as new after RUN_EVENT_LIMIT history events unless told otherwise: the SDK ' +
       'keeps every command a cached run issued until the run ends, so memory grew with each check',
   },
+  judgeV6: {
+    id: 'judge-v6',
+    version: 10,
+    since: '2026-12-05',
+    reason:
+      "a stage before the last keeps a metric's pass once crossed; the stages' feedback-horizon reads " +
+      "and conversations' means summed across stages; early passes on 15 conversations a version",
+  },
 } as const satisfies Record<string, Patch>;
 
 /** The code version new runs start on: the newest patch's. */

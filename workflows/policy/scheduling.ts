@@ -99,6 +99,7 @@ export function startCheck(ctx: Ctx, weight: number, until: number, at?: number)
           rollout: {
             ...(s.carried ? { carried: s.carried } : {}),
             passAt: passMultiple(ctx.plan, s.stageIndex),
+            ...(s.judgeV6 && s.evidence ? { latest: s.evidence } : {}),
           },
         }
       : {}),

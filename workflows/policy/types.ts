@@ -133,6 +133,11 @@ export interface PolicyState {
    * rates and scores (patch judge-v5, src/analysis/evidence.ts judgeRolloutV4, stats.meanLlr).
    */
   judgeV5?: true;
+  /**
+   * Judge v5 plus (patch judge-v6, docs/judge.md "Judge v6"): a stage before the last keeps a
+   * metric's pass once crossed, and the stages' feedback reads and conversations' means are summed.
+   */
+  judgeV6?: true;
   /** Rules 3: the summed evidence of the stages before this one, and as of this stage's last check. */
   carried?: Evidence;
   evidence?: Evidence;
@@ -172,6 +177,8 @@ export interface RolloutAsk {
   carried?: Evidence;
   /** The regression this stage must rule out, in multiples of minEffect (passMultiple). */
   passAt: number;
+  /** Judge v6: this stage's evidence as of its last check (which metrics passed in it already). */
+  latest?: Evidence;
 }
 
 /** The result of one check, as the check activity reports it. */
