@@ -492,8 +492,13 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
       }),
       2 * intervalS,
     );
-    const timeouts = (hs: Runs[]) =>
-      hs.reduce((t, runs) => t + runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes).length, 0);
+    // Schedule-to-start (2): waited over 10 s on the worker's sticky queue, then taken from the task
+    // queue with the whole history; start-to-close (1): taken, but not done within its 10 s.
+    const timeouts = (hs: Runs[]) => {
+      const all = hs.flatMap((runs) => runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes));
+      const sticky = all.filter((e) => Number(e.workflowTaskTimedOutEventAttributes!.timeoutType) === 2).length;
+      return `${all.length} (${sticky} waiting on the sticky queue, ${all.length - sticky} taken and not done in time)`;
+    };
     log(`  workflow tasks timed out (each one a replay): ${timeouts(started)}`);
     if (process.env.BENCH_FIRST_DETAIL === '1') {
       // When they timed out (s after the first start): all at once is a stalled worker.

@@ -28,7 +28,7 @@ import { plainReason } from '../src/ui/plain';
 import { optionsOf } from './guards';
 import { installSignals, installUpdates } from './handlers';
 import { initialState, type PolicyState } from './policy';
-import { Rollout, RUN_EVENT_LIMIT } from './rollout';
+import { Rollout, RUN_EVENT_LIMIT, staggeredEventLimit } from './rollout';
 import { knownPlan, resolveAtEdge } from './start';
 
 export type { RolloutOptions };
@@ -82,9 +82,16 @@ async function run(
   // A plan with a shadow stage cannot have run before the patch (its schema refused weight 0).
   const mirroring = plan.stages[0]?.shadow !== undefined && patched(PATCHES.shadow.id);
   // bounded-runs: every new run, a continued one too, has a bound on its history; older runs only
-  // the server's suggestion (thousands of events), as before.
+  // the server's suggestion (thousands of events), as before. staggered-runs: the bound is drawn
+  // (the workflow's seeded random, the same on replay), so rollouts started together do not all
+  // continue as new at one check.
   const eventLimit =
-    options.continueAsNewAfterEvents ?? (patched(PATCHES.boundedRuns.id) ? RUN_EVENT_LIMIT : undefined);
+    options.continueAsNewAfterEvents ??
+    (!patched(PATCHES.boundedRuns.id)
+      ? undefined
+      : patched(PATCHES.staggeredRuns.id)
+        ? staggeredEventLimit(Math.random())
+        : RUN_EVENT_LIMIT);
   const r = new Rollout(plan, options, s, mirroring, eventLimit);
   ready(r);
   installSignals(r);

@@ -40,6 +40,17 @@ export type Finish = Extract<Effect, { type: 'finish' }>;
  */
 export const RUN_EVENT_LIMIT = 150;
 
+/**
+ * A new run's bound, drawn from [RUN_EVENT_LIMIT / 2, RUN_EVENT_LIMIT] (patch staggered-runs).
+ * Rollouts started together reach one bound at the same check: a thousand new runs' first tasks then
+ * queue behind each other for tens of seconds, as a thousand starts do (bench:scale), and their checks
+ * come late; drawn bounds spread them over ten-odd checks, and further at every run.
+ */
+export function staggeredEventLimit(random: number): number {
+  const low = Math.ceil(RUN_EVENT_LIMIT / 2);
+  return Math.min(RUN_EVENT_LIMIT, low + Math.floor(random * (RUN_EVENT_LIMIT - low + 1)));
+}
+
 export class Rollout implements EffectHost {
   readonly queue: PolicyEvent[] = [];
   readonly notifications: Promise<void>[] = [];

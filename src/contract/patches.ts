@@ -93,6 +93,14 @@ export const PATCHES = {
       "a stage before the last keeps a metric's pass once crossed; the stages' feedback-horizon reads " +
       "and conversations' means summed across stages; early passes on 15 conversations a version",
   },
+  staggeredRuns: {
+    id: 'staggered-runs',
+    version: 11,
+    since: '2026-12-06',
+    reason:
+      "a new run's history bound is drawn from RUN_EVENT_LIMIT / 2 to RUN_EVENT_LIMIT: rollouts started " +
+      'together continued as new at the same check, and their new runs queued for tens of seconds',
+  },
 } as const satisfies Record<string, Patch>;
 
 /** The code version new runs start on: the newest patch's. */
