@@ -496,7 +496,9 @@ async function run({ n, workers, intervalS, windowS, restart = false }: RunShape
     // queue with the whole history; start-to-close (1): taken, but not done within its 10 s.
     const timeouts = (hs: Runs[]) => {
       const all = hs.flatMap((runs) => runs.flat().filter((e) => e.workflowTaskTimedOutEventAttributes));
-      const sticky = all.filter((e) => Number(e.workflowTaskTimedOutEventAttributes!.timeoutType) === 2).length;
+      const sticky = all.filter(
+        (e) => Number(e.workflowTaskTimedOutEventAttributes!.timeoutType) === 2,
+      ).length;
       return `${all.length} (${sticky} waiting on the sticky queue, ${all.length - sticky} taken and not done in time)`;
     };
     log(`  workflow tasks timed out (each one a replay): ${timeouts(started)}`);
