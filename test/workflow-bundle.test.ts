@@ -131,8 +131,15 @@ describe('prebuilt workflow bundle', function () {
     });
     try {
       // Only the bundled workflow code can answer this query (no activities are registered here).
-      const status = await worker.runUntil(handle.query(statusQuery));
+      // The Web UI's stack trace of a running rollout names the TypeScript file and line, through
+      // the bundle's slim source map (no sources, line-only mappings), and the bundle is ASCII.
+      const [status, stack] = await worker.runUntil(
+        (async () =>
+          [await handle.query(statusQuery), await handle.query<string>('__stack_trace')] as const)(),
+      );
       assert.equal(status.agent, agent);
+      assert.match(stack, /workflows\/canary\.ts:\d+/, stack);
+      assert.doesNotMatch(await fs.readFile(files.code, 'utf8'), /[^\x00-\x7f]/);
     } finally {
       await handle.terminate('test over');
     }

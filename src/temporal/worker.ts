@@ -9,7 +9,7 @@ import {
 import { z } from 'zod';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { TASK_QUEUE } from '../../workflows/messages';
-import { prebuiltWorkflowBundle, WORKFLOW_BUNDLER_OPTIONS } from './workflow-bundle';
+import { asciiBundle, prebuiltWorkflowBundle, WORKFLOW_BUNDLER_OPTIONS } from './workflow-bundle';
 import { describeZodError } from '../text/zod-problems';
 
 export interface WorkerOptions {
@@ -43,13 +43,15 @@ export const MAX_CONCURRENT_ACTIVITIES = 5_000;
 export const MAX_CONCURRENT_WORKFLOW_TASKS = 10;
 
 /**
- * As many pollers on the task queue as on the worker's sticky queue (the SDK's 0.2 gives one in
- * five to the task queue). New runs take their first task from the task queue: a new rollout, each
- * rollout after a worker restart, and every run continuing as new (patch bounded-runs: a rollout
- * every 10-20 checks). With one poller there, those tasks waited seconds behind each other and the
- * checks of continued runs came late: 300 rollouts at 10 s checks (bench:scale, quiet), workflow
- * tasks queued 3.1 s at p50 and 22 s at p99, checks late 30 s at p99; at 1 (this), 67 ms and 2.4 s,
- * checks late 0.0 s at p99, 30.1 checks/s against 25.0.
+ * A poller for every slot, half on the task queue, half on the worker's sticky queue (the SDK's 0.2
+ * gives one in five to the task queue). New runs take their first task from the task queue: a new
+ * rollout, each rollout after a worker restart, and every run continuing as new (patch bounded-runs:
+ * a rollout every 10-20 checks). With 5 pollers at 0.2, one on the task queue, continued runs' first
+ * tasks waited seconds behind each other: 300 rollouts at 10 s checks (bench:scale, quiet), workflow
+ * tasks queued 3.1 s at p50 and 22 s at p99, checks late 30 s at p99; at 1, 67 ms and 2.4 s, late
+ * 0.0 s. Fewer on the sticky queue left cached rollouts' tasks waiting there past its 10 s under a
+ * CPU-heavy process (1,000 rollouts: 3,880 such timeouts, each a replay, checks late 30 s at p99);
+ * 10 pollers: 1,761, late 0.03 s.
  */
 export const NON_STICKY_TO_STICKY_POLL_RATIO = 1;
 
@@ -87,8 +89,9 @@ class CanaryWorker extends Worker {
   }
 }
 
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, logger: quietBundlerLogger });
+export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  const bundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLER_OPTIONS, logger: quietBundlerLogger });
+  return { ...bundle, code: asciiBundle(bundle.code) };
 }
 
 const noop = () => undefined;
@@ -113,7 +116,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       ? { workflowBundle }
       : {
           workflowsPath: WORKFLOW_BUNDLER_OPTIONS.workflowsPath,
-          bundlerOptions: { preloadModules: WORKFLOW_BUNDLER_OPTIONS.preloadModules },
+          bundlerOptions: {
+            preloadModules: WORKFLOW_BUNDLER_OPTIONS.preloadModules,
+            webpackConfigHook: WORKFLOW_BUNDLER_OPTIONS.webpackConfigHook,
+          },
         }),
     activities: createActivities({ ...options.deps, stopping: stopping.signal }),
     ...(options.identity ? { identity: options.identity } : {}),
@@ -121,7 +127,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_ACTIVITIES,
     maxCachedWorkflows: options.maxCachedWorkflows ?? maxCachedWorkflowsFrom(),
     maxConcurrentWorkflowTaskExecutions: MAX_CONCURRENT_WORKFLOW_TASKS,
-    maxConcurrentWorkflowTaskPolls: Math.max(2, MAX_CONCURRENT_WORKFLOW_TASKS / 2),
+    maxConcurrentWorkflowTaskPolls: MAX_CONCURRENT_WORKFLOW_TASKS,
     nonStickyToStickyPollRatio: NON_STICKY_TO_STICKY_POLL_RATIO,
   })) as CanaryWorker;
   worker.stopping = stopping;
