@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import {
+  asciiBundle,
   bundleStaleness,
   instrumentedBundle,
   instrumentedContext,
@@ -99,6 +100,17 @@ describe('prebuilt workflow bundle', function () {
     );
   });
 
+  it('escapes what is not ASCII so that the code reads the same', () => {
+    const source =
+      'const a = `x → ${1}…`; const r = /é😀/u; // a dash — in a comment\n' +
+      "module.exports = [a, r.test('é😀'), '✖'];";
+    const ascii = asciiBundle(source);
+    assert.doesNotMatch(ascii, /[\u0080-\uffff]/);
+    const m: { exports: unknown } = { exports: undefined };
+    new Function('module', ascii)(m);
+    assert.deepEqual(m.exports, ['x → 1…', true, '✖']);
+  });
+
   it('is stale once the shared modules differ', async () => {
     const other = await withManifest((m) => (m.shared = ['workflows/view.ts']));
     assert.equal(await bundleStaleness(other), 'the shared modules changed since the build');
@@ -139,7 +151,7 @@ describe('prebuilt workflow bundle', function () {
       );
       assert.equal(status.agent, agent);
       assert.match(stack, /workflows\/canary\.ts:\d+/, stack);
-      assert.doesNotMatch(await fs.readFile(files.code, 'utf8'), /[^\x00-\x7f]/);
+      assert.doesNotMatch(await fs.readFile(files.code, 'utf8'), /[\u0080-\uffff]/);
     } finally {
       await handle.terminate('test over');
     }

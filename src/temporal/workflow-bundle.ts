@@ -50,7 +50,7 @@ export const WORKFLOW_BUNDLER_OPTIONS = {
  * strings, templates, regular expressions and comments alike.
  */
 export function asciiBundle(code: string): string {
-  return code.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return code.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export interface BundleFiles {
