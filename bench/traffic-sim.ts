@@ -594,16 +594,23 @@ function advance(st: ConvState, taskSuccess: boolean | undefined, quality: numbe
   }
 }
 
-/** Rollouts of one model at one rate with the shipped policy and judge. */
-export function runTraffic(
+export type TrafficRunOptions = ConversationOptions & { v4?: boolean; v5?: boolean; v6?: boolean };
+
+/**
+ * Rollouts `first` to `first + count - 1` of one model at one rate with the shipped policy and
+ * judge: each rollout's seed depends on its number only, so a cell can be cut into chunks run
+ * anywhere (bench/judge.ts spreads them over threads) and put back in order.
+ */
+export function trafficOutcomes(
   model: TrafficModel,
   rps: number,
-  runs: number,
+  first: number,
+  count: number,
   baseSeed = 42,
-  options: ConversationOptions & { v4?: boolean; v5?: boolean; v6?: boolean } = {},
-): Summary {
+  options: TrafficRunOptions = {},
+): Outcome[] {
   const outcomes: Outcome[] = [];
-  for (let r = 0; r < runs; r++) {
+  for (let r = first; r < first + count; r++) {
     outcomes.push(
       simulateRollout({
         judge: 'ours',
@@ -618,10 +625,26 @@ export function runTraffic(
       }),
     );
   }
+  return outcomes;
+}
+
+/** A cell's summary from its rollouts in order (why each ended, with JUDGE_SIM_REASONS). */
+export function summarizeTraffic(modelId: string, rps: number, outcomes: Outcome[]): Summary {
   if (process.env.JUDGE_SIM_REASONS) {
-    for (const o of outcomes) if (o.result !== 'promoted') console.error(`${model.id} ${rps}: ${o.reason}`);
+    for (const o of outcomes) if (o.result !== 'promoted') console.error(`${modelId} ${rps}: ${o.reason}`);
   }
   return summarize(outcomes);
+}
+
+/** Rollouts of one model at one rate with the shipped policy and judge. */
+export function runTraffic(
+  model: TrafficModel,
+  rps: number,
+  runs: number,
+  baseSeed = 42,
+  options: TrafficRunOptions = {},
+): Summary {
+  return summarizeTraffic(model.id, rps, trafficOutcomes(model, rps, 0, runs, baseSeed, options));
 }
 
 function hashId(id: string): number {
