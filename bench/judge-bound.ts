@@ -25,7 +25,7 @@ import { survivalAt } from '../src/analysis/values';
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { DEFAULT_PLAN, normalCdf, Rng, seedOf } from './judge-sim';
 import { builtinModels } from './traffic';
-import { ConversationTraffic } from './traffic-sim';
+import { ConversationTraffic, hashId } from './traffic-sim';
 
 const MIN = 60_000;
 /** The stages at their shortest (the default plan), the last one until the progress deadline. */
@@ -223,12 +223,6 @@ function meanVar(xs: number[]): { mean: number; variance: number; n: number } {
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? undefined : process.argv[i + 1];
-}
-
-function hashId(id: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
-  return (h >>> 0) % 1000;
 }
 
 function main(): void {

@@ -647,7 +647,8 @@ export function runTraffic(
   return summarizeTraffic(model.id, rps, trafficOutcomes(model, rps, 0, runs, baseSeed, options));
 }
 
-function hashId(id: string): number {
+/** A model id as a number for its rollouts' seeds. */
+export function hashId(id: string): number {
   let h = 2166136261;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
   return (h >>> 0) % 1000;
