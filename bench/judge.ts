@@ -5,7 +5,8 @@
 // users, context-dependent latency, correlated scores, incidents on both versions, biased and late
 // feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
 //   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4|--v5]
-//   (judge v6 unless --v3/--v4/--v5; about 2-4 min on 2 cores; --runs 400 --rps 10 about 20 min)
+//   (judge v6 unless --v3/--v4/--v5; on the shared 2 cores, 2026-12-06: --rps 10 --runs 40 59 s,
+//   --rps 100 --runs 10 --runs-100 10 88 s, half their time before the columns of traffic-sim.ts)
 //   Why a rollout ended: JUDGE_SIM_REASONS=detail; check by check: bench/judge-trace.ts
 // Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f>
 //   caught_err_1_2_<rps>rps=<f> promoted_err_1_2_<rps>rps=<f> promoted_quality_min_<rps>rps=<f>
