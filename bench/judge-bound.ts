@@ -15,12 +15,17 @@
 // stage's difference read at its end, and the stages combined with inverse-variance weights (the
 // best linear combination). Both estimators the judge has are tried (the ratio of sums, and the
 // mean of conversations' own means, see docs/judge.md "The unit") and the better one kept.
+// A bound for tests built on these statistics, not on every statistic: on heavy-tailed data a test
+// that measures the dispersion (the judge's per-request one) beats its own statistic's z-bound, and
+// a statistic made for failing users might move the bound (docs/judge.md says by how much it is).
 //
 // Last line per row: bound <model> <rps>rps limiting=<metric>/<estimator> z=<f> ratio=<f>
 //   needed=<units> available=<units> unit=<requests|conversations|outcomes> fixed=<ok|short>
-//   lr_pass=<ok|short>; ratio = units needed / units available for the fixed test; "lr_pass" is the
-//   judge's own pass rule (likelihood ratio 1/20 at minEffect) applied once at the deadline, which
-//   needs z >= 4.05 instead of 2.93 (1.91 times the units).
+//   lr_pass=<ok|short> promoted_fixed=<f> promoted_lr=<f> promoted_threshold=<f>; ratio = units
+//   needed / units available for the fixed test; "lr_pass" is the judge's own pass rule (likelihood
+//   ratio 1/20 at minEffect) applied once at the deadline, which needs z >= 4.04 instead of 2.93
+//   (1.91 times the units); promoted_* every metric's best test at once (metrics independent): the
+//   fixed z-test, the pass rule at the deadline, a threshold on each statistic's own distribution.
 import { survivalAt } from '../src/analysis/values';
 import type { Histogram, MetricsWindow, VersionMetrics } from '../src/metrics/types';
 import { DEFAULT_PLAN, normalCdf, Rng, seedOf } from './judge-sim';
