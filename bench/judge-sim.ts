@@ -97,7 +97,7 @@ export class Rng {
 
 // ---- traffic model -----------------------------------------------------------------------------
 
-function normalCdf(x: number): number {
+export function normalCdf(x: number): number {
   // Abramowitz & Stegun 7.1.26 via erf; 1.5e-7 absolute error, ample for bucket probabilities.
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * z);

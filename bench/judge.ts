@@ -5,7 +5,8 @@
 // users, context-dependent latency, correlated scores, incidents on both versions, biased and late
 // feedback, diurnal load, regressions (issue 29), routed and counted as the gateway does.
 //   npm run bench:judge [-- --runs 20 --rps 1,10 --seed 42 --models heavy,latency --traffic ./mine.ts --v3|--v4|--v5]
-//   (judge v6 unless --v3/--v4/--v5; about 2-4 min on 2 cores; --runs 400 --rps 10 about 20 min)
+//   (judge v6 unless --v3/--v4/--v5; on the shared 2 cores, 2026-12-06: --rps 10 --runs 40 59 s,
+//   --rps 100 --runs 10 --runs-100 10 88 s, half their time before the columns of traffic-sim.ts)
 //   Why a rollout ended: JUDGE_SIM_REASONS=detail; check by check: bench/judge-trace.ts
 // Last line: judge conversations aa_false_rollback_max=<f> aa_upper95_max=<f> promoted_min_<rps>rps=<f>
 //   caught_err_1_2_<rps>rps=<f> promoted_err_1_2_<rps>rps=<f> promoted_quality_min_<rps>rps=<f>
@@ -22,10 +23,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { sprtExpectedSamples, waldBernoulliAsn } from '../src/analysis/sequential';
 import { builtinModels, type TrafficModel } from './traffic';
-import { runTraffic } from './traffic-sim';
+import { summarizeTraffic, trafficOutcomes } from './traffic-sim';
 import {
   DEFAULT_PLAN,
   HEALTHY,
+  type Outcome,
   JUDGE_LABELS,
   modelFacts,
   runScenario,
@@ -56,9 +58,30 @@ interface Job {
   /** Conversation traffic: a model id (builtin) and the module it comes from (--traffic). */
   /** old: judge v3 (--v3); v4: judge v4 without v5's early passes on conversations' means (--v4). */
   traffic?: { id: string; module?: string; old?: boolean; v4?: boolean; v5?: boolean };
+  /** A chunk of a conversation cell: its rollouts first to first + runs - 1 of cellRuns. */
+  first?: number;
+  cellRuns?: number;
 }
 interface JobResult extends Job {
   summary: Summary;
+}
+/** What a thread sends back: a summary, or a chunk's rollouts in order (conversation cells). */
+type ThreadResult = Job & ({ summary: Summary } | { outcomes: Outcome[] });
+
+/**
+ * Rollouts per chunk of a conversation cell: cells cut this small keep both threads busy to the end
+ * (a 400-rollout cell at 100 requests/s is minutes of one thread), and the seeds do not depend on
+ * how a cell is cut, so the figures are the same.
+ */
+const CHUNK = 25;
+
+/** A conversation cell cut into chunks (each rollout's seed is its number's: the same rollouts). */
+function chunks(j: Job): Job[] {
+  const out: Job[] = [];
+  for (let first = 0; first < j.runs; first += CHUNK) {
+    out.push({ ...j, first, runs: Math.min(CHUNK, j.runs - first), cellRuns: j.runs });
+  }
+  return out;
 }
 
 function arg(name: string, fallback: number): number {
@@ -133,8 +156,10 @@ async function runParallel(jobs: Job[]): Promise<JobResult[]> {
   const threads = Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4));
   // A shared queue, longest jobs first, so the threads finish together.
   const cost = (j: Job) => j.runs * (j.scenario === 0 ? 20 : 1) * (30 + j.rps);
-  const queue = [...jobs].sort((a, b) => cost(b) - cost(a));
+  const queue = jobs.flatMap((j) => (j.traffic ? chunks(j) : [j])).sort((a, b) => cost(b) - cost(a));
   const results: JobResult[] = [];
+  /** Chunks of conversation cells received so far, by cell. */
+  const parts = new Map<string, (Job & { outcomes: Outcome[] })[]>();
   const register = path.join(__dirname, '..', 'bin', 'register.js');
   await Promise.all(
     Array.from(
@@ -147,7 +172,21 @@ async function runParallel(jobs: Job[]): Promise<JobResult[]> {
             if (job) w.postMessage(job);
             else void w.terminate().then(() => resolve());
           };
-          w.on('message', (r: JobResult) => {
+          w.on('message', (t: ThreadResult) => {
+            let r: JobResult;
+            if ('outcomes' in t) {
+              const key = `${t.traffic!.id} ${t.rps}`;
+              const got = parts.get(key) ?? [];
+              parts.set(key, [...got, t]);
+              const outcomes = [...got, t].sort((a, b) => a.first! - b.first!).flatMap((p) => p.outcomes);
+              if (outcomes.length < t.cellRuns!) return feed();
+              r = {
+                ...t,
+                first: 0,
+                runs: t.cellRuns!,
+                summary: summarizeTraffic(t.traffic!.id, t.rps, outcomes),
+              };
+            } else r = t;
             results.push(r);
             if (r.traffic) {
               // Each cell as it ends (stderr), so a long run shows its figures as they come.
@@ -384,7 +423,10 @@ if (isMainThread) {
           : j.traffic.v5
             ? { v6: false }
             : {};
-      parentPort!.postMessage({ ...j, summary: runTraffic(model, j.rps, j.runs, j.seed, options) });
+      parentPort!.postMessage({
+        ...j,
+        outcomes: trafficOutcomes(model, j.rps, j.first ?? 0, j.runs, j.seed, options),
+      } satisfies ThreadResult);
       return;
     }
     parentPort!.postMessage({

@@ -30,13 +30,159 @@ const HORIZON_MS = 8 * 3_600_000;
 
 /** What the gateway keeps per conversation and version, counted by its own functions. */
 type ConvState = ConversationState;
-const newState = (): ConvState => ({ req: 0, err: 0, out: 0, fail: 0, maxIdx: -1, qS: 0, qN: 0 });
 
-interface Conversation {
-  u: number;
-  states: [ConvState | null, ConvState | null];
-  /** The stage its states belong to: the gateway starts every conversation afresh at a new split. */
-  stage?: number;
+/** Fields of a ConvState in the conversation table, per version (see Conversations). */
+const STATE_FIELDS = 7;
+
+/**
+ * The conversations in flight, as columns (the bucket of hash `u`, the stage their states belong
+ * to, each version's state): at 100 requests/s a rollout draws a quarter of a million of them, and
+ * an object each, chased from every event, made the simulation wait on memory more than compute.
+ * A slot is taken when a conversation is drawn and given back when its last pending event is
+ * counted (or none was ever due before the horizon): nothing reads it after that.
+ */
+class Conversations {
+  u = new Float64Array(1024);
+  /** The stage the states belong to: the gateway starts every conversation afresh at a new split. */
+  stage = new Int32Array(1024);
+  /** Events still due (requests and outcomes in the buckets). */
+  refs = new Int32Array(1024);
+  /** STATE_FIELDS per version: req, err, out, fail, maxIdx, qS, qN. */
+  states = new Float64Array(1024 * 2 * STATE_FIELDS);
+  private free: number[] = [];
+  private size = 0;
+
+  take(u: number): number {
+    let i = this.free.pop();
+    if (i === undefined) {
+      i = this.size++;
+      if (i === this.u.length) this.grow();
+    }
+    this.u[i] = u;
+    this.stage[i] = -1;
+    this.refs[i] = 0;
+    return i;
+  }
+
+  release(i: number): void {
+    if (--this.refs[i] === 0) this.free.push(i);
+  }
+
+  /** A conversation drawn with nothing due before the horizon. */
+  drop(i: number): void {
+    if (this.refs[i] === 0) this.free.push(i);
+  }
+
+  /** The state of conversation i on version v in `stage`, into `st` (fresh after a new split). */
+  load(i: number, v: 0 | 1, stage: number, st: ConvState): void {
+    if (this.stage[i] !== stage) {
+      this.stage[i] = stage;
+      const b = i * 2 * STATE_FIELDS;
+      for (let k = 0; k < 2 * STATE_FIELDS; k += STATE_FIELDS) {
+        this.states.fill(0, b + k, b + k + STATE_FIELDS);
+        this.states[b + k + 4] = -1;
+      }
+    }
+    const s = this.states;
+    const b = (i * 2 + v) * STATE_FIELDS;
+    st.req = s[b];
+    st.err = s[b + 1];
+    st.out = s[b + 2];
+    st.fail = s[b + 3];
+    st.maxIdx = s[b + 4];
+    st.qS = s[b + 5];
+    st.qN = s[b + 6];
+  }
+
+  store(i: number, v: 0 | 1, st: ConvState): void {
+    const s = this.states;
+    const b = (i * 2 + v) * STATE_FIELDS;
+    s[b] = st.req;
+    s[b + 1] = st.err;
+    s[b + 2] = st.out;
+    s[b + 3] = st.fail;
+    s[b + 4] = st.maxIdx;
+    s[b + 5] = st.qS;
+    s[b + 6] = st.qN;
+  }
+
+  private grow(): void {
+    const n = this.u.length * 2;
+    const u = new Float64Array(n);
+    u.set(this.u);
+    this.u = u;
+    const stage = new Int32Array(n);
+    stage.set(this.stage);
+    this.stage = stage;
+    const refs = new Int32Array(n);
+    refs.set(this.refs);
+    this.refs = refs;
+    const states = new Float64Array(n * 2 * STATE_FIELDS);
+    states.set(this.states);
+    this.states = states;
+  }
+}
+
+/** Event kinds and a turn's booleans, one byte per event. */
+const OUTCOME = 1;
+/** An outcome of a request the canary served. */
+const OF_CANARY = 2;
+const ERROR = 4;
+const TASK = 8;
+const SUCCESS = 16;
+const QUALITY = 32;
+
+/**
+ * One minute's events in the order they happen, as columns (requests with their turn's fields,
+ * outcomes with their request's time and version). Events appended while the minute is counted (an
+ * outcome due in the same minute) are counted after it, in order, as the list of objects was.
+ */
+class Bucket {
+  n = 0;
+  conv = new Int32Array(256);
+  reqMs = new Float64Array(256);
+  latency = new Float64Array(256);
+  quality = new Float64Array(256);
+  delay = new Float64Array(256);
+  flags = new Uint8Array(256);
+  /** The turns themselves, when the rollout changes them at serve time (TrafficRollout.serve). */
+  turns: Turn[] | null = null;
+
+  add(conv: number, reqMs: number, flags: number, latency: number, quality: number, delay: number): number {
+    if (this.n === this.conv.length) this.grow();
+    const i = this.n++;
+    this.conv[i] = conv;
+    this.reqMs[i] = reqMs;
+    this.flags[i] = flags;
+    this.latency[i] = latency;
+    this.quality[i] = quality;
+    this.delay[i] = delay;
+    return i;
+  }
+
+  private grow(): void {
+    const n = this.conv.length * 2;
+    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.conv = grown(this.conv, new Int32Array(n));
+    this.reqMs = grown(this.reqMs, new Float64Array(n));
+    this.latency = grown(this.latency, new Float64Array(n));
+    this.quality = grown(this.quality, new Float64Array(n));
+    this.delay = grown(this.delay, new Float64Array(n));
+    this.flags = grown(this.flags, new Uint8Array(n));
+  }
+}
+
+/** A turn's booleans and presence of outcomes, as Bucket flags. */
+function turnFlags(turn: Turn): number {
+  return (
+    (turn.error ? ERROR : 0) |
+    (turn.taskSuccess !== undefined ? TASK : 0) |
+    (turn.taskSuccess ? SUCCESS : 0) |
+    (turn.quality !== undefined ? QUALITY : 0)
+  );
 }
 
 function latencyIndex(ms: number): number {
@@ -86,9 +232,10 @@ class Counts {
   qualityMeanSq = 0;
 
   /** A request, counted into each of `into` (the stage's window, its minute), then the state moves on. */
-  static request(into: Counts[], st: ConvState, error: boolean, latencyMs: number): void {
+  static request(into: Counts[], n: number, st: ConvState, error: boolean, latencyMs: number): void {
     const idx = latencyIndex(latencyMs);
-    for (const c of into) {
+    for (let k = 0; k < n; k++) {
+      const c = into[k];
       c.requests++;
       c.latency[idx]++;
       if (error) c.errors++;
@@ -103,24 +250,34 @@ class Counts {
     if (idx > st.maxIdx) st.maxIdx = idx;
   }
 
-  /** An outcome, counted into each of `into`, then the state moves on (see request). */
-  static outcome(into: Counts[], st: ConvState, turn: Turn): void {
-    if (turn.taskSuccess !== undefined) {
-      for (const c of into) {
+  /** An outcome (a turn's task success and score, each if reported), counted into each of `into`, then the state moves on (see request). */
+  static outcome(
+    into: Counts[],
+    n: number,
+    st: ConvState,
+    taskSuccess: boolean | undefined,
+    quality: number | undefined,
+  ): void {
+    if (taskSuccess !== undefined) {
+      const o = { taskSuccess };
+      for (let k = 0; k < n; k++) {
+        const c = into[k];
         c.taskTotal++;
-        if (turn.taskSuccess) c.successes++;
-        countOutcome(c, st, { taskSuccess: turn.taskSuccess });
+        if (taskSuccess) c.successes++;
+        countOutcome(c, st, o);
       }
       st.out++;
-      if (!turn.taskSuccess) st.fail++;
+      if (!taskSuccess) st.fail++;
     }
-    if (turn.quality !== undefined) {
-      const q = Math.round(turn.quality * 50) / 50;
-      for (const c of into) {
+    if (quality !== undefined) {
+      const q = Math.round(quality * 50) / 50;
+      const o = { qualityScore: q };
+      for (let k = 0; k < n; k++) {
+        const c = into[k];
         c.quality[Math.round(q * 50)]++;
         c.qualitySum += q;
         c.qualityCount++;
-        countOutcome(c, st, { qualityScore: q });
+        countOutcome(c, st, o);
       }
       st.qS += q;
       st.qN++;
@@ -207,11 +364,16 @@ class Settled {
   private from = 0;
   private to = 0;
 
-  /** The minute's counts of a version, and the running sum's when that minute is already in it. */
-  targets(reqMs: number, v: 0 | 1): Counts[] {
+  /**
+   * The minute's counts of a version, and the running sum's when that minute is already in it: into
+   * `into` from its start, how many returned (a scratch array, not one per event).
+   */
+  targets(reqMs: number, v: 0 | 1, into: Counts[]): number {
     const m = Math.floor(reqMs / MIN);
-    const minute = (this.minutes[m] ??= [new Counts(), new Counts()])[v];
-    return m >= this.from && m < this.to ? [minute, this.sum[v]] : [minute];
+    into[0] = (this.minutes[m] ??= [new Counts(), new Counts()])[v];
+    if (m < this.from || m >= this.to) return 1;
+    into[1] = this.sum[v];
+    return 2;
   }
 
   window(stageStart: number, now: number, horizonMs: number): [Counts, Counts] {
@@ -232,14 +394,6 @@ class Settled {
   }
 }
 
-interface Event {
-  conv: Conversation;
-  turn: Turn;
-  /** The request's time; for outcomes, the version that served it. */
-  reqMs: number;
-  outcomeOf?: 0 | 1;
-}
-
 export interface ConversationOptions {
   /** Where outcomes count: in their request's window (the gateway since judge v4) or on arrival. */
   outcomesAt?: 'request' | 'arrival';
@@ -252,9 +406,13 @@ export class ConversationTraffic implements TrafficSource {
   canaryRequests = 0;
   private counts: [Counts, Counts] = [new Counts(), new Counts()];
   private stageStart = 0;
-  private readonly buckets: Event[][] = [];
+  private readonly buckets: (Bucket | undefined)[] = [];
+  private readonly conversations = new Conversations();
   private nextMinute = 0;
   private readonly r: TrafficRollout;
+  /** Scratch: a conversation's state while its event is counted, and the counts it goes into. */
+  private readonly st: ConvState = { req: 0, err: 0, out: 0, fail: 0, maxIdx: -1, qS: 0, qN: 0 };
+  private readonly into: Counts[] = [new Counts(), new Counts(), new Counts()];
 
   constructor(
     private readonly model: TrafficModel,
@@ -274,15 +432,6 @@ export class ConversationTraffic implements TrafficSource {
     this.counts = [new Counts(), new Counts()];
     this.stageStart = now;
     this.stage++;
-  }
-
-  /** A conversation's states in this stage (src/gateway/conversations.ts newStage). */
-  private statesOf(conv: Conversation): [ConvState | null, ConvState | null] {
-    if (conv.stage !== this.stage) {
-      conv.stage = this.stage;
-      conv.states = [null, null];
-    }
-    return conv.states;
   }
 
   window(now = 0, horizonMs?: number): MetricsWindow {
@@ -316,10 +465,25 @@ export class ConversationTraffic implements TrafficSource {
     };
   }
 
-  private push(at: number, e: Event): void {
-    if (at >= HORIZON_MS) return;
+  /** The bucket of the minute of `at`, or none past the horizon (never served). */
+  private bucketAt(at: number): Bucket | undefined {
+    if (at >= HORIZON_MS) return undefined;
     const m = Math.floor(at / MIN);
-    (this.buckets[m] ??= []).push(e);
+    let b = this.buckets[m];
+    if (!b) {
+      b = this.buckets[m] = spareBuckets.pop() ?? new Bucket();
+      if (this.r.serve) b.turns = [];
+    }
+    return b;
+  }
+
+  /** A request of conversation `conv` at `at`, due in its minute's bucket. */
+  private pushRequest(conv: number, at: number, turn: Turn): void {
+    const b = this.bucketAt(at);
+    if (!b) return;
+    this.conversations.refs[conv]++;
+    const i = b.add(conv, at, turnFlags(turn), turn.latencyMs, turn.quality ?? 0, turn.feedbackDelayMs ?? 0);
+    if (b.turns) b.turns[i] = turn;
   }
 
   /** Everything that happens in [now, now + ms) at the canary's weight `percent`. */
@@ -327,6 +491,9 @@ export class ConversationTraffic implements TrafficSource {
     const end = now + ms;
     const w = percent / 100;
     const rng = this.rng;
+    const convs = this.conversations;
+    const st = this.st;
+    const into = this.into;
     for (; this.nextMinute * MIN < end; this.nextMinute++) {
       const m = this.nextMinute;
       const t0 = m * MIN;
@@ -340,69 +507,110 @@ export class ConversationTraffic implements TrafficSource {
         if (this.model.perRequest) {
           // No session id: every turn is routed on its own, a conversation of one.
           for (const turn of turns) {
-            const conv: Conversation = { u: rng.uniform(), states: [null, null] };
-            this.push(start + turn.at, { conv, turn, reqMs: start + turn.at });
+            const conv = convs.take(rng.uniform());
+            this.pushRequest(conv, start + turn.at, turn);
+            convs.drop(conv);
           }
         } else {
-          const conv: Conversation = { u, states: [null, null] };
-          for (const turn of turns) this.push(start + turn.at, { conv, turn, reqMs: start + turn.at });
+          const conv = convs.take(u);
+          for (const turn of turns) this.pushRequest(conv, start + turn.at, turn);
+          convs.drop(conv);
         }
       }
-      const events = this.buckets[m];
-      if (!events) continue;
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i];
-        if (e.outcomeOf !== undefined) {
-          const st = (this.statesOf(e.conv)[e.outcomeOf] ??= newState());
-          const inWindow = this.options.outcomesAt === 'arrival' || e.reqMs >= this.stageStart;
-          const into = this.settled ? this.settled.targets(e.reqMs, e.outcomeOf) : [];
-          if (inWindow) into.push(this.counts[e.outcomeOf]);
-          if (into.length > 0) Counts.outcome(into, st, e.turn);
-          else advance(st, e.turn);
+      const b = this.buckets[m];
+      if (!b) continue;
+      // b.n grows while counting: an outcome due in this same minute is appended and counted after.
+      for (let i = 0; i < b.n; i++) {
+        const flags = b.flags[i];
+        const conv = b.conv[i];
+        const t = b.reqMs[i];
+        if (flags & OUTCOME) {
+          const v = flags & OF_CANARY ? 1 : 0;
+          convs.load(conv, v, this.stage, st);
+          const inWindow = this.options.outcomesAt === 'arrival' || t >= this.stageStart;
+          let n = this.settled ? this.settled.targets(t, v, into) : 0;
+          if (inWindow) into[n++] = this.counts[v];
+          const task = flags & TASK ? (flags & SUCCESS) !== 0 : undefined;
+          const quality = flags & QUALITY ? b.quality[i] : undefined;
+          if (n > 0) Counts.outcome(into, n, st, task, quality);
+          else advance(st, task, quality);
+          convs.store(conv, v, st);
+          convs.release(conv);
           continue;
         }
-        const v = e.conv.u < w ? 1 : 0;
-        const t = e.reqMs;
-        if (this.r.serve) this.r.serve(e.turn, v === 1 ? 'canary' : 'stable', t, rng);
-        const st = (this.statesOf(e.conv)[v] ??= newState());
-        const into = this.settled ? this.settled.targets(t, v) : [];
-        into.push(this.counts[v]);
-        Counts.request(into, st, e.turn.error, e.turn.latencyMs);
-        if (v === 1) this.canaryRequests++;
-        if (e.turn.taskSuccess !== undefined || e.turn.quality !== undefined) {
-          const at = t + (e.turn.feedbackDelayMs ?? 0);
-          const out: Event = { conv: e.conv, turn: e.turn, reqMs: t, outcomeOf: v };
-          if (Math.floor(at / MIN) === m) events.push(out);
-          else this.push(at, out);
+        const v = convs.u[conv] < w ? 1 : 0;
+        let error = (flags & ERROR) !== 0;
+        let latency = b.latency[i];
+        let outcome = flags & (TASK | SUCCESS | QUALITY);
+        let quality = b.quality[i];
+        let delay = b.delay[i];
+        if (this.r.serve) {
+          // The rollout may change the turn as it is served (an incident on both versions).
+          const turn = b.turns![i];
+          this.r.serve(turn, v === 1 ? 'canary' : 'stable', t, rng);
+          error = turn.error;
+          latency = turn.latencyMs;
+          outcome = turnFlags(turn) & (TASK | SUCCESS | QUALITY);
+          quality = turn.quality ?? 0;
+          delay = turn.feedbackDelayMs ?? 0;
         }
+        convs.load(conv, v, this.stage, st);
+        let n = this.settled ? this.settled.targets(t, v, into) : 0;
+        into[n++] = this.counts[v];
+        Counts.request(into, n, st, error, latency);
+        convs.store(conv, v, st);
+        if (v === 1) this.canaryRequests++;
+        if (outcome & (TASK | QUALITY)) {
+          const at = t + delay;
+          // Past the horizon it is never counted (as a request there would never be served).
+          const to = Math.floor(at / MIN) === m ? b : this.bucketAt(at);
+          if (to) {
+            convs.refs[conv]++;
+            to.add(conv, t, OUTCOME | (v === 1 ? OF_CANARY : 0) | outcome, 0, quality, 0);
+          }
+        }
+        convs.release(conv);
       }
-      this.buckets[m] = [];
+      b.n = 0;
+      b.turns = null;
+      this.buckets[m] = undefined;
+      spareBuckets.push(b);
     }
   }
 }
 
+/** Buckets counted and emptied, for the next minutes (and the next rollouts of this thread). */
+const spareBuckets: Bucket[] = [];
+
 /** A conversation's outcome state moves on even when the outcome counts in an earlier window. */
-function advance(st: ConvState, turn: Turn): void {
-  if (turn.taskSuccess !== undefined) {
+function advance(st: ConvState, taskSuccess: boolean | undefined, quality: number | undefined): void {
+  if (taskSuccess !== undefined) {
     st.out++;
-    if (!turn.taskSuccess) st.fail++;
+    if (!taskSuccess) st.fail++;
   }
-  if (turn.quality !== undefined) {
-    st.qS += Math.round(turn.quality * 50) / 50;
+  if (quality !== undefined) {
+    st.qS += Math.round(quality * 50) / 50;
     st.qN++;
   }
 }
 
-/** Rollouts of one model at one rate with the shipped policy and judge. */
-export function runTraffic(
+export type TrafficRunOptions = ConversationOptions & { v4?: boolean; v5?: boolean; v6?: boolean };
+
+/**
+ * Rollouts `first` to `first + count - 1` of one model at one rate with the shipped policy and
+ * judge: each rollout's seed depends on its number only, so a cell can be cut into chunks run
+ * anywhere (bench/judge.ts spreads them over threads) and put back in order.
+ */
+export function trafficOutcomes(
   model: TrafficModel,
   rps: number,
-  runs: number,
+  first: number,
+  count: number,
   baseSeed = 42,
-  options: ConversationOptions & { v4?: boolean; v5?: boolean; v6?: boolean } = {},
-): Summary {
+  options: TrafficRunOptions = {},
+): Outcome[] {
   const outcomes: Outcome[] = [];
-  for (let r = 0; r < runs; r++) {
+  for (let r = first; r < first + count; r++) {
     outcomes.push(
       simulateRollout({
         judge: 'ours',
@@ -417,13 +625,30 @@ export function runTraffic(
       }),
     );
   }
+  return outcomes;
+}
+
+/** A cell's summary from its rollouts in order (why each ended, with JUDGE_SIM_REASONS). */
+export function summarizeTraffic(modelId: string, rps: number, outcomes: Outcome[]): Summary {
   if (process.env.JUDGE_SIM_REASONS) {
-    for (const o of outcomes) if (o.result !== 'promoted') console.error(`${model.id} ${rps}: ${o.reason}`);
+    for (const o of outcomes) if (o.result !== 'promoted') console.error(`${modelId} ${rps}: ${o.reason}`);
   }
   return summarize(outcomes);
 }
 
-function hashId(id: string): number {
+/** Rollouts of one model at one rate with the shipped policy and judge. */
+export function runTraffic(
+  model: TrafficModel,
+  rps: number,
+  runs: number,
+  baseSeed = 42,
+  options: TrafficRunOptions = {},
+): Summary {
+  return summarizeTraffic(model.id, rps, trafficOutcomes(model, rps, 0, runs, baseSeed, options));
+}
+
+/** A model id as a number for its rollouts' seeds. */
+export function hashId(id: string): number {
   let h = 2166136261;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
   return (h >>> 0) % 1000;
