@@ -87,65 +87,72 @@ function estimators(tails: Tails): Estimator[] {
     const n = h.reduce((s, [, c]) => s + c, 0);
     return above(h, n, x);
   };
+  /** A difference of two versions' shares (num / den), signed so that worse is positive. */
+  const share = (
+    metric: 'error_rate' | 'task_success_rate' | 'quality_score',
+    name: string,
+    unit: Unit,
+    num: (m: VersionMetrics) => number | undefined,
+    den: (m: VersionMetrics) => number,
+    higherIsWorse: boolean,
+  ): Estimator => ({
+    metric,
+    name,
+    unit,
+    worse: (w) =>
+      (higherIsWorse ? 1 : -1) * (ratio(num(w.canary), den(w.canary)) - ratio(num(w.stable), den(w.stable))),
+    shift: () => me[metric],
+    units: den,
+  });
   return [
-    {
-      metric: 'error_rate',
-      name: 'per request',
-      unit: 'requests',
-      worse: (w) => ratio(w.canary.errors, w.canary.requests) - ratio(w.stable.errors, w.stable.requests),
-      shift: () => me.error_rate,
-      units: (c) => c.requests,
-    },
-    {
-      metric: 'error_rate',
-      name: "conversations' means",
-      unit: 'conversations',
-      worse: (w) =>
-        ratio(conv(w.canary).errorRateSum, conv(w.canary).count) -
-        ratio(conv(w.stable).errorRateSum, conv(w.stable).count),
-      shift: () => me.error_rate,
-      units: (c) => conv(c).count,
-    },
-    {
-      metric: 'task_success_rate',
-      name: 'per outcome',
-      unit: 'outcomes',
-      worse: (w) =>
-        ratio(w.stable.taskSuccess.successes, w.stable.taskSuccess.total) -
-        ratio(w.canary.taskSuccess.successes, w.canary.taskSuccess.total),
-      shift: () => me.task_success_rate,
-      units: (c) => c.taskSuccess.total,
-    },
-    {
-      metric: 'task_success_rate',
-      name: "conversations' means",
-      unit: 'conversations',
-      worse: (w) =>
-        ratio(conv(w.canary).failureRateSum, conv(w.canary).tasked) -
-        ratio(conv(w.stable).failureRateSum, conv(w.stable).tasked),
-      shift: () => me.task_success_rate,
-      units: (c) => conv(c).tasked,
-    },
-    {
-      metric: 'quality_score',
-      name: 'per score',
-      unit: 'outcomes',
-      worse: (w) =>
-        ratio(w.stable.quality!.sum, w.stable.quality!.count) -
-        ratio(w.canary.quality!.sum, w.canary.quality!.count),
-      shift: () => me.quality_score,
-      units: (c) => c.quality!.count,
-    },
-    {
-      metric: 'quality_score',
-      name: "conversations' means",
-      unit: 'conversations',
-      worse: (w) =>
-        ratio(conv(w.stable).qualityMeanSum, conv(w.stable).scored) -
-        ratio(conv(w.canary).qualityMeanSum, conv(w.canary).scored),
-      shift: () => me.quality_score,
-      units: (c) => conv(c).scored ?? 0,
-    },
+    share(
+      'error_rate',
+      'per request',
+      'requests',
+      (m) => m.errors,
+      (m) => m.requests,
+      true,
+    ),
+    share(
+      'error_rate',
+      "conversations' means",
+      'conversations',
+      (m) => conv(m).errorRateSum,
+      (m) => conv(m).count,
+      true,
+    ),
+    share(
+      'task_success_rate',
+      'per outcome',
+      'outcomes',
+      (m) => m.taskSuccess.successes,
+      (m) => m.taskSuccess.total,
+      false,
+    ),
+    share(
+      'task_success_rate',
+      "conversations' means",
+      'conversations',
+      (m) => conv(m).failureRateSum,
+      (m) => conv(m).tasked,
+      true,
+    ),
+    share(
+      'quality_score',
+      'per score',
+      'outcomes',
+      (m) => m.quality!.sum,
+      (m) => m.quality!.count,
+      false,
+    ),
+    share(
+      'quality_score',
+      "conversations' means",
+      'conversations',
+      (m) => conv(m).qualityMeanSum,
+      (m) => conv(m).scored ?? 0,
+      false,
+    ),
     // p99 under "20% slower throughout" (the judge's alternative): the share above a threshold moves
     // to the share above threshold / 1.2. Tried at the traffic's p99 and p90, per request and per
     // conversation (its slowest request: the judge's unit, which looks at most at the slowest 10%).
