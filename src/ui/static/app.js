@@ -300,8 +300,13 @@ const BUTTONS = [
   { command: 'abort', label: 'Abort', hint: 'all traffic back to stable; needs a reason', danger: true },
 ];
 
+/** When the rollout began: its first run's start (a run continued as new starts later). */
+function startOf(d) {
+  return Date.parse(d.history.startedAt ?? d.startTime);
+}
+
 function spanOf(d) {
-  const from = Date.parse(d.startTime);
+  const from = startOf(d);
   const to = d.closeTime ? Date.parse(d.closeTime) : Date.now();
   return { from, to };
 }
@@ -716,7 +721,7 @@ function detailView(main, workflowId, runId) {
     current = d;
     title.replaceChildren(d.agent, ' ', badge(d.badge, true));
     sub.textContent =
-      `stable ${d.stable} → canary ${d.canary} · started ${dateTime(Date.parse(d.startTime))}` +
+      `stable ${d.stable} → canary ${d.canary} · started ${dateTime(startOf(d))}` +
       (d.closeTime ? ` · ended ${dateTime(Date.parse(d.closeTime))}` : '');
     headline.textContent = d.headline ?? '';
     headline.hidden = !d.headline;
