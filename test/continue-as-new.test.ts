@@ -205,7 +205,7 @@ describe('continue-as-new within a bounded history (patch bounded-runs)', functi
       });
       const result = (await env.client.workflow.getHandle(workflowIdFor(agent)).result()) as RolloutResult;
       assert.equal(result.state, 'promoted');
-      const runs: { runId: string; events: number; continued: boolean }[] = [];
+      const runs: { runId: string; events: number; continued: boolean; markers: number }[] = [];
       for await (const x of env.client.workflow.list({ query: `WorkflowId = '${workflowIdFor(agent)}'` })) {
         const events =
           (await env.client.workflow.getHandle(workflowIdFor(agent), x.runId).fetchHistory()).events ?? [];
@@ -213,8 +213,14 @@ describe('continue-as-new within a bounded history (patch bounded-runs)', functi
           runId: x.runId,
           events: events.length,
           continued: events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes != null,
+          markers: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length,
         });
       }
+      // baseline-v12: one patch marker a run, new or continued, not one per patch (nine, or three).
+      assert.deepEqual(
+        runs.map((r) => r.markers),
+        runs.map(() => 1),
+      );
       assert.ok(runs.length >= 2, `a 6 s stage of 100 ms checks stayed in ${runs.length} run`);
       for (const r of runs) {
         assert.ok(r.events <= RUN_EVENT_LIMIT + 12, `run ${r.runId} has ${r.events} events`);
@@ -223,7 +229,7 @@ describe('continue-as-new within a bounded history (patch bounded-runs)', functi
       }
       const first = runs.find((r) => r.continued)!;
       await saveHistory(
-        'v11-staggered-runs-continued',
+        'v12-baseline-continued',
         env.client.workflow.getHandle(workflowIdFor(agent), first.runId),
       );
     } finally {

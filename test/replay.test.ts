@@ -26,10 +26,12 @@ describe('replay of saved rollout histories', function () {
     // and v8-judge-v5-rolled-back started under the patch judge-v5 (code version 8); the v9-* one
     // continued as new at the bound of its history (patch bounded-runs); the v10-* one was judged by
     // judge v6 (patch judge-v6: a stage's passes kept, the stages' reads summed); the v11-* one
-    // continued as new at a drawn bound (patch staggered-runs).
+    // continued as new at a drawn bound (patch staggered-runs); the v12-* one ran with one marker for
+    // the patches of versions 2-11 (patch baseline-v12).
     assert.deepEqual(files, [
       'v10-judge-v6-rolled-back.json',
       'v11-staggered-runs-continued.json',
+      'v12-baseline-continued.json',
       'v2-aborted-by-signal.json',
       'v2-aborted-during-stuck-check.json',
       'v2-cancelled.json',

@@ -9,9 +9,7 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
-  deprecatePatch,
   log,
-  patched,
   proxyActivities,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -25,6 +23,7 @@ import {
 } from '../src/contract';
 import type { ResolvedPlan } from '../src/plan/schema';
 import { plainReason } from '../src/ui/plain';
+import { behaviourOfRun, type Takes } from './behaviour';
 import { optionsOf } from './guards';
 import { installSignals, installUpdates } from './handlers';
 import { initialState, type PolicyState } from './policy';
@@ -43,53 +42,53 @@ const endingActivity = proxyActivities<Activities>({
 });
 
 export async function canaryRollout(input: unknown, rawOptions: unknown = {}): Promise<RolloutResult> {
-  // Code version 1 (before the control loop) is no longer supported: docs/versions.md.
-  deprecatePatch(PATCHES.controlLoop.id);
+  const takes = behaviourOfRun();
   // Another client can start the workflow with anything: fail at once, saying what is wrong.
   const options = optionsOf(rawOptions);
   if (!options.ok) throw ApplicationFailure.nonRetryable(options.problem, PLAN_FAILURE);
   let rollout: Rollout | undefined;
   installUpdates(() => rollout);
-  const plan = knownPlan(input, options.value) ?? (await resolveAtEdge(input));
-  return run(plan, options.value, (r) => (rollout = r));
+  const plan = knownPlan(input, options.value, takes) ?? (await resolveAtEdge(input));
+  return run(plan, options.value, takes, (r) => (rollout = r));
 }
 
 /** The rollout's state at the start of this run: carried over, or new with the rules of its patches. */
-function firstState(options: RolloutOptions): PolicyState {
+function firstState(options: RolloutOptions, takes: Takes): PolicyState {
   if (options.carried) return options.carried as unknown as PolicyState;
   // judge-v3: evidence carried across stages, graduated passes (policy rules 3); older runs keep theirs.
   const s = initialState(
     Date.now(),
-    patched(PATCHES.judgeV3.id) ? 3 : undefined,
-    patched(PATCHES.deferredChecks.id) ? 'deferred' : undefined,
-    patched(PATCHES.gates.id) ? 1 : undefined,
+    takes(PATCHES.judgeV3) ? 3 : undefined,
+    takes(PATCHES.deferredChecks) ? 'deferred' : undefined,
+    takes(PATCHES.gates) ? 1 : undefined,
   );
   // judge-v4: conversations as the unit, incidents on both versions held (docs/judge.md).
-  if (s.rules === 3 && patched(PATCHES.judgeV4.id)) s.judgeV4 = true;
+  if (s.rules === 3 && takes(PATCHES.judgeV4)) s.judgeV4 = true;
   // judge-v5: early stages may also pass on the means of conversations' own rates (docs/judge.md).
-  if (s.judgeV4 && patched(PATCHES.judgeV5.id)) s.judgeV5 = true;
+  if (s.judgeV4 && takes(PATCHES.judgeV5)) s.judgeV5 = true;
   // judge-v6: what a stage has shown is kept, and the stages' reads summed (docs/judge.md).
-  if (s.judgeV5 && patched(PATCHES.judgeV6.id)) s.judgeV6 = true;
+  if (s.judgeV5 && takes(PATCHES.judgeV6)) s.judgeV6 = true;
   return s;
 }
 
 async function run(
   plan: ResolvedPlan,
   options: RolloutOptions,
+  takes: Takes,
   ready: (r: Rollout) => void,
 ): Promise<RolloutResult> {
-  const s = firstState(options);
+  const s = firstState(options, takes);
   // A plan with a shadow stage cannot have run before the patch (its schema refused weight 0).
-  const mirroring = plan.stages[0]?.shadow !== undefined && patched(PATCHES.shadow.id);
+  const mirroring = plan.stages[0]?.shadow !== undefined && takes(PATCHES.shadow);
   // bounded-runs: every new run, a continued one too, has a bound on its history; older runs only
   // the server's suggestion (thousands of events), as before. staggered-runs: the bound is drawn
   // (the workflow's seeded random, the same on replay), so rollouts started together do not all
   // continue as new at one check.
   const eventLimit =
     options.continueAsNewAfterEvents ??
-    (!patched(PATCHES.boundedRuns.id)
+    (!takes(PATCHES.boundedRuns)
       ? undefined
-      : patched(PATCHES.staggeredRuns.id)
+      : takes(PATCHES.staggeredRuns)
         ? staggeredEventLimit(Math.random())
         : RUN_EVENT_LIMIT);
   const r = new Rollout(plan, options, s, mirroring, eventLimit);
@@ -134,7 +133,7 @@ async function run(
   const end = r.finished!;
   if (end.cancelled && cancellation) throw cancellation;
   if (end.failure) throw ApplicationFailure.nonRetryable(end.failure, CONFIG_FAILURE);
-  if (!options.outcomeStatus || end.result.state === 'promoted' || !patched(PATCHES.outcomeStatus.id)) {
+  if (!options.outcomeStatus || end.result.state === 'promoted' || !takes(PATCHES.outcomeStatus)) {
     return end.result;
   }
   if (end.result.state === 'rolled_back') {

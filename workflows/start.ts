@@ -5,7 +5,6 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -13,6 +12,7 @@ import {
 import type { Activities } from '../activities';
 import { PATCHES, PLAN_FAILURE, type RolloutOptions } from '../src/contract';
 import type { ResolvedPlan } from '../src/plan/schema';
+import type { Takes } from './behaviour';
 import { statusQuery } from './messages';
 import { resolvingStatus } from './view';
 
@@ -27,9 +27,9 @@ const { resolvePlan } = proxyActivities<Activities>({
  * The plan when it needs no activity, in this activation (so handlers see the rollout at once);
  * undefined when the first activity must resolve it.
  */
-export function knownPlan(input: unknown, options: RolloutOptions): ResolvedPlan | undefined {
+export function knownPlan(input: unknown, options: RolloutOptions, takes: Takes): ResolvedPlan | undefined {
   if (options.carried || options.planChecked) return input as ResolvedPlan;
-  if (patched(PATCHES.planAtEdge.id)) return undefined;
+  if (takes(PATCHES.planAtEdge)) return undefined;
   // Runs started before the patch checked the plan in the workflow, with no command: a resolved one
   // (every agent-canary client) needs nothing more; only a plan as written from another client, in
   // its first run, still loads the parser, in its own sandbox only (gone with the patch's retirement).

@@ -101,6 +101,15 @@ export const PATCHES = {
       "a new run's history bound is drawn from RUN_EVENT_LIMIT / 2 to RUN_EVENT_LIMIT: rollouts started " +
       'together continued as new at the same check, and their new runs queued for tens of seconds',
   },
+  baselineV12: {
+    id: 'baseline-v12',
+    version: 12,
+    since: '2026-12-06',
+    reason:
+      'one marker for every patch of code versions 2-11 (all true for a run started since): a new run ' +
+      "recorded nine markers, each with the core's search-attribute upsert, 18 commands in its first " +
+      'task, and the worker kept a state machine for each until the run ended',
+  },
 } as const satisfies Record<string, Patch>;
 
 /** The code version new runs start on: the newest patch's. */

@@ -204,8 +204,10 @@ export async function readRun(
       into.startedAt ??= iso(at);
     } else if (e.markerRecordedEventAttributes?.markerName === 'core_patch') {
       const [data] = await decode(e.markerRecordedEventAttributes.details?.['patch-data']?.payloads);
-      if (obj(data).id === 'judge-v3') st.rules3 = true;
-      if (obj(data).id === PATCHES.judgeV4.id) st.v4 = true;
+      const id = obj(data).id;
+      // baseline-v12 stands for every patch up to code version 11 (workflows/behaviour.ts).
+      if (id === PATCHES.judgeV3.id || id === PATCHES.baselineV12.id) st.rules3 = true;
+      if (id === PATCHES.judgeV4.id || id === PATCHES.baselineV12.id) st.v4 = true;
     } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
       const [input] = await decode(a.input?.payloads);
