@@ -18,21 +18,23 @@ import {
 } from '../workflows/messages';
 import { fakeDeps } from './fakes';
 import { startWorker, testEnv, uniqueName } from './harness';
-import { RUN_EVENT_LIMIT, staggeredEventLimit } from '../workflows/rollout';
+import { BASELINE_RUN_EVENT_LIMIT, RUN_EVENT_LIMIT, staggeredEventLimit } from '../workflows/rollout';
 import { saveHistory } from './support/histories';
 
 const SUGGEST_AFTER_EVENTS = 100;
 
 describe('a run’s drawn history bound (staggered-runs)', () => {
-  it('spreads over the upper half of RUN_EVENT_LIMIT, both ends included', () => {
-    const low = Math.ceil(RUN_EVENT_LIMIT / 2);
-    assert.equal(staggeredEventLimit(0), low);
-    assert.equal(staggeredEventLimit(0.999999), RUN_EVENT_LIMIT);
-    // 1,000 rollouts' bounds (as the workflow's random draws them) cover the range, none outside.
-    const bounds = Array.from({ length: 1000 }, (_, i) => staggeredEventLimit((i + 0.5) / 1000));
-    assert.ok(bounds.every((b) => Number.isInteger(b) && b >= low && b <= RUN_EVENT_LIMIT));
-    assert.equal(new Set(bounds).size, RUN_EVENT_LIMIT - low + 1);
-  });
+  for (const limit of [RUN_EVENT_LIMIT, BASELINE_RUN_EVENT_LIMIT]) {
+    it(`spreads over the upper half of ${limit} events, both ends included`, () => {
+      const low = Math.ceil(limit / 2);
+      assert.equal(staggeredEventLimit(0, limit), low);
+      assert.equal(staggeredEventLimit(0.999999, limit), limit);
+      // 1,000 rollouts' bounds (as the workflow's random draws them) cover the range, none outside.
+      const bounds = Array.from({ length: 1000 }, (_, i) => staggeredEventLimit((i + 0.5) / 1000, limit));
+      assert.ok(bounds.every((b) => Number.isInteger(b) && b >= low && b <= limit));
+      assert.equal(new Set(bounds).size, limit - low + 1);
+    });
+  }
 });
 
 describe('continue-as-new at the server’s suggestion', function () {
@@ -223,9 +225,12 @@ describe('continue-as-new within a bounded history (patch bounded-runs)', functi
       );
       assert.ok(runs.length >= 2, `a 6 s stage of 100 ms checks stayed in ${runs.length} run`);
       for (const r of runs) {
-        assert.ok(r.events <= RUN_EVENT_LIMIT + 12, `run ${r.runId} has ${r.events} events`);
-        // Its bound is drawn from the upper half (staggered-runs), never sooner.
-        if (r.continued) assert.ok(r.events >= RUN_EVENT_LIMIT / 2, `run ${r.runId} has ${r.events} events`);
+        // Runs started since code version 12 draw their bound from the upper half of 100 events
+        // (baseline-v12, staggered-runs), never sooner.
+        assert.ok(r.events <= BASELINE_RUN_EVENT_LIMIT + 12, `run ${r.runId} has ${r.events} events`);
+        if (r.continued) {
+          assert.ok(r.events >= BASELINE_RUN_EVENT_LIMIT / 2, `run ${r.runId} has ${r.events} events`);
+        }
       }
       const first = runs.find((r) => r.continued)!;
       await saveHistory(

@@ -43,7 +43,7 @@ describe('worker process settings', () => {
         MALLOC_MMAP_THRESHOLD_: '131072',
         MALLOC_TRIM_THRESHOLD_: '131072',
       },
-      nodeFlags: ['--max-semi-space-size=8', '--heap-growing-percent=25'],
+      nodeFlags: ['--max-semi-space-size=4', '--heap-growing-percent=25'],
     });
     assert.equal(WORKER_MALLOC_ARENA_MAX, '2');
   });

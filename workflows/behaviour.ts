@@ -15,8 +15,8 @@ export type Takes = (patch: Patch) => boolean;
  */
 export function behaviourOfRun(): Takes {
   const baseline = PATCHES.baselineV12;
-  if (patched(baseline.id)) return (p) => p.version < baseline.version || patched(p.id);
+  if (patched(baseline.id)) return (p) => p.version <= baseline.version || patched(p.id);
   // Code version 1 (before the control loop) is no longer supported: docs/versions.md.
   deprecatePatch(PATCHES.controlLoop.id);
-  return (p) => patched(p.id);
+  return (p) => p.id !== baseline.id && patched(p.id);
 }

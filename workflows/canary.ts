@@ -27,7 +27,7 @@ import { behaviourOfRun, type Takes } from './behaviour';
 import { optionsOf } from './guards';
 import { installSignals, installUpdates } from './handlers';
 import { initialState, type PolicyState } from './policy';
-import { Rollout, RUN_EVENT_LIMIT, staggeredEventLimit } from './rollout';
+import { BASELINE_RUN_EVENT_LIMIT, Rollout, RUN_EVENT_LIMIT, staggeredEventLimit } from './rollout';
 import { knownPlan, resolveAtEdge } from './start';
 
 export type { RolloutOptions };
@@ -89,7 +89,10 @@ async function run(
     (!takes(PATCHES.boundedRuns)
       ? undefined
       : takes(PATCHES.staggeredRuns)
-        ? staggeredEventLimit(Math.random())
+        ? staggeredEventLimit(
+            Math.random(),
+            takes(PATCHES.baselineV12) ? BASELINE_RUN_EVENT_LIMIT : RUN_EVENT_LIMIT,
+          )
         : RUN_EVENT_LIMIT);
   const r = new Rollout(plan, options, s, mirroring, eventLimit);
   ready(r);

@@ -108,7 +108,8 @@ export const PATCHES = {
     reason:
       'one marker for every patch of code versions 2-11 (all true for a run started since): a new run ' +
       "recorded nine markers, each with the core's search-attribute upsert, 18 commands in its first " +
-      'task, and the worker kept a state machine for each until the run ended',
+      'task, and the worker kept a state machine for each until the run ended; and a new run continues ' +
+      'as new after 50-100 events (BASELINE_RUN_EVENT_LIMIT), not 75-150',
   },
 } as const satisfies Record<string, Patch>;
 
