@@ -37,7 +37,7 @@ function quote(value: string): string {
 }
 
 export function listQuery(opts: ListOptions = {}): string {
-  // A run that continued as new is one step of a rollout whose next run is listed (every 150 events).
+  // A run that continued as new is one step of a rollout whose next run is listed (every 50-100 events).
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.agent) parts.push(`${SA_NAMES.agent} = ${quote(opts.agent)}`);
   if (opts.state) parts.push(`${SA_NAMES.state} = ${quote(opts.state)}`);

@@ -355,14 +355,14 @@ function command(
 
 /**
  * Runs followed back through continue-as-new; past this the oldest checks are left out. A run
- * continues as new every 150 events or so (about 20 checks), so 400 runs hold about 8,000 checks:
- * a 6 h plan at 3 s checks.
+ * continues as new every 50-100 events (about 12 checks; 75-150 before code version 12), so 600
+ * runs hold about 7,000 checks: a 6 h plan at 3 s checks.
  */
-export const MAX_RUNS = 400;
+export const MAX_RUNS = 600;
 
 /**
  * Runs that have closed never change: their events are read once. A dashboard that follows a long
- * rollout then fetches only its live run at each refresh. Bounded by runs kept (each ~150 events).
+ * rollout then fetches only its live run at each refresh. Bounded by runs kept (each 50-150 events).
  */
 const closedRuns = new Map<string, HistoryEvent[]>();
 const CLOSED_RUNS_KEPT = 2_000;
