@@ -114,22 +114,15 @@ const quietBundlerLogger = {
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   // The bundle `npm run build` made, while it matches the sources; else webpack runs now (seconds).
-  const workflowBundle = options.workflowBundle ?? (await prebuiltWorkflowBundle());
+  const workflowBundle =
+    options.workflowBundle ?? (await prebuiltWorkflowBundle()) ?? (await bundleWorkflows());
   Buffer.poolSize = Math.min(Buffer.poolSize, WORKER_BUFFER_POOL_SIZE);
   const stopping = new AbortController();
   const worker = (await CanaryWorker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
-    ...(workflowBundle
-      ? { workflowBundle }
-      : {
-          workflowsPath: WORKFLOW_BUNDLER_OPTIONS.workflowsPath,
-          bundlerOptions: {
-            preloadModules: WORKFLOW_BUNDLER_OPTIONS.preloadModules,
-            webpackConfigHook: WORKFLOW_BUNDLER_OPTIONS.webpackConfigHook,
-          },
-        }),
+    workflowBundle,
     activities: createActivities({ ...options.deps, stopping: stopping.signal }),
     ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
